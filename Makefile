@@ -1,0 +1,96 @@
+# Tern — build, run, test.  See README.md.
+#   make            build build/tern
+#   make run        install missing packages, build, set up run/, start the server
+#   make test       install missing packages, build, run every test (unit, e2e, fuzz smoke)
+#   make fuzz       build the libFuzzer targets into build/fuzz/
+#   make install    install the binary (PREFIX, DESTDIR)
+#   SANITIZE=address,undefined   build into build/san/ with sanitizers
+
+CC       ?= cc
+PREFIX   ?= /usr/local
+DESTDIR  ?=
+SANITIZE ?=
+
+WARN     = -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wmissing-prototypes \
+           -Wno-unused-parameter
+CFLAGS  ?= -O2 -g
+CFLAGS  += -std=gnu17 $(WARN) -D_GNU_SOURCE -pthread -Isrc -MMD -MP
+LDLIBS   = -lssl -lcrypto -lsqlite3 -lcrypt -lz -pthread
+
+ifneq ($(SANITIZE),)
+BUILD    = build/san
+CFLAGS  += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -O1
+LDFLAGS += -fsanitize=$(SANITIZE)
+else
+BUILD    = build
+endif
+
+SRCS      := $(sort $(wildcard src/*/*.c))
+MAIN_SRC  := src/main/main.c
+LIB_SRCS  := $(filter-out $(MAIN_SRC),$(SRCS))
+LIB_OBJS  := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
+MAIN_OBJ  := $(MAIN_SRC:%.c=$(BUILD)/obj/%.o)
+TEST_SRCS := $(sort $(wildcard tests/unit/test_*.c))
+TEST_BINS := $(TEST_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
+FUZZ_SRCS := $(sort $(wildcard fuzz/fuzz_*.c))
+
+.PHONY: all run test unit e2e fuzz fuzz-smoke install clean deps bench
+
+all: $(BUILD)/tern
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/libtern.a: $(LIB_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/tern: $(MAIN_OBJ) $(BUILD)/libtern.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/tests/%: tests/unit/%.c tests/unit/test.h $(BUILD)/libtern.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Itests/unit $(LDFLAGS) -o $@ $< $(BUILD)/libtern.a $(LDLIBS)
+
+deps:
+	@scripts/deps.sh
+
+run: deps all
+	@scripts/run.sh
+
+# The whole suite: a plain build (the shipped binary), a sanitizer build for
+# the unit and end-to-end tests, and a short fuzz run.  tests/run.sh prints
+# the final "N passed, N failed" line and sets the exit status.
+test: deps
+	$(MAKE) all
+	$(MAKE) SANITIZE=address,undefined build/san/tern $(TEST_BINS:build/%=build/san/%)
+	$(MAKE) fuzz
+	@tests/run.sh
+
+unit: all $(TEST_BINS)
+	@for t in $(TEST_BINS); do $$t || exit 1; done
+
+# libFuzzer targets, built with clang against the library sources.
+FUZZ_CFLAGS = -std=gnu17 -D_GNU_SOURCE -pthread -Isrc -g -O1 \
+              -fsanitize=fuzzer,address,undefined
+fuzz: $(FUZZ_SRCS:fuzz/%.c=build/fuzz/%)
+
+build/fuzz/%: fuzz/%.c $(LIB_SRCS)
+	@mkdir -p build/fuzz
+	clang $(FUZZ_CFLAGS) -o $@ $< $(LIB_SRCS) $(LDLIBS)
+
+fuzz-smoke: fuzz
+	@tests/fuzz-smoke.sh
+
+bench: all
+	@echo "see bench/README.md"
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin
+	install -m 0755 build/tern $(DESTDIR)$(PREFIX)/bin/tern
+
+clean:
+	rm -rf build
+
+-include $(LIB_OBJS:.o=.d) $(MAIN_OBJ:.o=.d)

@@ -1,0 +1,39 @@
+/* Authentication: checks a user name and password against the directory
+ * and the per-protocol policy.  auth_check_password blocks (password
+ * hashing takes tens of milliseconds): call it from a worker job
+ * (conn_defer).  Whether the user exists or not, a failure looks the same
+ * and takes about as long. */
+#ifndef TERN_AUTH_H
+#define TERN_AUTH_H
+
+#include <stdbool.h>
+
+#include "lib/limits.h"
+
+struct directory;
+
+enum auth_protocol { AUTH_PROTO_SMTP, AUTH_PROTO_POP3, AUTH_PROTO_IMAP };
+
+enum auth_status {
+	AUTH_OK,
+	AUTH_FAILED,            /* unknown user or wrong password: one answer */
+	AUTH_PROTOCOL_DISABLED, /* password right, protocol switched off for the user */
+	AUTH_ADMIN_REFUSED,     /* admin mailboxes cannot be opened over POP3/IMAP */
+	AUTH_ACCOUNT_DISABLED,  /* password right, account disabled */
+	AUTH_TEMPFAIL,          /* directory unavailable */
+};
+
+struct auth_result {
+	enum auth_status status;
+	char user[ADDRESS_MAX + 1];   /* canonical address when AUTH_OK */
+	const char *reason;           /* short text for the log line */
+};
+
+/* Checks username/password for protocol.  Anonymous and guest never
+ * succeed.  Fills *out; logs nothing (the caller logs one line). */
+void auth_check_password(struct directory *d, enum auth_protocol proto, const char *username,
+                         const char *password, struct auth_result *out);
+
+const char *auth_protocol_name(enum auth_protocol proto);
+
+#endif

@@ -1,0 +1,73 @@
+/* Tern's typed configuration: every key, its default, its check.
+ * docs/CONFIG.md documents the same keys; keep the two in step. */
+#ifndef TERN_CONFIG_H
+#define TERN_CONFIG_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+enum service {
+	SERVICE_IMAP,          /* 143, STARTTLS */
+	SERVICE_IMAPS,         /* 993, implicit TLS */
+	SERVICE_POP3,          /* 110, STLS */
+	SERVICE_POP3S,         /* 995, implicit TLS */
+	SERVICE_SMTP,          /* 25, mail from other servers */
+	SERVICE_SUBMISSION,    /* 587, STARTTLS, AUTH required */
+	SERVICE_SUBMISSIONS,   /* 465, implicit TLS, AUTH required */
+	SERVICE_COUNT
+};
+
+enum allow_plaintext {
+	PLAINTEXT_NEVER,       /* no password before TLS */
+	PLAINTEXT_LOOPBACK,    /* allowed from 127.0.0.0/8 and ::1 */
+	PLAINTEXT_ALWAYS,
+};
+
+struct listen_config {
+	bool enabled;
+	char host[256];        /* numeric address or name; "" never when enabled */
+	char port[16];
+	bool implicit_tls;     /* imaps, pop3s, submissions */
+};
+
+struct tern_config {
+	char path[PATH_MAX];
+
+	/* [server] */
+	char hostname[256];             /* default: gethostname() */
+	char data_dir[PATH_MAX];        /* default: /var/lib/tern */
+	unsigned threads;               /* event loops; default: number of cores */
+	unsigned workers;               /* threads for blocking work; default 4 */
+	int log_level;                  /* enum log_level; default info */
+
+	/* [tls] */
+	char tls_cert[PATH_MAX];        /* "" = no TLS (then STARTTLS is not offered) */
+	char tls_key[PATH_MAX];
+	int tls_min_version;            /* TLS1_2_VERSION or TLS1_3_VERSION */
+
+	/* [listen] */
+	struct listen_config listen[SERVICE_COUNT];
+
+	/* [auth] */
+	enum allow_plaintext allow_plaintext;
+
+	/* [limits] */
+	uint64_t max_message_size;      /* default 50M */
+	unsigned max_recipients;        /* default SMTP_RCPT_MAX */
+	unsigned max_connections;       /* total, default 10000 */
+};
+
+/* Service names as used in [listen]: "imap", "imaps", ... */
+const char *config_service_name(enum service s);
+
+/* Loads and checks path.  Returns 0, or -1 with a malloc'd
+ * "file:line: message" in *error_out (caller frees). */
+int config_load(const char *path, struct tern_config *cfg_out, char **error_out);
+/* Same, from text (for tests and fuzzers). */
+int config_parse_text(const char *path, const char *text, size_t len, struct tern_config *cfg_out, char **error_out);
+/* Prints the effective configuration in the config file syntax. */
+void config_print(const struct tern_config *cfg, FILE *out);
+
+#endif

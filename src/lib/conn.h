@@ -1,0 +1,101 @@
+/* A client connection: a non-blocking socket, optionally TLS (implicit or
+ * upgraded with STARTTLS/STLS), with an input and an output buffer.
+ *
+ * A protocol plugs in with a struct conn_handler.  The connection calls
+ * handler->input whenever new bytes (already decrypted) are in
+ * conn_input(); the session takes what it can (conn_read_line, or raw bytes
+ * for DATA/BDAT) and leaves the rest.  Output is queued with conn_write()
+ * and flushed by the connection.  The session never sees the socket. */
+#ifndef TERN_CONN_H
+#define TERN_CONN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "lib/buf.h"
+#include "lib/evloop.h"
+
+struct conn;
+struct ssl_ctx_st;
+
+struct conn_handler {
+	const char *name;                    /* "smtp", "pop3": used in logs */
+	/* A new connection (TLS already up if implicit).  Returns the session,
+	 * which usually queues its greeting. */
+	void *(*open)(struct conn *c, void *listener_arg);
+	/* New input is buffered (conn_input). */
+	void (*input)(void *session);
+	/* Queued output fell below NET_OUTPUT_HIGH / 2 after a write stalled:
+	 * a session that streams a large reply continues here.  May be NULL. */
+	void (*drained)(void *session);
+	/* The idle timer expired.  The session replies and closes. */
+	void (*timeout)(void *session);
+	/* The peer has gone or conn_close() finished: free the session. */
+	void (*close)(void *session);
+};
+
+/* The bytes received and not yet consumed (decrypted). */
+struct buf *conn_input(struct conn *c);
+
+/* Takes one line from the input.  Returns 1 with *line_out pointing at the
+ * line (CRLF or LF removed, NUL-terminated, valid until the next read) and
+ * *len_out its length; 0 if no whole line is buffered yet; -1 once for a
+ * line longer than max bytes (CRLF included): the line has been skipped up
+ * to and including its LF, so the session stays in sync after replying.
+ * While an overlong line is being skipped its bytes are dropped, never
+ * buffered. */
+int conn_read_line(struct conn *c, size_t max, char **line_out, size_t *len_out);
+/* Removes n bytes from the front of the input (raw reads). */
+void conn_consume(struct conn *c, size_t n);
+
+void conn_write(struct conn *c, const void *data, size_t len);
+void conn_puts(struct conn *c, const char *s);
+void conn_printf(struct conn *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Bytes queued and not yet written to the socket. */
+size_t conn_output_pending(const struct conn *c);
+
+/* Upgrades to TLS once the queued output (the "ready" reply) is sent.  Any
+ * input already received is discarded (STARTTLS command injection,
+ * CVE-2011-0411).  Returns -1 if TLS is not configured. */
+int conn_starttls(struct conn *c);
+bool conn_tls_active(const struct conn *c);
+bool conn_tls_available(const struct conn *c);
+/* "TLSv1.3 TLS_AES_256_GCM_SHA384" or NULL. */
+const char *conn_tls_description(const struct conn *c);
+
+/* Stops (pause) and restarts (resume) calls to handler->input: a session
+ * pauses while a deferred job runs.  resume calls input again soon if
+ * bytes are buffered. */
+void conn_pause(struct conn *c);
+void conn_resume(struct conn *c);
+
+/* Runs work(arg) on a worker thread and done(arg) on the connection's loop
+ * afterwards.  The connection (and its session) stay alive until done has
+ * run, even if the peer disconnects meanwhile: done should check
+ * conn_closing().  Input is paused until done returns unless done itself
+ * calls conn_resume() earlier; conn_defer resumes input after done. */
+void conn_defer(struct conn *c, evloop_work_fn *work, evloop_done_fn *done, void *arg);
+
+/* Sets the idle timeout (seconds of no input); 0 turns it off. */
+void conn_set_timeout(struct conn *c, unsigned seconds);
+/* Runs fn(arg) on the connection's loop after ms milliseconds unless the
+ * connection closes first (then fn is not called). */
+void conn_after(struct conn *c, uint64_t ms, evloop_timer_fn *fn, void *arg);
+
+/* Flushes queued output, then closes.  No more input is delivered. */
+void conn_close(struct conn *c);
+bool conn_closing(const struct conn *c);
+
+/* Short unique id for log lines, e.g. "3f2a9c01". */
+const char *conn_id(const struct conn *c);
+/* Peer address as text ("192.0.2.1" or "2001:db8::1"), and port. */
+const char *conn_peer_addr(const struct conn *c);
+unsigned conn_peer_port(const struct conn *c);
+/* Local address as text, and the port the client connected to. */
+const char *conn_local_addr(const struct conn *c);
+bool conn_peer_is_loopback(const struct conn *c);
+struct evloop *conn_loop(const struct conn *c);
+
+#endif

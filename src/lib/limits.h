@@ -1,0 +1,45 @@
+/* Every bound Tern puts on its input, in one place, each with its source.
+ * A parser or session that needs a bound takes it from here. */
+#ifndef TERN_LIMITS_H
+#define TERN_LIMITS_H
+
+/* SMTP */
+#define SMTP_CMD_LINE_MAX      2048   /* RFC 5321 4.5.3.1.4: 512, raised for ESMTP params */
+#define SMTP_TEXT_LINE_MAX     (1024 * 1024) /* RFC 5321 4.5.3.1.6 says 1000; real mail has longer lines, bounded by message size */
+#define SMTP_RCPT_MAX          100    /* RFC 5321 4.5.3.1.8: at least 100 recipients */
+#define SMTP_MAX_ERRORS        10     /* bad commands before we hang up (nginx, Postfix smtpd_hard_error_limit 20) */
+#define SMTP_TIMEOUT_SEC       300    /* RFC 5321 4.5.3.2.7: server timeout 5 minutes */
+#define SMTP_ADDR_MAX          320    /* RFC 5321 4.5.3.1.1-3: 64 local-part + @ + 255 domain */
+#define SMTP_AUTH_LINE_MAX     12288  /* RFC 4954 4: a SASL line may exceed the command limit */
+#define SMTP_RECEIVED_HOPS_MAX 100    /* RFC 5321 6.3: loop detection by counting Received */
+#define SMTP_BDAT_CHUNK_MAX    (64ULL * 1024 * 1024) /* one BDAT chunk; the message is bounded by max_message_size */
+
+/* POP3 */
+#define POP3_CMD_LINE_MAX      255    /* RFC 2449 section 4: 255 octets including CRLF */
+#define POP3_AUTH_LINE_MAX     12288  /* RFC 5034 4: AUTH responses may exceed 255 octets */
+#define POP3_MAX_ERRORS        10
+#define POP3_TIMEOUT_SEC       600    /* RFC 1939 3: inactivity autologout timer at least 10 minutes */
+#define POP3_MAX_MESSAGES      1000000 /* messages listed in one maildrop snapshot */
+
+/* Authentication */
+#define AUTH_USER_MAX          320    /* an address */
+#define AUTH_PASS_MAX          1024
+#define AUTH_FAIL_DELAY_MS     1500   /* the same delay for every failure, user known or not */
+#define AUTH_PREAUTH_TIMEOUT_SEC 60   /* time allowed before a session authenticates (POP3) */
+
+/* Config and directory */
+#define CONF_LINE_MAX          4096
+#define CONF_FILE_MAX          (1024 * 1024)
+#define DOMAIN_MAX             255    /* RFC 1035 2.3.4 */
+#define LOCALPART_MAX          64     /* RFC 5321 4.5.3.1.1 */
+#define ADDRESS_MAX            (LOCALPART_MAX + 1 + DOMAIN_MAX)
+#define PASSWORD_HASH_MAX      512
+#define IMPORT_LINE_MAX        4096   /* one line of a Dovecot passwd-file */
+
+/* Network */
+#define NET_READ_CHUNK         16384  /* bytes read from a socket at once */
+#define NET_OUTPUT_HIGH        (256 * 1024) /* stop producing output above this many queued bytes */
+#define NET_LISTEN_BACKLOG     1024
+#define TLS_HANDSHAKE_TIMEOUT_SEC 30
+
+#endif
