@@ -65,17 +65,19 @@ bool conn_tls_available(const struct conn *c);
 /* "TLSv1.3 TLS_AES_256_GCM_SHA384" or NULL. */
 const char *conn_tls_description(const struct conn *c);
 
-/* Stops (pause) and restarts (resume) calls to handler->input: a session
- * pauses while a deferred job runs.  resume calls input again soon if
- * bytes are buffered. */
+/* Stops (pause) and restarts (resume) calls to handler->input.  Pauses
+ * nest: input flows again when every pause has been resumed; then input
+ * is called again soon if bytes are buffered.  Sessions call these only
+ * from inside their handler callbacks or deferred/timer callbacks. */
 void conn_pause(struct conn *c);
 void conn_resume(struct conn *c);
 
 /* Runs work(arg) on a worker thread and done(arg) on the connection's loop
  * afterwards.  The connection (and its session) stay alive until done has
  * run, even if the peer disconnects meanwhile: done should check
- * conn_closing().  Input is paused until done returns unless done itself
- * calls conn_resume() earlier; conn_defer resumes input after done. */
+ * conn_closing().  conn_defer takes one pause and releases it after done
+ * returns; done can keep input stopped longer with its own conn_pause()
+ * (e.g. to delay a failure reply with conn_after). */
 void conn_defer(struct conn *c, evloop_work_fn *work, evloop_done_fn *done, void *arg);
 
 /* Sets the idle timeout (seconds of no input); 0 turns it off. */
@@ -97,5 +99,15 @@ unsigned conn_peer_port(const struct conn *c);
 const char *conn_local_addr(const struct conn *c);
 bool conn_peer_is_loopback(const struct conn *c);
 struct evloop *conn_loop(const struct conn *c);
+
+/* For the server: wraps an accepted socket (non-blocking) and opens the
+ * session.  tls is NULL when no certificate is configured. */
+struct tls_server;
+struct conn *conn_new(struct evloop *loop, int fd, const struct conn_handler *h, void *listener_arg,
+                      struct tls_server *tls, bool implicit_tls);
+/* Connections alive and deferred jobs not yet completed, in the whole
+ * process (for shutdown and limits). */
+unsigned conn_count(void);
+unsigned conn_jobs_in_flight(void);
 
 #endif

@@ -1,0 +1,818 @@
+/* Connections: a socket, optional TLS, input and output buffers, timers,
+ * and deferred jobs, tied to one event loop.
+ *
+ * Every way into session code (socket events, job completions, timers)
+ * goes through an entry point here that, once the session has returned,
+ * "settles" the connection: runs pending input, starts a STARTTLS
+ * handshake, flushes output, updates the epoll interest and frees the
+ * connection once it is finished.  Session code therefore never sees a
+ * connection disappear under it. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
+#include "lib/conn.h"
+#include "lib/limits.h"
+#include "lib/log.h"
+#include "lib/tls.h"
+#include "lib/xalloc.h"
+
+/* Input buffered beyond this is left in the kernel until the session
+ * consumes (pipelining is bounded, memory is bounded). */
+#define CONN_INPUT_MAX (64 * 1024)
+/* Free buffers larger than this once they are empty (small idle cost). */
+#define CONN_BUF_KEEP 4096
+#define CONN_DISPATCH_MAX 64
+
+enum conn_state { CONN_HANDSHAKE, CONN_OPEN };
+
+struct conn_timer {
+	struct conn_timer *next;
+	struct conn_timer **prevp;
+	struct conn *c;
+	evloop_timer_fn *fn;
+	void *arg;
+	struct evloop_timer *timer;
+};
+
+struct conn_job {
+	struct conn *c;
+	evloop_work_fn *work;
+	evloop_done_fn *done;
+	void *arg;
+};
+
+struct conn {
+	struct evloop *loop;
+	int fd;
+	const struct conn_handler *h;
+	void *session;
+	void *listener_arg;
+	struct tls_server *tls;
+	SSL *ssl;
+	enum conn_state state;
+
+	bool opened;             /* h->open has run */
+	bool eof;                /* no more input will come */
+	bool dead;               /* socket unusable: finish now */
+	bool closing;            /* conn_close(): flush, then finish */
+	bool starttls_pending;
+	bool skipping;           /* dropping an overlong line */
+	bool overlong_done;      /* ...and its LF came: report it next */
+	bool want_input;         /* call h->input at settle */
+	bool want_drained;       /* call h->drained once output is low */
+	bool ssl_want_write;
+	unsigned pause;
+	unsigned jobs;
+	unsigned depth;          /* nesting of entry points */
+	uint32_t events;         /* current epoll interest */
+
+	struct buf in;
+	size_t in_off;           /* bytes at the front already consumed */
+	struct buf out;
+	size_t out_off;          /* bytes at the front already written */
+
+	unsigned timeout_sec;
+	uint64_t last_activity;
+	struct evloop_timer *idle_timer;
+	struct conn_timer *timers;
+
+	char id[9];
+	char peer[INET6_ADDRSTRLEN];
+	char local[INET6_ADDRSTRLEN];
+	unsigned peer_port;
+	bool loopback;
+};
+
+static atomic_uint n_conns;
+static atomic_uint n_jobs;
+static atomic_uint next_id;
+
+static void settle(struct conn *c);
+static void on_io(void *arg, uint32_t events);
+
+unsigned
+conn_count(void)
+{
+	return atomic_load(&n_conns);
+}
+
+unsigned
+conn_jobs_in_flight(void)
+{
+	return atomic_load(&n_jobs);
+}
+
+/* Addresses. */
+
+static void
+addr_text(const struct sockaddr_storage *ss, char *out, size_t outsize, unsigned *port_out, bool *loopback_out)
+{
+	bool loopback = false;
+	unsigned port = 0;
+
+	out[0] = '\0';
+	if (ss->ss_family == AF_INET) {
+		const struct sockaddr_in *sin = (const struct sockaddr_in *)ss;
+
+		inet_ntop(AF_INET, &sin->sin_addr, out, (socklen_t)outsize);
+		port = ntohs(sin->sin_port);
+		loopback = (ntohl(sin->sin_addr.s_addr) >> 24) == 127;
+	} else if (ss->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)ss;
+
+		port = ntohs(sin6->sin6_port);
+		if (IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr)) {
+			inet_ntop(AF_INET, &sin6->sin6_addr.s6_addr[12], out, (socklen_t)outsize);
+			loopback = sin6->sin6_addr.s6_addr[12] == 127;
+		} else {
+			inet_ntop(AF_INET6, &sin6->sin6_addr, out, (socklen_t)outsize);
+			loopback = IN6_IS_ADDR_LOOPBACK(&sin6->sin6_addr);
+		}
+	}
+	if (port_out != NULL)
+		*port_out = port;
+	if (loopback_out != NULL)
+		*loopback_out = loopback;
+}
+
+/* Creation and destruction. */
+
+struct conn *
+conn_new(struct evloop *loop, int fd, const struct conn_handler *h, void *listener_arg,
+         struct tls_server *tls, bool implicit_tls)
+{
+	struct conn *c = xcalloc(1, sizeof(*c));
+	struct sockaddr_storage ss;
+	socklen_t sslen = sizeof(ss);
+
+	c->loop = loop;
+	c->fd = fd;
+	c->h = h;
+	c->listener_arg = listener_arg;
+	c->tls = tls;
+	c->state = CONN_OPEN;
+	c->last_activity = evloop_now_ms(loop);
+	snprintf(c->id, sizeof(c->id), "%08x", atomic_fetch_add(&next_id, 1) * 2654435761u);
+	if (getpeername(fd, (struct sockaddr *)&ss, &sslen) == 0)
+		addr_text(&ss, c->peer, sizeof(c->peer), &c->peer_port, &c->loopback);
+	sslen = sizeof(ss);
+	if (getsockname(fd, (struct sockaddr *)&ss, &sslen) == 0)
+		addr_text(&ss, c->local, sizeof(c->local), NULL, NULL);
+	atomic_fetch_add(&n_conns, 1);
+
+	c->events = EPOLLIN;
+	if (evloop_add(loop, fd, c->events, on_io, c) == -1) {
+		log_warn("%s %s cannot watch socket", h->name, c->id);
+		c->dead = true;
+		settle(c);
+		return NULL;
+	}
+	c->depth++;
+	if (implicit_tls) {
+		c->ssl = tls != NULL ? tls_server_new_ssl(tls) : NULL;
+		if (c->ssl == NULL || SSL_set_fd(c->ssl, fd) != 1) {
+			log_warnx("%s %s cannot set up TLS", h->name, c->id);
+			c->dead = true;
+		}
+		c->state = CONN_HANDSHAKE;
+		conn_set_timeout(c, TLS_HANDSHAKE_TIMEOUT_SEC);
+	} else {
+		c->session = h->open(c, listener_arg);
+		c->opened = true;
+	}
+	c->depth--;
+	settle(c);
+	return c;
+}
+
+static void
+finish(struct conn *c)
+{
+	struct conn_timer *t, *next;
+
+	if (c->opened) {
+		c->opened = false;
+		c->h->close(c->session);
+	}
+	evloop_timer_cancel(c->loop, &c->idle_timer);
+	for (t = c->timers; t != NULL; t = next) {
+		next = t->next;
+		evloop_timer_cancel(c->loop, &t->timer);
+		free(t);
+	}
+	evloop_del(c->loop, c->fd);
+	if (c->ssl != NULL) {
+		if (!c->dead && c->state == CONN_OPEN)
+			SSL_shutdown(c->ssl);
+		SSL_free(c->ssl);
+		ERR_clear_error();
+	}
+	close(c->fd);
+	buf_free(&c->in);
+	buf_free(&c->out);
+	atomic_fetch_sub(&n_conns, 1);
+	free(c);
+}
+
+/* Reading. */
+
+static void
+mark_dead(struct conn *c, const char *why)
+{
+	if (!c->dead && why != NULL)
+		log_debug("%s %s connection lost reason=%s", c->h->name, c->id, why);
+	c->dead = true;
+}
+
+static void
+ssl_fail(struct conn *c, int err, const char *what)
+{
+	unsigned long e = ERR_peek_error();
+	char buf[160] = "";
+
+	if (e != 0)
+		ERR_error_string_n(e, buf, sizeof(buf));
+	if (c->state == CONN_HANDSHAKE)
+		log_info("%s %s tls handshake failed peer=%s err=%d %s", c->h->name, c->id, c->peer, err, buf);
+	ERR_clear_error();
+	mark_dead(c, what);
+}
+
+static void
+do_read(struct conn *c)
+{
+	static __thread char scratch[NET_READ_CHUNK];
+
+	for (int rounds = 0; rounds < 16; rounds++) {
+		ssize_t n;
+
+		if (c->eof || c->dead || c->closing || c->starttls_pending)
+			return;
+		if (c->in.len - c->in_off >= CONN_INPUT_MAX)
+			return;
+		if (c->ssl != NULL) {
+			int r = SSL_read(c->ssl, scratch, sizeof(scratch));
+
+			if (r <= 0) {
+				int err = SSL_get_error(c->ssl, r);
+
+				if (err == SSL_ERROR_WANT_READ)
+					return;
+				if (err == SSL_ERROR_WANT_WRITE) {
+					c->ssl_want_write = true;
+					return;
+				}
+				if (err == SSL_ERROR_ZERO_RETURN) {
+					c->eof = true;
+					return;
+				}
+				if (err == SSL_ERROR_SYSCALL && ERR_peek_error() == 0) {
+					c->eof = true;   /* peer closed without close_notify */
+					return;
+				}
+				ssl_fail(c, err, "tls read error");
+				return;
+			}
+			n = r;
+		} else {
+			n = read(c->fd, scratch, sizeof(scratch));
+			if (n == 0) {
+				c->eof = true;
+				return;
+			}
+			if (n == -1) {
+				if (errno == EAGAIN || errno == EWOULDBLOCK)
+					return;
+				if (errno == EINTR)
+					continue;
+				mark_dead(c, "read error");
+				return;
+			}
+		}
+		c->last_activity = evloop_now_ms(c->loop);
+		if (c->skipping) {
+			/* Overlong line: keep only what follows its LF. */
+			char *lf = memchr(scratch, '\n', (size_t)n);
+
+			if (lf == NULL)
+				continue;
+			/* Skipping began with every earlier byte consumed, so the
+			 * error is reported before anything read from here on. */
+			c->skipping = false;
+			c->overlong_done = true;
+			buf_append(&c->in, lf + 1, (size_t)(scratch + n - (lf + 1)));
+		} else {
+			buf_append(&c->in, scratch, (size_t)n);
+		}
+		c->want_input = true;
+	}
+}
+
+static void
+do_handshake(struct conn *c)
+{
+	int r;
+
+	ERR_clear_error();
+	r = SSL_accept(c->ssl);
+	if (r == 1) {
+		c->state = CONN_OPEN;
+		c->ssl_want_write = false;
+		c->timeout_sec = 0;
+		log_debug("%s %s tls established %s", c->h->name, c->id, conn_tls_description(c));
+		if (!c->opened) {
+			c->session = c->h->open(c, c->listener_arg);
+			c->opened = true;
+		}
+		do_read(c);   /* data may already sit decrypted inside OpenSSL */
+		return;
+	}
+	int err = SSL_get_error(c->ssl, r);
+
+	if (err == SSL_ERROR_WANT_READ) {
+		c->ssl_want_write = false;
+		return;
+	}
+	if (err == SSL_ERROR_WANT_WRITE) {
+		c->ssl_want_write = true;
+		return;
+	}
+	ssl_fail(c, err, "tls handshake failed");
+}
+
+/* Writing. */
+
+static void
+flush(struct conn *c)
+{
+	while (!c->dead && c->out_off < c->out.len) {
+		size_t len = c->out.len - c->out_off;
+		ssize_t n;
+
+		if (c->ssl != NULL) {
+			int r;
+
+			ERR_clear_error();
+			r = SSL_write(c->ssl, c->out.data + c->out_off, len > INT32_MAX ? INT32_MAX : (int)len);
+			if (r <= 0) {
+				int err = SSL_get_error(c->ssl, r);
+
+				if (err == SSL_ERROR_WANT_WRITE) {
+					c->ssl_want_write = true;
+					return;
+				}
+				if (err == SSL_ERROR_WANT_READ)
+					return;
+				ssl_fail(c, err, "tls write error");
+				return;
+			}
+			c->ssl_want_write = false;
+			n = r;
+		} else {
+			n = send(c->fd, c->out.data + c->out_off, len, MSG_NOSIGNAL);
+			if (n == -1) {
+				if (errno == EAGAIN || errno == EWOULDBLOCK)
+					return;
+				if (errno == EINTR)
+					continue;
+				mark_dead(c, "write error");
+				return;
+			}
+		}
+		c->out_off += (size_t)n;
+	}
+	if (c->out_off == c->out.len) {
+		c->out_off = 0;
+		if (c->out.cap > CONN_BUF_KEEP)
+			buf_free(&c->out);
+		else
+			buf_reset(&c->out);
+	} else if (c->out_off > c->out.len / 2) {
+		buf_consume(&c->out, c->out_off);
+		c->out_off = 0;
+	}
+}
+
+static void
+compact_input(struct conn *c)
+{
+	if (c->in_off > 0) {
+		buf_consume(&c->in, c->in_off);
+		c->in_off = 0;
+	}
+	if (c->in.len == 0 && c->in.cap > CONN_BUF_KEEP)
+		buf_free(&c->in);
+}
+
+static void
+start_tls_now(struct conn *c)
+{
+	c->starttls_pending = false;
+	c->ssl = tls_server_new_ssl(c->tls);
+	if (c->ssl == NULL || SSL_set_fd(c->ssl, c->fd) != 1) {
+		mark_dead(c, "cannot set up tls");
+		return;
+	}
+	c->state = CONN_HANDSHAKE;
+	c->eof = false;
+	do_handshake(c);
+}
+
+static void
+update_events(struct conn *c)
+{
+	uint32_t ev = 0;
+
+	if (!c->eof && !c->closing && !c->starttls_pending &&
+	    (c->state == CONN_HANDSHAKE || c->in.len - c->in_off < CONN_INPUT_MAX))
+		ev |= EPOLLIN;
+	if (c->out_off < c->out.len || c->ssl_want_write)
+		ev |= EPOLLOUT;
+	if (ev != c->events) {
+		if (evloop_mod(c->loop, c->fd, ev, on_io, c) == -1)
+			mark_dead(c, "epoll_ctl");
+		c->events = ev;
+	}
+}
+
+/* Runs whatever became due while session code ran, then frees the
+ * connection if it is finished.  Only at the outermost entry point. */
+static void
+settle(struct conn *c)
+{
+	if (c->depth > 0)
+		return;
+	for (int i = 0; i < CONN_DISPATCH_MAX; i++) {
+		bool again = false;
+
+		if (c->want_input && c->state == CONN_OPEN && c->opened && c->pause == 0 &&
+		    !c->dead && !c->closing) {
+			c->want_input = false;
+			if (c->in.len > c->in_off || c->overlong_done) {
+				c->depth++;
+				c->h->input(c->session);
+				c->depth--;
+			}
+		}
+		compact_input(c);
+		if (c->starttls_pending && c->out_off == c->out.len && !c->dead)
+			start_tls_now(c);
+		flush(c);
+		if (c->want_drained && c->out.len - c->out_off < NET_OUTPUT_HIGH / 2 && !c->dead && c->opened) {
+			c->want_drained = false;
+			if (c->h->drained != NULL) {
+				c->depth++;
+				c->h->drained(c->session);
+				c->depth--;
+				again = true;
+			}
+		}
+		if (!again && !(c->want_input && c->pause == 0 && c->state == CONN_OPEN && !c->closing && !c->dead))
+			break;
+	}
+	if (c->dead) {
+		if (c->jobs == 0)
+			finish(c);
+		return;
+	}
+	if (c->eof && c->jobs == 0 && c->pause == 0 && !c->want_input)
+		c->closing = true;
+	if (c->closing && c->jobs == 0 && c->out_off == c->out.len) {
+		finish(c);
+		return;
+	}
+	update_events(c);
+}
+
+static void
+on_io(void *arg, uint32_t events)
+{
+	struct conn *c = arg;
+
+	c->depth++;
+	if (c->state == CONN_HANDSHAKE) {
+		do_handshake(c);
+	} else {
+		if (events & EPOLLOUT) {
+			c->ssl_want_write = false;
+			flush(c);
+		}
+		if (events & (EPOLLIN | EPOLLHUP | EPOLLERR))
+			do_read(c);
+	}
+	/* HUP: both directions are gone; replies cannot be sent any more. */
+	if (events & (EPOLLERR | EPOLLHUP))
+		mark_dead(c, "socket closed");
+	c->depth--;
+	settle(c);
+}
+
+/* The session's side. */
+
+struct buf *
+conn_input(struct conn *c)
+{
+	compact_input(c);
+	return &c->in;
+}
+
+void
+conn_consume(struct conn *c, size_t n)
+{
+	size_t avail = c->in.len - c->in_off;
+
+	c->in_off += n > avail ? avail : n;
+}
+
+int
+conn_read_line(struct conn *c, size_t max, char **line_out, size_t *len_out)
+{
+	char *start = c->in.data + c->in_off;
+	size_t avail = c->in.len - c->in_off;
+	size_t scan = avail < max ? avail : max;
+	char *lf;
+
+	if (c->overlong_done) {
+		c->overlong_done = false;
+		return -1;
+	}
+	if (avail == 0)
+		return 0;
+	lf = memchr(start, '\n', scan);
+	if (lf == NULL) {
+		if (avail < max)
+			return 0;
+		/* Overlong: drop what we have and the rest of the line. */
+		lf = memchr(start, '\n', avail);
+		if (lf != NULL) {
+			c->in_off += (size_t)(lf - start) + 1;
+			return -1;
+		}
+		c->in_off = c->in.len;
+		c->skipping = true;
+		return 0;
+	}
+	size_t len = (size_t)(lf - start);
+
+	c->in_off += len + 1;
+	if (len > 0 && start[len - 1] == '\r')
+		len--;
+	start[len] = '\0';
+	*line_out = start;
+	*len_out = len;
+	return 1;
+}
+
+void
+conn_write(struct conn *c, const void *data, size_t len)
+{
+	if (c->dead)
+		return;
+	buf_append(&c->out, data, len);
+	if (c->out.len - c->out_off >= NET_OUTPUT_HIGH)
+		c->want_drained = true;
+}
+
+void
+conn_puts(struct conn *c, const char *s)
+{
+	conn_write(c, s, strlen(s));
+}
+
+void
+conn_printf(struct conn *c, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (c->dead)
+		return;
+	va_start(ap, fmt);
+	buf_vprintf(&c->out, fmt, ap);
+	va_end(ap);
+	if (c->out.len - c->out_off >= NET_OUTPUT_HIGH)
+		c->want_drained = true;
+}
+
+size_t
+conn_output_pending(const struct conn *c)
+{
+	return c->out.len - c->out_off;
+}
+
+int
+conn_starttls(struct conn *c)
+{
+	if (c->tls == NULL || c->ssl != NULL)
+		return -1;
+	/* Anything pipelined after STARTTLS was sent in the clear and must
+	 * not be taken as coming over TLS (CVE-2011-0411). */
+	c->in_off = c->in.len;
+	c->skipping = false;
+	c->overlong_done = false;
+	c->starttls_pending = true;
+	return 0;
+}
+
+bool
+conn_tls_active(const struct conn *c)
+{
+	return c->ssl != NULL && c->state == CONN_OPEN;
+}
+
+bool
+conn_tls_available(const struct conn *c)
+{
+	return c->tls != NULL;
+}
+
+const char *
+conn_tls_description(const struct conn *c)
+{
+	static __thread char desc[96];
+
+	if (c->ssl == NULL)
+		return NULL;
+	snprintf(desc, sizeof(desc), "%s %s", SSL_get_version(c->ssl), SSL_get_cipher_name(c->ssl));
+	return desc;
+}
+
+void
+conn_pause(struct conn *c)
+{
+	c->pause++;
+}
+
+void
+conn_resume(struct conn *c)
+{
+	if (c->pause == 0)
+		panic("conn_resume without conn_pause");
+	if (--c->pause == 0)
+		c->want_input = true;
+}
+
+static void
+job_work(void *arg)
+{
+	struct conn_job *j = arg;
+
+	j->work(j->arg);
+}
+
+static void
+job_done(void *arg)
+{
+	struct conn_job *j = arg;
+	struct conn *c = j->c;
+
+	c->depth++;
+	j->done(j->arg);
+	c->depth--;
+	c->jobs--;
+	atomic_fetch_sub(&n_jobs, 1);
+	free(j);
+	conn_resume(c);
+	settle(c);
+}
+
+void
+conn_defer(struct conn *c, evloop_work_fn *work, evloop_done_fn *done, void *arg)
+{
+	struct conn_job *j = xmalloc(sizeof(*j));
+
+	j->c = c;
+	j->work = work;
+	j->done = done;
+	j->arg = arg;
+	c->jobs++;
+	atomic_fetch_add(&n_jobs, 1);
+	conn_pause(c);
+	evloop_defer(c->loop, job_work, job_done, j);
+}
+
+static void
+idle_fired(void *arg)
+{
+	struct conn *c = arg;
+	uint64_t now = evloop_now_ms(c->loop), limit = (uint64_t)c->timeout_sec * 1000;
+
+	c->idle_timer = NULL;
+	if (c->timeout_sec == 0)
+		return;
+	if (c->pause > 0 || c->jobs > 0 || now - c->last_activity < limit) {
+		uint64_t left = c->pause > 0 || c->jobs > 0 ? limit : limit - (now - c->last_activity);
+
+		c->idle_timer = evloop_timer_add(c->loop, left, idle_fired, c);
+		return;
+	}
+	c->depth++;
+	if (c->state == CONN_HANDSHAKE || !c->opened) {
+		log_info("%s %s tls handshake timeout peer=%s", c->h->name, c->id, c->peer);
+		mark_dead(c, NULL);
+	} else {
+		c->h->timeout(c->session);
+	}
+	c->depth--;
+	settle(c);
+}
+
+void
+conn_set_timeout(struct conn *c, unsigned seconds)
+{
+	c->timeout_sec = seconds;
+	c->last_activity = evloop_now_ms(c->loop);
+	evloop_timer_cancel(c->loop, &c->idle_timer);
+	if (seconds > 0)
+		c->idle_timer = evloop_timer_add(c->loop, (uint64_t)seconds * 1000, idle_fired, c);
+}
+
+static void
+timer_fired(void *arg)
+{
+	struct conn_timer *t = arg;
+	struct conn *c = t->c;
+
+	*t->prevp = t->next;
+	if (t->next != NULL)
+		t->next->prevp = t->prevp;
+	c->depth++;
+	t->fn(t->arg);
+	c->depth--;
+	free(t);
+	settle(c);
+}
+
+void
+conn_after(struct conn *c, uint64_t ms, evloop_timer_fn *fn, void *arg)
+{
+	struct conn_timer *t = xcalloc(1, sizeof(*t));
+
+	t->c = c;
+	t->fn = fn;
+	t->arg = arg;
+	t->next = c->timers;
+	if (t->next != NULL)
+		t->next->prevp = &t->next;
+	t->prevp = &c->timers;
+	c->timers = t;
+	t->timer = evloop_timer_add(c->loop, ms, timer_fired, t);
+}
+
+void
+conn_close(struct conn *c)
+{
+	c->closing = true;
+}
+
+bool
+conn_closing(const struct conn *c)
+{
+	return c->closing || c->dead;
+}
+
+const char *
+conn_id(const struct conn *c)
+{
+	return c->id;
+}
+
+const char *
+conn_peer_addr(const struct conn *c)
+{
+	return c->peer;
+}
+
+unsigned
+conn_peer_port(const struct conn *c)
+{
+	return c->peer_port;
+}
+
+const char *
+conn_local_addr(const struct conn *c)
+{
+	return c->local;
+}
+
+bool
+conn_peer_is_loopback(const struct conn *c)
+{
+	return c->loopback;
+}
+
+struct evloop *
+conn_loop(const struct conn *c)
+{
+	return c->loop;
+}

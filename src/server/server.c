@@ -1,0 +1,288 @@
+/* tern serve: listeners, event loop threads, signals, graceful stop. */
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/ssl.h>
+
+#include "lib/conn.h"
+#include "lib/evloop.h"
+#include "lib/limits.h"
+#include "lib/log.h"
+#include "lib/tls.h"
+#include "lib/xalloc.h"
+#include "pop3/pop3.h"
+#include "server/listener.h"
+#include "server/server.h"
+#include "smtp/smtp.h"
+#include "store/store.h"
+
+#define SHUTDOWN_GRACE_SEC 30
+
+struct listener {
+	int fd;
+	struct listener_ctx ctx;
+	const struct conn_handler *handler;
+	bool implicit_tls;
+};
+
+struct loop_thread {
+	struct evloop *loop;
+	pthread_t thread;
+};
+
+struct server {
+	const struct tern_config *cfg;
+	struct tls_server *tls;
+	struct listener listeners[SERVICE_COUNT];
+	size_t nlisteners;
+	struct loop_thread *loops;
+	unsigned nloops;
+};
+
+/* An accept watcher: one per (loop, listener). */
+struct acceptor {
+	struct server *srv;
+	struct evloop *loop;
+	struct listener *l;
+};
+
+static const struct conn_handler *
+handler_for(enum service s)
+{
+	switch (s) {
+	case SERVICE_SMTP:
+	case SERVICE_SUBMISSION:
+	case SERVICE_SUBMISSIONS:
+		return &smtp_conn_handler;
+	case SERVICE_POP3:
+	case SERVICE_POP3S:
+		return &pop3_conn_handler;
+	default:
+		return NULL;       /* IMAP comes with its own issue */
+	}
+}
+
+static int
+listen_on(const struct listen_config *lc, const char *name)
+{
+	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+	                          .ai_flags = AI_PASSIVE | AI_NUMERICSERV };
+	struct addrinfo *res;
+	int fd = -1, one = 1, r;
+
+	r = getaddrinfo(lc->host[0] != '\0' ? lc->host : NULL, lc->port, &hints, &res);
+	if (r != 0) {
+		log_error("listen %s %s:%s: %s", name, lc->host, lc->port, gai_strerror(r));
+		return -1;
+	}
+	fd = socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd == -1 ||
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) == -1 ||
+	    bind(fd, res->ai_addr, res->ai_addrlen) == -1 ||
+	    listen(fd, NET_LISTEN_BACKLOG) == -1) {
+		log_error("listen %s %s:%s: %s", name, lc->host, lc->port, strerror(errno));
+		if (fd != -1)
+			close(fd);
+		freeaddrinfo(res);
+		return -1;
+	}
+	freeaddrinfo(res);
+	return fd;
+}
+
+static void
+on_accept(void *arg, uint32_t events)
+{
+	struct acceptor *a = arg;
+
+	for (int i = 0; i < 64; i++) {
+		int one = 1;
+		int fd = accept4(a->l->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+		if (fd == -1) {
+			if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR && errno != ECONNABORTED)
+				log_warn("accept %s", config_service_name(a->l->ctx.service));
+			return;
+		}
+		if (conn_count() >= a->srv->cfg->max_connections) {
+			log_warnx("%s refused: max_connections=%u reached",
+			          config_service_name(a->l->ctx.service), a->srv->cfg->max_connections);
+			close(fd);
+			continue;
+		}
+		/* Replies are already batched per event: no Nagle delay. */
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		conn_new(a->loop, fd, a->l->handler, &a->l->ctx, a->srv->tls, a->l->implicit_tls);
+	}
+}
+
+static void *
+loop_main(void *arg)
+{
+	struct loop_thread *lt = arg;
+
+	evloop_run(lt->loop);
+	return NULL;
+}
+
+static void
+stop_accepting(void *arg)
+{
+	struct acceptor *a = arg;
+
+	evloop_del(a->loop, a->l->fd);
+}
+
+static int
+open_listeners(struct server *srv)
+{
+	const struct tern_config *cfg = srv->cfg;
+
+	for (int s = 0; s < SERVICE_COUNT; s++) {
+		const struct listen_config *lc = &cfg->listen[s];
+		const char *name = config_service_name((enum service)s);
+		struct listener *l;
+
+		if (!lc->enabled)
+			continue;
+		if (handler_for((enum service)s) == NULL) {
+			log_warnx("listen %s: not implemented yet, not listening", name);
+			continue;
+		}
+		if (lc->implicit_tls && srv->tls == NULL) {
+			log_error("listen %s: needs [tls] cert and key", name);
+			return -1;
+		}
+		l = &srv->listeners[srv->nlisteners];
+		l->fd = listen_on(lc, name);
+		if (l->fd == -1)
+			return -1;
+		l->ctx.cfg = cfg;
+		l->ctx.service = (enum service)s;
+		l->handler = handler_for((enum service)s);
+		l->implicit_tls = lc->implicit_tls;
+		srv->nlisteners++;
+		log_info("listening service=%s address=%s:%s tls=%s", name, lc->host, lc->port,
+		         lc->implicit_tls ? "implicit" : srv->tls != NULL ? "starttls" : "none");
+	}
+	return 0;
+}
+
+static void
+wait_for_jobs(void)
+{
+	struct timespec ts = { 0, 10 * 1000 * 1000 };
+
+	for (int i = 0; i < SHUTDOWN_GRACE_SEC * 100 && conn_jobs_in_flight() > 0; i++)
+		nanosleep(&ts, NULL);
+}
+
+int
+server_run(const struct tern_config *cfg)
+{
+	struct server srv = { .cfg = cfg };
+	struct acceptor *acceptors;
+	sigset_t sigs;
+	char *error = NULL;
+	int status = 0, sig;
+
+	log_set_level((enum log_level)cfg->log_level);
+	if (cfg->tls_cert[0] != '\0') {
+		srv.tls = tls_server_new(cfg->tls_cert, cfg->tls_key, cfg->tls_min_version, &error);
+		if (srv.tls == NULL) {
+			log_error("tls: %s", error);
+			free(error);
+			return 1;
+		}
+	}
+	store_spool_cleanup(cfg->data_dir);
+	if (open_listeners(&srv) == -1) {
+		tls_server_free(&srv.tls);
+		return 1;
+	}
+
+	/* Signals go to this thread only, through sigwait below. */
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	evloop_workers_start(cfg->workers);
+	srv.nloops = cfg->threads;
+	srv.loops = xcalloc(srv.nloops, sizeof(*srv.loops));
+	acceptors = xcalloc((size_t)srv.nloops * (srv.nlisteners ? srv.nlisteners : 1), sizeof(*acceptors));
+	for (unsigned i = 0; i < srv.nloops; i++) {
+		srv.loops[i].loop = evloop_new();
+		for (size_t j = 0; j < srv.nlisteners; j++) {
+			struct acceptor *a = &acceptors[i * srv.nlisteners + j];
+
+			a->srv = &srv;
+			a->loop = srv.loops[i].loop;
+			a->l = &srv.listeners[j];
+			/* Every loop watches every listener; EPOLLEXCLUSIVE wakes
+			 * one of them per connection, spreading accepts. */
+			if (evloop_add(a->loop, a->l->fd, EPOLLIN | EPOLLEXCLUSIVE, on_accept, a) == -1)
+				panic("cannot watch listener: %s", strerror(errno));
+		}
+		if (pthread_create(&srv.loops[i].thread, NULL, loop_main, &srv.loops[i]) != 0)
+			panic("cannot start event loop thread");
+	}
+	log_info("tern started hostname=%s threads=%u workers=%u", cfg->hostname, cfg->threads, cfg->workers);
+
+	for (;;) {
+		if (sigwait(&sigs, &sig) != 0)
+			continue;
+		if (sig == SIGHUP) {
+			if (srv.tls == NULL) {
+				log_info("sighup: no tls configured");
+			} else if (tls_server_reload(srv.tls, &error) == -1) {
+				log_error("tls reload failed, keeping the old certificate: %s", error);
+				free(error);
+				error = NULL;
+			} else {
+				log_info("tls certificate reloaded");
+			}
+			continue;
+		}
+		break;
+	}
+
+	log_info("shutting down signal=%d: finishing transactions in flight", sig);
+	for (unsigned i = 0; i < srv.nloops; i++) {
+		for (size_t j = 0; j < srv.nlisteners; j++)
+			evloop_post(srv.loops[i].loop, stop_accepting, &acceptors[i * srv.nlisteners + j]);
+	}
+	wait_for_jobs();
+	/* Let the loops send the replies of the jobs that just ended. */
+	{
+		struct timespec ts = { 0, 100 * 1000 * 1000 };
+
+		nanosleep(&ts, NULL);
+	}
+	for (unsigned i = 0; i < srv.nloops; i++)
+		evloop_stop(srv.loops[i].loop);
+	for (unsigned i = 0; i < srv.nloops; i++)
+		pthread_join(srv.loops[i].thread, NULL);
+	evloop_workers_stop();
+	for (size_t j = 0; j < srv.nlisteners; j++)
+		close(srv.listeners[j].fd);
+	/* Connections still open are dropped with the process: the kernel
+	 * closes their sockets.  Nothing they did is half-stored. */
+	log_info("tern stopped");
+	tls_server_free(&srv.tls);
+	free(acceptors);
+	free(srv.loops);
+	return status;
+}
