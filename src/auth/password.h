@@ -17,7 +17,8 @@ bool password_verify(const char *password, const char *hash);
 void password_verify_dummy(const char *password);
 /* true if hash is in a form password_verify accepts. */
 bool password_hash_supported(const char *hash);
-/* Generates a random password of len characters (letters and digits). */
+/* Generates a random password of len characters (letters and digits) and
+ * a NUL: out holds len + 1 bytes.  Returns 0 or -1. */
 int password_generate(char *out, size_t len);
 
 #endif

@@ -24,7 +24,7 @@
 #include "server/listener.h"
 #include "server/server.h"
 #include "smtp/smtp.h"
-#include "store/store.h"
+#include "store/store_maint.h"
 
 #define SHUTDOWN_GRACE_SEC 30
 
@@ -205,7 +205,16 @@ server_run(const struct tern_config *cfg)
 			return 1;
 		}
 	}
-	store_spool_cleanup(cfg->data_dir);
+	{
+		/* Nothing is in flight yet: every spool file is a leftover. */
+		const char *serr;
+		long removed = store_spool_cleanup(cfg->data_dir, 0, &serr);
+
+		if (removed < 0)
+			log_warnx("spool cleanup: %s", serr);
+		else if (removed > 0)
+			log_info("spool cleanup removed=%ld", removed);
+	}
 	if (open_listeners(&srv) == -1) {
 		tls_server_free(&srv.tls);
 		return 1;
