@@ -36,12 +36,23 @@ valid_name(const char *s)
 	return true;
 }
 
-/* Removes a trailing "# comment" that follows whitespace. */
+/* Removes a trailing "# comment" that follows whitespace; a value in
+ * double quotes keeps its '#'. */
 static void
 strip_comment(char *value)
 {
-	for (char *p = value; *p != '\0'; p++) {
-		if (*p == '#' && (p == value || p[-1] == ' ' || p[-1] == '\t')) {
+	char *p = value;
+
+	while (*p == ' ' || *p == '\t')
+		p++;
+	if (*p == '"') {
+		char *close = strchr(p + 1, '"');
+
+		if (close != NULL)
+			p = close + 1;
+	}
+	for (; *p != '\0'; p++) {
+		if (*p == '#' && (p == value || p[-1] == ' ' || p[-1] == '\t' || p[-1] == '"')) {
 			*p = '\0';
 			return;
 		}

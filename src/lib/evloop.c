@@ -309,6 +309,7 @@ evloop_run(struct evloop *loop)
 		}
 		run_timers(loop);
 	}
+	loop->stop = 0;     /* the loop can be run again */
 	return 0;
 }
 

@@ -36,7 +36,7 @@ void evloop_defer(struct evloop *loop, evloop_work_fn *work, evloop_done_fn *don
 /* Milliseconds from a monotonic clock, cached per loop iteration. */
 uint64_t evloop_now_ms(struct evloop *loop);
 
-/* Runs until evloop_stop(); returns 0. */
+/* Runs until evloop_stop(); returns 0.  Can be run again afterwards. */
 int evloop_run(struct evloop *loop);
 /* Thread-safe: asks the loop to return from evloop_run() soon. */
 void evloop_stop(struct evloop *loop);

@@ -1,0 +1,256 @@
+"""End-to-end test harness: starts a real `tern serve` on free loopback
+ports with a throw-away config and data directory, and runs test cases
+that talk to it with Python's standard client libraries.
+
+Each case prints "ok NAME" or "not ok NAME" (tests/run.sh counts them)."""
+
+import os
+import shutil
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+TERN = os.environ.get("TERN_BIN", os.path.join(ROOT, "build", "tern"))
+SERVICES = ["pop3", "pop3s", "smtp", "submission", "submissions"]
+PASSWORD = "correct horse battery"
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+_cert_dir = None
+
+
+def certificate():
+    """A self-signed certificate for mail.example.test, made once per run."""
+    global _cert_dir
+    if _cert_dir is None:
+        _cert_dir = tempfile.mkdtemp(prefix="tern-cert-")
+        subprocess.run(
+            ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+             "-subj", "/CN=mail.example.test",
+             "-addext", "subjectAltName=DNS:mail.example.test,DNS:localhost,IP:127.0.0.1",
+             "-keyout", os.path.join(_cert_dir, "key.pem"),
+             "-out", os.path.join(_cert_dir, "cert.pem")],
+            check=True, capture_output=True)
+    return os.path.join(_cert_dir, "cert.pem"), os.path.join(_cert_dir, "key.pem")
+
+
+class Server:
+    """One tern instance with its own data directory."""
+
+    def __init__(self, allow_plaintext="loopback", max_message_size="50M", extra="", tls=True):
+        self.dir = tempfile.mkdtemp(prefix="tern-e2e-")
+        self.data = os.path.join(self.dir, "data")
+        self.conf = os.path.join(self.dir, "tern.conf")
+        self.ports = {s: free_port() for s in SERVICES}
+        self.log_path = os.path.join(self.dir, "server.log")
+        self.proc = None
+        cert, key = certificate()
+        lines = ["[server]", "hostname = mail.example.test", "data_dir = " + self.data,
+                 "threads = 2", "workers = 4", "log_level = debug"]
+        if tls:
+            lines += ["[tls]", "cert = " + cert, "key = " + key]
+        lines += ["[listen]"]
+        for s, p in self.ports.items():
+            if not tls and s in ("pop3s", "submissions"):
+                continue
+            lines.append("%s = 127.0.0.1:%d" % (s, p))
+        lines += ["[auth]", "allow_plaintext = " + allow_plaintext,
+                  "[limits]", "max_message_size = " + max_message_size]
+        with open(self.conf, "w") as f:
+            f.write("\n".join(lines) + "\n" + extra)
+        self.cli("domain", "add", "example.test")
+        self.cli("domain", "add", "example.org")
+
+    def cli(self, *args, input=None, check=True):
+        r = subprocess.run([TERN, "--config", self.conf] + list(args), input=input,
+                           capture_output=True, text=True)
+        if check and r.returncode != 0:
+            raise AssertionError("tern %s failed: %s" % (" ".join(args), r.stderr))
+        return r
+
+    def add_user(self, address, password=PASSWORD, role="user"):
+        self.cli("user", "add", address, "--password-stdin", "--role", role, input=password + "\n")
+
+    def start(self):
+        self.log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen([TERN, "serve", "--config", self.conf],
+                                     stdout=self.log, stderr=self.log)
+        deadline = time.time() + 15
+        for s, p in self.ports.items():
+            while True:
+                try:
+                    socket.create_connection(("127.0.0.1", p), timeout=1).close()
+                    break
+                except OSError:
+                    if self.proc.poll() is not None:
+                        raise AssertionError("server exited: " + self.tail())
+                    if time.time() > deadline:
+                        raise AssertionError("server did not listen on %s: %s" % (s, self.tail()))
+                    time.sleep(0.05)
+        return self
+
+    def stop(self, sig=signal.SIGTERM, timeout=30):
+        """Stops the server; returns its exit status."""
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        try:
+            status = self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            status = self.proc.wait()
+        self.proc = None
+        self.log.close()
+        return status
+
+    def kill(self):
+        return self.stop(signal.SIGKILL)
+
+    def tail(self, n=40):
+        try:
+            with open(self.log_path, "rb") as f:
+                return b"".join(f.readlines()[-n:]).decode("utf-8", "replace")
+        except OSError:
+            return ""
+
+    def cleanup(self):
+        if self.proc is not None:
+            self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def port(self, service):
+        return self.ports[service]
+
+
+def client_tls():
+    """A client context that trusts the test certificate."""
+    ctx = ssl.create_default_context(cafile=certificate()[0])
+    return ctx
+
+
+class Raw:
+    """A raw line-based client, for bytes no library will send."""
+
+    def __init__(self, port, tls=False, timeout=10):
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+        if tls:
+            self.sock = client_tls().wrap_socket(self.sock, server_hostname="mail.example.test")
+        self.buf = b""
+
+    def send(self, data):
+        if isinstance(data, str):
+            data = data.encode()
+        self.sock.sendall(data)
+
+    def line(self):
+        while b"\n" not in self.buf:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise EOFError("connection closed; buffered: %r" % self.buf)
+            self.buf += chunk
+        line, self.buf = self.buf.split(b"\n", 1)
+        return line.rstrip(b"\r").decode("utf-8", "replace")
+
+    def reply(self):
+        """An SMTP reply: all lines up to the one with a space after the code."""
+        lines = [self.line()]
+        while len(lines[-1]) > 3 and lines[-1][3] == "-":
+            lines.append(self.line())
+        return lines
+
+    def closed(self, timeout=5):
+        """True if the server closes the connection within timeout."""
+        self.sock.settimeout(timeout)
+        try:
+            while True:
+                d = self.sock.recv(65536)
+                if not d:
+                    return True
+                self.buf += d
+        except (socket.timeout, TimeoutError):
+            return False
+        except (ConnectionResetError, ssl.SSLError, OSError):
+            return True
+
+    def starttls(self):
+        self.sock = client_tls().wrap_socket(self.sock, server_hostname="mail.example.test")
+        self.buf = b""
+
+    def close(self):
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+
+class Suite:
+    """Collects cases; run() gives each a fresh fixture made by setup()."""
+
+    def __init__(self):
+        self.cases = []
+
+    def case(self, fn):
+        self.cases.append(fn)
+        return fn
+
+    def run(self, setup, teardown):
+        failures = 0
+        only = os.environ.get("TERN_TEST_ONLY")
+        for fn in self.cases:
+            if only and only not in fn.__name__:
+                continue
+            fixture = None
+            try:
+                fixture = setup()
+                fn(fixture)
+                print("ok", fn.__name__, flush=True)
+            except Exception:
+                failures += 1
+                print("not ok", fn.__name__, flush=True)
+                for line in traceback.format_exc().splitlines():
+                    print("#", line)
+                if isinstance(fixture, Server):
+                    for line in fixture.tail(30).splitlines():
+                        print("# server:", line)
+            finally:
+                if fixture is not None:
+                    try:
+                        teardown(fixture)
+                    except Exception:
+                        failures += 1
+                        print("not ok", fn.__name__ + " teardown")
+                        for line in traceback.format_exc().splitlines():
+                            print("#", line)
+        sys.exit(1 if failures else 0)
+
+
+def standard_server(**kw):
+    """A started server with users alice, bob (example.test) and carol (example.org)."""
+    srv = Server(**kw)
+    srv.add_user("alice@example.test")
+    srv.add_user("bob@example.test")
+    srv.add_user("carol@example.org")
+    return srv.start()
+
+
+def stop_and_check(srv):
+    """Teardown: a clean SIGTERM stop must exit 0 (ASan leak reports fail)."""
+    status = srv.stop()
+    log = srv.tail(60)
+    srv.cleanup()
+    if status != 0:
+        raise AssertionError("server exit status %s:\n%s" % (status, log))
