@@ -10,6 +10,7 @@ CC       ?= cc
 PREFIX   ?= /usr/local
 DESTDIR  ?=
 SANITIZE ?=
+JOBS     ?= $(shell nproc 2>/dev/null || echo 2)
 
 WARN     = -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wmissing-prototypes \
            -Wno-unused-parameter
@@ -56,29 +57,38 @@ $(BUILD)/tests/%: tests/unit/%.c tests/unit/test.h $(BUILD)/libtern.a
 deps:
 	@scripts/deps.sh
 
-run: deps all
+run: deps
+	$(MAKE) -j$(JOBS) all
 	@scripts/run.sh
 
 # The whole suite: a plain build (the shipped binary), a sanitizer build for
 # the unit and end-to-end tests, and a short fuzz run.  tests/run.sh prints
 # the final "N passed, N failed" line and sets the exit status.
 test: deps
-	$(MAKE) all
-	$(MAKE) SANITIZE=address,undefined build/san/tern $(TEST_BINS:build/%=build/san/%)
-	$(MAKE) fuzz
+	$(MAKE) -j$(JOBS) all
+	$(MAKE) -j$(JOBS) SANITIZE=address,undefined build/san/tern $(TEST_BINS:build/%=build/san/%)
+	$(MAKE) -j$(JOBS) fuzz
 	@tests/run.sh
 
 unit: all $(TEST_BINS)
 	@for t in $(TEST_BINS); do $$t || exit 1; done
 
 # libFuzzer targets, built with clang against the library sources.
-FUZZ_CFLAGS = -std=gnu17 -D_GNU_SOURCE -pthread -Isrc -g -O1 \
-              -fsanitize=fuzzer,address,undefined
+FUZZ_CFLAGS = -std=gnu17 -D_GNU_SOURCE -pthread -Isrc -g -O1 -fno-omit-frame-pointer
+FUZZ_SAN    = -fsanitize=address,undefined
+FUZZ_OBJS  := $(LIB_SRCS:%.c=build/fuzz/obj/%.o)
 fuzz: $(FUZZ_SRCS:fuzz/%.c=build/fuzz/%)
 
-build/fuzz/%: fuzz/%.c $(LIB_SRCS)
-	@mkdir -p build/fuzz
-	clang $(FUZZ_CFLAGS) -o $@ $< $(LIB_SRCS) $(LDLIBS)
+build/fuzz/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) $(FUZZ_SAN) -fsanitize=fuzzer-no-link -MMD -MP -c -o $@ $<
+
+build/fuzz/libtern.a: $(FUZZ_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+build/fuzz/%: fuzz/%.c build/fuzz/libtern.a
+	clang $(FUZZ_CFLAGS) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $< build/fuzz/libtern.a $(LDLIBS)
 
 fuzz-smoke: fuzz
 	@tests/fuzz-smoke.sh
@@ -93,4 +103,4 @@ install: all
 clean:
 	rm -rf build
 
--include $(LIB_OBJS:.o=.d) $(MAIN_OBJ:.o=.d)
+-include $(LIB_OBJS:.o=.d) $(MAIN_OBJ:.o=.d) $(FUZZ_OBJS:.o=.d)
