@@ -8,7 +8,6 @@ make gcc libc6-dev
 libssl-dev openssl
 libsqlite3-dev
 libcrypt-dev
-zlib1g-dev
 clang libclang-rt-14-dev
 python3
 curl
