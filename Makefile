@@ -20,7 +20,9 @@ LDLIBS   = -lssl -lcrypto -lsqlite3 -lcrypt -pthread
 
 ifneq ($(SANITIZE),)
 BUILD    = build/san
-CFLAGS  += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -O1
+# GCC 12 with ASan at -O1 reports a bogus "null format string" on
+# vsnprintf(NULL, 0, ...): that one warning is off in this build only.
+CFLAGS  += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -O1 -Wno-format-truncation
 LDFLAGS += -fsanitize=$(SANITIZE)
 else
 BUILD    = build

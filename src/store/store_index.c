@@ -1,0 +1,478 @@
+/* The per-user index: data_dir/mail/<domain>/<local>/index.db, SQLite in
+ * WAL mode with synchronous=FULL (a COMMIT returns after the WAL is
+ * fsynced).  This file opens and closes it, creates and versions the
+ * schema (PRAGMA user_version), keeps the prepared statements, and creates
+ * mailboxes with their UIDVALIDITY.
+ *
+ * Counters.  UIDVALIDITY comes from the clock and is strictly increasing
+ * per user (max(now, last + 1)), remembered per name in uidvalidity_used,
+ * so a name deleted and created again never gets an old value back.  UIDs
+ * come from mailboxes.uidnext and are never reused (expunge leaves uidnext
+ * alone).  HIGHESTMODSEQ starts at 1 for an empty mailbox; every change
+ * (delivery, flag change, expunge) takes highestmodseq + 1. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "lib/limits.h"
+#include "store/store_private.h"
+
+static const char schema_v1[] =
+	"CREATE TABLE mailboxes("
+	" id INTEGER PRIMARY KEY,"
+	" name TEXT NOT NULL UNIQUE,"
+	" uidvalidity INTEGER NOT NULL,"
+	" uidnext INTEGER NOT NULL,"
+	" highestmodseq INTEGER NOT NULL,"
+	" special_use TEXT,"
+	" subscribed INTEGER NOT NULL DEFAULT 0);"
+	"CREATE TABLE messages("
+	" mailbox_id INTEGER NOT NULL,"
+	" uid INTEGER NOT NULL,"
+	" modseq INTEGER NOT NULL,"
+	" flags INTEGER NOT NULL DEFAULT 0,"
+	" keywords TEXT NOT NULL DEFAULT '',"
+	" internal_date INTEGER NOT NULL,"
+	" size INTEGER NOT NULL,"
+	" file TEXT NOT NULL,"
+	" envelope TEXT,"
+	" bodystructure TEXT,"
+	" PRIMARY KEY(mailbox_id, uid));"
+	/* CONDSTORE: FETCH/SEARCH ... CHANGEDSINCE <modseq>. */
+	"CREATE INDEX messages_modseq ON messages(mailbox_id, modseq);"
+	/* QRESYNC: VANISHED (EARLIER) needs the UIDs expunged since a modseq. */
+	"CREATE TABLE expunged("
+	" mailbox_id INTEGER NOT NULL,"
+	" uid INTEGER NOT NULL,"
+	" modseq INTEGER NOT NULL,"
+	" PRIMARY KEY(mailbox_id, uid));"
+	"CREATE INDEX expunged_modseq ON expunged(mailbox_id, modseq);"
+	/* The last UIDVALIDITY given to each name, kept after the mailbox goes. */
+	"CREATE TABLE uidvalidity_used("
+	" name TEXT PRIMARY KEY,"
+	" uidvalidity INTEGER NOT NULL);"
+	"PRAGMA user_version = 1;";
+
+static const char *const stmt_sql[STMT_COUNT] = {
+	[STMT_MAILBOX_GET] =
+		"SELECT id, uidvalidity, uidnext, highestmodseq FROM mailboxes WHERE name = ?1",
+	[STMT_MAILBOX_SET_COUNTERS] =
+		"UPDATE mailboxes SET uidnext = ?2, highestmodseq = ?3 WHERE id = ?1",
+	[STMT_MAILBOX_INSERT] =
+		"INSERT INTO mailboxes(name, uidvalidity, uidnext, highestmodseq, special_use, subscribed)"
+		" VALUES(?1, ?2, 1, 1, ?3, 1)",
+	[STMT_UIDVALIDITY_MAX] =
+		"SELECT max(coalesce((SELECT max(uidvalidity) FROM uidvalidity_used), 0),"
+		" coalesce((SELECT max(uidvalidity) FROM mailboxes), 0))",
+	[STMT_UIDVALIDITY_REMEMBER] =
+		"INSERT INTO uidvalidity_used(name, uidvalidity) VALUES(?1, ?2)"
+		" ON CONFLICT(name) DO UPDATE SET uidvalidity = excluded.uidvalidity",
+	[STMT_MSG_INSERT] =
+		"INSERT INTO messages(mailbox_id, uid, modseq, flags, internal_date, size, file)"
+		" VALUES(?1, ?2, ?3, 0, ?4, ?5, ?6)",
+	[STMT_MSG_LIST] =
+		"SELECT uid, flags, modseq, size, internal_date, file FROM messages"
+		" WHERE mailbox_id = ?1 ORDER BY uid",
+	[STMT_MSG_COUNT] =
+		"SELECT count(*) FROM messages WHERE mailbox_id = ?1",
+	[STMT_MSG_GET] =
+		"SELECT flags, modseq, file FROM messages WHERE mailbox_id = ?1 AND uid = ?2",
+	[STMT_MSG_DELETE] =
+		"DELETE FROM messages WHERE mailbox_id = ?1 AND uid = ?2 RETURNING file",
+	/* ?3 the flag bits, ?4 the new modseq, ?5 1 to set or 0 to clear; a
+	 * row whose flags would not change is not touched (changes() = 0). */
+	[STMT_MSG_SET_FLAGS] =
+		"UPDATE messages SET flags = (CASE WHEN ?5 THEN flags | ?3 ELSE flags & ~?3 END),"
+		" modseq = ?4"
+		" WHERE mailbox_id = ?1 AND uid = ?2"
+		" AND flags <> (CASE WHEN ?5 THEN flags | ?3 ELSE flags & ~?3 END)",
+	[STMT_EXPUNGED_INSERT] =
+		"INSERT OR REPLACE INTO expunged(mailbox_id, uid, modseq) VALUES(?1, ?2, ?3)",
+	[STMT_FILES_ALL] =
+		"SELECT file FROM messages ORDER BY file",
+};
+
+enum store_error
+store_sqlite_class(struct store *st, int rc)
+{
+	if ((rc & 0xff) == SQLITE_FULL)
+		return STORE_ERR_NOSPACE;
+	if ((rc & 0xff) == SQLITE_IOERR && st->db != NULL)
+		return store_errno_class(sqlite3_system_errno(st->db));
+	return STORE_ERR_TEMP;
+}
+
+const char *
+store_mailbox_canon(const char *name)
+{
+	return strcasecmp(name, "INBOX") == 0 ? "INBOX" : name;
+}
+
+int
+store_exec(struct store *st, const char *sql)
+{
+	int rc = sqlite3_exec(st->db, sql, NULL, NULL, NULL);
+
+	if (rc != SQLITE_OK)
+		store_errorf(st, "%s: %s", sql, sqlite3_errmsg(st->db));
+	return rc;
+}
+
+void
+store_rollback(struct store *st)
+{
+	if (!sqlite3_get_autocommit(st->db))
+		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+sqlite3_stmt *
+store_stmt(struct store *st, enum store_stmt which)
+{
+	sqlite3_stmt *s = st->stmts[which];
+
+	if (s == NULL) {
+		if (sqlite3_prepare_v3(st->db, stmt_sql[which], -1, SQLITE_PREPARE_PERSISTENT, &s, NULL) !=
+		    SQLITE_OK) {
+			store_errorf(st, "prepare: %s", sqlite3_errmsg(st->db));
+			return NULL;
+		}
+		st->stmts[which] = s;
+		return s;
+	}
+	sqlite3_reset(s);
+	sqlite3_clear_bindings(s);
+	return s;
+}
+
+int
+store_mailbox_get(struct store *st, const char *name, struct store_mailbox_row *row_out)
+{
+	sqlite3_stmt *s = store_stmt(st, STMT_MAILBOX_GET);
+	int rc;
+
+	if (s == NULL)
+		return -1;
+	sqlite3_bind_text(s, 1, store_mailbox_canon(name), -1, SQLITE_STATIC);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		row_out->id = sqlite3_column_int64(s, 0);
+		row_out->uidvalidity = (uint32_t)sqlite3_column_int64(s, 1);
+		row_out->uidnext = (uint32_t)sqlite3_column_int64(s, 2);
+		row_out->highestmodseq = (uint64_t)sqlite3_column_int64(s, 3);
+		sqlite3_reset(s);
+		return 1;
+	}
+	sqlite3_reset(s);
+	if (rc == SQLITE_DONE)
+		return 0;
+	store_errorf(st, "mailbox %s: %s", name, sqlite3_errmsg(st->db));
+	return -1;
+}
+
+int
+store_mailbox_set_counters(struct store *st, const struct store_mailbox_row *row)
+{
+	sqlite3_stmt *s = store_stmt(st, STMT_MAILBOX_SET_COUNTERS);
+	int rc;
+
+	if (s == NULL)
+		return -1;
+	sqlite3_bind_int64(s, 1, row->id);
+	sqlite3_bind_int64(s, 2, row->uidnext);
+	sqlite3_bind_int64(s, 3, (sqlite3_int64)row->highestmodseq);
+	rc = sqlite3_step(s);
+	sqlite3_reset(s);
+	if (rc != SQLITE_DONE) {
+		store_errorf(st, "update mailbox: %s", sqlite3_errmsg(st->db));
+		return -1;
+	}
+	return 0;
+}
+
+int
+store_mailbox_create_locked(struct store *st, const char *name, const char *special_use)
+{
+	sqlite3_stmt *s;
+	int64_t last = 0, v;
+	int rc;
+
+	name = store_mailbox_canon(name);
+	if (strlen(name) > STORE_MAILBOX_NAME_MAX) {
+		store_errorf(st, "mailbox name too long");
+		return -1;
+	}
+	if ((s = store_stmt(st, STMT_UIDVALIDITY_MAX)) == NULL)
+		return -1;
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		last = sqlite3_column_int64(s, 0);
+	sqlite3_reset(s);
+	if (rc != SQLITE_ROW)
+		goto sqlfail;
+	v = (int64_t)time(NULL);
+	if (v <= last)
+		v = last + 1;
+	if (v > (int64_t)UINT32_MAX) {
+		store_errorf(st, "UIDVALIDITY space exhausted");
+		return -1;
+	}
+
+	if ((s = store_stmt(st, STMT_UIDVALIDITY_REMEMBER)) == NULL)
+		return -1;
+	sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 2, v);
+	rc = sqlite3_step(s);
+	sqlite3_reset(s);
+	if (rc != SQLITE_DONE)
+		goto sqlfail;
+
+	if ((s = store_stmt(st, STMT_MAILBOX_INSERT)) == NULL)
+		return -1;
+	sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 2, v);
+	if (special_use != NULL)
+		sqlite3_bind_text(s, 3, special_use, -1, SQLITE_STATIC);
+	rc = sqlite3_step(s);
+	sqlite3_reset(s);
+	if (rc != SQLITE_DONE)
+		goto sqlfail;
+	return 0;
+sqlfail:
+	store_errorf(st, "create mailbox %s: %s", name, sqlite3_errmsg(st->db));
+	return -1;
+}
+
+static int
+pragma_int(struct store *st, const char *sql, int64_t *out)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK) {
+		store_errorf(st, "%s: %s", sql, sqlite3_errmsg(st->db));
+		return sqlite3_errcode(st->db);
+	}
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		*out = sqlite3_column_int64(s, 0);
+		rc = SQLITE_OK;
+	} else {
+		store_errorf(st, "%s: %s", sql, sqlite3_errmsg(st->db));
+	}
+	sqlite3_finalize(s);
+	return rc;
+}
+
+/* journal_mode=WAL needs an exclusive lock the first time, which can meet
+ * SQLITE_BUSY without the busy handler when several threads open a new
+ * index at once: retry for up to the busy timeout. */
+static int
+set_wal(struct store *st)
+{
+	for (int waited = 0;; waited += 10) {
+		sqlite3_stmt *s;
+		int rc;
+		bool wal = false;
+
+		if ((rc = sqlite3_prepare_v2(st->db, "PRAGMA journal_mode=WAL", -1, &s, NULL)) == SQLITE_OK) {
+			rc = sqlite3_step(s);
+			if (rc == SQLITE_ROW) {
+				const char *m = (const char *)sqlite3_column_text(s, 0);
+
+				wal = m != NULL && strcasecmp(m, "wal") == 0;
+				rc = SQLITE_OK;
+			}
+			sqlite3_finalize(s);
+		}
+		if (rc == SQLITE_OK && wal)
+			return 0;
+		if ((rc & 0xff) != SQLITE_BUSY && (rc & 0xff) != SQLITE_LOCKED && rc != SQLITE_OK)
+			break;
+		if (waited >= STORE_BUSY_TIMEOUT_MS)
+			break;
+		usleep(10000);
+	}
+	store_errorf(st, "journal_mode=WAL: %s", sqlite3_errmsg(st->db));
+	return -1;
+}
+
+/* Creates or checks the schema.  The check is one read when the index is
+ * current; creation runs under BEGIN IMMEDIATE and looks again, since
+ * another thread may be creating the same index. */
+static int
+schema_ensure(struct store *st, enum store_error *err_out)
+{
+	int64_t version = 0;
+	int rc;
+
+	if ((rc = pragma_int(st, "PRAGMA user_version", &version)) != SQLITE_OK)
+		goto fail;
+	if (version == STORE_SCHEMA_VERSION)
+		return 0;
+	if (version > STORE_SCHEMA_VERSION) {
+		store_errorf(st, "%s/index.db has schema version %lld, newer than this Tern's %d", st->dir,
+		             (long long)version, STORE_SCHEMA_VERSION);
+		*err_out = STORE_ERR_TEMP;
+		return -1;
+	}
+	if ((rc = store_exec(st, "BEGIN IMMEDIATE")) != SQLITE_OK)
+		goto fail;
+	if ((rc = pragma_int(st, "PRAGMA user_version", &version)) != SQLITE_OK)
+		goto fail;
+	if (version == 0) {
+		/* Later versions add "if (version == 1) migrate_1_to_2()" here. */
+		if ((rc = store_exec(st, schema_v1)) != SQLITE_OK)
+			goto fail;
+	}
+	if ((rc = store_exec(st, "COMMIT")) != SQLITE_OK)
+		goto fail;
+	return 0;
+fail:
+	*err_out = store_sqlite_class(st, rc);
+	store_rollback(st);
+	return -1;
+}
+
+static int
+inbox_ensure(struct store *st, enum store_error *err_out)
+{
+	struct store_mailbox_row row;
+	int r, rc;
+
+	if ((r = store_mailbox_get(st, "INBOX", &row)) == 1)
+		return 0;
+	if (r == -1) {
+		*err_out = STORE_ERR_TEMP;
+		return -1;
+	}
+	if ((rc = store_exec(st, "BEGIN IMMEDIATE")) != SQLITE_OK)
+		goto fail;
+	r = store_mailbox_get(st, "INBOX", &row);
+	if (r == -1 || (r == 0 && store_mailbox_create_locked(st, "INBOX", NULL) == -1)) {
+		rc = sqlite3_extended_errcode(st->db);
+		goto fail;
+	}
+	if ((rc = store_exec(st, "COMMIT")) != SQLITE_OK)
+		goto fail;
+	return 0;
+fail:
+	*err_out = store_sqlite_class(st, rc);
+	store_rollback(st);
+	return -1;
+}
+
+static int
+db_open(struct store *st, enum store_error *err_out)
+{
+	char path[PATH_MAX + 16];
+	int rc;
+
+	snprintf(path, sizeof(path), "%s/index.db", st->dir);
+	/* SQLite would create the file 0644 (less umask), and gives -wal and
+	 * -shm the main file's mode: create it 0600 first, and make its name
+	 * durable (SQLite fsyncs the directory for the -wal it creates, not
+	 * for the main file).  Other failures are reported by sqlite3_open_v2
+	 * below. */
+	{
+		int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+
+		if (fd >= 0) {
+			close(fd);
+			if (store_fsync_dir(st->dir) == -1) {
+				*err_out = store_errno_class(errno);
+				store_errorf(st, "fsync %s: %s", st->dir, strerror(errno));
+				return -1;
+			}
+		}
+	}
+	rc = sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+	                     NULL);
+	if (rc != SQLITE_OK) {
+		store_errorf(st, "open %s: %s", path, st->db != NULL ? sqlite3_errmsg(st->db) : "out of memory");
+		*err_out = store_sqlite_class(st, rc);
+		return -1;
+	}
+	sqlite3_extended_result_codes(st->db, 1);
+	sqlite3_busy_timeout(st->db, STORE_BUSY_TIMEOUT_MS);
+	if (set_wal(st) == -1) {
+		*err_out = STORE_ERR_TEMP;
+		return -1;
+	}
+	snprintf(path, sizeof(path), "PRAGMA synchronous=FULL; PRAGMA cache_size=-%d;", STORE_CACHE_KIB);
+	if ((rc = store_exec(st, path)) != SQLITE_OK) {
+		*err_out = store_sqlite_class(st, rc);
+		return -1;
+	}
+	if (schema_ensure(st, err_out) == -1 || inbox_ensure(st, err_out) == -1)
+		return -1;
+	return 0;
+}
+
+int
+store_open_ex(const char *data_dir, const char *user, struct store **st_out, enum store_error *err_out,
+              const char **error_out)
+{
+	struct store *st;
+	char msgdir[PATH_MAX];
+
+	*st_out = NULL;
+	st = calloc(1, sizeof(*st));
+	if (st == NULL) {
+		*err_out = STORE_ERR_TEMP;
+		*error_out = "out of memory";
+		return -1;
+	}
+	st->msg_dirfd = -1;
+	if (store_user_dir(data_dir, user, st->dir, sizeof(st->dir)) == -1 ||
+	    (size_t)snprintf(msgdir, sizeof(msgdir), "%s/msg", st->dir) >= sizeof(msgdir)) {
+		*err_out = STORE_ERR_TEMP;
+		*error_out = store_tls_errorf("not a valid mailbox address: %.*s", ADDRESS_MAX,
+		                              user != NULL ? user : "(null)");
+		free(st);
+		return -1;
+	}
+	if (store_mkdirs(msgdir) == -1 ||
+	    (st->msg_dirfd = open(msgdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1) {
+		*err_out = store_errno_class(errno);
+		*error_out = store_tls_errorf("%s: %s", msgdir, strerror(errno));
+		store_close(&st);
+		return -1;
+	}
+	if (db_open(st, err_out) == -1) {
+		*error_out = store_tls_errorf("%s", st->errbuf);
+		store_close(&st);
+		return -1;
+	}
+	*st_out = st;
+	return 0;
+}
+
+int
+store_open(const char *data_dir, const char *user, struct store **st_out, const char **error_out)
+{
+	enum store_error err;
+
+	return store_open_ex(data_dir, user, st_out, &err, error_out);
+}
+
+void
+store_close(struct store **stp)
+{
+	struct store *st = *stp;
+
+	if (st == NULL)
+		return;
+	for (int i = 0; i < STMT_COUNT; i++)
+		sqlite3_finalize(st->stmts[i]);
+	if (st->db != NULL)
+		sqlite3_close(st->db);
+	if (st->msg_dirfd >= 0)
+		close(st->msg_dirfd);
+	free(st);
+	*stp = NULL;
+}
