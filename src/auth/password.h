@@ -7,8 +7,13 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-/* Hashes password with yescrypt and a fresh salt into out (size outsize).
- * Returns 0 or -1. */
+/* The longest password that can be hashed or verified: libxcrypt refuses
+ * a phrase of CRYPT_MAX_PASSPHRASE_SIZE (512) bytes or more.  Shorter than
+ * AUTH_PASS_MAX, so a longer password given over SASL simply fails. */
+#define PASSWORD_LEN_MAX 511
+
+/* Hashes password (at most PASSWORD_LEN_MAX bytes) with yescrypt and a
+ * fresh salt into out (size outsize).  Returns 0 or -1. */
 int password_hash(const char *password, char *out, size_t outsize);
 /* true if password matches hash (constant-time compare of the results). */
 bool password_verify(const char *password, const char *hash);

@@ -163,7 +163,7 @@ conn_new(struct evloop *loop, int fd, const struct conn_handler *h, void *listen
 	c->tls = tls;
 	c->state = CONN_OPEN;
 	c->last_activity = evloop_now_ms(loop);
-	snprintf(c->id, sizeof(c->id), "%08x", atomic_fetch_add(&next_id, 1) * 2654435761u);
+	snprintf(c->id, sizeof(c->id), "%08x", (atomic_fetch_add(&next_id, 1) + 1) * 2654435761u);
 	if (getpeername(fd, (struct sockaddr *)&ss, &sslen) == 0)
 		addr_text(&ss, c->peer, sizeof(c->peer), &c->peer_port, &c->loopback);
 	sslen = sizeof(ss);

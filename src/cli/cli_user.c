@@ -1,0 +1,351 @@
+/* tern user add|del|show|list|passwd|set (import-passwd: cli_user_import.c) */
+#include "cli/cli.h"
+
+#include <string.h>
+#include <time.h>
+
+#include "auth/password.h"
+#include "directory/directory.h"
+#include "directory/directory_addr.h"
+#include "lib/limits.h"
+#include "lib/str.h"
+
+/* Length of a generated password: 16 of 62 characters is over 95 bits. */
+#define CLI_PASSWORD_GEN_LEN 16
+
+static const char user_usage[] =
+	"usage: tern user add ADDRESS [--password-stdin] [--role user|admin] [--quota SIZE]\n"
+	"       tern user del ADDRESS\n"
+	"       tern user show ADDRESS\n"
+	"       tern user list [DOMAIN]\n"
+	"       tern user passwd ADDRESS [--password-stdin]\n"
+	"       tern user set ADDRESS [--imap on|off] [--pop3 on|off] [--submission on|off]\n"
+	"                     [--disabled|--enabled] [--role user|admin] [--quota SIZE]\n"
+	"       tern user import-passwd FILE [--domain DOMAIN] [--create-domains]\n"
+	"\n"
+	"Manages users.  A user's address must be in a local domain.  Without\n"
+	"--password-stdin, add and passwd generate a password and print it once.\n"
+	"SIZE takes a K, M or G suffix; 0 or \"unlimited\" means no quota.\n"
+	"Administrators cannot open their mailbox over IMAP or POP3.\n"
+	"import-passwd reads a Dovecot passwd-file (user:{SCHEME}hash:...).\n";
+
+static int
+parse_role(const char *s, enum user_role *out)
+{
+	if (strcmp(s, "user") == 0)
+		*out = ROLE_USER;
+	else if (strcmp(s, "admin") == 0)
+		*out = ROLE_ADMIN;
+	else
+		return -1;
+	return 0;
+}
+
+/* Gets the new password (stdin or generated) and hashes it into hash.
+ * *generated is set when the caller must print the password. */
+static int
+new_password_hash(bool from_stdin, char *hash, size_t hashsize, char *plain, size_t plainsize)
+{
+	if (from_stdin) {
+		if (cli_read_password(plain, plainsize) != 0)
+			return -1;
+	} else if (password_generate(plain, CLI_PASSWORD_GEN_LEN) != 0) {
+		cli_error("cannot generate a password");
+		return -1;
+	}
+	if (password_hash(plain, hash, hashsize) != 0) {
+		cli_error("cannot hash the password");
+		return -1;
+	}
+	return 0;
+}
+
+static int
+user_add(struct cli_ctx *ctx, int argc, char **argv)
+{
+	struct directory *dir = NULL;
+	const char *pos[1], *role_s = NULL, *quota_s = NULL, *error;
+	char hash[PASSWORD_HASH_MAX + 1], plain[PASSWORD_LEN_MAX + 2];
+	bool from_stdin = false;
+	enum user_role role = ROLE_USER;
+	uint64_t quota = 0;
+	struct dir_user u;
+	int r, ret = CLI_EXIT_ERROR;
+	const struct cli_opt opts[] = {
+		{ "--password-stdin", NULL, &from_stdin },
+		{ "--role", &role_s, NULL },
+		{ "--quota", &quota_s, NULL },
+		{ NULL, NULL, NULL },
+	};
+
+	r = cli_parse(ctx, argc, argv, opts, pos, 1, 1, NULL, user_usage);
+	if (r != CLI_CONTINUE)
+		return r;
+	if (role_s != NULL && parse_role(role_s, &role) != 0)
+		return cli_usage_error(user_usage, "--role must be user or admin");
+	if (quota_s != NULL && cli_parse_quota(quota_s, &quota) != 0)
+		return cli_usage_error(user_usage, "bad --quota \"%s\"", quota_s);
+	if (cli_open_directory(ctx, &dir) != 0)
+		return CLI_EXIT_ERROR;
+	if (new_password_hash(from_stdin, hash, sizeof(hash), plain, sizeof(plain)) != 0)
+		goto out;
+	if (directory_user_add(dir, pos[0], hash, role, &error) != 0) {
+		cli_error("%s", error);
+		goto out;
+	}
+	if (quota != 0) {
+		if (directory_user_get(dir, pos[0], &u, &error) != 1) {
+			cli_error("user %s vanished while setting its quota", pos[0]);
+			goto out;
+		}
+		u.quota_bytes = quota;
+		if (directory_user_update(dir, &u, &error) != 0) {
+			cli_error("%s", error);
+			goto out;
+		}
+	}
+	{
+		struct dir_addr a;
+
+		printf("user %s added\n", dir_addr_parse(pos[0], &a) == 0 ? a.address : pos[0]);
+	}
+	if (!from_stdin)
+		printf("password: %s\n", plain);
+	ret = CLI_EXIT_OK;
+out:
+	str_wipe(plain, sizeof(plain));
+	directory_close(&dir);
+	return ret;
+}
+
+static int
+user_del(struct cli_ctx *ctx, int argc, char **argv)
+{
+	struct directory *dir = NULL;
+	const char *pos[1], *error;
+	int r;
+
+	r = cli_parse(ctx, argc, argv, NULL, pos, 1, 1, NULL, user_usage);
+	if (r != CLI_CONTINUE)
+		return r;
+	if (cli_open_directory(ctx, &dir) != 0)
+		return CLI_EXIT_ERROR;
+	r = directory_user_del(dir, pos[0], &error);
+	if (r != 0)
+		cli_error("%s", error);
+	else
+		printf("user %s deleted (the mailbox files are kept)\n", pos[0]);
+	directory_close(&dir);
+	return r == 0 ? CLI_EXIT_OK : CLI_EXIT_ERROR;
+}
+
+static const char *
+onoff(bool b)
+{
+	return b ? "on" : "off";
+}
+
+static int
+user_show(struct cli_ctx *ctx, int argc, char **argv)
+{
+	struct directory *dir = NULL;
+	const char *pos[1], *error;
+	char quota[32], created[32];
+	struct dir_user u;
+	time_t t;
+	struct tm tm;
+	int r;
+
+	r = cli_parse(ctx, argc, argv, NULL, pos, 1, 1, NULL, user_usage);
+	if (r != CLI_CONTINUE)
+		return r;
+	if (cli_open_directory(ctx, &dir) != 0)
+		return CLI_EXIT_ERROR;
+	r = directory_user_get(dir, pos[0], &u, &error);
+	directory_close(&dir);
+	if (r < 0) {
+		cli_error("%s", error);
+		return CLI_EXIT_ERROR;
+	}
+	if (r == 0) {
+		cli_error("no such user: %s", pos[0]);
+		return CLI_EXIT_ERROR;
+	}
+	if (u.quota_bytes == 0)
+		str_lcpy(quota, "unlimited", sizeof(quota));
+	else
+		cli_format_size(u.quota_bytes, quota, sizeof(quota));
+	t = (time_t)u.created;
+	if (gmtime_r(&t, &tm) == NULL || strftime(created, sizeof(created), "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		snprintf(created, sizeof(created), "%lld", (long long)u.created);
+	printf("address: %s\n", u.address);
+	printf("role: %s\n", u.role == ROLE_ADMIN ? "admin" : "user");
+	printf("imap: %s\n", onoff(u.imap));
+	printf("pop3: %s\n", onoff(u.pop3));
+	printf("submission: %s\n", onoff(u.submission));
+	printf("disabled: %s\n", u.disabled ? "yes" : "no");
+	printf("quota: %s\n", quota);
+	printf("created: %s\n", created);
+	str_wipe(&u, sizeof(u));
+	return CLI_EXIT_OK;
+}
+
+static void
+print_user(const struct dir_user *u, void *arg)
+{
+	printf("%s%s%s\n", u->address, u->role == ROLE_ADMIN ? " admin" : "", u->disabled ? " disabled" : "");
+}
+
+static int
+user_list(struct cli_ctx *ctx, int argc, char **argv)
+{
+	struct directory *dir = NULL;
+	const char *pos[1] = { NULL }, *error;
+	size_t npos;
+	int r;
+
+	r = cli_parse(ctx, argc, argv, NULL, pos, 0, 1, &npos, user_usage);
+	if (r != CLI_CONTINUE)
+		return r;
+	if (cli_open_directory(ctx, &dir) != 0)
+		return CLI_EXIT_ERROR;
+	r = directory_user_list(dir, npos > 0 ? pos[0] : NULL, print_user, NULL, &error);
+	if (r != 0)
+		cli_error("%s", error);
+	directory_close(&dir);
+	return r == 0 ? CLI_EXIT_OK : CLI_EXIT_ERROR;
+}
+
+static int
+user_passwd(struct cli_ctx *ctx, int argc, char **argv)
+{
+	struct directory *dir = NULL;
+	const char *pos[1], *error;
+	char hash[PASSWORD_HASH_MAX + 1], plain[PASSWORD_LEN_MAX + 2];
+	bool from_stdin = false;
+	int r, ret = CLI_EXIT_ERROR;
+	const struct cli_opt opts[] = {
+		{ "--password-stdin", NULL, &from_stdin },
+		{ NULL, NULL, NULL },
+	};
+
+	r = cli_parse(ctx, argc, argv, opts, pos, 1, 1, NULL, user_usage);
+	if (r != CLI_CONTINUE)
+		return r;
+	if (cli_open_directory(ctx, &dir) != 0)
+		return CLI_EXIT_ERROR;
+	/* Check first, so a generated password is not printed for nobody. */
+	r = directory_user_get(dir, pos[0], NULL, &error);
+	if (r <= 0) {
+		if (r < 0)
+			cli_error("%s", error);
+		else
+			cli_error("no such user: %s", pos[0]);
+		goto out;
+	}
+	if (new_password_hash(from_stdin, hash, sizeof(hash), plain, sizeof(plain)) != 0)
+		goto out;
+	if (directory_user_set_password(dir, pos[0], hash, &error) != 0) {
+		cli_error("%s", error);
+		goto out;
+	}
+	printf("password of %s changed\n", pos[0]);
+	if (!from_stdin)
+		printf("password: %s\n", plain);
+	ret = CLI_EXIT_OK;
+out:
+	str_wipe(plain, sizeof(plain));
+	directory_close(&dir);
+	return ret;
+}
+
+static int
+user_set(struct cli_ctx *ctx, int argc, char **argv)
+{
+	struct directory *dir = NULL;
+	const char *pos[1], *error;
+	const char *imap_s = NULL, *pop3_s = NULL, *sub_s = NULL, *role_s = NULL, *quota_s = NULL;
+	bool disabled = false, enabled = false, imap = false, pop3 = false, sub = false;
+	enum user_role role = ROLE_USER;
+	uint64_t quota = 0;
+	struct dir_user u;
+	int r, ret = CLI_EXIT_ERROR;
+	const struct cli_opt opts[] = {
+		{ "--imap", &imap_s, NULL },
+		{ "--pop3", &pop3_s, NULL },
+		{ "--submission", &sub_s, NULL },
+		{ "--disabled", NULL, &disabled },
+		{ "--enabled", NULL, &enabled },
+		{ "--role", &role_s, NULL },
+		{ "--quota", &quota_s, NULL },
+		{ NULL, NULL, NULL },
+	};
+
+	r = cli_parse(ctx, argc, argv, opts, pos, 1, 1, NULL, user_usage);
+	if (r != CLI_CONTINUE)
+		return r;
+	if (disabled && enabled)
+		return cli_usage_error(user_usage, "--disabled and --enabled contradict each other");
+	if (imap_s != NULL && cli_parse_onoff(imap_s, &imap) != 0)
+		return cli_usage_error(user_usage, "--imap must be on or off");
+	if (pop3_s != NULL && cli_parse_onoff(pop3_s, &pop3) != 0)
+		return cli_usage_error(user_usage, "--pop3 must be on or off");
+	if (sub_s != NULL && cli_parse_onoff(sub_s, &sub) != 0)
+		return cli_usage_error(user_usage, "--submission must be on or off");
+	if (role_s != NULL && parse_role(role_s, &role) != 0)
+		return cli_usage_error(user_usage, "--role must be user or admin");
+	if (quota_s != NULL && cli_parse_quota(quota_s, &quota) != 0)
+		return cli_usage_error(user_usage, "bad --quota \"%s\"", quota_s);
+	if (imap_s == NULL && pop3_s == NULL && sub_s == NULL && role_s == NULL && quota_s == NULL && !disabled &&
+	    !enabled)
+		return cli_usage_error(user_usage, "user set: nothing to change");
+	if (cli_open_directory(ctx, &dir) != 0)
+		return CLI_EXIT_ERROR;
+	r = directory_user_get(dir, pos[0], &u, &error);
+	if (r <= 0) {
+		if (r < 0)
+			cli_error("%s", error);
+		else
+			cli_error("no such user: %s", pos[0]);
+		goto out;
+	}
+	if (imap_s != NULL)
+		u.imap = imap;
+	if (pop3_s != NULL)
+		u.pop3 = pop3;
+	if (sub_s != NULL)
+		u.submission = sub;
+	if (disabled || enabled)
+		u.disabled = disabled;
+	if (role_s != NULL)
+		u.role = role;
+	if (quota_s != NULL)
+		u.quota_bytes = quota;
+	if (directory_user_update(dir, &u, &error) != 0) {
+		cli_error("%s", error);
+		goto out;
+	}
+	printf("user %s updated\n", u.address);
+	ret = CLI_EXIT_OK;
+out:
+	str_wipe(&u, sizeof(u));
+	directory_close(&dir);
+	return ret;
+}
+
+int
+cli_user(struct cli_ctx *ctx, int argc, char **argv)
+{
+	static const struct cli_cmd cmds[] = {
+		{ "add", user_add },
+		{ "del", user_del },
+		{ "show", user_show },
+		{ "list", user_list },
+		{ "passwd", user_passwd },
+		{ "set", user_set },
+		{ "import-passwd", cli_user_import },
+		{ NULL, NULL },
+	};
+
+	return cli_dispatch(ctx, argc, argv, cmds, user_usage);
+}

@@ -1,0 +1,661 @@
+/* Tern's typed configuration on top of the generic ini parser (lib/conf.h):
+ * one table row per key, each with its default and its check.  Every error
+ * names the file and line of the entry that caused it. */
+#include "config/config.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <openssl/tls1.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "lib/conf.h"
+#include "lib/limits.h"
+#include "lib/log.h"
+#include "lib/str.h"
+#include "lib/xalloc.h"
+
+/* Bounds on values (ours, not a standard's): a thread per core up to 64,
+ * messages up to 2 GiB (no real mail is larger; the store counts sizes in
+ * 64 bits anyway), recipients and connections well past any real need. */
+#define CONFIG_THREADS_MAX        64
+#define CONFIG_WORKERS_MAX        64
+#define CONFIG_MESSAGE_SIZE_MIN   1024ULL
+#define CONFIG_MESSAGE_SIZE_MAX   (2ULL * 1024 * 1024 * 1024)
+#define CONFIG_RECIPIENTS_MAX     100000
+#define CONFIG_CONNECTIONS_MAX    10000000
+
+#define CONFIG_DEFAULT_DATA_DIR   "/var/lib/tern"
+#define CONFIG_DEFAULT_MSG_SIZE   (50ULL * 1024 * 1024)
+#define CONFIG_DEFAULT_CONNS      10000
+#define CONFIG_DEFAULT_WORKERS    4
+
+static const char *const service_names[SERVICE_COUNT] = {
+	[SERVICE_IMAP] = "imap",
+	[SERVICE_IMAPS] = "imaps",
+	[SERVICE_POP3] = "pop3",
+	[SERVICE_POP3S] = "pop3s",
+	[SERVICE_SMTP] = "smtp",
+	[SERVICE_SUBMISSION] = "submission",
+	[SERVICE_SUBMISSIONS] = "submissions",
+};
+
+static const char *const plaintext_names[] = {
+	[PLAINTEXT_NEVER] = "never",
+	[PLAINTEXT_LOOPBACK] = "loopback",
+	[PLAINTEXT_ALWAYS] = "always",
+};
+
+static const char *const level_names[] = {
+	[LOG_ERROR] = "error",
+	[LOG_WARN] = "warn",
+	[LOG_INFO] = "info",
+	[LOG_DEBUG] = "debug",
+};
+
+const char *
+config_service_name(enum service s)
+{
+	if ((unsigned)s >= SERVICE_COUNT)
+		return "?";
+	return service_names[s];
+}
+
+static bool
+service_implicit_tls(enum service s)
+{
+	return s == SERVICE_IMAPS || s == SERVICE_POP3S || s == SERVICE_SUBMISSIONS;
+}
+
+/* Formats "path:line: message" into a malloc'd string. */
+static char *
+config_error(const char *path, unsigned line, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static char *
+config_error(const char *path, unsigned line, const char *fmt, ...)
+{
+	char msg[512], *out;
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	n = snprintf(NULL, 0, "%s:%u: %s", path, line, msg);
+	out = xmalloc((size_t)n + 1);
+	snprintf(out, (size_t)n + 1, "%s:%u: %s", path, line, msg);
+	return out;
+}
+
+static void
+config_defaults(struct tern_config *cfg, const char *path)
+{
+	long ncpu;
+	int s;
+
+	memset(cfg, 0, sizeof(*cfg));
+	str_lcpy(cfg->path, path, sizeof(cfg->path));
+
+	if (gethostname(cfg->hostname, sizeof(cfg->hostname) - 1) != 0 || cfg->hostname[0] == '\0')
+		str_lcpy(cfg->hostname, "localhost", sizeof(cfg->hostname));
+	cfg->hostname[sizeof(cfg->hostname) - 1] = '\0';
+	str_lcpy(cfg->data_dir, CONFIG_DEFAULT_DATA_DIR, sizeof(cfg->data_dir));
+	ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	if (ncpu < 1)
+		ncpu = 1;
+	if (ncpu > CONFIG_THREADS_MAX)
+		ncpu = CONFIG_THREADS_MAX;
+	cfg->threads = (unsigned)ncpu;
+	cfg->workers = CONFIG_DEFAULT_WORKERS;
+	cfg->log_level = LOG_INFO;
+
+	cfg->tls_min_version = TLS1_2_VERSION;
+	for (s = 0; s < SERVICE_COUNT; s++)
+		cfg->listen[s].implicit_tls = service_implicit_tls(s);
+
+	cfg->allow_plaintext = PLAINTEXT_NEVER;
+
+	cfg->max_message_size = CONFIG_DEFAULT_MSG_SIZE;
+	cfg->max_recipients = SMTP_RCPT_MAX;
+	cfg->max_connections = CONFIG_DEFAULT_CONNS;
+}
+
+/* One key's handler: parses value into cfg, or returns -1 with a message
+ * (without file:line) in msg. */
+struct config_key {
+	const char *section;
+	const char *key;
+	int (*set)(struct tern_config *cfg, const char *key, const char *value, char *msg, size_t msgsize);
+};
+
+/* Paths and names: no control characters and no '"' (the file syntax
+ * could not write such a value back, and no real path needs one). */
+static int
+set_string(char *dst, size_t dstsize, const char *key, const char *value, char *msg, size_t msgsize)
+{
+	const char *p;
+
+	for (p = value; *p != '\0'; p++) {
+		if ((unsigned char)*p < 0x20 || *p == 0x7f || *p == '"') {
+			snprintf(msg, msgsize, "%s contains a control character or '\"'", key);
+			return -1;
+		}
+	}
+	if (str_lcpy(dst, value, dstsize) >= dstsize) {
+		snprintf(msg, msgsize, "%s is too long (at most %zu bytes)", key, dstsize - 1);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+set_unsigned(unsigned *dst, const char *key, const char *value, uint64_t min, uint64_t max, char *msg,
+             size_t msgsize)
+{
+	uint64_t v;
+
+	if (str_parse_u64(value, &v) != 0) {
+		snprintf(msg, msgsize, "%s must be a number, not \"%s\"", key, value);
+		return -1;
+	}
+	if (v < min || v > max) {
+		snprintf(msg, msgsize, "%s must be between %llu and %llu", key, (unsigned long long)min,
+		         (unsigned long long)max);
+		return -1;
+	}
+	*dst = (unsigned)v;
+	return 0;
+}
+
+/* RFC 1123 host name: LDH labels of 1..63 characters separated by dots. */
+static bool
+valid_hostname(const char *s)
+{
+	size_t label = 0, total = 0;
+	const char *p;
+
+	if (*s == '\0')
+		return false;
+	for (p = s; *p != '\0'; p++, total++) {
+		if (*p == '.') {
+			if (label == 0 || p[-1] == '-')
+				return false;
+			label = 0;
+			continue;
+		}
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+		      *p == '-'))
+			return false;
+		if (*p == '-' && label == 0)
+			return false;
+		if (++label > 63)
+			return false;
+	}
+	if (label == 0 || p[-1] == '-')
+		return false;
+	return total <= DOMAIN_MAX;
+}
+
+static int
+set_hostname(struct tern_config *cfg, const char *key, const char *value, char *msg, size_t msgsize)
+{
+	if (!valid_hostname(value)) {
+		snprintf(msg, msgsize, "hostname \"%s\" is not a valid host name", value);
+		return -1;
+	}
+	return set_string(cfg->hostname, sizeof(cfg->hostname), key, value, msg, msgsize);
+}
+
+static int
+set_data_dir(struct tern_config *cfg, const char *key, const char *value, char *msg, size_t msgsize)
+{
+	if (value[0] == '\0') {
+		snprintf(msg, msgsize, "data_dir must not be empty");
+		return -1;
+	}
+	return set_string(cfg->data_dir, sizeof(cfg->data_dir), key, value, msg, msgsize);
+}
+
+static int
+set_threads(struct tern_config *cfg, const char *key, const char *value, char *msg, size_t msgsize)
+{
+	return set_unsigned(&cfg->threads, key, value, 1, CONFIG_THREADS_MAX, msg, msgsize);
+}
+
+static int
+set_workers(struct tern_config *cfg, const char *key, const char *value, char *msg, size_t msgsize)
+{
+	return set_unsigned(&cfg->workers, key, value, 1, CONFIG_WORKERS_MAX, msg, msgsize);
+}
+
+static int
+set_log_level(struct tern_config *cfg, const char *key, const char *value, char *msg, size_t msgsize)
+{
+	enum log_level level;
+
+	if (log_level_parse(value, &level) != 0) {
+		snprintf(msg, msgsize, "log_level must be error, warn, info or debug, not \"%s\"", value);
+		return -1;
+	}
+	cfg->log_level = level;
+	return 0;
+}
+
+static int
+set_path(char *dst, size_t dstsize, const char *key, const char *value, char *msg, size_t msgsize)
+{
+	struct stat st;
+
+	if (value[0] == '\0') {
+		dst[0] = '\0';
+		return 0;
+	}
+	if (set_string(dst, dstsize, key, value, msg, msgsize) != 0)
+		return -1;
+	if (stat(value, &st) != 0) {
+		snprintf(msg, msgsize, "%s %s: %s", key, value, strerror(errno));
+		return -1;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		snprintf(msg, msgsize, "%s %s: not a regular file", key, value);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+set_tls_cert(struct tern_config *cfg, const char *key, const char *value, char *msg, size_t msgsize)
+{
+	return set_path(cfg->tls_cert, sizeof(cfg->tls_cert), key, value, msg, msgsize);
+}
+
+static int
+set_tls_key(struct tern_config *cfg, const char *key, const char *value, char *msg, size_t msgsize)
+{
+	return set_path(cfg->tls_key, sizeof(cfg->tls_key), key, value, msg, msgsize);
+}
+
+static int
+set_tls_min_version(struct tern_config *cfg, const char *key, const char *value, char *msg, size_t msgsize)
+{
+	if (strcmp(value, "1.2") == 0)
+		cfg->tls_min_version = TLS1_2_VERSION;
+	else if (strcmp(value, "1.3") == 0)
+		cfg->tls_min_version = TLS1_3_VERSION;
+	else {
+		snprintf(msg, msgsize, "min_version must be 1.2 or 1.3, not \"%s\"", value);
+		return -1;
+	}
+	return 0;
+}
+
+/* "host:port" or "[v6addr]:port"; the port is a number 1..65535. */
+static int
+parse_listen(struct listen_config *l, const char *key, const char *value, char *msg, size_t msgsize)
+{
+	const char *colon, *host, *port;
+	size_t hostlen;
+	uint64_t portnum;
+	char host6[INET6_ADDRSTRLEN + 1];
+	struct in6_addr a6;
+
+	l->enabled = false;
+	l->host[0] = '\0';
+	l->port[0] = '\0';
+	if (value[0] == '\0')
+		return 0;
+
+	if (value[0] == '[') {
+		const char *close = strchr(value, ']');
+
+		if (close == NULL || close[1] != ':') {
+			snprintf(msg, msgsize, "%s: expected \"[address]:port\", not \"%s\"", key, value);
+			return -1;
+		}
+		host = value + 1;
+		hostlen = (size_t)(close - host);
+		port = close + 2;
+		if (hostlen == 0 || hostlen >= sizeof(host6)) {
+			snprintf(msg, msgsize, "%s: bad IPv6 address in \"%s\"", key, value);
+			return -1;
+		}
+		memcpy(host6, host, hostlen);
+		host6[hostlen] = '\0';
+		if (inet_pton(AF_INET6, host6, &a6) != 1) {
+			snprintf(msg, msgsize, "%s: bad IPv6 address \"%s\"", key, host6);
+			return -1;
+		}
+	} else {
+		colon = strrchr(value, ':');
+		if (colon == NULL) {
+			snprintf(msg, msgsize, "%s: expected \"host:port\", not \"%s\"", key, value);
+			return -1;
+		}
+		host = value;
+		hostlen = (size_t)(colon - value);
+		port = colon + 1;
+		if (memchr(host, ':', hostlen) != NULL) {
+			snprintf(msg, msgsize, "%s: write an IPv6 address in brackets: \"[addr]:port\"", key);
+			return -1;
+		}
+		if (hostlen == 0) {
+			snprintf(msg, msgsize, "%s: missing host in \"%s\" (use 0.0.0.0 or [::] for all)", key,
+			         value);
+			return -1;
+		}
+		if (hostlen >= sizeof(l->host)) {
+			snprintf(msg, msgsize, "%s: host name too long", key);
+			return -1;
+		}
+		{
+			char name[sizeof(l->host)];
+
+			memcpy(name, host, hostlen);
+			name[hostlen] = '\0';
+			if (!valid_hostname(name)) {
+				snprintf(msg, msgsize, "%s: bad host \"%s\"", key, name);
+				return -1;
+			}
+		}
+	}
+	if (str_parse_u64(port, &portnum) != 0 || portnum < 1 || portnum > 65535) {
+		snprintf(msg, msgsize, "%s: bad port \"%s\" (expected 1..65535)", key, port);
+		return -1;
+	}
+	memcpy(l->host, host, hostlen);
+	l->host[hostlen] = '\0';
+	snprintf(l->port, sizeof(l->port), "%u", (unsigned)portnum);
+	l->enabled = true;
+	return 0;
+}
+
+static int
+set_listen(struct tern_config *cfg, const char *key, const char *value, char *msg, size_t msgsize)
+{
+	int s;
+
+	for (s = 0; s < SERVICE_COUNT; s++) {
+		if (strcmp(key, service_names[s]) == 0)
+			return parse_listen(&cfg->listen[s], key, value, msg, msgsize);
+	}
+	panic("config: listen key %s not in service table", key);
+}
+
+static int
+set_allow_plaintext(struct tern_config *cfg, const char *key, const char *value, char *msg, size_t msgsize)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(plaintext_names) / sizeof(plaintext_names[0]); i++) {
+		if (strcmp(value, plaintext_names[i]) == 0) {
+			cfg->allow_plaintext = (enum allow_plaintext)i;
+			return 0;
+		}
+	}
+	snprintf(msg, msgsize, "allow_plaintext must be never, loopback or always, not \"%s\"", value);
+	return -1;
+}
+
+static int
+set_max_message_size(struct tern_config *cfg, const char *key, const char *value, char *msg, size_t msgsize)
+{
+	uint64_t v;
+
+	if (str_parse_size(value, &v) != 0) {
+		snprintf(msg, msgsize, "max_message_size must be a size like 50M, not \"%s\"", value);
+		return -1;
+	}
+	if (v < CONFIG_MESSAGE_SIZE_MIN || v > CONFIG_MESSAGE_SIZE_MAX) {
+		snprintf(msg, msgsize, "max_message_size must be between 1K and 2G");
+		return -1;
+	}
+	cfg->max_message_size = v;
+	return 0;
+}
+
+static int
+set_max_recipients(struct tern_config *cfg, const char *key, const char *value, char *msg, size_t msgsize)
+{
+	return set_unsigned(&cfg->max_recipients, key, value, 1, CONFIG_RECIPIENTS_MAX, msg, msgsize);
+}
+
+static int
+set_max_connections(struct tern_config *cfg, const char *key, const char *value, char *msg, size_t msgsize)
+{
+	return set_unsigned(&cfg->max_connections, key, value, 1, CONFIG_CONNECTIONS_MAX, msg, msgsize);
+}
+
+static const struct config_key config_keys[] = {
+	{ "server", "hostname", set_hostname },
+	{ "server", "data_dir", set_data_dir },
+	{ "server", "threads", set_threads },
+	{ "server", "workers", set_workers },
+	{ "server", "log_level", set_log_level },
+	{ "tls", "cert", set_tls_cert },
+	{ "tls", "key", set_tls_key },
+	{ "tls", "min_version", set_tls_min_version },
+	{ "listen", "imap", set_listen },
+	{ "listen", "imaps", set_listen },
+	{ "listen", "pop3", set_listen },
+	{ "listen", "pop3s", set_listen },
+	{ "listen", "smtp", set_listen },
+	{ "listen", "submission", set_listen },
+	{ "listen", "submissions", set_listen },
+	{ "auth", "allow_plaintext", set_allow_plaintext },
+	{ "limits", "max_message_size", set_max_message_size },
+	{ "limits", "max_recipients", set_max_recipients },
+	{ "limits", "max_connections", set_max_connections },
+};
+#define CONFIG_NKEYS (sizeof(config_keys) / sizeof(config_keys[0]))
+
+static bool
+known_section(const char *section)
+{
+	size_t i;
+
+	for (i = 0; i < CONFIG_NKEYS; i++) {
+		if (strcmp(config_keys[i].section, section) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* Checks that span several keys, once every entry is in. */
+static int
+config_check_whole(const struct conf *conf, struct tern_config *cfg, const unsigned *key_lines,
+                   char **error_out)
+{
+	const char *path = conf->path != NULL ? conf->path : cfg->path;
+	unsigned cert_line = 0, key_line = 0;
+	size_t i;
+	int s;
+
+	for (i = 0; i < CONFIG_NKEYS; i++) {
+		if (strcmp(config_keys[i].section, "tls") != 0)
+			continue;
+		if (strcmp(config_keys[i].key, "cert") == 0)
+			cert_line = key_lines[i];
+		else if (strcmp(config_keys[i].key, "key") == 0)
+			key_line = key_lines[i];
+	}
+	if (cfg->tls_cert[0] != '\0' && cfg->tls_key[0] == '\0') {
+		*error_out = config_error(path, cert_line, "[tls] cert is set but key is not");
+		return -1;
+	}
+	if (cfg->tls_key[0] != '\0' && cfg->tls_cert[0] == '\0') {
+		*error_out = config_error(path, key_line, "[tls] key is set but cert is not");
+		return -1;
+	}
+	for (s = 0; s < SERVICE_COUNT; s++) {
+		unsigned line = 0;
+
+		if (!cfg->listen[s].enabled || !cfg->listen[s].implicit_tls || cfg->tls_cert[0] != '\0')
+			continue;
+		for (i = 0; i < CONFIG_NKEYS; i++) {
+			if (strcmp(config_keys[i].section, "listen") == 0 &&
+			    strcmp(config_keys[i].key, service_names[s]) == 0)
+				line = key_lines[i];
+		}
+		*error_out = config_error(path, line, "%s is a TLS listener but [tls] has no cert and key",
+		                          service_names[s]);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+config_apply(const struct conf *conf, const char *path, struct tern_config *cfg, char **error_out)
+{
+	unsigned key_lines[CONFIG_NKEYS] = { 0 };
+	char msg[512];
+	size_t e, i;
+
+	if (conf->path != NULL)
+		path = conf->path;
+	for (e = 0; e < conf->count; e++) {
+		const struct conf_entry *ent = &conf->entries[e];
+		const char *section = ent->section != NULL ? ent->section : "";
+
+		if (!known_section(section)) {
+			if (section[0] == '\0')
+				*error_out = config_error(path, ent->line, "key \"%s\" outside of any [section]",
+				                          ent->key);
+			else
+				*error_out = config_error(path, ent->line, "unknown section [%s]", section);
+			return -1;
+		}
+		for (i = 0; i < CONFIG_NKEYS; i++) {
+			if (strcmp(config_keys[i].section, section) == 0 && strcmp(config_keys[i].key, ent->key) == 0)
+				break;
+		}
+		if (i == CONFIG_NKEYS) {
+			*error_out = config_error(path, ent->line, "unknown key \"%s\" in [%s]", ent->key, section);
+			return -1;
+		}
+		if (key_lines[i] != 0) {
+			*error_out = config_error(path, ent->line, "%s already set on line %u", ent->key,
+			                          key_lines[i]);
+			return -1;
+		}
+		key_lines[i] = ent->line;
+		msg[0] = '\0';
+		if (config_keys[i].set(cfg, ent->key, ent->value != NULL ? ent->value : "", msg, sizeof(msg)) != 0) {
+			*error_out = config_error(path, ent->line, "%s", msg);
+			return -1;
+		}
+	}
+	return config_check_whole(conf, cfg, key_lines, error_out);
+}
+
+int
+config_parse_text(const char *path, const char *text, size_t len, struct tern_config *cfg_out, char **error_out)
+{
+	struct conf *conf = NULL;
+	int ret;
+
+	*error_out = NULL;
+	config_defaults(cfg_out, path);
+	if (conf_parse(path, text, len, &conf, error_out) != 0)
+		return -1;
+	ret = config_apply(conf, path, cfg_out, error_out);
+	conf_free(&conf);
+	return ret;
+}
+
+int
+config_load(const char *path, struct tern_config *cfg_out, char **error_out)
+{
+	struct conf *conf = NULL;
+	int ret;
+
+	*error_out = NULL;
+	config_defaults(cfg_out, path);
+	if (conf_load(path, &conf, error_out) != 0)
+		return -1;
+	ret = config_apply(conf, path, cfg_out, error_out);
+	conf_free(&conf);
+	return ret;
+}
+
+/* The largest exact K/M/G unit, so that 52428800 prints as 50M. */
+static void
+print_size(FILE *out, const char *key, uint64_t v)
+{
+	static const char units[] = "KMG";
+	int u = -1;
+
+	while (u < 2 && v != 0 && v % 1024 == 0) {
+		v /= 1024;
+		u++;
+	}
+	if (u < 0)
+		fprintf(out, "%s = %llu\n", key, (unsigned long long)v);
+	else
+		fprintf(out, "%s = %llu%c\n", key, (unsigned long long)v, units[u]);
+}
+
+/* A value the parser would change (a '#' that could start a comment,
+ * spaces at either end, a leading quote) is written in double quotes. */
+static void
+print_value(FILE *out, const char *key, const char *value)
+{
+	size_t len = strlen(value);
+
+	if (len > 0 && (strchr(value, '#') != NULL || value[0] == ' ' || value[0] == '\t' || value[0] == '"' ||
+	                value[len - 1] == ' ' || value[len - 1] == '\t'))
+		fprintf(out, "%s = \"%s\"\n", key, value);
+	else if (len > 0)
+		fprintf(out, "%s = %s\n", key, value);
+	else
+		fprintf(out, "%s =\n", key);
+}
+
+void
+config_print(const struct tern_config *cfg, FILE *out)
+{
+	int s;
+	int level = cfg->log_level;
+
+	if (level < LOG_ERROR || level > LOG_DEBUG)
+		level = LOG_INFO;
+	fprintf(out, "# effective configuration");
+	if (cfg->path[0] != '\0')
+		fprintf(out, " of %s", cfg->path);
+	fprintf(out, "\n\n[server]\n");
+	fprintf(out, "hostname = %s\n", cfg->hostname);
+	print_value(out, "data_dir", cfg->data_dir);
+	fprintf(out, "threads = %u\n", cfg->threads);
+	fprintf(out, "workers = %u\n", cfg->workers);
+	fprintf(out, "log_level = %s\n", level_names[level]);
+
+	fprintf(out, "\n[tls]\n");
+	print_value(out, "cert", cfg->tls_cert);
+	print_value(out, "key", cfg->tls_key);
+	fprintf(out, "min_version = %s\n", cfg->tls_min_version == TLS1_3_VERSION ? "1.3" : "1.2");
+
+	fprintf(out, "\n[listen]\n");
+	for (s = 0; s < SERVICE_COUNT; s++) {
+		const struct listen_config *l = &cfg->listen[s];
+
+		if (!l->enabled)
+			fprintf(out, "%s =\n", service_names[s]);
+		else if (strchr(l->host, ':') != NULL)
+			fprintf(out, "%s = [%s]:%s\n", service_names[s], l->host, l->port);
+		else
+			fprintf(out, "%s = %s:%s\n", service_names[s], l->host, l->port);
+	}
+
+	fprintf(out, "\n[auth]\n");
+	fprintf(out, "allow_plaintext = %s\n",
+	        (unsigned)cfg->allow_plaintext <= PLAINTEXT_ALWAYS ? plaintext_names[cfg->allow_plaintext]
+	                                                            : "never");
+
+	fprintf(out, "\n[limits]\n");
+	print_size(out, "max_message_size", cfg->max_message_size);
+	fprintf(out, "max_recipients = %u\n", cfg->max_recipients);
+	fprintf(out, "max_connections = %u\n", cfg->max_connections);
+}

@@ -1,0 +1,358 @@
+/* POP3 sessions: the connection callbacks, the command loop and the
+ * dispatch table (RFC 1939, RFC 2449).
+ *
+ * Flow control.  Commands are read one line at a time and answered in
+ * order (PIPELINING).  No command is read while the session is busy: a
+ * login or expunge job is running (conn_defer pauses input), a failed login
+ * waits out AUTH_FAIL_DELAY_MS, or a multi-line reply is still streaming.
+ * Nor while the client leaves NET_OUTPUT_HIGH bytes of replies unread: the
+ * loop then pauses input and the drained callback resumes it, so a client
+ * that pipelines without reading cannot make us queue without bound. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/limits.h"
+#include "lib/log.h"
+#include "lib/xalloc.h"
+#include "pop3/pop3.h"
+#include "pop3/pop3_lock.h"
+#include "pop3/pop3_session.h"
+#include "server/listener.h"
+
+#define ST_AUTH  (1u << POP3_STATE_AUTHORIZATION)
+#define ST_TRANS (1u << POP3_STATE_TRANSACTION)
+
+struct pop3_cmd_def {
+	void (*fn)(struct pop3_session *s, const struct pop3_command *cmd);
+	unsigned states;
+};
+
+static const struct pop3_cmd_def cmd_table[POP3_VERB_COUNT] = {
+	[POP3_VERB_USER] = { pop3_cmd_user, ST_AUTH },
+	[POP3_VERB_PASS] = { pop3_cmd_pass, ST_AUTH },
+	[POP3_VERB_AUTH] = { pop3_cmd_auth, ST_AUTH },
+	[POP3_VERB_STLS] = { pop3_cmd_stls, ST_AUTH },
+	[POP3_VERB_CAPA] = { pop3_cmd_capa, ST_AUTH | ST_TRANS },
+	[POP3_VERB_QUIT] = { pop3_cmd_quit, ST_AUTH | ST_TRANS },
+	[POP3_VERB_NOOP] = { pop3_cmd_noop, ST_TRANS },
+	[POP3_VERB_STAT] = { pop3_cmd_stat, ST_TRANS },
+	[POP3_VERB_LIST] = { pop3_cmd_list, ST_TRANS },
+	[POP3_VERB_UIDL] = { pop3_cmd_uidl, ST_TRANS },
+	[POP3_VERB_RETR] = { pop3_cmd_retr, ST_TRANS },
+	[POP3_VERB_TOP]  = { pop3_cmd_top, ST_TRANS },
+	[POP3_VERB_DELE] = { pop3_cmd_dele, ST_TRANS },
+	[POP3_VERB_RSET] = { pop3_cmd_rset, ST_TRANS },
+};
+
+static void
+reply_va(struct pop3_session *s, const char *status, const char *fmt, va_list ap)
+{
+	char line[512];                 /* RFC 2449 section 4: 512 octets with CRLF */
+	int n;
+
+	n = vsnprintf(line, sizeof(line) - 2, fmt, ap);
+	if (n < 0)
+		n = 0;
+	if ((size_t)n > sizeof(line) - 3)
+		n = (int)(sizeof(line) - 3);
+	conn_puts(s->c, status);
+	if (n > 0) {
+		conn_puts(s->c, " ");
+		conn_write(s->c, line, (size_t)n);
+	}
+	conn_puts(s->c, "\r\n");
+}
+
+void
+pop3_ok(struct pop3_session *s, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	reply_va(s, "+OK", fmt, ap);
+	va_end(ap);
+}
+
+void
+pop3_err(struct pop3_session *s, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	reply_va(s, "-ERR", fmt, ap);
+	va_end(ap);
+}
+
+void
+pop3_client_error(struct pop3_session *s, const char *fmt, ...)
+{
+	va_list ap;
+
+	/* nginx's ngx_mail_read_command(): count mistakes, hang up past the
+	 * limit.  The last one gets the closing reply instead of its own. */
+	if (++s->errors >= POP3_MAX_ERRORS) {
+		conn_puts(s->c, "-ERR Too many errors, closing\r\n");
+		pop3_close(s, "errors");
+		return;
+	}
+	va_start(ap, fmt);
+	reply_va(s, "-ERR", fmt, ap);
+	va_end(ap);
+}
+
+void
+pop3_busy(struct pop3_session *s)
+{
+	if (s->busy)
+		panic("pop3 %s: session already busy", conn_id(s->c));
+	s->busy = true;
+	conn_pause(s->c);
+}
+
+void
+pop3_unbusy(struct pop3_session *s)
+{
+	if (!s->busy)
+		panic("pop3 %s: session not busy", conn_id(s->c));
+	s->busy = false;
+	conn_resume(s->c);
+}
+
+void
+pop3_close(struct pop3_session *s, const char *reason)
+{
+	if (s->end_reason == NULL)
+		s->end_reason = reason;
+	conn_close(s->c);
+}
+
+bool
+pop3_plaintext_ok(const struct pop3_session *s)
+{
+	if (conn_tls_active(s->c))
+		return true;
+	switch (s->cfg->allow_plaintext) {
+	case PLAINTEXT_ALWAYS:
+		return true;
+	case PLAINTEXT_LOOPBACK:
+		return conn_peer_is_loopback(s->c);
+	case PLAINTEXT_NEVER:
+		break;
+	}
+	return false;
+}
+
+/* The protocol trace, with secrets masked (STYLE.md "Logging"). */
+static void
+trace_command(struct pop3_session *s, const char *line, size_t len, const struct pop3_command *cmd)
+{
+	char safe[POP3_CMD_LINE_MAX + 1];
+
+	if (!log_debug_enabled())
+		return;
+	if (cmd->verb == POP3_VERB_PASS) {
+		log_debug("pop3 %s C: PASS ********", conn_id(s->c));
+		return;
+	}
+	if (cmd->verb == POP3_VERB_AUTH) {
+		/* The mechanism may be followed by an initial response. */
+		size_t n = 0;
+
+		while (n < cmd->args_len && cmd->args[n] != ' ')
+			n++;
+		pop3_log_safe(cmd->args, n, safe, sizeof(safe));
+		log_debug("pop3 %s C: AUTH %s%s", conn_id(s->c), safe, n < cmd->args_len ? " ********" : "");
+		return;
+	}
+	log_debug("pop3 %s C: %s", conn_id(s->c), pop3_log_safe(line, len, safe, sizeof(safe)));
+}
+
+static void
+pop3_command(struct pop3_session *s, const char *line, size_t len)
+{
+	struct pop3_command cmd;
+	const struct pop3_cmd_def *def;
+	const char *error;
+
+	if (pop3_parse_command(line, len, &cmd, &error) == -1) {
+		if (log_debug_enabled()) {
+			char safe[POP3_CMD_LINE_MAX + 1];
+
+			log_debug("pop3 %s C: %s", conn_id(s->c), pop3_log_safe(line, len, safe, sizeof(safe)));
+		}
+		pop3_client_error(s, "%s", error);
+		return;
+	}
+	trace_command(s, line, len, &cmd);
+	def = &cmd_table[cmd.verb];
+	if ((def->states & (1u << s->state)) == 0) {
+		pop3_client_error(s, "Command not valid in this state");
+		return;
+	}
+	def->fn(s, &cmd);
+}
+
+/* Reads and answers buffered commands until there are none, the session
+ * is busy, or the client has too much unread output. */
+static void
+pop3_run(struct pop3_session *s)
+{
+	while (!s->busy && !s->output_paused && !conn_closing(s->c)) {
+		size_t max = s->sasl_plain ? POP3_AUTH_LINE_MAX : POP3_CMD_LINE_MAX;
+		char *line;
+		size_t len;
+		int r;
+
+		if (conn_output_pending(s->c) >= NET_OUTPUT_HIGH) {
+			s->output_paused = true;
+			conn_pause(s->c);
+			pop3_watchdog_arm(s);
+			return;
+		}
+		r = conn_read_line(s->c, max, &line, &len);
+		if (r == 0)
+			return;
+		if (r < 0) {
+			/* An overlong AUTH response ends the exchange
+			 * (RFC 5034 section 4). */
+			s->sasl_plain = false;
+			pop3_client_error(s, "Line too long");
+			continue;
+		}
+		if (s->sasl_plain) {
+			s->sasl_plain = false;
+			log_debug("pop3 %s C: ********", conn_id(s->c));
+			pop3_auth_continue(s, line, len);
+			continue;
+		}
+		pop3_command(s, line, len);
+	}
+}
+
+static void *
+pop3_open(struct conn *c, void *listener_arg)
+{
+	const struct listener_ctx *lc = listener_arg;
+	struct pop3_session *s = xcalloc(1, sizeof(*s));
+
+	s->c = c;
+	s->cfg = lc->cfg;
+	s->service = lc->service;
+	s->state = POP3_STATE_AUTHORIZATION;
+	log_debug("pop3 %s connect peer=%s port=%u tls=%s", conn_id(c), conn_peer_addr(c), conn_peer_port(c),
+	          conn_tls_active(c) ? "yes" : "no");
+	/* RFC 1939 section 4; no APOP timestamp and no version (Dovecot's
+	 * greeting does not name its version either). */
+	conn_puts(c, "+OK Tern POP3 server ready\r\n");
+	conn_set_timeout(c, POP3_PREAUTH_TIMEOUT_SEC);
+	return s;
+}
+
+static void
+pop3_input(void *arg)
+{
+	struct pop3_session *s = arg;
+
+	pop3_run(s);
+}
+
+static void
+watchdog_fired(void *arg)
+{
+	struct pop3_session *s = arg;
+
+	s->watchdog = false;
+	if (s->stream == NULL && !s->output_paused)
+		return;
+	if (s->progress) {
+		pop3_watchdog_arm(s);
+		return;
+	}
+	/* Maybe inside a multi-line reply: no status line, just close. */
+	log_debug("pop3 %s client reads nothing, closing", conn_id(s->c));
+	pop3_close(s, "timeout");
+}
+
+void
+pop3_watchdog_arm(struct pop3_session *s)
+{
+	if (s->watchdog)
+		return;
+	s->watchdog = true;
+	s->progress = false;
+	conn_after(s->c, (uint64_t)POP3_TIMEOUT_SEC * 1000, watchdog_fired, s);
+}
+
+static void
+pop3_drained(void *arg)
+{
+	struct pop3_session *s = arg;
+
+	s->progress = true;
+	if (s->stream != NULL) {
+		pop3_stream_continue(s);
+		return;
+	}
+	if (s->output_paused) {
+		s->output_paused = false;
+		conn_resume(s->c);
+	}
+}
+
+static void
+pop3_timeout(void *arg)
+{
+	struct pop3_session *s = arg;
+	unsigned secs = s->state == POP3_STATE_AUTHORIZATION ? POP3_PREAUTH_TIMEOUT_SEC : POP3_TIMEOUT_SEC;
+
+	/* The connection holds its idle timer while input is paused (a job,
+	 * a delayed reply, a stream), so this runs only when the session
+	 * waits for a command; pop3_watchdog_arm covers a stalled reader.
+	 * Still, never put a status line inside a multi-line reply.  A
+	 * timeout expunges nothing (RFC 1939 section 6). */
+	if (s->busy) {
+		conn_set_timeout(s->c, secs);
+		return;
+	}
+	if (s->stream == NULL)
+		conn_puts(s->c, "-ERR [SYS/TEMP] Disconnected for inactivity.\r\n");
+	pop3_close(s, "timeout");
+}
+
+static void
+pop3_session_close(void *arg)
+{
+	struct pop3_session *s = arg;
+	char safe[ADDRESS_MAX + 1] = "";
+
+	if (s->mailbox_user != NULL)
+		pop3_log_safe(s->mailbox_user, strlen(s->mailbox_user), safe, sizeof(safe));
+	log_info("pop3 %s disconnect peer=%s user=%s reason=%s retr=%u top=%u bytes=%llu deleted=%zu",
+	         conn_id(s->c), conn_peer_addr(s->c), safe[0] != '\0' ? safe : "-",
+	         s->end_reason != NULL ? s->end_reason : "peer", s->retr_count, s->top_count,
+	         (unsigned long long)s->retr_bytes, s->expunged);
+	pop3_stream_free(&s->stream);
+	/* A dropped connection deletes nothing (RFC 1939 section 6: only
+	 * QUIT enters the UPDATE state). */
+	if (s->st != NULL)
+		store_close(&s->st);
+	if (s->mailbox_user != NULL) {
+		pop3_lock_release(s->mailbox_user);
+		free(s->mailbox_user);
+	}
+	free(s->msgs);
+	free(s->deleted);
+	free(s->user);
+	free(s);
+}
+
+const struct conn_handler pop3_conn_handler = {
+	.name = "pop3",
+	.open = pop3_open,
+	.input = pop3_input,
+	.drained = pop3_drained,
+	.timeout = pop3_timeout,
+	.close = pop3_session_close,
+};

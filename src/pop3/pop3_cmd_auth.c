@@ -1,0 +1,409 @@
+/* The AUTHORIZATION state: USER/PASS (RFC 1939 section 7), AUTH PLAIN
+ * (RFC 5034, RFC 4616), STLS (RFC 2595), CAPA (RFC 2449), and the login
+ * job that checks the password, takes the in-use lock and snapshots the
+ * maildrop off the event loop. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "auth/auth.h"
+#include "auth/password.h"
+#include "auth/sasl.h"
+#include "directory/directory.h"
+#include "lib/log.h"
+#include "lib/str.h"
+#include "lib/xalloc.h"
+#include "pop3/pop3_lock.h"
+#include "pop3/pop3_session.h"
+
+struct pop3_login_job {
+	struct pop3_session *s;
+	const char *data_dir;
+	const char *mech;                   /* "USER" or "PLAIN", for the log */
+	bool refuse;                        /* fail without asking (PLAIN authzid) */
+	char user[AUTH_USER_MAX + 1];       /* as the client gave it */
+	char pass[AUTH_PASS_MAX + 1];       /* wiped by the worker */
+
+	struct auth_result res;
+	bool in_use;
+	bool store_failed;
+	char store_error[256];
+	struct store *st;
+	struct store_mailbox_info info;
+	struct store_msg *msgs;
+	size_t n_msgs;
+	size_t n_dropped;                   /* past POP3_MAX_MESSAGES */
+};
+
+static void
+plaintext_refused(struct pop3_session *s)
+{
+	/* DESIGN.md promise 4: no password before TLS.  Dovecot says
+	 * "Plaintext authentication disallowed on non-secure (SSL/TLS)
+	 * connections." */
+	if (conn_tls_available(s->c))
+		pop3_client_error(s, "[AUTH] Plaintext authentication disallowed without TLS; use STLS");
+	else
+		pop3_client_error(s, "[AUTH] Plaintext authentication disallowed without TLS");
+}
+
+static void
+log_attempt(struct pop3_session *s, const char *mech, const char *user, const char *result, const char *reason)
+{
+	char safe[AUTH_USER_MAX + 1];
+
+	pop3_log_safe(user, strlen(user), safe, sizeof(safe));
+	log_info("pop3 %s login user=\"%s\" peer=%s mech=%s tls=%s result=%s reason=\"%s\"", conn_id(s->c),
+	         safe, conn_peer_addr(s->c), mech, conn_tls_active(s->c) ? "yes" : "no", result,
+	         reason != NULL ? reason : "");
+}
+
+/* Runs on a worker thread: touches no loop or session state. */
+static void
+login_work(void *arg)
+{
+	struct pop3_login_job *job = arg;
+	struct directory *dir;
+	const char *error = NULL;
+
+	memset(&job->res, 0, sizeof(job->res));
+	if (job->refuse) {
+		/* Spend the time a real check takes (no oracle). */
+		password_verify_dummy(job->pass);
+		job->res.status = AUTH_FAILED;
+		job->res.reason = "authorization identity differs from authentication identity";
+	} else if ((dir = directory_for_thread(job->data_dir)) == NULL) {
+		job->res.status = AUTH_TEMPFAIL;
+		job->res.reason = "directory unavailable";
+	} else {
+		auth_check_password(dir, AUTH_PROTO_POP3, job->user, job->pass, &job->res);
+	}
+	str_wipe(job->pass, sizeof(job->pass));
+	if (job->res.status != AUTH_OK)
+		return;
+
+	/* Only now, with the password known to be right, may the answer
+	 * say that the mailbox is in use. */
+	if (!pop3_lock_acquire(job->res.user)) {
+		job->in_use = true;
+		return;
+	}
+	if (store_open(job->data_dir, job->res.user, &job->st, &error) == -1 ||
+	    store_list(job->st, "INBOX", &job->info, &job->msgs, &job->n_msgs, &error) == -1) {
+		/* The error text may live in this thread's storage: copy it. */
+		snprintf(job->store_error, sizeof(job->store_error), "%s", error != NULL ? error : "?");
+		store_close(&job->st);
+		pop3_lock_release(job->res.user);
+		job->store_failed = true;
+		return;
+	}
+	if (job->n_msgs > POP3_MAX_MESSAGES) {
+		/* The oldest ones first; the rest show up once the client
+		 * has deleted some (the next session's snapshot). */
+		job->n_dropped = job->n_msgs - POP3_MAX_MESSAGES;
+		job->n_msgs = POP3_MAX_MESSAGES;
+	}
+}
+
+static void
+login_fail_reply(void *arg)
+{
+	struct pop3_session *s = arg;
+
+	pop3_unbusy(s);
+	pop3_client_error(s, "[AUTH] Authentication failed.");
+}
+
+/* The login succeeded: the session owns the lock, store and snapshot. */
+static void
+login_take(struct pop3_session *s, struct pop3_login_job *job)
+{
+	s->mailbox_user = xstrdup(job->res.user);
+	s->st = job->st;
+	s->info = job->info;
+	s->msgs = job->msgs;
+	s->n_msgs = job->n_msgs;
+	s->deleted = xcalloc(job->n_msgs / 8 + 1, 1);
+	s->n_deleted = 0;
+	s->deleted_size = 0;
+	s->total_size = 0;
+	for (size_t i = 0; i < s->n_msgs; i++)
+		s->total_size += s->msgs[i].size;
+	job->st = NULL;
+	job->msgs = NULL;
+}
+
+static void
+login_done(void *arg)
+{
+	struct pop3_login_job *job = arg;
+	struct pop3_session *s = job->s;
+	const char *result;
+
+	s->busy = false;
+	if (job->res.status == AUTH_OK && !job->in_use && !job->store_failed) {
+		result = "ok";
+		login_take(s, job);
+	} else if (job->in_use) {
+		result = "in-use";
+	} else if (job->store_failed) {
+		result = "store-error";
+		log_warnx("pop3 %s cannot open the mailbox of %s: %s", conn_id(s->c), job->res.user,
+		          job->store_error);
+	} else {
+		switch (job->res.status) {
+		case AUTH_FAILED: result = "failed"; break;
+		case AUTH_PROTOCOL_DISABLED: result = "protocol-disabled"; break;
+		case AUTH_ADMIN_REFUSED: result = "admin-refused"; break;
+		case AUTH_ACCOUNT_DISABLED: result = "account-disabled"; break;
+		case AUTH_TEMPFAIL: result = "tempfail"; break;
+		default: result = "?"; break;
+		}
+	}
+	log_attempt(s, job->mech, job->user, result, job->res.reason);
+	if (job->n_dropped > 0)
+		log_warnx("pop3 %s %s has more than %u messages: %zu left out of this session", conn_id(s->c),
+		          s->mailbox_user, POP3_MAX_MESSAGES, job->n_dropped);
+	if (conn_closing(s->c)) {
+		/* The close callback releases what the session took. */
+		goto out;
+	}
+
+	if (s->mailbox_user != NULL) {
+		s->state = POP3_STATE_TRANSACTION;
+		conn_set_timeout(s->c, POP3_TIMEOUT_SEC);
+		conn_puts(s->c, "+OK Logged in.\r\n");
+	} else if (job->in_use) {
+		/* RFC 2449 section 8.1.1; the session stays in the
+		 * AUTHORIZATION state and may try again. */
+		pop3_err(s, "[IN-USE] Mailbox is locked by another POP3 session.");
+	} else if (job->store_failed) {
+		pop3_err(s, "[SYS/TEMP] The mailbox cannot be opened now, try again later.");
+	} else {
+		switch (job->res.status) {
+		case AUTH_PROTOCOL_DISABLED:
+			pop3_err(s, "[AUTH] POP3 access is disabled for this account.");
+			break;
+		case AUTH_ADMIN_REFUSED:
+			pop3_err(s, "[AUTH] Administrator mailboxes cannot be opened over POP3.");
+			break;
+		case AUTH_ACCOUNT_DISABLED:
+			pop3_err(s, "[AUTH] Account disabled.");
+			break;
+		case AUTH_TEMPFAIL:
+			pop3_err(s, "[SYS/TEMP] Authentication is temporarily unavailable, try again later.");
+			break;
+		default:
+			/* Unknown user and wrong password: one answer, after one
+			 * delay (DESIGN.md promise 4).  Input stays paused until
+			 * the reply is sent. */
+			pop3_busy(s);
+			conn_after(s->c, AUTH_FAIL_DELAY_MS, login_fail_reply, s);
+			break;
+		}
+	}
+out:
+	free(job->msgs);
+	store_close(&job->st);
+	str_wipe(job, sizeof(*job));
+	free(job);
+}
+
+/* Starts the password check for user/pass (lengths already bounded). */
+static void
+login_start(struct pop3_session *s, const char *mech, const char *user, size_t user_len, const char *pass,
+            size_t pass_len, bool refuse)
+{
+	struct pop3_login_job *job = xcalloc(1, sizeof(*job));
+
+	job->s = s;
+	job->data_dir = s->cfg->data_dir;
+	job->mech = mech;
+	job->refuse = refuse;
+	memcpy(job->user, user, user_len);
+	memcpy(job->pass, pass, pass_len);
+	s->busy = true;
+	conn_defer(s->c, login_work, login_done, job);
+}
+
+void
+pop3_cmd_user(struct pop3_session *s, const struct pop3_command *cmd)
+{
+	const char *p = cmd->args;
+	size_t len = cmd->args_len;
+
+	if (!pop3_plaintext_ok(s)) {
+		plaintext_refused(s);
+		return;
+	}
+	while (len > 0 && *p == ' ') {
+		p++;
+		len--;
+	}
+	while (len > 0 && p[len - 1] == ' ')
+		len--;
+	if (len == 0) {
+		pop3_client_error(s, "Missing user name");
+		return;
+	}
+	if (len > AUTH_USER_MAX) {
+		pop3_client_error(s, "User name too long");
+		return;
+	}
+	free(s->user);
+	s->user = xstrndup(p, len);
+	conn_puts(s->c, "+OK\r\n");
+}
+
+void
+pop3_cmd_pass(struct pop3_session *s, const struct pop3_command *cmd)
+{
+	char *user = s->user;
+
+	if (!pop3_plaintext_ok(s)) {
+		plaintext_refused(s);
+		return;
+	}
+	if (user == NULL) {
+		pop3_client_error(s, "No user name given");
+		return;
+	}
+	/* Whatever the outcome, the next try starts with USER again. */
+	s->user = NULL;
+	if (cmd->args_len > AUTH_PASS_MAX) {
+		log_attempt(s, "USER", user, "failed", "password too long");
+		free(user);
+		pop3_client_error(s, "[AUTH] Authentication failed.");
+		return;
+	}
+	/* RFC 1939 section 7: the whole rest of the line is the password,
+	 * spaces included. */
+	login_start(s, "USER", user, strlen(user), cmd->args, cmd->args_len, false);
+	free(user);
+}
+
+static void
+auth_plain(struct pop3_session *s, const char *b64, size_t len)
+{
+	struct sasl_credentials cr;
+	bool refuse;
+
+	if (len == 1 && b64[0] == '*') {
+		/* RFC 5034 section 4: the client cancelled. */
+		pop3_err(s, "Authentication cancelled.");
+		return;
+	}
+	if (sasl_plain_decode(b64, len, &cr) == -1) {
+		str_wipe(&cr, sizeof(cr));
+		log_attempt(s, "PLAIN", "", "failed", "malformed SASL PLAIN response");
+		pop3_client_error(s, "[AUTH] Invalid SASL PLAIN response.");
+		return;
+	}
+	/* No proxy authorization: an authzid must name the same user. */
+	refuse = cr.authzid[0] != '\0' && strcasecmp(cr.authzid, cr.authcid) != 0;
+	login_start(s, "PLAIN", cr.authcid, strlen(cr.authcid), cr.password, strlen(cr.password), refuse);
+	str_wipe(&cr, sizeof(cr));
+}
+
+void
+pop3_cmd_auth(struct pop3_session *s, const struct pop3_command *cmd)
+{
+	char mech[POP3_SASL_MECH_MAX + 1];
+	const char *initial, *error;
+	size_t initial_len;
+
+	if (pop3_args_auth(cmd, mech, &initial, &initial_len, &error) == -1) {
+		pop3_client_error(s, "%s", error);
+		return;
+	}
+	if (mech[0] == '\0') {
+		/* AUTH without a mechanism lists them (an old Microsoft
+		 * extension that Dovecot also answers; some clients probe
+		 * with it before CAPA existed). */
+		conn_puts(s->c, pop3_plaintext_ok(s) ? "+OK\r\nPLAIN\r\n.\r\n" : "+OK\r\n.\r\n");
+		return;
+	}
+	if (strcmp(mech, "PLAIN") != 0) {
+		pop3_client_error(s, "Unsupported authentication mechanism.");
+		return;
+	}
+	if (!pop3_plaintext_ok(s)) {
+		plaintext_refused(s);
+		return;
+	}
+	free(s->user);
+	s->user = NULL;
+	if (initial == NULL) {
+		/* An empty challenge; the answer comes on its own line, up to
+		 * POP3_AUTH_LINE_MAX. */
+		conn_puts(s->c, "+ \r\n");
+		s->sasl_plain = true;
+		return;
+	}
+	auth_plain(s, initial, initial_len);
+}
+
+void
+pop3_auth_continue(struct pop3_session *s, const char *line, size_t len)
+{
+	auth_plain(s, line, len);
+}
+
+void
+pop3_cmd_stls(struct pop3_session *s, const struct pop3_command *cmd)
+{
+	const char *error;
+
+	if (pop3_args_none(cmd, &error) == -1) {
+		pop3_client_error(s, "%s", error);
+		return;
+	}
+	if (conn_tls_active(s->c)) {
+		pop3_client_error(s, "Command not permitted when TLS active");
+		return;
+	}
+	if (!conn_tls_available(s->c)) {
+		pop3_client_error(s, "TLS is not available");
+		return;
+	}
+	conn_puts(s->c, "+OK Begin TLS negotiation\r\n");
+	/* RFC 2595 section 4: the client must discard what it knew, and so
+	 * do we: no USER carries over.  conn_starttls drops any input that
+	 * was pipelined after STLS (CVE-2011-0411). */
+	free(s->user);
+	s->user = NULL;
+	if (conn_starttls(s->c) == -1) {
+		log_warnx("pop3 %s STLS: TLS could not be started", conn_id(s->c));
+		pop3_close(s, "tls-error");
+	}
+}
+
+void
+pop3_cmd_capa(struct pop3_session *s, const struct pop3_command *cmd)
+{
+	const char *error;
+	bool authorization = s->state == POP3_STATE_AUTHORIZATION;
+
+	if (pop3_args_none(cmd, &error) == -1) {
+		pop3_client_error(s, "%s", error);
+		return;
+	}
+	/* RFC 2449 section 6.  USER and SASL only while a password may be
+	 * sent (RFC 2595 section 4 lets a server hide them before TLS);
+	 * STLS only while it can be used. */
+	conn_puts(s->c, "+OK Capability list follows\r\n"
+	                "TOP\r\n"
+	                "UIDL\r\n"
+	                "RESP-CODES\r\n"
+	                "AUTH-RESP-CODE\r\n"
+	                "PIPELINING\r\n");
+	if (authorization && pop3_plaintext_ok(s))
+		conn_puts(s->c, "USER\r\nSASL PLAIN\r\n");
+	if (authorization && conn_tls_available(s->c) && !conn_tls_active(s->c))
+		conn_puts(s->c, "STLS\r\n");
+	conn_puts(s->c, "EXPIRE NEVER\r\n"
+	                "LOGIN-DELAY 0\r\n"
+	                "IMPLEMENTATION Tern\r\n"
+	                ".\r\n");
+}

@@ -1,0 +1,298 @@
+/* AUTH (RFC 4954) with the PLAIN (RFC 4616) and LOGIN mechanisms, on the
+ * submission ports only.
+ *
+ * Credentials live in a zeroing arena (struct smtp_auth), wiped when the
+ * exchange ends; the command lines that carried them are wiped in the
+ * connection's input buffer.  The password is checked in a worker job
+ * (auth_check_password hashes).  Every failure is answered after the same
+ * AUTH_FAIL_DELAY_MS, with input paused meanwhile, whether the user
+ * exists or not. */
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "auth/auth.h"
+#include "auth/sasl.h"
+#include "directory/directory.h"
+#include "lib/log.h"
+#include "lib/str.h"
+#include "lib/xalloc.h"
+#include "smtp/smtp_session.h"
+
+#define SMTP_AUTH_ARENA_CHUNK 4096
+
+enum smtp_auth_mech { SMTP_MECH_PLAIN, SMTP_MECH_LOGIN };
+
+struct smtp_auth {
+	struct arena *arena;            /* secure: wiped when freed */
+	struct smtp_session *s;
+	enum smtp_auth_mech mech;
+	bool login_have_user;           /* LOGIN: user given, password next */
+	bool authz_mismatch;            /* PLAIN authzid names someone else */
+	char user[AUTH_USER_MAX + 1];
+	char password[AUTH_PASS_MAX + 1];
+	const char *data_dir;
+	struct auth_result result;
+};
+
+static const char *
+mech_name(const struct smtp_auth *a)
+{
+	return a->mech == SMTP_MECH_PLAIN ? "PLAIN" : "LOGIN";
+}
+
+void
+smtp_auth_free(struct smtp_session *s)
+{
+	struct arena *a;
+
+	if (s->auth == NULL)
+		return;
+	a = s->auth->arena;
+	s->auth = NULL;
+	arena_free(&a);
+	if (s->state == SMTP_ST_AUTH)
+		s->state = SMTP_ST_CMD;
+}
+
+static void
+log_attempt(struct smtp_session *s, const char *result, const char *reason)
+{
+	char user[64];
+
+	log_info("smtp %s auth user=%s peer=%s mech=%s result=%s reason=\"%s\"", conn_id(s->c),
+	         s->auth->user[0] != '\0' ? smtp_log_safe(s->auth->user, user, sizeof(user)) : "-",
+	         conn_peer_addr(s->c), mech_name(s->auth), result, reason);
+}
+
+/* A malformed client response ends the exchange. */
+static void
+bad_response(struct smtp_session *s)
+{
+	log_attempt(s, "failed", "malformed response");
+	smtp_auth_free(s);
+	smtp_error(s, 501, "5.5.2", "Cannot decode response");
+}
+
+static void
+fail_delay_done(void *arg)
+{
+	struct smtp_session *s = arg;
+
+	smtp_auth_free(s);
+	smtp_session_unbusy(s);
+	smtp_error(s, 535, "5.7.8", "Authentication credentials invalid");
+	conn_resume(s->c);
+}
+
+static void
+auth_work(void *arg)
+{
+	struct smtp_auth *a = arg;
+	struct directory *d = directory_for_thread(a->data_dir);
+
+	if (d == NULL) {
+		memset(&a->result, 0, sizeof(a->result));
+		a->result.status = AUTH_TEMPFAIL;
+		a->result.reason = "directory unavailable";
+	} else {
+		auth_check_password(d, AUTH_PROTO_SMTP, a->user, a->password, &a->result);
+	}
+	str_wipe(a->password, sizeof(a->password));
+}
+
+static void
+auth_done(void *arg)
+{
+	struct smtp_auth *a = arg;
+	struct smtp_session *s = a->s;
+	enum auth_status st = a->result.status;
+	const char *reason = a->result.reason != NULL ? a->result.reason : "";
+
+	if (st == AUTH_OK && a->authz_mismatch) {
+		st = AUTH_FAILED;
+		reason = "authorization identity differs";
+	}
+	if (conn_closing(s->c)) {
+		smtp_auth_free(s);
+		smtp_session_unbusy(s);
+		return;
+	}
+	switch (st) {
+	case AUTH_OK:
+		log_attempt(s, "ok", reason);
+		free(s->auth_user);
+		s->auth_user = xstrdup(a->result.user);
+		smtp_auth_free(s);
+		smtp_session_unbusy(s);
+		smtp_reply(s, 235, "2.7.0", "Authentication successful");
+		return;
+	case AUTH_PROTOCOL_DISABLED:
+		/* only said once the password was right */
+		log_attempt(s, "disabled", reason);
+		smtp_auth_free(s);
+		smtp_session_unbusy(s);
+		smtp_error(s, 535, "5.7.8", "Submission is disabled for this account");
+		return;
+	case AUTH_TEMPFAIL:
+		log_attempt(s, "tempfail", reason);
+		smtp_auth_free(s);
+		smtp_session_unbusy(s);
+		smtp_reply(s, 454, "4.7.0", "Temporary authentication failure");
+		return;
+	default:
+		/* unknown user, wrong password, disabled account: one answer,
+		 * after one delay; input stays paused until it is sent */
+		log_attempt(s, "failed", reason);
+		conn_pause(s->c);
+		conn_after(s->c, AUTH_FAIL_DELAY_MS, fail_delay_done, s);
+		return;
+	}
+}
+
+static void
+start_check(struct smtp_session *s)
+{
+	struct smtp_auth *a = s->auth;
+
+	s->state = SMTP_ST_CMD;
+	a->s = s;
+	a->data_dir = s->cfg->data_dir;
+	smtp_session_busy(s);
+	conn_defer(s->c, auth_work, auth_done, a);
+}
+
+/* PLAIN: the whole message (base64) is in. */
+static void
+plain_response(struct smtp_session *s, const char *b64, size_t len)
+{
+	struct smtp_auth *a = s->auth;
+	struct sasl_credentials *cr = arena_alloc(a->arena, sizeof(*cr));
+
+	if (sasl_plain_decode(b64, len, cr) == -1) {
+		bad_response(s);
+		return;
+	}
+	str_lcpy(a->user, cr->authcid, sizeof(a->user));
+	str_lcpy(a->password, cr->password, sizeof(a->password));
+	/* We act only as the authenticated user (RFC 4616 2: an authzid
+	 * that is not the user itself is refused). */
+	if (cr->authzid[0] != '\0' && strcasecmp(cr->authzid, cr->authcid) != 0)
+		a->authz_mismatch = true;
+	str_wipe(cr, sizeof(*cr));
+	start_check(s);
+}
+
+/* LOGIN: one step (user name, then password). */
+static void
+login_response(struct smtp_session *s, const char *b64, size_t len)
+{
+	struct smtp_auth *a = s->auth;
+
+	if (!a->login_have_user) {
+		if (sasl_login_decode(b64, len, a->user, sizeof(a->user)) <= 0) {
+			bad_response(s);
+			return;
+		}
+		a->login_have_user = true;
+		s->state = SMTP_ST_AUTH;
+		conn_puts(s->c, "334 UGFzc3dvcmQ6\r\n");   /* "Password:" */
+		return;
+	}
+	if (sasl_login_decode(b64, len, a->password, sizeof(a->password)) <= 0) {
+		bad_response(s);
+		return;
+	}
+	start_check(s);
+}
+
+static void
+response(struct smtp_session *s, const char *b64, size_t len)
+{
+	if (s->auth->mech == SMTP_MECH_PLAIN)
+		plain_response(s, b64, len);
+	else
+		login_response(s, b64, len);
+}
+
+/* AUTH SP mechanism [SP initial-response]   RFC 4954 4 */
+int
+smtp_cmd_auth(struct smtp_session *s, const char *args)
+{
+	struct arena *arena;
+	struct smtp_auth *a;
+	const char *mech, *initial;
+	size_t mech_len;
+
+	if (!smtp_is_submission(s))
+		return smtp_error(s, 503, "5.5.1", "Authentication not enabled on this port");
+	if (!s->esmtp)
+		return smtp_error(s, 503, "5.5.1", "Send EHLO first");
+	if (s->auth_user != NULL)
+		return smtp_error(s, 503, "5.5.1", "Already authenticated");
+	if (s->tx != NULL)
+		return smtp_error(s, 503, "5.5.1", "AUTH not allowed during a mail transaction");
+	if (!smtp_auth_allowed_here(s)) {
+		if (smtp_must_starttls(s))
+			return smtp_error(s, 530, "5.7.0", "Must issue a STARTTLS command first");
+		return smtp_error(s, 538, "5.7.11", "Encryption required for requested authentication mechanism");
+	}
+	if (smtp_parse_auth(args, &mech, &mech_len, &initial) != SMTP_PARSE_OK)
+		return smtp_error(s, 501, "5.5.4", "Syntax: AUTH mechanism [initial-response]");
+
+	arena = arena_new(SMTP_AUTH_ARENA_CHUNK, true);
+	a = arena_alloc(arena, sizeof(*a));
+	a->arena = arena;
+	if (mech_len == 5 && strncasecmp(mech, "PLAIN", 5) == 0) {
+		a->mech = SMTP_MECH_PLAIN;
+	} else if (mech_len == 5 && strncasecmp(mech, "LOGIN", 5) == 0) {
+		a->mech = SMTP_MECH_LOGIN;
+	} else {
+		arena_free(&arena);
+		return smtp_error(s, 504, "5.5.4", "Unrecognized authentication type");
+	}
+	s->auth = a;
+
+	if (initial != NULL) {
+		/* "=" is an empty initial response (RFC 4954 4) */
+		size_t len = strcmp(initial, "=") == 0 ? 0 : strlen(initial);
+
+		response(s, initial, len);
+		str_wipe((char *)initial, strlen(initial));
+		return 0;
+	}
+	s->state = SMTP_ST_AUTH;
+	if (a->mech == SMTP_MECH_PLAIN)
+		conn_puts(s->c, "334 \r\n");
+	else
+		conn_puts(s->c, "334 VXNlcm5hbWU6\r\n");   /* "Username:" */
+	return 0;
+}
+
+void
+smtp_auth_line(struct smtp_session *s, char *line, size_t len)
+{
+	if (len == 1 && line[0] == '*') {
+		/* RFC 4954 4: the client cancels */
+		if (s->auth != NULL)
+			log_attempt(s, "cancelled", "client sent *");
+		smtp_auth_free(s);
+		smtp_error(s, 501, "5.0.0", "Authentication cancelled");
+		return;
+	}
+	if (s->auth == NULL) {
+		s->state = SMTP_ST_CMD;
+		return;
+	}
+	response(s, line, len);
+	str_wipe(line, len);
+}
+
+void
+smtp_auth_line_too_long(struct smtp_session *s)
+{
+	if (s->auth != NULL)
+		log_attempt(s, "failed", "response too long");
+	smtp_auth_free(s);
+	smtp_error(s, 500, "5.5.6", "Authentication exchange line is too long");
+}

@@ -1,0 +1,137 @@
+/* Delivery at the end of a message: in a worker job, fsync the spool
+ * file, link it into each local recipient's mailbox (store_deliver) and
+ * queue it for the remote ones (queue_enqueue).  The client hears
+ * "250 2.0.0 Ok: queued as <id>" only after both have returned 0, that is
+ * once every copy is durable (DESIGN.md promise 1). */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "lib/log.h"
+#include "queue/queue.h"
+#include "smtp/smtp_session.h"
+
+struct smtp_deliver_job {
+	struct smtp_session *s;
+	/* input: owned by the transaction, untouched by the loop while the
+	 * job runs (the session is busy) */
+	const char *data_dir;
+	struct store_spool *spool;
+	const char *mail_from;
+	const char **local;
+	size_t n_local;
+	const char **remote;
+	size_t n_remote;
+	int64_t now;
+	/* output */
+	int result;                     /* 0 or -1 */
+	enum store_error err;
+	char error[256];
+	char queue_id[QUEUE_ID_MAX + 1];
+};
+
+static int
+cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Sorts v and removes duplicates (two RCPTs, or two aliases, reaching
+ * one mailbox get one copy).  Returns the new count. */
+static size_t
+dedup(const char **v, size_t n)
+{
+	size_t i, o = 0;
+
+	if (n == 0)
+		return 0;
+	qsort(v, n, sizeof(*v), cmp_str);
+	for (i = 1; i < n; i++) {
+		if (strcmp(v[i], v[o]) != 0)
+			v[++o] = v[i];
+	}
+	return o + 1;
+}
+
+static void
+deliver_work(void *arg)
+{
+	struct smtp_deliver_job *j = arg;
+	const char *error = NULL;
+
+	j->result = -1;
+	j->err = STORE_ERR_TEMP;
+	j->n_local = dedup(j->local, j->n_local);
+	j->n_remote = dedup(j->remote, j->n_remote);
+	if (store_spool_commit(j->spool, &j->err) == -1) {
+		snprintf(j->error, sizeof(j->error), "spool commit failed");
+		goto out;
+	}
+	if (j->n_local > 0 &&
+	    store_deliver(j->data_dir, j->spool, j->local, j->n_local, j->now, &j->err, &error) == -1) {
+		snprintf(j->error, sizeof(j->error), "deliver: %s", error != NULL ? error : "?");
+		goto out;
+	}
+	if (j->n_remote > 0 && queue_enqueue(j->data_dir, j->spool, j->mail_from, j->remote, j->n_remote,
+	                                     j->queue_id, &j->err, &error) == -1) {
+		snprintf(j->error, sizeof(j->error), "queue: %s", error != NULL ? error : "?");
+		goto out;
+	}
+	j->result = 0;
+	j->err = STORE_OK;
+out:
+	/* the delivered copies and the queue entry are links of their own */
+	store_spool_discard(j->spool);
+}
+
+static void
+deliver_done(void *arg)
+{
+	struct smtp_deliver_job *j = arg;
+	struct smtp_session *s = j->s;
+	struct smtp_tx *tx = s->tx;
+	char from[64];
+
+	smtp_session_unbusy(s);
+	tx->spool_open = false;   /* discarded by the job */
+	if (j->result == 0)
+		s->n_msgs++;
+	log_info("smtp %s message id=%s from=<%s> nrcpt=%u local=%zu remote=%zu size=%" PRIu64
+	         " result=%s%s%s%s%s",
+	         conn_id(s->c), tx->id, smtp_log_safe(tx->mail_from, from, sizeof(from)), tx->n_rcpt, j->n_local,
+	         j->n_remote, tx->body.size, j->result == 0 ? "queued" : "failed",
+	         j->queue_id[0] != '\0' ? " queue_id=" : "", j->queue_id, j->result == 0 ? "" : " error=",
+	         j->result == 0 ? "" : j->error);
+	if (!conn_closing(s->c)) {
+		if (j->result == 0)
+			smtp_reply(s, 250, "2.0.0", "Ok: queued as %s", tx->id);
+		else if (j->err == STORE_ERR_NOSPACE)
+			smtp_reply(s, 452, "4.3.1", "Insufficient system storage");
+		else if (j->err == STORE_ERR_QUOTA)
+			smtp_reply(s, 552, "5.2.2", "Mailbox full");
+		else
+			smtp_reply(s, 451, "4.3.0", "Temporary local problem, try again later");
+	}
+	smtp_tx_free(s);   /* frees j too: it lives in the transaction arena */
+}
+
+void
+smtp_deliver(struct smtp_session *s)
+{
+	struct smtp_tx *tx = s->tx;
+	struct smtp_deliver_job *j = arena_alloc(tx->arena, sizeof(*j));
+
+	j->s = s;
+	j->data_dir = s->cfg->data_dir;
+	j->spool = &tx->spool;
+	j->mail_from = tx->mail_from;
+	j->local = tx->local.v;
+	j->n_local = tx->local.n;
+	j->remote = tx->remote.v;
+	j->n_remote = tx->remote.n;
+	j->now = (int64_t)time(NULL);
+	smtp_session_busy(s);
+	conn_defer(s->c, deliver_work, deliver_done, j);
+}

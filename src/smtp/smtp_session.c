@@ -1,0 +1,388 @@
+/* SMTP sessions: the connection handler, the input loop, the command
+ * table and the helpers every command uses.
+ *
+ * Flow: conn calls smtp_input() when bytes are buffered.  The loop takes
+ * one command line at a time (conn_read_line, bounded by
+ * SMTP_CMD_LINE_MAX) and dispatches it, or, in the DATA/BDAT states, hands
+ * raw bytes to the body machine.  It processes every buffered command in
+ * order (PIPELINING, RFC 2920) and stops when a command starts deferred
+ * work (AUTH check, delivery): conn_defer pauses input, and the job's
+ * completion resumes it, so later pipelined commands are answered in
+ * order.  It also stops while more than NET_OUTPUT_HIGH bytes of replies
+ * are queued (a client that pipelines without reading), and resumes in
+ * smtp_drained(). */
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+#include "lib/limits.h"
+#include "lib/log.h"
+#include "lib/xalloc.h"
+#include "server/listener.h"
+#include "smtp/smtp.h"
+#include "smtp/smtp_session.h"
+
+#define SMTP_TX_ARENA_CHUNK 2048
+
+/* Flags of a command table row. */
+#define SMTP_CMD_NEED_HELO 0x1   /* 503 before HELO/EHLO */
+
+struct smtp_cmd_def {
+	int (*fn)(struct smtp_session *s, const char *args);
+	unsigned flags;
+};
+
+static const struct smtp_cmd_def smtp_cmds[SMTP_VERB_COUNT] = {
+	[SMTP_VERB_HELO] = { smtp_cmd_helo, 0 },
+	[SMTP_VERB_EHLO] = { smtp_cmd_ehlo, 0 },
+	[SMTP_VERB_MAIL] = { smtp_cmd_mail, SMTP_CMD_NEED_HELO },
+	[SMTP_VERB_RCPT] = { smtp_cmd_rcpt, SMTP_CMD_NEED_HELO },
+	[SMTP_VERB_DATA] = { smtp_cmd_data, SMTP_CMD_NEED_HELO },
+	[SMTP_VERB_BDAT] = { smtp_cmd_bdat, 0 },   /* checks itself: must consume the chunk */
+	[SMTP_VERB_RSET] = { smtp_cmd_rset, 0 },
+	[SMTP_VERB_NOOP] = { smtp_cmd_noop, 0 },
+	[SMTP_VERB_QUIT] = { smtp_cmd_quit, 0 },
+	[SMTP_VERB_VRFY] = { smtp_cmd_vrfy, 0 },
+	[SMTP_VERB_EXPN] = { smtp_cmd_expn, 0 },
+	[SMTP_VERB_HELP] = { smtp_cmd_help, 0 },
+	[SMTP_VERB_STARTTLS] = { smtp_cmd_starttls, SMTP_CMD_NEED_HELO },
+	[SMTP_VERB_AUTH] = { smtp_cmd_auth, SMTP_CMD_NEED_HELO },
+};
+
+static void
+vreply(struct smtp_session *s, int code, const char *enh, const char *fmt, va_list ap)
+{
+	char text[SMTP_CMD_LINE_MAX];
+
+	vsnprintf(text, sizeof(text), fmt, ap);
+	conn_printf(s->c, "%d %s %s\r\n", code, enh, text);
+	if (log_debug_enabled())
+		log_debug("smtp %s > %d %s %s", conn_id(s->c), code, enh, text);
+}
+
+int
+smtp_reply(struct smtp_session *s, int code, const char *enh, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vreply(s, code, enh, fmt, ap);
+	va_end(ap);
+	return 0;
+}
+
+int
+smtp_error(struct smtp_session *s, int code, const char *enh, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vreply(s, code, enh, fmt, ap);
+	va_end(ap);
+	if (++s->errors > SMTP_MAX_ERRORS && !conn_closing(s->c)) {
+		log_info("smtp %s too many errors peer=%s errors=%u", conn_id(s->c), conn_peer_addr(s->c), s->errors);
+		conn_printf(s->c, "421 4.7.0 %s Too many errors\r\n", s->cfg->hostname);
+		conn_close(s->c);
+	}
+	return 0;
+}
+
+bool
+smtp_is_submission(const struct smtp_session *s)
+{
+	return s->service == SERVICE_SUBMISSION || s->service == SERVICE_SUBMISSIONS;
+}
+
+bool
+smtp_auth_allowed_here(const struct smtp_session *s)
+{
+	if (conn_tls_active(s->c))
+		return true;
+	switch (s->cfg->allow_plaintext) {
+	case PLAINTEXT_ALWAYS:
+		return true;
+	case PLAINTEXT_LOOPBACK:
+		return conn_peer_is_loopback(s->c);
+	default:
+		return false;
+	}
+}
+
+bool
+smtp_must_starttls(const struct smtp_session *s)
+{
+	return smtp_is_submission(s) && !conn_tls_active(s->c) && conn_tls_available(s->c) &&
+	       !smtp_auth_allowed_here(s);
+}
+
+const char *
+smtp_log_safe(const char *str, char *out, size_t outsize)
+{
+	size_t i;
+
+	for (i = 0; str[i] != '\0' && i + 1 < outsize; i++) {
+		unsigned char c = (unsigned char)str[i];
+
+		out[i] = c >= 33 && c <= 126 ? (char)c : '?';
+	}
+	out[i] = '\0';
+	return out;
+}
+
+static void
+make_id(char out[SMTP_ID_LEN + 1])
+{
+	static const char hex[] = "0123456789ABCDEF";
+	static _Atomic uint64_t counter;
+	unsigned char r[SMTP_ID_LEN / 2];
+	size_t i;
+
+	if (getrandom(r, sizeof(r), GRND_NONBLOCK) != (ssize_t)sizeof(r)) {
+		/* no entropy yet (early boot): time and a counter are unique
+		 * enough for an id that is not a secret */
+		uint64_t v = ((uint64_t)time(NULL) << 24) ^ ++counter;
+
+		for (i = 0; i < sizeof(r); i++)
+			r[i] = (unsigned char)(v >> (8 * i));
+	}
+	for (i = 0; i < sizeof(r); i++) {
+		out[2 * i] = hex[r[i] >> 4];
+		out[2 * i + 1] = hex[r[i] & 0xf];
+	}
+	out[SMTP_ID_LEN] = '\0';
+}
+
+struct smtp_tx *
+smtp_tx_new(struct smtp_session *s)
+{
+	struct arena *a;
+	struct smtp_tx *tx;
+
+	if (s->tx != NULL)
+		panic("smtp_tx_new: transaction already open");
+	a = arena_new(SMTP_TX_ARENA_CHUNK, false);
+	tx = arena_alloc(a, sizeof(*tx));
+	tx->arena = a;
+	tx->spool.fd = -1;
+	make_id(tx->id);
+	s->tx = tx;
+	return tx;
+}
+
+void
+smtp_tx_free(struct smtp_session *s)
+{
+	struct smtp_tx *tx = s->tx;
+	struct arena *a;
+
+	if (tx == NULL)
+		return;
+	if (tx->spool_open)
+		store_spool_discard(&tx->spool);
+	a = tx->arena;
+	s->tx = NULL;
+	arena_free(&a);
+}
+
+void
+smtp_strvec_add(struct smtp_tx *tx, struct smtp_strvec *v, const char *str)
+{
+	if (v->n == v->cap) {
+		size_t cap = v->cap == 0 ? 8 : v->cap * 2;
+		const char **nv = arena_alloc(tx->arena, cap * sizeof(*nv));
+
+		if (v->n > 0)
+			memcpy(nv, v->v, v->n * sizeof(*nv));
+		v->v = nv;
+		v->cap = cap;
+	}
+	v->v[v->n++] = arena_strdup(tx->arena, str);
+}
+
+void
+smtp_session_busy(struct smtp_session *s)
+{
+	s->busy = true;
+}
+
+void
+smtp_session_unbusy(struct smtp_session *s)
+{
+	s->busy = false;
+}
+
+/* One command line. */
+static void
+dispatch(struct smtp_session *s, char *line, size_t len)
+{
+	struct smtp_command cmd;
+	const struct smtp_cmd_def *def;
+	char safe[128];
+
+	if (smtp_parse_command(line, len, &cmd) != SMTP_PARSE_OK) {
+		smtp_error(s, 500, "5.5.2", "Invalid character in command");
+		return;
+	}
+	if (log_debug_enabled()) {
+		/* AUTH carries credentials: trace the verb and mechanism only */
+		if (cmd.verb == SMTP_VERB_AUTH)
+			log_debug("smtp %s < AUTH ********", conn_id(s->c));
+		else
+			log_debug("smtp %s < %s", conn_id(s->c), smtp_log_safe(line, safe, sizeof(safe)));
+	}
+	if (cmd.verb == SMTP_VERB_HTTP) {
+		/* Postfix's smtpd_forbidden_commands: a web request sent to
+		 * the SMTP port (or a cross-protocol attack).  Hang up. */
+		log_info("smtp %s forbidden command peer=%s command=%s", conn_id(s->c), conn_peer_addr(s->c),
+		         smtp_log_safe(line, safe, 32));
+		smtp_reply(s, 221, "2.7.0", "Error: this is an SMTP server. Goodbye.");
+		conn_close(s->c);
+		return;
+	}
+	def = &smtp_cmds[cmd.verb];
+	if (cmd.verb == SMTP_VERB_UNKNOWN || def->fn == NULL) {
+		smtp_error(s, 500, "5.5.1", "Command unrecognized");
+		return;
+	}
+	if ((def->flags & SMTP_CMD_NEED_HELO) && !s->greeted) {
+		smtp_error(s, 503, "5.5.1", "Send HELO/EHLO first");
+		return;
+	}
+	def->fn(s, cmd.args);
+}
+
+static bool
+read_command(struct smtp_session *s)
+{
+	char *line;
+	size_t len;
+	int r = conn_read_line(s->c, SMTP_CMD_LINE_MAX, &line, &len);
+
+	if (r == 0)
+		return false;
+	if (r < 0) {
+		smtp_error(s, 500, "5.5.2", "Line too long");
+		return true;
+	}
+	dispatch(s, line, len);
+	return true;
+}
+
+static bool
+read_auth_line(struct smtp_session *s)
+{
+	char *line;
+	size_t len;
+	int r = conn_read_line(s->c, SMTP_AUTH_LINE_MAX, &line, &len);
+
+	if (r == 0)
+		return false;
+	if (r < 0)
+		smtp_auth_line_too_long(s);
+	else
+		smtp_auth_line(s, line, len);
+	return true;
+}
+
+static void
+smtp_input(void *arg)
+{
+	struct smtp_session *s = arg;
+
+	if (s->rearm_timeout) {
+		s->rearm_timeout = false;
+		conn_set_timeout(s->c, SMTP_TIMEOUT_SEC);
+	}
+	while (!s->busy && !s->output_paused && !conn_closing(s->c)) {
+		bool progress;
+
+		if (conn_output_pending(s->c) >= NET_OUTPUT_HIGH) {
+			s->output_paused = true;
+			conn_pause(s->c);
+			return;
+		}
+		switch (s->state) {
+		case SMTP_ST_DATA:
+			progress = smtp_data_input(s);
+			break;
+		case SMTP_ST_BDAT:
+			progress = smtp_bdat_input(s);
+			break;
+		case SMTP_ST_AUTH:
+			progress = read_auth_line(s);
+			break;
+		default:
+			progress = read_command(s);
+			break;
+		}
+		if (!progress)
+			return;
+	}
+}
+
+static void
+smtp_drained(void *arg)
+{
+	struct smtp_session *s = arg;
+
+	if (s->output_paused) {
+		s->output_paused = false;
+		conn_resume(s->c);
+	}
+}
+
+static void
+smtp_timeout(void *arg)
+{
+	struct smtp_session *s = arg;
+
+	log_info("smtp %s timeout peer=%s state=%d", conn_id(s->c), conn_peer_addr(s->c), (int)s->state);
+	conn_printf(s->c, "421 4.4.2 %s Error: timeout exceeded\r\n", s->cfg->hostname);
+	conn_close(s->c);
+}
+
+static void *
+smtp_open(struct conn *c, void *listener_arg)
+{
+	const struct listener_ctx *l = listener_arg;
+	struct smtp_session *s = xcalloc(1, sizeof(*s));
+
+	s->c = c;
+	s->cfg = l->cfg;
+	s->service = l->service;
+	s->state = SMTP_ST_CMD;
+	conn_set_timeout(c, SMTP_TIMEOUT_SEC);
+	log_debug("smtp %s connect peer=%s port=%u service=%s tls=%s", conn_id(c), conn_peer_addr(c),
+	          conn_peer_port(c), config_service_name(s->service), conn_tls_active(c) ? "yes" : "no");
+	conn_printf(c, "220 %s ESMTP Tern\r\n", s->cfg->hostname);
+	return s;
+}
+
+static void
+smtp_close(void *arg)
+{
+	struct smtp_session *s = arg;
+	char user[64];
+
+	log_info("smtp %s disconnect peer=%s user=%s messages=%u errors=%u", conn_id(s->c), conn_peer_addr(s->c),
+	         s->auth_user != NULL ? smtp_log_safe(s->auth_user, user, sizeof(user)) : "-", s->n_msgs,
+	         s->errors);
+	smtp_auth_free(s);
+	smtp_tx_free(s);
+	free(s->helo);
+	free(s->auth_user);
+	free(s);
+}
+
+const struct conn_handler smtp_conn_handler = {
+	.name = "smtp",
+	.open = smtp_open,
+	.input = smtp_input,
+	.drained = smtp_drained,
+	.timeout = smtp_timeout,
+	.close = smtp_close,
+};

@@ -1,0 +1,165 @@
+/* The SMTP session: state shared by smtp_session.c and the smtp_cmd_*.c
+ * files.  Private to src/smtp.
+ *
+ * Memory (STYLE.md): an idle session is this struct plus its HELO name
+ * (and the authenticated user): about a hundred bytes.  A mail
+ * transaction gets its own arena (struct smtp_tx), freed when it ends; an
+ * AUTH exchange gets a zeroing arena, freed (wiped) when it ends.  The
+ * message body is never held: it streams to a spool file through a small
+ * write buffer. */
+#ifndef TERN_SMTP_SESSION_H
+#define TERN_SMTP_SESSION_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "config/config.h"
+#include "lib/arena.h"
+#include "lib/conn.h"
+#include "smtp/smtp_data.h"
+#include "smtp/smtp_parse.h"
+#include "store/store.h"
+
+/* The spool write buffer: message bytes are gathered here and written in
+ * pieces of this size (fewer system calls than one per dot-stuffed line). */
+#define SMTP_SPOOL_WBUF (32 * 1024)
+/* Message ids: 16 hex digits from the system's random source. */
+#define SMTP_ID_LEN 16
+
+enum smtp_state {
+	SMTP_ST_CMD,     /* reading command lines */
+	SMTP_ST_AUTH,    /* reading an AUTH continuation line */
+	SMTP_ST_DATA,    /* reading a DATA body */
+	SMTP_ST_BDAT,    /* reading a BDAT chunk */
+};
+
+/* A list of strings in the transaction arena. */
+struct smtp_strvec {
+	const char **v;
+	size_t n, cap;
+};
+
+/* One mail transaction: from MAIL to the end of DATA/BDAT LAST or RSET. */
+struct smtp_tx {
+	struct arena *arena;
+	char id[SMTP_ID_LEN + 1];
+	char *mail_from;                /* "" for the null sender */
+	bool smtputf8;
+	bool body_8bit;
+	bool bdat;                      /* a BDAT chunk was taken: DATA refused */
+	unsigned n_rcpt;                /* accepted RCPT commands */
+	const char *first_rcpt;         /* for Received "for" (when n_rcpt == 1) */
+	struct smtp_strvec local;       /* local users (deduplicated at delivery) */
+	struct smtp_strvec remote;      /* addresses to queue */
+
+	/* the message being received (DATA or BDAT) */
+	bool spool_open;
+	struct store_spool spool;
+	struct smtp_body body;
+	char *wbuf;                     /* SMTP_SPOOL_WBUF bytes */
+	size_t wlen;
+	enum store_error spool_err;
+	uint64_t bdat_total;            /* chunk bytes announced so far */
+};
+
+struct smtp_auth;
+
+struct smtp_session {
+	struct conn *c;
+	const struct tern_config *cfg;
+	enum service service;
+	enum smtp_state state;
+	unsigned errors;                /* client mistakes, see smtp_error() */
+	unsigned n_msgs;                /* messages accepted on this connection */
+	bool greeted;                   /* HELO or EHLO was accepted */
+	bool esmtp;                     /* ... and it was EHLO */
+	bool busy;                      /* a deferred job or a delay runs: take no input */
+	bool output_paused;             /* paused until output drains */
+	bool rearm_timeout;             /* set the idle timeout again (after STARTTLS) */
+	char *helo;                     /* heap; replaced by each HELO/EHLO */
+	char *auth_user;                /* heap; NULL until AUTH succeeds */
+	struct smtp_tx *tx;             /* NULL outside a transaction */
+	struct smtp_auth *auth;         /* NULL outside an AUTH exchange */
+
+	/* a BDAT chunk being read (state SMTP_ST_BDAT) */
+	uint64_t bdat_left;
+	uint64_t bdat_size;
+	bool bdat_last;
+	/* the chunk is being thrown away (a refused BDAT); once it has all
+	 * been read, the reply below goes out (code 0: already replied) */
+	bool bdat_discard;
+	bool bdat_reject_counts;        /* ... and counts as a client error */
+	int bdat_reject_code;
+	const char *bdat_reject_enh;    /* static */
+	const char *bdat_reject_text;   /* static */
+};
+
+/* smtp_session.c */
+
+/* Queues "code enh text\r\n".  Returns 0. */
+int smtp_reply(struct smtp_session *s, int code, const char *enh, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+/* The same, for a client mistake: counts it, and past SMTP_MAX_ERRORS
+ * adds "421 4.7.0 <host> Too many errors" and closes.  Returns 0. */
+int smtp_error(struct smtp_session *s, int code, const char *enh, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+/* true if a password may be sent on this connection now: TLS is active,
+ * or [auth] allow_plaintext permits it for this peer. */
+bool smtp_auth_allowed_here(const struct smtp_session *s);
+/* true on submission (587) with TLS configured but not started, when
+ * plaintext passwords are not permitted: MAIL and AUTH get 530 5.7.0
+ * "Must issue a STARTTLS command first". */
+bool smtp_must_starttls(const struct smtp_session *s);
+/* true on the submission ports. */
+bool smtp_is_submission(const struct smtp_session *s);
+/* Starts a transaction (s->tx must be NULL). */
+struct smtp_tx *smtp_tx_new(struct smtp_session *s);
+/* Ends the transaction, discarding its spool file if any. */
+void smtp_tx_free(struct smtp_session *s);
+/* Adds a copy of str to v (in the transaction's arena). */
+void smtp_strvec_add(struct smtp_tx *tx, struct smtp_strvec *v, const char *str);
+/* Stops reading input until smtp_session_unbusy() (deferred work). */
+void smtp_session_busy(struct smtp_session *s);
+void smtp_session_unbusy(struct smtp_session *s);
+/* Copies s into out (outsize bytes) with anything outside printable
+ * ASCII replaced by '?', for log lines; returns out. */
+const char *smtp_log_safe(const char *s, char *out, size_t outsize);
+
+/* smtp_cmd_basic.c */
+int smtp_cmd_helo(struct smtp_session *s, const char *args);
+int smtp_cmd_ehlo(struct smtp_session *s, const char *args);
+int smtp_cmd_rset(struct smtp_session *s, const char *args);
+int smtp_cmd_noop(struct smtp_session *s, const char *args);
+int smtp_cmd_quit(struct smtp_session *s, const char *args);
+int smtp_cmd_vrfy(struct smtp_session *s, const char *args);
+int smtp_cmd_expn(struct smtp_session *s, const char *args);
+int smtp_cmd_help(struct smtp_session *s, const char *args);
+int smtp_cmd_starttls(struct smtp_session *s, const char *args);
+
+/* smtp_cmd_mail.c */
+int smtp_cmd_mail(struct smtp_session *s, const char *args);
+int smtp_cmd_rcpt(struct smtp_session *s, const char *args);
+
+/* smtp_cmd_data.c */
+int smtp_cmd_data(struct smtp_session *s, const char *args);
+int smtp_cmd_bdat(struct smtp_session *s, const char *args);
+/* Takes body bytes from the connection in SMTP_ST_DATA / SMTP_ST_BDAT.
+ * Returns true if it made progress and the input loop should go on. */
+bool smtp_data_input(struct smtp_session *s);
+bool smtp_bdat_input(struct smtp_session *s);
+
+/* smtp_deliver.c */
+/* The message is complete and valid: commits, delivers and queues it in
+ * a worker job, replies, and ends the transaction. */
+void smtp_deliver(struct smtp_session *s);
+
+/* smtp_cmd_auth.c */
+int smtp_cmd_auth(struct smtp_session *s, const char *args);
+/* Handles one AUTH continuation line (state SMTP_ST_AUTH). */
+void smtp_auth_line(struct smtp_session *s, char *line, size_t len);
+/* Reports an overlong AUTH line and ends the exchange. */
+void smtp_auth_line_too_long(struct smtp_session *s);
+/* Ends an AUTH exchange, wiping what it held. */
+void smtp_auth_free(struct smtp_session *s);
+
+#endif
