@@ -190,7 +190,7 @@ store_deliver(const char *data_dir, struct store_spool *sp, const char *const *u
 		const char *msg;
 		int r;
 
-		r = store_open_ex(data_dir, users[i], &st, &e, &msg);
+		r = store_cache_open(data_dir, users[i], &st, &e, &msg);
 		if (r == 0)
 			r = store_deliver_batch(st, "INBOX", &d, 1, &e, &msg);
 		if (r == -1 && ret == 0) {
@@ -199,7 +199,7 @@ store_deliver(const char *data_dir, struct store_spool *sp, const char *const *u
 			snprintf(first_error, sizeof(first_error), "%.*s: %s", ADDRESS_MAX,
 			         users[i] != NULL ? users[i] : "(null)", msg);
 		}
-		store_close(&st);
+		store_cache_release(&st, r == -1);
 	}
 	if (ret == -1)
 		*error_out = store_tls_errorf("%s", first_error);

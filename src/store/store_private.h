@@ -146,4 +146,12 @@ int store_mailbox_set_counters(struct store *st, const struct store_mailbox_row 
 int store_deliver_batch(struct store *st, const char *mailbox, struct store_delivery *d, size_t n,
                         enum store_error *err_out, const char **error_out);
 
+/* A per-thread cache of open stores for deliveries (store_cache.c).
+ * store_cache_open gives a handle owned by the cache; give it back with
+ * store_cache_release (failed=true closes it, so the next delivery
+ * starts from a fresh connection). */
+int store_cache_open(const char *data_dir, const char *user, struct store **st_out, enum store_error *err_out,
+                     const char **error_out);
+void store_cache_release(struct store **st, bool failed);
+
 #endif
