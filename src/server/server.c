@@ -227,6 +227,9 @@ server_run(const struct tern_config *cfg)
 	sigaddset(&sigs, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	/* A file size limit (ulimit -f) must give EFBIG, answered like a full
+	 * disk (452 4.3.1), not kill the server. */
+	signal(SIGXFSZ, SIG_IGN);
 
 	evloop_workers_start(cfg->workers);
 	srv.nloops = cfg->threads;
