@@ -862,48 +862,47 @@ res_add(char (*list)[ADDRESS_MAX + 1], unsigned *n, const char *addr)
 	str_lcpy(list[(*n)++], addr, ADDRESS_MAX + 1);
 }
 
-/* Finds the user for a normalised address: exact, else without "+tag".
- * Writes the user's address into user_out.  1 found, 0 not, -1 error. */
-static int
-dir_find_user(struct directory *d, const struct dir_addr *a, char *user_out, const char **error_out)
-{
-	struct dir_addr base;
-	int r;
+/* What a normalised address is: a user or an alias, looked up exactly
+ * first and only then without its "+tag" (sub-addressing).  The matching
+ * address goes into found. */
+enum dir_match { DIR_MATCH_NONE, DIR_MATCH_USER, DIR_MATCH_ALIAS };
 
-	r = dir_is_user(d, a->address, error_out);
-	if (r != 0) {
-		if (r > 0)
-			str_lcpy(user_out, a->address, ADDRESS_MAX + 1);
-		return r;
-	}
-	if (dir_addr_strip_tag(a, &base) != 0)
+static int
+dir_match_exact(struct directory *d, const char *addr, enum dir_match *m, const char **error_out)
+{
+	int r = dir_is_user(d, addr, error_out);
+
+	if (r < 0)
+		return -1;
+	if (r > 0) {
+		*m = DIR_MATCH_USER;
 		return 0;
-	r = dir_is_user(d, base.address, error_out);
-	if (r > 0)
-		str_lcpy(user_out, base.address, ADDRESS_MAX + 1);
-	return r;
+	}
+	r = dir_is_alias(d, addr, error_out);
+	if (r < 0)
+		return -1;
+	*m = r > 0 ? DIR_MATCH_ALIAS : DIR_MATCH_NONE;
+	return 0;
 }
 
-/* Finds the alias for a normalised address: exact, else without "+tag".
- * Writes the alias name into alias_out.  1 found, 0 not, -1 error. */
 static int
-dir_find_alias(struct directory *d, const struct dir_addr *a, char *alias_out, const char **error_out)
+dir_match(struct directory *d, const struct dir_addr *a, enum dir_match *m, char *found, const char **error_out)
 {
 	struct dir_addr base;
-	int r;
 
-	r = dir_is_alias(d, a->address, error_out);
-	if (r != 0) {
-		if (r > 0)
-			str_lcpy(alias_out, a->address, ADDRESS_MAX + 1);
-		return r;
+	if (dir_match_exact(d, a->address, m, error_out) != 0)
+		return -1;
+	if (*m != DIR_MATCH_NONE) {
+		str_lcpy(found, a->address, ADDRESS_MAX + 1);
+		return 0;
 	}
 	if (dir_addr_strip_tag(a, &base) != 0)
 		return 0;
-	r = dir_is_alias(d, base.address, error_out);
-	if (r > 0)
-		str_lcpy(alias_out, base.address, ADDRESS_MAX + 1);
-	return r;
+	if (dir_match_exact(d, base.address, m, error_out) != 0)
+		return -1;
+	if (*m != DIR_MATCH_NONE)
+		str_lcpy(found, base.address, ADDRESS_MAX + 1);
+	return 0;
 }
 
 /* Adds one alias target to out: a local user, the targets of a local alias
@@ -915,6 +914,7 @@ dir_expand_target(struct directory *d, const char *target, int depth, struct rcp
 {
 	char found[ADDRESS_MAX + 1];
 	char (*targets)[ADDRESS_MAX + 1];
+	enum dir_match m;
 	struct dir_addr t;
 	int r, i, n;
 
@@ -929,17 +929,13 @@ dir_expand_target(struct directory *d, const char *target, int depth, struct rcp
 		res_add(out->remote, &out->n_remote, t.address);
 		return 0;
 	}
-	r = dir_find_user(d, &t, found, error_out);
-	if (r < 0)
+	if (dir_match(d, &t, &m, found, error_out) != 0)
 		return -1;
-	if (r > 0) {
+	if (m == DIR_MATCH_USER) {
 		res_add(out->local, &out->n_local, found);
 		return 0;
 	}
-	r = dir_find_alias(d, &t, found, error_out);
-	if (r < 0)
-		return -1;
-	if (r == 0) {
+	if (m == DIR_MATCH_NONE) {
 		log_warnx("directory alias target unknown target=%s", t.address);
 		return 0;
 	}
@@ -965,6 +961,7 @@ directory_resolve_rcpt(struct directory *d, const char *address, struct rcpt_res
 {
 	char found[ADDRESS_MAX + 1];
 	char (*targets)[ADDRESS_MAX + 1];
+	enum dir_match m;
 	struct dir_addr a;
 	const char *at;
 	int r, i, n;
@@ -990,18 +987,14 @@ directory_resolve_rcpt(struct directory *d, const char *address, struct rcpt_res
 		out->kind = RCPT_REMOTE;
 		return 0;
 	}
-	r = dir_find_user(d, &a, found, error_out);
-	if (r < 0)
+	if (dir_match(d, &a, &m, found, error_out) != 0)
 		return -1;
-	if (r > 0) {
+	if (m == DIR_MATCH_USER) {
 		out->kind = RCPT_LOCAL;
 		res_add(out->local, &out->n_local, found);
 		return 0;
 	}
-	r = dir_find_alias(d, &a, found, error_out);
-	if (r < 0)
-		return -1;
-	if (r == 0)
+	if (m == DIR_MATCH_NONE)
 		return 0;
 	targets = xmalloc(DIRECTORY_ALIAS_TARGETS_MAX * sizeof(*targets));
 	n = dir_alias_targets(d, found, targets, DIRECTORY_ALIAS_TARGETS_MAX, error_out);

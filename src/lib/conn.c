@@ -466,9 +466,10 @@ settle(struct conn *c)
 			}
 		}
 		compact_input(c);
+		flush(c);
+		/* The "go ahead" reply is out: the handshake can begin. */
 		if (c->starttls_pending && c->out_off == c->out.len && !c->dead)
 			start_tls_now(c);
-		flush(c);
 		if (c->want_drained && c->out.len - c->out_off < NET_OUTPUT_HIGH / 2 && !c->dead && c->opened) {
 			c->want_drained = false;
 			if (c->h->drained != NULL) {

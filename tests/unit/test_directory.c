@@ -264,6 +264,8 @@ test_aliases(struct directory *d)
 	test_assert_inteq(directory_alias_add(d, "deep@example.com", "all@example.com", &error), 0);
 	test_assert_inteq(directory_alias_add(d, "dangling@example.com", "nobody@example.com", &error), 0);
 	test_assert_inteq(directory_alias_add(d, "tagged@example.com", "carol+from-alias@example.org", &error), 0);
+	/* an exact alias that looks like a tagged user address */
+	test_assert_inteq(directory_alias_add(d, "bob+sales@example.com", "carol@example.org", &error), 0);
 	test_assert_inteq(directory_alias_add(d, "team@example.com", "bob@example.com", &error), -1);
 	test_assert(error != NULL && strstr(error, "already exists") != NULL);
 	test_assert_inteq(directory_alias_add(d, "alice@example.com", "bob@example.com", &error), -1);
@@ -328,6 +330,14 @@ test_resolve(struct directory *d)
 	test_assert_inteq(directory_resolve_rcpt(d, "team+x@example.com", &res, &error), 0);
 	test_assert_inteq(res.kind, RCPT_LOCAL);
 	test_assert_inteq(res.n_local, 2);
+	/* the exact address wins over the one without +tag */
+	test_assert_inteq(directory_resolve_rcpt(d, "bob+sales@example.com", &res, &error), 0);
+	test_assert_inteq(res.kind, RCPT_LOCAL);
+	test_assert_inteq(res.n_local, 1);
+	test_assert_streq(res.local[0], "carol@example.org");
+	test_assert_inteq(directory_resolve_rcpt(d, "bob+other@example.com", &res, &error), 0);
+	test_assert_inteq(res.n_local, 1);
+	test_assert_streq(res.local[0], "bob@example.com");
 	test_assert_inteq(directory_resolve_rcpt(d, "nobody+x@example.com", &res, &error), 0);
 	test_assert_inteq(res.kind, RCPT_UNKNOWN_USER);
 

@@ -1,0 +1,170 @@
+"""Crash test for promise 1, "nothing acknowledged is lost": client threads
+deliver over SMTP in a loop while the server is killed with SIGKILL at
+random moments and restarted.  Afterwards every message that got a 250 must
+be in its mailbox exactly once, intact; a message that did not get its 250
+may be there or not, but at most once and never torn."""
+
+import os
+import poplib
+import random
+import smtplib
+import socket
+import sys
+import threading
+import time
+import uuid
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from harness import PASSWORD, Suite  # noqa: E402
+from mailcheck import HOST, case, message, pop3, retr, setup, split_trace, teardown_all  # noqa: E402
+
+suite = Suite()
+t = case(suite)
+
+USERS = ["alice@example.test", "bob@example.test", "carol@example.org", "dave@example.test"]
+CLIENTS = 4
+SEED = int(os.environ.get("TERN_CRASH_SEED", str(int(time.time()))))
+
+
+class Deliverer(threading.Thread):
+    """Sends messages, a few per connection, until told to stop; records
+    which Message-Ids got a 250 and which were attempted."""
+
+    def __init__(self, srv, n, rng, stop):
+        super().__init__(daemon=True)
+        self.srv, self.n, self.rng, self.stop = srv, n, rng, stop
+        self.acked = {}      # message-id -> (user, bytes)
+        self.attempted = {}  # message-id -> (user, bytes), acked or not
+        self.errors = 0
+
+    def one_message(self):
+        mid = "<%s.%d@crash.example.org>" % (uuid.uuid4().hex, self.n)
+        user = self.rng.choice(USERS)
+        size = self.rng.choice([200, 200, 200, 2000, 2000, 20000, 200000])
+        line = ("%s " % mid) * 2 + "\r\n"
+        body = line * max(1, size // len(line)) + "end of %s\r\n" % mid
+        return mid, user, message(subject="crash " + mid, to=user, msgid=mid, body=body)
+
+    def run(self):
+        while not self.stop.is_set():
+            try:
+                s = smtplib.SMTP(HOST, self.srv.port("smtp"), local_hostname="crash.example.org", timeout=10)
+            except OSError:
+                time.sleep(0.02)
+                continue
+            try:
+                s.ehlo()
+                for _ in range(self.rng.randint(1, 3)):
+                    if self.stop.is_set():
+                        break
+                    mid, user, msg = self.one_message()
+                    self.attempted[mid] = (user, msg)
+                    code, _ = s.mail("crash@example.org")
+                    if code != 250:
+                        break
+                    code, _ = s.rcpt(user)
+                    if code != 250:
+                        break
+                    code, _ = s.data(msg)
+                    if code == 250:
+                        self.acked[mid] = (user, msg)
+                    time.sleep(self.rng.uniform(0, 0.03))
+                s.quit()
+            except (smtplib.SMTPException, OSError, EOFError):
+                self.errors += 1
+            finally:
+                try:
+                    s.close()
+                except OSError:
+                    pass
+
+
+def fetch_mailbox(srv, user, deadline):
+    """All messages of user over POP3, retrying while the server settles
+    (a lock left by a killed session must not outlive the process)."""
+    last = None
+    while time.time() < deadline:
+        try:
+            p = pop3(srv, user, timeout=30)
+            try:
+                count, _ = p.stat()
+                return [retr(p, i) for i in range(1, count + 1)]
+            finally:
+                p.quit()
+        except (poplib.error_proto, OSError) as e:
+            last = e
+            time.sleep(0.2)
+    raise AssertionError("cannot read %s's mailbox: %r" % (user, last))
+
+
+def message_id(msg):
+    for line in msg.split(b"\r\n"):
+        if line.lower().startswith(b"message-id:"):
+            return line.split(b":", 1)[1].strip().decode()
+        if line == b"":
+            break
+    return None
+
+
+@t
+def kill9_loses_nothing_acknowledged(f):
+    rng = random.Random(SEED)
+    print("# seed", SEED, flush=True)
+    srv = f.std(users=USERS)
+    stop = threading.Event()
+    clients = [Deliverer(srv, n, random.Random(SEED + n + 1), stop) for n in range(CLIENTS)]
+    for c in clients:
+        c.start()
+    t0 = time.time()
+    kills = rng.randint(5, 8)
+    for k in range(kills):
+        time.sleep(rng.uniform(0.3, 1.5))
+        srv.kill()
+        time.sleep(rng.uniform(0.0, 0.2))
+        srv.start()
+    time.sleep(0.5)
+    stop.set()
+    for c in clients:
+        c.join(30)
+        assert not c.is_alive(), "client thread stuck"
+    acked, attempted = {}, {}
+    for c in clients:
+        acked.update(c.acked)
+        attempted.update(c.attempted)
+    print("# %d kills in %.1fs; %d messages acknowledged, %d attempted" %
+          (kills, time.time() - t0, len(acked), len(attempted)), flush=True)
+    assert len(acked) >= kills, "too few deliveries to mean anything: %d" % len(acked)
+    problems = []
+    # A clean stop and start after all this must work too.
+    status = srv.stop()
+    if status != 0:
+        problems.append("SIGTERM after the crashes: exit status %s (log above)" % status)
+    srv.start()
+    deadline = time.time() + 60
+    seen = {}
+    for user in USERS:
+        for stored in fetch_mailbox(srv, user, deadline):
+            mid = message_id(stored)
+            if mid is None or mid not in attempted:
+                problems.append("%s: a message nobody sent: %r" % (user, stored[:200]))
+                continue
+            seen[mid] = seen.get(mid, 0) + 1
+            want_user, original = attempted[mid]
+            if want_user != user:
+                problems.append("%s in the wrong mailbox %s" % (mid, user))
+            trace, rest = split_trace(stored)
+            if rest != original:
+                problems.append("%s stored torn or altered (%d bytes, sent %d)" % (mid, len(rest), len(original)))
+    for mid, n in seen.items():
+        if n > 1:
+            problems.append("%s stored %d times%s" % (mid, n, " (acknowledged)" if mid in acked else ""))
+    lost = [mid for mid in acked if mid not in seen]
+    for mid in lost:
+        problems.append("%s acknowledged with 250 but lost (to %s)" % (mid, acked[mid][0]))
+    unacked_present = sum(1 for mid in seen if mid not in acked)
+    print("# %d unacknowledged messages present (allowed)" % unacked_present, flush=True)
+    assert not problems, "\n".join(problems[:30]) + ("\n... %d problems" % len(problems))
+
+
+suite.run(setup, teardown_all)
