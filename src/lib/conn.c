@@ -24,6 +24,7 @@
 #include "lib/conn.h"
 #include "lib/limits.h"
 #include "lib/log.h"
+#include "lib/str.h"
 #include "lib/tls.h"
 #include "lib/xalloc.h"
 
@@ -87,6 +88,9 @@ struct conn {
 	struct evloop_timer *idle_timer;
 	struct conn_timer *timers;
 
+	struct conn *next;        /* this loop thread's connections */
+	struct conn **prevp;
+
 	char id[9];
 	char peer[INET6_ADDRSTRLEN];
 	char local[INET6_ADDRSTRLEN];
@@ -94,6 +98,9 @@ struct conn {
 	bool loopback;
 };
 
+/* Each loop runs on its own thread, so a thread-local list holds exactly
+ * that loop's connections (for conn_abort_all at shutdown). */
+static __thread struct conn *thread_conns;
 static atomic_uint n_conns;
 static atomic_uint n_jobs;
 static atomic_uint next_id;
@@ -170,6 +177,11 @@ conn_new(struct evloop *loop, int fd, const struct conn_handler *h, void *listen
 	if (getsockname(fd, (struct sockaddr *)&ss, &sslen) == 0)
 		addr_text(&ss, c->local, sizeof(c->local), NULL, NULL);
 	atomic_fetch_add(&n_conns, 1);
+	c->next = thread_conns;
+	if (c->next != NULL)
+		c->next->prevp = &c->next;
+	c->prevp = &thread_conns;
+	thread_conns = c;
 
 	c->events = EPOLLIN;
 	if (evloop_add(loop, fd, c->events, on_io, c) == -1) {
@@ -219,10 +231,29 @@ finish(struct conn *c)
 		ERR_clear_error();
 	}
 	close(c->fd);
+	if (c->in.data != NULL)
+		str_wipe(c->in.data, c->in.len);
 	buf_free(&c->in);
 	buf_free(&c->out);
+	*c->prevp = c->next;
+	if (c->next != NULL)
+		c->next->prevp = c->prevp;
 	atomic_fetch_sub(&n_conns, 1);
 	free(c);
+}
+
+void
+conn_abort_all(void)
+{
+	struct conn *c, *next;
+
+	for (c = thread_conns; c != NULL; c = next) {
+		next = c->next;
+		if (c->jobs == 0 && c->depth == 0) {
+			c->dead = true;
+			finish(c);
+		}
+	}
 }
 
 /* Reading. */
@@ -329,9 +360,10 @@ do_handshake(struct conn *c)
 	if (r == 1) {
 		c->state = CONN_OPEN;
 		c->ssl_want_write = false;
-		c->timeout_sec = 0;
 		log_debug("%s %s tls established %s", c->h->name, c->id, conn_tls_description(c));
 		if (!c->opened) {
+			/* Implicit TLS: the session sets its own timeout. */
+			c->timeout_sec = 0;
 			c->session = c->h->open(c, c->listener_arg);
 			c->opened = true;
 		}
@@ -356,6 +388,8 @@ do_handshake(struct conn *c)
 static void
 flush(struct conn *c)
 {
+	/* Every way out of the loop reaches the compaction below, so a long
+	 * reply to a slow reader keeps the buffer near NET_OUTPUT_HIGH. */
 	while (!c->dead && c->out_off < c->out.len) {
 		size_t len = c->out.len - c->out_off;
 		ssize_t n;
@@ -368,26 +402,22 @@ flush(struct conn *c)
 			if (r <= 0) {
 				int err = SSL_get_error(c->ssl, r);
 
-				if (err == SSL_ERROR_WANT_WRITE) {
+				if (err == SSL_ERROR_WANT_WRITE)
 					c->ssl_want_write = true;
-					return;
-				}
-				if (err == SSL_ERROR_WANT_READ)
-					return;
-				ssl_fail(c, err, "tls write error");
-				return;
+				else if (err != SSL_ERROR_WANT_READ)
+					ssl_fail(c, err, "tls write error");
+				break;
 			}
 			c->ssl_want_write = false;
 			n = r;
 		} else {
 			n = send(c->fd, c->out.data + c->out_off, len, MSG_NOSIGNAL);
 			if (n == -1) {
-				if (errno == EAGAIN || errno == EWOULDBLOCK)
-					return;
 				if (errno == EINTR)
 					continue;
-				mark_dead(c, "write error");
-				return;
+				if (errno != EAGAIN && errno != EWOULDBLOCK)
+					mark_dead(c, "write error");
+				break;
 			}
 		}
 		c->out_off += (size_t)n;
@@ -404,11 +434,18 @@ flush(struct conn *c)
 	}
 }
 
+/* Drops consumed input.  Consumed bytes are wiped, not just moved over:
+ * they may hold a password (PASS, AUTH lines). */
 static void
 compact_input(struct conn *c)
 {
 	if (c->in_off > 0) {
+		size_t old_len = c->in.len;
+
+		str_wipe(c->in.data, c->in_off);
 		buf_consume(&c->in, c->in_off);
+		str_wipe(c->in.data + c->in.len, old_len - c->in.len);
+		c->in.data[c->in.len] = '\0';
 		c->in_off = 0;
 	}
 	if (c->in.len == 0 && c->in.cap > CONN_BUF_KEEP)

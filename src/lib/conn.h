@@ -108,6 +108,9 @@ struct conn *conn_new(struct evloop *loop, int fd, const struct conn_handler *h,
 /* Connections alive and deferred jobs not yet completed, in the whole
  * process (for shutdown and limits). */
 unsigned conn_count(void);
+/* At shutdown, on a loop thread: closes every connection of this loop
+ * that has no job in flight (their sessions' close handlers run). */
+void conn_abort_all(void);
 unsigned conn_jobs_in_flight(void);
 
 #endif

@@ -309,6 +309,8 @@ evloop_run(struct evloop *loop)
 		}
 		run_timers(loop);
 	}
+	/* Posts and completions queued before the stop still run. */
+	on_wake(loop, 0);
 	loop->stop = 0;     /* the loop can be run again */
 	return 0;
 }

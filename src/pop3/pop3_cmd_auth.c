@@ -103,6 +103,7 @@ login_work(void *arg)
 		 * has deleted some (the next session's snapshot). */
 		job->n_dropped = job->n_msgs - POP3_MAX_MESSAGES;
 		job->n_msgs = POP3_MAX_MESSAGES;
+		job->msgs = xrealloc(job->msgs, job->n_msgs * sizeof(*job->msgs));
 	}
 }
 

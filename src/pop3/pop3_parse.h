@@ -33,8 +33,6 @@ enum pop3_verb {
 	POP3_VERB_COUNT
 };
 
-/* RFC 1939 section 3: "each argument may be up to 40 characters long". */
-#define POP3_ARG_MAX 40
 /* RFC 4422 section 3.1: a SASL mechanism name is 1 to 20 characters. */
 #define POP3_SASL_MECH_MAX 20
 

@@ -143,6 +143,12 @@ stop_accepting(void *arg)
 	evloop_del(a->loop, a->l->fd);
 }
 
+static void
+abort_connections(void *unused)
+{
+	conn_abort_all();
+}
+
 static int
 open_listeners(struct server *srv)
 {
@@ -283,15 +289,19 @@ server_run(const struct tern_config *cfg)
 
 		nanosleep(&ts, NULL);
 	}
-	for (unsigned i = 0; i < srv.nloops; i++)
+	/* Sessions still open (idle, or mid-DATA: never acknowledged) are
+	 * closed by their own loop, then the loops stop. */
+	for (unsigned i = 0; i < srv.nloops; i++) {
+		evloop_post(srv.loops[i].loop, abort_connections, NULL);
 		evloop_stop(srv.loops[i].loop);
+	}
 	for (unsigned i = 0; i < srv.nloops; i++)
 		pthread_join(srv.loops[i].thread, NULL);
 	evloop_workers_stop();
+	for (unsigned i = 0; i < srv.nloops; i++)
+		evloop_free(&srv.loops[i].loop);
 	for (size_t j = 0; j < srv.nlisteners; j++)
 		close(srv.listeners[j].fd);
-	/* Connections still open are dropped with the process: the kernel
-	 * closes their sockets.  Nothing they did is half-stored. */
 	log_info("tern stopped");
 	tls_server_free(&srv.tls);
 	free(acceptors);

@@ -53,6 +53,9 @@ static const struct smtp_cmd_def smtp_cmds[SMTP_VERB_COUNT] = {
 	[SMTP_VERB_AUTH] = { smtp_cmd_auth, SMTP_CMD_NEED_HELO },
 };
 
+static void vreply(struct smtp_session *s, int code, const char *enh, const char *fmt, va_list ap)
+	__attribute__((format(printf, 4, 0)));
+
 static void
 vreply(struct smtp_session *s, int code, const char *enh, const char *fmt, va_list ap)
 {
@@ -215,6 +218,21 @@ smtp_session_unbusy(struct smtp_session *s)
 	s->busy = false;
 }
 
+/* A command line for the debug trace: printable ASCII and spaces kept. */
+static const char *
+trace_safe(const char *str, char *out, size_t outsize)
+{
+	size_t i;
+
+	for (i = 0; str[i] != '\0' && i + 1 < outsize; i++) {
+		unsigned char c = (unsigned char)str[i];
+
+		out[i] = c >= 32 && c <= 126 ? (char)c : '?';
+	}
+	out[i] = '\0';
+	return out;
+}
+
 /* One command line. */
 static void
 dispatch(struct smtp_session *s, char *line, size_t len)
@@ -232,7 +250,7 @@ dispatch(struct smtp_session *s, char *line, size_t len)
 		if (cmd.verb == SMTP_VERB_AUTH)
 			log_debug("smtp %s < AUTH ********", conn_id(s->c));
 		else
-			log_debug("smtp %s < %s", conn_id(s->c), smtp_log_safe(line, safe, sizeof(safe)));
+			log_debug("smtp %s < %s", conn_id(s->c), trace_safe(line, safe, sizeof(safe)));
 	}
 	if (cmd.verb == SMTP_VERB_HTTP) {
 		/* Postfix's smtpd_forbidden_commands: a web request sent to

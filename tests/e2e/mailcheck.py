@@ -15,6 +15,13 @@ import uuid
 from harness import PASSWORD, Raw, Server, certificate, client_tls, stop_and_check
 
 HOST = "127.0.0.1"
+
+# Run directly (not from tests/run.sh), the server still stops at the first
+# sanitizer report, so that a report fails the case that caused it.
+os.environ.setdefault("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0:halt_on_error=1")
+os.environ.setdefault("UBSAN_OPTIONS", "print_stacktrace=1:halt_on_error=1")
+
+SANITIZER_MARKS = ("runtime error:", "ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "WARNING: ThreadSanitizer")
 TLS_NAME = "mail.example.test"
 
 
@@ -242,12 +249,30 @@ def quiet_socket(sock, timeout=0.5):
     return got
 
 
+def sanitizer_report(srv):
+    """The first sanitizer report line in the server's log so far, or None."""
+    try:
+        with open(srv.log_path, "rb") as fp:
+            for line in fp:
+                text = line.decode("utf-8", "replace")
+                if any(m in text for m in SANITIZER_MARKS):
+                    return text.strip()
+    except OSError:
+        pass
+    return None
+
+
 def teardown(srv):
-    """Suite teardown for fixtures that may or may not have been started."""
+    """Suite teardown for fixtures that may or may not have been started:
+    stop_and_check, after looking for sanitizer reports in the log (a
+    server restarted by the case may have reported and exited earlier)."""
+    report = sanitizer_report(srv)
     if srv.proc is not None:
         stop_and_check(srv)
     else:
         srv.cleanup()
+    if report is not None:
+        raise AssertionError("sanitizer report in the server log: " + report)
 
 
 

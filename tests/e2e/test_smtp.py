@@ -195,6 +195,29 @@ def commands_out_of_order(f):
 
 
 @t
+def parameters_and_address_bounds(f):
+    srv = f.std()
+    s = smtp(srv)
+    try:
+        code, text = s.docmd("MAIL FROM:<a@example.org> FROBNICATE=YES")
+        assert code == 555, "unknown MAIL parameter (RFC 5321 4.1.1.11): %d %r" % (code, text)
+        code, text = s.docmd("MAIL FROM:<a@example.org> BODY=9BITMIME")
+        assert code in (501, 555), "bad BODY value: %d %r" % (code, text)
+        code, text = s.docmd("MAIL FROM:<%s@example.org>" % ("l" * 65))
+        assert code >= 500, "local part over 64 octets: %d %r" % (code, text)
+        code, text = s.mail("a@example.org")
+        assert code == 250, (code, text)
+        code, text = s.docmd("RCPT TO:<alice@example.test> NOTIFY=NEVER FROB=1")
+        assert code == 555, "unknown RCPT parameter: %d %r" % (code, text)
+        code, text = s.docmd("RCPT TO:<%s@example.test>" % ("x" * 300))
+        assert code >= 500, "overlong address: %d %r" % (code, text)
+        code, text = s.docmd("RCPT TO:alice@example.test")  # no angle brackets
+        assert code in (250, 501), (code, text)
+    finally:
+        s.quit()
+
+
+@t
 def size_parameter_over_limit(f):
     srv = f.std(max_message_size="100K")
     s = smtp(srv)

@@ -168,6 +168,10 @@ def auth_malformed(f):
         r.send("AUTH PLAIN %s\r\n" % ("QUFB" * 4000))  # 16000 characters: over any SASL bound
         rep = r.reply()
         assert rep[-1][0] == "5", rep
+        # PLAIN with an authorization identity other than the user: refused.
+        r.send("AUTH PLAIN %s\r\n" % b64("bob@example.test\0alice@example.test\0" + PASSWORD))
+        rep = r.reply()
+        assert rep[-1][0] == "5", "authorized as someone else: %r" % rep
         r.send("NOOP\r\n")
         assert r.reply()[-1].startswith("250"), "session lost"
     finally:
@@ -226,7 +230,13 @@ def submit_remote_is_queued(f):
         s.quit()
     out = srv.cli("queue", "list").stdout
     assert "someone@example.net" in out and "alice@example.test" in out, out
+    assert "bob@example.test" not in out, "the local recipient was queued too: " + out
     assert pop3_count(srv, "bob@example.test") == 1
+    # The queue survives a restart.
+    status = srv.stop()
+    assert status == 0, "SIGTERM exit status %s: %s" % (status, srv.tail())
+    srv.start()
+    assert "someone@example.net" in srv.cli("queue", "list").stdout
 
 
 @t

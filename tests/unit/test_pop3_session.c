@@ -760,6 +760,37 @@ test_pipelining_and_bytes(void)
 	}
 	cl_close(c);
 	test_end();
+
+	test_begin("pop3 session: a client that pipelines without reading is throttled, nothing lost");
+	{
+		const size_t n = 10000;
+		struct buf many = BUF_INIT;
+		size_t replies = 0;
+		struct client *d;
+		const char *l;
+
+		usleep(100000);                    /* the previous session's lock */
+		d = login(&lc_always, "carol@example.org", "secret");
+		for (size_t i = 0; i < n; i++)
+			buf_puts(&many, "LIST\r\n");
+		cl_send_raw(d, many.data, many.len);   /* ~380 KB of replies queued up */
+		buf_free(&many);
+		usleep(200000);
+		cl_send(d, "QUIT\r\n");
+		while ((l = cl_line(d)) != NULL) {
+			if (strncmp(l, "+OK 1 messages", 14) == 0) {
+				replies++;
+				test_assert(strncmp(cl_line(d), "1 ", 2) == 0);
+				test_assert_streq(cl_line(d), ".");
+			} else {
+				test_assert(strncmp(l, "+OK Logging out", 15) == 0);
+				break;
+			}
+		}
+		test_assert_inteq(replies, n);
+		cl_close(d);
+	}
+	test_end();
 }
 
 static void
