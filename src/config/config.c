@@ -516,6 +516,14 @@ config_apply(const struct conf *conf, const char *path, struct tern_config *cfg,
 
 	if (conf->path != NULL)
 		path = conf->path;
+	/* A misspelt section is an error even when it is empty ([limts]). */
+	for (e = 0; e < conf->nsections; e++) {
+		if (!known_section(conf->sections[e].section)) {
+			*error_out = config_error(path, conf->sections[e].line, "unknown section [%s]",
+			                          conf->sections[e].section);
+			return -1;
+		}
+	}
 	for (e = 0; e < conf->count; e++) {
 		const struct conf_entry *ent = &conf->entries[e];
 		const char *section = ent->section != NULL ? ent->section : "";

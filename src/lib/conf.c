@@ -17,7 +17,8 @@ fail(char **error_out, const char *path, unsigned line, const char *msg)
 {
 	char *e;
 
-	if (asprintf(&e, "%s:%u: %s", path, line, msg) < 0)
+	/* Line 0: the file as a whole (cannot be read, too large). */
+	if ((line > 0 ? asprintf(&e, "%s:%u: %s", path, line, msg) : asprintf(&e, "%s: %s", path, msg)) < 0)
 		e = xstrdup(msg);
 	*error_out = e;
 	return -1;
@@ -79,7 +80,7 @@ conf_parse(const char *path, const char *text, size_t len, struct conf **conf_ou
 	struct conf *c = xcalloc(1, sizeof(*c));
 	char section[CONF_LINE_MAX] = "";
 	char line[CONF_LINE_MAX + 1];
-	size_t cap = 0, pos = 0;
+	size_t cap = 0, scap = 0, pos = 0;
 	unsigned lineno = 0;
 
 	c->path = xstrdup(path);
@@ -127,6 +128,11 @@ conf_parse(const char *path, const char *text, size_t len, struct conf **conf_ou
 				goto fail;
 			}
 			str_lcpy(section, s + 1, sizeof(section));
+			if (c->nsections == scap) {
+				scap = scap == 0 ? 8 : scap * 2;
+				c->sections = xrealloc(c->sections, scap * sizeof(*c->sections));
+			}
+			c->sections[c->nsections++] = (struct conf_entry){ xstrdup(section), NULL, NULL, lineno };
 			continue;
 		}
 		eq = strchr(s, '=');
@@ -210,6 +216,9 @@ conf_free(struct conf **cp)
 		free(c->entries[i].value);
 	}
 	free(c->entries);
+	for (size_t i = 0; i < c->nsections; i++)
+		free(c->sections[i].section);
+	free(c->sections);
 	free(c->path);
 	free(c);
 	*cp = NULL;

@@ -18,6 +18,10 @@ struct conf {
 	char *path;
 	struct conf_entry *entries;
 	size_t count;
+	/* Every "[section]" header (key and value NULL), so that a caller can
+	 * refuse an unknown section even when it holds no keys. */
+	struct conf_entry *sections;
+	size_t nsections;
 };
 
 /* Parses text (len bytes) that came from path.  Returns 0, or -1 with a

@@ -7,7 +7,7 @@
 #define SMTP_CMD_LINE_MAX      2048   /* RFC 5321 4.5.3.1.4: 512, raised for ESMTP params */
 #define SMTP_TEXT_LINE_MAX     (1024 * 1024) /* RFC 5321 4.5.3.1.6 says 1000; real mail has longer lines, bounded by message size */
 #define SMTP_RCPT_MAX          100    /* RFC 5321 4.5.3.1.8: at least 100 recipients */
-#define SMTP_MAX_ERRORS        10     /* bad commands before we hang up (nginx, Postfix smtpd_hard_error_limit 20) */
+#define SMTP_MAX_ERRORS        20     /* 5xx replies before we hang up (Postfix smtpd_hard_error_limit) */
 #define SMTP_TIMEOUT_SEC       300    /* RFC 5321 4.5.3.2.7: server timeout 5 minutes */
 #define SMTP_ADDR_MAX          320    /* RFC 5321 4.5.3.1.1-3: 64 local-part + @ + 255 domain */
 #define SMTP_AUTH_LINE_MAX     12288  /* RFC 4954 4: a SASL line may exceed the command limit */

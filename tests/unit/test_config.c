@@ -231,7 +231,7 @@ test_errors(void)
 	char text[1024];
 
 	test_begin("config: errors name file and line");
-	expect_error("[server]\nhostname = x\n[bogus]\nfoo = 1\n", 4, "unknown section [bogus]");
+	expect_error("[server]\nhostname = x\n[bogus]\nfoo = 1\n", 3, "unknown section [bogus]");
 	expect_error("[server]\n# c\nnope = 1\n", 3, "unknown key \"nope\" in [server]");
 	expect_error("[listen]\nhttp = 127.0.0.1:80\n", 2, "unknown key");
 	expect_error("[server]\nthreads = 0\n", 2, "between 1 and 64");
@@ -353,7 +353,7 @@ test_load_file(void)
 	fputs("[server]\nworkers = 5\n[bad]\nx = 1\n", f);
 	fclose(f);
 	test_assert_inteq(config_load(path, &cfg, &error), -1);
-	test_assert(error != NULL && strstr(error, ":4: unknown section") != NULL);
+	test_assert(error != NULL && strstr(error, ":3: unknown section") != NULL);
 	test_assert(error != NULL && strncmp(error, path, strlen(path)) == 0);
 	free(error);
 	error = NULL;
