@@ -101,10 +101,9 @@ refuse_message(struct smtp_session *s, enum smtp_body_status st)
 	case SMTP_BODY_TOO_BIG:
 		smtp_reply(s, 552, "5.3.4", "Message size exceeds fixed maximum message size");
 		break;
-	case SMTP_BODY_BARE_LF:
 	case SMTP_BODY_BARE_CR:
 		/* RFC 5321 2.3.8; Postfix's smtpd_forbid_bare_newline uses 5.5.2 */
-		smtp_reply(s, 550, "5.5.2", "Message contains bare CR or LF characters");
+		smtp_reply(s, 550, "5.5.2", "Message contains bare CR characters");
 		break;
 	case SMTP_BODY_NUL:
 		smtp_reply(s, 550, "5.6.0", "Message contains NUL characters");

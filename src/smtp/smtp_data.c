@@ -141,6 +141,12 @@ feed_data(struct smtp_body *b, const char *data, size_t len, size_t *consumed_ou
 				b->state = ST_DOT_CR;
 				continue;
 			}
+			if (c == '\n') {
+				/* "." then a bare LF is not the end and not
+				 * stuffing: the dot stays, as content. */
+				count(b, 1, true);
+				emit(b, ".", 1);
+			}
 			b->state = ST_MID;
 			continue;
 		case ST_DOT_CR:
@@ -171,11 +177,17 @@ feed_data(struct smtp_body *b, const char *data, size_t len, size_t *consumed_ou
 				i++;
 				b->state = ST_CR;
 			} else if (c == '\n') {
-				/* a bare LF never starts a line: "\n.\r\n" does not
-				 * end the data */
-				count(b, 1, false);
-				set_status(b, SMTP_BODY_BARE_LF);
+				/* A bare LF ends the line and is stored as CR LF
+				 * (Postfix's smtpd_forbid_bare_newline=normal: curl,
+				 * scripts and old tools send them).  It never starts
+				 * a line that can end the data or lose a dot:
+				 * "\n.\r\n" and "\n.\n" are content. */
+				count(b, 2, false);
+				emit(b, data + run, i - run);
+				emit(b, "\r", 1);
+				run = i;
 				i++;
+				line_end(b);
 			} else if (c == '\0') {
 				count(b, 1, true);
 				set_status(b, SMTP_BODY_NUL);
@@ -282,8 +294,6 @@ smtp_body_status_text(enum smtp_body_status st)
 		return "ok";
 	case SMTP_BODY_TOO_BIG:
 		return "too big";
-	case SMTP_BODY_BARE_LF:
-		return "bare LF";
 	case SMTP_BODY_BARE_CR:
 		return "bare CR";
 	case SMTP_BODY_NUL:

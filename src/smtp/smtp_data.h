@@ -4,10 +4,13 @@
  * message is handed to a sink in runs, so nothing is held in memory.
  *
  * DATA: only CR LF "." CR LF ends the data (the SMTP smuggling defence:
- * "\n.\n", "\r.\r", "\n.\r\n" and "\r\n.\n" do not).  A bare CR, a bare
- * LF or a NUL anywhere, or a line longer than SMTP_TEXT_LINE_MAX, marks
- * the message as invalid; the machine keeps reading to the real end so
- * the session stays in sync, then the session rejects it.
+ * "\n.\n", "\r.\r", "\n.\r\n" and "\r\n.\n" do not).  A bare LF ends a line
+ * and is stored as CR LF, but the line after it is plain content: it is
+ * neither unstuffed nor taken as the end (Postfix 3.9's default,
+ * smtpd_forbid_bare_newline=normal).  A bare CR or a NUL anywhere, or a
+ * line longer than SMTP_TEXT_LINE_MAX, marks the message as invalid; the
+ * machine keeps reading to the real end so the session stays in sync,
+ * then the session rejects it.
  *
  * BDAT: the session counts the chunk's bytes itself.  A bare LF or a bare
  * CR is turned into CR LF (BINARYMIME is not offered, and the store keeps
@@ -36,7 +39,6 @@ enum smtp_body_mode { SMTP_BODY_DATA, SMTP_BODY_BDAT };
 enum smtp_body_status {
 	SMTP_BODY_OK,
 	SMTP_BODY_TOO_BIG,        /* 552 5.3.4 */
-	SMTP_BODY_BARE_LF,        /* DATA only: 550 5.5.2 */
 	SMTP_BODY_BARE_CR,        /* DATA only: 550 5.5.2 */
 	SMTP_BODY_NUL,            /* 550 5.6.0 */
 	SMTP_BODY_LINE_TOO_LONG,  /* 550 5.5.2 */

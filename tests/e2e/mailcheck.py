@@ -286,8 +286,7 @@ class Servers:
 
     def std(self, users=("alice@example.test", "bob@example.test", "carol@example.org"), start=True, **kw):
         """A server with the standard users (alice, bob, carol), started."""
-        srv = Server(**kw)
-        self.list.append(srv)
+        srv = self.bare(**kw)
         for u in users:
             srv.add_user(u)
         if start:
@@ -296,7 +295,13 @@ class Servers:
 
     def bare(self, **kw):
         """A server with its config and two domains, not started."""
-        srv = Server(**kw)
+        for attempt in range(5):
+            srv = Server(**kw)
+            # harness.free_port() binds and closes one port at a time, so
+            # two services can draw the same port; draw again if so.
+            if len(set(srv.ports.values())) == len(srv.ports):
+                break
+            srv.cleanup()
         self.list.append(srv)
         return srv
 

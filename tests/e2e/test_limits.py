@@ -1,0 +1,187 @@
+"""End-to-end tests of promises 2 and 3: bounds on what clients send, and
+that slow or idle clients never stall the others."""
+
+import os
+import socket
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from harness import PASSWORD, Raw, Suite  # noqa: E402
+from mailcheck import (  # noqa: E402
+    HOST, assert_delivered_exact, case, deliver, fetch_all, message, pop3, pop3_count, raw_pop3, raw_smtp, retr,
+    setup, teardown_all)
+
+suite = Suite()
+t = case(suite)
+
+ALICE = "alice@example.test"
+
+
+@t
+def data_line_over_bound(f):
+    srv = f.std()
+    r = raw_smtp(srv)
+    try:
+        r.send("MAIL FROM:<s@example.org>\r\nRCPT TO:<alice@example.test>\r\nDATA\r\n")
+        for want in ("250", "250", "354"):
+            assert r.reply()[-1].startswith(want)
+        r.send(b"Subject: long line\r\n\r\n")
+        chunk = b"z" * 65536
+        for _ in range(32):  # one 2 MB line, over SMTP_TEXT_LINE_MAX (1 MB)
+            r.send(chunk)
+        r.send(b"\r\n.\r\n")
+        rep = r.reply()
+        assert rep[-1][0] == "5", "a 2 MB line was accepted: %r" % rep
+        r.send("NOOP\r\n")
+        assert r.reply()[-1].startswith("250"), "session lost after an overlong DATA line"
+    finally:
+        r.close()
+    assert pop3_count(srv, ALICE) == 0
+
+
+@t
+def many_idle_connections(f):
+    srv = f.std()
+    idle = []
+    try:
+        for i in range(300):
+            service = ("smtp", "pop3", "submission", "pop3s", "submissions")[i % 5]
+            idle.append(socket.create_connection((HOST, srv.port(service)), timeout=10))
+        msg = message(subject="among the idle")
+        t0 = time.time()
+        assert deliver(srv, ALICE, msg) == {}
+        got = fetch_all(srv, ALICE)
+        assert_delivered_exact(got[0], msg)
+        assert time.time() - t0 < 20
+    finally:
+        for s in idle:
+            s.close()
+
+
+@t
+def slow_reader_does_not_stall_others(f):
+    srv = f.std()
+    big = message(subject="big", body=("b" * 998 + "\r\n") * 8000)  # 8 MB
+    assert deliver(srv, ALICE, big) == {}
+    r = raw_pop3(srv)
+    try:
+        r.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        r.send("USER %s\r\n" % ALICE)
+        r.line()
+        r.send("PASS %s\r\n" % PASSWORD)
+        assert r.line().startswith("+OK")
+        r.send("RETR 1\r\n")  # and do not read it
+        time.sleep(0.5)
+        t0 = time.time()
+        small = message(subject="meanwhile", to="bob@example.test")
+        assert deliver(srv, "bob@example.test", small) == {}
+        assert_delivered_exact(fetch_all(srv, "bob@example.test")[0], small)
+        assert time.time() - t0 < 20
+        # The slow reader can still read it all, byte-exact.
+        assert r.line().startswith("+OK")
+        lines = []
+        while True:
+            l = r.line()
+            if l == ".":
+                break
+            lines.append(l[1:] if l.startswith("..") else l)
+        from mailcheck import split_trace
+        _, rest = split_trace("".join(l + "\r\n" for l in lines).encode())
+        assert rest == big, "slow RETR differs"
+    finally:
+        r.close()
+
+
+@t
+def slow_writer_does_not_stall_others(f):
+    srv = f.std()
+    r = raw_smtp(srv)
+    try:
+        r.send("MAIL FROM:<s@example.org>\r\nRCPT TO:<alice@example.test>\r\nDATA\r\n")
+        for _ in range(3):
+            r.reply()
+        for ch in "Subject: drip\r\n\r\n":
+            r.send(ch)
+            time.sleep(0.02)
+        # In the middle of the drip, others go on.
+        assert deliver(srv, "bob@example.test", message(subject="fast")) == {}
+        assert pop3_count(srv, "bob@example.test") == 1
+        for ch in "drip drip\r\n.\r\n":
+            r.send(ch)
+            time.sleep(0.02)
+        assert r.reply()[-1].startswith("250")
+    finally:
+        r.close()
+    assert pop3_count(srv, ALICE) == 1
+
+
+@t
+def max_connections_enforced(f):
+    srv = f.std(extra="max_connections = 20\n")
+    held = []
+    try:
+        for i in range(20):
+            held.append(raw_pop3(srv))
+        refused = 0
+        for i in range(5):
+            try:
+                s = Raw(srv.port("smtp"), timeout=5)
+            except OSError:
+                refused += 1
+                continue
+            try:
+                line = s.line()
+                assert line.startswith("421") or line.startswith("-ERR"), "connection over the limit: %r" % line
+                refused += 1
+            except (EOFError, ConnectionResetError):
+                refused += 1
+            except (socket.timeout, TimeoutError):
+                raise AssertionError("a connection over max_connections hangs without an answer")
+            finally:
+                s.close()
+        assert refused == 5, refused
+    finally:
+        for r in held:
+            r.close()
+    # Once the others are gone, service resumes.
+    deadline = time.time() + 10
+    while True:
+        try:
+            assert deliver(srv, ALICE, message()) == {}
+            break
+        except Exception:
+            if time.time() > deadline:
+                raise
+            time.sleep(0.2)
+
+
+@t
+def big_mailbox_listing(f):
+    srv = f.std()
+    # 300 messages over one pipelined session.
+    r = raw_smtp(srv)
+    try:
+        for i in range(300):
+            m = message(subject="n%d" % i)
+            r.send(b"MAIL FROM:<s@example.org>\r\nRCPT TO:<alice@example.test>\r\nBDAT %d LAST\r\n" % len(m) + m)
+        for i in range(900):
+            rep = r.reply()
+            assert rep[-1].startswith("250"), (i, rep)
+    finally:
+        r.close()
+    p = pop3(srv, ALICE)
+    try:
+        count, size = p.stat()
+        assert count == 300
+        uids = [l.split()[1] for l in p.uidl()[1]]
+        assert len(set(uids)) == 300
+        sizes = [int(l.split()[1]) for l in p.list()[1]]
+        assert sum(sizes) == size
+        assert b"Subject: n299" in retr(p, 300)
+    finally:
+        p.quit()
+
+
+suite.run(setup, teardown_all)
