@@ -31,7 +31,7 @@
 #define CONFIG_DEFAULT_DATA_DIR   "/var/lib/tern"
 #define CONFIG_DEFAULT_MSG_SIZE   (50ULL * 1024 * 1024)
 #define CONFIG_DEFAULT_CONNS      10000
-#define CONFIG_DEFAULT_WORKERS    4
+#define CONFIG_DEFAULT_WORKERS    16   /* mostly asleep in fsync: enough of them lets group commit batch */
 
 static const char *const service_names[SERVICE_COUNT] = {
 	[SERVICE_IMAP] = "imap",

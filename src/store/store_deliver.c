@@ -185,21 +185,17 @@ store_deliver(const char *data_dir, struct store_spool *sp, const char *const *u
 			.size = (uint64_t)sb.st_size,
 			.internal_date = internal_date,
 		};
-		struct store *st = NULL;
 		enum store_error e;
 		const char *msg;
 		int r;
 
-		r = store_cache_open(data_dir, users[i], &st, &e, &msg);
-		if (r == 0)
-			r = store_deliver_batch(st, "INBOX", &d, 1, &e, &msg);
+		r = store_group_deliver(data_dir, users[i], &d, &e, &msg);
 		if (r == -1 && ret == 0) {
 			ret = -1;
 			*err_out = e;
 			snprintf(first_error, sizeof(first_error), "%.*s: %s", ADDRESS_MAX,
 			         users[i] != NULL ? users[i] : "(null)", msg);
 		}
-		store_cache_release(&st, r == -1);
 	}
 	if (ret == -1)
 		*error_out = store_tls_errorf("%s", first_error);

@@ -154,4 +154,12 @@ int store_cache_open(const char *data_dir, const char *user, struct store **st_o
                      const char **error_out);
 void store_cache_release(struct store **st, bool failed);
 
+/* Delivers one message to user's INBOX through the group commit
+ * (store_group.c): it may be written together with other deliveries to
+ * the same user in one fsync and one transaction.  Blocks until that
+ * transaction committed.  Returns 0 (d->uid_out set) or -1 with
+ * *err_out and a per-thread *error_out. */
+int store_group_deliver(const char *data_dir, const char *user, struct store_delivery *d,
+                        enum store_error *err_out, const char **error_out);
+
 #endif

@@ -52,7 +52,7 @@ test_defaults(void)
 	test_assert_streq(cfg.data_dir, "/var/lib/tern");
 	test_assert(cfg.threads >= 1 && cfg.threads <= 64);
 	test_assert_inteq(cfg.threads, sysconf(_SC_NPROCESSORS_ONLN) > 64 ? 64 : sysconf(_SC_NPROCESSORS_ONLN));
-	test_assert_inteq(cfg.workers, 4);
+	test_assert_inteq(cfg.workers, 16);
 	test_assert_inteq(cfg.log_level, LOG_INFO);
 	test_assert_streq(cfg.tls_cert, "");
 	test_assert_streq(cfg.tls_key, "");
@@ -310,7 +310,7 @@ test_print_roundtrip(void)
 	test_assert(strstr(printed, "max_message_size = 1536K\n") != NULL);
 	test_assert(strstr(printed, "imaps = [::1]:993\n") != NULL);
 	test_assert(strstr(printed, "pop3 =\n") != NULL);
-	test_assert(strstr(printed, "workers = 4\n") != NULL);
+	test_assert(strstr(printed, "workers = 16\n") != NULL);
 	test_assert(strstr(printed, "allow_plaintext = loopback\n") != NULL);
 	snprintf(path, sizeof(path), "%s/printed.conf", tmpdir);
 	f = fopen(path, "w");
