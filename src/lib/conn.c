@@ -99,13 +99,14 @@ struct conn {
 };
 
 /* Each loop runs on its own thread, so a thread-local list holds exactly
- * that loop's connections (for conn_abort_all at shutdown). */
+ * that loop's connections (for conn_close_idle at shutdown). */
 static __thread struct conn *thread_conns;
 static atomic_uint n_conns;
 static atomic_uint n_jobs;
 static atomic_uint next_id;
 
 static void settle(struct conn *c);
+static void flush(struct conn *c);
 static void on_io(void *arg, uint32_t events);
 
 unsigned
@@ -242,18 +243,24 @@ finish(struct conn *c)
 	free(c);
 }
 
-void
-conn_abort_all(void)
+unsigned
+conn_close_idle(bool force)
 {
 	struct conn *c, *next;
+	unsigned left = 0;
 
 	for (c = thread_conns; c != NULL; c = next) {
 		next = c->next;
-		if (c->jobs == 0 && c->depth == 0) {
-			c->dead = true;
-			finish(c);
+		if (c->jobs > 0 || c->depth > 0 ||
+		    (!force && c->opened && c->h->busy != NULL && c->h->busy(c->session))) {
+			left++;
+			continue;
 		}
+		flush(c);       /* a last reply (250 after a delivery) goes out */
+		c->dead = true;
+		finish(c);
 	}
+	return left;
 }
 
 /* Reading. */

@@ -34,6 +34,10 @@ struct conn_handler {
 	void (*timeout)(void *session);
 	/* The peer has gone or conn_close() finished: free the session. */
 	void (*close)(void *session);
+	/* At shutdown: true while the session is in the middle of something
+	 * the client expects to complete (a message being received); such a
+	 * session is given time to finish.  May be NULL (never busy). */
+	bool (*busy)(void *session);
 };
 
 /* The bytes received and not yet consumed (decrypted). */
@@ -109,8 +113,9 @@ struct conn *conn_new(struct evloop *loop, int fd, const struct conn_handler *h,
  * process (for shutdown and limits). */
 unsigned conn_count(void);
 /* At shutdown, on a loop thread: closes every connection of this loop
- * that has no job in flight (their sessions' close handlers run). */
-void conn_abort_all(void);
+ * that has no job in flight and, unless force, whose session is not busy
+ * (their sessions' close handlers run).  Returns how many are left. */
+unsigned conn_close_idle(bool force);
 unsigned conn_jobs_in_flight(void);
 
 #endif

@@ -5,6 +5,7 @@
 #include <netinet/tcp.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -135,18 +136,31 @@ loop_main(void *arg)
 	return NULL;
 }
 
+static atomic_uint acceptors_stopped;
+
 static void
 stop_accepting(void *arg)
 {
 	struct acceptor *a = arg;
 
 	evloop_del(a->loop, a->l->fd);
+	atomic_fetch_add(&acceptors_stopped, 1);
+}
+
+/* Shutdown sweeps, run on each loop: idle sessions are closed at once,
+ * busy ones (a message arriving) on a later sweep once they are done. */
+static atomic_uint sessions_left;
+
+static void
+sweep_connections(void *unused)
+{
+	atomic_fetch_add(&sessions_left, conn_close_idle(false));
 }
 
 static void
-abort_connections(void *unused)
+close_all_connections(void *unused)
 {
-	conn_abort_all();
+	conn_close_idle(true);
 }
 
 static int
@@ -184,13 +198,24 @@ open_listeners(struct server *srv)
 	return 0;
 }
 
+/* Waits (at most SHUTDOWN_GRACE_SEC) until no job is in flight and every
+ * session that was receiving a message has finished and been closed. */
 static void
-wait_for_jobs(void)
+finish_in_flight(struct server *srv)
 {
-	struct timespec ts = { 0, 10 * 1000 * 1000 };
+	struct timespec ts = { 0, 20 * 1000 * 1000 };
 
-	for (int i = 0; i < SHUTDOWN_GRACE_SEC * 100 && conn_jobs_in_flight() > 0; i++)
+	for (int i = 0; i < SHUTDOWN_GRACE_SEC * 50; i++) {
+		atomic_store(&sessions_left, 0);
+		for (unsigned l = 0; l < srv->nloops; l++)
+			evloop_post(srv->loops[l].loop, sweep_connections, NULL);
 		nanosleep(&ts, NULL);
+		/* The sweeps posted above have run by now unless a loop is
+		 * very busy; then the counts are simply checked again. */
+		if (atomic_load(&sessions_left) == 0 && conn_jobs_in_flight() == 0 && conn_count() == 0)
+			return;
+	}
+	log_warnx("shutdown: %u connections still busy after %d s, closing them", conn_count(), SHUTDOWN_GRACE_SEC);
 }
 
 int
@@ -282,17 +307,22 @@ server_run(const struct tern_config *cfg)
 		for (size_t j = 0; j < srv.nlisteners; j++)
 			evloop_post(srv.loops[i].loop, stop_accepting, &acceptors[i * srv.nlisteners + j]);
 	}
-	wait_for_jobs();
-	/* Let the loops send the replies of the jobs that just ended. */
+	/* Once no loop watches them, close the listeners: new clients are
+	 * refused at once instead of waiting in the backlog. */
 	{
-		struct timespec ts = { 0, 100 * 1000 * 1000 };
+		struct timespec ts = { 0, 1000 * 1000 };
 
-		nanosleep(&ts, NULL);
+		for (int i = 0; i < 5000 && atomic_load(&acceptors_stopped) < srv.nloops * srv.nlisteners; i++)
+			nanosleep(&ts, NULL);
+		for (size_t j = 0; j < srv.nlisteners; j++) {
+			close(srv.listeners[j].fd);
+			srv.listeners[j].fd = -1;
+		}
 	}
-	/* Sessions still open (idle, or mid-DATA: never acknowledged) are
-	 * closed by their own loop, then the loops stop. */
+	finish_in_flight(&srv);
+	/* What is left after the grace period is closed by its own loop. */
 	for (unsigned i = 0; i < srv.nloops; i++) {
-		evloop_post(srv.loops[i].loop, abort_connections, NULL);
+		evloop_post(srv.loops[i].loop, close_all_connections, NULL);
 		evloop_stop(srv.loops[i].loop);
 	}
 	for (unsigned i = 0; i < srv.nloops; i++)
@@ -300,8 +330,6 @@ server_run(const struct tern_config *cfg)
 	evloop_workers_stop();
 	for (unsigned i = 0; i < srv.nloops; i++)
 		evloop_free(&srv.loops[i].loop);
-	for (size_t j = 0; j < srv.nlisteners; j++)
-		close(srv.listeners[j].fd);
 	log_info("tern stopped");
 	tls_server_free(&srv.tls);
 	free(acceptors);

@@ -396,6 +396,15 @@ smtp_close(void *arg)
 	free(s);
 }
 
+/* A message is being received: let it finish before a shutdown. */
+static bool
+smtp_busy(void *arg)
+{
+	struct smtp_session *s = arg;
+
+	return s->state == SMTP_ST_DATA || s->state == SMTP_ST_BDAT || (s->tx != NULL && s->tx->bdat);
+}
+
 const struct conn_handler smtp_conn_handler = {
 	.name = "smtp",
 	.open = smtp_open,
@@ -403,4 +412,5 @@ const struct conn_handler smtp_conn_handler = {
 	.drained = smtp_drained,
 	.timeout = smtp_timeout,
 	.close = smtp_close,
+	.busy = smtp_busy,
 };

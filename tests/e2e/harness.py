@@ -57,6 +57,13 @@ class Server:
         self.ports = {s: free_port() for s in SERVICES}
         self.log_path = os.path.join(self.dir, "server.log")
         self.proc = None
+        self.settings = (allow_plaintext, max_message_size, extra, tls)
+        self.write_config()
+        self.cli("domain", "add", "example.test")
+        self.cli("domain", "add", "example.org")
+
+    def write_config(self):
+        allow_plaintext, max_message_size, extra, tls = self.settings
         cert, key = certificate()
         lines = ["[server]", "hostname = mail.example.test", "data_dir = " + self.data,
                  "threads = 2", "workers = 4", "log_level = debug"]
@@ -71,8 +78,6 @@ class Server:
                   "[limits]", "max_message_size = " + max_message_size]
         with open(self.conf, "w") as f:
             f.write("\n".join(lines) + "\n" + extra)
-        self.cli("domain", "add", "example.test")
-        self.cli("domain", "add", "example.org")
 
     def cli(self, *args, input=None, check=True):
         r = subprocess.run([TERN, "--config", self.conf] + list(args), input=input,
@@ -85,6 +90,20 @@ class Server:
         self.cli("user", "add", address, "--password-stdin", "--role", role, input=password + "\n")
 
     def start(self):
+        # free_port() can race with another program taking the port: if
+        # the server could not bind, pick new ports and try again.
+        for attempt in range(3):
+            try:
+                return self.start_once()
+            except AssertionError:
+                if attempt == 2 or "Address already in use" not in self.tail(20):
+                    raise
+                self.log.close()
+                self.proc = None
+                self.ports = {s: free_port() for s in SERVICES}
+                self.write_config()
+
+    def start_once(self):
         self.log = open(self.log_path, "ab")
         self.proc = subprocess.Popen([TERN, "serve", "--config", self.conf],
                                      stdout=self.log, stderr=self.log)
