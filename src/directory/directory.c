@@ -955,6 +955,46 @@ dir_expand_target(struct directory *d, const char *target, int depth, struct rcp
 	return n < 0 ? -1 : 0;
 }
 
+/* RFC 5321 4.5.1: mail to postmaster@<local domain> MUST be accepted.
+ * Without a user or alias of that name it goes to the admin-role users,
+ * and without those to the oldest user of the domain (on a small server,
+ * whoever set it up).  An alias "postmaster@domain" chooses otherwise. */
+static int
+dir_postmaster_fallback(struct directory *d, const char *domain, struct rcpt_resolution *out,
+                        const char **error_out)
+{
+	static const struct {
+		const char *sql;
+		bool by_domain;
+	} queries[] = {
+		{ "SELECT address FROM users WHERE role = 'admin' AND disabled = 0 "
+		  "ORDER BY created, address LIMIT 8", false },
+		{ "SELECT address FROM users WHERE domain = ? AND disabled = 0 "
+		  "ORDER BY created, address LIMIT 1", true },
+	};
+
+	for (size_t q = 0; q < sizeof(queries) / sizeof(queries[0]) && out->n_local == 0; q++) {
+		sqlite3_stmt *st = dir_prepare(d, error_out, queries[q].sql, queries[q].by_domain ? domain : NULL,
+		                               NULL);
+		int rc;
+
+		if (st == NULL)
+			return -1;
+		while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+			const char *addr = (const char *)sqlite3_column_text(st, 0);
+
+			if (addr != NULL)
+				res_add(out->local, &out->n_local, addr);
+		}
+		sqlite3_finalize(st);
+		if (rc != SQLITE_DONE)
+			return dir_sql_fail(d, error_out, "postmaster lookup");
+	}
+	if (out->n_local > 0)
+		out->kind = RCPT_LOCAL;
+	return 0;
+}
+
 int
 directory_resolve_rcpt(struct directory *d, const char *address, struct rcpt_resolution *out,
                        const char **error_out)
@@ -994,8 +1034,11 @@ directory_resolve_rcpt(struct directory *d, const char *address, struct rcpt_res
 		res_add(out->local, &out->n_local, found);
 		return 0;
 	}
-	if (m == DIR_MATCH_NONE)
+	if (m == DIR_MATCH_NONE) {
+		if (strcmp(a.local, "postmaster") == 0)
+			return dir_postmaster_fallback(d, a.domain, out, error_out);
 		return 0;
+	}
 	targets = xmalloc(DIRECTORY_ALIAS_TARGETS_MAX * sizeof(*targets));
 	n = dir_alias_targets(d, found, targets, DIRECTORY_ALIAS_TARGETS_MAX, error_out);
 	for (i = 0; i < n; i++) {

@@ -4,6 +4,7 @@ that talk to it with Python's standard client libraries.
 
 Each case prints "ok NAME" or "not ok NAME" (tests/run.sh counts them)."""
 
+import atexit
 import os
 import shutil
 import signal
@@ -21,12 +22,23 @@ SERVICES = ["pop3", "pop3s", "smtp", "submission", "submissions"]
 PASSWORD = "correct horse battery"
 
 
+def free_ports(n):
+    """n distinct free ports (all held open while choosing, so no two are
+    the same; another program can still take one before the server binds,
+    which Server.start() handles)."""
+    socks = []
+    for _ in range(n):
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        socks.append(s)
+    ports = [s.getsockname()[1] for s in socks]
+    for s in socks:
+        s.close()
+    return ports
+
+
 def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+    return free_ports(1)[0]
 
 
 _cert_dir = None
@@ -37,6 +49,7 @@ def certificate():
     global _cert_dir
     if _cert_dir is None:
         _cert_dir = tempfile.mkdtemp(prefix="tern-cert-")
+        atexit.register(shutil.rmtree, _cert_dir, True)
         subprocess.run(
             ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
              "-subj", "/CN=mail.example.test",
@@ -54,7 +67,8 @@ class Server:
         self.dir = tempfile.mkdtemp(prefix="tern-e2e-")
         self.data = os.path.join(self.dir, "data")
         self.conf = os.path.join(self.dir, "tern.conf")
-        self.ports = {s: free_port() for s in SERVICES}
+        services = SERVICES if tls else [s for s in SERVICES if s not in ("pop3s", "submissions")]
+        self.ports = dict(zip(services, free_ports(len(services))))
         self.log_path = os.path.join(self.dir, "server.log")
         self.proc = None
         self.settings = (allow_plaintext, max_message_size, extra, tls)
@@ -71,8 +85,6 @@ class Server:
             lines += ["[tls]", "cert = " + cert, "key = " + key]
         lines += ["[listen]"]
         for s, p in self.ports.items():
-            if not tls and s in ("pop3s", "submissions"):
-                continue
             lines.append("%s = 127.0.0.1:%d" % (s, p))
         lines += ["[auth]", "allow_plaintext = " + allow_plaintext,
                   "[limits]", "max_message_size = " + max_message_size]
@@ -100,7 +112,7 @@ class Server:
                     raise
                 self.log.close()
                 self.proc = None
-                self.ports = {s: free_port() for s in SERVICES}
+                self.ports = dict(zip(self.ports, free_ports(len(self.ports))))
                 self.write_config()
 
     def start_once(self):

@@ -4,12 +4,9 @@ sending with smtplib, reading mailboxes with poplib, building messages.
 
 import os
 import poplib
-import signal
 import smtplib
 import socket
-import ssl
 import subprocess
-import time
 import uuid
 
 from harness import PASSWORD, Raw, Server, certificate, client_tls, stop_and_check
@@ -295,13 +292,7 @@ class Servers:
 
     def bare(self, **kw):
         """A server with its config and two domains, not started."""
-        for attempt in range(5):
-            srv = Server(**kw)
-            # harness.free_port() binds and closes one port at a time, so
-            # two services can draw the same port; draw again if so.
-            if len(set(srv.ports.values())) == len(srv.ports):
-                break
-            srv.cleanup()
+        srv = Server(**kw)
         self.list.append(srv)
         return srv
 
@@ -325,7 +316,6 @@ def teardown_all(f):
 def case(suite):
     """Like suite.case, but prints the servers' log tails when the case fails."""
     import functools
-    import traceback
 
     def deco(fn):
         @functools.wraps(fn)

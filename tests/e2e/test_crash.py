@@ -8,7 +8,6 @@ import os
 import poplib
 import random
 import smtplib
-import socket
 import sys
 import threading
 import time
@@ -16,7 +15,7 @@ import uuid
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from harness import PASSWORD, Suite  # noqa: E402
+from harness import Suite  # noqa: E402
 from mailcheck import HOST, case, message, pop3, retr, setup, split_trace, teardown_all  # noqa: E402
 
 suite = Suite()
@@ -196,6 +195,29 @@ def kill9_loses_nothing_acknowledged(f):
     unacked_present = sum(1 for mid in seen if mid not in acked)
     print("# %d unacknowledged messages present (allowed)" % unacked_present, flush=True)
     assert not problems, "\n".join(problems[:30]) + ("\n... %d problems in all" % len(problems) if len(problems) > 30 else "")
+
+
+@t
+def kill9_keeps_uidls_and_deletions(f):
+    from mailcheck import deliver, uidls
+    srv = f.std(users=USERS)
+    for i in range(4):
+        assert deliver(srv, USERS[0], message(subject="keep %d" % i, to=USERS[0])) == {}
+    before = uidls(srv, USERS[0])
+    srv.kill()
+    srv.start()
+    assert uidls(srv, USERS[0]) == before, "UIDLs changed across kill -9"
+    # QUIT's +OK in the UPDATE state acknowledges the deletions (RFC 1939 6):
+    # a kill right after it must not bring them back.
+    p = pop3(srv, USERS[0])
+    p.dele(1)
+    p.dele(3)
+    resp = p.quit()
+    assert resp.startswith(b"+OK"), resp
+    srv.kill()
+    srv.start()
+    after = uidls(srv, USERS[0])
+    assert [u for _, u in after] == [before[1][1], before[3][1]], (before, after)
 
 
 suite.run(setup, teardown_all)

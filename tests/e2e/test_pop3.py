@@ -14,7 +14,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import PASSWORD, Raw, Suite  # noqa: E402
 from mailcheck import (  # noqa: E402
     HOST, assert_delivered_exact, case, curl, deliver, expect_pop_error, fetch_all, message, pop3,
-    pop3_count, pop3_multiline, raw_pop3, retr, setup, split_trace, teardown_all, uidls)
+    pop3_count, pop3_multiline, raw_pop3, retr, setup, teardown_all, uidls)
 
 suite = Suite()
 t = case(suite)
@@ -132,6 +132,9 @@ def user_pass_and_transaction_commands(f):
         expect_pop_error(lambda: p._shortcmd("RETR x"))
         expect_pop_error(lambda: p._shortcmd("RETR 1 2"))
         expect_pop_error(lambda: p._shortcmd("TOP 1"))
+        expect_pop_error(lambda: p._shortcmd("TOP 1 -1"))
+        expect_pop_error(lambda: p._shortcmd("RETR 99999999999999999999"))
+        expect_pop_error(lambda: p._shortcmd("DELE -1"))
     finally:
         p.quit()
 

@@ -13,7 +13,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import Suite  # noqa: E402
 from mailcheck import (  # noqa: E402
     assert_delivered_exact, case, deliver, expect_smtp_error, fetch_all, message, pop3_count, raw_smtp,
-    setup, smtp, split_trace, teardown_all)
+    setup, smtp, teardown_all)
 
 suite = Suite()
 t = case(suite)
@@ -213,6 +213,41 @@ def parameters_and_address_bounds(f):
         assert code >= 500, "overlong address: %d %r" % (code, text)
         code, text = s.docmd("RCPT TO:alice@example.test")  # no angle brackets
         assert code in (250, 501), (code, text)
+    finally:
+        s.quit()
+
+
+@t
+def rset_and_ehlo_reset_the_transaction(f):
+    srv = f.std()
+    r = raw_smtp(srv)
+    try:
+        r.send("MAIL FROM:<s@example.org>\r\nRCPT TO:<alice@example.test>\r\nRSET\r\nDATA\r\n")
+        codes = [r.reply()[-1][:3] for _ in range(4)]
+        assert codes == ["250", "250", "250", "503"], "DATA after RSET: %r" % codes
+        # RFC 5321 4.1.4: an EHLO in the middle of a transaction resets it.
+        r.send("MAIL FROM:<s@example.org>\r\nRCPT TO:<alice@example.test>\r\nEHLO again.example.org\r\n")
+        assert r.reply()[-1].startswith("250") and r.reply()[-1].startswith("250")
+        assert r.reply()[-1].startswith("250"), "EHLO"
+        r.send("DATA\r\n")
+        rep = r.reply()
+        assert rep[-1].startswith("503"), "DATA after EHLO: %r" % rep
+    finally:
+        r.close()
+    assert pop3_count(srv, "alice@example.test") == 0
+
+
+@t
+def postmaster_accepted(f):
+    # RFC 5321 4.5.1: "RCPT TO:<Postmaster>" (no domain, any case) and
+    # postmaster@ each local domain MUST be accepted.
+    srv = f.std()
+    s = smtp(srv)
+    try:
+        assert s.mail("sender@example.org")[0] == 250
+        for rcpt in ("<Postmaster>", "<postmaster@example.test>", "<POSTMASTER@example.org>"):
+            code, text = s.docmd("RCPT TO:" + rcpt)
+            assert code == 250, "RCPT TO:%s -> %d %r" % (rcpt, code, text)
     finally:
         s.quit()
 

@@ -4,7 +4,6 @@ sender checks, local delivery and the outbound queue."""
 
 import base64
 import os
-import smtplib
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))

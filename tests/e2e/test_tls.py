@@ -5,7 +5,6 @@ versions, and what happens without a certificate."""
 
 import os
 import poplib
-import smtplib
 import socket
 import ssl
 import sys
@@ -15,7 +14,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import PASSWORD, Raw, Suite, certificate, client_tls  # noqa: E402
 from mailcheck import (  # noqa: E402
     HOST, TLS_NAME, assert_delivered_exact, case, deliver, expect_pop_error, fetch_all, message, pop3,
-    pop3_count, pop3_multiline, quiet_socket, raw_pop3, raw_smtp, retr, setup, smtp, submission, teardown_all)
+    pop3_count, quiet_socket, raw_pop3, raw_smtp, retr, setup, smtp, submission, teardown_all)
 
 suite = Suite()
 t = case(suite)
@@ -258,8 +257,6 @@ def stalled_handshake_does_not_block(f):
 def no_certificate_no_starttls(f):
     srv = f.bare(tls=False)
     # Without [tls] there are no implicit-TLS listeners.
-    srv.ports.pop("pop3s")
-    srv.ports.pop("submissions")
     srv.add_user(ALICE)
     srv.start()
     s = smtp(srv)

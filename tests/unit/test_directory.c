@@ -419,6 +419,42 @@ test_sender(struct directory *d)
 }
 
 static void
+test_postmaster(void)
+{
+	struct rcpt_resolution *pm = calloc(1, sizeof(*pm));
+	struct directory *d = NULL;
+	const char *error = NULL;
+	char dir[300];
+
+	test_begin("directory: postmaster falls back to admins, then the oldest user of the domain");
+	snprintf(dir, sizeof(dir), "%s/pm", tmpdir);
+	test_assert_inteq(directory_open(dir, &d, &error), 0);
+	test_assert_inteq(directory_domain_add(d, "pm.example", &error), 0);
+	test_assert_inteq(directory_domain_add(d, "other.example", &error), 0);
+	/* No user at all: unknown, 550 is all that can be said. */
+	test_assert_inteq(directory_resolve_rcpt(d, "postmaster@pm.example", pm, &error), 0);
+	test_assert_inteq(pm->kind, RCPT_UNKNOWN_USER);
+	test_assert_inteq(directory_user_add(d, "first@pm.example", "$y$x", ROLE_USER, &error), 0);
+	test_assert_inteq(directory_user_add(d, "second@pm.example", "$y$x", ROLE_USER, &error), 0);
+	test_assert_inteq(directory_resolve_rcpt(d, "Postmaster@PM.example", pm, &error), 0);
+	test_assert_inteq(pm->kind, RCPT_LOCAL);
+	test_assert_inteq(pm->n_local, 1);
+	test_assert_streq(pm->local[0], "first@pm.example");
+	test_assert_inteq(directory_user_add(d, "boss@other.example", "$y$x", ROLE_ADMIN, &error), 0);
+	test_assert_inteq(directory_resolve_rcpt(d, "postmaster@pm.example", pm, &error), 0);
+	test_assert_inteq(pm->n_local, 1);
+	test_assert_streq(pm->local[0], "boss@other.example");
+	/* An explicit alias wins. */
+	test_assert_inteq(directory_alias_add(d, "postmaster@pm.example", "second@pm.example", &error), 0);
+	test_assert_inteq(directory_resolve_rcpt(d, "postmaster@pm.example", pm, &error), 0);
+	test_assert_inteq(pm->n_local, 1);
+	test_assert_streq(pm->local[0], "second@pm.example");
+	directory_close(&d);
+	free(pm);
+	test_end();
+}
+
+static void
 test_persistence(void)
 {
 	struct directory *d = NULL;
@@ -541,6 +577,7 @@ main(void)
 	test_resolve(d);
 	test_sender(d);
 	directory_close(&d);
+	test_postmaster();
 	test_persistence();
 	test_newer_schema();
 	test_for_thread();
