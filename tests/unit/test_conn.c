@@ -115,7 +115,7 @@ t_close(void *arg)
 }
 
 static const struct conn_handler handler = {
-	"test", t_open, t_input, t_drained, t_timeout, t_close,
+	"test", t_open, t_input, t_drained, t_timeout, t_close, NULL,
 };
 
 static void
