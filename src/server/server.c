@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -218,6 +219,24 @@ finish_in_flight(struct server *srv)
 	log_warnx("shutdown: %u connections still busy after %d s, closing them", conn_count(), SHUTDOWN_GRACE_SEC);
 }
 
+/* Every connection is a descriptor: take all the kernel allows us
+ * (the soft limit is often 1024, far below max_connections). */
+static void
+raise_fd_limit(const struct tern_config *cfg)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+		return;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	if (rl.rlim_cur < (rlim_t)cfg->max_connections + 64)
+		log_warnx("open file limit %llu is below max_connections=%u: raise it (ulimit -n, LimitNOFILE=)",
+		          (unsigned long long)rl.rlim_cur, cfg->max_connections);
+}
+
 int
 server_run(const struct tern_config *cfg)
 {
@@ -228,6 +247,7 @@ server_run(const struct tern_config *cfg)
 	int status = 0, sig;
 
 	log_set_level((enum log_level)cfg->log_level);
+	raise_fd_limit(cfg);
 	if (cfg->tls_cert[0] != '\0') {
 		srv.tls = tls_server_new(cfg->tls_cert, cfg->tls_key, cfg->tls_min_version, &error);
 		if (srv.tls == NULL) {
