@@ -101,7 +101,7 @@ deliver_done(void *arg)
 	log_info("smtp %s message id=%s from=<%s> nrcpt=%u local=%zu remote=%zu size=%" PRIu64
 	         " result=%s%s%s%s%s",
 	         conn_id(s->c), tx->id, smtp_log_safe(tx->mail_from, from, sizeof(from)), tx->n_rcpt, j->n_local,
-	         j->n_remote, tx->body.size, j->result == 0 ? "queued" : "failed",
+	         j->n_remote, tx->body.size, j->result != 0 ? "failed" : j->n_remote > 0 ? "queued" : "delivered",
 	         j->queue_id[0] != '\0' ? " queue_id=" : "", j->queue_id, j->result == 0 ? "" : " error=",
 	         j->result == 0 ? "" : j->error);
 	if (!conn_closing(s->c)) {
