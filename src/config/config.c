@@ -117,6 +117,10 @@ config_defaults(struct tern_config *cfg, const char *path)
 	for (s = 0; s < SERVICE_COUNT; s++)
 		cfg->listen[s].implicit_tls = service_implicit_tls(s);
 
+	cfg->imap_enabled = true;
+	cfg->pop3_enabled = true;
+	cfg->submission_enabled = true;
+
 	cfg->allow_plaintext = PLAINTEXT_NEVER;
 
 	cfg->max_message_size = CONFIG_DEFAULT_MSG_SIZE;
@@ -386,6 +390,57 @@ set_listen(struct tern_config *cfg, const char *key, const char *value, char *ms
 }
 
 static int
+set_bool(bool *dst, const char *key, const char *value, char *msg, size_t msgsize)
+{
+	static const char *const yes[] = { "yes", "on", "true" }, *const no[] = { "no", "off", "false" };
+
+	for (size_t i = 0; i < 3; i++) {
+		if (strcmp(value, yes[i]) == 0 || strcmp(value, no[i]) == 0) {
+			*dst = strcmp(value, yes[i]) == 0;
+			return 0;
+		}
+	}
+	snprintf(msg, msgsize, "%s must be yes or no, not \"%s\"", key, value);
+	return -1;
+}
+
+static int
+set_imap_enabled(struct tern_config *cfg, const char *key, const char *value, char *msg, size_t msgsize)
+{
+	return set_bool(&cfg->imap_enabled, key, value, msg, msgsize);
+}
+
+static int
+set_pop3_enabled(struct tern_config *cfg, const char *key, const char *value, char *msg, size_t msgsize)
+{
+	return set_bool(&cfg->pop3_enabled, key, value, msg, msgsize);
+}
+
+static int
+set_submission_enabled(struct tern_config *cfg, const char *key, const char *value, char *msg, size_t msgsize)
+{
+	return set_bool(&cfg->submission_enabled, key, value, msg, msgsize);
+}
+
+bool
+config_service_enabled(const struct tern_config *cfg, enum service s)
+{
+	switch (s) {
+	case SERVICE_IMAP:
+	case SERVICE_IMAPS:
+		return cfg->imap_enabled;
+	case SERVICE_POP3:
+	case SERVICE_POP3S:
+		return cfg->pop3_enabled;
+	case SERVICE_SUBMISSION:
+	case SERVICE_SUBMISSIONS:
+		return cfg->submission_enabled;
+	default:
+		return true;
+	}
+}
+
+static int
 set_allow_plaintext(struct tern_config *cfg, const char *key, const char *value, char *msg, size_t msgsize)
 {
 	size_t i;
@@ -445,6 +500,9 @@ static const struct config_key config_keys[] = {
 	{ "listen", "smtp", set_listen },
 	{ "listen", "submission", set_listen },
 	{ "listen", "submissions", set_listen },
+	{ "imap", "enabled", set_imap_enabled },
+	{ "pop3", "enabled", set_pop3_enabled },
+	{ "submission", "enabled", set_submission_enabled },
 	{ "auth", "allow_plaintext", set_allow_plaintext },
 	{ "limits", "max_message_size", set_max_message_size },
 	{ "limits", "max_recipients", set_max_recipients },
@@ -656,6 +714,10 @@ config_print(const struct tern_config *cfg, FILE *out)
 		else
 			fprintf(out, "%s = %s:%s\n", service_names[s], l->host, l->port);
 	}
+
+	fprintf(out, "\n[imap]\nenabled = %s\n", cfg->imap_enabled ? "yes" : "no");
+	fprintf(out, "\n[pop3]\nenabled = %s\n", cfg->pop3_enabled ? "yes" : "no");
+	fprintf(out, "\n[submission]\nenabled = %s\n", cfg->submission_enabled ? "yes" : "no");
 
 	fprintf(out, "\n[auth]\n");
 	fprintf(out, "allow_plaintext = %s\n",

@@ -50,6 +50,12 @@ struct tern_config {
 	/* [listen] */
 	struct listen_config listen[SERVICE_COUNT];
 
+	/* [imap] [pop3] [submission] enabled: the Exchange admin's server
+	 * switches; a disabled service does not listen at all. */
+	bool imap_enabled;
+	bool pop3_enabled;
+	bool submission_enabled;
+
 	/* [auth] */
 	enum allow_plaintext allow_plaintext;
 
@@ -61,6 +67,9 @@ struct tern_config {
 
 /* Service names as used in [listen]: "imap", "imaps", ... */
 const char *config_service_name(enum service s);
+/* true if the service's switch ([imap]/[pop3]/[submission] enabled) is on;
+ * the inbound smtp service has no switch. */
+bool config_service_enabled(const struct tern_config *cfg, enum service s);
 
 /* Loads and checks path.  Returns 0, or -1 with a malloc'd
  * "file:line: message" in *error_out (caller frees). */

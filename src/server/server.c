@@ -176,6 +176,10 @@ open_listeners(struct server *srv)
 
 		if (!lc->enabled)
 			continue;
+		if (!config_service_enabled(cfg, (enum service)s)) {
+			log_info("listen %s: service switched off in the configuration, not listening", name);
+			continue;
+		}
 		if (handler_for((enum service)s) == NULL) {
 			log_warnx("listen %s: not implemented yet, not listening", name);
 			continue;
