@@ -8,6 +8,8 @@ make gcc libc6-dev
 libssl-dev openssl
 libsqlite3-dev
 libcrypt-dev
+libjansson-dev
+libcurl4-openssl-dev
 clang libclang-rt-14-dev
 python3
 curl

@@ -1,5 +1,7 @@
-/* tern user add|del|show|list|passwd|set (import-passwd: cli_user_import.c) */
+/* tern user add|del|show|list|passwd|set (import-passwd: cli_user_import.c,
+ * app-password: cli_user_apppw.c) */
 #include "cli/cli.h"
+#include "cli/cli_user_apppw.h"
 
 #include <string.h>
 #include <time.h>
@@ -20,13 +22,17 @@ static const char user_usage[] =
 	"       tern user list [DOMAIN]\n"
 	"       tern user passwd ADDRESS [--password-stdin]\n"
 	"       tern user set ADDRESS [--imap on|off] [--pop3 on|off] [--submission on|off]\n"
-	"                     [--disabled|--enabled] [--role user|admin] [--quota SIZE]\n"
+	"                     [--disabled|--enabled] [--reject-mail on|off]\n"
+	"                     [--role user|admin] [--quota SIZE]\n"
 	"       tern user import-passwd FILE [--domain DOMAIN] [--create-domains]\n"
+	"       tern user app-password add|list|revoke ...   (tern user app-password --help)\n"
 	"\n"
 	"Manages users.  A user's address must be in a local domain.  Without\n"
 	"--password-stdin, add and passwd generate a password and print it once.\n"
 	"SIZE takes a K, M or G suffix; 0 or \"unlimited\" means no quota.\n"
 	"Administrators cannot open their mailbox over IMAP or POP3.\n"
+	"A disabled user cannot log in but still receives mail, unless\n"
+	"--reject-mail is on: then mail to it is refused (550 5.2.1).\n"
 	"import-passwd reads a Dovecot passwd-file (user:{SCHEME}hash:...).\n";
 
 static int
@@ -154,7 +160,7 @@ user_show(struct cli_ctx *ctx, int argc, char **argv)
 	struct dir_user u;
 	time_t t;
 	struct tm tm;
-	int r;
+	int r, napw = 0;
 
 	r = cli_parse(ctx, argc, argv, NULL, pos, 1, 1, NULL, user_usage);
 	if (r != CLI_CONTINUE)
@@ -162,6 +168,8 @@ user_show(struct cli_ctx *ctx, int argc, char **argv)
 	if (cli_open_directory(ctx, &dir) != 0)
 		return CLI_EXIT_ERROR;
 	r = directory_user_get(dir, pos[0], &u, &error);
+	if (r > 0 && (napw = directory_app_password_count(dir, u.address, &error)) < 0)
+		r = -1;
 	directory_close(&dir);
 	if (r < 0) {
 		cli_error("%s", error);
@@ -184,6 +192,8 @@ user_show(struct cli_ctx *ctx, int argc, char **argv)
 	printf("pop3: %s\n", onoff(u.pop3));
 	printf("submission: %s\n", onoff(u.submission));
 	printf("disabled: %s\n", u.disabled ? "yes" : "no");
+	printf("reject-mail: %s\n", onoff(u.reject_mail));
+	printf("app-passwords: %d\n", napw);
 	printf("quota: %s\n", quota);
 	printf("created: %s\n", created);
 	str_wipe(&u, sizeof(u));
@@ -193,7 +203,8 @@ user_show(struct cli_ctx *ctx, int argc, char **argv)
 static void
 print_user(const struct dir_user *u, void *arg)
 {
-	printf("%s%s%s\n", u->address, u->role == ROLE_ADMIN ? " admin" : "", u->disabled ? " disabled" : "");
+	printf("%s%s%s%s\n", u->address, u->role == ROLE_ADMIN ? " admin" : "", u->disabled ? " disabled" : "",
+	       u->reject_mail ? " reject-mail" : "");
 }
 
 static int
@@ -265,7 +276,8 @@ user_set(struct cli_ctx *ctx, int argc, char **argv)
 	struct directory *dir = NULL;
 	const char *pos[1], *error;
 	const char *imap_s = NULL, *pop3_s = NULL, *sub_s = NULL, *role_s = NULL, *quota_s = NULL;
-	bool disabled = false, enabled = false, imap = false, pop3 = false, sub = false;
+	const char *reject_s = NULL;
+	bool disabled = false, enabled = false, imap = false, pop3 = false, sub = false, reject = false;
 	enum user_role role = ROLE_USER;
 	uint64_t quota = 0;
 	struct dir_user u;
@@ -276,6 +288,7 @@ user_set(struct cli_ctx *ctx, int argc, char **argv)
 		{ "--submission", &sub_s, NULL },
 		{ "--disabled", NULL, &disabled },
 		{ "--enabled", NULL, &enabled },
+		{ "--reject-mail", &reject_s, NULL },
 		{ "--role", &role_s, NULL },
 		{ "--quota", &quota_s, NULL },
 		{ NULL, NULL, NULL },
@@ -292,12 +305,14 @@ user_set(struct cli_ctx *ctx, int argc, char **argv)
 		return cli_usage_error(user_usage, "--pop3 must be on or off");
 	if (sub_s != NULL && cli_parse_onoff(sub_s, &sub) != 0)
 		return cli_usage_error(user_usage, "--submission must be on or off");
+	if (reject_s != NULL && cli_parse_onoff(reject_s, &reject) != 0)
+		return cli_usage_error(user_usage, "--reject-mail must be on or off");
 	if (role_s != NULL && parse_role(role_s, &role) != 0)
 		return cli_usage_error(user_usage, "--role must be user or admin");
 	if (quota_s != NULL && cli_parse_quota(quota_s, &quota) != 0)
 		return cli_usage_error(user_usage, "bad --quota \"%s\"", quota_s);
-	if (imap_s == NULL && pop3_s == NULL && sub_s == NULL && role_s == NULL && quota_s == NULL && !disabled &&
-	    !enabled)
+	if (imap_s == NULL && pop3_s == NULL && sub_s == NULL && role_s == NULL && quota_s == NULL &&
+	    reject_s == NULL && !disabled && !enabled)
 		return cli_usage_error(user_usage, "user set: nothing to change");
 	if (cli_open_directory(ctx, &dir) != 0)
 		return CLI_EXIT_ERROR;
@@ -317,6 +332,8 @@ user_set(struct cli_ctx *ctx, int argc, char **argv)
 		u.submission = sub;
 	if (disabled || enabled)
 		u.disabled = disabled;
+	if (reject_s != NULL)
+		u.reject_mail = reject;
 	if (role_s != NULL)
 		u.role = role;
 	if (quota_s != NULL)
@@ -344,6 +361,7 @@ cli_user(struct cli_ctx *ctx, int argc, char **argv)
 		{ "passwd", user_passwd },
 		{ "set", user_set },
 		{ "import-passwd", cli_user_import },
+		{ "app-password", cli_user_apppw },
 		{ NULL, NULL },
 	};
 

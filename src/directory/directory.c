@@ -15,20 +15,20 @@
 #include <time.h>
 
 #include "directory/directory_addr.h"
+#include "directory/directory_private.h"
 #include "lib/log.h"
 #include "lib/str.h"
 #include "lib/xalloc.h"
 
 /* PRAGMA user_version of the schema below.  A newer file is refused
- * rather than misread. */
-#define DIRECTORY_SCHEMA_VERSION 1
+ * rather than misread; an older one is brought up to date by the
+ * migrations, one version at a time, inside the same transaction. */
+#define DIRECTORY_SCHEMA_VERSION 2
 #define DIRECTORY_BUSY_TIMEOUT_MS 5000
 
-struct directory {
-	sqlite3 *db;
-	char error[512];
-};
-
+/* Version 1, frozen: a new database runs it and then every migration, so
+ * new and upgraded files end up with the same schema.  Change the schema
+ * by adding a migration, never by editing this text. */
 static const char directory_schema[] =
 	"CREATE TABLE IF NOT EXISTS domains ("
 	"  name TEXT PRIMARY KEY NOT NULL"
@@ -54,11 +54,28 @@ static const char directory_schema[] =
 	");"
 	"CREATE INDEX IF NOT EXISTS aliases_domain ON aliases(domain);";
 
-static int
-dir_fail(struct directory *d, const char **error_out, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+/* directory_migrations[n] takes a database from version n + 1 to n + 2. */
+static const char *const directory_migrations[] = {
+	/* 2: per-user reject_mail; app passwords (issue 4).  Names compare
+	 * without case, so "iPhone" and "iphone" are one name.  Deleting a
+	 * user deletes its app passwords (foreign_keys is on). */
+	"ALTER TABLE users ADD COLUMN reject_mail INTEGER NOT NULL DEFAULT 0;"
+	"CREATE TABLE app_passwords ("
+	"  address TEXT NOT NULL REFERENCES users(address) ON DELETE CASCADE,"
+	"  name TEXT NOT NULL COLLATE NOCASE,"
+	"  hash TEXT NOT NULL,"
+	"  protocols INTEGER NOT NULL,"
+	"  created INTEGER NOT NULL,"
+	"  last_used INTEGER NOT NULL DEFAULT 0,"
+	"  last_addr TEXT NOT NULL DEFAULT '',"
+	"  PRIMARY KEY (address, name)"
+	");",
+};
 
-static int
+_Static_assert(sizeof(directory_migrations) / sizeof(directory_migrations[0]) == DIRECTORY_SCHEMA_VERSION - 1,
+               "one migration per schema version after the first");
+
+int
 dir_fail(struct directory *d, const char **error_out, const char *fmt, ...)
 {
 	va_list ap;
@@ -70,13 +87,13 @@ dir_fail(struct directory *d, const char **error_out, const char *fmt, ...)
 	return -1;
 }
 
-static int
+int
 dir_sql_fail(struct directory *d, const char **error_out, const char *what)
 {
 	return dir_fail(d, error_out, "directory: %s: %s", what, sqlite3_errmsg(d->db));
 }
 
-static int
+int
 dir_exec(struct directory *d, const char *sql, const char **error_out)
 {
 	char *msg = NULL;
@@ -91,7 +108,7 @@ dir_exec(struct directory *d, const char *sql, const char **error_out)
 
 /* Prepares sql and binds the text arguments (NULL-terminated list).
  * Returns the statement or NULL with the error set. */
-static sqlite3_stmt *
+sqlite3_stmt *
 dir_prepare(struct directory *d, const char **error_out, const char *sql, ...)
 {
 	sqlite3_stmt *st = NULL;
@@ -118,7 +135,7 @@ dir_prepare(struct directory *d, const char **error_out, const char *sql, ...)
 
 /* Runs a statement that returns no rows.  Returns the number of changed
  * rows, or -1. */
-static int
+int
 dir_step_done(struct directory *d, sqlite3_stmt *st, const char **error_out, const char *what)
 {
 	int rc = sqlite3_step(st);
@@ -134,7 +151,7 @@ dir_step_done(struct directory *d, sqlite3_stmt *st, const char **error_out, con
 
 /* Returns the first column of the first row as an integer (0 when there is
  * no row), or -1 on error. */
-static long long
+long long
 dir_query_int(struct directory *d, sqlite3_stmt *st, const char **error_out, const char *what)
 {
 	long long v = 0;
@@ -154,19 +171,19 @@ dir_query_int(struct directory *d, sqlite3_stmt *st, const char **error_out, con
 	return v;
 }
 
-static int
+int
 dir_begin(struct directory *d, const char **error_out)
 {
 	return dir_exec(d, "BEGIN IMMEDIATE", error_out);
 }
 
-static int
+int
 dir_commit(struct directory *d, const char **error_out)
 {
 	return dir_exec(d, "COMMIT", error_out);
 }
 
-static void
+void
 dir_rollback(struct directory *d)
 {
 	sqlite3_exec(d->db, "ROLLBACK", NULL, NULL, NULL);
@@ -203,8 +220,9 @@ mkdir_parents(const char *path)
 static int
 dir_init_schema(struct directory *d, const char **error_out)
 {
+	char sql[64], why[sizeof(d->error)];
+	bool changed = false;
 	long long version;
-	char sql[64];
 
 	if (dir_begin(d, error_out) != 0)
 		return -1;
@@ -217,9 +235,21 @@ dir_init_schema(struct directory *d, const char **error_out)
 		         DIRECTORY_SCHEMA_VERSION);
 		goto fail;
 	}
-	if (version < DIRECTORY_SCHEMA_VERSION) {
+	if (version < 1) {
 		if (dir_exec(d, directory_schema, error_out) != 0)
 			goto fail;
+		version = 1;
+		changed = true;
+	}
+	for (; version < DIRECTORY_SCHEMA_VERSION; version++) {
+		if (dir_exec(d, directory_migrations[version - 1], error_out) != 0) {
+			str_lcpy(why, *error_out, sizeof(why));
+			dir_fail(d, error_out, "directory: upgrading the schema to version %lld: %s", version + 1, why);
+			goto fail;
+		}
+		changed = true;
+	}
+	if (changed) {
 		snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", DIRECTORY_SCHEMA_VERSION);
 		if (dir_exec(d, sql, error_out) != 0)
 			goto fail;
@@ -445,8 +475,8 @@ directory_domain_is_local(struct directory *d, const char *domain, const char **
 
 /* ---- users ---- */
 
-static bool
-valid_hash(const char *h)
+bool
+dir_valid_hash(const char *h)
 {
 	size_t len = strlen(h);
 	const char *p;
@@ -469,7 +499,7 @@ dir_exists_in(struct directory *d, const char *sql, const char *addr, const char
 	return n < 0 ? -1 : n > 0;
 }
 
-static int
+int
 dir_is_user(struct directory *d, const char *addr, const char **error_out)
 {
 	return dir_exists_in(d, "SELECT count(*) FROM users WHERE address = ?", addr, error_out);
@@ -492,7 +522,7 @@ directory_user_add(struct directory *d, const char *address, const char *passwor
 
 	if (dir_addr_parse(address, &a) != 0)
 		return dir_fail(d, error_out, "invalid address \"%s\"", address);
-	if (!valid_hash(password_hash))
+	if (!dir_valid_hash(password_hash))
 		return dir_fail(d, error_out, "invalid password hash");
 	if (role != ROLE_USER && role != ROLE_ADMIN)
 		return dir_fail(d, error_out, "invalid role");
@@ -559,7 +589,7 @@ directory_user_set_password(struct directory *d, const char *address, const char
 
 	if (dir_addr_parse(address, &a) != 0)
 		return dir_fail(d, error_out, "invalid address \"%s\"", address);
-	if (!valid_hash(password_hash))
+	if (!dir_valid_hash(password_hash))
 		return dir_fail(d, error_out, "invalid password hash");
 	n = dir_step_done(d,
 	                  dir_prepare(d, error_out, "UPDATE users SET password_hash = ? WHERE address = ?",
@@ -581,7 +611,7 @@ directory_user_update(struct directory *d, const struct dir_user *u, const char 
 
 	if (dir_addr_parse(u->address, &a) != 0)
 		return dir_fail(d, error_out, "invalid address \"%s\"", u->address);
-	if (!valid_hash(u->password_hash))
+	if (!dir_valid_hash(u->password_hash))
 		return dir_fail(d, error_out, "invalid password hash");
 	if (u->role != ROLE_USER && u->role != ROLE_ADMIN)
 		return dir_fail(d, error_out, "invalid role");
@@ -589,7 +619,7 @@ directory_user_update(struct directory *d, const struct dir_user *u, const char 
 		return dir_fail(d, error_out, "quota too large");
 	st = dir_prepare(d, error_out,
 	                 "UPDATE users SET password_hash = ?, role = ?, pop3 = ?, imap = ?, submission = ?, "
-	                 "disabled = ?, quota_bytes = ? WHERE address = ?",
+	                 "disabled = ?, quota_bytes = ?, reject_mail = ? WHERE address = ?",
 	                 NULL);
 	if (st == NULL)
 		return -1;
@@ -599,7 +629,8 @@ directory_user_update(struct directory *d, const struct dir_user *u, const char 
 	    sqlite3_bind_int(st, 5, u->submission) != SQLITE_OK ||
 	    sqlite3_bind_int(st, 6, u->disabled) != SQLITE_OK ||
 	    sqlite3_bind_int64(st, 7, (sqlite3_int64)u->quota_bytes) != SQLITE_OK ||
-	    sqlite3_bind_text(st, 8, a.address, -1, SQLITE_TRANSIENT) != SQLITE_OK) {
+	    sqlite3_bind_int(st, 8, u->reject_mail) != SQLITE_OK ||
+	    sqlite3_bind_text(st, 9, a.address, -1, SQLITE_TRANSIENT) != SQLITE_OK) {
 		dir_sql_fail(d, error_out, "bind");
 		sqlite3_finalize(st);
 		return -1;
@@ -612,7 +643,8 @@ directory_user_update(struct directory *d, const struct dir_user *u, const char 
 	return 0;
 }
 
-#define USER_COLUMNS "address, password_hash, role, pop3, imap, submission, disabled, quota_bytes, created"
+#define USER_COLUMNS \
+	"address, password_hash, role, pop3, imap, submission, disabled, quota_bytes, created, reject_mail"
 
 static void
 dir_row_to_user(sqlite3_stmt *st, struct dir_user *u)
@@ -634,6 +666,7 @@ dir_row_to_user(sqlite3_stmt *st, struct dir_user *u)
 	quota = sqlite3_column_int64(st, 7);
 	u->quota_bytes = quota > 0 ? (uint64_t)quota : 0;
 	u->created = sqlite3_column_int64(st, 8);
+	u->reject_mail = sqlite3_column_int(st, 9) != 0;
 }
 
 /* Looks up a normalised address.  1 found, 0 not, -1 error. */
@@ -905,12 +938,45 @@ dir_match(struct directory *d, const struct dir_addr *a, enum dir_match *m, char
 	return 0;
 }
 
-/* Adds one alias target to out: a local user, the targets of a local alias
- * when depth allows, a remote address; a dangling local target is dropped
- * (logged).  Returns 0 or -1. */
+/* 1 if the user (normalised address) refuses mail, 0 if not, -1 error. */
 static int
-dir_expand_target(struct directory *d, const char *target, int depth, struct rcpt_resolution *out,
-                  const char **error_out)
+dir_user_rejects(struct directory *d, const char *addr, const char **error_out)
+{
+	long long n = dir_query_int(d, dir_prepare(d, error_out, "SELECT reject_mail FROM users WHERE address = ?",
+	                                           addr, NULL),
+	                            error_out, "user lookup");
+
+	return n < 0 ? -1 : n != 0;
+}
+
+/* Adds user (normalised) to out->local unless it refuses mail and
+ * keep_rejecting is false: then it only sets out->rejected.  0 or -1. */
+static int
+dir_add_user(struct directory *d, const char *user, bool keep_rejecting, struct rcpt_resolution *out,
+             const char **error_out)
+{
+	int r;
+
+	if (!keep_rejecting) {
+		r = dir_user_rejects(d, user, error_out);
+		if (r < 0)
+			return -1;
+		if (r > 0) {
+			out->rejected = true;
+			return 0;
+		}
+	}
+	res_add(out->local, &out->n_local, user);
+	return 0;
+}
+
+/* Adds one alias target to out: a local user (not one refusing mail,
+ * unless keep_rejecting), the targets of a local alias when depth allows,
+ * a remote address; a dangling local target is dropped (logged).
+ * Returns 0 or -1. */
+static int
+dir_expand_target(struct directory *d, const char *target, int depth, bool keep_rejecting,
+                  struct rcpt_resolution *out, const char **error_out)
 {
 	char found[ADDRESS_MAX + 1];
 	char (*targets)[ADDRESS_MAX + 1];
@@ -931,10 +997,8 @@ dir_expand_target(struct directory *d, const char *target, int depth, struct rcp
 	}
 	if (dir_match(d, &t, &m, found, error_out) != 0)
 		return -1;
-	if (m == DIR_MATCH_USER) {
-		res_add(out->local, &out->n_local, found);
-		return 0;
-	}
+	if (m == DIR_MATCH_USER)
+		return dir_add_user(d, found, keep_rejecting, out, error_out);
 	if (m == DIR_MATCH_NONE) {
 		log_warnx("directory alias target unknown target=%s", t.address);
 		return 0;
@@ -946,7 +1010,7 @@ dir_expand_target(struct directory *d, const char *target, int depth, struct rcp
 	targets = xmalloc(DIRECTORY_ALIAS_TARGETS_MAX * sizeof(*targets));
 	n = dir_alias_targets(d, found, targets, DIRECTORY_ALIAS_TARGETS_MAX, error_out);
 	for (i = 0; i < n; i++) {
-		if (dir_expand_target(d, targets[i], depth - 1, out, error_out) != 0) {
+		if (dir_expand_target(d, targets[i], depth - 1, keep_rejecting, out, error_out) != 0) {
 			n = -1;
 			break;
 		}
@@ -967,9 +1031,9 @@ dir_postmaster_fallback(struct directory *d, const char *domain, struct rcpt_res
 		const char *sql;
 		bool by_domain;
 	} queries[] = {
-		{ "SELECT address FROM users WHERE role = 'admin' AND disabled = 0 "
+		{ "SELECT address FROM users WHERE role = 'admin' AND disabled = 0 AND reject_mail = 0 "
 		  "ORDER BY created, address LIMIT 8", false },
-		{ "SELECT address FROM users WHERE domain = ? AND disabled = 0 "
+		{ "SELECT address FROM users WHERE domain = ? AND disabled = 0 AND reject_mail = 0 "
 		  "ORDER BY created, address LIMIT 1", true },
 	};
 
@@ -995,9 +1059,11 @@ dir_postmaster_fallback(struct directory *d, const char *domain, struct rcpt_res
 	return 0;
 }
 
-int
-directory_resolve_rcpt(struct directory *d, const char *address, struct rcpt_resolution *out,
-                       const char **error_out)
+/* directory_resolve_rcpt; keep_rejecting counts users who refuse mail
+ * as local (for directory_sender_allowed: they may still send). */
+static int
+dir_resolve(struct directory *d, const char *address, bool keep_rejecting, struct rcpt_resolution *out,
+            const char **error_out)
 {
 	char found[ADDRESS_MAX + 1];
 	char (*targets)[ADDRESS_MAX + 1];
@@ -1009,6 +1075,7 @@ directory_resolve_rcpt(struct directory *d, const char *address, struct rcpt_res
 	out->kind = RCPT_UNKNOWN_USER;
 	out->n_local = 0;
 	out->n_remote = 0;
+	out->rejected = false;
 	if (dir_addr_parse(address, &a) != 0) {
 		/* Not an address we could hold: remote unless its domain is ours. */
 		at = strrchr(address, '@');
@@ -1030,8 +1097,10 @@ directory_resolve_rcpt(struct directory *d, const char *address, struct rcpt_res
 	if (dir_match(d, &a, &m, found, error_out) != 0)
 		return -1;
 	if (m == DIR_MATCH_USER) {
-		out->kind = RCPT_LOCAL;
-		res_add(out->local, &out->n_local, found);
+		if (dir_add_user(d, found, keep_rejecting, out, error_out) != 0)
+			return -1;
+		if (out->n_local > 0)
+			out->kind = RCPT_LOCAL;
 		return 0;
 	}
 	if (m == DIR_MATCH_NONE) {
@@ -1042,7 +1111,7 @@ directory_resolve_rcpt(struct directory *d, const char *address, struct rcpt_res
 	targets = xmalloc(DIRECTORY_ALIAS_TARGETS_MAX * sizeof(*targets));
 	n = dir_alias_targets(d, found, targets, DIRECTORY_ALIAS_TARGETS_MAX, error_out);
 	for (i = 0; i < n; i++) {
-		if (dir_expand_target(d, targets[i], 1, out, error_out) != 0) {
+		if (dir_expand_target(d, targets[i], 1, keep_rejecting, out, error_out) != 0) {
 			n = -1;
 			break;
 		}
@@ -1050,9 +1119,18 @@ directory_resolve_rcpt(struct directory *d, const char *address, struct rcpt_res
 	free(targets);
 	if (n < 0)
 		return -1;
-	if (out->n_local + out->n_remote > 0)
+	if (out->n_local + out->n_remote > 0) {
 		out->kind = RCPT_LOCAL;
+		out->rejected = false;   /* some targets refuse: the others get it */
+	}
 	return 0;
+}
+
+int
+directory_resolve_rcpt(struct directory *d, const char *address, struct rcpt_resolution *out,
+                       const char **error_out)
+{
+	return dir_resolve(d, address, false, out, error_out);
 }
 
 int
@@ -1066,7 +1144,7 @@ directory_sender_allowed(struct directory *d, const char *user, const char *send
 	if (dir_addr_parse(user, &u) != 0)
 		return 0;
 	res = xmalloc(sizeof(*res));
-	if (directory_resolve_rcpt(d, sender, res, error_out) != 0) {
+	if (dir_resolve(d, sender, true, res, error_out) != 0) {
 		free(res);
 		return -1;
 	}
