@@ -47,17 +47,60 @@ protocol_enabled(const struct dir_user *u, enum auth_protocol proto)
 	return false;
 }
 
-void
-auth_check_password(struct directory *d, enum auth_protocol proto, const char *username, const char *password,
-                    struct auth_result *out)
+static unsigned
+protocol_bit(enum auth_protocol proto)
 {
+	switch (proto) {
+	case AUTH_PROTO_SMTP:
+		return DIR_PROTO_SMTP;
+	case AUTH_PROTO_POP3:
+		return DIR_PROTO_POP3;
+	case AUTH_PROTO_IMAP:
+		return DIR_PROTO_IMAP;
+	}
+	return 0;
+}
+
+/* The account's own switches, once the credentials are known right. */
+static void
+apply_policy(const struct dir_user *u, enum auth_protocol proto, struct auth_result *out)
+{
+	str_lcpy(out->user, u->address, sizeof(out->user));
+	if (u->disabled) {
+		out->status = AUTH_ACCOUNT_DISABLED;
+		out->reason = "account disabled";
+	} else if (u->role == ROLE_ADMIN && (proto == AUTH_PROTO_POP3 || proto == AUTH_PROTO_IMAP)) {
+		out->status = AUTH_ADMIN_REFUSED;
+		out->reason = "administrator mailboxes are not opened over POP3 or IMAP";
+	} else if (!protocol_enabled(u, proto)) {
+		out->status = AUTH_PROTOCOL_DISABLED;
+		out->reason = proto == AUTH_PROTO_SMTP ? "submission disabled for this user"
+		                                       : proto == AUTH_PROTO_POP3 ? "pop3 disabled for this user"
+		                                                                  : "imap disabled for this user";
+	} else {
+		out->status = AUTH_OK;
+		out->reason = out->app_password[0] != '\0' ? "ok (app password)" : "ok";
+	}
+}
+
+void
+auth_check_password(struct directory *d, const struct auth_request *req, struct auth_result *out)
+{
+	const char *username = req->username, *password = req->password;
 	struct dir_user u;
 	const char *error;
 	size_t ulen, plen;
+	bool right = false;
 	int r;
 
 	memset(out, 0, sizeof(*out));
 	out->status = AUTH_FAILED;
+	if (req->basic == BASIC_OFF) {
+		/* The same answer for every user: nothing to enumerate. */
+		out->status = AUTH_BASIC_DISABLED;
+		out->reason = "password logins are disabled ([auth] basic = off)";
+		return;
+	}
 	ulen = username != NULL ? strlen(username) : 0;
 	plen = password != NULL ? strlen(password) : 0;
 	/* PASSWORD_LEN_MAX (what libxcrypt can hash) is below AUTH_PASS_MAX:
@@ -86,32 +129,34 @@ auth_check_password(struct directory *d, enum auth_protocol proto, const char *u
 		auth_fail(out, password, "unknown user");
 		return;
 	}
-	if (!password_hash_supported(u.password_hash)) {
-		/* password_verify would return at once: spend the time anyway. */
-		auth_fail(out, password, "unsupported password hash");
-		goto out;
-	}
-	if (!password_verify(password, u.password_hash)) {
-		out->status = AUTH_FAILED;
-		out->reason = "wrong password";
-		goto out;
-	}
-	str_lcpy(out->user, u.address, sizeof(out->user));
-	if (u.disabled) {
-		out->status = AUTH_ACCOUNT_DISABLED;
-		out->reason = "account disabled";
-	} else if (u.role == ROLE_ADMIN && (proto == AUTH_PROTO_POP3 || proto == AUTH_PROTO_IMAP)) {
-		out->status = AUTH_ADMIN_REFUSED;
-		out->reason = "administrator mailboxes are not opened over POP3 or IMAP";
-	} else if (!protocol_enabled(&u, proto)) {
-		out->status = AUTH_PROTOCOL_DISABLED;
-		out->reason = proto == AUTH_PROTO_SMTP ? "submission disabled for this user"
-		                                       : proto == AUTH_PROTO_POP3 ? "pop3 disabled for this user"
-		                                                                  : "imap disabled for this user";
+	if (req->basic == BASIC_ON) {
+		if (!password_hash_supported(u.password_hash))
+			/* password_verify would return at once: spend the time anyway. */
+			password_verify_dummy(password);
+		else
+			right = password_verify(password, u.password_hash);
 	} else {
-		out->status = AUTH_OK;
-		out->reason = "ok";
+		/* app-passwords-only: the account password is never tried, but
+		 * its cost is spent so that timing does not tell the modes or
+		 * the users apart. */
+		password_verify_dummy(password);
 	}
+	if (!right) {
+		r = directory_app_password_check(d, u.address, password, protocol_bit(req->proto), req->peer,
+		                                 out->app_password, sizeof(out->app_password), &error);
+		if (r < 0) {
+			out->status = AUTH_TEMPFAIL;
+			out->reason = "directory unavailable";
+			goto out;
+		}
+		right = r == 1;
+	}
+	if (!right) {
+		out->status = AUTH_FAILED;
+		out->reason = req->basic == BASIC_ON ? "wrong password" : "not an app password (app-passwords-only)";
+		goto out;
+	}
+	apply_policy(&u, req->proto, out);
 out:
 	str_wipe(u.password_hash, sizeof(u.password_hash));
 }

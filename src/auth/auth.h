@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 
+#include "config/config.h"
 #include "lib/limits.h"
 
 struct directory;
@@ -21,18 +22,31 @@ enum auth_status {
 	AUTH_ADMIN_REFUSED,     /* admin mailboxes cannot be opened over POP3/IMAP */
 	AUTH_ACCOUNT_DISABLED,  /* password right, account disabled */
 	AUTH_TEMPFAIL,          /* directory unavailable */
+	AUTH_BASIC_DISABLED,    /* [auth] basic = off: passwords are never accepted */
 };
 
 struct auth_result {
 	enum auth_status status;
-	char user[ADDRESS_MAX + 1];   /* canonical address when AUTH_OK */
+	char user[ADDRESS_MAX + 1];   /* canonical address when the credentials were right */
 	const char *reason;           /* short text for the log line */
+	char app_password[33];        /* name of the app password that matched, or "" */
 };
 
-/* Checks username/password for protocol.  Anonymous and guest never
- * succeed.  Fills *out; logs nothing (the caller logs one line). */
-void auth_check_password(struct directory *d, enum auth_protocol proto, const char *username,
-                         const char *password, struct auth_result *out);
+struct auth_request {
+	enum auth_protocol proto;
+	enum auth_basic basic;        /* [auth] basic */
+	const char *peer;             /* client address (app passwords record it) */
+	const char *username;
+	const char *password;
+};
+
+/* Checks a user name and password for req->proto under req->basic: the
+ * account password (unless app-passwords-only), then the user's app
+ * passwords valid for the protocol.  Anonymous and guest never succeed.
+ * With basic = off nothing is hashed and the answer is
+ * AUTH_BASIC_DISABLED for everyone.  Fills *out; logs nothing (the caller
+ * logs one line). */
+void auth_check_password(struct directory *d, const struct auth_request *req, struct auth_result *out);
 
 const char *auth_protocol_name(enum auth_protocol proto);
 

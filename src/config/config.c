@@ -49,6 +49,12 @@ static const char *const plaintext_names[] = {
 	[PLAINTEXT_ALWAYS] = "always",
 };
 
+static const char *const basic_names[] = {
+	[BASIC_ON] = "on",
+	[BASIC_OFF] = "off",
+	[BASIC_APP_PASSWORDS_ONLY] = "app-passwords-only",
+};
+
 static const char *const level_names[] = {
 	[LOG_ERROR] = "error",
 	[LOG_WARN] = "warn",
@@ -456,6 +462,19 @@ set_allow_plaintext(struct tern_config *cfg, const char *key, const char *value,
 }
 
 static int
+set_basic(struct tern_config *cfg, const char *key, const char *value, char *msg, size_t msgsize)
+{
+	for (size_t i = 0; i < sizeof(basic_names) / sizeof(basic_names[0]); i++) {
+		if (strcmp(value, basic_names[i]) == 0) {
+			cfg->basic = (enum auth_basic)i;
+			return 0;
+		}
+	}
+	snprintf(msg, msgsize, "basic must be on, off or app-passwords-only, not \"%s\"", value);
+	return -1;
+}
+
+static int
 set_max_message_size(struct tern_config *cfg, const char *key, const char *value, char *msg, size_t msgsize)
 {
 	uint64_t v;
@@ -504,6 +523,7 @@ static const struct config_key config_keys[] = {
 	{ "pop3", "enabled", set_pop3_enabled },
 	{ "submission", "enabled", set_submission_enabled },
 	{ "auth", "allow_plaintext", set_allow_plaintext },
+	{ "auth", "basic", set_basic },
 	{ "limits", "max_message_size", set_max_message_size },
 	{ "limits", "max_recipients", set_max_recipients },
 	{ "limits", "max_connections", set_max_connections },
@@ -723,6 +743,7 @@ config_print(const struct tern_config *cfg, FILE *out)
 	fprintf(out, "allow_plaintext = %s\n",
 	        (unsigned)cfg->allow_plaintext <= PLAINTEXT_ALWAYS ? plaintext_names[cfg->allow_plaintext]
 	                                                            : "never");
+	fprintf(out, "basic = %s\n", (unsigned)cfg->basic <= BASIC_APP_PASSWORDS_ONLY ? basic_names[cfg->basic] : "on");
 
 	fprintf(out, "\n[limits]\n");
 	print_size(out, "max_message_size", cfg->max_message_size);

@@ -25,6 +25,13 @@ enum allow_plaintext {
 	PLAINTEXT_ALWAYS,
 };
 
+/* [auth] basic: may passwords be used at all? */
+enum auth_basic {
+	BASIC_ON,                 /* account passwords and app passwords */
+	BASIC_OFF,                /* no passwords: OAuth 2.0 only */
+	BASIC_APP_PASSWORDS_ONLY, /* app passwords, never the account password */
+};
+
 struct listen_config {
 	bool enabled;
 	char host[256];        /* numeric address or name; "" never when enabled */
@@ -58,6 +65,7 @@ struct tern_config {
 
 	/* [auth] */
 	enum allow_plaintext allow_plaintext;
+	enum auth_basic basic;
 
 	/* [limits] */
 	uint64_t max_message_size;      /* default 50M */

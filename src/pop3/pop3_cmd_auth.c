@@ -20,6 +20,8 @@
 struct pop3_login_job {
 	struct pop3_session *s;
 	const char *data_dir;
+	enum auth_basic basic;
+	char peer[64];                      /* client address (app passwords record it) */
 	const char *mech;                   /* "USER" or "PLAIN", for the log */
 	bool refuse;                        /* fail without asking (PLAIN authzid) */
 	char user[AUTH_USER_MAX + 1];       /* as the client gave it */
@@ -77,7 +79,10 @@ login_work(void *arg)
 		job->res.status = AUTH_TEMPFAIL;
 		job->res.reason = "directory unavailable";
 	} else {
-		auth_check_password(dir, AUTH_PROTO_POP3, job->user, job->pass, &job->res);
+		struct auth_request req = { .proto = AUTH_PROTO_POP3, .basic = job->basic, .peer = job->peer,
+		                            .username = job->user, .password = job->pass };
+
+		auth_check_password(dir, &req, &job->res);
 	}
 	str_wipe(job->pass, sizeof(job->pass));
 	if (job->res.status != AUTH_OK)
@@ -159,6 +164,7 @@ login_done(void *arg)
 		case AUTH_ADMIN_REFUSED: result = "admin-refused"; break;
 		case AUTH_ACCOUNT_DISABLED: result = "account-disabled"; break;
 		case AUTH_TEMPFAIL: result = "tempfail"; break;
+		case AUTH_BASIC_DISABLED: result = "basic-disabled"; break;
 		default: result = "?"; break;
 		}
 	}
@@ -220,6 +226,8 @@ login_start(struct pop3_session *s, const char *mech, const char *user, size_t u
 
 	job->s = s;
 	job->data_dir = s->cfg->data_dir;
+	job->basic = s->cfg->basic;
+	snprintf(job->peer, sizeof(job->peer), "%s", conn_peer_addr(s->c));
 	job->mech = mech;
 	job->refuse = refuse;
 	memcpy(job->user, user, user_len);
@@ -228,12 +236,25 @@ login_start(struct pop3_session *s, const char *mech, const char *user, size_t u
 	conn_defer(s->c, login_work, login_done, job);
 }
 
+/* [auth] basic = off: passwords are refused before anything else, with
+ * the same answer for everyone, saying what to use instead. */
+static bool
+basic_refused(struct pop3_session *s)
+{
+	if (s->cfg->basic != BASIC_OFF)
+		return false;
+	pop3_client_error(s, "[AUTH] Password logins are disabled on this server; use OAuth 2.0.");
+	return true;
+}
+
 void
 pop3_cmd_user(struct pop3_session *s, const struct pop3_command *cmd)
 {
 	const char *p = cmd->args;
 	size_t len = cmd->args_len;
 
+	if (basic_refused(s))
+		return;
 	if (!pop3_plaintext_ok(s)) {
 		plaintext_refused(s);
 		return;
@@ -262,6 +283,8 @@ pop3_cmd_pass(struct pop3_session *s, const struct pop3_command *cmd)
 {
 	char *user = s->user;
 
+	if (basic_refused(s))
+		return;
 	if (!pop3_plaintext_ok(s)) {
 		plaintext_refused(s);
 		return;
@@ -322,13 +345,16 @@ pop3_cmd_auth(struct pop3_session *s, const struct pop3_command *cmd)
 		/* AUTH without a mechanism lists them (an old Microsoft
 		 * extension that Dovecot also answers; some clients probe
 		 * with it before CAPA existed). */
-		conn_puts(s->c, pop3_plaintext_ok(s) ? "+OK\r\nPLAIN\r\n.\r\n" : "+OK\r\n.\r\n");
+		conn_puts(s->c, pop3_plaintext_ok(s) && s->cfg->basic != BASIC_OFF ? "+OK\r\nPLAIN\r\n.\r\n"
+		                                                                     : "+OK\r\n.\r\n");
 		return;
 	}
 	if (strcmp(mech, "PLAIN") != 0) {
 		pop3_client_error(s, "Unsupported authentication mechanism.");
 		return;
 	}
+	if (basic_refused(s))
+		return;
 	if (!pop3_plaintext_ok(s)) {
 		plaintext_refused(s);
 		return;
@@ -399,7 +425,7 @@ pop3_cmd_capa(struct pop3_session *s, const struct pop3_command *cmd)
 	                "RESP-CODES\r\n"
 	                "AUTH-RESP-CODE\r\n"
 	                "PIPELINING\r\n");
-	if (authorization && pop3_plaintext_ok(s))
+	if (authorization && pop3_plaintext_ok(s) && s->cfg->basic != BASIC_OFF)
 		conn_puts(s->c, "USER\r\nSASL PLAIN\r\n");
 	if (authorization && conn_tls_available(s->c) && !conn_tls_active(s->c))
 		conn_puts(s->c, "STLS\r\n");

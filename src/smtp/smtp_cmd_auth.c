@@ -32,6 +32,8 @@ struct smtp_auth {
 	char user[AUTH_USER_MAX + 1];
 	char password[AUTH_PASS_MAX + 1];
 	const char *data_dir;
+	enum auth_basic basic;
+	char peer[64];                  /* client address (app passwords record it) */
 	struct auth_result result;
 };
 
@@ -96,7 +98,10 @@ auth_work(void *arg)
 		a->result.status = AUTH_TEMPFAIL;
 		a->result.reason = "directory unavailable";
 	} else {
-		auth_check_password(d, AUTH_PROTO_SMTP, a->user, a->password, &a->result);
+		struct auth_request req = { .proto = AUTH_PROTO_SMTP, .basic = a->basic, .peer = a->peer,
+		                            .username = a->user, .password = a->password };
+
+		auth_check_password(d, &req, &a->result);
 	}
 	str_wipe(a->password, sizeof(a->password));
 }
@@ -158,6 +163,8 @@ start_check(struct smtp_session *s)
 	s->state = SMTP_ST_CMD;
 	a->s = s;
 	a->data_dir = s->cfg->data_dir;
+	a->basic = s->cfg->basic;
+	snprintf(a->peer, sizeof(a->peer), "%s", conn_peer_addr(s->c));
 	smtp_session_busy(s);
 	conn_defer(s->c, auth_work, auth_done, a);
 }
@@ -250,6 +257,11 @@ smtp_cmd_auth(struct smtp_session *s, const char *args)
 	} else {
 		arena_free(&arena);
 		return smtp_error(s, 504, "5.5.4", "Unrecognized authentication type");
+	}
+	if (s->cfg->basic == BASIC_OFF) {
+		/* [auth] basic = off: one answer for everyone, saying why. */
+		arena_free(&arena);
+		return smtp_error(s, 504, "5.7.4", "Password authentication is disabled on this server; use OAuth 2.0");
 	}
 	s->auth = a;
 

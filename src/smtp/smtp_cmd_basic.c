@@ -51,7 +51,7 @@ smtp_cmd_ehlo(struct smtp_session *s, const char *args)
 	ext[n++] = "CHUNKING";              /* RFC 3030 */
 	if (conn_tls_available(s->c) && !conn_tls_active(s->c))
 		ext[n++] = "STARTTLS";      /* RFC 3207 */
-	if (smtp_is_submission(s) && smtp_auth_allowed_here(s))
+	if (smtp_is_submission(s) && smtp_auth_allowed_here(s) && s->cfg->basic != BASIC_OFF)
 		ext[n++] = "AUTH PLAIN LOGIN"; /* RFC 4954 */
 
 	conn_printf(s->c, "250-%s\r\n", s->cfg->hostname);

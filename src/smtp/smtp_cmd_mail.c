@@ -168,6 +168,11 @@ smtp_cmd_rcpt(struct smtp_session *s, const char *args)
 
 	switch (res->kind) {
 	case RCPT_UNKNOWN_USER:
+		if (res->rejected) {
+			/* tern user set --reject-mail on (RFC 3463 5.2.1) */
+			free(res);
+			return smtp_error(s, 550, "5.2.1", "<%s>: Recipient address rejected: Mailbox disabled", addr);
+		}
 		free(res);
 		return smtp_error(s, 550, "5.1.1", "<%s>: Recipient address rejected: User unknown", addr);
 	case RCPT_REMOTE:

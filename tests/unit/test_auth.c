@@ -18,7 +18,10 @@ static struct directory *dir;
 static enum auth_status
 check(enum auth_protocol proto, const char *user, const char *pass, struct auth_result *r)
 {
-	auth_check_password(dir, proto, user, pass, r);
+	struct auth_request req = { .proto = proto, .basic = BASIC_ON, .peer = "192.0.2.1",
+	                            .username = user, .password = pass };
+
+	auth_check_password(dir, &req, r);
 	return r->status;
 }
 
