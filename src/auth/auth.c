@@ -7,6 +7,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "auth/oauth.h"
 #include "auth/password.h"
 #include "directory/directory.h"
 #include "lib/str.h"
@@ -158,5 +159,81 @@ auth_check_password(struct directory *d, const struct auth_request *req, struct 
 	}
 	apply_policy(&u, req->proto, out);
 out:
+	str_wipe(u.password_hash, sizeof(u.password_hash));
+}
+
+/* The process's OAuth verifier: set once before the loops start, read by
+ * workers afterwards (oauth_verify is thread-safe). */
+static struct oauth *oauth_verifier;
+
+int
+auth_oauth_start(const struct tern_config *cfg, char **error_out)
+{
+	const struct oauth_config oc = {
+		.issuer = cfg->oauth.issuer,
+		.audience = cfg->oauth.audience,
+		.user_claim = cfg->oauth.user_claim,
+		.scope = cfg->oauth.scope[0] != '\0' ? cfg->oauth.scope : NULL,
+		.jwks_file = cfg->oauth.jwks_file[0] != '\0' ? cfg->oauth.jwks_file : NULL,
+		.jwks_url = cfg->oauth.jwks_url[0] != '\0' ? cfg->oauth.jwks_url : NULL,
+		.ca_file = cfg->oauth.ca_file[0] != '\0' ? cfg->oauth.ca_file : NULL,
+		.jwks_refresh_sec = cfg->oauth.jwks_refresh,
+		.clock_skew_sec = cfg->oauth.clock_skew,
+		.introspection_url = cfg->oauth.introspection_url[0] != '\0' ? cfg->oauth.introspection_url : NULL,
+		.introspection_client_id = cfg->oauth.introspection_client_id,
+		.introspection_client_secret = cfg->oauth.introspection_client_secret,
+	};
+
+	if (cfg->oauth.issuer[0] == '\0')
+		return 0;
+	oauth_verifier = oauth_new(&oc, error_out);
+	return oauth_verifier != NULL ? 0 : -1;
+}
+
+void
+auth_oauth_stop(void)
+{
+	oauth_free(&oauth_verifier);
+}
+
+bool
+auth_oauth_enabled(void)
+{
+	return oauth_verifier != NULL;
+}
+
+void
+auth_check_token(struct directory *d, const struct auth_token_request *req, struct auth_result *out)
+{
+	char user[ADDRESS_MAX + 1];
+	struct dir_user u;
+	const char *reason = NULL, *error;
+	int r;
+
+	memset(out, 0, sizeof(*out));
+	out->status = AUTH_FAILED;
+	if (oauth_verifier == NULL) {
+		out->reason = "oauth not configured";
+		return;
+	}
+	if (oauth_verify(oauth_verifier, req->token, user, sizeof(user), &reason) != 0) {
+		out->reason = reason != NULL ? reason : "invalid token";
+		return;
+	}
+	if (req->username != NULL && req->username[0] != '\0' && strcasecmp(req->username, user) != 0) {
+		out->reason = "token is for another user";
+		return;
+	}
+	r = directory_user_get(d, user, &u, &error);
+	if (r < 0) {
+		out->status = AUTH_TEMPFAIL;
+		out->reason = "directory unavailable";
+		return;
+	}
+	if (r == 0) {
+		out->reason = "no mailbox for the token's user";
+		return;
+	}
+	apply_policy(&u, req->proto, out);
 	str_wipe(u.password_hash, sizeof(u.password_hash));
 }

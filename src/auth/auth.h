@@ -48,6 +48,26 @@ struct auth_request {
  * logs one line). */
 void auth_check_password(struct directory *d, const struct auth_request *req, struct auth_result *out);
 
+/* OAuth 2.0 (OAUTHBEARER, XOAUTH2).  The server sets up one verifier from
+ * [oauth] at start (auth_oauth_start); sessions ask auth_oauth_enabled()
+ * before offering the mechanisms. */
+struct oauth;
+int auth_oauth_start(const struct tern_config *cfg, char **error_out);
+void auth_oauth_stop(void);
+bool auth_oauth_enabled(void);
+
+struct auth_token_request {
+	enum auth_protocol proto;
+	const char *username;         /* the user the client named ("" if none) */
+	const char *token;            /* the bearer token */
+};
+
+/* Checks a bearer token (blocking: it may fetch keys; call from a worker).
+ * The token's user claim names the mailbox; a user named by the client
+ * must be the same.  Then the account's own switches apply as for
+ * passwords.  out->reason says why a token was refused. */
+void auth_check_token(struct directory *d, const struct auth_token_request *req, struct auth_result *out);
+
 const char *auth_protocol_name(enum auth_protocol proto);
 
 #endif

@@ -123,6 +123,10 @@ config_defaults(struct tern_config *cfg, const char *path)
 	for (s = 0; s < SERVICE_COUNT; s++)
 		cfg->listen[s].implicit_tls = service_implicit_tls(s);
 
+	str_lcpy(cfg->oauth.user_claim, "email", sizeof(cfg->oauth.user_claim));
+	cfg->oauth.jwks_refresh = 3600;
+	cfg->oauth.clock_skew = 60;
+
 	cfg->imap_enabled = true;
 	cfg->pop3_enabled = true;
 	cfg->submission_enabled = true;
@@ -474,6 +478,76 @@ set_basic(struct tern_config *cfg, const char *key, const char *value, char *msg
 	return -1;
 }
 
+#define OAUTH_STRING_SETTER(field) \
+	static int set_oauth_##field(struct tern_config *cfg, const char *key, const char *value, char *msg, \
+	                             size_t msgsize) \
+	{ \
+		return set_string(cfg->oauth.field, sizeof(cfg->oauth.field), key, value, msg, msgsize); \
+	}
+OAUTH_STRING_SETTER(issuer)
+OAUTH_STRING_SETTER(audience)
+OAUTH_STRING_SETTER(scope)
+OAUTH_STRING_SETTER(introspection_client_id)
+OAUTH_STRING_SETTER(introspection_client_secret)
+
+static int
+set_https_url(char *dst, size_t dstsize, const char *key, const char *value, char *msg, size_t msgsize)
+{
+	if (value[0] != '\0' && strncmp(value, "https://", 8) != 0) {
+		snprintf(msg, msgsize, "%s must be an https:// URL", key);
+		return -1;
+	}
+	return set_string(dst, dstsize, key, value, msg, msgsize);
+}
+
+static int
+set_oauth_jwks_url(struct tern_config *cfg, const char *key, const char *value, char *msg, size_t msgsize)
+{
+	return set_https_url(cfg->oauth.jwks_url, sizeof(cfg->oauth.jwks_url), key, value, msg, msgsize);
+}
+
+static int
+set_oauth_introspection_url(struct tern_config *cfg, const char *key, const char *value, char *msg,
+                            size_t msgsize)
+{
+	return set_https_url(cfg->oauth.introspection_url, sizeof(cfg->oauth.introspection_url), key, value, msg,
+	                     msgsize);
+}
+
+static int
+set_oauth_jwks_file(struct tern_config *cfg, const char *key, const char *value, char *msg, size_t msgsize)
+{
+	return set_path(cfg->oauth.jwks_file, sizeof(cfg->oauth.jwks_file), key, value, msg, msgsize);
+}
+
+static int
+set_oauth_ca_file(struct tern_config *cfg, const char *key, const char *value, char *msg, size_t msgsize)
+{
+	return set_path(cfg->oauth.ca_file, sizeof(cfg->oauth.ca_file), key, value, msg, msgsize);
+}
+
+static int
+set_oauth_user_claim(struct tern_config *cfg, const char *key, const char *value, char *msg, size_t msgsize)
+{
+	if (strcmp(value, "email") != 0 && strcmp(value, "preferred_username") != 0 && strcmp(value, "sub") != 0) {
+		snprintf(msg, msgsize, "user_claim must be email, preferred_username or sub, not \"%s\"", value);
+		return -1;
+	}
+	return set_string(cfg->oauth.user_claim, sizeof(cfg->oauth.user_claim), key, value, msg, msgsize);
+}
+
+static int
+set_oauth_jwks_refresh(struct tern_config *cfg, const char *key, const char *value, char *msg, size_t msgsize)
+{
+	return set_unsigned(&cfg->oauth.jwks_refresh, key, value, 60, 7 * 86400, msg, msgsize);
+}
+
+static int
+set_oauth_clock_skew(struct tern_config *cfg, const char *key, const char *value, char *msg, size_t msgsize)
+{
+	return set_unsigned(&cfg->oauth.clock_skew, key, value, 0, 3600, msg, msgsize);
+}
+
 static int
 set_max_message_size(struct tern_config *cfg, const char *key, const char *value, char *msg, size_t msgsize)
 {
@@ -524,6 +598,18 @@ static const struct config_key config_keys[] = {
 	{ "submission", "enabled", set_submission_enabled },
 	{ "auth", "allow_plaintext", set_allow_plaintext },
 	{ "auth", "basic", set_basic },
+	{ "oauth", "issuer", set_oauth_issuer },
+	{ "oauth", "audience", set_oauth_audience },
+	{ "oauth", "user_claim", set_oauth_user_claim },
+	{ "oauth", "scope", set_oauth_scope },
+	{ "oauth", "jwks_file", set_oauth_jwks_file },
+	{ "oauth", "jwks_url", set_oauth_jwks_url },
+	{ "oauth", "ca_file", set_oauth_ca_file },
+	{ "oauth", "jwks_refresh", set_oauth_jwks_refresh },
+	{ "oauth", "clock_skew", set_oauth_clock_skew },
+	{ "oauth", "introspection_url", set_oauth_introspection_url },
+	{ "oauth", "introspection_client_id", set_oauth_introspection_client_id },
+	{ "oauth", "introspection_client_secret", set_oauth_introspection_client_secret },
 	{ "limits", "max_message_size", set_max_message_size },
 	{ "limits", "max_recipients", set_max_recipients },
 	{ "limits", "max_connections", set_max_connections },
@@ -581,6 +667,24 @@ config_check_whole(const struct conf *conf, struct tern_config *cfg, const unsig
 		*error_out = config_error(path, line, "%s is a TLS listener but [tls] has no cert and key",
 		                          service_names[s]);
 		return -1;
+	}
+	if (cfg->oauth.issuer[0] != '\0') {
+		unsigned line = 0;
+
+		for (i = 0; i < CONFIG_NKEYS; i++) {
+			if (strcmp(config_keys[i].section, "oauth") == 0 && strcmp(config_keys[i].key, "issuer") == 0)
+				line = key_lines[i];
+		}
+		if (cfg->oauth.audience[0] == '\0') {
+			*error_out = config_error(path, line, "[oauth] issuer is set but audience is not");
+			return -1;
+		}
+		if (cfg->oauth.jwks_file[0] == '\0' && cfg->oauth.jwks_url[0] == '\0' &&
+		    cfg->oauth.introspection_url[0] == '\0') {
+			*error_out = config_error(path, line,
+			                          "[oauth] needs jwks_file, jwks_url or introspection_url to check tokens");
+			return -1;
+		}
 	}
 	return 0;
 }
@@ -744,6 +848,20 @@ config_print(const struct tern_config *cfg, FILE *out)
 	        (unsigned)cfg->allow_plaintext <= PLAINTEXT_ALWAYS ? plaintext_names[cfg->allow_plaintext]
 	                                                            : "never");
 	fprintf(out, "basic = %s\n", (unsigned)cfg->basic <= BASIC_APP_PASSWORDS_ONLY ? basic_names[cfg->basic] : "on");
+
+	fprintf(out, "\n[oauth]\n");
+	print_value(out, "issuer", cfg->oauth.issuer);
+	print_value(out, "audience", cfg->oauth.audience);
+	fprintf(out, "user_claim = %s\n", cfg->oauth.user_claim);
+	print_value(out, "scope", cfg->oauth.scope);
+	print_value(out, "jwks_file", cfg->oauth.jwks_file);
+	print_value(out, "jwks_url", cfg->oauth.jwks_url);
+	print_value(out, "ca_file", cfg->oauth.ca_file);
+	fprintf(out, "jwks_refresh = %u\n", cfg->oauth.jwks_refresh);
+	fprintf(out, "clock_skew = %u\n", cfg->oauth.clock_skew);
+	print_value(out, "introspection_url", cfg->oauth.introspection_url);
+	print_value(out, "introspection_client_id", cfg->oauth.introspection_client_id);
+	print_value(out, "introspection_client_secret", cfg->oauth.introspection_client_secret);
 
 	fprintf(out, "\n[limits]\n");
 	print_size(out, "max_message_size", cfg->max_message_size);

@@ -67,6 +67,23 @@ struct tern_config {
 	enum allow_plaintext allow_plaintext;
 	enum auth_basic basic;
 
+	/* [oauth]: OAuth 2.0 bearer tokens (OAUTHBEARER, XOAUTH2); on when
+	 * issuer is set.  See src/auth/oauth.h for what each one checks. */
+	struct {
+		char issuer[512];
+		char audience[512];
+		char user_claim[64];           /* email | preferred_username | sub */
+		char scope[256];
+		char jwks_file[PATH_MAX];
+		char jwks_url[1024];
+		char ca_file[PATH_MAX];
+		unsigned jwks_refresh;         /* seconds */
+		unsigned clock_skew;           /* seconds */
+		char introspection_url[1024];
+		char introspection_client_id[256];
+		char introspection_client_secret[256];
+	} oauth;
+
 	/* [limits] */
 	uint64_t max_message_size;      /* default 50M */
 	unsigned max_recipients;        /* default SMTP_RCPT_MAX */

@@ -10,13 +10,13 @@
 #define SMTP_MAX_ERRORS        20     /* 5xx replies before we hang up (Postfix smtpd_hard_error_limit) */
 #define SMTP_TIMEOUT_SEC       300    /* RFC 5321 4.5.3.2.7: server timeout 5 minutes */
 #define SMTP_ADDR_MAX          320    /* RFC 5321 4.5.3.1.1-3: 64 local-part + @ + 255 domain */
-#define SMTP_AUTH_LINE_MAX     12288  /* RFC 4954 4: a SASL line may exceed the command limit */
+#define SMTP_AUTH_LINE_MAX     24800  /* RFC 4954 4: a SASL line may exceed the command limit; holds a 16 KiB OAuth token in base64 */
 #define SMTP_RECEIVED_HOPS_MAX 100    /* RFC 5321 6.3: loop detection by counting Received */
 #define SMTP_BDAT_CHUNK_MAX    (64ULL * 1024 * 1024) /* one BDAT chunk; the message is bounded by max_message_size */
 
 /* POP3 */
 #define POP3_CMD_LINE_MAX      255    /* RFC 2449 section 4: 255 octets including CRLF */
-#define POP3_AUTH_LINE_MAX     12288  /* RFC 5034 4: AUTH responses may exceed 255 octets */
+#define POP3_AUTH_LINE_MAX     24800  /* RFC 5034 4: AUTH responses may exceed 255 octets; holds a 16 KiB OAuth token in base64 */
 #define POP3_MAX_ERRORS        10
 #define POP3_TIMEOUT_SEC       600    /* RFC 1939 3: inactivity autologout timer at least 10 minutes */
 #define POP3_MAX_MESSAGES      1000000 /* messages listed in one maildrop snapshot */

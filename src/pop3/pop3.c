@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "lib/limits.h"
 #include "lib/log.h"
@@ -200,7 +201,11 @@ static void
 pop3_run(struct pop3_session *s)
 {
 	while (!s->busy && !s->output_paused && !conn_closing(s->c)) {
-		size_t max = s->sasl_plain ? POP3_AUTH_LINE_MAX : POP3_CMD_LINE_MAX;
+		/* AUTH lines (a continuation, or AUTH with an initial response:
+		 * an OAuth token is far longer than 255 octets, RFC 5034 4)
+		 * may be long; every other command is held to RFC 2449's 255
+		 * once the line is in. */
+		size_t max = POP3_AUTH_LINE_MAX;
 		char *line;
 		size_t len;
 		int r;
@@ -218,6 +223,11 @@ pop3_run(struct pop3_session *s)
 			/* An overlong AUTH response ends the exchange
 			 * (RFC 5034 section 4). */
 			s->sasl_plain = false;
+			s->sasl_error_sent = false;
+			pop3_client_error(s, "Line too long");
+			continue;
+		}
+		if (!s->sasl_plain && len + 2 > POP3_CMD_LINE_MAX && strncasecmp(line, "AUTH ", 5) != 0) {
 			pop3_client_error(s, "Line too long");
 			continue;
 		}

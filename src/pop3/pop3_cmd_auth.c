@@ -10,6 +10,7 @@
 #include "auth/auth.h"
 #include "auth/password.h"
 #include "auth/sasl.h"
+#include "auth/sasl_oauth.h"
 #include "directory/directory.h"
 #include "lib/log.h"
 #include "lib/str.h"
@@ -24,6 +25,7 @@ struct pop3_login_job {
 	char peer[64];                      /* client address (app passwords record it) */
 	const char *mech;                   /* "USER" or "PLAIN", for the log */
 	bool refuse;                        /* fail without asking (PLAIN authzid) */
+	char *token;                        /* a bearer token (OAUTHBEARER, XOAUTH2), or NULL */
 	char user[AUTH_USER_MAX + 1];       /* as the client gave it */
 	char pass[AUTH_PASS_MAX + 1];       /* wiped by the worker */
 
@@ -78,6 +80,10 @@ login_work(void *arg)
 	} else if ((dir = directory_for_thread(job->data_dir)) == NULL) {
 		job->res.status = AUTH_TEMPFAIL;
 		job->res.reason = "directory unavailable";
+	} else if (job->token != NULL) {
+		struct auth_token_request req = { .proto = AUTH_PROTO_POP3, .username = job->user, .token = job->token };
+
+		auth_check_token(dir, &req, &job->res);
 	} else {
 		struct auth_request req = { .proto = AUTH_PROTO_POP3, .basic = job->basic, .peer = job->peer,
 		                            .username = job->user, .password = job->pass };
@@ -202,6 +208,17 @@ login_done(void *arg)
 			pop3_err(s, "[SYS/TEMP] Authentication is temporarily unavailable, try again later.");
 			break;
 		default:
+			if (job->token != NULL) {
+				/* RFC 7628 3.2.2: the error status as a challenge;
+				 * the final -ERR follows the client's answer. */
+				char challenge[256];
+
+				sasl_oauth_error_b64("invalid_token", NULL, challenge, sizeof(challenge));
+				conn_printf(s->c, "+ %s\r\n", challenge);
+				s->sasl_plain = true;
+				s->sasl_error_sent = true;
+				break;
+			}
 			/* Unknown user and wrong password: one answer, after one
 			 * delay (DESIGN.md promise 4).  Input stays paused until
 			 * the reply is sent. */
@@ -213,6 +230,10 @@ login_done(void *arg)
 out:
 	free(job->msgs);
 	store_close(&job->st);
+	if (job->token != NULL) {
+		str_wipe(job->token, strlen(job->token));
+		free(job->token);
+	}
 	str_wipe(job, sizeof(*job));
 	free(job);
 }
@@ -330,6 +351,41 @@ auth_plain(struct pop3_session *s, const char *b64, size_t len)
 	str_wipe(&cr, sizeof(cr));
 }
 
+/* OAUTHBEARER / XOAUTH2: the client's one message (base64). */
+static void
+auth_bearer(struct pop3_session *s, const char *b64, size_t len)
+{
+	const char *mech = s->sasl_mech == POP3_SASL_OAUTHBEARER ? "OAUTHBEARER" : "XOAUTH2";
+	struct sasl_bearer *b;
+	struct pop3_login_job *job;
+	int r;
+
+	if (len == 1 && b64[0] == '*') {
+		pop3_err(s, "Authentication cancelled.");
+		return;
+	}
+	b = xcalloc(1, sizeof(*b));
+	r = s->sasl_mech == POP3_SASL_OAUTHBEARER ? sasl_oauthbearer_decode(b64, len, b)
+	                                          : sasl_xoauth2_decode(b64, len, b);
+	if (r != 0) {
+		str_wipe(b, sizeof(*b));
+		free(b);
+		log_attempt(s, mech, "", "failed", "malformed SASL response");
+		pop3_client_error(s, "[AUTH] Invalid SASL response.");
+		return;
+	}
+	job = xcalloc(1, sizeof(*job));
+	job->s = s;
+	job->data_dir = s->cfg->data_dir;
+	job->mech = mech;
+	str_lcpy(job->user, b->user, sizeof(job->user));
+	job->token = xstrdup(b->token);
+	str_wipe(b, sizeof(*b));
+	free(b);
+	s->busy = true;
+	conn_defer(s->c, login_work, login_done, job);
+}
+
 void
 pop3_cmd_auth(struct pop3_session *s, const struct pop3_command *cmd)
 {
@@ -345,8 +401,30 @@ pop3_cmd_auth(struct pop3_session *s, const struct pop3_command *cmd)
 		/* AUTH without a mechanism lists them (an old Microsoft
 		 * extension that Dovecot also answers; some clients probe
 		 * with it before CAPA existed). */
-		conn_puts(s->c, pop3_plaintext_ok(s) && s->cfg->basic != BASIC_OFF ? "+OK\r\nPLAIN\r\n.\r\n"
-		                                                                     : "+OK\r\n.\r\n");
+		conn_puts(s->c, "+OK\r\n");
+		if (pop3_plaintext_ok(s) && s->cfg->basic != BASIC_OFF)
+			conn_puts(s->c, "PLAIN\r\n");
+		if (pop3_plaintext_ok(s) && auth_oauth_enabled())
+			conn_puts(s->c, "OAUTHBEARER\r\nXOAUTH2\r\n");
+		conn_puts(s->c, ".\r\n");
+		return;
+	}
+	if (auth_oauth_enabled() && (strcmp(mech, "OAUTHBEARER") == 0 || strcmp(mech, "XOAUTH2") == 0)) {
+		/* A token is a credential too: TLS first, as for passwords. */
+		if (!pop3_plaintext_ok(s)) {
+			plaintext_refused(s);
+			return;
+		}
+		free(s->user);
+		s->user = NULL;
+		s->sasl_mech = strcmp(mech, "OAUTHBEARER") == 0 ? POP3_SASL_OAUTHBEARER : POP3_SASL_XOAUTH2;
+		s->sasl_error_sent = false;
+		if (initial == NULL) {
+			conn_puts(s->c, "+ \r\n");
+			s->sasl_plain = true;
+			return;
+		}
+		auth_bearer(s, initial, initial_len);
 		return;
 	}
 	if (strcmp(mech, "PLAIN") != 0) {
@@ -359,6 +437,8 @@ pop3_cmd_auth(struct pop3_session *s, const struct pop3_command *cmd)
 		plaintext_refused(s);
 		return;
 	}
+	s->sasl_mech = POP3_SASL_PLAIN;
+	s->sasl_error_sent = false;
 	free(s->user);
 	s->user = NULL;
 	if (initial == NULL) {
@@ -374,7 +454,18 @@ pop3_cmd_auth(struct pop3_session *s, const struct pop3_command *cmd)
 void
 pop3_auth_continue(struct pop3_session *s, const char *line, size_t len)
 {
-	auth_plain(s, line, len);
+	if (s->sasl_error_sent) {
+		/* The client's answer to a token's error challenge: the final
+		 * failure, after the same delay as every other one. */
+		s->sasl_error_sent = false;
+		pop3_busy(s);
+		conn_after(s->c, AUTH_FAIL_DELAY_MS, login_fail_reply, s);
+		return;
+	}
+	if (s->sasl_mech == POP3_SASL_PLAIN)
+		auth_plain(s, line, len);
+	else
+		auth_bearer(s, line, len);
 }
 
 void
@@ -425,8 +516,15 @@ pop3_cmd_capa(struct pop3_session *s, const struct pop3_command *cmd)
 	                "RESP-CODES\r\n"
 	                "AUTH-RESP-CODE\r\n"
 	                "PIPELINING\r\n");
-	if (authorization && pop3_plaintext_ok(s) && s->cfg->basic != BASIC_OFF)
-		conn_puts(s->c, "USER\r\nSASL PLAIN\r\n");
+	if (authorization && pop3_plaintext_ok(s)) {
+		bool passwords = s->cfg->basic != BASIC_OFF, tokens = auth_oauth_enabled();
+
+		if (passwords)
+			conn_puts(s->c, "USER\r\n");
+		if (passwords || tokens)
+			conn_printf(s->c, "SASL%s%s\r\n", passwords ? " PLAIN" : "",
+			            tokens ? " OAUTHBEARER XOAUTH2" : "");
+	}
 	if (authorization && conn_tls_available(s->c) && !conn_tls_active(s->c))
 		conn_puts(s->c, "STLS\r\n");
 	conn_puts(s->c, "EXPIRE NEVER\r\n"

@@ -51,6 +51,10 @@ struct pop3_stream {
 
 struct pop3_login_job;
 
+/* AUTH mechanisms (RFC 5034): PLAIN, and OAuth 2.0 bearer tokens when
+ * [oauth] is set. */
+enum { POP3_SASL_PLAIN, POP3_SASL_OAUTHBEARER, POP3_SASL_XOAUTH2 };
+
 struct pop3_session {
 	struct conn *c;
 	const struct tern_config *cfg;
@@ -65,7 +69,9 @@ struct pop3_session {
 	bool stream_timer;          /* a conn_after to continue the stream is pending */
 	bool watchdog;              /* the stall check (pop3_watchdog_arm) is pending */
 	bool progress;              /* the client read output since the last check */
-	bool sasl_plain;            /* "+ " was sent: the next line answers AUTH PLAIN */
+	bool sasl_plain;            /* "+ " was sent: the next line answers AUTH */
+	unsigned char sasl_mech;    /* which AUTH: POP3_SASL_* */
+	bool sasl_error_sent;       /* a refused token's error challenge went out */
 	char *user;                 /* USER's argument until PASS (malloc'd), or NULL */
 	const char *end_reason;     /* for the disconnect log line */
 

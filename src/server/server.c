@@ -16,6 +16,7 @@
 
 #include <openssl/ssl.h>
 
+#include "auth/auth.h"
 #include "lib/conn.h"
 #include "lib/evloop.h"
 #include "lib/limits.h"
@@ -260,6 +261,12 @@ server_run(const struct tern_config *cfg)
 			return 1;
 		}
 	}
+	if (auth_oauth_start(cfg, &error) == -1) {
+		log_error("oauth: %s", error);
+		free(error);
+		tls_server_free(&srv.tls);
+		return 1;
+	}
 	{
 		/* Nothing is in flight yet: every spool file is a leftover. */
 		const char *serr;
@@ -354,6 +361,7 @@ server_run(const struct tern_config *cfg)
 	evloop_workers_stop();
 	for (unsigned i = 0; i < srv.nloops; i++)
 		evloop_free(&srv.loops[i].loop);
+	auth_oauth_stop();
 	log_info("tern stopped");
 	tls_server_free(&srv.tls);
 	free(acceptors);

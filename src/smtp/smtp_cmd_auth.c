@@ -1,5 +1,10 @@
-/* AUTH (RFC 4954) with the PLAIN (RFC 4616) and LOGIN mechanisms, on the
- * submission ports only.
+/* AUTH (RFC 4954) with the PLAIN (RFC 4616) and LOGIN mechanisms, and
+ * with OAuth 2.0 bearer tokens (OAUTHBEARER, RFC 7628, and XOAUTH2, what
+ * Outlook, Thunderbird and Gmail's clients send) when [oauth] is set, on
+ * the submission ports only.
+ *
+ * A refused token gets the RFC 7628 3.2.2 error exchange: a 334 challenge
+ * carrying the base64 JSON status, the client's dummy answer, then 535.
  *
  * Credentials live in a zeroing arena (struct smtp_auth), wiped when the
  * exchange ends; the command lines that carried them are wiped in the
@@ -13,6 +18,7 @@
 
 #include "auth/auth.h"
 #include "auth/sasl.h"
+#include "auth/sasl_oauth.h"
 #include "directory/directory.h"
 #include "lib/log.h"
 #include "lib/str.h"
@@ -21,7 +27,18 @@
 
 #define SMTP_AUTH_ARENA_CHUNK 4096
 
-enum smtp_auth_mech { SMTP_MECH_PLAIN, SMTP_MECH_LOGIN };
+enum smtp_auth_mech { SMTP_MECH_PLAIN, SMTP_MECH_LOGIN, SMTP_MECH_OAUTHBEARER, SMTP_MECH_XOAUTH2 };
+
+static const struct {
+	const char *name;
+	enum smtp_auth_mech mech;
+	bool bearer;
+} smtp_mechs[] = {
+	{ "PLAIN", SMTP_MECH_PLAIN, false },
+	{ "LOGIN", SMTP_MECH_LOGIN, false },
+	{ "OAUTHBEARER", SMTP_MECH_OAUTHBEARER, true },
+	{ "XOAUTH2", SMTP_MECH_XOAUTH2, true },
+};
 
 struct smtp_auth {
 	struct arena *arena;            /* secure: wiped when freed */
@@ -29,6 +46,9 @@ struct smtp_auth {
 	enum smtp_auth_mech mech;
 	bool login_have_user;           /* LOGIN: user given, password next */
 	bool authz_mismatch;            /* PLAIN authzid names someone else */
+	bool bearer;                    /* OAUTHBEARER or XOAUTH2 */
+	bool error_sent;                /* token refused: waiting for the client's dummy answer */
+	char *token;                    /* bearer token (in the arena) */
 	char user[AUTH_USER_MAX + 1];
 	char password[AUTH_PASS_MAX + 1];
 	const char *data_dir;
@@ -40,7 +60,11 @@ struct smtp_auth {
 static const char *
 mech_name(const struct smtp_auth *a)
 {
-	return a->mech == SMTP_MECH_PLAIN ? "PLAIN" : "LOGIN";
+	for (size_t i = 0; i < sizeof(smtp_mechs) / sizeof(smtp_mechs[0]); i++) {
+		if (smtp_mechs[i].mech == a->mech)
+			return smtp_mechs[i].name;
+	}
+	return "?";
 }
 
 void
@@ -97,6 +121,11 @@ auth_work(void *arg)
 		memset(&a->result, 0, sizeof(a->result));
 		a->result.status = AUTH_TEMPFAIL;
 		a->result.reason = "directory unavailable";
+	} else if (a->bearer) {
+		struct auth_token_request req = { .proto = AUTH_PROTO_SMTP, .username = a->user, .token = a->token };
+
+		auth_check_token(d, &req, &a->result);
+		str_wipe(a->token, strlen(a->token));
 	} else {
 		struct auth_request req = { .proto = AUTH_PROTO_SMTP, .basic = a->basic, .peer = a->peer,
 		                            .username = a->user, .password = a->password };
@@ -146,9 +175,21 @@ auth_done(void *arg)
 		smtp_reply(s, 454, "4.7.0", "Temporary authentication failure");
 		return;
 	default:
+		log_attempt(s, "failed", reason);
+		if (a->bearer) {
+			/* RFC 7628 3.2.2: the error status as a challenge; the
+			 * final 535 follows the client's dummy answer. */
+			char challenge[256];
+
+			sasl_oauth_error_b64("invalid_token", NULL, challenge, sizeof(challenge));
+			a->error_sent = true;
+			s->state = SMTP_ST_AUTH;
+			smtp_session_unbusy(s);
+			conn_printf(s->c, "334 %s\r\n", challenge);
+			return;
+		}
 		/* unknown user, wrong password, disabled account: one answer,
 		 * after one delay; input stays paused until it is sent */
-		log_attempt(s, "failed", reason);
 		conn_pause(s->c);
 		conn_after(s->c, AUTH_FAIL_DELAY_MS, fail_delay_done, s);
 		return;
@@ -213,10 +254,41 @@ login_response(struct smtp_session *s, const char *b64, size_t len)
 	start_check(s);
 }
 
+/* OAUTHBEARER / XOAUTH2: the client's one message (base64). */
+static void
+bearer_response(struct smtp_session *s, const char *b64, size_t len)
+{
+	struct smtp_auth *a = s->auth;
+	struct sasl_bearer *b;
+	int r;
+
+	if (a->error_sent) {
+		/* The dummy answer to the error challenge: the final failure,
+		 * after the same delay as every other failure. */
+		smtp_session_busy(s);
+		conn_pause(s->c);
+		conn_after(s->c, AUTH_FAIL_DELAY_MS, fail_delay_done, s);
+		s->state = SMTP_ST_CMD;
+		return;
+	}
+	b = arena_alloc(a->arena, sizeof(*b));
+	r = a->mech == SMTP_MECH_OAUTHBEARER ? sasl_oauthbearer_decode(b64, len, b) : sasl_xoauth2_decode(b64, len, b);
+	if (r != 0) {
+		bad_response(s);
+		return;
+	}
+	str_lcpy(a->user, b->user, sizeof(a->user));
+	a->token = arena_strdup(a->arena, b->token);
+	str_wipe(b, sizeof(*b));
+	start_check(s);
+}
+
 static void
 response(struct smtp_session *s, const char *b64, size_t len)
 {
-	if (s->auth->mech == SMTP_MECH_PLAIN)
+	if (s->auth->bearer)
+		bearer_response(s, b64, len);
+	else if (s->auth->mech == SMTP_MECH_PLAIN)
 		plain_response(s, b64, len);
 	else
 		login_response(s, b64, len);
@@ -250,15 +322,21 @@ smtp_cmd_auth(struct smtp_session *s, const char *args)
 	arena = arena_new(SMTP_AUTH_ARENA_CHUNK, true);
 	a = arena_alloc(arena, sizeof(*a));
 	a->arena = arena;
-	if (mech_len == 5 && strncasecmp(mech, "PLAIN", 5) == 0) {
-		a->mech = SMTP_MECH_PLAIN;
-	} else if (mech_len == 5 && strncasecmp(mech, "LOGIN", 5) == 0) {
-		a->mech = SMTP_MECH_LOGIN;
-	} else {
-		arena_free(&arena);
-		return smtp_error(s, 504, "5.5.4", "Unrecognized authentication type");
+	{
+		size_t i, n = sizeof(smtp_mechs) / sizeof(smtp_mechs[0]);
+
+		for (i = 0; i < n; i++) {
+			if (strlen(smtp_mechs[i].name) == mech_len && strncasecmp(mech, smtp_mechs[i].name, mech_len) == 0)
+				break;
+		}
+		if (i == n || (smtp_mechs[i].bearer && !auth_oauth_enabled())) {
+			arena_free(&arena);
+			return smtp_error(s, 504, "5.5.4", "Unrecognized authentication type");
+		}
+		a->mech = smtp_mechs[i].mech;
+		a->bearer = smtp_mechs[i].bearer;
 	}
-	if (s->cfg->basic == BASIC_OFF) {
+	if (s->cfg->basic == BASIC_OFF && !a->bearer) {
 		/* [auth] basic = off: one answer for everyone, saying why. */
 		arena_free(&arena);
 		return smtp_error(s, 504, "5.7.4", "Password authentication is disabled on this server; use OAuth 2.0");
@@ -274,10 +352,10 @@ smtp_cmd_auth(struct smtp_session *s, const char *args)
 		return 0;
 	}
 	s->state = SMTP_ST_AUTH;
-	if (a->mech == SMTP_MECH_PLAIN)
-		conn_puts(s->c, "334 \r\n");
-	else
+	if (a->mech == SMTP_MECH_LOGIN)
 		conn_puts(s->c, "334 VXNlcm5hbWU6\r\n");   /* "Username:" */
+	else
+		conn_puts(s->c, "334 \r\n");
 	return 0;
 }
 

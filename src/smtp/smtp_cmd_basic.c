@@ -6,6 +6,7 @@
 
 #include "lib/log.h"
 #include "lib/xalloc.h"
+#include "auth/auth.h"
 #include "smtp/smtp_session.h"
 
 static void
@@ -51,8 +52,18 @@ smtp_cmd_ehlo(struct smtp_session *s, const char *args)
 	ext[n++] = "CHUNKING";              /* RFC 3030 */
 	if (conn_tls_available(s->c) && !conn_tls_active(s->c))
 		ext[n++] = "STARTTLS";      /* RFC 3207 */
-	if (smtp_is_submission(s) && smtp_auth_allowed_here(s) && s->cfg->basic != BASIC_OFF)
-		ext[n++] = "AUTH PLAIN LOGIN"; /* RFC 4954 */
+	if (smtp_is_submission(s) && smtp_auth_allowed_here(s)) {
+		/* RFC 4954; OAUTHBEARER is RFC 7628, XOAUTH2 what Outlook,
+		 * Thunderbird and Gmail's clients send. */
+		bool passwords = s->cfg->basic != BASIC_OFF, tokens = auth_oauth_enabled();
+
+		if (passwords && tokens)
+			ext[n++] = "AUTH PLAIN LOGIN OAUTHBEARER XOAUTH2";
+		else if (passwords)
+			ext[n++] = "AUTH PLAIN LOGIN";
+		else if (tokens)
+			ext[n++] = "AUTH OAUTHBEARER XOAUTH2";
+	}
 
 	conn_printf(s->c, "250-%s\r\n", s->cfg->hostname);
 	for (i = 0; i < n; i++)
