@@ -4,13 +4,19 @@
  * neither the answer nor its timing tells whether a user exists. */
 #include "auth/auth.h"
 
+#include <limits.h>
+#include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <strings.h>
 
 #include "auth/oauth.h"
+#include "auth/penalty.h"
+#include "lib/log.h"
 #include "auth/password.h"
 #include "directory/directory.h"
 #include "lib/str.h"
+#include "lib/xalloc.h"
 
 const char *
 auth_protocol_name(enum auth_protocol proto)
@@ -84,8 +90,114 @@ apply_policy(const struct dir_user *u, enum auth_protocol proto, struct auth_res
 	}
 }
 
+/* The process's penalty box: set once before the loops start. */
+static struct penalty *penalties;
+
+int
+auth_penalty_start(const struct tern_config *cfg, char **error_out)
+{
+	char path[PATH_MAX];
+	struct penalty_config pc;
+	const char *error;
+
+	penalty_config_default(&pc);
+	pc.delay_after = cfg->bruteforce.delay_after;
+	pc.delay_max_ms = cfg->bruteforce.delay_max * 1000;
+	pc.block_after = cfg->bruteforce.block_after;
+	pc.block_subnet_after = cfg->bruteforce.block_subnet_after;
+	pc.spray_accounts = cfg->bruteforce.spray_accounts;
+	pc.spray_subnet_accounts = cfg->bruteforce.spray_subnet_accounts;
+	pc.account_slow_after = cfg->bruteforce.account_slow_after;
+	pc.account_slow_total = cfg->bruteforce.account_slow_total;
+	pc.window_sec = cfg->bruteforce.window;
+	pc.block_sec = cfg->bruteforce.block_time;
+	pc.good_sec = cfg->bruteforce.good_time;
+	pc.max_tracked = cfg->bruteforce.max_tracked;
+	pc.allow_networks = cfg->bruteforce.allow;
+	if ((size_t)snprintf(path, sizeof(path), "%s/%s", cfg->data_dir, PENALTY_DB_NAME) >= sizeof(path)) {
+		*error_out = xstrdup("data_dir too long");
+		return -1;
+	}
+	pc.state_path = path;
+	penalties = penalty_new(&pc, &error);
+	if (penalties == NULL) {
+		*error_out = xstrdup(error != NULL ? error : "cannot start");
+		return -1;
+	}
+	return 0;
+}
+
+void
+auth_penalty_stop(void)
+{
+	if (penalties != NULL)
+		penalty_flush(penalties, time(NULL));
+	penalty_free(&penalties);
+}
+
+bool
+auth_source_blocked(const char *addr)
+{
+	time_t until;
+	const char *why;
+
+	return penalties != NULL && penalty_check(penalties, addr, time(NULL), &until, &why) == 1;
+}
+
+/* Before any hash: a blocked address is refused outright. */
+static bool
+refuse_blocked(const char *peer, struct auth_result *out)
+{
+	time_t until;
+	const char *why = NULL;
+
+	if (penalties == NULL || peer == NULL || penalty_check(penalties, peer, time(NULL), &until, &why) != 1)
+		return false;
+	out->status = AUTH_BLOCKED;
+	out->reason = why != NULL ? why : "address blocked";
+	return true;
+}
+
+/* After the check: counts the outcome; a failure waits at least the
+ * fixed delay every failure gets, plus what the penalty box adds. */
+static void
+record_outcome(const char *peer, const char *account, struct auth_result *out)
+{
+	unsigned extra = 0;
+	bool success;
+
+	switch (out->status) {
+	case AUTH_TEMPFAIL:
+	case AUTH_BASIC_DISABLED:
+	case AUTH_BLOCKED:
+		return;                 /* says nothing about the credentials */
+	case AUTH_FAILED:
+		success = false;
+		break;
+	default:
+		success = true;         /* right credentials, even if refused */
+		break;
+	}
+	if (penalties != NULL && peer != NULL)
+		extra = penalty_record(penalties, peer, account != NULL ? account : "", success, time(NULL));
+	if (!success)
+		out->delay_ms = AUTH_FAIL_DELAY_MS + extra;
+}
+
+static void check_password(struct directory *d, const struct auth_request *req, struct auth_result *out);
+
 void
 auth_check_password(struct directory *d, const struct auth_request *req, struct auth_result *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (refuse_blocked(req->peer, out))
+		return;
+	check_password(d, req, out);
+	record_outcome(req->peer, req->username, out);
+}
+
+static void
+check_password(struct directory *d, const struct auth_request *req, struct auth_result *out)
 {
 	const char *username = req->username, *password = req->password;
 	struct dir_user u;
@@ -202,15 +314,26 @@ auth_oauth_enabled(void)
 	return oauth_verifier != NULL;
 }
 
+static void check_token(struct directory *d, const struct auth_token_request *req, struct auth_result *out);
+
 void
 auth_check_token(struct directory *d, const struct auth_token_request *req, struct auth_result *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (refuse_blocked(req->peer, out))
+		return;
+	check_token(d, req, out);
+	record_outcome(req->peer, out->user[0] != '\0' ? out->user : req->username, out);
+}
+
+static void
+check_token(struct directory *d, const struct auth_token_request *req, struct auth_result *out)
 {
 	char user[ADDRESS_MAX + 1];
 	struct dir_user u;
 	const char *reason = NULL, *error;
 	int r;
 
-	memset(out, 0, sizeof(*out));
 	out->status = AUTH_FAILED;
 	if (oauth_verifier == NULL) {
 		out->reason = "oauth not configured";

@@ -23,6 +23,7 @@ enum auth_status {
 	AUTH_ACCOUNT_DISABLED,  /* password right, account disabled */
 	AUTH_TEMPFAIL,          /* directory unavailable */
 	AUTH_BASIC_DISABLED,    /* [auth] basic = off: passwords are never accepted */
+	AUTH_BLOCKED,           /* the client's address is blocked for failing too often */
 };
 
 struct auth_result {
@@ -30,6 +31,7 @@ struct auth_result {
 	char user[ADDRESS_MAX + 1];   /* canonical address when the credentials were right */
 	const char *reason;           /* short text for the log line */
 	char app_password[33];        /* name of the app password that matched, or "" */
+	unsigned delay_ms;            /* wait this long before a failure reply */
 };
 
 struct auth_request {
@@ -58,6 +60,7 @@ bool auth_oauth_enabled(void);
 
 struct auth_token_request {
 	enum auth_protocol proto;
+	const char *peer;             /* client address (penalties) */
 	const char *username;         /* the user the client named ("" if none) */
 	const char *token;            /* the bearer token */
 };
@@ -67,6 +70,15 @@ struct auth_token_request {
  * must be the same.  Then the account's own switches apply as for
  * passwords.  out->reason says why a token was refused. */
 void auth_check_token(struct directory *d, const struct auth_token_request *req, struct auth_result *out);
+
+/* Brute force and spraying (src/auth/penalty.h): one penalty box for the
+ * process, from [bruteforce], its state in data_dir/penalty.db.  Every
+ * auth_check_* call refuses a blocked address (AUTH_BLOCKED, no hash
+ * spent), records its outcome, and sets delay_ms for failures. */
+int auth_penalty_start(const struct tern_config *cfg, char **error_out);
+void auth_penalty_stop(void);
+/* At connect (cheap, no I/O; any thread): true if addr is blocked. */
+bool auth_source_blocked(const char *addr);
 
 const char *auth_protocol_name(enum auth_protocol proto);
 

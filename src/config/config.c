@@ -1,6 +1,7 @@
 /* Tern's typed configuration on top of the generic ini parser (lib/conf.h):
  * one table row per key, each with its default and its check.  Every error
  * names the file and line of the entry that caused it. */
+#include "auth/penalty.h"
 #include "config/config.h"
 
 #include <arpa/inet.h>
@@ -126,6 +127,24 @@ config_defaults(struct tern_config *cfg, const char *path)
 	str_lcpy(cfg->oauth.user_claim, "email", sizeof(cfg->oauth.user_claim));
 	cfg->oauth.jwks_refresh = 3600;
 	cfg->oauth.clock_skew = 60;
+
+	{
+		struct penalty_config pc;
+
+		penalty_config_default(&pc);
+		cfg->bruteforce.delay_after = pc.delay_after;
+		cfg->bruteforce.delay_max = pc.delay_max_ms / 1000;
+		cfg->bruteforce.block_after = pc.block_after;
+		cfg->bruteforce.block_subnet_after = pc.block_subnet_after;
+		cfg->bruteforce.spray_accounts = pc.spray_accounts;
+		cfg->bruteforce.spray_subnet_accounts = pc.spray_subnet_accounts;
+		cfg->bruteforce.account_slow_after = pc.account_slow_after;
+		cfg->bruteforce.account_slow_total = pc.account_slow_total;
+		cfg->bruteforce.window = pc.window_sec;
+		cfg->bruteforce.block_time = pc.block_sec;
+		cfg->bruteforce.good_time = pc.good_sec;
+		cfg->bruteforce.max_tracked = pc.max_tracked;
+	}
 
 	cfg->imap_enabled = true;
 	cfg->pop3_enabled = true;
@@ -548,6 +567,45 @@ set_oauth_clock_skew(struct tern_config *cfg, const char *key, const char *value
 	return set_unsigned(&cfg->oauth.clock_skew, key, value, 0, 3600, msg, msgsize);
 }
 
+#define BRUTEFORCE_SETTER(field, min, max) \
+	static int set_bf_##field(struct tern_config *cfg, const char *key, const char *value, char *msg, \
+	                          size_t msgsize) \
+	{ \
+		return set_unsigned(&cfg->bruteforce.field, key, value, min, max, msg, msgsize); \
+	}
+BRUTEFORCE_SETTER(delay_after, 0, 100000)
+BRUTEFORCE_SETTER(delay_max, 0, 300)
+BRUTEFORCE_SETTER(block_after, 0, 100000)
+BRUTEFORCE_SETTER(block_subnet_after, 0, 1000000)
+BRUTEFORCE_SETTER(spray_accounts, 0, 100000)
+BRUTEFORCE_SETTER(spray_subnet_accounts, 0, 100000)
+BRUTEFORCE_SETTER(account_slow_after, 0, 100000)
+BRUTEFORCE_SETTER(account_slow_total, 0, 1000000)
+BRUTEFORCE_SETTER(window, 60, 30 * 86400)
+BRUTEFORCE_SETTER(block_time, 1, 30 * 86400)
+BRUTEFORCE_SETTER(good_time, 0, 365 * 86400)
+BRUTEFORCE_SETTER(max_tracked, 64, 100000000)
+
+static int
+set_bf_allow(struct tern_config *cfg, const char *key, const char *value, char *msg, size_t msgsize)
+{
+	char copy[sizeof(cfg->bruteforce.allow)], *tok, *save = NULL;
+
+	if (set_string(cfg->bruteforce.allow, sizeof(cfg->bruteforce.allow), key, value, msg, msgsize) != 0)
+		return -1;
+	str_lcpy(copy, value, sizeof(copy));
+	for (tok = strtok_r(copy, ", \t", &save); tok != NULL; tok = strtok_r(NULL, ", \t", &save)) {
+		unsigned char addr[16];
+		unsigned prefix;
+
+		if (penalty_parse_cidr(tok, addr, &prefix) != 0) {
+			snprintf(msg, msgsize, "allow: \"%s\" is not an address or network", tok);
+			return -1;
+		}
+	}
+	return 0;
+}
+
 static int
 set_max_message_size(struct tern_config *cfg, const char *key, const char *value, char *msg, size_t msgsize)
 {
@@ -598,6 +656,19 @@ static const struct config_key config_keys[] = {
 	{ "submission", "enabled", set_submission_enabled },
 	{ "auth", "allow_plaintext", set_allow_plaintext },
 	{ "auth", "basic", set_basic },
+	{ "bruteforce", "delay_after", set_bf_delay_after },
+	{ "bruteforce", "delay_max", set_bf_delay_max },
+	{ "bruteforce", "block_after", set_bf_block_after },
+	{ "bruteforce", "block_subnet_after", set_bf_block_subnet_after },
+	{ "bruteforce", "spray_accounts", set_bf_spray_accounts },
+	{ "bruteforce", "spray_subnet_accounts", set_bf_spray_subnet_accounts },
+	{ "bruteforce", "account_slow_after", set_bf_account_slow_after },
+	{ "bruteforce", "account_slow_total", set_bf_account_slow_total },
+	{ "bruteforce", "window", set_bf_window },
+	{ "bruteforce", "block_time", set_bf_block_time },
+	{ "bruteforce", "good_time", set_bf_good_time },
+	{ "bruteforce", "max_tracked", set_bf_max_tracked },
+	{ "bruteforce", "allow", set_bf_allow },
 	{ "oauth", "issuer", set_oauth_issuer },
 	{ "oauth", "audience", set_oauth_audience },
 	{ "oauth", "user_claim", set_oauth_user_claim },
@@ -848,6 +919,21 @@ config_print(const struct tern_config *cfg, FILE *out)
 	        (unsigned)cfg->allow_plaintext <= PLAINTEXT_ALWAYS ? plaintext_names[cfg->allow_plaintext]
 	                                                            : "never");
 	fprintf(out, "basic = %s\n", (unsigned)cfg->basic <= BASIC_APP_PASSWORDS_ONLY ? basic_names[cfg->basic] : "on");
+
+	fprintf(out, "\n[bruteforce]\n");
+	fprintf(out, "delay_after = %u\n", cfg->bruteforce.delay_after);
+	fprintf(out, "delay_max = %u\n", cfg->bruteforce.delay_max);
+	fprintf(out, "block_after = %u\n", cfg->bruteforce.block_after);
+	fprintf(out, "block_subnet_after = %u\n", cfg->bruteforce.block_subnet_after);
+	fprintf(out, "spray_accounts = %u\n", cfg->bruteforce.spray_accounts);
+	fprintf(out, "spray_subnet_accounts = %u\n", cfg->bruteforce.spray_subnet_accounts);
+	fprintf(out, "account_slow_after = %u\n", cfg->bruteforce.account_slow_after);
+	fprintf(out, "account_slow_total = %u\n", cfg->bruteforce.account_slow_total);
+	fprintf(out, "window = %u\n", cfg->bruteforce.window);
+	fprintf(out, "block_time = %u\n", cfg->bruteforce.block_time);
+	fprintf(out, "good_time = %u\n", cfg->bruteforce.good_time);
+	fprintf(out, "max_tracked = %u\n", cfg->bruteforce.max_tracked);
+	print_value(out, "allow", cfg->bruteforce.allow);
 
 	fprintf(out, "\n[oauth]\n");
 	print_value(out, "issuer", cfg->oauth.issuer);

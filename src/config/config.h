@@ -84,6 +84,25 @@ struct tern_config {
 		char introspection_client_secret[256];
 	} oauth;
 
+	/* [bruteforce]: defence against password guessing and spraying
+	 * (src/auth/penalty.h says what each threshold does; 0 turns a rule
+	 * off).  Times in seconds. */
+	struct {
+		unsigned delay_after;
+		unsigned delay_max;
+		unsigned block_after;
+		unsigned block_subnet_after;
+		unsigned spray_accounts;
+		unsigned spray_subnet_accounts;
+		unsigned account_slow_after;
+		unsigned account_slow_total;
+		unsigned window;
+		unsigned block_time;
+		unsigned good_time;
+		unsigned max_tracked;
+		char allow[1024];
+	} bruteforce;
+
 	/* [limits] */
 	uint64_t max_message_size;      /* default 50M */
 	unsigned max_recipients;        /* default SMTP_RCPT_MAX */

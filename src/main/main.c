@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/cli_auth.h"
 
 const char cli_main_usage[] =
 	"usage: tern [--config FILE] COMMAND [ARGS...]\n"
@@ -18,6 +19,7 @@ const char cli_main_usage[] =
 	"  alias add|del|list         manage aliases\n"
 	"  config check               check the configuration and print it in full\n"
 	"  queue list                 show the outbound queue\n"
+	"  auth blocked|unblock       show or lift blocks on failing client addresses\n"
 	"  help [COMMAND]             show this help, or a command's\n"
 	"\n"
 	"Options:\n"
@@ -35,6 +37,7 @@ static const struct cli_cmd commands[] = {
 	{ "alias", cli_alias },
 	{ "config", cli_config },
 	{ "queue", cli_queue },
+	{ "auth", cli_auth },
 	{ NULL, NULL },
 };
 

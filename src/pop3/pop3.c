@@ -14,6 +14,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "auth/auth.h"
 #include "lib/limits.h"
 #include "lib/log.h"
 #include "lib/xalloc.h"
@@ -255,6 +256,13 @@ pop3_open(struct conn *c, void *listener_arg)
 	          conn_tls_active(c) ? "yes" : "no");
 	/* RFC 1939 section 4; no APOP timestamp and no version (Dovecot's
 	 * greeting does not name its version either). */
+	if (auth_source_blocked(conn_peer_addr(c))) {
+		/* Failed too many logins (src/auth/penalty.h): refused at once. */
+		log_info("pop3 %s refused peer=%s reason=blocked", conn_id(c), conn_peer_addr(c));
+		conn_puts(c, "-ERR [SYS/TEMP] Too many failed logins from your address, try again later.\r\n");
+		conn_close(c);
+		return s;
+	}
 	conn_puts(c, "+OK Tern POP3 server ready\r\n");
 	conn_set_timeout(c, POP3_PREAUTH_TIMEOUT_SEC);
 	return s;

@@ -81,7 +81,8 @@ login_work(void *arg)
 		job->res.status = AUTH_TEMPFAIL;
 		job->res.reason = "directory unavailable";
 	} else if (job->token != NULL) {
-		struct auth_token_request req = { .proto = AUTH_PROTO_POP3, .username = job->user, .token = job->token };
+		struct auth_token_request req = { .proto = AUTH_PROTO_POP3, .peer = job->peer, .username = job->user,
+		                                  .token = job->token };
 
 		auth_check_token(dir, &req, &job->res);
 	} else {
@@ -171,6 +172,7 @@ login_done(void *arg)
 		case AUTH_ACCOUNT_DISABLED: result = "account-disabled"; break;
 		case AUTH_TEMPFAIL: result = "tempfail"; break;
 		case AUTH_BASIC_DISABLED: result = "basic-disabled"; break;
+		case AUTH_BLOCKED: result = "blocked"; break;
 		default: result = "?"; break;
 		}
 	}
@@ -207,7 +209,12 @@ login_done(void *arg)
 		case AUTH_TEMPFAIL:
 			pop3_err(s, "[SYS/TEMP] Authentication is temporarily unavailable, try again later.");
 			break;
+		case AUTH_BLOCKED:
+			pop3_err(s, "[SYS/TEMP] Too many failed logins from your address, try again later.");
+			conn_close(s->c);
+			break;
 		default:
+			s->fail_delay_ms = job->res.delay_ms > 0 ? job->res.delay_ms : AUTH_FAIL_DELAY_MS;
 			if (job->token != NULL) {
 				/* RFC 7628 3.2.2: the error status as a challenge;
 				 * the final -ERR follows the client's answer. */
@@ -223,7 +230,7 @@ login_done(void *arg)
 			 * delay (DESIGN.md promise 4).  Input stays paused until
 			 * the reply is sent. */
 			pop3_busy(s);
-			conn_after(s->c, AUTH_FAIL_DELAY_MS, login_fail_reply, s);
+			conn_after(s->c, s->fail_delay_ms, login_fail_reply, s);
 			break;
 		}
 	}
@@ -377,6 +384,7 @@ auth_bearer(struct pop3_session *s, const char *b64, size_t len)
 	job = xcalloc(1, sizeof(*job));
 	job->s = s;
 	job->data_dir = s->cfg->data_dir;
+	snprintf(job->peer, sizeof(job->peer), "%s", conn_peer_addr(s->c));
 	job->mech = mech;
 	str_lcpy(job->user, b->user, sizeof(job->user));
 	job->token = xstrdup(b->token);
@@ -459,7 +467,7 @@ pop3_auth_continue(struct pop3_session *s, const char *line, size_t len)
 		 * failure, after the same delay as every other one. */
 		s->sasl_error_sent = false;
 		pop3_busy(s);
-		conn_after(s->c, AUTH_FAIL_DELAY_MS, login_fail_reply, s);
+		conn_after(s->c, s->fail_delay_ms, login_fail_reply, s);
 		return;
 	}
 	if (s->sasl_mech == POP3_SASL_PLAIN)

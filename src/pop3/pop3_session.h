@@ -72,6 +72,7 @@ struct pop3_session {
 	bool sasl_plain;            /* "+ " was sent: the next line answers AUTH */
 	unsigned char sasl_mech;    /* which AUTH: POP3_SASL_* */
 	bool sasl_error_sent;       /* a refused token's error challenge went out */
+	unsigned fail_delay_ms;     /* how long the pending failure reply waits */
 	char *user;                 /* USER's argument until PASS (malloc'd), or NULL */
 	const char *end_reason;     /* for the disconnect log line */
 

@@ -267,6 +267,13 @@ server_run(const struct tern_config *cfg)
 		tls_server_free(&srv.tls);
 		return 1;
 	}
+	if (auth_penalty_start(cfg, &error) == -1) {
+		log_error("bruteforce: %s", error);
+		free(error);
+		auth_oauth_stop();
+		tls_server_free(&srv.tls);
+		return 1;
+	}
 	{
 		/* Nothing is in flight yet: every spool file is a leftover. */
 		const char *serr;
@@ -362,6 +369,7 @@ server_run(const struct tern_config *cfg)
 	for (unsigned i = 0; i < srv.nloops; i++)
 		evloop_free(&srv.loops[i].loop);
 	auth_oauth_stop();
+	auth_penalty_stop();
 	log_info("tern stopped");
 	tls_server_free(&srv.tls);
 	free(acceptors);

@@ -48,6 +48,7 @@ struct smtp_auth {
 	bool authz_mismatch;            /* PLAIN authzid names someone else */
 	bool bearer;                    /* OAUTHBEARER or XOAUTH2 */
 	bool error_sent;                /* token refused: waiting for the client's dummy answer */
+	unsigned fail_delay_ms;         /* how long the final failure waits */
 	char *token;                    /* bearer token (in the arena) */
 	char user[AUTH_USER_MAX + 1];
 	char password[AUTH_PASS_MAX + 1];
@@ -122,7 +123,8 @@ auth_work(void *arg)
 		a->result.status = AUTH_TEMPFAIL;
 		a->result.reason = "directory unavailable";
 	} else if (a->bearer) {
-		struct auth_token_request req = { .proto = AUTH_PROTO_SMTP, .username = a->user, .token = a->token };
+		struct auth_token_request req = { .proto = AUTH_PROTO_SMTP, .peer = a->peer, .username = a->user,
+		                                  .token = a->token };
 
 		auth_check_token(d, &req, &a->result);
 		str_wipe(a->token, strlen(a->token));
@@ -174,8 +176,17 @@ auth_done(void *arg)
 		smtp_session_unbusy(s);
 		smtp_reply(s, 454, "4.7.0", "Temporary authentication failure");
 		return;
+	case AUTH_BLOCKED:
+		log_attempt(s, "blocked", reason);
+		smtp_auth_free(s);
+		smtp_session_unbusy(s);
+		smtp_reply(s, 421, "4.7.0", "%s Too many failed logins from your address, try again later",
+		           s->cfg->hostname);
+		conn_close(s->c);
+		return;
 	default:
 		log_attempt(s, "failed", reason);
+		a->fail_delay_ms = a->result.delay_ms > 0 ? a->result.delay_ms : AUTH_FAIL_DELAY_MS;
 		if (a->bearer) {
 			/* RFC 7628 3.2.2: the error status as a challenge; the
 			 * final 535 follows the client's dummy answer. */
@@ -191,7 +202,7 @@ auth_done(void *arg)
 		/* unknown user, wrong password, disabled account: one answer,
 		 * after one delay; input stays paused until it is sent */
 		conn_pause(s->c);
-		conn_after(s->c, AUTH_FAIL_DELAY_MS, fail_delay_done, s);
+		conn_after(s->c, a->fail_delay_ms, fail_delay_done, s);
 		return;
 	}
 }
@@ -267,7 +278,7 @@ bearer_response(struct smtp_session *s, const char *b64, size_t len)
 		 * after the same delay as every other failure. */
 		smtp_session_busy(s);
 		conn_pause(s->c);
-		conn_after(s->c, AUTH_FAIL_DELAY_MS, fail_delay_done, s);
+		conn_after(s->c, a->fail_delay_ms, fail_delay_done, s);
 		s->state = SMTP_ST_CMD;
 		return;
 	}

@@ -19,6 +19,7 @@
 #include <sys/random.h>
 #include <time.h>
 
+#include "auth/auth.h"
 #include "lib/limits.h"
 #include "lib/log.h"
 #include "lib/xalloc.h"
@@ -376,6 +377,14 @@ smtp_open(struct conn *c, void *listener_arg)
 	conn_set_timeout(c, SMTP_TIMEOUT_SEC);
 	log_debug("smtp %s connect peer=%s port=%u service=%s tls=%s", conn_id(c), conn_peer_addr(c),
 	          conn_peer_port(c), config_service_name(s->service), conn_tls_active(c) ? "yes" : "no");
+	if (smtp_is_submission(s) && auth_source_blocked(conn_peer_addr(c))) {
+		/* Failed too many logins (src/auth/penalty.h): refused at once. */
+		log_info("smtp %s refused peer=%s reason=blocked", conn_id(c), conn_peer_addr(c));
+		conn_printf(c, "421 4.7.0 %s Too many failed logins from your address, try again later\r\n",
+		            s->cfg->hostname);
+		conn_close(c);
+		return s;
+	}
 	conn_printf(c, "220 %s ESMTP Tern\r\n", s->cfg->hostname);
 	return s;
 }
