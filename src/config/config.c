@@ -607,6 +607,61 @@ set_bf_allow(struct tern_config *cfg, const char *key, const char *value, char *
 }
 
 static int
+set_tls_ciphers(struct tern_config *cfg, const char *key, const char *value, char *msg, size_t msgsize)
+{
+	return set_string(cfg->tls_ciphers, sizeof(cfg->tls_ciphers), key, value, msg, msgsize);
+}
+
+static int
+set_tls_ciphersuites(struct tern_config *cfg, const char *key, const char *value, char *msg, size_t msgsize)
+{
+	return set_string(cfg->tls_ciphersuites, sizeof(cfg->tls_ciphersuites), key, value, msg, msgsize);
+}
+
+/* "cert:key, cert:key": each pair must name readable files. */
+static int
+set_tls_sni(struct tern_config *cfg, const char *key, const char *value, char *msg, size_t msgsize)
+{
+	char copy[sizeof(cfg->tls_sni)], *tok, *save = NULL;
+	size_t n = 0;
+
+	if (set_string(cfg->tls_sni, sizeof(cfg->tls_sni), key, value, msg, msgsize) != 0)
+		return -1;
+	str_lcpy(copy, value, sizeof(copy));
+	for (tok = strtok_r(copy, ", \t", &save); tok != NULL; tok = strtok_r(NULL, ", \t", &save)) {
+		char *colon = strchr(tok, ':');
+		char path[PATH_MAX];
+
+		if (colon == NULL || colon == tok || colon[1] == '\0') {
+			snprintf(msg, msgsize, "sni: expected \"cert.pem:key.pem\", not \"%s\"", tok);
+			return -1;
+		}
+		*colon = '\0';
+		if (set_path(path, sizeof(path), key, tok, msg, msgsize) != 0 ||
+		    set_path(path, sizeof(path), key, colon + 1, msg, msgsize) != 0)
+			return -1;
+		if (++n > 32) {
+			snprintf(msg, msgsize, "sni: at most 32 certificates");
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static int
+set_user(struct tern_config *cfg, const char *key, const char *value, char *msg, size_t msgsize)
+{
+	for (const char *p = value; *p != '\0'; p++) {
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '_' ||
+		      *p == '-' || *p == '.')) {
+			snprintf(msg, msgsize, "user \"%s\" is not a valid user name", value);
+			return -1;
+		}
+	}
+	return set_string(cfg->user, sizeof(cfg->user), key, value, msg, msgsize);
+}
+
+static int
 set_max_message_size(struct tern_config *cfg, const char *key, const char *value, char *msg, size_t msgsize)
 {
 	uint64_t v;
@@ -641,9 +696,13 @@ static const struct config_key config_keys[] = {
 	{ "server", "threads", set_threads },
 	{ "server", "workers", set_workers },
 	{ "server", "log_level", set_log_level },
+	{ "server", "user", set_user },
 	{ "tls", "cert", set_tls_cert },
 	{ "tls", "key", set_tls_key },
 	{ "tls", "min_version", set_tls_min_version },
+	{ "tls", "ciphers", set_tls_ciphers },
+	{ "tls", "ciphersuites", set_tls_ciphersuites },
+	{ "tls", "sni", set_tls_sni },
 	{ "listen", "imap", set_listen },
 	{ "listen", "imaps", set_listen },
 	{ "listen", "pop3", set_listen },
@@ -892,11 +951,15 @@ config_print(const struct tern_config *cfg, FILE *out)
 	fprintf(out, "threads = %u\n", cfg->threads);
 	fprintf(out, "workers = %u\n", cfg->workers);
 	fprintf(out, "log_level = %s\n", level_names[level]);
+	print_value(out, "user", cfg->user);
 
 	fprintf(out, "\n[tls]\n");
 	print_value(out, "cert", cfg->tls_cert);
 	print_value(out, "key", cfg->tls_key);
 	fprintf(out, "min_version = %s\n", cfg->tls_min_version == TLS1_3_VERSION ? "1.3" : "1.2");
+	print_value(out, "ciphers", cfg->tls_ciphers);
+	print_value(out, "ciphersuites", cfg->tls_ciphersuites);
+	print_value(out, "sni", cfg->tls_sni);
 
 	fprintf(out, "\n[listen]\n");
 	for (s = 0; s < SERVICE_COUNT; s++) {

@@ -48,11 +48,15 @@ struct tern_config {
 	unsigned threads;               /* event loops; default: number of cores */
 	unsigned workers;               /* threads for blocking work; default 4 */
 	int log_level;                  /* enum log_level; default info */
+	char user[64];                  /* started as root: drop to this user after binding; "" = stay */
 
 	/* [tls] */
 	char tls_cert[PATH_MAX];        /* "" = no TLS (then STARTTLS is not offered) */
 	char tls_key[PATH_MAX];
 	int tls_min_version;            /* TLS1_2_VERSION or TLS1_3_VERSION */
+	char tls_ciphers[512];          /* TLS 1.2 list; "" = Tern's default */
+	char tls_ciphersuites[512];     /* TLS 1.3 suites; "" = OpenSSL's default */
+	char tls_sni[4096];             /* "cert:key, cert:key": extra certificates by SNI name */
 
 	/* [listen] */
 	struct listen_config listen[SERVICE_COUNT];

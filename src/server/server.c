@@ -4,6 +4,8 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
+#include <grp.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -21,6 +23,7 @@
 #include "lib/evloop.h"
 #include "lib/limits.h"
 #include "lib/log.h"
+#include "lib/str.h"
 #include "lib/tls.h"
 #include "lib/xalloc.h"
 #include "pop3/pop3.h"
@@ -224,6 +227,81 @@ finish_in_flight(struct server *srv)
 	log_warnx("shutdown: %u connections still busy after %d s, closing them", conn_count(), SHUTDOWN_GRACE_SEC);
 }
 
+/* The TLS contexts from [tls]: the default certificate, cipher lists and
+ * the SNI certificates ("cert:key, cert:key", checked by config). */
+static int
+tls_start(struct server *srv, char **error_out)
+{
+	const struct tern_config *cfg = srv->cfg;
+	struct tls_settings set = {
+		.cert = cfg->tls_cert,
+		.key = cfg->tls_key,
+		.min_version = cfg->tls_min_version,
+		.ciphers = cfg->tls_ciphers[0] != '\0' ? cfg->tls_ciphers : NULL,
+		.ciphersuites = cfg->tls_ciphersuites[0] != '\0' ? cfg->tls_ciphersuites : NULL,
+	};
+	char sni[sizeof(cfg->tls_sni)], *tok, *save = NULL;
+
+	str_lcpy(sni, cfg->tls_sni, sizeof(sni));
+	for (tok = strtok_r(sni, ", \t", &save); tok != NULL && set.n_sni < TLS_SNI_MAX;
+	     tok = strtok_r(NULL, ", \t", &save)) {
+		char *colon = strchr(tok, ':');
+
+		if (colon == NULL)
+			continue;
+		*colon = '\0';
+		set.sni_cert[set.n_sni] = tok;
+		set.sni_key[set.n_sni] = colon + 1;
+		set.n_sni++;
+	}
+	srv->tls = tls_server_new(&set, error_out);
+	if (srv->tls == NULL) {
+		log_error("tls: %s", *error_out);
+		return -1;
+	}
+	return 0;
+}
+
+/* [server] user: started as root, become that user (and its groups only)
+ * once the ports are bound and the keys read.  Checked afterwards: root
+ * cannot be regained, and data_dir must be writable. */
+static int
+drop_privileges(const struct tern_config *cfg)
+{
+	struct passwd *pw;
+
+	if (cfg->user[0] == '\0')
+		return 0;
+	if (geteuid() != 0) {
+		log_warnx("not started as root: [server] user = %s has no effect", cfg->user);
+		return 0;
+	}
+	pw = getpwnam(cfg->user);
+	if (pw == NULL) {
+		log_error("[server] user %s: no such user", cfg->user);
+		return -1;
+	}
+	if (pw->pw_uid == 0) {
+		log_error("[server] user %s is root: choose an unprivileged user", cfg->user);
+		return -1;
+	}
+	if (setgroups(1, &pw->pw_gid) != 0 || setgid(pw->pw_gid) != 0 || setuid(pw->pw_uid) != 0) {
+		log_error("cannot become %s: %s", cfg->user, strerror(errno));
+		return -1;
+	}
+	if (setuid(0) == 0 || geteuid() == 0) {
+		log_error("privileges could be regained after dropping them: refusing to run");
+		return -1;
+	}
+	if (access(cfg->data_dir, R_OK | W_OK | X_OK) != 0) {
+		log_error("data_dir %s is not usable by %s (%s): chown -R %s %s", cfg->data_dir, cfg->user,
+		          strerror(errno), cfg->user, cfg->data_dir);
+		return -1;
+	}
+	log_info("privileges dropped user=%s uid=%u gid=%u", cfg->user, (unsigned)pw->pw_uid, (unsigned)pw->pw_gid);
+	return 0;
+}
+
 /* Every connection is a descriptor: take all the kernel allows us
  * (the soft limit is often 1024, far below max_connections). */
 static void
@@ -253,26 +331,19 @@ server_run(const struct tern_config *cfg)
 
 	log_set_level((enum log_level)cfg->log_level);
 	raise_fd_limit(cfg);
-	if (cfg->tls_cert[0] != '\0') {
-		srv.tls = tls_server_new(cfg->tls_cert, cfg->tls_key, cfg->tls_min_version, &error);
-		if (srv.tls == NULL) {
-			log_error("tls: %s", error);
-			free(error);
-			return 1;
-		}
-	}
+	/* As root: bind the ports and read the keys, then become the
+	 * unprivileged user before opening any data file. */
+	if (cfg->tls_cert[0] != '\0' && tls_start(&srv, &error) == -1)
+		goto fail;
+	if (open_listeners(&srv) == -1 || drop_privileges(cfg) == -1)
+		goto fail;
 	if (auth_oauth_start(cfg, &error) == -1) {
 		log_error("oauth: %s", error);
-		free(error);
-		tls_server_free(&srv.tls);
-		return 1;
+		goto fail;
 	}
 	if (auth_penalty_start(cfg, &error) == -1) {
 		log_error("bruteforce: %s", error);
-		free(error);
-		auth_oauth_stop();
-		tls_server_free(&srv.tls);
-		return 1;
+		goto fail;
 	}
 	{
 		/* Nothing is in flight yet: every spool file is a leftover. */
@@ -283,10 +354,6 @@ server_run(const struct tern_config *cfg)
 			log_warnx("spool cleanup: %s", serr);
 		else if (removed > 0)
 			log_info("spool cleanup removed=%ld", removed);
-	}
-	if (open_listeners(&srv) == -1) {
-		tls_server_free(&srv.tls);
-		return 1;
 	}
 
 	/* Signals go to this thread only, through sigwait below. */
@@ -375,4 +442,13 @@ server_run(const struct tern_config *cfg)
 	free(acceptors);
 	free(srv.loops);
 	return status;
+
+fail:
+	free(error);
+	auth_penalty_stop();
+	auth_oauth_stop();
+	for (size_t j = 0; j < srv.nlisteners; j++)
+		close(srv.listeners[j].fd);
+	tls_server_free(&srv.tls);
+	return 1;
 }
