@@ -13,6 +13,7 @@
 #include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -262,6 +263,41 @@ tls_start(struct server *srv, char **error_out)
 	return 0;
 }
 
+/* A fresh install starts with no data_dir: make it (0700, parents too),
+ * owned by [server] user when root will hand over to that user. */
+static int
+ensure_data_dir(const struct tern_config *cfg)
+{
+	char path[PATH_MAX];
+	struct passwd *pw;
+	bool made = false;
+
+	if (str_lcpy(path, cfg->data_dir, sizeof(path)) >= sizeof(path))
+		return -1;
+	for (char *p = path + 1;; p++) {
+		char c = *p;
+
+		if (c != '/' && c != '\0')
+			continue;
+		*p = '\0';
+		if (mkdir(path, 0700) == 0)
+			made = true;
+		else if (errno != EEXIST) {
+			log_error("data_dir %s: cannot create %s: %s", cfg->data_dir, path, strerror(errno));
+			return -1;
+		}
+		*p = c;
+		if (c == '\0')
+			break;
+	}
+	if (made && cfg->user[0] != '\0' && geteuid() == 0 && (pw = getpwnam(cfg->user)) != NULL &&
+	    chown(cfg->data_dir, pw->pw_uid, pw->pw_gid) != 0) {
+		log_error("data_dir %s: chown to %s: %s", cfg->data_dir, cfg->user, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
 /* [server] user: started as root, become that user (and its groups only)
  * once the ports are bound and the keys read.  Checked afterwards: root
  * cannot be regained, and data_dir must be writable. */
@@ -331,11 +367,13 @@ server_run(const struct tern_config *cfg)
 
 	log_set_level((enum log_level)cfg->log_level);
 	raise_fd_limit(cfg);
+	/* Mail, indexes and the penalty state are nobody else's business. */
+	umask(077);
 	/* As root: bind the ports and read the keys, then become the
 	 * unprivileged user before opening any data file. */
 	if (cfg->tls_cert[0] != '\0' && tls_start(&srv, &error) == -1)
 		goto fail;
-	if (open_listeners(&srv) == -1 || drop_privileges(cfg) == -1)
+	if (open_listeners(&srv) == -1 || ensure_data_dir(cfg) == -1 || drop_privileges(cfg) == -1)
 		goto fail;
 	if (auth_oauth_start(cfg, &error) == -1) {
 		log_error("oauth: %s", error);

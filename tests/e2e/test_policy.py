@@ -71,4 +71,23 @@ def bad_switch_value_names_the_line(_):
         srv.cleanup()
 
 
+@suite.case
+def serve_on_a_fresh_data_dir(_):
+    # `tern serve` must come up on an install whose data_dir does not
+    # exist yet, and keep what it creates private.
+    import os
+    import shutil
+    srv = Server()
+    shutil.rmtree(srv.data)
+    try:
+        srv.start()
+        mode = os.stat(srv.data).st_mode & 0o777
+        assert mode == 0o700, oct(mode)
+        for name in os.listdir(srv.data):
+            path = os.path.join(srv.data, name)
+            assert os.stat(path).st_mode & 0o077 == 0, (name, oct(os.stat(path).st_mode))
+    finally:
+        stop_and_check(srv)
+
+
 suite.run(lambda: None, lambda _: None)
