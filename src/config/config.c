@@ -32,6 +32,12 @@
 #define CONFIG_DEFAULT_DATA_DIR   "/var/lib/tern"
 #define CONFIG_DEFAULT_MSG_SIZE   (50ULL * 1024 * 1024)
 #define CONFIG_DEFAULT_CONNS      10000
+#define CONFIG_DEFAULT_CONNS_PER_IP 50
+#define CONFIG_DEFAULT_UNAUTH     5000
+#define CONFIG_DEFAULT_CMDS_PREAUTH 20
+#define CONFIG_DEFAULT_AUTH_TIMEOUT 60   /* AUTH_PREAUTH_TIMEOUT_SEC: Dovecot's login processes allow a minute */
+#define CONFIG_DEFAULT_BYTES_PREAUTH (64 * 1024)
+#define CONFIG_BYTES_PREAUTH_MAX  (1024ULL * 1024 * 1024)
 #define CONFIG_DEFAULT_WORKERS    16   /* mostly asleep in fsync: enough of them lets group commit batch */
 
 static const char *const service_names[SERVICE_COUNT] = {
@@ -155,6 +161,11 @@ config_defaults(struct tern_config *cfg, const char *path)
 	cfg->max_message_size = CONFIG_DEFAULT_MSG_SIZE;
 	cfg->max_recipients = SMTP_RCPT_MAX;
 	cfg->max_connections = CONFIG_DEFAULT_CONNS;
+	cfg->max_connections_per_ip = CONFIG_DEFAULT_CONNS_PER_IP;
+	cfg->max_unauthenticated = CONFIG_DEFAULT_UNAUTH;
+	cfg->max_commands_before_auth = CONFIG_DEFAULT_CMDS_PREAUTH;
+	cfg->auth_timeout = CONFIG_DEFAULT_AUTH_TIMEOUT;
+	cfg->max_bytes_before_auth = CONFIG_DEFAULT_BYTES_PREAUTH;
 }
 
 /* One key's handler: parses value into cfg, or returns -1 with a message
@@ -690,6 +701,48 @@ set_max_connections(struct tern_config *cfg, const char *key, const char *value,
 	return set_unsigned(&cfg->max_connections, key, value, 1, CONFIG_CONNECTIONS_MAX, msg, msgsize);
 }
 
+static int
+set_max_connections_per_ip(struct tern_config *cfg, const char *key, const char *value, char *msg, size_t msgsize)
+{
+	return set_unsigned(&cfg->max_connections_per_ip, key, value, 0, CONFIG_CONNECTIONS_MAX, msg, msgsize);
+}
+
+static int
+set_max_unauthenticated(struct tern_config *cfg, const char *key, const char *value, char *msg, size_t msgsize)
+{
+	return set_unsigned(&cfg->max_unauthenticated, key, value, 0, CONFIG_CONNECTIONS_MAX, msg, msgsize);
+}
+
+static int
+set_max_commands_before_auth(struct tern_config *cfg, const char *key, const char *value, char *msg,
+                             size_t msgsize)
+{
+	return set_unsigned(&cfg->max_commands_before_auth, key, value, 0, 1000000, msg, msgsize);
+}
+
+static int
+set_auth_timeout(struct tern_config *cfg, const char *key, const char *value, char *msg, size_t msgsize)
+{
+	return set_unsigned(&cfg->auth_timeout, key, value, 0, 86400, msg, msgsize);
+}
+
+static int
+set_max_bytes_before_auth(struct tern_config *cfg, const char *key, const char *value, char *msg, size_t msgsize)
+{
+	uint64_t v;
+
+	if (str_parse_size(value, &v) != 0) {
+		snprintf(msg, msgsize, "max_bytes_before_auth must be a size like 64K, not \"%s\"", value);
+		return -1;
+	}
+	if (v > CONFIG_BYTES_PREAUTH_MAX) {
+		snprintf(msg, msgsize, "max_bytes_before_auth must be at most 1G");
+		return -1;
+	}
+	cfg->max_bytes_before_auth = v;
+	return 0;
+}
+
 static const struct config_key config_keys[] = {
 	{ "server", "hostname", set_hostname },
 	{ "server", "data_dir", set_data_dir },
@@ -743,6 +796,11 @@ static const struct config_key config_keys[] = {
 	{ "limits", "max_message_size", set_max_message_size },
 	{ "limits", "max_recipients", set_max_recipients },
 	{ "limits", "max_connections", set_max_connections },
+	{ "limits", "max_connections_per_ip", set_max_connections_per_ip },
+	{ "limits", "max_unauthenticated", set_max_unauthenticated },
+	{ "limits", "max_commands_before_auth", set_max_commands_before_auth },
+	{ "limits", "auth_timeout", set_auth_timeout },
+	{ "limits", "max_bytes_before_auth", set_max_bytes_before_auth },
 };
 #define CONFIG_NKEYS (sizeof(config_keys) / sizeof(config_keys[0]))
 
@@ -1016,4 +1074,9 @@ config_print(const struct tern_config *cfg, FILE *out)
 	print_size(out, "max_message_size", cfg->max_message_size);
 	fprintf(out, "max_recipients = %u\n", cfg->max_recipients);
 	fprintf(out, "max_connections = %u\n", cfg->max_connections);
+	fprintf(out, "max_connections_per_ip = %u\n", cfg->max_connections_per_ip);
+	fprintf(out, "max_unauthenticated = %u\n", cfg->max_unauthenticated);
+	fprintf(out, "max_commands_before_auth = %u\n", cfg->max_commands_before_auth);
+	fprintf(out, "auth_timeout = %u\n", cfg->auth_timeout);
+	print_size(out, "max_bytes_before_auth", cfg->max_bytes_before_auth);
 }

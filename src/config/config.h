@@ -111,6 +111,13 @@ struct tern_config {
 	uint64_t max_message_size;      /* default 50M */
 	unsigned max_recipients;        /* default SMTP_RCPT_MAX */
 	unsigned max_connections;       /* total, default 10000 */
+	/* Connection hygiene; 0 turns a limit off.  Pre-authentication limits
+	 * apply to submission and POP3 only (port 25 never authenticates). */
+	unsigned max_connections_per_ip;   /* per IPv4 address / IPv6 /64, every service; default 50 */
+	unsigned max_unauthenticated;      /* not yet logged in, in total; default 5000 */
+	unsigned max_commands_before_auth; /* default 20 */
+	unsigned auth_timeout;             /* seconds from connect to login; default 60 */
+	uint64_t max_bytes_before_auth;    /* received before login; default 64K */
 };
 
 /* Service names as used in [listen]: "imap", "imaps", ... */

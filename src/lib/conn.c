@@ -84,9 +84,22 @@ struct conn {
 	size_t out_off;          /* bytes at the front already written */
 
 	unsigned timeout_sec;
-	uint64_t last_activity;
+	uint64_t last_activity;  /* the session last took input (or the timeout was set) */
 	struct evloop_timer *idle_timer;
 	struct conn_timer *timers;
+
+	/* Before authentication (conn_begin_auth). */
+	uint64_t created;         /* ms, loop clock */
+	bool preauth;             /* counted in n_unauth */
+	bool authenticated;
+	bool limit_pending;       /* a pre-auth limit was reached: end at settle */
+	enum conn_limit limit_what;
+	uint64_t preauth_bytes;
+	uint64_t preauth_max_bytes;
+	struct evloop_timer *auth_timer;
+
+	void (*release)(void *arg);   /* conn_new_tracked */
+	void *release_arg;
 
 	struct conn *next;        /* this loop thread's connections */
 	struct conn **prevp;
@@ -103,6 +116,7 @@ struct conn {
 static __thread struct conn *thread_conns;
 static atomic_uint n_conns;
 static atomic_uint n_jobs;
+static atomic_uint n_unauth;
 static atomic_uint next_id;
 
 static void settle(struct conn *c);
@@ -113,6 +127,12 @@ unsigned
 conn_count(void)
 {
 	return atomic_load(&n_conns);
+}
+
+unsigned
+conn_unauthenticated_count(void)
+{
+	return atomic_load(&n_unauth);
 }
 
 unsigned
@@ -160,10 +180,19 @@ struct conn *
 conn_new(struct evloop *loop, int fd, const struct conn_handler *h, void *listener_arg,
          struct tls_server *tls, bool implicit_tls)
 {
+	return conn_new_tracked(loop, fd, h, listener_arg, tls, implicit_tls, NULL, NULL);
+}
+
+struct conn *
+conn_new_tracked(struct evloop *loop, int fd, const struct conn_handler *h, void *listener_arg,
+                 struct tls_server *tls, bool implicit_tls, void (*release)(void *arg), void *release_arg)
+{
 	struct conn *c = xcalloc(1, sizeof(*c));
 	struct sockaddr_storage ss;
 	socklen_t sslen = sizeof(ss);
 
+	c->release = release;
+	c->release_arg = release_arg;
 	c->loop = loop;
 	c->fd = fd;
 	c->h = h;
@@ -171,6 +200,7 @@ conn_new(struct evloop *loop, int fd, const struct conn_handler *h, void *listen
 	c->tls = tls;
 	c->state = CONN_OPEN;
 	c->last_activity = evloop_now_ms(loop);
+	c->created = c->last_activity;
 	snprintf(c->id, sizeof(c->id), "%08x", (atomic_fetch_add(&next_id, 1) + 1) * 2654435761u);
 	if (getpeername(fd, (struct sockaddr *)&ss, &sslen) == 0)
 		addr_text(&ss, c->peer, sizeof(c->peer), &c->peer_port, &c->loopback);
@@ -219,6 +249,11 @@ finish(struct conn *c)
 		c->h->close(c->session);
 	}
 	evloop_timer_cancel(c->loop, &c->idle_timer);
+	evloop_timer_cancel(c->loop, &c->auth_timer);
+	if (c->preauth) {
+		c->preauth = false;
+		atomic_fetch_sub(&n_unauth, 1);
+	}
 	for (t = c->timers; t != NULL; t = next) {
 		next = t->next;
 		evloop_timer_cancel(c->loop, &t->timer);
@@ -240,6 +275,8 @@ finish(struct conn *c)
 	if (c->next != NULL)
 		c->next->prevp = c->prevp;
 	atomic_fetch_sub(&n_conns, 1);
+	if (c->release != NULL)
+		c->release(c->release_arg);
 	free(c);
 }
 
@@ -295,7 +332,7 @@ do_read(struct conn *c)
 	for (int rounds = 0; rounds < 16; rounds++) {
 		ssize_t n;
 
-		if (c->eof || c->dead || c->closing || c->starttls_pending)
+		if (c->eof || c->dead || c->closing || c->starttls_pending || c->limit_pending)
 			return;
 		if (c->in.len - c->in_off >= CONN_INPUT_MAX)
 			return;
@@ -338,7 +375,15 @@ do_read(struct conn *c)
 				return;
 			}
 		}
-		c->last_activity = evloop_now_ms(c->loop);
+		if (c->preauth && c->preauth_max_bytes > 0) {
+			c->preauth_bytes += (uint64_t)n;
+			if (c->preauth_bytes > c->preauth_max_bytes) {
+				/* Nothing more is read or handed to the session. */
+				c->limit_pending = true;
+				c->limit_what = CONN_LIMIT_AUTH_BYTES;
+				return;
+			}
+		}
 		if (c->skipping) {
 			/* Overlong line: keep only what follows its LF. */
 			char *lf = memchr(scratch, '\n', (size_t)n);
@@ -478,7 +523,7 @@ update_events(struct conn *c)
 {
 	uint32_t ev = 0;
 
-	if (!c->eof && !c->closing && !c->starttls_pending &&
+	if (!c->eof && !c->closing && !c->starttls_pending && !c->limit_pending &&
 	    (c->state == CONN_HANDSHAKE || c->in.len - c->in_off < CONN_INPUT_MAX))
 		ev |= EPOLLIN;
 	if (c->out_off < c->out.len || c->ssl_want_write)
@@ -490,6 +535,34 @@ update_events(struct conn *c)
 	}
 }
 
+/* A pre-authentication limit: the session says its last word, then the
+ * connection closes.  Waits while a job runs (a login being checked
+ * decides first; input is paused meanwhile). */
+static void
+end_for_limit(struct conn *c)
+{
+	c->limit_pending = false;
+	if (c->dead || c->closing)
+		return;
+	log_info("%s %s closed before authentication peer=%s reason=%s", c->h->name, c->id, c->peer,
+	         c->limit_what == CONN_LIMIT_AUTH_TIME ? "auth-timeout" : "auth-bytes");
+	if (c->state != CONN_OPEN) {
+		mark_dead(c, NULL);       /* in a STARTTLS handshake: no reply possible */
+		return;
+	}
+	if (c->opened && c->h->limit != NULL) {
+		c->depth++;
+		c->h->limit(c->session, c->limit_what);
+		c->depth--;
+	}
+	/* Input the session had not read yet is dropped with the connection. */
+	c->in_off = c->in.len;
+	c->skipping = false;
+	c->overlong_done = false;
+	c->want_input = false;
+	c->closing = true;
+}
+
 /* Runs whatever became due while session code ran, then frees the
  * connection if it is finished.  Only at the outermost entry point. */
 static void
@@ -497,6 +570,8 @@ settle(struct conn *c)
 {
 	if (c->depth > 0)
 		return;
+	if (c->limit_pending && c->jobs == 0)
+		end_for_limit(c);
 	for (int i = 0; i < CONN_DISPATCH_MAX; i++) {
 		bool again = false;
 
@@ -577,6 +652,8 @@ conn_consume(struct conn *c, size_t n)
 {
 	size_t avail = c->in.len - c->in_off;
 
+	if (n > 0 && avail > 0)
+		c->last_activity = evloop_now_ms(c->loop);
 	c->in_off += n > avail ? avail : n;
 }
 
@@ -590,6 +667,7 @@ conn_read_line(struct conn *c, size_t max, char **line_out, size_t *len_out)
 
 	if (c->overlong_done) {
 		c->overlong_done = false;
+		c->last_activity = evloop_now_ms(c->loop);
 		return -1;
 	}
 	if (avail == 0)
@@ -602,6 +680,7 @@ conn_read_line(struct conn *c, size_t max, char **line_out, size_t *len_out)
 		lf = memchr(start, '\n', avail);
 		if (lf != NULL) {
 			c->in_off += (size_t)(lf - start) + 1;
+			c->last_activity = evloop_now_ms(c->loop);
 			return -1;
 		}
 		c->in_off = c->in.len;
@@ -611,6 +690,7 @@ conn_read_line(struct conn *c, size_t max, char **line_out, size_t *len_out)
 	size_t len = (size_t)(lf - start);
 
 	c->in_off += len + 1;
+	c->last_activity = evloop_now_ms(c->loop);
 	if (len > 0 && start[len - 1] == '\r')
 		len--;
 	start[len] = '\0';
@@ -812,6 +892,62 @@ conn_after(struct conn *c, uint64_t ms, evloop_timer_fn *fn, void *arg)
 	t->prevp = &c->timers;
 	c->timers = t;
 	t->timer = evloop_timer_add(c->loop, ms, timer_fired, t);
+}
+
+static void
+auth_fired(void *arg)
+{
+	struct conn *c = arg;
+
+	c->auth_timer = NULL;
+	if (!c->preauth)
+		return;
+	c->limit_pending = true;
+	c->limit_what = CONN_LIMIT_AUTH_TIME;
+	settle(c);
+}
+
+int
+conn_begin_auth(struct conn *c, const struct conn_auth_limits *lim)
+{
+	unsigned n = atomic_load(&n_unauth);
+
+	if (c->preauth || c->authenticated)
+		return 0;
+	do {
+		if (lim->max_unauthenticated > 0 && n >= lim->max_unauthenticated)
+			return -1;
+	} while (!atomic_compare_exchange_weak(&n_unauth, &n, n + 1));
+	c->preauth = true;
+	c->preauth_max_bytes = lim->max_bytes;
+	c->preauth_bytes = 0;
+	if (lim->timeout_sec > 0) {
+		uint64_t now = evloop_now_ms(c->loop), deadline = c->created + (uint64_t)lim->timeout_sec * 1000;
+
+		c->auth_timer = evloop_timer_add(c->loop, deadline > now ? deadline - now : 0, auth_fired, c);
+	}
+	return 0;
+}
+
+void
+conn_set_authenticated(struct conn *c)
+{
+	c->authenticated = true;
+	if (!c->preauth)
+		return;
+	c->preauth = false;
+	atomic_fetch_sub(&n_unauth, 1);
+	evloop_timer_cancel(c->loop, &c->auth_timer);
+	/* A login that was being checked when the time ran out decided
+	 * first.  (Past the byte limit input was lost: that one stands.) */
+	if (c->limit_pending && c->limit_what == CONN_LIMIT_AUTH_TIME)
+		c->limit_pending = false;
+}
+
+bool
+conn_authenticated(const struct conn *c)
+{
+	return c->authenticated;
 }
 
 void

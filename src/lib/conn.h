@@ -20,6 +20,12 @@
 struct conn;
 struct ssl_ctx_st;
 
+/* Why conn ends a connection that has not authenticated (conn_begin_auth). */
+enum conn_limit {
+	CONN_LIMIT_AUTH_TIME,       /* auth timeout: too long since connect */
+	CONN_LIMIT_AUTH_BYTES,      /* too many bytes received */
+};
+
 struct conn_handler {
 	const char *name;                    /* "smtp", "pop3": used in logs */
 	/* A new connection (TLS already up if implicit).  Returns the session,
@@ -38,6 +44,10 @@ struct conn_handler {
 	 * the client expects to complete (a message being received); such a
 	 * session is given time to finish.  May be NULL (never busy). */
 	bool (*busy)(void *session);
+	/* A pre-authentication limit (conn_begin_auth) was reached: the
+	 * session queues its last reply; conn closes after it.  May be NULL
+	 * (closed without a word). */
+	void (*limit)(void *session, enum conn_limit what);
 };
 
 /* The bytes received and not yet consumed (decrypted). */
@@ -84,11 +94,35 @@ void conn_resume(struct conn *c);
  * (e.g. to delay a failure reply with conn_after). */
 void conn_defer(struct conn *c, evloop_work_fn *work, evloop_done_fn *done, void *arg);
 
-/* Sets the idle timeout (seconds of no input); 0 turns it off. */
+/* Sets the idle timeout; 0 turns it off.  Idle means the session has taken
+ * no input (a line, or raw bytes consumed): bytes that arrive without
+ * completing anything, such as a partial line trickled byte by byte, do
+ * not keep a connection alive. */
 void conn_set_timeout(struct conn *c, unsigned seconds);
 /* Runs fn(arg) on the connection's loop after ms milliseconds unless the
  * connection closes first (then fn is not called). */
 void conn_after(struct conn *c, uint64_t ms, evloop_timer_fn *fn, void *arg);
+
+/* Limits on a connection until it authenticates (submission, POP3). */
+struct conn_auth_limits {
+	unsigned max_unauthenticated;   /* such connections in the process; 0: none */
+	unsigned timeout_sec;           /* from connect to conn_set_authenticated; 0: none */
+	uint64_t max_bytes;             /* received (after TLS) before it; 0: none */
+};
+/* The session expects a login: the connection counts as unauthenticated
+ * and the limits apply; past one, handler->limit is called and the
+ * connection closes.  Returns -1 (and changes nothing) if
+ * lim->max_unauthenticated such connections are open already: the session
+ * then refuses the client. */
+int conn_begin_auth(struct conn *c, const struct conn_auth_limits *lim);
+/* The client has logged in: the pre-authentication limits end. */
+void conn_set_authenticated(struct conn *c);
+/* true after conn_set_authenticated; false too if conn_begin_auth was
+ * never called. */
+bool conn_authenticated(const struct conn *c);
+/* Connections between conn_begin_auth and conn_set_authenticated, in the
+ * whole process. */
+unsigned conn_unauthenticated_count(void);
 
 /* Flushes queued output, then closes.  No more input is delivered. */
 void conn_close(struct conn *c);
@@ -109,6 +143,12 @@ struct evloop *conn_loop(const struct conn *c);
 struct tls_server;
 struct conn *conn_new(struct evloop *loop, int fd, const struct conn_handler *h, void *listener_arg,
                       struct tls_server *tls, bool implicit_tls);
+/* The same, and release(release_arg) runs exactly once when the connection
+ * is freed (after the session's close), even if that happens before this
+ * returns.  The returned pointer may then be stale: do not use it. */
+struct conn *conn_new_tracked(struct evloop *loop, int fd, const struct conn_handler *h, void *listener_arg,
+                              struct tls_server *tls, bool implicit_tls, void (*release)(void *arg),
+                              void *release_arg);
 /* Connections alive and deferred jobs not yet completed, in the whole
  * process (for shutdown and limits). */
 unsigned conn_count(void);

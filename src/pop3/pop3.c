@@ -178,6 +178,17 @@ pop3_command(struct pop3_session *s, const char *line, size_t len)
 	const struct pop3_cmd_def *def;
 	const char *error;
 
+	/* [limits] max_commands_before_auth: a client that has not logged
+	 * in after that many commands is probing or guessing. */
+	if (s->state == POP3_STATE_AUTHORIZATION && s->cfg->max_commands_before_auth > 0 &&
+	    ++s->preauth_cmds > s->cfg->max_commands_before_auth) {
+		log_info("pop3 %s too many commands before login peer=%s commands=%u", conn_id(s->c),
+		         conn_peer_addr(s->c), s->preauth_cmds - 1);
+		conn_puts(s->c, "-ERR Too many commands before login, closing.\r\n");
+		pop3_close(s, "preauth-commands");
+		return;
+	}
+
 	if (pop3_parse_command(line, len, &cmd, &error) == -1) {
 		if (log_debug_enabled()) {
 			char safe[POP3_CMD_LINE_MAX + 1];
@@ -263,9 +274,38 @@ pop3_open(struct conn *c, void *listener_arg)
 		conn_close(c);
 		return s;
 	}
+	{
+		struct conn_auth_limits lim = {
+			.max_unauthenticated = s->cfg->max_unauthenticated,
+			.timeout_sec = s->cfg->auth_timeout,
+			.max_bytes = s->cfg->max_bytes_before_auth,
+		};
+
+		if (conn_begin_auth(c, &lim) == -1) {
+			log_info("pop3 %s refused peer=%s reason=max_unauthenticated", conn_id(c), conn_peer_addr(c));
+			conn_puts(c, "-ERR [SYS/TEMP] Too many connections waiting to log in, try again later.\r\n");
+			pop3_close(s, "max-unauthenticated");
+			return s;
+		}
+	}
 	conn_puts(c, "+OK Tern POP3 server ready\r\n");
 	conn_set_timeout(c, POP3_PREAUTH_TIMEOUT_SEC);
 	return s;
+}
+
+/* A pre-authentication limit: the last reply. */
+static void
+pop3_limit(void *arg, enum conn_limit what)
+{
+	struct pop3_session *s = arg;
+
+	if (what == CONN_LIMIT_AUTH_TIME) {
+		conn_printf(s->c, "-ERR [SYS/TEMP] No login within %u seconds, closing.\r\n", s->cfg->auth_timeout);
+		pop3_close(s, "auth-timeout");
+	} else {
+		conn_puts(s->c, "-ERR Too much data before login, closing.\r\n");
+		pop3_close(s, "auth-bytes");
+	}
 }
 
 static void
@@ -373,4 +413,5 @@ const struct conn_handler pop3_conn_handler = {
 	.drained = pop3_drained,
 	.timeout = pop3_timeout,
 	.close = pop3_session_close,
+	.limit = pop3_limit,
 };

@@ -187,6 +187,7 @@ login_done(void *arg)
 
 	if (s->mailbox_user != NULL) {
 		s->state = POP3_STATE_TRANSACTION;
+		conn_set_authenticated(s->c);   /* the pre-auth limits end */
 		conn_set_timeout(s->c, POP3_TIMEOUT_SEC);
 		conn_puts(s->c, "+OK Logged in.\r\n");
 	} else if (job->in_use) {

@@ -61,6 +61,7 @@ struct pop3_session {
 	enum service service;
 	enum pop3_state state;
 	unsigned errors;            /* client mistakes; POP3_MAX_ERRORS closes */
+	unsigned preauth_cmds;      /* commands in the AUTHORIZATION state */
 	/* Something owns the session and no command may be read: a login or
 	 * expunge job, a delayed failure reply, or a streaming reply.  Input
 	 * is paused meanwhile (conn_defer, or our own conn_pause). */

@@ -1,4 +1,5 @@
 /* tern serve: listeners, event loop threads, signals, graceful stop. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -24,6 +25,7 @@
 #include "lib/evloop.h"
 #include "lib/limits.h"
 #include "lib/log.h"
+#include "lib/source_count.h"
 #include "lib/str.h"
 #include "lib/tls.h"
 #include "lib/xalloc.h"
@@ -107,29 +109,82 @@ listen_on(const struct listen_config *lc, const char *name)
 	return fd;
 }
 
+/* The table behind [limits] max_connections_per_ip: process-wide, as
+ * connections are freed on whichever loop thread owns them. */
+static struct source_count *server_sources;
+
+/* A connection refused at accept gets one line in its protocol (a plain
+ * close on the implicit-TLS ports: no handshake is spent on it).  The
+ * socket is new and its buffer empty, so the line goes out at once or
+ * not at all. */
+static void
+refuse(const struct acceptor *a, int fd, const char *why)
+{
+	char line[DOMAIN_MAX + 128];
+	int n = 0;
+
+	if (!a->l->implicit_tls) {
+		if (a->l->handler == &pop3_conn_handler)
+			n = snprintf(line, sizeof(line), "-ERR [SYS/TEMP] %s\r\n", why);
+		else
+			n = snprintf(line, sizeof(line), "421 4.7.0 %s %s\r\n", a->srv->cfg->hostname, why);
+	}
+	if (n > 0 && (size_t)n < sizeof(line) && send(fd, line, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT) < 0) {
+		/* the client has gone already: nothing to tell it */
+	}
+	close(fd);
+}
+
+static void
+release_source(void *slot)
+{
+	source_count_release(server_sources, slot);
+}
+
 static void
 on_accept(void *arg, uint32_t events)
 {
 	struct acceptor *a = arg;
+	const struct tern_config *cfg = a->srv->cfg;
 
 	for (int i = 0; i < 64; i++) {
 		int one = 1;
-		int fd = accept4(a->l->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		struct sockaddr_storage ss;
+		socklen_t sslen = sizeof(ss);
+		struct source_slot *slot;
+		unsigned held;
+		int fd = accept4(a->l->fd, (struct sockaddr *)&ss, &sslen, SOCK_NONBLOCK | SOCK_CLOEXEC);
 
 		if (fd == -1) {
 			if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR && errno != ECONNABORTED)
 				log_warn("accept %s", config_service_name(a->l->ctx.service));
 			return;
 		}
-		if (conn_count() >= a->srv->cfg->max_connections) {
+		if (conn_count() >= cfg->max_connections) {
 			log_warnx("%s refused: max_connections=%u reached",
-			          config_service_name(a->l->ctx.service), a->srv->cfg->max_connections);
-			close(fd);
+			          config_service_name(a->l->ctx.service), cfg->max_connections);
+			refuse(a, fd, "Too many connections, try again later");
+			continue;
+		}
+		/* Every service counts: an MTA's parallel deliveries stay far
+		 * below the default, a flood from one host does not. */
+		slot = source_count_acquire(server_sources, (struct sockaddr *)&ss, cfg->max_connections_per_ip, &held);
+		if (slot == NULL) {
+			char peer[INET6_ADDRSTRLEN] = "?";
+
+			if (ss.ss_family == AF_INET)
+				inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, peer, sizeof(peer));
+			else if (ss.ss_family == AF_INET6)
+				inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, peer, sizeof(peer));
+			log_info("%s refused peer=%s reason=max_connections_per_ip connections=%u",
+			         config_service_name(a->l->ctx.service), peer, held);
+			refuse(a, fd, "Too many connections from your address");
 			continue;
 		}
 		/* Replies are already batched per event: no Nagle delay. */
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-		conn_new(a->loop, fd, a->l->handler, &a->l->ctx, a->srv->tls, a->l->implicit_tls);
+		conn_new_tracked(a->loop, fd, a->l->handler, &a->l->ctx, a->srv->tls, a->l->implicit_tls,
+		                 release_source, slot);
 	}
 }
 
@@ -405,6 +460,9 @@ server_run(const struct tern_config *cfg)
 	 * disk (452 4.3.1), not kill the server. */
 	signal(SIGXFSZ, SIG_IGN);
 
+	/* Only sources with a connection open have an entry: as many as
+	 * there can be connections (plus those being accepted meanwhile). */
+	server_sources = source_count_new((size_t)cfg->max_connections + 1024);
 	evloop_workers_start(cfg->workers);
 	srv.nloops = cfg->threads;
 	srv.loops = xcalloc(srv.nloops, sizeof(*srv.loops));
@@ -473,6 +531,7 @@ server_run(const struct tern_config *cfg)
 	evloop_workers_stop();
 	for (unsigned i = 0; i < srv.nloops; i++)
 		evloop_free(&srv.loops[i].loop);
+	source_count_free(&server_sources);
 	auth_oauth_stop();
 	auth_penalty_stop();
 	log_info("tern stopped");

@@ -159,6 +159,7 @@ auth_done(void *arg)
 		log_attempt(s, "ok", reason);
 		free(s->auth_user);
 		s->auth_user = xstrdup(a->result.user);
+		conn_set_authenticated(s->c);   /* the pre-auth limits end */
 		smtp_auth_free(s);
 		smtp_session_unbusy(s);
 		smtp_reply(s, 235, "2.7.0", "Authentication successful");

@@ -274,6 +274,24 @@ dispatch(struct smtp_session *s, char *line, size_t len)
 	def->fn(s, cmd.args);
 }
 
+/* [limits] max_commands_before_auth, on submission only: an MTA on port
+ * 25 never authenticates.  Returns false once the session is closing. */
+static bool
+count_preauth_command(struct smtp_session *s)
+{
+	unsigned max = s->cfg->max_commands_before_auth;
+
+	if (!smtp_is_submission(s) || max == 0 || conn_authenticated(s->c))
+		return true;
+	if (++s->preauth_cmds <= max)
+		return true;
+	log_info("smtp %s too many commands before authentication peer=%s commands=%u", conn_id(s->c),
+	         conn_peer_addr(s->c), s->preauth_cmds - 1);
+	conn_printf(s->c, "421 4.7.0 %s Too many commands before authentication\r\n", s->cfg->hostname);
+	conn_close(s->c);
+	return false;
+}
+
 static bool
 read_command(struct smtp_session *s)
 {
@@ -283,6 +301,8 @@ read_command(struct smtp_session *s)
 
 	if (r == 0)
 		return false;
+	if (!count_preauth_command(s))
+		return true;
 	if (r < 0) {
 		smtp_error(s, 500, "5.5.2", "Line too long");
 		return true;
@@ -364,6 +384,19 @@ smtp_timeout(void *arg)
 	conn_close(s->c);
 }
 
+/* A pre-authentication limit (submission): the last reply. */
+static void
+smtp_limit(void *arg, enum conn_limit what)
+{
+	struct smtp_session *s = arg;
+
+	if (what == CONN_LIMIT_AUTH_TIME)
+		conn_printf(s->c, "421 4.7.0 %s No authentication within %u seconds, closing\r\n", s->cfg->hostname,
+		            s->cfg->auth_timeout);
+	else
+		conn_printf(s->c, "421 4.7.0 %s Too much data before authentication\r\n", s->cfg->hostname);
+}
+
 static void *
 smtp_open(struct conn *c, void *listener_arg)
 {
@@ -384,6 +417,21 @@ smtp_open(struct conn *c, void *listener_arg)
 		            s->cfg->hostname);
 		conn_close(c);
 		return s;
+	}
+	if (smtp_is_submission(s)) {
+		struct conn_auth_limits lim = {
+			.max_unauthenticated = s->cfg->max_unauthenticated,
+			.timeout_sec = s->cfg->auth_timeout,
+			.max_bytes = s->cfg->max_bytes_before_auth,
+		};
+
+		if (conn_begin_auth(c, &lim) == -1) {
+			log_info("smtp %s refused peer=%s reason=max_unauthenticated", conn_id(c), conn_peer_addr(c));
+			conn_printf(c, "421 4.7.0 %s Too many connections waiting to log in, try again later\r\n",
+			            s->cfg->hostname);
+			conn_close(c);
+			return s;
+		}
 	}
 	conn_printf(c, "220 %s ESMTP Tern\r\n", s->cfg->hostname);
 	return s;
@@ -422,4 +470,5 @@ const struct conn_handler smtp_conn_handler = {
 	.timeout = smtp_timeout,
 	.close = smtp_close,
 	.busy = smtp_busy,
+	.limit = smtp_limit,
 };

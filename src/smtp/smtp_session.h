@@ -70,6 +70,7 @@ struct smtp_session {
 	enum service service;
 	enum smtp_state state;
 	unsigned errors;                /* client mistakes, see smtp_error() */
+	unsigned preauth_cmds;          /* commands before AUTH succeeded (submission) */
 	unsigned n_msgs;                /* messages accepted on this connection */
 	bool greeted;                   /* HELO or EHLO was accepted */
 	bool esmtp;                     /* ... and it was EHLO */

@@ -48,7 +48,9 @@ def many_idle_connections(f):
     try:
         for i in range(300):
             service = ("smtp", "pop3", "submission", "pop3s", "submissions")[i % 5]
-            idle.append(socket.create_connection((HOST, srv.port(service)), timeout=10))
+            # from 10 addresses: [limits] max_connections_per_ip is 50
+            idle.append(socket.create_connection((HOST, srv.port(service)), timeout=10,
+                                                 source_address=("127.0.4.%d" % (i % 10 + 1), 0)))
         msg = message(subject="among the idle")
         t0 = time.time()
         assert deliver(srv, ALICE, msg) == {}

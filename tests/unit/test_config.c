@@ -68,6 +68,11 @@ test_defaults(void)
 	test_assert_inteq(cfg.max_message_size, 50ULL * 1024 * 1024);
 	test_assert_inteq(cfg.max_recipients, SMTP_RCPT_MAX);
 	test_assert_inteq(cfg.max_connections, 10000);
+	test_assert_inteq(cfg.max_connections_per_ip, 50);
+	test_assert_inteq(cfg.max_unauthenticated, 5000);
+	test_assert_inteq(cfg.max_commands_before_auth, 20);
+	test_assert_inteq(cfg.auth_timeout, 60);
+	test_assert_inteq(cfg.max_bytes_before_auth, 64 * 1024);
 	test_assert_streq(cfg.path, "t.conf");
 	test_end();
 }
@@ -191,6 +196,22 @@ test_sizes(void)
 	expect_error("[limits]\nmax_message_size = M\n", 2, "size");
 	expect_error("[limits]\nmax_message_size = -5M\n", 2, "size");
 	expect_error("[limits]\nmax_message_size = 99999999999999999999G\n", 2, "size");
+	test_end();
+
+	test_begin("config: connection hygiene limits, 0 turns them off");
+	test_assert_inteq(parse("[limits]\nmax_connections_per_ip = 0\nmax_unauthenticated = 7\n"
+	                        "max_commands_before_auth = 3\nauth_timeout = 2\nmax_bytes_before_auth = 1K\n",
+	                        &error), 0);
+	test_assert_inteq(cfg.max_connections_per_ip, 0);
+	test_assert_inteq(cfg.max_unauthenticated, 7);
+	test_assert_inteq(cfg.max_commands_before_auth, 3);
+	test_assert_inteq(cfg.auth_timeout, 2);
+	test_assert_inteq(cfg.max_bytes_before_auth, 1024);
+	test_assert_inteq(parse("[limits]\nmax_bytes_before_auth = 0\n", &error), 0);
+	test_assert_inteq(cfg.max_bytes_before_auth, 0);
+	expect_error("[limits]\nauth_timeout = 86401\n", 2, "between 0 and 86400");
+	expect_error("[limits]\nmax_bytes_before_auth = 2G\n", 2, "at most 1G");
+	expect_error("[limits]\nmax_connections_per_ip = many\n", 2, "number");
 	test_end();
 }
 

@@ -3,6 +3,7 @@
  * order, close after flush, streaming with the drained callback. */
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -19,6 +20,8 @@ struct sess {
 	int overlong;
 	int closed;
 	size_t stream_left;      /* bytes still to send for STREAM */
+	int timeouts;
+	int limits[2];           /* handler->limit calls per enum conn_limit */
 };
 
 static struct sess *current;
@@ -104,6 +107,20 @@ t_drained(void *arg)
 static void
 t_timeout(void *arg)
 {
+	struct sess *s = arg;
+
+	s->timeouts++;
+	conn_puts(s->c, "timeout\n");
+	conn_close(s->c);
+}
+
+static void
+t_limit(void *arg, enum conn_limit what)
+{
+	struct sess *s = arg;
+
+	s->limits[what]++;
+	conn_printf(s->c, "limit %d\n", (int)what);
 }
 
 static void
@@ -115,7 +132,11 @@ t_close(void *arg)
 }
 
 static const struct conn_handler handler = {
-	"test", t_open, t_input, t_drained, t_timeout, t_close, NULL,
+	"test", t_open, t_input, t_drained, t_timeout, t_close, NULL, NULL,
+};
+
+static const struct conn_handler handler_lim = {
+	"test", t_open, t_input, t_drained, t_timeout, t_close, NULL, t_limit,
 };
 
 static void
@@ -289,15 +310,168 @@ test_stream(void)
 	test_end();
 }
 
+static int releases;
+
+static void
+count_release(void *arg)
+{
+	releases += *(int *)arg;
+}
+
+static struct sess *
+start_lim(int *peer_out, int *release_arg)
+{
+	int sv[2];
+
+	socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv);
+	*peer_out = sv[1];
+	conn_new_tracked(loop, sv[0], &handler_lim, NULL, NULL, false, count_release, release_arg);
+	return current;
+}
+
+static void
+test_trickle_times_out(void)
+{
+	struct buf out = BUF_INIT;
+	int peer, one = 1;
+	struct sess *s;
+
+	test_begin("conn: a partial line trickled byte by byte does not reset the idle timer");
+	loop = evloop_new();
+	releases = 0;
+	s = start_lim(&peer, &one);
+	conn_set_timeout(s->c, 1);
+	(void)!write(peer, "A\n", 2);
+	for (int i = 0; i < 8; i++) {      /* 1.6 s of one byte per 200 ms */
+		(void)!write(peer, "x", 1);
+		run_for(200);
+	}
+	drain_peer(peer, &out);
+	test_assert_inteq(s->timeouts, 1);
+	test_assert(s->closed);
+	test_assert_inteq(releases, 1);
+	test_assert_streq(out.data, "echo A\ntimeout\n");
+	buf_free(&out);
+	buf_free(&s->lines);
+	free(s);
+	close(peer);
+	evloop_free(&loop);
+	test_end();
+
+	test_begin("conn: complete lines keep a connection alive");
+	loop = evloop_new();
+	s = start_lim(&peer, &one);
+	conn_set_timeout(s->c, 1);
+	for (int i = 0; i < 8; i++) {
+		(void)!write(peer, "L\n", 2);
+		run_for(200);
+	}
+	test_assert_inteq(s->timeouts, 0);
+	test_assert(!s->closed);
+	close(peer);
+	run_for(5);
+	test_assert(s->closed);
+	test_assert_inteq(releases, 2);
+	buf_free(&s->lines);
+	free(s);
+	evloop_free(&loop);
+	test_end();
+}
+
+static void
+test_auth_limits(void)
+{
+	struct conn_auth_limits lim = { .max_unauthenticated = 1, .timeout_sec = 1, .max_bytes = 20 };
+	struct buf out = BUF_INIT;
+	int peer, peer2, one = 1;
+	struct sess *s, *s2;
+
+	test_begin("conn: auth timeout from connect, whatever the client sends");
+	loop = evloop_new();
+	s = start_lim(&peer, &one);
+	test_assert_inteq(conn_begin_auth(s->c, &lim), 0);
+	test_assert_inteq(conn_unauthenticated_count(), 1);
+	test_assert(!conn_authenticated(s->c));
+	for (int i = 0; i < 6; i++) {
+		(void)!write(peer, "L\n", 2);
+		run_for(200);
+	}
+	drain_peer(peer, &out);
+	test_assert_inteq(s->limits[CONN_LIMIT_AUTH_TIME], 1);
+	test_assert(s->closed);
+	test_assert_inteq(conn_unauthenticated_count(), 0);
+	test_assert(strstr(out.data, "limit 0\n") != NULL);
+	buf_free(&out);
+	buf_free(&s->lines);
+	free(s);
+	close(peer);
+	evloop_free(&loop);
+	test_end();
+
+	test_begin("conn: max_unauthenticated; authenticated sessions leave the count and the limits");
+	loop = evloop_new();
+	s = start_lim(&peer, &one);
+	s2 = start_lim(&peer2, &one);
+	test_assert_inteq(conn_begin_auth(s->c, &lim), 0);
+	test_assert_inteq(conn_begin_auth(s2->c, &lim), -1);
+	conn_set_authenticated(s->c);
+	test_assert(conn_authenticated(s->c));
+	test_assert_inteq(conn_unauthenticated_count(), 0);
+	test_assert_inteq(conn_begin_auth(s2->c, &lim), 0);
+	conn_set_authenticated(s2->c);
+	(void)!write(peer, "0123456789\n0123456789\n0123456789\n", 33);
+	run_for(1300);
+	test_assert_inteq(s->limits[0] + s->limits[1], 0);
+	test_assert(!s->closed);
+	test_assert_streq(s->lines.data, "0123456789|0123456789|0123456789|");
+	close(peer);
+	close(peer2);
+	run_for(5);
+	test_assert(s->closed && s2->closed);
+	buf_free(&s->lines);
+	buf_free(&s2->lines);
+	free(s);
+	free(s2);
+	evloop_free(&loop);
+	test_end();
+
+	test_begin("conn: bytes before auth: nothing past the limit reaches the session");
+	loop = evloop_new();
+	releases = 0;
+	s = start_lim(&peer, &one);
+	lim.timeout_sec = 0;
+	test_assert_inteq(conn_begin_auth(s->c, &lim), 0);
+	(void)!write(peer, "0123456789\n", 11);
+	run_for(5);
+	(void)!write(peer, "0123456789\n", 11);
+	run_for(5);
+	drain_peer(peer, &out);
+	test_assert_streq(s->lines.data, "0123456789|");
+	test_assert_inteq(s->limits[CONN_LIMIT_AUTH_BYTES], 1);
+	test_assert(s->closed);
+	test_assert_inteq(releases, 1);
+	test_assert_inteq(conn_unauthenticated_count(), 0);
+	test_assert_streq(out.data, "echo 0123456789\nlimit 1\n");
+	buf_free(&out);
+	buf_free(&s->lines);
+	free(s);
+	close(peer);
+	evloop_free(&loop);
+	test_end();
+}
+
 int
 main(void)
 {
+	signal(SIGPIPE, SIG_IGN);   /* writes to a peer that was closed */
 	evloop_workers_start(2);
 	test_lines_split();
 	test_overlong();
 	test_defer_order();
 	test_eof_during_job();
 	test_stream();
+	test_trickle_times_out();
+	test_auth_limits();
 	evloop_workers_stop();
 	return test_done();
 }

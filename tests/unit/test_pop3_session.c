@@ -348,7 +348,11 @@ setup_tls(void)
 	fclose(f);
 	X509_free(x);
 	EVP_PKEY_free(pk);
-	tls = tls_server_new(cert, key, TLS1_2_VERSION, &error);
+	{
+		struct tls_settings set = { .cert = cert, .key = key, .min_version = TLS1_2_VERSION };
+
+		tls = tls_server_new(&set, &error);
+	}
 	if (tls == NULL) {
 		printf("# tls: %s\n", error);
 		abort();
