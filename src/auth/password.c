@@ -6,7 +6,8 @@
 #include <crypt.h>
 #include <errno.h>
 #include <string.h>
-#include <sys/random.h>
+
+#include <openssl/rand.h>
 
 #include "lib/limits.h"
 #include "lib/str.h"
@@ -20,23 +21,11 @@ static const char dummy_hash[] = "$y$j9T$F5Jx5fExrKuPp53xLKQ..1$/5A2b1gNjtSB9rIj
  * own choice for crypt_gensalt with no random input given). */
 #define PASSWORD_SALT_BYTES 16
 
+/* Random bytes from OpenSSL's CSPRNG (seeded from getrandom). */
 static int
 fill_random(void *buf, size_t len)
 {
-	unsigned char *p = buf;
-	ssize_t n;
-
-	while (len > 0) {
-		n = getrandom(p, len, 0);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
+	return RAND_bytes(buf, (int)len) == 1 ? 0 : -1;
 }
 
 int

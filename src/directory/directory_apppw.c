@@ -18,7 +18,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
+
+#include <openssl/rand.h>
 #include <time.h>
 
 #include "auth/password.h"
@@ -46,23 +47,11 @@ directory_app_password_name_valid(const char *name)
 	return true;
 }
 
+/* Random bytes from OpenSSL's CSPRNG (seeded from getrandom). */
 static int
 apw_random(void *buf, size_t len)
 {
-	unsigned char *p = buf;
-	ssize_t n;
-
-	while (len > 0) {
-		n = getrandom(p, len, 0);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
+	return RAND_bytes(buf, (int)len) == 1 ? 0 : -1;
 }
 
 int
