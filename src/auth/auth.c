@@ -206,8 +206,7 @@ check_password(struct directory *d, const struct auth_request *req, struct auth_
 	bool right = false;
 	int r;
 
-	memset(out, 0, sizeof(*out));
-	out->status = AUTH_FAILED;
+	out->status = AUTH_FAILED;      /* out was cleared by the caller */
 	if (req->basic == BASIC_OFF) {
 		/* The same answer for every user: nothing to enumerate. */
 		out->status = AUTH_BASIC_DISABLED;

@@ -37,10 +37,6 @@ def free_ports(n):
     return ports
 
 
-def free_port():
-    return free_ports(1)[0]
-
-
 _cert_dir = None
 
 
@@ -102,7 +98,7 @@ class Server:
         self.cli("user", "add", address, "--password-stdin", "--role", role, input=password + "\n")
 
     def start(self):
-        # free_port() can race with another program taking the port: if
+        # free_ports() can race with another program taking the port: if
         # the server could not bind, pick new ports and try again.
         for attempt in range(3):
             try:
