@@ -9,7 +9,7 @@ libssl-dev openssl
 libsqlite3-dev
 libcrypt-dev
 libjansson-dev
-libcurl4-openssl-dev
+libcurl4-openssl-dev zlib1g-dev
 clang libclang-rt-14-dev
 python3
 curl

@@ -74,6 +74,8 @@ cat <<TABLE
 
   Protocol          Server      Port  Encryption  User name
   ----------------  ----------  ----  ----------  ------------------
+  IMAP              127.0.0.1   1993  SSL/TLS     $USER_ADDR
+  IMAP              127.0.0.1   1143  STARTTLS    $USER_ADDR
   POP3              127.0.0.1   1995  SSL/TLS     $USER_ADDR
   POP3              127.0.0.1   1110  STARTTLS    $USER_ADDR
   SMTP (sending)    127.0.0.1   1587  STARTTLS    $USER_ADDR
@@ -81,7 +83,7 @@ cat <<TABLE
   SMTP (receiving)  127.0.0.1   2525  STARTTLS    (no login; mail for $DOMAIN)
 
   The certificate is self-signed for $HOST: accept it in your client, or
-  trust $RUN/cert.pem.  IMAP (1143/1993) arrives with the IMAP release.
+  trust $RUN/cert.pem.
   Stop with Ctrl-C.  Data stays in $RUN/ for the next 'make run'.
 
 TABLE

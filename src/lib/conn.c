@@ -27,6 +27,7 @@
 #include "lib/str.h"
 #include "lib/tls.h"
 #include "lib/xalloc.h"
+#include "lib/zstream.h"
 
 /* Input buffered beyond this is left in the kernel until the session
  * consumes (pipelining is bounded, memory is bounded). */
@@ -82,6 +83,16 @@ struct conn {
 	size_t in_off;           /* bytes at the front already consumed */
 	struct buf out;
 	size_t out_off;          /* bytes at the front already written */
+
+	/* COMPRESS=DEFLATE (conn_compress_start): out holds plain bytes;
+	 * the first z_plain_left of them go as they are (the OK), the rest
+	 * is deflated into zout; input is inflated from zraw into in. */
+	struct zstream *z;
+	size_t z_plain_left;
+	struct buf zout;
+	size_t zout_off;
+	struct buf zraw;
+	size_t zraw_off;
 
 	unsigned timeout_sec;
 	uint64_t last_activity;  /* the session last took input (or the timeout was set) */
@@ -271,6 +282,9 @@ finish(struct conn *c)
 		str_wipe(c->in.data, c->in.len);
 	buf_free(&c->in);
 	buf_free(&c->out);
+	buf_free(&c->zout);
+	buf_free(&c->zraw);
+	zstream_free(&c->z);
 	*c->prevp = c->next;
 	if (c->next != NULL)
 		c->next->prevp = c->prevp;
@@ -324,6 +338,67 @@ ssl_fail(struct conn *c, int err, const char *what)
 	mark_dead(c, what);
 }
 
+/* Output not yet on the socket (plain and compressed). */
+static size_t
+pending_out(const struct conn *c)
+{
+	return (c->out.len - c->out_off) + (c->zout.len - c->zout_off);
+}
+
+/* Hands received (decrypted, inflated) bytes to the input buffer. */
+static void
+take_input(struct conn *c, const char *data, size_t n)
+{
+	if (c->skipping) {
+		/* Overlong line: keep only what follows its LF. */
+		const char *lf = memchr(data, '\n', n);
+
+		if (lf == NULL)
+			return;
+		/* Skipping began with every earlier byte consumed, so the
+		 * error is reported before anything read from here on. */
+		c->skipping = false;
+		c->overlong_done = true;
+		buf_append(&c->in, lf + 1, (size_t)(data + n - (lf + 1)));
+	} else {
+		buf_append(&c->in, data, n);
+	}
+	c->want_input = true;
+}
+
+/* Inflates compressed input while the input buffer has room. */
+static void
+inflate_pending(struct conn *c)
+{
+	struct buf tmp = BUF_INIT;
+
+	while (c->z != NULL && !c->dead && c->zraw_off < c->zraw.len && c->in.len - c->in_off < CONN_INPUT_MAX) {
+		size_t consumed = 0;
+		int r;
+
+		buf_reset(&tmp);
+		r = zstream_inflate(c->z, c->zraw.data + c->zraw_off, c->zraw.len - c->zraw_off, &consumed, &tmp,
+		                    CONN_INPUT_MAX - (c->in.len - c->in_off));
+		c->zraw_off += consumed;
+		if (r == -1) {
+			mark_dead(c, "corrupt compressed input");
+			break;
+		}
+		if (tmp.len > 0)
+			take_input(c, tmp.data, tmp.len);
+		if (consumed == 0 && tmp.len == 0)
+			break;
+	}
+	buf_free(&tmp);
+	if (c->zraw_off == c->zraw.len) {
+		c->zraw_off = 0;
+		if (c->zraw.cap > CONN_BUF_KEEP)
+			buf_free(&c->zraw);
+		else
+			buf_reset(&c->zraw);
+	}
+}
+
 static void
 do_read(struct conn *c)
 {
@@ -334,7 +409,7 @@ do_read(struct conn *c)
 
 		if (c->eof || c->dead || c->closing || c->starttls_pending || c->limit_pending)
 			return;
-		if (c->in.len - c->in_off >= CONN_INPUT_MAX)
+		if (c->in.len - c->in_off >= CONN_INPUT_MAX || c->zraw.len - c->zraw_off >= CONN_INPUT_MAX)
 			return;
 		if (c->ssl != NULL) {
 			int r = SSL_read(c->ssl, scratch, sizeof(scratch));
@@ -384,21 +459,12 @@ do_read(struct conn *c)
 				return;
 			}
 		}
-		if (c->skipping) {
-			/* Overlong line: keep only what follows its LF. */
-			char *lf = memchr(scratch, '\n', (size_t)n);
-
-			if (lf == NULL)
-				continue;
-			/* Skipping began with every earlier byte consumed, so the
-			 * error is reported before anything read from here on. */
-			c->skipping = false;
-			c->overlong_done = true;
-			buf_append(&c->in, lf + 1, (size_t)(scratch + n - (lf + 1)));
+		if (c->z != NULL) {
+			buf_append(&c->zraw, scratch, (size_t)n);
+			inflate_pending(c);
 		} else {
-			buf_append(&c->in, scratch, (size_t)n);
+			take_input(c, scratch, (size_t)n);
 		}
-		c->want_input = true;
 	}
 }
 
@@ -437,53 +503,94 @@ do_handshake(struct conn *c)
 
 /* Writing. */
 
-static void
-flush(struct conn *c)
+/* Writes up to len bytes to the socket (or TLS).  Returns the bytes
+ * written, 0 when the socket is full, -1 when the connection is dead. */
+static ssize_t
+raw_send(struct conn *c, const char *data, size_t len)
 {
-	/* Every way out of the loop reaches the compaction below, so a long
-	 * reply to a slow reader keeps the buffer near NET_OUTPUT_HIGH. */
-	while (!c->dead && c->out_off < c->out.len) {
-		size_t len = c->out.len - c->out_off;
+	for (;;) {
 		ssize_t n;
 
 		if (c->ssl != NULL) {
 			int r;
 
 			ERR_clear_error();
-			r = SSL_write(c->ssl, c->out.data + c->out_off, len > INT32_MAX ? INT32_MAX : (int)len);
+			r = SSL_write(c->ssl, data, len > INT32_MAX ? INT32_MAX : (int)len);
 			if (r <= 0) {
 				int err = SSL_get_error(c->ssl, r);
 
 				if (err == SSL_ERROR_WANT_WRITE)
 					c->ssl_want_write = true;
-				else if (err != SSL_ERROR_WANT_READ)
+				else if (err != SSL_ERROR_WANT_READ) {
 					ssl_fail(c, err, "tls write error");
-				break;
+					return -1;
+				}
+				return 0;
 			}
 			c->ssl_want_write = false;
-			n = r;
-		} else {
-			n = send(c->fd, c->out.data + c->out_off, len, MSG_NOSIGNAL);
-			if (n == -1) {
-				if (errno == EINTR)
-					continue;
-				if (errno != EAGAIN && errno != EWOULDBLOCK)
-					mark_dead(c, "write error");
-				break;
-			}
+			return r;
 		}
-		c->out_off += (size_t)n;
+		n = send(c->fd, data, len, MSG_NOSIGNAL);
+		if (n == -1) {
+			if (errno == EINTR)
+				continue;
+			if (errno != EAGAIN && errno != EWOULDBLOCK) {
+				mark_dead(c, "write error");
+				return -1;
+			}
+			return 0;
+		}
+		return n;
 	}
-	if (c->out_off == c->out.len) {
-		c->out_off = 0;
-		if (c->out.cap > CONN_BUF_KEEP)
-			buf_free(&c->out);
+}
+
+static void
+compact_output(struct buf *b, size_t *off)
+{
+	if (*off == b->len) {
+		*off = 0;
+		if (b->cap > CONN_BUF_KEEP)
+			buf_free(b);
 		else
-			buf_reset(&c->out);
-	} else if (c->out_off > c->out.len / 2) {
-		buf_consume(&c->out, c->out_off);
-		c->out_off = 0;
+			buf_reset(b);
+	} else if (*off > b->len / 2) {
+		buf_consume(b, *off);
+		*off = 0;
 	}
+}
+
+static void
+flush(struct conn *c)
+{
+	/* Every way out of the loops reaches the compaction below, so a
+	 * long reply to a slow reader keeps the buffer near NET_OUTPUT_HIGH. */
+	size_t plain_end = c->z != NULL ? c->out_off + c->z_plain_left : c->out.len;
+
+	while (!c->dead && c->out_off < plain_end) {
+		ssize_t n = raw_send(c, c->out.data + c->out_off, plain_end - c->out_off);
+
+		if (n <= 0)
+			break;
+		c->out_off += (size_t)n;
+		if (c->z != NULL)
+			c->z_plain_left -= (size_t)n;
+	}
+	if (c->z != NULL && !c->dead && c->z_plain_left == 0) {
+		if (c->out_off < c->out.len) {
+			if (zstream_deflate(c->z, c->out.data + c->out_off, c->out.len - c->out_off, &c->zout) == -1)
+				mark_dead(c, "deflate failed");
+			c->out_off = c->out.len;
+		}
+		while (!c->dead && c->zout_off < c->zout.len) {
+			ssize_t n = raw_send(c, c->zout.data + c->zout_off, c->zout.len - c->zout_off);
+
+			if (n <= 0)
+				break;
+			c->zout_off += (size_t)n;
+		}
+		compact_output(&c->zout, &c->zout_off);
+	}
+	compact_output(&c->out, &c->out_off);
 }
 
 /* Drops consumed input.  Consumed bytes are wiped, not just moved over:
@@ -524,9 +631,10 @@ update_events(struct conn *c)
 	uint32_t ev = 0;
 
 	if (!c->eof && !c->closing && !c->starttls_pending && !c->limit_pending &&
-	    (c->state == CONN_HANDSHAKE || c->in.len - c->in_off < CONN_INPUT_MAX))
+	    (c->state == CONN_HANDSHAKE ||
+	     (c->in.len - c->in_off < CONN_INPUT_MAX && c->zraw.len - c->zraw_off < CONN_INPUT_MAX)))
 		ev |= EPOLLIN;
-	if (c->out_off < c->out.len || c->ssl_want_write)
+	if (pending_out(c) > 0 || c->ssl_want_write)
 		ev |= EPOLLOUT;
 	if (ev != c->events) {
 		if (evloop_mod(c->loop, c->fd, ev, on_io, c) == -1)
@@ -575,6 +683,9 @@ settle(struct conn *c)
 	for (int i = 0; i < CONN_DISPATCH_MAX; i++) {
 		bool again = false;
 
+		if (c->z != NULL && c->zraw.len > c->zraw_off)
+			inflate_pending(c);
+
 		if (c->want_input && c->state == CONN_OPEN && c->opened && c->pause == 0 &&
 		    !c->dead && !c->closing) {
 			c->want_input = false;
@@ -589,7 +700,7 @@ settle(struct conn *c)
 		/* The "go ahead" reply is out: the handshake can begin. */
 		if (c->starttls_pending && c->out_off == c->out.len && !c->dead)
 			start_tls_now(c);
-		if (c->want_drained && c->out.len - c->out_off < NET_OUTPUT_HIGH / 2 && !c->dead && c->opened) {
+		if (c->want_drained && pending_out(c) < NET_OUTPUT_HIGH / 2 && !c->dead && c->opened) {
 			c->want_drained = false;
 			if (c->h->drained != NULL) {
 				c->depth++;
@@ -608,7 +719,7 @@ settle(struct conn *c)
 	}
 	if (c->eof && c->jobs == 0 && c->pause == 0 && !c->want_input)
 		c->closing = true;
-	if (c->closing && c->jobs == 0 && c->out_off == c->out.len) {
+	if (c->closing && c->jobs == 0 && pending_out(c) == 0) {
 		finish(c);
 		return;
 	}
@@ -705,7 +816,7 @@ conn_write(struct conn *c, const void *data, size_t len)
 	if (c->dead)
 		return;
 	buf_append(&c->out, data, len);
-	if (c->out.len - c->out_off >= NET_OUTPUT_HIGH)
+	if (pending_out(c) >= NET_OUTPUT_HIGH)
 		c->want_drained = true;
 }
 
@@ -725,14 +836,14 @@ conn_printf(struct conn *c, const char *fmt, ...)
 	va_start(ap, fmt);
 	buf_vprintf(&c->out, fmt, ap);
 	va_end(ap);
-	if (c->out.len - c->out_off >= NET_OUTPUT_HIGH)
+	if (pending_out(c) >= NET_OUTPUT_HIGH)
 		c->want_drained = true;
 }
 
 size_t
 conn_output_pending(const struct conn *c)
 {
-	return c->out.len - c->out_off;
+	return pending_out(c);
 }
 
 int
@@ -747,6 +858,28 @@ conn_starttls(struct conn *c)
 	c->overlong_done = false;
 	c->starttls_pending = true;
 	return 0;
+}
+
+int
+conn_compress_start(struct conn *c)
+{
+	if (c->z != NULL || (c->z = zstream_new()) == NULL)
+		return -1;
+	/* What is queued (the OK) goes out as it is; everything after,
+	 * both ways, is deflated.  Input after the command that asked for
+	 * it is compressed already. */
+	c->z_plain_left = c->out.len - c->out_off;
+	if (c->in.len > c->in_off) {
+		buf_append(&c->zraw, c->in.data + c->in_off, c->in.len - c->in_off);
+		c->in_off = c->in.len;
+	}
+	return 0;
+}
+
+bool
+conn_compressed(const struct conn *c)
+{
+	return c->z != NULL;
 }
 
 bool

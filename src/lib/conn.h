@@ -75,6 +75,13 @@ size_t conn_output_pending(const struct conn *c);
  * CVE-2011-0411).  Returns -1 if TLS is not configured. */
 int conn_starttls(struct conn *c);
 bool conn_tls_active(const struct conn *c);
+
+/* COMPRESS=DEFLATE (RFC 4978): output queued so far (the OK) is sent as
+ * it is, everything after is deflated, and input not yet consumed and
+ * everything after is inflated.  Returns -1 if already compressing or
+ * zlib fails (nothing changes). */
+int conn_compress_start(struct conn *c);
+bool conn_compressed(const struct conn *c);
 bool conn_tls_available(const struct conn *c);
 /* "TLSv1.3 TLS_AES_256_GCM_SHA384" or NULL. */
 const char *conn_tls_description(const struct conn *c);

@@ -29,6 +29,8 @@
 #include "lib/str.h"
 #include "lib/tls.h"
 #include "lib/xalloc.h"
+#include "imap/imap.h"
+#include "imap/imap_session.h"
 #include "pop3/pop3.h"
 #include "server/listener.h"
 #include "server/server.h"
@@ -76,8 +78,11 @@ handler_for(enum service s)
 	case SERVICE_POP3:
 	case SERVICE_POP3S:
 		return &pop3_conn_handler;
+	case SERVICE_IMAP:
+	case SERVICE_IMAPS:
+		return &imap_conn_handler;
 	default:
-		return NULL;       /* IMAP comes with its own issue */
+		return NULL;
 	}
 }
 
@@ -420,6 +425,15 @@ server_run(const struct tern_config *cfg)
 	char *error = NULL;
 	int status = 0, sig;
 
+	/* Signals go to this thread only, through sigwait below; blocked
+	 * before the ports open, so a SIGTERM that comes as soon as a client
+	 * can connect is a clean stop, not a kill (threads started from here
+	 * on inherit the mask). */
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	log_set_level((enum log_level)cfg->log_level);
 	raise_fd_limit(cfg);
 	/* Mail, indexes and the penalty state are nobody else's business. */
@@ -438,6 +452,8 @@ server_run(const struct tern_config *cfg)
 		log_error("bruteforce: %s", error);
 		goto fail;
 	}
+	/* Store changes wake the IMAP sessions that watch them. */
+	imap_bus_init();
 	{
 		/* Nothing is in flight yet: every spool file is a leftover. */
 		const char *serr;
@@ -449,12 +465,6 @@ server_run(const struct tern_config *cfg)
 			log_info("spool cleanup removed=%ld", removed);
 	}
 
-	/* Signals go to this thread only, through sigwait below. */
-	sigemptyset(&sigs);
-	sigaddset(&sigs, SIGTERM);
-	sigaddset(&sigs, SIGINT);
-	sigaddset(&sigs, SIGHUP);
-	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	/* A file size limit (ulimit -f) must give EFBIG, answered like a full
 	 * disk (452 4.3.1), not kill the server. */

@@ -5,8 +5,12 @@
  * step leaves behind:
  *   1. link(2) the spool file into msg/<unix time>.<random hex>
  *   2. fsync(msg/)                      -> crash before here: maybe an orphan file
- *   3. BEGIN IMMEDIATE; take UIDs from uidnext; INSERT; bump uidnext and
- *      highestmodseq; COMMIT (synchronous=FULL: the WAL is fsynced)
+ *   0. parse the message once (mime_parse) for the cache: ENVELOPE,
+ *      BODYSTRUCTURE, BODY, header size, Date (store_imap_cache.c)
+ *   3. BEGIN IMMEDIATE; take UIDs from uidnext; INSERT the row, its cache
+ *      row and its full-text entry (store_fts_index); bump uidnext and
+ *      highestmodseq; COMMIT (synchronous=FULL: the WAL is fsynced);
+ *      then the change hook
  *                                       -> crash before COMMIT: an orphan file
  * A row therefore never names a missing file, and a message is visible
  * only once it is complete.  Orphan files are removed by
@@ -24,10 +28,10 @@
  * fsync of spool/ for many store_spool_commit() calls).  Nothing here
  * changes for that: only the caller.
  *
- * Quota (later).  The user's quota lives in the directory, which this
- * module does not read; STORE_ERR_QUOTA is reserved for it.  The check
- * belongs in store_deliver_batch(), inside the transaction, against a size
- * sum kept in the mailboxes table. */
+ * Quota.  The user's quota lives in the directory, which this module does
+ * not read: store_insert_batch() checks limits its caller passes (IMAP
+ * APPEND), inside the transaction, against the per-mailbox sums the
+ * triggers keep.  SMTP delivery passes none yet. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -36,24 +40,29 @@
 #include <unistd.h>
 
 #include "lib/limits.h"
+#include "store/store_fts.h"
 #include "store/store_private.h"
 
-/* Links one spool file into msg/ under a fresh name. */
-static int
-link_one(struct store *st, struct store_delivery *d, enum store_error *err_out)
+int
+store_link_fresh(struct store *st, const char *path, const char *src, char *name)
 {
 	for (int tries = 0; tries < STORE_NAME_TRIES; tries++) {
-		store_unique_name(d->file, sizeof(d->file));
-		if (linkat(AT_FDCWD, d->spool_path, st->msg_dirfd, d->file, 0) == 0)
-			return 0;
+		int r;
+
+		store_unique_name(name, STORE_FILE_NAME_MAX + 1);
+		if (path != NULL)
+			r = linkat(AT_FDCWD, path, st->msg_dirfd, name, 0);
+		else
+			r = linkat(st->msg_dirfd, src, st->msg_dirfd, name, 0);
+		if (r == 0)
+			return STORE_OK;
 		if (errno != EEXIST)
 			break;
 	}
-	*err_out = store_errno_class(errno);
-	store_errorf(st, "link %s into %s/msg: %s%s", d->spool_path, st->dir, strerror(errno),
+	store_errorf(st, "link %s into %s/msg: %s%s", path != NULL ? path : src, st->dir, strerror(errno),
 	             errno == EXDEV ? " (spool/ and mail/ must be on one file system)" : "");
-	d->file[0] = '\0';
-	return -1;
+	name[0] = '\0';
+	return (int)store_errno_class(errno);
 }
 
 static void
@@ -66,6 +75,14 @@ unlink_all(struct store *st, struct store_delivery *d, size_t n)
 	}
 }
 
+static void
+parsed_free_all(struct store_delivery *d, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		store_parsed_free(&d[i].parsed);
+}
+
+/* Inserts the rows, their cache and their full-text entries. */
 static int
 insert_rows(struct store *st, const struct store_mailbox_row *mb, uint64_t modseq, struct store_delivery *d,
             size_t n)
@@ -83,52 +100,106 @@ insert_rows(struct store *st, const struct store_mailbox_row *mb, uint64_t modse
 		sqlite3_bind_int64(s, 4, d[i].internal_date);
 		sqlite3_bind_int64(s, 5, (sqlite3_int64)d[i].size);
 		sqlite3_bind_text(s, 6, d[i].file, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(s, 7, d[i].flags);
+		if (d[i].keywords != NULL)
+			sqlite3_bind_text(s, 8, d[i].keywords, -1, SQLITE_STATIC);
 		rc = sqlite3_step(s);
 		sqlite3_reset(s);
 		if (rc != SQLITE_DONE) {
 			store_errorf(st, "insert message: %s", sqlite3_errmsg(st->db));
 			return -1;
 		}
+		if (store_cache_put(st, mb->id, d[i].uid_out, &d[i].parsed) == -1 ||
+		    store_fts_index(st, mb->id, d[i].uid_out, d[i].parsed.map, d[i].parsed.len) == -1)
+			return -1;
 	}
 	return 0;
 }
 
+/* Usage after adding n messages of d against the limits (0: none). */
+static int
+quota_check(struct store *st, const struct store_delivery *d, size_t n, uint64_t quota_bytes,
+            uint64_t quota_messages)
+{
+	uint64_t bytes = 0, messages = 0, add = 0;
+	sqlite3_stmt *s;
+	int rc;
+
+	if (quota_bytes == 0 && quota_messages == 0)
+		return STORE_OK;
+	if ((s = store_stmt(st, STMT_USAGE)) == NULL)
+		return STORE_ERR_TEMP;
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		bytes = (uint64_t)sqlite3_column_int64(s, 0);
+		messages = (uint64_t)sqlite3_column_int64(s, 1);
+	}
+	sqlite3_reset(s);
+	if (rc != SQLITE_ROW) {
+		store_errorf(st, "usage: %s", sqlite3_errmsg(st->db));
+		return STORE_ERR_TEMP;
+	}
+	for (size_t i = 0; i < n; i++)
+		add += d[i].size;
+	if ((quota_bytes != 0 && bytes + add > quota_bytes) ||
+	    (quota_messages != 0 && messages + n > quota_messages)) {
+		store_errorf(st, "over quota");
+		return STORE_ERR_QUOTA;
+	}
+	return STORE_OK;
+}
+
 int
-store_deliver_batch(struct store *st, const char *mailbox, struct store_delivery *d, size_t n,
-                    enum store_error *err_out, const char **error_out)
+store_insert_batch(struct store *st, const char *mailbox, struct store_delivery *d, size_t n,
+                   uint64_t quota_bytes, uint64_t quota_messages, uint32_t *uidvalidity_out)
 {
 	struct store_mailbox_row mb;
 	bool committing = false;
+	int ret = STORE_ERR_TEMP;
 	size_t i;
 	int rc, r;
 
-	*err_out = STORE_ERR_TEMP;
-	for (i = 0; i < n; i++)
-		d[i].file[0] = '\0';
 	for (i = 0; i < n; i++) {
-		if (link_one(st, &d[i], err_out) == -1)
+		d[i].file[0] = '\0';
+		memset(&d[i].parsed, 0, sizeof(d[i].parsed));
+	}
+	/* Parse before taking the write lock: other writers of this user do
+	 * not wait for it. */
+	for (i = 0; i < n; i++) {
+		if (store_parse_file(st, d[i].spool_path, NULL, &d[i].parsed) == -1)
 			goto fail;
 	}
-	if (fsync(st->msg_dirfd) == -1) {
-		*err_out = store_errno_class(errno);
+	for (i = 0; i < n; i++) {
+		if ((ret = store_link_fresh(st, d[i].spool_path, NULL, d[i].file)) != STORE_OK)
+			goto fail;
+	}
+	ret = STORE_ERR_TEMP;
+	if (n > 0 && fsync(st->msg_dirfd) == -1) {
+		ret = (int)store_errno_class(errno);
 		store_errorf(st, "fsync %s/msg: %s", st->dir, strerror(errno));
 		goto fail;
 	}
 
 	if ((rc = store_exec(st, "BEGIN IMMEDIATE")) != SQLITE_OK) {
-		*err_out = store_sqlite_class(st, rc);
+		ret = (int)store_sqlite_class(st, rc);
 		goto fail;
 	}
 	if ((r = store_mailbox_get(st, mailbox, &mb)) != 1) {
-		if (r == 0)
+		if (r == 0) {
 			store_errorf(st, "no mailbox %s", mailbox);
+			ret = STORE_IMAP_NONEXISTENT;
+			goto fail;
+		}
 		goto sqlfail;
 	}
+	if ((ret = quota_check(st, d, n, quota_bytes, quota_messages)) != STORE_OK)
+		goto fail;
+	ret = STORE_ERR_TEMP;
 	if ((uint64_t)mb.uidnext + n > UINT32_MAX) {
 		/* IMAP's answer is a new UIDVALIDITY and renumbering; at one
 		 * message a second that is 136 years away. */
 		store_errorf(st, "mailbox %s: UID space exhausted", mailbox);
-		goto sqlfail;
+		goto fail;
 	}
 	mb.highestmodseq++;
 	if (insert_rows(st, &mb, mb.highestmodseq, d, n) == -1)
@@ -138,19 +209,38 @@ store_deliver_batch(struct store *st, const char *mailbox, struct store_delivery
 		goto sqlfail;
 	committing = true;
 	if ((rc = store_exec(st, "COMMIT")) != SQLITE_OK) {
-		*err_out = store_sqlite_class(st, rc);
+		ret = (int)store_sqlite_class(st, rc);
 		goto fail;
 	}
-	return 0;
+	parsed_free_all(d, n);
+	if (uidvalidity_out != NULL)
+		*uidvalidity_out = mb.uidvalidity;
+	store_change_notify(st, store_mailbox_canon(mailbox), mb.highestmodseq);
+	return STORE_OK;
 
 sqlfail:
-	*err_out = store_sqlite_class(st, sqlite3_extended_errcode(st->db));
+	ret = (int)store_sqlite_class(st, sqlite3_extended_errcode(st->db));
 fail:
 	store_rollback(st);
+	parsed_free_all(d, n);
 	/* After a failed COMMIT the rows may have reached the disk: keep the
 	 * files (orphans at worst) rather than risk rows without files. */
 	if (!committing)
 		unlink_all(st, d, n);
+	return ret;
+}
+
+int
+store_deliver_batch(struct store *st, const char *mailbox, struct store_delivery *d, size_t n,
+                    enum store_error *err_out, const char **error_out)
+{
+	int r = store_insert_batch(st, mailbox, d, n, 0, 0, NULL);
+
+	if (r == STORE_OK) {
+		*err_out = STORE_OK;
+		return 0;
+	}
+	*err_out = r == STORE_ERR_NOSPACE || r == STORE_ERR_QUOTA ? (enum store_error)r : STORE_ERR_TEMP;
 	*error_out = st->errbuf;
 	return -1;
 }

@@ -9,7 +9,26 @@
  * so a name deleted and created again never gets an old value back.  UIDs
  * come from mailboxes.uidnext and are never reused (expunge leaves uidnext
  * alone).  HIGHESTMODSEQ starts at 1 for an empty mailbox; every change
- * (delivery, flag change, expunge) takes highestmodseq + 1. */
+ * (delivery, flag change, expunge) takes highestmodseq + 1.
+ *
+ * Schema versions.  A new index is written as version 1 and then migrated
+ * like an old one, so the migration runs on every new user and cannot rot.
+ * Version 2 (IMAP) adds, in one transaction with ALTER TABLE:
+ *   - meta(key, value): per-user facts ("defaults": the default mailboxes
+ *     were created once);
+ *   - subscriptions(name): LSUB / LIST (SUBSCRIBED), names need not exist
+ *     (the v1 mailboxes.subscribed column is copied here and unused after);
+ *   - mailboxes.messages and mailboxes.bytes, kept by triggers on messages,
+ *     so STATUS MESSAGES/SIZE, EXISTS and quota usage read one row instead
+ *     of summing 100,000 (SUM(size) over all messages was ~4 ms there);
+ *   - partial indexes on unseen and \Deleted messages (STATUS UNSEEN,
+ *     DELETED, first unseen, EXPUNGE);
+ *   - msg_cache: what FETCH ENVELOPE / BODY / BODYSTRUCTURE and SEARCH SENT*
+ *     need (the header size and Date header too), keyed by
+ *     STORE_CACHE_KEY(mailbox, uid).  It is a table of its own, not columns
+ *     of messages (the v1 envelope/bodystructure columns stay NULL): with
+ *     ~1.5 KB of cache in each messages row, listing 100,000 messages
+ *     (UID FETCH 1:* FLAGS) took 55 ms instead of 19 ms. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -20,6 +39,8 @@
 #include <unistd.h>
 
 #include "lib/limits.h"
+#include "lib/str.h"
+#include "store/store_fts.h"
 #include "store/store_private.h"
 
 static const char schema_v1[] =
@@ -58,14 +79,52 @@ static const char schema_v1[] =
 	" uidvalidity INTEGER NOT NULL);"
 	"PRAGMA user_version = 1;";
 
+static const char migrate_1_to_2[] =
+	"CREATE TABLE meta("
+	" key TEXT PRIMARY KEY,"
+	" value);"
+	"CREATE TABLE subscriptions("
+	" name TEXT PRIMARY KEY);"
+	"INSERT INTO subscriptions(name) SELECT name FROM mailboxes WHERE subscribed;"
+	"ALTER TABLE mailboxes ADD COLUMN messages INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE mailboxes ADD COLUMN bytes INTEGER NOT NULL DEFAULT 0;"
+	"UPDATE mailboxes SET"
+	" messages = (SELECT count(*) FROM messages WHERE mailbox_id = mailboxes.id),"
+	" bytes = (SELECT coalesce(sum(size), 0) FROM messages WHERE mailbox_id = mailboxes.id);"
+	"CREATE TABLE msg_cache("
+	" id INTEGER PRIMARY KEY,"        /* STORE_CACHE_KEY(mailbox_id, uid) */
+	" header_size INTEGER NOT NULL,"
+	" sent_date INTEGER NOT NULL,"
+	" envelope TEXT NOT NULL,"
+	" bodystructure TEXT NOT NULL,"
+	" body TEXT NOT NULL);"
+	"CREATE INDEX messages_unseen ON messages(mailbox_id, uid) WHERE flags & 1 = 0;"
+	"CREATE INDEX messages_deleted ON messages(mailbox_id, uid) WHERE flags & 8 <> 0;"
+	"CREATE TRIGGER messages_count_insert AFTER INSERT ON messages BEGIN"
+	" UPDATE mailboxes SET messages = messages + 1, bytes = bytes + NEW.size"
+	" WHERE id = NEW.mailbox_id; END;"
+	"CREATE TRIGGER messages_count_delete AFTER DELETE ON messages BEGIN"
+	" UPDATE mailboxes SET messages = messages - 1, bytes = bytes - OLD.size"
+	" WHERE id = OLD.mailbox_id;"
+	" DELETE FROM msg_cache WHERE id = ((OLD.mailbox_id << 32) | OLD.uid); END;"
+	"CREATE TRIGGER messages_count_move AFTER UPDATE OF mailbox_id, size ON messages BEGIN"
+	" UPDATE mailboxes SET messages = messages - 1, bytes = bytes - OLD.size"
+	" WHERE id = OLD.mailbox_id;"
+	" UPDATE mailboxes SET messages = messages + 1, bytes = bytes + NEW.size"
+	" WHERE id = NEW.mailbox_id; END;"
+	"PRAGMA user_version = 2;";
+
+/* The columns store_imsg_push reads, in its order. */
+#define IMSG_COLS "uid, flags, modseq, size, internal_date, keywords, file"
+
 static const char *const stmt_sql[STMT_COUNT] = {
 	[STMT_MAILBOX_GET] =
-		"SELECT id, uidvalidity, uidnext, highestmodseq FROM mailboxes WHERE name = ?1",
+		"SELECT id, uidvalidity, uidnext, highestmodseq, messages, bytes FROM mailboxes WHERE name = ?1",
 	[STMT_MAILBOX_SET_COUNTERS] =
 		"UPDATE mailboxes SET uidnext = ?2, highestmodseq = ?3 WHERE id = ?1",
 	[STMT_MAILBOX_INSERT] =
-		"INSERT INTO mailboxes(name, uidvalidity, uidnext, highestmodseq, special_use, subscribed)"
-		" VALUES(?1, ?2, 1, 1, ?3, 1)",
+		"INSERT INTO mailboxes(name, uidvalidity, uidnext, highestmodseq, special_use)"
+		" VALUES(?1, ?2, 1, 1, ?3)",
 	[STMT_UIDVALIDITY_MAX] =
 		"SELECT max(coalesce((SELECT max(uidvalidity) FROM uidvalidity_used), 0),"
 		" coalesce((SELECT max(uidvalidity) FROM mailboxes), 0))",
@@ -73,8 +132,8 @@ static const char *const stmt_sql[STMT_COUNT] = {
 		"INSERT INTO uidvalidity_used(name, uidvalidity) VALUES(?1, ?2)"
 		" ON CONFLICT(name) DO UPDATE SET uidvalidity = excluded.uidvalidity",
 	[STMT_MSG_INSERT] =
-		"INSERT INTO messages(mailbox_id, uid, modseq, flags, internal_date, size, file)"
-		" VALUES(?1, ?2, ?3, 0, ?4, ?5, ?6)",
+		"INSERT INTO messages(mailbox_id, uid, modseq, flags, internal_date, size, file, keywords)"
+		" VALUES(?1, ?2, ?3, ?7, ?4, ?5, ?6, coalesce(?8, ''))",
 	[STMT_MSG_LIST] =
 		"SELECT uid, flags, modseq, size, internal_date, file FROM messages"
 		" WHERE mailbox_id = ?1 ORDER BY uid",
@@ -95,6 +154,92 @@ static const char *const stmt_sql[STMT_COUNT] = {
 		"INSERT OR REPLACE INTO expunged(mailbox_id, uid, modseq) VALUES(?1, ?2, ?3)",
 	[STMT_FILES_ALL] =
 		"SELECT file FROM messages ORDER BY file",
+
+	[STMT_MBX_ENTRIES] =
+		"SELECT name, special_use, subscribed, present FROM ("
+		" SELECT m.name AS name, m.special_use AS special_use,"
+		"  s.name IS NOT NULL AS subscribed, 1 AS present"
+		"  FROM mailboxes m LEFT JOIN subscriptions s ON s.name = m.name"
+		" UNION ALL"
+		" SELECT s.name, NULL, 1, 0 FROM subscriptions s"
+		"  WHERE NOT EXISTS (SELECT 1 FROM mailboxes m WHERE m.name = s.name))"
+		" ORDER BY name <> 'INBOX', name",
+	/* Each term matches a partial index's WHERE exactly. */
+	[STMT_MBX_STATUS] =
+		"SELECT (SELECT count(*) FROM messages WHERE mailbox_id = ?1 AND flags & 1 = 0),"
+		" (SELECT count(*) FROM messages WHERE mailbox_id = ?1 AND flags & 8 <> 0),"
+		" (SELECT min(uid) FROM messages WHERE mailbox_id = ?1 AND flags & 1 = 0)",
+	[STMT_MBX_COUNT] =
+		"SELECT count(*) FROM mailboxes",
+	/* ?1 "name/", ?2 "name0": every name below name ('0' follows '/'). */
+	[STMT_MBX_INFERIORS] =
+		"SELECT id, name FROM mailboxes WHERE name >= ?1 AND name < ?2 ORDER BY name",
+	[STMT_MBX_RENAME] =
+		"UPDATE mailboxes SET name = ?2 WHERE id = ?1",
+	[STMT_MBX_DELETE] =
+		"DELETE FROM mailboxes WHERE id = ?1",
+	[STMT_MBX_SET_SPECIAL] =
+		"UPDATE mailboxes SET special_use = ?2 WHERE id = ?1 AND special_use IS NULL",
+	[STMT_MBX_NAME_OF] =
+		"SELECT name FROM mailboxes WHERE id = ?1",
+	[STMT_MSG_FILES_OF] =
+		"SELECT uid, file FROM messages WHERE mailbox_id = ?1 ORDER BY uid",
+	[STMT_MSG_DELETE_ALL] =
+		"DELETE FROM messages WHERE mailbox_id = ?1",
+	[STMT_EXPUNGED_DELETE_ALL] =
+		"DELETE FROM expunged WHERE mailbox_id = ?1",
+	[STMT_SUB_INSERT] =
+		"INSERT OR IGNORE INTO subscriptions(name) VALUES(?1)",
+	[STMT_SUB_DELETE] =
+		"DELETE FROM subscriptions WHERE name = ?1",
+	[STMT_SUB_COUNT] =
+		"SELECT count(*) FROM subscriptions",
+	[STMT_SUB_INFERIORS] =
+		"SELECT name FROM subscriptions WHERE name = ?1 OR (name >= ?2 AND name < ?3) ORDER BY name",
+	[STMT_META_GET] =
+		"SELECT value FROM meta WHERE key = ?1",
+	[STMT_META_SET] =
+		"INSERT OR REPLACE INTO meta(key, value) VALUES(?1, ?2)",
+	[STMT_USAGE] =
+		"SELECT coalesce(sum(bytes), 0), coalesce(sum(messages), 0) FROM mailboxes",
+	[STMT_IMSG_LIST] =
+		"SELECT " IMSG_COLS " FROM messages WHERE mailbox_id = ?1 ORDER BY uid",
+	[STMT_IMSG_GET] =
+		"SELECT " IMSG_COLS " FROM messages WHERE mailbox_id = ?1 AND uid = ?2",
+	[STMT_IMSG_RANGE] =
+		"SELECT " IMSG_COLS " FROM messages WHERE mailbox_id = ?1 AND uid BETWEEN ?2 AND ?3 ORDER BY uid",
+	/* The modseq index finds the few changed rows; sorting them by UID
+	 * is cheap.  Without INDEXED BY the planner may walk the primary key
+	 * for the ORDER BY, which reads every row. */
+	[STMT_IMSG_CHANGED] =
+		"SELECT " IMSG_COLS " FROM messages INDEXED BY messages_modseq"
+		" WHERE mailbox_id = ?1 AND modseq > ?2 ORDER BY uid",
+	[STMT_IMSG_DELETED] =
+		"SELECT " IMSG_COLS " FROM messages WHERE mailbox_id = ?1 AND flags & 8 <> 0 ORDER BY uid",
+	[STMT_IMSG_SET_FLAGS] =
+		"UPDATE messages SET flags = ?3, keywords = ?4, modseq = ?5 WHERE mailbox_id = ?1 AND uid = ?2",
+	[STMT_IMSG_MOVE] =
+		"UPDATE messages SET mailbox_id = ?3, uid = ?4, modseq = ?5 WHERE mailbox_id = ?1 AND uid = ?2",
+	[STMT_EXPUNGED_SINCE] =
+		"SELECT uid FROM expunged INDEXED BY expunged_modseq WHERE mailbox_id = ?1 AND modseq > ?2"
+		" ORDER BY uid",
+	/* ?1 mailbox id, ?2 uid, ?3 the mailbox name st->mbcache_id is
+	 * believed to have: no row when it does not (renamed, deleted). */
+	[STMT_CACHE_GET] =
+		"SELECT m.file, c.id IS NOT NULL, c.header_size, c.sent_date, c.envelope, c.bodystructure, c.body"
+		" FROM messages m LEFT JOIN msg_cache c ON c.id = ((?1 << 32) | ?2)"
+		" WHERE m.mailbox_id = ?1 AND m.uid = ?2"
+		" AND (SELECT name FROM mailboxes WHERE id = ?1) = ?3",
+	/* Only while the message exists (a lazy fill can race an expunge). */
+	[STMT_CACHE_PUT] =
+		"INSERT OR REPLACE INTO msg_cache(id, header_size, sent_date, envelope, bodystructure, body)"
+		" SELECT (?1 << 32) | ?2, ?3, ?4, ?5, ?6, ?7"
+		" WHERE EXISTS (SELECT 1 FROM messages WHERE mailbox_id = ?1 AND uid = ?2)",
+	[STMT_CACHE_COPY] =
+		"INSERT OR REPLACE INTO msg_cache(id, header_size, sent_date, envelope, bodystructure, body)"
+		" SELECT ?2, header_size, sent_date, envelope, bodystructure, body FROM msg_cache WHERE id = ?1",
+	[STMT_CACHE_MOVE] =
+		"UPDATE msg_cache SET id = ?2 WHERE id = ?1",
 };
 
 enum store_error
@@ -113,11 +258,21 @@ store_mailbox_canon(const char *name)
 	return strcasecmp(name, "INBOX") == 0 ? "INBOX" : name;
 }
 
+/* Inside a read batch (store_read_begin) the read functions' own BEGIN
+ * and COMMIT join the batch's transaction, and a write (BEGIN IMMEDIATE)
+ * ends the batch first: a read snapshot cannot become a write. */
 int
 store_exec(struct store *st, const char *sql)
 {
-	int rc = sqlite3_exec(st->db, sql, NULL, NULL, NULL);
+	int rc;
 
+	if (st->read_batch) {
+		if (strcmp(sql, "BEGIN") == 0 || strcmp(sql, "COMMIT") == 0)
+			return SQLITE_OK;
+		if (strncmp(sql, "BEGIN", 5) == 0 || strncmp(sql, "PRAGMA", 6) == 0)
+			store_read_end(st);
+	}
+	rc = sqlite3_exec(st->db, sql, NULL, NULL, NULL);
 	if (rc != SQLITE_OK)
 		store_errorf(st, "%s: %s", sql, sqlite3_errmsg(st->db));
 	return rc;
@@ -126,7 +281,39 @@ store_exec(struct store *st, const char *sql)
 void
 store_rollback(struct store *st)
 {
+	if (st->read_batch)
+		return;      /* a read failed inside the batch: nothing to undo */
 	if (!sqlite3_get_autocommit(st->db))
+		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+int
+store_read_begin(struct store *st, const char **error_out)
+{
+	if (st->read_batch)
+		return 0;
+	if (!sqlite3_get_autocommit(st->db)) {
+		*error_out = store_errorf(st, "read batch inside a transaction");
+		return -1;
+	}
+	if (sqlite3_exec(st->db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK) {
+		*error_out = store_errorf(st, "BEGIN: %s", sqlite3_errmsg(st->db));
+		return -1;
+	}
+	st->read_batch = true;
+	return 0;
+}
+
+void
+store_read_end(struct store *st)
+{
+	if (!st->read_batch)
+		return;
+	st->read_batch = false;
+	/* Statements are reset after every use, so nothing keeps the read
+	 * transaction; COMMIT of a read-only transaction cannot fail short
+	 * of misuse, and ROLLBACK covers that. */
+	if (sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
 		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
 }
 
@@ -164,6 +351,8 @@ store_mailbox_get(struct store *st, const char *name, struct store_mailbox_row *
 		row_out->uidvalidity = (uint32_t)sqlite3_column_int64(s, 1);
 		row_out->uidnext = (uint32_t)sqlite3_column_int64(s, 2);
 		row_out->highestmodseq = (uint64_t)sqlite3_column_int64(s, 3);
+		row_out->messages = (uint32_t)sqlite3_column_int64(s, 4);
+		row_out->bytes = (uint64_t)sqlite3_column_int64(s, 5);
 		sqlite3_reset(s);
 		return 1;
 	}
@@ -325,9 +514,14 @@ schema_ensure(struct store *st, enum store_error *err_out)
 	if ((rc = pragma_int(st, "PRAGMA user_version", &version)) != SQLITE_OK)
 		goto fail;
 	if (version == 0) {
-		/* Later versions add "if (version == 1) migrate_1_to_2()" here. */
 		if ((rc = store_exec(st, schema_v1)) != SQLITE_OK)
 			goto fail;
+		version = 1;
+	}
+	if (version == 1) {
+		if ((rc = store_exec(st, migrate_1_to_2)) != SQLITE_OK)
+			goto fail;
+		version = 2;
 	}
 	if ((rc = store_exec(st, "COMMIT")) != SQLITE_OK)
 		goto fail;
@@ -356,6 +550,23 @@ inbox_ensure(struct store *st, enum store_error *err_out)
 	if (r == -1 || (r == 0 && store_mailbox_create_locked(st, "INBOX", NULL) == -1)) {
 		rc = sqlite3_extended_errcode(st->db);
 		goto fail;
+	}
+	/* A new INBOX is subscribed (clients that show subscribed folders
+	 * only must still see it). */
+	if (r == 0) {
+		sqlite3_stmt *s = store_stmt(st, STMT_SUB_INSERT);
+
+		if (s == NULL) {
+			rc = sqlite3_extended_errcode(st->db);
+			goto fail;
+		}
+		sqlite3_bind_text(s, 1, "INBOX", -1, SQLITE_STATIC);
+		rc = sqlite3_step(s);
+		sqlite3_reset(s);
+		if (rc != SQLITE_DONE) {
+			store_errorf(st, "subscribe INBOX: %s", sqlite3_errmsg(st->db));
+			goto fail;
+		}
 	}
 	if ((rc = store_exec(st, "COMMIT")) != SQLITE_OK)
 		goto fail;
@@ -410,6 +621,10 @@ db_open(struct store *st, enum store_error *err_out)
 	}
 	if (schema_ensure(st, err_out) == -1 || inbox_ensure(st, err_out) == -1)
 		return -1;
+	if (store_fts_schema(st) == -1) {
+		*err_out = store_sqlite_class(st, sqlite3_extended_errcode(st->db));
+		return -1;
+	}
 	return 0;
 }
 
@@ -428,6 +643,9 @@ store_open_ex(const char *data_dir, const char *user, struct store **st_out, enu
 		return -1;
 	}
 	st->msg_dirfd = -1;
+	buf_init(&st->cached);
+	if (user != NULL)
+		str_lcpy(st->user, user, sizeof(st->user));
 	if (store_user_dir(data_dir, user, st->dir, sizeof(st->dir)) == -1 ||
 	    (size_t)snprintf(msgdir, sizeof(msgdir), "%s/msg", st->dir) >= sizeof(msgdir)) {
 		*err_out = STORE_ERR_TEMP;
@@ -467,12 +685,14 @@ store_close(struct store **stp)
 
 	if (st == NULL)
 		return;
+	store_read_end(st);
 	for (int i = 0; i < STMT_COUNT; i++)
 		sqlite3_finalize(st->stmts[i]);
 	if (st->db != NULL)
 		sqlite3_close(st->db);
 	if (st->msg_dirfd >= 0)
 		close(st->msg_dirfd);
+	buf_free(&st->cached);
 	free(st);
 	*stp = NULL;
 }

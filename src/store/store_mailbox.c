@@ -1,6 +1,8 @@
-/* Reading and changing one mailbox: list, open a message, expunge, flags.
- * Every change runs in one BEGIN IMMEDIATE transaction, takes
- * highestmodseq + 1 as its MODSEQ, and is durable when it returns 0. */
+/* Reading and changing one mailbox: list, open a message, expunge, flags
+ * (the POP3 side; IMAP's richer versions are store_imap_*.c).  Every
+ * change runs in one BEGIN IMMEDIATE transaction, takes highestmodseq + 1
+ * as its MODSEQ, is durable when it returns 0, and is announced to the
+ * change hook after its COMMIT. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -8,11 +10,12 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "lib/str.h"
+#include "store/store_fts.h"
 #include "store/store_private.h"
 
-/* A file name read from the index, before it is used as a path. */
-static bool
-file_name_ok(const char *name, size_t len)
+bool
+store_file_name_ok(const char *name, size_t len)
 {
 	if (len == 0 || len > STORE_FILE_NAME_MAX || name[0] == '.')
 		return false;
@@ -57,7 +60,7 @@ list_rows(struct store *st, int64_t mailbox_id, struct store_msg **msgs_out, siz
 		m->modseq = (uint64_t)sqlite3_column_int64(s, 2);
 		m->size = (uint64_t)sqlite3_column_int64(s, 3);
 		m->internal_date = sqlite3_column_int64(s, 4);
-		if (file == NULL || !file_name_ok(file, flen)) {
+		if (file == NULL || !store_file_name_ok(file, flen)) {
 			store_errorf(st, "%s/index.db: bad file name for UID %u", st->dir, m->uid);
 			goto fail;
 		}
@@ -116,7 +119,7 @@ store_msg_open(struct store *st, const struct store_msg *m, const char **error_o
 	size_t len = strnlen(m->file, sizeof(m->file));
 	int fd;
 
-	if (len == sizeof(m->file) || !file_name_ok(m->file, len)) {
+	if (len == sizeof(m->file) || !store_file_name_ok(m->file, len)) {
 		*error_out = store_errorf(st, "bad message file name");
 		return -1;
 	}
@@ -126,10 +129,45 @@ store_msg_open(struct store *st, const struct store_msg *m, const char **error_o
 	return fd;
 }
 
-/* Deletes one row; appends its file name to *files (grown as needed). */
-static int
-expunge_one(struct store *st, const struct store_mailbox_row *mb, uint32_t uid, uint64_t modseq,
-            char (**files)[STORE_FILE_NAME_MAX + 1], size_t *nfiles, size_t *cap)
+int
+store_files_add(struct store *st, struct store_files *f, const char *name)
+{
+	if (f->n == f->cap) {
+		size_t ncap = f->cap == 0 ? 16 : f->cap * 2;
+		char(*nf)[STORE_FILE_NAME_MAX + 1] = reallocarray(f->names, ncap, sizeof(*f->names));
+
+		if (nf == NULL) {
+			store_errorf(st, "out of memory");
+			return -1;
+		}
+		f->names = nf;
+		f->cap = ncap;
+	}
+	str_lcpy(f->names[f->n++], name, sizeof(*f->names));
+	return 0;
+}
+
+void
+store_files_free(struct store_files *f)
+{
+	free(f->names);
+	f->names = NULL;
+	f->n = f->cap = 0;
+}
+
+/* Files go only after the rows are committed: a crash in between leaves
+ * orphan files, never a row without its file. */
+void
+store_files_unlink(struct store *st, struct store_files *f)
+{
+	for (size_t i = 0; i < f->n; i++)
+		unlinkat(st->msg_dirfd, f->names[i], 0);
+	store_files_free(f);
+}
+
+int
+store_expunge_one(struct store *st, const struct store_mailbox_row *mb, uint32_t uid, uint64_t modseq,
+                  struct store_files *files)
 {
 	sqlite3_stmt *s = store_stmt(st, STMT_MSG_DELETE);
 	char file[STORE_FILE_NAME_MAX + 1] = "";
@@ -145,7 +183,7 @@ expunge_one(struct store *st, const struct store_mailbox_row *mb, uint32_t uid, 
 		size_t flen = (size_t)sqlite3_column_bytes(s, 0);
 
 		found = true;
-		if (f != NULL && file_name_ok(f, flen))
+		if (f != NULL && store_file_name_ok(f, flen))
 			memcpy(file, f, flen + 1);
 	}
 	sqlite3_reset(s);
@@ -167,20 +205,12 @@ expunge_one(struct store *st, const struct store_mailbox_row *mb, uint32_t uid, 
 		store_errorf(st, "expunge: %s", sqlite3_errmsg(st->db));
 		return -1;
 	}
+	if (store_fts_delete(st, mb->id, uid) == -1)
+		return -1;
 	if (file[0] == '\0')
 		return 1; /* a corrupt name: the row goes, the file stays an orphan */
-	if (*nfiles == *cap) {
-		size_t ncap = *cap == 0 ? 16 : *cap * 2;
-		char(*nf)[STORE_FILE_NAME_MAX + 1] = reallocarray(*files, ncap, sizeof(**files));
-
-		if (nf == NULL) {
-			store_errorf(st, "out of memory");
-			return -1;
-		}
-		*files = nf;
-		*cap = ncap;
-	}
-	memcpy((*files)[(*nfiles)++], file, sizeof(file));
+	if (store_files_add(st, files, file) == -1)
+		return -1;
 	return 1;
 }
 
@@ -188,9 +218,9 @@ int
 store_expunge(struct store *st, const char *mailbox, const uint32_t *uids, size_t n,
               const char **error_out)
 {
-	char(*files)[STORE_FILE_NAME_MAX + 1] = NULL;
+	struct store_files files = { 0 };
 	struct store_mailbox_row mb;
-	size_t nfiles = 0, cap = 0, removed = 0;
+	size_t removed = 0;
 	int r;
 
 	if (store_exec(st, "BEGIN IMMEDIATE") != SQLITE_OK)
@@ -201,27 +231,24 @@ store_expunge(struct store *st, const char *mailbox, const uint32_t *uids, size_
 		goto fail;
 	}
 	for (size_t i = 0; i < n; i++) {
-		if ((r = expunge_one(st, &mb, uids[i], mb.highestmodseq + 1, &files, &nfiles, &cap)) == -1)
+		if ((r = store_expunge_one(st, &mb, uids[i], mb.highestmodseq + 1, &files)) == -1)
 			goto fail;
 		removed += (size_t)r;
 	}
 	if (removed == 0) {
 		store_rollback(st);
-		free(files);
+		store_files_free(&files);
 		return 0;
 	}
 	mb.highestmodseq++;
 	if (store_mailbox_set_counters(st, &mb) == -1 || store_exec(st, "COMMIT") != SQLITE_OK)
 		goto fail;
-	/* Files go only after the rows are committed: a crash in between
-	 * leaves orphan files, never a row without its file. */
-	for (size_t i = 0; i < nfiles; i++)
-		unlinkat(st->msg_dirfd, files[i], 0);
-	free(files);
+	store_files_unlink(st, &files);
+	store_change_notify(st, store_mailbox_canon(mailbox), mb.highestmodseq);
 	return 0;
 fail:
 	store_rollback(st);
-	free(files);
+	store_files_free(&files);
 	*error_out = st->errbuf;
 	return -1;
 }
@@ -274,6 +301,7 @@ store_flags_change(struct store *st, const char *mailbox, const uint32_t *uids, 
 	mb.highestmodseq++;
 	if (store_mailbox_set_counters(st, &mb) == -1 || store_exec(st, "COMMIT") != SQLITE_OK)
 		goto fail;
+	store_change_notify(st, store_mailbox_canon(mailbox), mb.highestmodseq);
 	return 0;
 fail:
 	store_rollback(st);

@@ -15,10 +15,14 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "lib/buf.h"
+#include "lib/limits.h"
 #include "store/store.h"
+#include "store/store_imap.h"
 
-/* PRAGMA user_version of the index schema this code writes. */
-#define STORE_SCHEMA_VERSION 1
+/* PRAGMA user_version of the index schema this code writes (store_index.c
+ * migrates older versions in place). */
+#define STORE_SCHEMA_VERSION 2
 /* SQLite page cache per open index, in KiB (PRAGMA cache_size=-N): one
  * handle per user per worker thread, so keep it small. */
 #define STORE_CACHE_KIB 256
@@ -40,6 +44,12 @@
 #define STORE_FLAGS_ALL (STORE_FLAG_SEEN | STORE_FLAG_ANSWERED | STORE_FLAG_FLAGGED | \
                          STORE_FLAG_DELETED | STORE_FLAG_DRAFT)
 
+/* Bytes of a normalised keyword list (store_keywords_normalize). */
+#define STORE_KEYWORDS_BUF (STORE_KEYWORDS_MAX * (STORE_KEYWORD_LEN_MAX + 1) + 1)
+/* The key of a msg_cache row: mailbox id in the high 32 bits, UID in the
+ * low ones (one B-tree lookup per FETCH, rows in mailbox/UID order). */
+#define STORE_CACHE_KEY(mailbox_id, uid) ((int64_t)(((uint64_t)(mailbox_id) << 32) | (uint32_t)(uid)))
+
 /* One prepared statement per row of store_index.c's table. */
 enum store_stmt {
 	STMT_MAILBOX_GET,
@@ -55,6 +65,37 @@ enum store_stmt {
 	STMT_MSG_SET_FLAGS,
 	STMT_EXPUNGED_INSERT,
 	STMT_FILES_ALL,
+	/* schema 2: IMAP */
+	STMT_MBX_ENTRIES,
+	STMT_MBX_STATUS,
+	STMT_MBX_COUNT,
+	STMT_MBX_INFERIORS,
+	STMT_MBX_RENAME,
+	STMT_MBX_DELETE,
+	STMT_MBX_SET_SPECIAL,
+	STMT_MBX_NAME_OF,
+	STMT_MSG_FILES_OF,
+	STMT_MSG_DELETE_ALL,
+	STMT_EXPUNGED_DELETE_ALL,
+	STMT_SUB_INSERT,
+	STMT_SUB_DELETE,
+	STMT_SUB_COUNT,
+	STMT_SUB_INFERIORS,
+	STMT_META_GET,
+	STMT_META_SET,
+	STMT_USAGE,
+	STMT_IMSG_LIST,
+	STMT_IMSG_GET,
+	STMT_IMSG_RANGE,
+	STMT_IMSG_CHANGED,
+	STMT_IMSG_DELETED,
+	STMT_IMSG_SET_FLAGS,
+	STMT_IMSG_MOVE,
+	STMT_EXPUNGED_SINCE,
+	STMT_CACHE_GET,
+	STMT_CACHE_PUT,
+	STMT_CACHE_COPY,
+	STMT_CACHE_MOVE,
 	STMT_COUNT
 };
 
@@ -64,7 +105,16 @@ struct store {
 	sqlite3_stmt *stmts[STMT_COUNT];
 	int msg_dirfd;                 /* O_DIRECTORY fd of <user dir>/msg */
 	char dir[PATH_MAX];            /* the user's folder */
+	char user[ADDRESS_MAX + 1];    /* as given to store_open: the change hook's first argument */
 	char errbuf[STORE_ERR_MAX];
+	/* store_msg_cached: the last mailbox name looked up and its id (0:
+	 * none; checked against the mailboxes table by the query itself, so
+	 * a rename or delete elsewhere never makes it wrong), and the strings
+	 * it returned. */
+	int64_t mbcache_id;
+	char mbcache_name[STORE_MAILBOX_NAME_MAX + 1];
+	struct buf cached;
+	bool read_batch;               /* store_read_begin's transaction is open */
 };
 
 /* A mailbox row. */
@@ -73,6 +123,19 @@ struct store_mailbox_row {
 	uint32_t uidvalidity;
 	uint32_t uidnext;
 	uint64_t highestmodseq;
+	uint32_t messages;             /* kept by triggers (schema 2) */
+	uint64_t bytes;
+};
+
+/* What delivery, APPEND and store_msg_cached parse out of a message for
+ * the msg_cache table (store_imap_cache.c). */
+struct store_parsed {
+	char *strings;                 /* malloc'd: envelope NUL bodystructure NUL body NUL */
+	const char *envelope, *bodystructure, *body; /* into strings */
+	uint64_t header_size;
+	int64_t sent_date;
+	const char *map;               /* the message, mmap'd (or "" when empty) */
+	size_t len;
 };
 
 /* One message to deliver to one user (see store_deliver_batch). */
@@ -80,8 +143,11 @@ struct store_delivery {
 	const char *spool_path;        /* committed spool file (fsynced) */
 	uint64_t size;
 	int64_t internal_date;
+	uint32_t flags;                /* APPEND: enum store_flag bits (0 for delivery) */
+	const char *keywords;          /* APPEND: normalised keywords, or NULL */
 	uint32_t uid_out;              /* set on success */
 	char file[STORE_FILE_NAME_MAX + 1]; /* internal: the link's name */
+	struct store_parsed parsed;    /* internal */
 };
 
 /* --- store_path.c: names, directories, errors --- */
@@ -145,6 +211,94 @@ int store_mailbox_set_counters(struct store *st, const struct store_mailbox_row 
  * then the links stay as orphans, because the rows may be on disk). */
 int store_deliver_batch(struct store *st, const char *mailbox, struct store_delivery *d, size_t n,
                         enum store_error *err_out, const char **error_out);
+/* store_deliver_batch for APPEND too: the same steps, plus each message's
+ * flags and keywords, a quota check inside the transaction (0: no limit)
+ * and *uidvalidity_out (may be NULL).  Returns STORE_OK,
+ * STORE_IMAP_NONEXISTENT, STORE_ERR_QUOTA, STORE_ERR_TEMP or
+ * STORE_ERR_NOSPACE (message in st->errbuf). */
+int store_insert_batch(struct store *st, const char *mailbox, struct store_delivery *d, size_t n,
+                       uint64_t quota_bytes, uint64_t quota_messages, uint32_t *uidvalidity_out);
+/* Links the file at path (or, with path NULL, the msg/ file src) into
+ * msg/ under a fresh name written to name (STORE_FILE_NAME_MAX + 1
+ * bytes).  Returns STORE_OK or a store_error (st->errbuf). */
+int store_link_fresh(struct store *st, const char *path, const char *src, char *name);
+
+/* --- store_mailbox.c --- */
+
+/* A file name read from the index, before it is used as a path. */
+bool store_file_name_ok(const char *name, size_t len);
+/* A growable list of file names to unlink after a COMMIT. */
+struct store_files {
+	char (*names)[STORE_FILE_NAME_MAX + 1];
+	size_t n, cap;
+};
+/* Appends name; -1 when out of memory (st->errbuf). */
+int store_files_add(struct store *st, struct store_files *f, const char *name);
+/* Unlinks every name in msg/ and frees the list. */
+void store_files_unlink(struct store *st, struct store_files *f);
+void store_files_free(struct store_files *f);
+/* Deletes message uid of mb inside the caller's transaction: the row, its
+ * cache (trigger) and full-text rows, an expunged row with modseq; its
+ * file name goes to *files (unlinked by the caller after COMMIT).
+ * Returns 1 removed, 0 no such row, -1 error (st->errbuf). */
+int store_expunge_one(struct store *st, const struct store_mailbox_row *mb, uint32_t uid, uint64_t modseq,
+                      struct store_files *files);
+
+/* --- store_imap_copy.c --- */
+
+/* One message of a MOVE, inside the caller's transaction: the row, its
+ * cache row and its full-text entry go from (from, old_uid) to (to, uid)
+ * with modseq; from records old_uid as expunged at src_modseq.  The
+ * caller updates both mailboxes' counters.  Returns 0 or -1. */
+int store_move_row(struct store *st, const struct store_mailbox_row *from, const struct store_mailbox_row *to,
+                   uint32_t old_uid, uint32_t uid, uint64_t modseq, uint64_t src_modseq);
+
+/* --- store_imap_change.c --- */
+
+/* Calls the change hook (if one is set) with st's user.  Call after
+ * COMMIT only. */
+void store_change_notify(struct store *st, const char *mailbox, uint64_t highestmodseq);
+
+/* --- store_imap_msg.c --- */
+
+/* The static "" every keyword-less store_imap_msg points at. */
+extern char store_no_keywords[1];
+/* A growable array of store_imap_msg. */
+struct store_imsg_vec {
+	struct store_imap_msg *m;
+	size_t n, cap;
+};
+/* Appends the message row s is on (columns uid, flags, modseq, size,
+ * internal_date, keywords, file).  Returns 0 or -1 (st->errbuf). */
+int store_imsg_push(struct store *st, struct store_imsg_vec *v, sqlite3_stmt *s);
+/* The messages of mailbox_id among uids (ascending; duplicates and
+ * disorder tolerated), in UID order, appended to *v.  Returns 0 or -1. */
+int store_imsg_select(struct store *st, int64_t mailbox_id, const uint32_t *uids, size_t n,
+                      struct store_imsg_vec *v);
+/* A mailbox name made canonical: "INBOX" in any case, and as the first
+ * level ("inbox/x" is "INBOX/x").  Returns out. */
+const char *store_name_canon(const char *name, char *out, size_t outsize);
+
+/* --- store_imap_flags.c --- */
+
+/* Normalises a space-separated keyword list into out (STORE_KEYWORDS_BUF
+ * bytes): valid atoms only (RFC 9051 flag-keyword), duplicates (any case)
+ * dropped keeping the first spelling, sorted case-insensitively, one
+ * space between.  Returns STORE_OK, STORE_IMAP_BADNAME (not an atom or a
+ * system flag) or STORE_IMAP_LIMIT (too many or too long). */
+int store_keywords_normalize(const char *in, char *out);
+
+/* --- store_imap_cache.c --- */
+
+/* Maps the file at path (or, path NULL, msg/ file) and parses it: fills
+ * *p.  Returns 0 or -1 (st->errbuf).  Free with store_parsed_free. */
+int store_parse_file(struct store *st, const char *path, const char *file, struct store_parsed *p);
+void store_parsed_free(struct store_parsed *p);
+/* Writes p as the cache row of (mailbox_id, uid).  Returns 0 or -1. */
+int store_cache_put(struct store *st, int64_t mailbox_id, uint32_t uid, const struct store_parsed *p);
+/* An RFC 5322 date-time (obsolete forms too) as unix time; 0 when it
+ * does not parse. */
+int64_t store_date_parse(const char *s);
 
 /* A per-thread cache of open stores for deliveries (store_cache.c).
  * store_cache_open gives a handle owned by the cache; give it back with

@@ -1,0 +1,317 @@
+/* APPEND (RFC 9051 6.3.12) with MULTIAPPEND (RFC 3502), APPENDUID (RFC
+ * 4315) and the APPENDLIMIT / TOOBIG rules (RFC 7889).
+ *
+ * A literal above IMAP_APPEND_STREAM_MIN goes to a spool file as it
+ * arrives (the parser's LITERAL_STREAM state), so a 50 MB message costs
+ * no memory; smaller ones arrive in the command arena and are written to
+ * spool files by the job.  The job fsyncs every spool file, then
+ * store_imap_append links them all into the mailbox in one transaction:
+ * the tagged OK means every message is on disk (DESIGN.md promise 1). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "imap/imap_mailbox.h"
+#include "imap/imap_session.h"
+#include "lib/arena.h"
+#include "lib/log.h"
+#include "lib/xalloc.h"
+#include "store/store_imap.h"
+
+struct imap_append_state {
+	struct store_spool *spools;    /* streamed literals, in order */
+	size_t n, cap;
+	bool streaming;                /* the last spool is being written */
+	bool dropping;                 /* a streamed literal of another command: dropped */
+	bool failed;                   /* a spool write failed */
+	enum store_error err;
+};
+
+void
+imap_append_free(struct imap_session *s)
+{
+	struct imap_append_state *a = s->append;
+
+	if (a == NULL)
+		return;
+	s->append = NULL;
+	for (size_t i = 0; i < a->n; i++)
+		store_spool_discard(&a->spools[i]);
+	free(a->spools);
+	free(a);
+}
+
+void
+imap_append_literal_begin(struct imap_session *s)
+{
+	struct imap_command so_far;
+	struct imap_append_state *a;
+	const char *error = NULL;
+
+	if (s->append == NULL)
+		s->append = xcalloc(1, sizeof(*s->append));
+	a = s->append;
+	imap_parser_command(s->parser, &so_far, NULL);
+	if (so_far.name == NULL || strcasecmp(so_far.name, "APPEND") != 0 || s->state == IMAP_STATE_NOT_AUTH) {
+		a->dropping = true;
+		return;
+	}
+	if (a->failed || a->n >= IMAP_MULTIAPPEND_MAX) {
+		a->failed = true;
+		return;
+	}
+	if (a->n == a->cap) {
+		a->cap = a->cap == 0 ? 4 : a->cap * 2;
+		a->spools = xrealloc(a->spools, a->cap * sizeof(*a->spools));
+	}
+	memset(&a->spools[a->n], 0, sizeof(a->spools[0]));
+	a->spools[a->n].fd = -1;
+	if (store_spool_create(s->cfg->data_dir, &a->spools[a->n], &error) == -1) {
+		log_warnx("imap %s cannot create a spool file: %s", conn_id(s->c), error != NULL ? error : "?");
+		a->failed = true;
+		a->err = STORE_ERR_TEMP;
+		return;
+	}
+	a->n++;
+	a->streaming = true;
+}
+
+void
+imap_append_literal_bytes(struct imap_session *s, const char *data, size_t len)
+{
+	struct imap_append_state *a = s->append;
+
+	if (a == NULL || a->dropping || a->failed || !a->streaming || len == 0)
+		return;
+	if (store_spool_write(&a->spools[a->n - 1], data, len, &a->err) == -1)
+		a->failed = true;
+}
+
+/* One message of the command. */
+struct append_item {
+	uint32_t flags;
+	const char *keywords;
+	int64_t internal_date;
+	const char *data;              /* buffered literal, or NULL when streamed */
+	size_t len;
+	struct store_spool *spool;     /* where it is (streamed) or will be */
+};
+
+struct append_job {
+	struct imap_session *s;
+	char *mailbox;
+	struct append_item *items;
+	size_t n;
+	struct store_spool *own;       /* spools the job creates for buffered literals */
+	struct imap_result res;
+	struct buf out;
+};
+
+static void
+append_work(void *arg)
+{
+	struct append_job *j = arg;
+	struct imap_session *s = j->s;
+	struct store_append *sa = xcalloc(j->n, sizeof(*sa));
+	struct store *st = NULL;
+	enum store_error err = STORE_OK;
+	uint32_t uidvalidity = 0;
+	const char *error = NULL;
+	int r = STORE_OK;
+
+	for (size_t i = 0; i < j->n && r == STORE_OK; i++) {
+		struct append_item *it = &j->items[i];
+
+		if (it->data != NULL) {
+			if (store_spool_create(s->cfg->data_dir, it->spool, &error) == -1) {
+				r = STORE_ERR_TEMP;
+				break;
+			}
+			if (store_spool_write(it->spool, it->data, it->len, &err) == -1) {
+				r = err;
+				break;
+			}
+		}
+		if (store_spool_commit(it->spool, &err) == -1) {
+			r = err;
+			break;
+		}
+		sa[i].spool = it->spool;
+		sa[i].flags = it->flags;
+		sa[i].keywords = it->keywords;
+		sa[i].internal_date = it->internal_date;
+	}
+	if (r == STORE_OK && (st = imap_store_get(s, &j->res)) == NULL) {
+		free(sa);
+		return;
+	}
+	if (r == STORE_OK)
+		r = store_imap_append(st, j->mailbox, sa, j->n, s->quota_bytes, s->quota_messages, &uidvalidity, &error);
+	if (r != STORE_OK) {
+		j->res.status = IMAP_NO;
+		switch (r) {
+		case STORE_IMAP_NONEXISTENT:
+			snprintf(j->res.code, sizeof(j->res.code), "TRYCREATE");
+			snprintf(j->res.text, sizeof(j->res.text), "No such mailbox");
+			break;
+		case STORE_ERR_QUOTA:
+			snprintf(j->res.code, sizeof(j->res.code), "OVERQUOTA");
+			snprintf(j->res.text, sizeof(j->res.text), "Quota exceeded");
+			break;
+		case STORE_ERR_NOSPACE:
+			snprintf(j->res.code, sizeof(j->res.code), "LIMIT");
+			snprintf(j->res.text, sizeof(j->res.text), "The server is out of disk space");
+			break;
+		default:
+			snprintf(j->res.code, sizeof(j->res.code), "UNAVAILABLE");
+			snprintf(j->res.text, sizeof(j->res.text), "APPEND failed, try again later");
+			break;
+		}
+		if (st != NULL)
+			imap_store_release(&st, r == STORE_ERR_TEMP);
+		free(sa);
+		return;
+	}
+	{
+		struct buf code = BUF_INIT;
+		uint32_t *uids = xmalloc(j->n * sizeof(*uids));
+
+		for (size_t i = 0; i < j->n; i++)
+			uids[i] = sa[i].uid_out;
+		buf_printf(&code, "APPENDUID %u ", uidvalidity);
+		imap_uidset_write(&code, uids, j->n);
+		j->res.status = IMAP_OK;
+		if (code.len < sizeof(j->res.code))
+			snprintf(j->res.code, sizeof(j->res.code), "%s", code.data);
+		snprintf(j->res.text, sizeof(j->res.text), "APPEND completed");
+		buf_free(&code);
+		free(uids);
+	}
+	if (s->state == IMAP_STATE_SELECTED)
+		(void)imap_sync_work(s, st, true, NULL, 0, &j->out);
+	imap_store_release(&st, false);
+	free(sa);
+}
+
+static void
+append_done(void *arg)
+{
+	struct append_job *j = arg;
+	struct imap_session *s = j->s;
+
+	for (size_t i = 0; i < j->n; i++)
+		if (j->items[i].data != NULL)
+			store_spool_discard(j->items[i].spool);
+	if (!conn_closing(s->c)) {
+		if (j->out.len > 0)
+			conn_write(s->c, j->out.data, j->out.len);
+		imap_append_free(s);     /* the streamed spools: linked or not, unlink ours */
+		imap_complete_result(s, &j->res);
+	}
+	buf_free(&j->out);
+	free(j->own);
+	free(j->items);
+	free(j->mailbox);
+	free(j);
+}
+
+bool
+imap_append_dropped(struct imap_session *s)
+{
+	return s->append != NULL && s->append->dropping;
+}
+
+void
+imap_cmd_append(struct imap_session *s, const struct imap_arg *args, bool uid)
+{
+	struct imap_append_state *a = s->append;
+	struct imap_ctx ctx;
+	struct imap_result res = { 0 };
+	struct append_job *j;
+	const struct imap_arg *x;
+	size_t n = 0, next_spool = 0;
+	char *mailbox;
+
+	if (a != NULL && a->failed) {
+		if (a->err == STORE_ERR_NOSPACE)
+			imap_complete(s, IMAP_NO, "LIMIT", "The server is out of disk space");
+		else if (a->n >= IMAP_MULTIAPPEND_MAX)
+			imap_complete(s, IMAP_NO, "LIMIT", "Too many messages in one APPEND");
+		else
+			imap_complete(s, IMAP_NO, "UNAVAILABLE", "APPEND failed, try again later");
+		return;
+	}
+	imap_ctx_init(s, &ctx, s->arena);
+	if (args == NULL || args->next == NULL || (mailbox = imap_mailbox_arg(&ctx, args, &res)) == NULL) {
+		imap_complete_bad(s, "%s", res.text[0] != '\0' ? res.text : "APPEND needs a mailbox and a message");
+		return;
+	}
+	for (x = args->next; x != NULL; x = x->next)
+		if (x->type == IMAP_ARG_LITERAL || x->type == IMAP_ARG_LITERAL_STREAM)
+			n++;
+	if (n == 0 || n > IMAP_MULTIAPPEND_MAX) {
+		imap_complete_bad(s, n == 0 ? "APPEND needs a message literal" : "Too many messages in one APPEND");
+		return;
+	}
+	j = xcalloc(1, sizeof(*j));
+	j->s = s;
+	j->items = xcalloc(n, sizeof(*j->items));
+	j->own = xcalloc(n, sizeof(*j->own));
+	for (size_t i = 0; i < n; i++)
+		j->own[i].fd = -1;
+	x = args->next;
+	for (size_t i = 0; i < n; i++) {
+		struct append_item *it = &j->items[i];
+		const char *error = NULL;
+
+		it->internal_date = (int64_t)time(NULL);
+		it->keywords = "";
+		if (x != NULL && x->type == IMAP_ARG_LIST) {
+			if (imap_flags_parse(x, true, s->arena, &it->flags, &it->keywords, &error) == -1)
+				goto bad;
+			x = x->next;
+		}
+		if (x != NULL && x->type == IMAP_ARG_QUOTED) {
+			if (imap_datetime_parse(x->str, x->len, &it->internal_date) == -1) {
+				error = "Invalid date-time";
+				goto bad;
+			}
+			x = x->next;
+		}
+		if (x == NULL || (x->type != IMAP_ARG_LITERAL && x->type != IMAP_ARG_LITERAL_STREAM)) {
+			error = "APPEND expects [flags] [date-time] and a message literal";
+			goto bad;
+		}
+		if ((x->type == IMAP_ARG_LITERAL ? x->len : x->lit_size) == 0) {
+			free(j->items);
+			free(j->own);
+			free(j);
+			imap_complete(s, IMAP_NO, NULL, "Empty messages cannot be appended");
+			return;
+		}
+		if (x->type == IMAP_ARG_LITERAL) {
+			it->data = x->str;
+			it->len = x->len;
+			it->spool = &j->own[i];
+		} else {
+			if (a == NULL || next_spool >= a->n) {
+				error = "Internal error: literal without spool";
+				goto bad;
+			}
+			it->spool = &a->spools[next_spool++];
+		}
+		x = x->next;
+		continue;
+bad:
+		free(j->items);
+		free(j->own);
+		free(j);
+		imap_complete_bad(s, "%s", error);
+		return;
+	}
+	j->n = n;
+	j->mailbox = xstrdup(mailbox);
+	imap_job(s, append_work, append_done, j);
+}

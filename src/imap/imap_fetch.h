@@ -1,0 +1,49 @@
+/* FETCH (RFC 9051 6.4.5, RFC 3501 6.4.5 for rev1's RFC822.* items,
+ * RFC 3516 BINARY, RFC 7162 CONDSTORE): parsing the items and writing
+ * one message's "* n FETCH (...)" response.  The session (imap_session.c)
+ * resolves the sequence set, sets \Seen, batches messages and sends; this
+ * module renders, on a worker thread. */
+#ifndef TERN_IMAP_FETCH_H
+#define TERN_IMAP_FETCH_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "imap/imap_cmd.h"
+
+struct buf;
+struct store_imap_msg;
+struct imap_fetch_spec;
+
+/* Parses the fetch items (a single atom/fetch-att, a macro ALL / FAST /
+ * FULL, or a parenthesised list) and the optional modifiers list
+ * (CHANGEDSINCE n, VANISHED: RFC 7162 3.1.4, 3.2.6; may be NULL).  UID is
+ * added for UID FETCH (ctx->uid).  Returns the spec in ctx->arena, or NULL
+ * with res filled (BAD). */
+struct imap_fetch_spec *imap_fetch_parse(struct imap_ctx *ctx, const struct imap_arg *items,
+                                         const struct imap_arg *modifiers, struct imap_result *res);
+/* True when an item is BODY[...] / BINARY[...] / RFC822 / RFC822.TEXT
+ * without .PEEK: the session sets \Seen first (unless read-only). */
+bool imap_fetch_sets_seen(const struct imap_fetch_spec *spec);
+/* True when MODSEQ is asked or CHANGEDSINCE given (enables CONDSTORE). */
+bool imap_fetch_uses_modseq(const struct imap_fetch_spec *spec);
+/* CHANGEDSINCE's value, 0 when absent; VANISHED modifier given. */
+uint64_t imap_fetch_changedsince(const struct imap_fetch_spec *spec);
+bool imap_fetch_vanished(const struct imap_fetch_spec *spec);
+
+/* Appends "* <seq> FETCH (...)\r\n" for message m to out.  add_flags adds
+ * FLAGS when not asked (the fetch set \Seen, RFC 9051 6.4.5); MODSEQ is
+ * added when ctx->condstore (RFC 7162 3.1.4.1... the session decides and
+ * passes it in ctx).  Reads the cache (store_msg_cached) and, only when a
+ * section needs it, the message file (for header-only sections just the
+ * header bytes).  Returns 0; -1 with res filled (NO, e.g. [UNKNOWN-CTE]
+ * for BINARY of an undecodable part) and nothing appended; 1 when the
+ * message is gone from the store (expunged meanwhile): nothing appended. */
+int imap_fetch_render(struct imap_ctx *ctx, const struct imap_fetch_spec *spec, uint32_t seq,
+                      const struct store_imap_msg *m, bool add_flags, struct buf *out, struct imap_result *res);
+
+/* Writes a flag list "(\Seen \Deleted kw1)" for flags bits and keywords;
+ * for FLAGS responses of FETCH, STORE and the session's sync. */
+void imap_flags_write(struct buf *out, uint32_t flags, const char *keywords);
+
+#endif

@@ -1,0 +1,235 @@
+/* The selected mailbox's view and the untagged updates that keep it in
+ * step with the store (RFC 9051 5.2, 7.4.1; RFC 7162 3.2.10 VANISHED).
+ *
+ * The view maps sequence numbers to UIDs as the client knows them.  Other
+ * sessions, deliveries and POP3 change the store; the change bus tells us;
+ * imap_sync_work (on a worker thread, at the end of a job, or alone before
+ * a tagged reply or during IDLE) reads what changed since the view's
+ * HIGHESTMODSEQ and tells the client: new messages as EXISTS, flag changes
+ * as FETCH, expunges as EXPUNGE (or VANISHED under QRESYNC).  Expunges
+ * found while FETCH, STORE or SEARCH run are held back (their sequence
+ * numbers stay valid) and told at the next command that allows them. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "imap/imap_fetch.h"
+#include "imap/imap_session.h"
+#include "lib/xalloc.h"
+#include "store/store_imap.h"
+
+uint32_t
+imap_view_remove(struct imap_view *v, uint32_t uid)
+{
+	uint32_t seq = imap_view_seq(v, uid);
+
+	if (seq == 0)
+		return 0;
+	memmove(&v->uids[seq - 1], &v->uids[seq], (v->count - seq) * sizeof(v->uids[0]));
+	v->count--;
+	return seq;
+}
+
+void
+imap_view_add(struct imap_view *v, uint32_t uid)
+{
+	if (v->count == v->cap) {
+		v->cap = v->cap < 16 ? 16 : v->cap * 2;
+		v->uids = xrealloc(v->uids, v->cap * sizeof(v->uids[0]));
+	}
+	v->uids[v->count++] = uid;
+}
+
+void
+imap_view_clear(struct imap_session *s)
+{
+	imap_bus_unsubscribe(&s->sub);
+	free(s->view.mailbox);
+	free(s->view.uids);
+	memset(&s->view, 0, sizeof(s->view));
+	free(s->pending_expunged);
+	s->pending_expunged = NULL;
+	s->n_pending_expunged = 0;
+	free(s->saved);
+	s->saved = NULL;
+	s->saved_count = 0;
+	s->changes_unknown = false;
+	s->bus_modseq = 0;
+}
+
+bool
+imap_sync_needed(const struct imap_session *s)
+{
+	if (s->state != IMAP_STATE_SELECTED)
+		return false;
+	return s->changes_unknown || s->bus_modseq > s->view.highestmodseq;
+}
+
+void
+imap_uidset_write(struct buf *out, const uint32_t *uids, size_t n)
+{
+	for (size_t i = 0; i < n;) {
+		size_t j = i;
+
+		while (j + 1 < n && uids[j + 1] == uids[j] + 1)
+			j++;
+		if (i > 0)
+			buf_puts(out, ",");
+		if (j > i)
+			buf_printf(out, "%u:%u", uids[i], uids[j]);
+		else
+			buf_printf(out, "%u", uids[i]);
+		i = j + 1;
+	}
+}
+
+static bool
+uid_in(const uint32_t *set, size_t n, uint32_t uid)
+{
+	size_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (set[mid] < uid)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < n && set[lo] == uid;
+}
+
+void
+imap_sync_flush_expunges(struct imap_session *s, struct buf *out)
+{
+	if (s->n_pending_expunged == 0)
+		return;
+	if (s->qresync) {
+		/* RFC 7162 3.2.10: one VANISHED for them all. */
+		buf_puts(out, "* VANISHED ");
+		imap_uidset_write(out, s->pending_expunged, s->n_pending_expunged);
+		buf_puts(out, "\r\n");
+		for (size_t i = 0; i < s->n_pending_expunged; i++)
+			imap_view_remove(&s->view, s->pending_expunged[i]);
+	} else {
+		/* Ascending UIDs; each EXPUNGE renumbers those after it, so
+		 * the sequence number is taken after the previous removal. */
+		for (size_t i = 0; i < s->n_pending_expunged; i++) {
+			uint32_t seq = imap_view_remove(&s->view, s->pending_expunged[i]);
+
+			if (seq != 0)
+				buf_printf(out, "* %u EXPUNGE\r\n", seq);
+		}
+	}
+	free(s->pending_expunged);
+	s->pending_expunged = NULL;
+	s->n_pending_expunged = 0;
+}
+
+/* Adds the UIDs in vanished that the view still shows to the held-back
+ * expunges (kept ascending and without duplicates). */
+static void
+hold_expunges(struct imap_session *s, const uint32_t *vanished, size_t n)
+{
+	uint32_t *fresh = NULL, *merged;
+	size_t n_fresh = 0, i = 0, j = 0, k = 0;
+
+	for (size_t x = 0; x < n; x++) {
+		if (imap_view_seq(&s->view, vanished[x]) == 0)
+			continue;
+		if (fresh == NULL)
+			fresh = xmalloc(n * sizeof(*fresh));
+		fresh[n_fresh++] = vanished[x];
+	}
+	if (n_fresh == 0)
+		return;
+	/* Merge two ascending lists, dropping duplicates. */
+	merged = xmalloc((s->n_pending_expunged + n_fresh) * sizeof(*merged));
+	while (i < s->n_pending_expunged || j < n_fresh) {
+		uint32_t u;
+
+		if (j >= n_fresh || (i < s->n_pending_expunged && s->pending_expunged[i] < fresh[j]))
+			u = s->pending_expunged[i++];
+		else if (i < s->n_pending_expunged && s->pending_expunged[i] == fresh[j])
+			u = (j++, s->pending_expunged[i++]);
+		else
+			u = fresh[j++];
+		merged[k++] = u;
+	}
+	free(fresh);
+	free(s->pending_expunged);
+	s->pending_expunged = merged;
+	s->n_pending_expunged = k;
+}
+
+int
+imap_sync_work(struct imap_session *s, struct store *st, bool expunges_ok, const uint32_t *skip, size_t n_skip,
+               struct buf *out)
+{
+	struct imap_view *v = &s->view;
+	struct store_mailbox_info info;
+	struct store_imap_msg *changed = NULL;
+	uint32_t *vanished = NULL;
+	size_t n_changed = 0, n_vanished = 0;
+	const char *error = NULL;
+	uint32_t old_uidnext = v->uidnext;
+	size_t old_count;
+	int r;
+
+	r = store_imap_changes(st, v->mailbox, v->highestmodseq, &info, &changed, &n_changed, &vanished, &n_vanished,
+	                       &error);
+	if (r != STORE_OK) {
+		if (r == STORE_IMAP_NONEXISTENT) {
+			/* The mailbox was deleted or renamed away: every
+			 * message is gone for this session. */
+			hold_expunges(s, v->uids, v->count);
+			if (expunges_ok)
+				imap_sync_flush_expunges(s, out);
+			v->highestmodseq = UINT64_MAX;
+			return 0;
+		}
+		return -1;
+	}
+	hold_expunges(s, vanished, n_vanished);
+	if (expunges_ok)
+		imap_sync_flush_expunges(s, out);
+
+	/* Flag changes of messages the client knows (before new ones are
+	 * added, so sequence numbers are the client's). */
+	for (size_t i = 0; i < n_changed; i++) {
+		const struct store_imap_msg *m = &changed[i];
+		uint32_t seq;
+
+		if (m->uid >= old_uidnext)
+			continue;
+		if ((seq = imap_view_seq(v, m->uid)) == 0)
+			continue;
+		if (uid_in(skip, n_skip, m->uid) || uid_in(s->pending_expunged, s->n_pending_expunged, m->uid))
+			continue;
+		buf_printf(out, "* %u FETCH (", seq);
+		if (s->qresync || s->condstore)
+			buf_printf(out, "UID %u ", m->uid);
+		buf_puts(out, "FLAGS ");
+		imap_flags_write(out, m->flags, m->keywords);
+		if (s->condstore)
+			buf_printf(out, " MODSEQ (%llu)", (unsigned long long)m->modseq);
+		buf_puts(out, ")\r\n");
+	}
+	old_count = v->count;
+	for (size_t i = 0; i < n_changed; i++) {
+		const struct store_imap_msg *m = &changed[i];
+
+		if (m->uid < old_uidnext || (v->count > 0 && m->uid <= v->uids[v->count - 1]))
+			continue;
+		if (v->count >= IMAP_VIEW_MAX)
+			break;
+		imap_view_add(v, m->uid);
+	}
+	if (v->count != old_count)
+		buf_printf(out, "* %zu EXISTS\r\n", v->count);
+	v->highestmodseq = info.highestmodseq;
+	if (info.uidnext > v->uidnext)
+		v->uidnext = info.uidnext;
+	store_imap_msgs_free(changed, n_changed);
+	free(vanished);
+	return 0;
+}

@@ -1,0 +1,46 @@
+/* Full-text search over decoded message text (SEARCH BODY / TEXT, RFC
+ * 9051 6.4.4): an SQLite FTS5 table in the user's index, kept in step by
+ * the store itself at delivery, APPEND, COPY/MOVE and EXPUNGE (the
+ * callers of these functions are in src/store only; IMAP calls
+ * store_fts_search).
+ *
+ * What is indexed: the header fields' unfolded values with RFC 2047 words
+ * decoded (for TEXT), and the text of every text/ part and of message/
+ * parts' headers, with base64 and quoted-printable undone and the charset
+ * converted to UTF-8 (for BODY and TEXT).  Attachments that are not text
+ * are not indexed.  Matching is case-insensitive substring matching as RFC
+ * 9051 asks (trigram tokenizer), with a check of the candidates against
+ * the decoded text for strings shorter than a trigram. */
+#ifndef TERN_STORE_FTS_H
+#define TERN_STORE_FTS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct store;
+
+/* Decoded text indexed per message, at most (the rest is not searchable;
+ * Dovecot's fts caps similar amounts). */
+#define STORE_FTS_TEXT_MAX (4u << 20)
+
+/* Creates the FTS table if missing.  Called by store_open on every index
+ * (a cheap check).  Returns 0 or -1 (st's errbuf). */
+int store_fts_schema(struct store *st);
+/* Indexes one message (len octets at msg, the whole file) as mailbox_id /
+ * uid.  Call inside the caller's write transaction.  Returns 0 or -1. */
+int store_fts_index(struct store *st, int64_t mailbox_id, uint32_t uid, const char *msg, size_t len);
+/* Removes one message's row.  Inside the caller's transaction. */
+int store_fts_delete(struct store *st, int64_t mailbox_id, uint32_t uid);
+/* Copies a message's row to another mailbox/UID (COPY/MOVE) without
+ * decoding again.  Inside the caller's transaction. */
+int store_fts_copy(struct store *st, int64_t from_mailbox_id, uint32_t from_uid, int64_t to_mailbox_id,
+                   uint32_t to_uid);
+
+/* The UIDs of mailbox whose text (body_only: body text only; else
+ * headers and body) contains needle (UTF-8, any case), ascending in a
+ * malloc'd array.  Returns 0, or -1 (st's errbuf). */
+int store_fts_search(struct store *st, const char *mailbox, const char *needle, bool body_only,
+                     uint32_t **uids_out, size_t *n_out, const char **error_out);
+
+#endif

@@ -1,0 +1,548 @@
+/* Full-text search (store_fts.c) on a real index.db in a temporary
+ * directory: messages in quoted-printable and base64, ISO-8859-1 and
+ * UTF-8, HTML, nested message/rfc822; case-insensitive matching, needles
+ * shorter than a trigram, COPY sharing a document, deletion; and a
+ * 20,000-message index with its search time printed. */
+#include <ftw.h>
+#include <limits.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "lib/buf.h"
+#include "store/store.h"
+#include "store/store_fts.h"
+#include "store/store_private.h"
+#include "test.h"
+
+static const char *user = "fts@example.com";
+
+static int
+rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	return remove(path);
+}
+
+static int64_t
+mailbox_id(struct store *st, const char *name)
+{
+	sqlite3_stmt *s;
+	int64_t id = -1;
+
+	sqlite3_prepare_v2(st->db, "SELECT id FROM mailboxes WHERE name = ?1", -1, &s, NULL);
+	sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+	if (sqlite3_step(s) == SQLITE_ROW)
+		id = sqlite3_column_int64(s, 0);
+	sqlite3_finalize(s);
+	return id;
+}
+
+/* The messages row the store would write (only the columns FTS cares
+ * about: the search ignores UIDs that are not messages). */
+static int
+msg_row(struct store *st, int64_t mb, uint32_t uid)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	sqlite3_prepare_v2(st->db, "INSERT INTO messages(mailbox_id, uid, modseq, internal_date, size, file)"
+			   " VALUES(?1, ?2, 1, 0, 0, 'x')", -1, &s, NULL);
+	sqlite3_bind_int64(s, 1, mb);
+	sqlite3_bind_int64(s, 2, uid);
+	rc = sqlite3_step(s);
+	sqlite3_finalize(s);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+/* Indexes msg as (mb, uid) in a transaction, as delivery does. */
+static int
+add(struct store *st, int64_t mb, uint32_t uid, const char *msg)
+{
+	int r;
+
+	if (store_exec(st, "BEGIN IMMEDIATE") != SQLITE_OK)
+		return -1;
+	r = msg_row(st, mb, uid);
+	if (r == 0)
+		r = store_fts_index(st, mb, uid, msg, strlen(msg));
+	if (r == 0 && store_exec(st, "COMMIT") == SQLITE_OK)
+		return 0;
+	printf("# add: %s\n", st->errbuf);
+	store_rollback(st);
+	return -1;
+}
+
+/* Searches and renders the UIDs as "1 2 3" for comparison. */
+static const char *
+find(struct store *st, const char *mailbox, const char *needle, bool body_only)
+{
+	static char out[4096];
+	uint32_t *uids = NULL;
+	size_t n = 0, i, k = 0;
+	const char *error;
+
+	if (store_fts_search(st, mailbox, needle, body_only, &uids, &n, &error) == -1) {
+		snprintf(out, sizeof(out), "error: %s", error);
+		return out;
+	}
+	out[0] = '\0';
+	for (i = 0; i < n && k + 16 < sizeof(out); i++)
+		k += (size_t)snprintf(out + k, sizeof(out) - k, "%s%u", i ? " " : "", uids[i]);
+	free(uids);
+	return out;
+}
+
+static int64_t
+count(struct store *st, const char *sql)
+{
+	sqlite3_stmt *s;
+	int64_t n = -1;
+
+	sqlite3_prepare_v2(st->db, sql, -1, &s, NULL);
+	if (sqlite3_step(s) == SQLITE_ROW)
+		n = sqlite3_column_int64(s, 0);
+	sqlite3_finalize(s);
+	return n;
+}
+
+static const char m1[] =
+	"From: Alice <alice@example.com>\r\n"
+	"Subject: Quarterly Report\r\n"
+	"Content-Type: text/plain; charset=ISO-8859-1\r\n"
+	"Content-Transfer-Encoding: quoted-printable\r\n"
+	"\r\n"
+	"Gr=FC=DFe aus M=FCnchen, soft=\r\n"
+	"wrapped word.\r\n"
+	"She said \"hi\" twice.\r\n"
+	"line one\r\n"
+	"line two\r\n";
+
+static const char m2[] =
+	"From: Bob <bob@example.com>\r\n"
+	"Subject: =?UTF-8?Q?R=C3=A9sum=C3=A9?= attached\r\n"
+	"MIME-Version: 1.0\r\n"
+	"Content-Type: text/plain; charset=utf-8\r\n"
+	"Content-Transfer-Encoding: base64\r\n"
+	"\r\n"
+	/* "Ünïcödé Straße ΣΟΦΙΑ привет\n" */
+	"w5xuw69jw7Zkw6kgU3RyYcOfZSDOo86fzqbOmc6RINC/0YDQuNCy0LXRggo=\r\n";
+
+static const char m3[] =
+	"From: Carol <carol@example.com>\r\n"
+	"Subject: fwd\r\n"
+	"MIME-Version: 1.0\r\n"
+	"Content-Type: multipart/mixed; boundary=\"outer\"\r\n"
+	"\r\n"
+	"--outer\r\n"
+	"Content-Type: text/plain\r\n"
+	"\r\n"
+	"see below\r\n"
+	"--outer\r\n"
+	"Content-Type: message/rfc822\r\n"
+	"\r\n"
+	"From: Dave <dave@example.com>\r\n"
+	"Subject: Inner Secret Topic\r\n"
+	"Content-Type: text/plain; charset=iso-8859-1\r\n"
+	"Content-Transfer-Encoding: base64\r\n"
+	"\r\n"
+	"WvxyaWNoIG1lZXRpbmc=\r\n"          /* "Zürich meeting" in ISO-8859-1 */
+	"--outer\r\n"
+	"Content-Type: application/pdf; name=\"plan.pdf\"\r\n"
+	"Content-Transfer-Encoding: base64\r\n"
+	"\r\n"
+	"UERGU0VDUkVU\r\n"                  /* "PDFSECRET" */
+	"--outer--\r\n";
+
+static const char m4[] =
+	"From: Erin <erin@example.com>\r\n"
+	"Subject: html\r\n"
+	"Content-Type: text/html; charset=utf-8\r\n"
+	"Content-Transfer-Encoding: quoted-printable\r\n"
+	"\r\n"
+	"<html><body><p>Hello <b>Wor</b>ld &amp; friends</p>=\r\n"
+	"<p style=3D\"x\">caf=C3=A9</p></body></html>\r\n";
+
+static const char m5[] =
+	"From: Frank <frank@example.com>\r\n"
+	"Subject: fox\r\n"
+	"\r\n"
+	"The QUICK brown fox.\r\n";
+
+static void
+test_search(struct store *st)
+{
+	int64_t inbox = mailbox_id(st, "INBOX");
+
+	test_begin("store_fts: index QP/base64, ISO-8859-1/UTF-8, HTML, nested messages");
+	test_assert(add(st, inbox, 1, m1) == 0);
+	test_assert(add(st, inbox, 2, m2) == 0);
+	test_assert(add(st, inbox, 3, m3) == 0);
+	test_assert(add(st, inbox, 4, m4) == 0);
+	test_assert(add(st, inbox, 5, m5) == 0);
+	test_assert_inteq(count(st, "SELECT count(*) FROM fts_map"), 5);
+	test_end();
+
+	test_begin("store_fts: case-insensitive substring, ASCII and beyond");
+	test_assert_streq(find(st, "INBOX", "m\xc3\xbcnchen", true), "1");
+	test_assert_streq(find(st, "inbox", "M\xc3\x9cNCHEN", true), "1");
+	test_assert_streq(find(st, "INBOX", "gr\xc3\xbc\xc3\x9f" "e", true), "1");
+	test_assert_streq(find(st, "INBOX", "softwrapped", true), "1");
+	test_assert_streq(find(st, "INBOX", "STRASSE", true), "");   /* no full case folding */
+	test_assert_streq(find(st, "INBOX", "stra\xc3\x9f" "e", true), "2");
+	test_assert_streq(find(st, "INBOX", "\xcf\x83\xce\xbf\xcf\x86\xce\xb9\xce\xb1", true), "2"); /* σοφια */
+	test_assert_streq(find(st, "INBOX", "\xd0\x9f\xd0\xa0\xd0\x98\xd0\x92\xd0\x95\xd0\xa2", true), "2"); /* ПРИВЕТ */
+	test_assert_streq(find(st, "INBOX", "\xc3\xbcNICOD", true), "");  /* ï is not i */
+	test_assert_streq(find(st, "INBOX", "quick BROWN", false), "5");
+	test_assert_streq(find(st, "INBOX", "nothing like this", false), "");
+	test_end();
+
+	test_begin("store_fts: TEXT sees headers, BODY does not");
+	test_assert_streq(find(st, "INBOX", "r\xc3\xa9sum\xc3\xa9", false), "2");
+	test_assert_streq(find(st, "INBOX", "R\xc3\x89SUM\xc3\x89", false), "2");
+	test_assert_streq(find(st, "INBOX", "r\xc3\xa9sum\xc3\xa9", true), "");
+	test_assert_streq(find(st, "INBOX", "quarterly", false), "1");
+	test_assert_streq(find(st, "INBOX", "quarterly", true), "");
+	test_assert_streq(find(st, "INBOX", "alice@example", false), "1");
+	test_assert_streq(find(st, "INBOX", "plan.pdf", false), "3");
+	test_assert_streq(find(st, "INBOX", "plan.pdf", true), "");
+	test_end();
+
+	test_begin("store_fts: nested message/rfc822 is body; attachments are not read");
+	test_assert_streq(find(st, "INBOX", "z\xc3\xbcrich MEETING", true), "3");
+	test_assert_streq(find(st, "INBOX", "inner secret", true), "3");
+	test_assert_streq(find(st, "INBOX", "inner secret", false), "3");
+	test_assert_streq(find(st, "INBOX", "pdfsecret", false), "");
+	test_assert_streq(find(st, "INBOX", "UERGU0VD", false), "");
+	test_end();
+
+	test_begin("store_fts: HTML is searched as its text");
+	test_assert_streq(find(st, "INBOX", "hello world & friends", true), "4");
+	test_assert_streq(find(st, "INBOX", "caf\xc3\xa9", true), "4");
+	test_assert_streq(find(st, "INBOX", "<b>", true), "");
+	test_assert_streq(find(st, "INBOX", "style", true), "");
+	test_assert_streq(find(st, "INBOX", "&amp;", true), "");
+	test_end();
+
+	test_begin("store_fts: needles shorter than a trigram");
+	test_assert_streq(find(st, "INBOX", "ox", true), "5");
+	test_assert_streq(find(st, "INBOX", "OX", true), "5");
+	test_assert_streq(find(st, "INBOX", "x.", true), "5");
+	test_assert_streq(find(st, "INBOX", "\xc3\x9c", true), "1 2 3");    /* Ü: München, Ünïcödé, Zürich */
+	test_assert_streq(find(st, "INBOX", "\xcf\x86", true), "2");        /* φ finds Φ */
+	test_assert_streq(find(st, "INBOX", "\xc3\xa9", false), "2 4");     /* é: Résumé/Ünïcödé, café */
+	test_assert_streq(find(st, "INBOX", "Z\xc3\x9c", true), "3");
+	test_assert_streq(find(st, "INBOX", "qz", false), "");
+	test_assert_streq(find(st, "INBOX", "\"", true), "1");
+	test_end();
+
+	test_begin("store_fts: quotes, line breaks and the empty needle");
+	test_assert_streq(find(st, "INBOX", "said \"hi\" twice", true), "1");
+	test_assert_streq(find(st, "INBOX", "\"hi\"", true), "1");
+	test_assert_streq(find(st, "INBOX", "line one\r\nline two", true), "1");
+	test_assert_streq(find(st, "INBOX", "*", true), "");
+	test_assert_streq(find(st, "INBOX", "NEAR(a b)", true), "");
+	test_assert_streq(find(st, "INBOX", "", true), "1 2 3 4 5");
+	test_assert(strncmp(find(st, "NoSuchBox", "abc", true), "error: ", 7) == 0);
+	test_end();
+}
+
+static void
+test_copy_delete(struct store *st)
+{
+	int64_t inbox = mailbox_id(st, "INBOX"), archive;
+	int64_t docs;
+
+	test_begin("store_fts: COPY shares the document, deletion keeps it until the last copy");
+	test_assert(store_exec(st, "INSERT INTO mailboxes(name, uidvalidity, uidnext, highestmodseq)"
+				   " VALUES('Archive', 7, 1, 1)") == SQLITE_OK);
+	archive = mailbox_id(st, "Archive");
+	docs = count(st, "SELECT count(*) FROM fts_text");
+	test_assert(store_exec(st, "BEGIN IMMEDIATE") == SQLITE_OK);
+	test_assert(msg_row(st, archive, 1) == 0);
+	test_assert(store_fts_copy(st, inbox, 3, archive, 1) == 0);
+	test_assert(store_exec(st, "COMMIT") == SQLITE_OK);
+	test_assert_inteq(count(st, "SELECT count(*) FROM fts_text"), docs);
+	test_assert_streq(find(st, "Archive", "z\xc3\xbcrich", true), "1");
+	test_assert_streq(find(st, "Archive", "fox", true), "");
+	test_assert_streq(find(st, "Archive", "\xc3\x9c", true), "1");
+
+	/* MOVE: the copy, then the source's expunge */
+	test_assert(store_exec(st, "BEGIN IMMEDIATE") == SQLITE_OK);
+	{
+		char sql[128];
+		snprintf(sql, sizeof(sql), "DELETE FROM messages WHERE mailbox_id = %lld AND uid = 3",
+			 (long long)inbox);
+		test_assert(store_exec(st, sql) == SQLITE_OK);
+	}
+	test_assert(store_fts_delete(st, inbox, 3) == 0);
+	test_assert(store_exec(st, "COMMIT") == SQLITE_OK);
+	test_assert_streq(find(st, "INBOX", "z\xc3\xbcrich", true), "");
+	test_assert_streq(find(st, "Archive", "z\xc3\xbcrich", true), "1");
+	test_assert_inteq(count(st, "SELECT count(*) FROM fts_text"), docs);
+
+	/* the last copy goes: so does the document */
+	{
+		char sql[128];
+		snprintf(sql, sizeof(sql), "DELETE FROM messages WHERE mailbox_id = %lld AND uid = 1",
+			 (long long)archive);
+		test_assert(store_exec(st, sql) == SQLITE_OK);
+	}
+	test_assert(store_fts_delete(st, archive, 1) == 0);
+	test_assert_inteq(count(st, "SELECT count(*) FROM fts_text"), docs - 1);
+	test_assert_streq(find(st, "Archive", "z\xc3\xbcrich", true), "");
+	/* deleting what is not indexed is fine; copying it copies nothing */
+	test_assert(store_fts_delete(st, archive, 99) == 0);
+	test_assert(store_fts_copy(st, archive, 99, inbox, 98) == 0);
+	test_assert_inteq(count(st, "SELECT count(*) FROM fts_map WHERE uid = 98"), 0);
+	test_end();
+
+	test_begin("store_fts: rows of UIDs that are not messages are not answers");
+	{
+		char sql[128];
+		snprintf(sql, sizeof(sql), "DELETE FROM messages WHERE mailbox_id = %lld AND uid = 5",
+			 (long long)inbox);
+		test_assert(store_exec(st, sql) == SQLITE_OK);
+	}
+	test_assert_streq(find(st, "INBOX", "fox", true), "");
+	test_assert_streq(find(st, "INBOX", "ox", true), "");
+	test_assert(store_fts_delete(st, inbox, 5) == 0);
+	test_end();
+
+	test_begin("store_fts: indexing a UID again replaces its text");
+	test_assert(store_exec(st, "BEGIN IMMEDIATE") == SQLITE_OK);
+	test_assert(store_fts_index(st, inbox, 4, m5, strlen(m5)) == 0);
+	test_assert(store_exec(st, "COMMIT") == SQLITE_OK);
+	test_assert_streq(find(st, "INBOX", "brown fox", true), "4");
+	test_assert_streq(find(st, "INBOX", "friends", true), "");
+	test_assert_inteq(count(st, "SELECT count(*) FROM fts_map"), 3);
+	test_assert_inteq(count(st, "SELECT count(*) FROM fts_text"), 3);
+	test_end();
+
+	test_begin("store_fts: schema check is idempotent; a broken message indexes");
+	test_assert(store_fts_schema(st) == 0);
+	test_assert(store_exec(st, "BEGIN IMMEDIATE") == SQLITE_OK);
+	test_assert(store_fts_schema(st) == 0);
+	test_assert(msg_row(st, inbox, 10) == 0);
+	test_assert(store_fts_index(st, inbox, 10, "\0\xff\r\n\r\n--x\r\n=?", 12) == 0);
+	test_assert(msg_row(st, inbox, 11) == 0);
+	test_assert(store_fts_index(st, inbox, 11, "", 0) == 0);
+	test_assert(store_exec(st, "COMMIT") == SQLITE_OK);
+	test_end();
+}
+
+/* Delivers text to user's INBOX through the store (spool, link, row). */
+static int
+deliver(const char *dir, const char *text)
+{
+	const char *users[1] = { user }, *error;
+	struct store_spool sp;
+	enum store_error err;
+	int r;
+
+	if (store_spool_create(dir, &sp, &error) == -1 ||
+	    store_spool_write(&sp, text, strlen(text), &err) == -1 || store_spool_commit(&sp, &err) == -1) {
+		store_spool_discard(&sp);
+		return -1;
+	}
+	r = store_deliver(dir, &sp, users, 1, (int64_t)time(NULL), &err, &error);
+	if (r == -1)
+		printf("# deliver: %s\n", error);
+	store_spool_discard(&sp);
+	return r;
+}
+
+static void
+test_in_step(const char *dir, struct store *st)
+{
+	int64_t inbox = mailbox_id(st, "INBOX");
+	char path[PATH_MAX + 64];
+	FILE *f;
+
+	test_begin("store_fts: a delivered message is searchable");
+	/* the rows above were written by hand: move uidnext past them */
+	test_assert(store_exec(st, "UPDATE mailboxes SET uidnext = 12 WHERE name = 'INBOX'") == SQLITE_OK);
+	test_assert(deliver(dir, "Subject: delivered\r\n\r\nWombat migration season\r\n") == 0);
+	test_assert_streq(find(st, "INBOX", "wombat MIGRATION", true), "12");
+	test_end();
+
+	test_begin("store_fts: a message stored without its text is indexed at the next search");
+	snprintf(path, sizeof(path), "%s/msg/1700000000.fts0000000000001", st->dir);
+	test_assert((f = fopen(path, "w")) != NULL);
+	if (f != NULL) {
+		fputs("Subject: forgotten\r\n\r\nPlatypus burrow\r\n", f);
+		fclose(f);
+	}
+	{
+		char sql[256];
+		snprintf(sql, sizeof(sql), "INSERT INTO messages(mailbox_id, uid, modseq, internal_date, size, file)"
+			 " VALUES(%lld, 20, 1, 0, 40, '1700000000.fts0000000000001')", (long long)inbox);
+		test_assert(store_exec(st, sql) == SQLITE_OK);
+	}
+	test_assert_streq(find(st, "INBOX", "platypus", true), "20");
+	test_assert_inteq(count(st, "SELECT count(*) FROM fts_map WHERE uid = 20"), 1);
+	test_end();
+
+	test_begin("store_fts: an index from before full-text search is indexed when the tables are made");
+	test_assert(store_exec(st, "DROP TABLE fts_text; DROP TABLE fts_map") == SQLITE_OK);
+	test_assert(store_fts_schema(st) == 0);
+	test_assert_inteq(count(st, "SELECT count(*) FROM fts_map"), count(st, "SELECT count(*) FROM messages"));
+	test_assert_streq(find(st, "INBOX", "platypus", true), "20");
+	test_assert_streq(find(st, "INBOX", "wombat", true), "12");
+	test_assert_streq(find(st, "Archive", "z\xc3\xbcrich", true), "");
+	test_end();
+}
+
+/* ---- 20,000 messages ---- */
+
+static uint64_t rng = 88172645463325252ULL;
+
+static uint32_t
+rnd(void)
+{
+	rng ^= rng << 13;
+	rng ^= rng >> 7;
+	rng ^= rng << 17;
+	return (uint32_t)rng;
+}
+
+static double
+now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+#define BULK_N 20000
+#define VOCAB 4000
+#define BULK_BATCH 500
+
+static void
+word(char *out, uint32_t i)
+{
+	static const char *const syl[] = { "ka", "lo", "mi", "re", "tu", "san", "vel", "dor",
+					   "pix", "quo", "ber", "nal", "sti", "gra", "fen", "yol" };
+
+	out[0] = '\0';
+	do {
+		strcat(out, syl[i % 16]);
+		i /= 16;
+	} while (i > 0);
+}
+
+static void
+test_bulk(struct store *st)
+{
+	int64_t mb;
+	struct buf msg = BUF_INIT;
+	char w[64];
+	double t0, t1, t_fts = 0, t_commit = 0, t_index, t_search, t_common, t_short;
+	uint32_t *uids = NULL;
+	size_t n = 0, want = 0, i, j, k;
+	const char *error;
+	bool ok = true;
+
+	test_begin("store_fts: 20,000 messages indexed and searched");
+	test_assert(store_exec(st, "INSERT INTO mailboxes(name, uidvalidity, uidnext, highestmodseq)"
+				   " VALUES('Big', 9, 1, 1)") == SQLITE_OK);
+	mb = mailbox_id(st, "Big");
+	t0 = now();
+	/* as a batch delivery does it: the rows, then the texts (see
+	 * store_fts.c on the order), one transaction per BULK_BATCH */
+	for (i = 1; i <= BULK_N && ok; i += BULK_BATCH) {
+		ok = store_exec(st, "BEGIN IMMEDIATE") == SQLITE_OK;
+		for (k = i; k < i + BULK_BATCH && ok; k++)
+			ok = msg_row(st, mb, (uint32_t)k) == 0;
+		for (k = i; k < i + BULK_BATCH && ok; k++) {
+			buf_reset(&msg);
+			buf_printf(&msg, "From: user%zu@example.com\r\nTo: fts@example.com\r\n"
+					 "Subject: note %zu about %s\r\nDate: Mon, 1 Jan 2024 10:00:00 +0000\r\n"
+					 "Message-ID: <%zu@example.com>\r\n"
+					 "Content-Type: text/plain; charset=utf-8\r\n\r\n",
+				   k, k, "things", k);
+			for (j = 0; j < 250; j++) {
+				/* skewed towards the first words, as language is */
+				word(w, (uint32_t)((uint64_t)(rnd() % VOCAB) * (rnd() % VOCAB) / VOCAB));
+				buf_puts(&msg, w);
+				buf_puts(&msg, j % 12 == 11 ? "\r\n" : " ");
+			}
+			if (k % 100 == 0) {
+				buf_puts(&msg, "Zanzibarian\r\n");
+				want++;
+			}
+			t1 = now();
+			ok = store_fts_index(st, mb, (uint32_t)k, msg.data, msg.len) == 0;
+			t_fts += now() - t1;
+		}
+		t1 = now();
+		ok = ok && store_exec(st, "COMMIT") == SQLITE_OK;
+		t_commit += now() - t1;
+	}
+	test_assert(ok);
+	t_index = now() - t0;
+
+	t0 = now();
+	test_assert(store_fts_search(st, "Big", "zanzibarian", false, &uids, &n, &error) == 0);
+	t_search = now() - t0;
+	test_assert_inteq(n, want);
+	for (i = 0; i < n; i++)
+		ok = ok && uids[i] == (i + 1) * 100;
+	test_assert(ok);
+	free(uids);
+
+	t0 = now();
+	word(w, 5);
+	test_assert(store_fts_search(st, "Big", w, true, &uids, &n, &error) == 0);
+	t_common = now() - t0;
+	printf("# common word \"%s\": %zu hits\n", w, n);
+	test_assert(n > 1000);
+	free(uids);
+
+	t0 = now();
+	test_assert(store_fts_search(st, "Big", "Zz", false, &uids, &n, &error) == 0);
+	t_short = now() - t0;
+	test_assert_inteq(n, 0);
+	free(uids);
+
+	printf("# %d messages: store_fts_index %.2f s in all (%.0f us each), COMMITs %.2f s\n",
+	       BULK_N, t_fts, t_fts / BULK_N * 1e6, t_commit);
+	printf("# %d messages: indexed in %.2f s (%.0f/s); SEARCH TEXT rare word %.2f ms,"
+	       " BODY common word %.2f ms, 2-character needle (scan) %.0f ms\n",
+	       BULK_N, t_index, BULK_N / t_index, t_search * 1e3, t_common * 1e3, t_short * 1e3);
+	printf("# index.db %lld KiB\n",
+	       (long long)(count(st, "SELECT page_count * page_size FROM pragma_page_count, pragma_page_size") /
+			   1024));
+	test_end();
+	buf_free(&msg);
+}
+
+int
+main(void)
+{
+	char dir[] = "/tmp/tern-fts-XXXXXX";
+	struct store *st = NULL;
+	const char *error;
+
+	if (mkdtemp(dir) == NULL) {
+		perror("mkdtemp");
+		return 1;
+	}
+	test_begin("store_fts: open a store (store_open creates the FTS tables)");
+	test_assert(store_open(dir, user, &st, &error) == 0);
+	test_assert(st != NULL && store_fts_schema(st) == 0);
+	test_end();
+	if (st != NULL) {
+		test_search(st);
+		test_copy_delete(st);
+		test_in_step(dir, st);
+		test_bulk(st);
+		store_close(&st);
+	}
+	nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	return test_done();
+}
