@@ -362,6 +362,7 @@ iconv_to_utf8(const char *charset, const char *data, size_t len, struct buf *out
 	iconv_t cd = iconv_open("UTF-8", charset);
 	char *in = (char *)data;
 	size_t inleft = len, unit = charset_unit(charset);
+	int err;
 
 	if (cd == (iconv_t)-1)
 		return false;
@@ -379,10 +380,10 @@ iconv_to_utf8(const char *charset, const char *data, size_t len, struct buf *out
 			}
 			break;
 		}
-		if (errno == E2BIG)
+		if ((err = errno) == E2BIG)
 			continue;
 		buf_append(out, replacement, 3);
-		if (errno == EILSEQ && inleft > 0) {
+		if (err == EILSEQ && inleft > 0) {
 			size_t skip = unit < inleft ? unit : inleft;
 			in += skip;
 			inleft -= skip;
