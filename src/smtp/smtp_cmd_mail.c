@@ -78,6 +78,7 @@ smtp_cmd_mail(struct smtp_session *s, const char *args)
 
 	tx = smtp_tx_new(s);
 	tx->mail_from = arena_strdup(tx->arena, m.path.addr);
+	tx->size = m.size_given ? m.size : 0;
 	tx->smtputf8 = m.smtputf8;
 	tx->body_8bit = m.body == SMTP_BODY_8BITMIME;
 	return smtp_reply(s, 250, "2.1.0", "Ok");
@@ -184,6 +185,15 @@ smtp_cmd_rcpt(struct smtp_session *s, const char *args)
 		smtp_strvec_add(tx, &tx->remote, addr);
 		break;
 	case RCPT_LOCAL:
+		/* Mailbox full: refused only when every local target is (an
+		 * alias still reaches its members who have room). */
+		for (i = 0; i < res->n_local; i++)
+			if (!smtp_rcpt_over_quota(s, d, res->local[i], tx->size))
+				break;
+		if (res->n_local > 0 && i == res->n_local) {
+			free(res);
+			return smtp_reply(s, 452, "4.2.2", "<%s>: Mailbox full, try again later", addr);
+		}
 		for (i = 0; i < res->n_local; i++)
 			smtp_strvec_add(tx, &tx->local, res->local[i]);
 		/* alias targets elsewhere: forwarded through the queue, on

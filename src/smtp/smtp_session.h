@@ -60,6 +60,7 @@ struct smtp_tx {
 	size_t wlen;
 	enum store_error spool_err;
 	uint64_t bdat_total;            /* chunk bytes announced so far */
+	uint64_t size;                  /* MAIL SIZE=, 0 when not given */
 };
 
 struct smtp_auth;
@@ -113,6 +114,11 @@ bool smtp_auth_allowed_here(const struct smtp_session *s);
 bool smtp_must_starttls(const struct smtp_session *s);
 /* true on the submission ports. */
 bool smtp_is_submission(const struct smtp_session *s);
+/* True when user's mailbox holds its quota already, or would with size
+ * more octets (smtp_quota.c); false when the user has no quota or the
+ * check cannot be made (delivery then goes ahead). */
+struct directory;
+bool smtp_rcpt_over_quota(struct smtp_session *s, struct directory *d, const char *user, uint64_t size);
 /* Starts a transaction (s->tx must be NULL). */
 struct smtp_tx *smtp_tx_new(struct smtp_session *s);
 /* Ends the transaction, discarding its spool file if any. */
