@@ -37,7 +37,8 @@ dump_args(struct buf *out, const struct imap_arg *a, struct arena *ar, int depth
 				if (!set.saved && (set.count == 0 || set.count > IMAP_SEQSET_RANGES_MAX))
 					abort();
 				for (n = 0; n < set.count; n++)
-					if (set.ranges[n].lo == 0 || set.ranges[n].lo > set.ranges[n].hi)
+					if (set.ranges[n].lo > set.ranges[n].hi ||
+					    (set.ranges[n].hi == IMAP_SEQ_STAR && set.ranges[n].lo != IMAP_SEQ_STAR))
 						abort();
 			} else if (error == NULL) {
 				abort();

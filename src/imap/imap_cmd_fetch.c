@@ -40,9 +40,9 @@ in_set(const struct imap_seqset *set, uint32_t uid)
 	for (size_t i = 0; i < set->count; i++) {
 		uint32_t lo = set->ranges[i].lo, hi = set->ranges[i].hi;
 
-		if (lo == IMAP_SEQ_STAR || hi == IMAP_SEQ_STAR) {
-			/* "n:*" reaches every UID from n up. */
-			if (uid >= (lo == IMAP_SEQ_STAR ? hi : lo) || (lo == IMAP_SEQ_STAR && hi == IMAP_SEQ_STAR))
+		if (lo == IMAP_SEQ_STAR) {
+			/* "n:*" reaches every UID from n up ("*" sorts as lo). */
+			if (hi == IMAP_SEQ_STAR || uid >= hi)
 				return true;
 			continue;
 		}

@@ -72,8 +72,12 @@ known_uid(const struct select_job *j, uint32_t uid)
 	for (size_t i = 0; i < j->q_known.count; i++) {
 		uint32_t lo = j->q_known.ranges[i].lo, hi = j->q_known.ranges[i].hi;
 
-		if (hi == IMAP_SEQ_STAR)
-			hi = UINT32_MAX;
+		/* "n:*" reaches every UID from n up ("*" sorts as lo). */
+		if (lo == IMAP_SEQ_STAR) {
+			if (hi == IMAP_SEQ_STAR || uid >= hi)
+				return true;
+			continue;
+		}
 		if (uid >= lo && uid <= hi)
 			return true;
 	}

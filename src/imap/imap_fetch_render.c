@@ -62,18 +62,34 @@ imap_date_time_write(struct buf *out, int64_t t)
 }
 
 /* A section's content: "" when empty (never NIL), else a literal, a
- * literal8 for BINARY data holding NUL. */
+ * literal8 for BINARY data holding NUL.  A literal may not hold NUL (RFC
+ * 9051 9: CHAR8), so in BODY sections a NUL goes out as 0x80, as Dovecot
+ * does; BINARY[] gives the exact octets (RFC 3516). */
 static void
 put_data(struct buf *out, const char *data, size_t len, bool binary)
 {
+	const char *nul;
+
 	if (len == 0) {
 		buf_puts(out, "\"\"");
 		return;
 	}
-	if (binary && memchr(data, '\0', len) != NULL)
+	nul = memchr(data, '\0', len);
+	if (binary && nul != NULL)
 		buf_append(out, "~", 1);
 	buf_printf(out, "{%zu}\r\n", len);
-	buf_append(out, data, len);
+	if (binary || nul == NULL) {
+		buf_append(out, data, len);
+		return;
+	}
+	{
+		char *dst = buf_reserve(out, len);
+
+		for (size_t i = 0; i < len; i++)
+			dst[i] = data[i] == '\0' ? (char)0x80 : data[i];
+		out->len += len;
+		out->data[out->len] = '\0';
+	}
 }
 
 /* <partial>: the octets from start, at most len of them; past the end,

@@ -156,6 +156,7 @@ static enum step
 fail(struct imap_parser *p, struct imap_parse_error *err, const char *code, const char *text, bool at_line_end)
 {
 	err->tag = p->tag;
+	err->name = p->name;
 	err->code = code;
 	err->text = text;
 	err->skipping = !at_line_end;

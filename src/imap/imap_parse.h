@@ -122,6 +122,7 @@ struct imap_command {
  * "[code] " before it when code is not NULL). */
 struct imap_parse_error {
 	const char *tag;          /* NULL when no valid tag was read: answer with "*" */
+	const char *name;         /* the command's name when it was read, else NULL */
 	const char *code;         /* NULL, or a response code such as "TOOBIG" */
 	const char *text;         /* static */
 	/* true when the parser still has to discard the rest of the line
@@ -194,9 +195,12 @@ bool imap_arg_atom_is(const struct imap_arg *arg, const char *word);
 
 /* A sequence set (RFC 9051 section 9: sequence-set, with "*" and the
  * SEARCHRES "$"). */
-#define IMAP_SEQ_STAR UINT32_MAX   /* "*": the largest number in use */
+/* "*": the largest number in use.  0, which no nz-number can be, so that
+ * every number up to 4294967295 (a valid UID) stays itself. */
+#define IMAP_SEQ_STAR 0
 struct imap_seq_range {
-	uint32_t lo, hi;           /* lo <= hi after parsing; either may be IMAP_SEQ_STAR */
+	uint32_t lo, hi;           /* lo <= hi after parsing, so a "*" (0) is always lo:
+	                            * "9:*" is {*, 9}; users substitute, then order */
 };
 struct imap_seqset {
 	bool saved;                /* "$": the saved search result, no ranges */

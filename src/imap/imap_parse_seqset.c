@@ -83,7 +83,7 @@ seq_number(const char *s, size_t len, size_t *pos, uint32_t *out)
 		return -1;
 	while (*pos < len && s[*pos] >= '0' && s[*pos] <= '9') {
 		n = n * 10 + (uint64_t)(s[*pos] - '0');
-		if (n >= UINT32_MAX || *pos - start >= 10)  /* UINT32_MAX itself means "*" */
+		if (n > UINT32_MAX || *pos - start >= 10)
 			return -1;
 		(*pos)++;
 	}

@@ -530,12 +530,25 @@ decide_literal(struct imap_session *s)
 	}
 	conn_puts(s->c, "+ Ready for literal data\r\n");
 	imap_parser_continue(s->parser);
+	/* A literal above the streaming size is handed out from here on. */
+	if (imap_parser_state(s->parser) == IMAP_PARSER_LITERAL_STREAM)
+		imap_append_literal_begin(s);
 }
 
 static void
 parse_error(struct imap_session *s, const struct imap_parse_error *err)
 {
 	snprintf(s->tag, sizeof(s->tag), "%s", err->tag != NULL ? err->tag : "*");
+	if (err->code != NULL && strcmp(err->code, "TOOBIG") == 0 && err->name != NULL &&
+	    strcasecmp(err->name, "APPEND") == 0 && s->state != IMAP_STATE_NOT_AUTH) {
+		/* RFC 7889: a message over APPENDLIMIT is NO [TOOBIG]. */
+		imap_tagged(s, IMAP_NO, "TOOBIG", "Message larger than the limit of %llu bytes",
+		            (unsigned long long)s->cfg->max_message_size);
+		s->tag[0] = '\0';
+		imap_append_free(s);
+		arena_reset(s->arena);
+		return;
+	}
 	if (++s->errors >= IMAP_MAX_ERRORS) {
 		conn_puts(s->c, "* BYE Too many errors, closing\r\n");
 		imap_close(s, "errors");

@@ -93,6 +93,7 @@ struct conn {
 	size_t zout_off;
 	struct buf zraw;
 	size_t zraw_off;
+	bool zraw_kick;          /* a turn to inflate more is scheduled */
 
 	unsigned timeout_sec;
 	uint64_t last_activity;  /* the session last took input (or the timeout was set) */
@@ -131,6 +132,7 @@ static atomic_uint n_unauth;
 static atomic_uint next_id;
 
 static void settle(struct conn *c);
+void conn_after(struct conn *c, uint64_t ms, evloop_timer_fn *fn, void *arg);
 static void flush(struct conn *c);
 static void on_io(void *arg, uint32_t events);
 
@@ -671,6 +673,15 @@ end_for_limit(struct conn *c)
 	c->closing = true;
 }
 
+static void
+zraw_kicked(void *arg)
+{
+	struct conn *c = arg;
+
+	c->zraw_kick = false;
+	inflate_pending(c);      /* settle runs after this and hands it on */
+}
+
 /* Runs whatever became due while session code ran, then frees the
  * connection if it is finished.  Only at the outermost entry point. */
 static void
@@ -696,6 +707,9 @@ settle(struct conn *c)
 			}
 		}
 		compact_input(c);
+		/* The session took input: inflate what waits compressed. */
+		if (c->z != NULL && c->zraw.len > c->zraw_off)
+			inflate_pending(c);
 		flush(c);
 		/* The "go ahead" reply is out: the handshake can begin. */
 		if (c->starttls_pending && c->out_off == c->out.len && !c->dead)
@@ -722,6 +736,13 @@ settle(struct conn *c)
 	if (c->closing && c->jobs == 0 && pending_out(c) == 0) {
 		finish(c);
 		return;
+	}
+	/* Compressed input already read from the socket waits in zraw: no
+	 * socket event will come for it, so take another turn soon. */
+	if (c->z != NULL && c->zraw.len > c->zraw_off && c->pause == 0 && !c->closing && !c->zraw_kick &&
+	    c->in.len - c->in_off < CONN_INPUT_MAX) {
+		c->zraw_kick = true;
+		conn_after(c, 0, zraw_kicked, c);
 	}
 	update_events(c);
 }

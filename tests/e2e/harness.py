@@ -18,7 +18,7 @@ import traceback
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TERN = os.environ.get("TERN_BIN", os.path.join(ROOT, "build", "tern"))
-SERVICES = ["pop3", "pop3s", "smtp", "submission", "submissions"]
+SERVICES = ["pop3", "pop3s", "smtp", "submission", "submissions", "imap", "imaps"]
 PASSWORD = "correct horse battery"
 
 
@@ -63,7 +63,7 @@ class Server:
         self.dir = tempfile.mkdtemp(prefix="tern-e2e-")
         self.data = os.path.join(self.dir, "data")
         self.conf = os.path.join(self.dir, "tern.conf")
-        services = SERVICES if tls else [s for s in SERVICES if s not in ("pop3s", "submissions")]
+        services = SERVICES if tls else [s for s in SERVICES if s not in ("pop3s", "submissions", "imaps")]
         self.ports = dict(zip(services, free_ports(len(services))))
         self.log_path = os.path.join(self.dir, "server.log")
         self.proc = None

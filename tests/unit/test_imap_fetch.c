@@ -801,11 +801,21 @@ test_store(void)
 	buf_reset(&out);
 	buf_reset(&want);
 
-	/* byte-exact BODY[] of a message with NUL and 8-bit octets */
+	/* BODY[] of a message with NUL and 8-bit octets: a literal cannot
+	 * hold NUL (RFC 9051 9, CHAR8), so NUL goes out as 0x80; BINARY[]
+	 * gives the exact octets in a literal8 */
 	spec = parse_items(&f, "(BODY.PEEK[] BINARY.PEEK[1] BODYSTRUCTURE)", &res);
 	test_assert(imap_fetch_render(&f.ctx, spec, 2, &msgs[1], false, &out, &res) == 0);
 	buf_puts(&want, "* 2 FETCH (BODY[] ");
-	lit(&want, bin, sizeof(bin) - 1);
+	{
+		char nonul[sizeof(bin)];
+
+		memcpy(nonul, bin, sizeof(bin));
+		for (size_t i = 0; i + 1 < sizeof(bin); i++)
+			if (nonul[i] == '\0')
+				nonul[i] = (char)0x80;
+		lit(&want, nonul, sizeof(bin) - 1);
+	}
 	buf_puts(&want, " BINARY[1] ~{6}\r\n");
 	buf_append(&want, "a\0b\xff\r\n", 6);
 	buf_puts(&want, " BODYSTRUCTURE (\"APPLICATION\" \"OCTET-STREAM\" NIL NIL NIL \"BINARY\" 6 NIL NIL NIL NIL))\r\n");

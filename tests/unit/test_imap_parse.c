@@ -478,13 +478,16 @@ test_seqset(void)
 	test_assert(set.ranges[0].lo == 1 && set.ranges[0].hi == 4);
 	test_assert(set.ranges[1].lo == 7 && set.ranges[1].hi == 7);
 	test_assert(set.ranges[2].lo == IMAP_SEQ_STAR && set.ranges[2].hi == IMAP_SEQ_STAR);
-	test_assert(set.ranges[3].lo == 9 && set.ranges[3].hi == IMAP_SEQ_STAR);
+	test_assert(set.ranges[3].lo == IMAP_SEQ_STAR && set.ranges[3].hi == 9);
 	test_assert(set.ranges[4].lo == 3 && set.ranges[4].hi == 10);
 	test_assert_inteq(imap_seqset_parse("$", 1, a, &set, &error), 0);
 	test_assert(set.saved && set.count == 0);
 	test_assert_inteq(imap_seqset_parse("4294967294", 10, a, &set, &error), 0);
 	test_assert(set.ranges[0].lo == 4294967294u);
-	test_assert_inteq(imap_seqset_parse("4294967295", 10, a, &set, &error), -1);
+	/* RFC 9051 9: nz-number goes up to 4294967295 (a valid UID). */
+	test_assert_inteq(imap_seqset_parse("4294967295", 10, a, &set, &error), 0);
+	test_assert(set.ranges[0].lo == 4294967295u && set.ranges[0].hi == 4294967295u);
+	test_assert_inteq(imap_seqset_parse("4294967296", 10, a, &set, &error), -1);
 	test_assert_inteq(imap_seqset_parse("0", 1, a, &set, &error), -1);
 	test_assert_inteq(imap_seqset_parse("01", 2, a, &set, &error), -1);
 	test_assert_inteq(imap_seqset_parse("", 0, a, &set, &error), -1);
