@@ -59,14 +59,25 @@ def ensure_packages(pkgs):
 
 
 def build():
-    """Builds the release binary and the load generator."""
-    if "TERN_BIN" not in os.environ:
+    """Builds the release binary (not with ONLY=dovecot) and the load
+    generators."""
+    if "TERN_BIN" not in os.environ and os.environ.get("ONLY") != "dovecot":
         subprocess.run(["make", "-s", "-C", ROOT, "build/tern"], check=True)
     subprocess.run(["make", "-s", "-C", os.path.join(ROOT, "bench")], check=True)
 
 
-def raise_nofile():
+def raise_nofile(at_least=None):
+    """Raises the open-file limit to the hard limit; with at_least, raises
+    the hard limit too when it is lower (root may, up to fs.nr_open).  The
+    servers started afterwards inherit it."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if at_least is not None and hard != resource.RLIM_INFINITY and hard < at_least:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (at_least, at_least))
+            say("raised the open-file limit to %d" % at_least)
+        except (ValueError, OSError):
+            pass
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     want = hard if hard != resource.RLIM_INFINITY else 65536
     try:
         resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
@@ -143,12 +154,12 @@ class Tern:
 
     SERVICES = ["pop3", "pop3s", "smtp", "submission", "submissions"]
 
-    def __init__(self, work, extra=""):
+    def __init__(self, work, extra="", services=None):
         self.dir = work.sub("tern")
         self.data = os.path.join(self.dir, "data")
         self.conf = os.path.join(self.dir, "tern.conf")
         self.log_path = os.path.join(self.dir, "server.log")
-        self.ports = {s: free_port() for s in self.SERVICES}
+        self.ports = {s: free_port() for s in (services or self.SERVICES)}
         self.proc = None
         lines = ["[server]", "hostname = mail.example.test", "data_dir = " + self.data,
                  "[tls]", "cert = " + work.cert, "key = " + work.key, "[listen]"]
@@ -171,13 +182,34 @@ class Tern:
         for i in range(1, n + 1):
             self.cli("user", "add", user(i), "--password-stdin", input=PASSWORD + "\n")
 
-    def start(self):
+    def import_users(self, n, fmt, password_field):
+        """Adds users fmt % 1 .. fmt % n at once with `tern user
+        import-passwd`, all with the same password field (a crypt hash:
+        see fast_password_hash())."""
+        path = os.path.join(self.dir, "users.passwd")
+        with open(path, "w") as f:
+            for i in range(1, n + 1):
+                f.write("%s:%s::::::\n" % (fmt % i, password_field))
+        self.cli("user", "import-passwd", path)
+
+    def start(self, wait_for=None):
+        """Starts the server and waits for its ports (or only the services
+        in wait_for)."""
         self.log = open(self.log_path, "ab")
         self.proc = subprocess.Popen([TERN, "serve", "--config", self.conf],
                                      stdout=self.log, stderr=self.log)
-        for p in self.ports.values():
-            wait_port(p, lambda: self.proc.poll() is None)
+        for s, p in self.ports.items():
+            if wait_for is None or s in wait_for:
+                wait_port(p, lambda: self.proc.poll() is None)
         return self
+
+    def serves(self, service, timeout=3):
+        """True if the running server accepts connections for service."""
+        try:
+            wait_port(self.ports[service], lambda: self.proc.poll() is None, timeout=timeout)
+            return True
+        except RuntimeError:
+            return False
 
     def pids(self):
         return [self.proc.pid] if self.proc is not None else []
@@ -207,14 +239,31 @@ class Tern:
 
 # ---------------------------------------------------------------- Dovecot
 
+IMAP_SERVICE = """
+service imap-login {
+  inet_listener imap {
+    address = 127.0.0.1
+    port = %d
+  }
+  inet_listener imaps {
+    address = 127.0.0.1
+    port = %d
+    ssl = yes
+  }
+}
+"""
+
+
 class Dovecot:
-    """Dovecot from its own config: POP3, POP3S and LMTP on loopback ports,
+    """Dovecot from its own config: POP3, POP3S (and IMAP, IMAPS with
+    imap=True) and LMTP on loopback ports,
     Maildir++ under work/dovecot/mail/<domain>/<user>, users in a
     passwd-file with {PLAIN} passwords, mail owned by the `mail` user.
     Everything else is Dovecot's default (login processes in their default
     high-security mode, mail_fsync=optimized)."""
 
-    def __init__(self, work, users=10, lmtp=False, extra="", name="dovecot"):
+    def __init__(self, work, users=10, lmtp=False, extra="", name="dovecot", imap=False,
+                 user_fmt=USER_FMT, password_field=None):
         self.dir = work.sub(name)
         self.mail = os.path.join(self.dir, "mail")
         os.makedirs(self.mail, exist_ok=True)
@@ -222,13 +271,18 @@ class Dovecot:
         self.conf = os.path.join(self.dir, "dovecot.conf")
         self.base = os.path.join(self.dir, "run")
         self.log_path = os.path.join(self.dir, "dovecot.log")
+        self.user_fmt = user_fmt
         self.ports = {"pop3": free_port(), "pop3s": free_port()}
+        if imap:
+            self.ports.update(imap=free_port(), imaps=free_port())
         if lmtp:
             self.ports["lmtp"] = free_port()
+        if password_field is None:
+            password_field = "{PLAIN}" + PASSWORD
         with open(os.path.join(self.dir, "users"), "w") as f:
             for i in range(1, users + 1):
-                f.write("%s:{PLAIN}%s::::::\n" % (user(i), PASSWORD))
-        protocols = "pop3 lmtp" if lmtp else "pop3"
+                f.write("%s:%s::::::\n" % (user_fmt % i, password_field))
+        protocols = " ".join(p for p, on in (("imap", imap), ("pop3", True), ("lmtp", lmtp)) if on)
         lmtp_service = ""
         if lmtp:
             lmtp_service = """
@@ -273,10 +327,12 @@ service pop3-login {{
   }}
 }}
 {lmtp_service}
+{imap_service}
 {extra}
 """.format(base=self.base, d=self.dir, protocols=protocols, cert=work.cert, key=work.key,
            mail=self.mail, pop3=self.ports["pop3"], pop3s=self.ports["pop3s"],
-           lmtp_service=lmtp_service, extra=extra))
+           lmtp_service=lmtp_service, extra=extra,
+           imap_service=IMAP_SERVICE % (self.ports["imap"], self.ports["imaps"]) if imap else ""))
 
     def start(self):
         # Dovecot daemonizes: its children must not inherit a pipe of ours
@@ -316,7 +372,7 @@ service pop3-login {{
             return ""
 
     def maildir(self, n):
-        return os.path.join(self.mail, DOMAIN, "user%02d" % n)
+        return os.path.join(self.mail, DOMAIN, (self.user_fmt % n).split("@")[0])
 
     def count_messages(self, users):
         """Messages visible in the users' INBOXes (Maildir new/ + cur/)."""
@@ -468,6 +524,24 @@ def process_tree(root):
     return out
 
 
+def cpu_seconds(pids):
+    """CPU time (user + system) of pids, plus that of their children that
+    have exited and been waited for (cutime, cstime), in seconds.  The
+    difference of two readings over the same process tree is the CPU the
+    tree used in between, even when children came and went."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for p in pids:
+        try:
+            with open("/proc/%d/stat" % p) as f:
+                s = f.read()
+        except OSError:
+            continue
+        fields = s[s.rindex(")") + 2:].split()
+        total += sum(int(x) for x in fields[11:15])   # utime stime cutime cstime
+    return total / tick
+
+
 def memory_kib(pids):
     """(RSS, PSS, private dirty) in KiB summed over pids.  PSS shares each
     page among the processes that map it, so it moves when any other
@@ -542,3 +616,151 @@ def machine_line():
     except OSError:
         model = "?"
     return "%s, %d cores, %s" % (model, os.cpu_count() or 0, time.strftime("%Y-%m-%d"))
+
+
+# ---------------------------------------------------------------- IMAP helpers
+
+def fast_password_hash():
+    """One SHA512-CRYPT hash of PASSWORD with the fewest rounds crypt(3)
+    allows (1,000): for benchmarks with thousands of users, where neither
+    making the users nor logging them in is what is measured.  Both Tern
+    (import-passwd) and Dovecot (passwd-file) take it as it is."""
+    salt = "$6$rounds=1000$ternbench$"
+    try:
+        import warnings
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            import crypt
+        h = crypt.crypt(PASSWORD, salt)
+        if h and h.startswith("$6$"):
+            return h
+    except ImportError:
+        pass
+    r = subprocess.run(["perl", "-e", "print crypt($ARGV[0], $ARGV[1])", PASSWORD, salt],
+                       capture_output=True, text=True, check=True)
+    return r.stdout.strip()
+
+
+class Sysctl:
+    """Raises a /proc/sys value for the benchmark's duration (never lowers
+    it), and puts the old value back at the end."""
+
+    def __init__(self, name, at_least):
+        self.path = "/proc/sys/" + name.replace(".", "/")
+        self.name = name
+        with open(self.path) as f:
+            self.old = f.read().strip()
+        self.changed = False
+        if int(self.old.split()[0]) < at_least:
+            with open(self.path, "w") as f:
+                f.write(str(at_least))
+            self.changed = True
+            say("raised %s from %s to %d (put back at the end)" % (name, self.old, at_least))
+
+    def restore(self):
+        if self.changed:
+            with open(self.path, "w") as f:
+                f.write(self.old)
+            self.changed = False
+            say("%s back to %s" % (self.name, self.old))
+
+
+class ImapClient:
+    """A minimal IMAP client that times commands: it sends one command,
+    reads until its tagged response, and keeps the bytes only on request.
+    Responses are read in large chunks and only the end of what has arrived
+    is searched for the tag, so that the client's own cost stays small next
+    to a server sending megabytes.  (The generated mailboxes have no
+    literal that could contain a line starting with a tag.)"""
+
+    def __init__(self, port, tls=False, timeout=600):
+        import ssl
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if tls:
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+            ctx.check_hostname = False
+            ctx.verify_mode = ssl.CERT_NONE
+            self.sock = ctx.wrap_socket(self.sock, server_hostname="mail.example.test")
+        self.n = 0
+        self.pending = b""
+        self.greeting = self._read_until(lambda buf: b"\r\n" in buf)
+
+    def _read_until(self, done):
+        parts, tail = [], self.pending
+        self.pending = b""
+        if tail:
+            parts.append(tail)
+            if done(tail):
+                return b"".join(parts)
+        while True:
+            chunk = self.sock.recv(1 << 20)
+            if not chunk:
+                raise RuntimeError("IMAP server closed the connection")
+            parts.append(chunk)
+            tail = (tail + chunk)[-8192:]
+            if done(tail):
+                return b"".join(parts)
+
+    def command(self, text, keep=True):
+        """Sends text; returns (status, response bytes, seconds): status is
+        the tagged line (b"OK ...", b"NO ...")."""
+        self.n += 1
+        tag = b"B%d" % self.n
+        marker = b"\r\n" + tag + b" "
+
+        def done(tail):
+            if not tail.endswith(b"\r\n"):
+                return False
+            i = tail.rfind(marker, 0, len(tail) - 2)
+            return i >= 0 and tail.find(b"\r\n", i + 2) == len(tail) - 2
+
+        t0 = time.perf_counter()
+        self.sock.sendall(tag + b" " + text.encode() + b"\r\n")
+        data = self._read_until(lambda tail: done(b"\r\n" + tail))
+        t1 = time.perf_counter()
+        i = data.rfind(b"\r\n" + tag + b" ", 0, len(data) - 2)
+        status = data[i + len(tag) + 3:].strip() if i >= 0 else data[len(tag) + 1:].strip()
+        return status, (data if keep else b""), t1 - t0
+
+    def ok(self, text, keep=True):
+        status, data, secs = self.command(text, keep)
+        if not status.startswith(b"OK"):
+            raise RuntimeError("IMAP %s: %s" % (text[:60], status.decode("utf-8", "replace")))
+        return data, secs
+
+    def login(self, name, password=PASSWORD):
+        self.ok('LOGIN "%s" "%s"' % (name, password))
+
+    def close(self):
+        try:
+            self.command("LOGOUT", keep=False)
+        except (OSError, RuntimeError):
+            pass
+        self.sock.close()
+
+
+IMAPLOAD = os.path.join(ROOT, "build", "bench", "tern-imapload")
+
+
+def imapload(mode, *args, timeout=900):
+    r = subprocess.run([IMAPLOAD, mode] + [str(a) for a in args], capture_output=True, text=True, timeout=timeout)
+    if r.stderr.strip():
+        for line in r.stderr.strip().splitlines()[:10]:
+            say("tern-imapload:", line)
+    return parse_result(r.stdout)
+
+
+def imap_tern(work, extra="", services=("imap", "imaps", "smtp")):
+    """A Tern with IMAP listeners, or None (said) when this build does not
+    serve IMAP yet: the IMAP benchmarks then measure Dovecot alone."""
+    if os.environ.get("ONLY") == "dovecot":
+        return None
+    tern = Tern(work, extra=extra, services=list(services))
+    tern.start(wait_for=["smtp"])
+    if not tern.serves("imap") or ("imaps" in tern.ports and not tern.serves("imaps")):
+        say("this Tern does not serve IMAP yet (nothing on its [listen] imap port): measuring Dovecot alone")
+        tern.stop()
+        return None
+    tern.stop()
+    return tern

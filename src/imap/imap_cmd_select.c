@@ -30,40 +30,6 @@ struct select_job {
 	struct buf out;
 };
 
-/* Sorted unique keywords of every message, for FLAGS and PERMANENTFLAGS. */
-static void
-keywords_collect(const struct store_imap_msg *msgs, size_t n, struct buf *out)
-{
-	char **kw = NULL;
-	size_t nkw = 0, cap = 0;
-
-	for (size_t i = 0; i < n; i++) {
-		const char *p = msgs[i].keywords;
-
-		while (p != NULL && *p != '\0') {
-			const char *e = strchr(p, ' ');
-			size_t len = e != NULL ? (size_t)(e - p) : strlen(p);
-			bool seen = false;
-
-			for (size_t k = 0; k < nkw && !seen; k++)
-				seen = strlen(kw[k]) == len && strncasecmp(kw[k], p, len) == 0;
-			if (!seen && len > 0 && nkw < STORE_KEYWORDS_MAX * 4) {
-				if (nkw == cap) {
-					cap = cap == 0 ? 8 : cap * 2;
-					kw = xrealloc(kw, cap * sizeof(*kw));
-				}
-				kw[nkw++] = xstrndup(p, len);
-			}
-			p = e != NULL ? e + 1 : NULL;
-		}
-	}
-	for (size_t k = 0; k < nkw; k++) {
-		buf_printf(out, " %s", kw[k]);
-		free(kw[k]);
-	}
-	free(kw);
-}
-
 static bool
 known_uid(const struct select_job *j, uint32_t uid)
 {
@@ -91,15 +57,16 @@ select_work(void *arg)
 	struct imap_session *s = j->s;
 	struct store *st = imap_store_get(s, &j->res);
 	struct store_mailbox_info info;
-	struct store_imap_msg *msgs = NULL;
-	size_t n = 0, unseen_seq = 0;
+	uint32_t *uids = NULL, unseen_seq = 0;
+	size_t n = 0;
+	char *keywords = NULL;
 	const char *error = NULL;
 	struct buf kw = BUF_INIT;
 	int r;
 
 	if (st == NULL)
 		return;
-	r = store_imap_list(st, j->mailbox, &info, &msgs, &n, &error);
+	r = store_imap_view(st, j->mailbox, &info, &uids, &n, &unseen_seq, &keywords, &error);
 	if (r != STORE_OK) {
 		j->res.status = IMAP_NO;
 		if (r == STORE_IMAP_NONEXISTENT) {
@@ -114,25 +81,23 @@ select_work(void *arg)
 	}
 	if (n > IMAP_VIEW_MAX)
 		n = IMAP_VIEW_MAX;
-	j->view.uids = xmalloc((n > 0 ? n : 1) * sizeof(uint32_t));
-	j->view.cap = n > 0 ? n : 1;
-	for (size_t i = 0; i < n; i++) {
-		j->view.uids[i] = msgs[i].uid;
-		if (unseen_seq == 0 && (msgs[i].flags & STORE_FLAG_SEEN) == 0)
-			unseen_seq = i + 1;
-	}
+	if (unseen_seq > n)
+		unseen_seq = 0;
+	j->view.uids = uids;
+	j->view.cap = n;
 	j->view.count = n;
 	j->view.uidvalidity = info.uidvalidity;
 	j->view.uidnext = info.uidnext;
 	j->view.highestmodseq = info.highestmodseq;
 	j->view.read_only = j->read_only;
-
-	keywords_collect(msgs, n, &kw);
+	if (keywords[0] != '\0')
+		buf_printf(&kw, " %s", keywords);
+	free(keywords);
 	buf_printf(&j->out, "* %zu EXISTS\r\n", n);
 	if (!s->imap4rev2) {
 		buf_puts(&j->out, "* 0 RECENT\r\n");
 		if (unseen_seq > 0)
-			buf_printf(&j->out, "* OK [UNSEEN %zu] First unseen\r\n", unseen_seq);
+			buf_printf(&j->out, "* OK [UNSEEN %u] First unseen\r\n", unseen_seq);
 	}
 	buf_printf(&j->out, "* OK [UIDVALIDITY %u] UIDs valid\r\n", info.uidvalidity);
 	buf_printf(&j->out, "* OK [UIDNEXT %u] Predicted next UID\r\n", info.uidnext);
@@ -183,7 +148,6 @@ select_work(void *arg)
 			free(vanished);
 		}
 	}
-	store_imap_msgs_free(msgs, n);
 	imap_store_release(&st, false);
 	j->res.status = IMAP_OK;
 	snprintf(j->res.code, sizeof(j->res.code), "%s", j->read_only ? "READ-ONLY" : "READ-WRITE");

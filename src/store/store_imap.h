@@ -138,6 +138,15 @@ struct store_imap_msg {
  * STORE_ERR_TEMP. */
 int store_imap_list(struct store *st, const char *mailbox, struct store_mailbox_info *info_out,
                     struct store_imap_msg **out, size_t *n_out, const char **error_out);
+/* Keywords store_imap_view reports for one mailbox, at most. */
+#define STORE_VIEW_KEYWORDS_MAX 256
+/* What SELECT needs (store_imap_view.c): the UIDs in order (*uids_out
+ * malloc'd), the sequence number of the first message without \Seen (0:
+ * none) and the keywords in use, space-separated (*keywords_out malloc'd).
+ * Returns STORE_OK, STORE_IMAP_NONEXISTENT or STORE_ERR_TEMP. */
+int store_imap_view(struct store *st, const char *mailbox, struct store_mailbox_info *info_out, uint32_t **uids_out,
+                    size_t *n_out, uint32_t *first_unseen_out, char **keywords_out, const char **error_out);
+
 /* The messages of mailbox whose UID is in uids (sorted ascending, n of
  * them) that still exist, in UID order.  Returns as store_imap_list. */
 int store_imap_get(struct store *st, const char *mailbox, const uint32_t *uids, size_t n,

@@ -577,6 +577,24 @@ fail:
 	return -1;
 }
 
+/* Two connections of one user (two IMAP sessions, a delivery) wait for
+ * each other's write lock.  SQLite's own busy_timeout sleeps 1, 2, 5,
+ * 10... up to 100 ms at a time, far longer than our transactions hold
+ * the lock (a few hundred microseconds), so a waiter oversleeps: retry
+ * every 100 us at first, then every ms, until STORE_BUSY_TIMEOUT_MS. */
+static int
+busy_wait(void *arg, int tries)
+{
+	const int quick = 50;            /* 50 x 100 us = the first 5 ms */
+	long waited_ms = tries < quick ? tries / 10 : 5 + (tries - quick);
+
+	(void)arg;
+	if (waited_ms >= STORE_BUSY_TIMEOUT_MS)
+		return 0;
+	usleep(tries < quick ? 100 : 1000);
+	return 1;
+}
+
 static int
 db_open(struct store *st, enum store_error *err_out)
 {
@@ -609,7 +627,7 @@ db_open(struct store *st, enum store_error *err_out)
 		return -1;
 	}
 	sqlite3_extended_result_codes(st->db, 1);
-	sqlite3_busy_timeout(st->db, STORE_BUSY_TIMEOUT_MS);
+	sqlite3_busy_handler(st->db, busy_wait, NULL);
 	if (set_wal(st) == -1) {
 		*err_out = STORE_ERR_TEMP;
 		return -1;

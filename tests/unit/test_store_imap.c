@@ -354,6 +354,45 @@ test_delivery_cache(void)
 }
 
 static void
+test_view(void)
+{
+	const char *user = "view@example.com";
+	char *dd = tmpdir();
+	struct store *st = NULL;
+	struct store_mailbox_info info;
+	uint32_t *uids = NULL, unseen = 0, uid;
+	size_t n = 0;
+	char *kw = NULL;
+	const char *error;
+
+	test_begin("store_imap_view: UIDs, first unseen, keywords in use (once, any case)");
+	test_assert(store_open(dd, user, &st, &error) == 0);
+	test_assert_inteq(store_imap_view(st, "INBOX", &info, &uids, &n, &unseen, &kw, &error), STORE_OK);
+	test_assert_inteq(n, 0);
+	test_assert_inteq(unseen, 0);
+	test_assert_streq(kw, "");
+	free(uids);
+	free(kw);
+	test_assert(append1(st, dd, "INBOX", plain, STORE_FLAG_SEEN, "$Work", &uid) == STORE_OK);
+	test_assert(append1(st, dd, "INBOX", plain, 0, "$work Later", &uid) == STORE_OK);
+	test_assert(append1(st, dd, "INBOX", plain, 0, "", &uid) == STORE_OK);
+	test_assert_inteq(store_imap_view(st, "INBOX", &info, &uids, &n, &unseen, &kw, &error), STORE_OK);
+	test_assert_inteq(n, 3);
+	test_assert(n == 3 && uids[0] == 1 && uids[1] == 2 && uids[2] == 3);
+	test_assert_inteq(unseen, 2);
+	test_assert_streq(kw, "$Work Later");
+	test_assert_inteq(info.exists, 3);
+	test_assert_inteq(info.uidnext, 4);
+	free(uids);
+	free(kw);
+	test_assert_inteq(store_imap_view(st, "Nope", &info, &uids, &n, &unseen, &kw, &error), STORE_IMAP_NONEXISTENT);
+	store_close(&st);
+	rm_rf(dd);
+	free(dd);
+	test_end();
+}
+
+static void
 test_name_cache_rename(void)
 {
 	const char *user = "ncache@example.com";
@@ -1554,6 +1593,18 @@ test_big_mailbox(void)
 	test_assert_inteq(nv, 0);
 	store_imap_msgs_free(ch, nch);
 	free(vanished);
+	{
+		uint32_t *vu = NULL, unseen = 0;
+		size_t vn = 0;
+		char *kw = NULL;
+
+		t0 = now_ms();
+		test_assert_inteq(store_imap_view(st, "INBOX", &info, &vu, &vn, &unseen, &kw, &error), STORE_OK);
+		printf("# 100k: view (SELECT) %.1f ms\n", now_ms() - t0);
+		test_assert_inteq(vn, 100000);
+		free(vu);
+		free(kw);
+	}
 	printf("# 100k: list %.1f ms, status %.2f ms, usage %.2f ms, 100 flag changes %.1f ms,"
 	       " changes since %.2f ms\n", t_list, t_status, t_usage, t_flags, t_changes);
 	/* FETCH 1:* (ENVELOPE): one store_msg_cached per message */
@@ -1617,6 +1668,7 @@ main(void)
 	test_date_parse();
 	test_keywords_normalize();
 	test_delivery_cache();
+	test_view();
 	test_name_cache_rename();
 	test_migration_v1();
 	test_mailboxes_defaults();
