@@ -231,11 +231,7 @@ store_done(void *arg)
 	struct store_job *j = arg;
 	struct imap_session *s = j->s;
 
-	if (!conn_closing(s->c)) {
-		if (j->out.len > 0)
-			conn_write(s->c, j->out.data, j->out.len);
-		imap_complete_result(s, &j->res);
-	}
+	imap_job_reply(s, &j->out, &j->res);
 	buf_free(&j->out);
 	free(j->uids);
 	free(j);
@@ -382,11 +378,7 @@ copy_done(void *arg)
 	struct copy_job *j = arg;
 	struct imap_session *s = j->s;
 
-	if (!conn_closing(s->c)) {
-		if (j->out.len > 0)
-			conn_write(s->c, j->out.data, j->out.len);
-		imap_complete_result(s, &j->res);
-	}
+	imap_job_reply(s, &j->out, &j->res);
 	buf_free(&j->out);
 	free(j->uids);
 	free(j->to);
@@ -484,11 +476,7 @@ expunge_done(void *arg)
 	struct expunge_job *j = arg;
 	struct imap_session *s = j->s;
 
-	if (!conn_closing(s->c)) {
-		if (j->out.len > 0)
-			conn_write(s->c, j->out.data, j->out.len);
-		imap_complete_result(s, &j->res);
-	}
+	imap_job_reply(s, &j->out, &j->res);
 	buf_free(&j->out);
 	free(j->uids);
 	free(j);

@@ -79,13 +79,9 @@ worker_done(void *arg)
 	struct worker_job *j = arg;
 	struct imap_session *s = j->s;
 
-	if (!conn_closing(s->c)) {
-		if (j->out.len > 0)
-			conn_write(s->c, j->out.data, j->out.len);
-		if (j->condstore_used)
-			s->condstore = true;
-		imap_complete_result(s, &j->res);
-	}
+	if (j->condstore_used)
+		s->condstore = true;
+	imap_job_reply(s, &j->out, &j->res);
 	buf_free(&j->out);
 	free(j);
 }

@@ -281,6 +281,16 @@ imap_complete(struct imap_session *s, enum imap_status st, const char *code, con
 }
 
 void
+imap_job_reply(struct imap_session *s, const struct buf *out, const struct imap_result *res)
+{
+	if (conn_closing(s->c))
+		return;
+	if (out->len > 0)
+		conn_write(s->c, out->data, out->len);
+	imap_complete_result(s, res);
+}
+
+void
 imap_complete_written(struct imap_session *s)
 {
 	buf_reset(&s->tagged);

@@ -139,6 +139,9 @@ void imap_complete_result(struct imap_session *s, const struct imap_result *res)
 /* Ends the running command whose tagged reply is already written
  * (LOGOUT, STARTTLS). */
 void imap_complete_written(struct imap_session *s);
+/* The end of a job: unless the connection is closing, writes the
+ * untagged responses in out and ends the command with res. */
+void imap_job_reply(struct imap_session *s, const struct buf *out, const struct imap_result *res);
 /* A BAD that ends the command (counts a mistake). */
 void imap_complete_bad(struct imap_session *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
