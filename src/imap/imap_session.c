@@ -739,6 +739,15 @@ imap_timeout(void *arg)
 	imap_close(s, "timeout");
 }
 
+static void
+imap_stopping(void *arg)
+{
+	struct imap_session *s = arg;
+
+	if (s->state != IMAP_STATE_LOGOUT)
+		conn_puts(s->c, "* BYE Server shutting down, reconnect in a moment\r\n");
+}
+
 static bool
 imap_session_busy(void *arg)
 {
@@ -774,4 +783,5 @@ const struct conn_handler imap_conn_handler = {
 	.close = imap_session_close,
 	.busy = imap_session_busy,
 	.limit = imap_limit,
+	.stopping = imap_stopping,
 };

@@ -309,6 +309,11 @@ conn_close_idle(bool force)
 			left++;
 			continue;
 		}
+		if (c->opened && c->h->stopping != NULL && !c->dead) {
+			c->depth++;
+			c->h->stopping(c->session);
+			c->depth--;
+		}
 		flush(c);       /* a last reply (250 after a delivery) goes out */
 		c->dead = true;
 		finish(c);

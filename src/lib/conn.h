@@ -48,6 +48,9 @@ struct conn_handler {
 	 * session queues its last reply; conn closes after it.  May be NULL
 	 * (closed without a word). */
 	void (*limit)(void *session, enum conn_limit what);
+	/* The server is stopping and closes this idle session now: it may
+	 * queue a last line (IMAP's "* BYE", RFC 9051 7.1.5).  May be NULL. */
+	void (*stopping)(void *session);
 };
 
 /* The bytes received and not yet consumed (decrypted). */
