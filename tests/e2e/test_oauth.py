@@ -6,10 +6,12 @@ signature, unknown key id and another user's token are refused with the
 RFC 7628 error exchange."""
 
 import base64
+import imaplib
 import json
 import os
 import poplib
 import smtplib
+import socket
 import subprocess
 import tempfile
 import time
@@ -60,6 +62,9 @@ def setup():
         _keys = Keys(tempfile.mkdtemp(prefix="tern-oauth-"))
     with open(srv.conf, "a") as f:
         f.write("[oauth]\nissuer = %s\naudience = %s\njwks_file = %s\n" % (ISSUER, AUDIENCE, _keys.jwks))
+        # Many refused tokens come from 127.0.0.1 here; brute-force
+        # blocking has its own test (test_bruteforce.py).
+        f.write("[bruteforce]\nallow = 127.0.0.0/8\n")
     srv.add_user(ALICE)
     srv.add_user("bob@example.test")
     return srv.start()
@@ -111,6 +116,30 @@ def pop3_try(srv, mech, blob):
         p.close()
 
 
+def imap_try(srv, mech, blob, sasl_ir=True):
+    """Returns (tagged line, error challenge JSON or None) of AUTHENTICATE."""
+    sock = socket.create_connection(("127.0.0.1", srv.port("imap")), timeout=10)
+    f = sock.makefile("rb")
+    try:
+        f.readline()
+        if sasl_ir:
+            sock.sendall(("a AUTHENTICATE %s %s\r\n" % (mech, blob)).encode())
+        else:
+            sock.sendall(("a AUTHENTICATE %s\r\n" % mech).encode())
+            assert f.readline().startswith(b"+"), "no continuation"
+            sock.sendall((blob + "\r\n").encode())
+        line = f.readline()
+        challenge = None
+        if line.startswith(b"+ "):
+            # RFC 7628 3.2.2: the error as a challenge, then the client's dummy.
+            challenge = json.loads(base64.b64decode(line[2:]))
+            sock.sendall(b"AQ==\r\n" if mech == "OAUTHBEARER" else b"\r\n")
+            line = f.readline()
+        return line, challenge
+    finally:
+        sock.close()
+
+
 @suite.case
 def mechanisms_advertised(srv):
     s = submission(srv)
@@ -119,6 +148,9 @@ def mechanisms_advertised(srv):
     p = poplib.POP3("127.0.0.1", srv.port("pop3"))
     assert "XOAUTH2" in p.capa()["SASL"] and "OAUTHBEARER" in p.capa()["SASL"], p.capa()
     p.quit()
+    m = imaplib.IMAP4("127.0.0.1", srv.port("imap"))
+    assert "AUTH=XOAUTH2" in m.capabilities and "AUTH=OAUTHBEARER" in m.capabilities, m.capabilities
+    m.logout()
 
 
 @suite.case
@@ -129,6 +161,9 @@ def valid_tokens_log_in(srv):
         assert code == 235 and ch is None, (mech, code, ch)
         line, ch = pop3_try(srv, mech, enc(ALICE, tok))
         assert line.startswith(b"+OK") and ch is None, (mech, line)
+        for ir in (True, False):
+            line, ch = imap_try(srv, mech, enc(ALICE, tok), sasl_ir=ir)
+            assert line.startswith(b"a OK") and ch is None, (mech, ir, line)
     # A user named in another case is the same user.
     code, _ = smtp_try(srv, "XOAUTH2", xoauth2("Alice@Example.TEST", tok))
     assert code == 235
@@ -160,6 +195,8 @@ def bad_tokens_refused_with_error_exchange(srv):
             assert code == 535 and ch is not None and ch.get("status") == "invalid_token", (what, mech, code, ch)
         line, ch = pop3_try(srv, "XOAUTH2", xoauth2(ALICE, tok))
         assert line.startswith(b"-ERR [AUTH]") and ch is not None, (what, line, ch)
+        line, ch = imap_try(srv, "OAUTHBEARER", oauthbearer(ALICE, tok))
+        assert line.startswith(b"a NO [AUTHENTICATIONFAILED]") and ch is not None, (what, line, ch)
     log = srv.tail(400)
     for reason in ("expired", "audience", "issuer", "signature", "key id"):
         assert reason in log, "no log line gives the reason %r" % reason
@@ -189,6 +226,11 @@ def tokens_work_when_passwords_are_off(srv):
     s.quit()
     code, _ = smtp_try(srv, "XOAUTH2", xoauth2(ALICE, _keys.token()))
     assert code == 235
+    m = imaplib.IMAP4("127.0.0.1", srv.port("imap"))
+    assert "LOGINDISABLED" in m.capabilities and "AUTH=PLAIN" not in m.capabilities, m.capabilities
+    m.logout()
+    line, _ = imap_try(srv, "XOAUTH2", xoauth2(ALICE, _keys.token()))
+    assert line.startswith(b"a OK"), line
 
 
 suite.run(setup, stop_and_check)
