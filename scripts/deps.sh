@@ -13,6 +13,7 @@ libcurl4-openssl-dev zlib1g-dev
 clang libclang-rt-14-dev
 python3
 curl
+isync
 ca-certificates
 "
 # Why each one: README.md, section "Dependencies".
