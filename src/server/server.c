@@ -30,6 +30,7 @@
 #include "lib/tls.h"
 #include "lib/xalloc.h"
 #include "imap/imap.h"
+#include "store/store_fts.h"
 #include "imap/imap_session.h"
 #include "pop3/pop3.h"
 #include "server/listener.h"
@@ -454,6 +455,7 @@ server_run(const struct tern_config *cfg)
 	}
 	/* Store changes wake the IMAP sessions that watch them. */
 	imap_bus_init();
+	store_fts_async_start();
 	{
 		/* Nothing is in flight yet: every spool file is a leftover. */
 		const char *serr;
@@ -539,6 +541,7 @@ server_run(const struct tern_config *cfg)
 	for (unsigned i = 0; i < srv.nloops; i++)
 		pthread_join(srv.loops[i].thread, NULL);
 	evloop_workers_stop();
+	store_fts_async_stop();
 	for (unsigned i = 0; i < srv.nloops; i++)
 		evloop_free(&srv.loops[i].loop);
 	source_count_free(&server_sources);

@@ -114,7 +114,7 @@ run(struct store *st, sqlite3_stmt *s, const char *what)
 	return finish(st, s, sqlite3_step(s), what);
 }
 
-static int heal_locked(struct store *st, int64_t mailbox_id);
+static int heal_locked(struct store *st, int64_t mailbox_id, int64_t limit);
 
 /* Indexes the messages already in every mailbox (an index from before
  * full-text search).  Inside the schema's savepoint. */
@@ -134,7 +134,7 @@ index_existing(struct store *st)
 	}
 	ret = finish(st, s, rc, "schema");
 	for (i = 0; i < n && ret == 0; i++)
-		ret = heal_locked(st, ids[i]);
+		ret = heal_locked(st, ids[i], -1);
 	free(ids);
 	return ret;
 }
@@ -316,7 +316,7 @@ scalar(struct store *st, const char *sql, int64_t mailbox_id)
 /* Indexes the messages of mailbox_id that have no text row and drops the
  * rows of messages that are gone.  Inside a write transaction. */
 static int
-heal_locked(struct store *st, int64_t mailbox_id)
+heal_locked(struct store *st, int64_t mailbox_id, int64_t limit)
 {
 	struct uids gone = { NULL, 0, 0 }, missing = { NULL, 0, 0 };
 	struct buf files = BUF_INIT;    /* NUL-separated, in the order of missing */
@@ -326,10 +326,11 @@ heal_locked(struct store *st, int64_t mailbox_id)
 	size_t i;
 
 	s = prep(st, "SELECT uid, file FROM messages m WHERE mailbox_id = ?1 AND NOT EXISTS"
-		     " (SELECT 1 FROM fts_map WHERE mailbox_id = ?1 AND uid = m.uid)");
+		     " (SELECT 1 FROM fts_map WHERE mailbox_id = ?1 AND uid = m.uid) ORDER BY uid LIMIT ?2");
 	if (s == NULL)
 		goto out;
 	sqlite3_bind_int64(s, 1, mailbox_id);
+	sqlite3_bind_int64(s, 2, limit);
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
 		const char *file = (const char *)sqlite3_column_text(s, 1);
 		uids_add(&missing, (uint32_t)sqlite3_column_int64(s, 0));
@@ -366,7 +367,7 @@ out:
  * (or inside the caller's).  When in step this costs two counts (about
  * 1 ms for 20,000 messages). */
 static int
-heal(struct store *st, int64_t mailbox_id)
+heal(struct store *st, int64_t mailbox_id, int64_t limit)
 {
 	bool own;
 	int64_t diff;
@@ -384,7 +385,7 @@ heal(struct store *st, int64_t mailbox_id)
 	own = sqlite3_get_autocommit(st->db) != 0;
 	if (store_exec(st, own ? "BEGIN IMMEDIATE" : "SAVEPOINT fts_heal") != SQLITE_OK)
 		return -1;
-	if (heal_locked(st, mailbox_id) == -1) {
+	if (heal_locked(st, mailbox_id, limit) == -1) {
 		if (own)
 			store_rollback(st);
 		else
@@ -612,6 +613,22 @@ search(struct store *st, int64_t mailbox_id, const char *needle, size_t chars, b
 }
 
 int
+store_fts_catch_up(struct store *st, int64_t mailbox_id, size_t batch, bool *done_out)
+{
+	int64_t diff;
+
+	*done_out = false;
+	if (heal(st, mailbox_id, (int64_t)batch) == -1)
+		return -1;
+	diff = scalar(st, "SELECT (SELECT count(*) FROM messages WHERE mailbox_id = ?1)"
+			  " - (SELECT count(*) FROM fts_map WHERE mailbox_id = ?1)", mailbox_id);
+	if (diff == INT64_MIN)
+		return -1;
+	*done_out = diff == 0;
+	return 0;
+}
+
+int
 store_fts_search(struct store *st, const char *mailbox, const char *needle, bool body_only,
 		 uint32_t **uids_out, size_t *n_out, const char **error_out)
 {
@@ -629,7 +646,7 @@ store_fts_search(struct store *st, const char *mailbox, const char *needle, bool
 		*error_out = st->errbuf;
 		return -1;
 	}
-	if (heal(st, row.id) == -1) {
+	if (heal(st, row.id, -1) == -1) {
 		*error_out = st->errbuf;
 		return -1;
 	}

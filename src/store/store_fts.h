@@ -1,8 +1,10 @@
 /* Full-text search over decoded message text (SEARCH BODY / TEXT, RFC
  * 9051 6.4.4): an SQLite FTS5 table in the user's index, kept in step by
- * the store itself at delivery, APPEND, COPY/MOVE and EXPUNGE (the
- * callers of these functions are in src/store only; IMAP calls
- * store_fts_search).
+ * the store itself: COPY/MOVE and EXPUNGE change it in their own
+ * transaction; deliveries and APPENDs are indexed just after their COMMIT
+ * by the indexer thread (store_fts_async.c), and a search first indexes
+ * anything still missing, so its answer is always complete (the callers
+ * of these functions are in src/store only; IMAP calls store_fts_search).
  *
  * What is indexed: the header fields' unfolded values with RFC 2047 words
  * decoded (for TEXT), and the text of every text/ part and of message/
@@ -36,6 +38,19 @@ int store_fts_delete(struct store *st, int64_t mailbox_id, uint32_t uid);
  * decoding again.  Inside the caller's transaction. */
 int store_fts_copy(struct store *st, int64_t from_mailbox_id, uint32_t from_uid, int64_t to_mailbox_id,
                    uint32_t to_uid);
+
+/* Indexes at most batch messages of mailbox_id that have no text row yet
+ * (and drops rows of messages gone), in one write transaction.  *done_out
+ * is true when nothing is left.  Returns 0 or -1. */
+int store_fts_catch_up(struct store *st, int64_t mailbox_id, size_t batch, bool *done_out);
+
+/* The indexer thread (store_fts_async.c): deliveries and APPENDs commit
+ * without their full-text rows and note the mailbox here; one background
+ * thread indexes them shortly after, a batch per transaction.  Without the
+ * thread (tools, tests) the next SEARCH indexes them. */
+void store_fts_async_start(void);
+void store_fts_async_stop(void);
+void store_fts_async_note(const char *data_dir, const char *user, int64_t mailbox_id);
 
 /* The UIDs of mailbox whose text (body_only: body text only; else
  * headers and body) contains needle (UTF-8, any case), ascending in a

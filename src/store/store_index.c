@@ -664,6 +664,7 @@ store_open_ex(const char *data_dir, const char *user, struct store **st_out, enu
 	buf_init(&st->cached);
 	if (user != NULL)
 		str_lcpy(st->user, user, sizeof(st->user));
+	str_lcpy(st->data_dir, data_dir, sizeof(st->data_dir));
 	if (store_user_dir(data_dir, user, st->dir, sizeof(st->dir)) == -1 ||
 	    (size_t)snprintf(msgdir, sizeof(msgdir), "%s/msg", st->dir) >= sizeof(msgdir)) {
 		*err_out = STORE_ERR_TEMP;

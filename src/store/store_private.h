@@ -105,6 +105,7 @@ struct store {
 	sqlite3_stmt *stmts[STMT_COUNT];
 	int msg_dirfd;                 /* O_DIRECTORY fd of <user dir>/msg */
 	char dir[PATH_MAX];            /* the user's folder */
+	char data_dir[PATH_MAX];       /* as given to store_open */
 	char user[ADDRESS_MAX + 1];    /* as given to store_open: the change hook's first argument */
 	char errbuf[STORE_ERR_MAX];
 	/* store_msg_cached: the last mailbox name looked up and its id (0:
