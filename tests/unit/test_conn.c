@@ -132,11 +132,13 @@ t_close(void *arg)
 }
 
 static const struct conn_handler handler = {
-	"test", t_open, t_input, t_drained, t_timeout, t_close, NULL, NULL,
+	.name = "test", .open = t_open, .input = t_input, .drained = t_drained, .timeout = t_timeout,
+	.close = t_close,
 };
 
 static const struct conn_handler handler_lim = {
-	"test", t_open, t_input, t_drained, t_timeout, t_close, NULL, t_limit,
+	.name = "test", .open = t_open, .input = t_input, .drained = t_drained, .timeout = t_timeout,
+	.close = t_close, .limit = t_limit,
 };
 
 static void
