@@ -108,7 +108,6 @@ struct imap_session {
 	/* Selected. */
 	struct imap_view view;
 	struct imap_bus_sub *sub;      /* change bus subscription of the view */
-	bool changes_pending;          /* the bus said the mailbox changed */
 	bool changes_unknown;          /* ... without a MODSEQ (create/delete/rename) */
 	uint64_t bus_modseq;           /* the highest MODSEQ the bus told of */
 	bool sync_running;             /* a sync job is in flight */
