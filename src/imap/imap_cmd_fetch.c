@@ -14,8 +14,11 @@
 #include "lib/xalloc.h"
 #include "store/store_imap.h"
 
-/* Messages read from the index per step of a batch. */
+/* Messages read from the index per step of a batch; many more when only
+ * metadata is asked (FLAGS of a whole mailbox: each response is short, at
+ * most about 8 KiB with STORE_KEYWORDS_MAX keywords). */
 #define FETCH_STEP 256
+#define FETCH_STEP_METADATA 2048
 
 struct imap_fetch_job {
 	struct imap_session *s;
@@ -141,7 +144,8 @@ fetch_work(void *arg)
 		write_vanished(j, st);
 	j->first = false;
 	while (j->next < j->n && j->out.len < IMAP_FETCH_BATCH_BYTES && !failed) {
-		size_t step = j->n - j->next < FETCH_STEP ? j->n - j->next : FETCH_STEP;
+		size_t want = imap_fetch_metadata_only(j->spec) ? FETCH_STEP_METADATA : FETCH_STEP;
+		size_t step = j->n - j->next < want ? j->n - j->next : want;
 		struct store_imap_msg *msgs = NULL;
 		size_t n = 0;
 		bool *added;

@@ -283,6 +283,12 @@ imap_fetch_sets_seen(const struct imap_fetch_spec *spec)
 }
 
 bool
+imap_fetch_metadata_only(const struct imap_fetch_spec *spec)
+{
+	return !spec->need_file && !spec->need_header && !spec->need_cache;
+}
+
+bool
 imap_fetch_uses_modseq(const struct imap_fetch_spec *spec)
 {
 	return spec->modseq;

@@ -27,6 +27,10 @@ struct imap_fetch_spec *imap_fetch_parse(struct imap_ctx *ctx, const struct imap
 bool imap_fetch_sets_seen(const struct imap_fetch_spec *spec);
 /* True when MODSEQ is asked or CHANGEDSINCE given (enables CONDSTORE). */
 bool imap_fetch_uses_modseq(const struct imap_fetch_spec *spec);
+/* True when no item reads the message, its header or the cache (FLAGS,
+ * UID, INTERNALDATE, RFC822.SIZE, MODSEQ only): each response is small,
+ * so the session takes many messages per step. */
+bool imap_fetch_metadata_only(const struct imap_fetch_spec *spec);
 /* CHANGEDSINCE's value, 0 when absent; VANISHED modifier given. */
 uint64_t imap_fetch_changedsince(const struct imap_fetch_spec *spec);
 bool imap_fetch_vanished(const struct imap_fetch_spec *spec);
