@@ -32,6 +32,44 @@ auth_protocol_name(enum auth_protocol proto)
 	return "?";
 }
 
+bool
+auth_plaintext_allowed(enum allow_plaintext policy, bool tls_active, bool peer_loopback)
+{
+	if (tls_active)
+		return true;
+	switch (policy) {
+	case PLAINTEXT_ALWAYS:
+		return true;
+	case PLAINTEXT_LOOPBACK:
+		return peer_loopback;
+	case PLAINTEXT_NEVER:
+		break;
+	}
+	return false;
+}
+
+void
+auth_check_login(const char *data_dir, const struct auth_login *login, struct auth_result *out)
+{
+	struct directory *d = directory_for_thread(data_dir);
+
+	if (d == NULL) {
+		memset(out, 0, sizeof(*out));
+		out->status = AUTH_TEMPFAIL;
+		out->reason = "directory unavailable";
+	} else if (login->token != NULL) {
+		struct auth_token_request req = { .proto = login->proto, .peer = login->peer,
+		                                  .username = login->username, .token = login->token };
+
+		auth_check_token(d, &req, out);
+	} else {
+		struct auth_request req = { .proto = login->proto, .basic = login->basic, .peer = login->peer,
+		                            .username = login->username, .password = login->password };
+
+		auth_check_password(d, &req, out);
+	}
+}
+
 static void
 auth_fail(struct auth_result *out, const char *password, const char *reason)
 {

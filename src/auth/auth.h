@@ -42,6 +42,25 @@ struct auth_request {
 	const char *password;
 };
 
+/* Whether a password (or token) may be sent on a connection: always over
+ * TLS, otherwise as [auth] allow_plaintext says (DESIGN.md promise 4). */
+bool auth_plaintext_allowed(enum allow_plaintext policy, bool tls_active, bool peer_loopback);
+
+/* A login as a session hands it to a worker: a password, or a bearer
+ * token when token is not NULL. */
+struct auth_login {
+	enum auth_protocol proto;
+	enum auth_basic basic;        /* [auth] basic (passwords only) */
+	const char *peer;
+	const char *username;         /* "" allowed for tokens */
+	const char *password;         /* unused with a token */
+	const char *token;            /* NULL: a password login */
+};
+/* Checks login with this thread's directory handle (directory_for_thread):
+ * auth_check_token or auth_check_password, or AUTH_TEMPFAIL when the
+ * directory cannot be opened.  Blocking: call from a worker. */
+void auth_check_login(const char *data_dir, const struct auth_login *login, struct auth_result *out);
+
 /* Checks a user name and password for req->proto under req->basic: the
  * account password (unless app-passwords-only), then the user's app
  * passwords valid for the protocol.  Anonymous and guest never succeed.

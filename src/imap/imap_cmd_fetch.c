@@ -281,12 +281,6 @@ imap_cmd_fetch(struct imap_session *s, const struct imap_arg *args, bool uid)
 		imap_complete_bad(s, "%s", res.text[0] != '\0' ? res.text : "Invalid FETCH items");
 		return;
 	}
-	if (imap_fetch_vanished(spec) && (!uid || !s->qresync || imap_fetch_changedsince(spec) == 0)) {
-		/* RFC 7162 3.2.6: UID FETCH only, with QRESYNC enabled and
-		 * CHANGEDSINCE. */
-		imap_complete_bad(s, "VANISHED needs UID FETCH, QRESYNC and CHANGEDSINCE");
-		return;
-	}
 	if (imap_view_resolve(s, args, uid, &uids, &n, &error) == -1) {
 		imap_complete_bad(s, "%s", error);
 		return;

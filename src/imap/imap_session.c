@@ -166,12 +166,11 @@ job_done(void *arg)
 	struct job_wrap *w = arg;
 	struct imap_session *s = w->s;
 
+	/* The job held input; imap_run picks up pipelined commands once
+	 * conn_defer's pause is released (it calls input again). */
 	s->busy = false;
 	w->done(w->arg);
 	free(w);
-	/* The job held input; imap_run picks up pipelined commands once
-	 * conn_defer's pause is released (it calls input again). */
-	(void)s;
 }
 
 void
@@ -201,40 +200,11 @@ finish_command(struct imap_session *s)
 	arena_reset(s->arena);
 }
 
-struct sync_job {
-	struct imap_session *s;
-	struct buf out;
-	bool failed;
-};
-
+/* The sync before a tagged reply is over: the reply goes out. */
 static void
-sync_work(void *arg)
+synced(struct imap_session *s, bool failed)
 {
-	struct sync_job *j = arg;
-	struct imap_result res;
-	struct store *st = imap_store_get(j->s, &res);
-
-	if (st == NULL) {
-		j->failed = true;
-		return;
-	}
-	j->failed = imap_sync_work(j->s, st, !j->s->no_expunge, NULL, 0, &j->out) == -1;
-	imap_store_release(&st, j->failed);
-}
-
-static void
-sync_done(void *arg)
-{
-	struct sync_job *j = arg;
-	struct imap_session *s = j->s;
-
-	s->sync_running = false;
-	if (!conn_closing(s->c)) {
-		write_buf(s, &j->out);
-		finish_command(s);
-	}
-	buf_free(&j->out);
-	free(j);
+	finish_command(s);
 }
 
 /* Sends the tagged reply in s->tagged after any untagged updates due. */
@@ -243,12 +213,7 @@ complete_now(struct imap_session *s)
 {
 	if (s->state == IMAP_STATE_SELECTED && !s->idling && !conn_closing(s->c)) {
 		if (imap_sync_needed(s) && !s->sync_running) {
-			struct sync_job *j = xcalloc(1, sizeof(*j));
-
-			s->changes_unknown = false;
-			s->sync_running = true;
-			j->s = s;
-			imap_job(s, sync_work, sync_done, j);
+			imap_sync_start(s, !s->no_expunge, synced);
 			return;
 		}
 		if (!s->no_expunge && s->n_pending_expunged > 0) {
@@ -365,17 +330,7 @@ imap_watchdog_arm(struct imap_session *s)
 bool
 imap_plaintext_ok(const struct imap_session *s)
 {
-	if (conn_tls_active(s->c))
-		return true;
-	switch (s->cfg->allow_plaintext) {
-	case PLAINTEXT_ALWAYS:
-		return true;
-	case PLAINTEXT_LOOPBACK:
-		return conn_peer_is_loopback(s->c);
-	case PLAINTEXT_NEVER:
-		break;
-	}
-	return false;
+	return auth_plaintext_allowed(s->cfg->allow_plaintext, conn_tls_active(s->c), conn_peer_is_loopback(s->c));
 }
 
 void
@@ -653,7 +608,6 @@ imap_open(struct conn *c, void *listener_arg)
 
 	s->c = c;
 	s->cfg = lc->cfg;
-	s->service = lc->service;
 	s->state = IMAP_STATE_NOT_AUTH;
 	s->arena = arena_new(2048, false);
 	s->parser = imap_parser_new(s->arena, &lim);

@@ -76,7 +76,6 @@ struct imap_append_state;
 struct imap_session {
 	struct conn *c;
 	const struct tern_config *cfg;
-	enum service service;
 	enum imap_state state;
 	struct arena *arena;           /* command arena (parser arguments) */
 	struct imap_parser *parser;
@@ -190,6 +189,9 @@ void imap_idle_line(struct imap_session *s, const char *line, size_t len);
  * command already sent theirs.  Returns 0 or -1 (nothing changed). */
 int imap_sync_work(struct imap_session *s, struct store *st, bool expunges_ok, const uint32_t *skip,
                    size_t n_skip, struct buf *out);
+/* On the loop, not busy: runs imap_sync_work as a job, writes what it
+ * found, then calls after(s, failed) unless the connection is closing. */
+void imap_sync_start(struct imap_session *s, bool expunges_ok, void (*after)(struct imap_session *s, bool failed));
 /* On the loop: sends EXPUNGE / VANISHED for expunges held back. */
 void imap_sync_flush_expunges(struct imap_session *s, struct buf *out);
 /* Drops the view and its bus subscription (CLOSE, UNSELECT, SELECT). */

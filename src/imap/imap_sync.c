@@ -15,6 +15,7 @@
 #include "imap/imap_fetch.h"
 #include "imap/imap_session.h"
 #include "lib/xalloc.h"
+#include "lib/conn.h"
 #include "store/store_imap.h"
 
 uint32_t
@@ -232,4 +233,55 @@ imap_sync_work(struct imap_session *s, struct store *st, bool expunges_ok, const
 	store_imap_msgs_free(changed, n_changed);
 	free(vanished);
 	return 0;
+}
+
+struct sync_job {
+	struct imap_session *s;
+	bool expunges_ok;
+	bool failed;
+	struct buf out;
+	void (*after)(struct imap_session *s, bool failed);
+};
+
+static void
+sync_job_work(void *arg)
+{
+	struct sync_job *j = arg;
+	struct store *st = imap_store_get(j->s, NULL);
+
+	if (st == NULL) {
+		j->failed = true;
+		return;
+	}
+	j->failed = imap_sync_work(j->s, st, j->expunges_ok, NULL, 0, &j->out) == -1;
+	imap_store_release(&st, j->failed);
+}
+
+static void
+sync_job_done(void *arg)
+{
+	struct sync_job *j = arg;
+	struct imap_session *s = j->s;
+
+	s->sync_running = false;
+	if (!conn_closing(s->c)) {
+		if (j->out.len > 0)
+			conn_write(s->c, j->out.data, j->out.len);
+		j->after(s, j->failed);
+	}
+	buf_free(&j->out);
+	free(j);
+}
+
+void
+imap_sync_start(struct imap_session *s, bool expunges_ok, void (*after)(struct imap_session *s, bool failed))
+{
+	struct sync_job *j = xcalloc(1, sizeof(*j));
+
+	j->s = s;
+	j->expunges_ok = expunges_ok;
+	j->after = after;
+	s->changes_unknown = false;
+	s->sync_running = true;
+	imap_job(s, sync_job_work, sync_job_done, j);
 }

@@ -133,17 +133,7 @@ pop3_close(struct pop3_session *s, const char *reason)
 bool
 pop3_plaintext_ok(const struct pop3_session *s)
 {
-	if (conn_tls_active(s->c))
-		return true;
-	switch (s->cfg->allow_plaintext) {
-	case PLAINTEXT_ALWAYS:
-		return true;
-	case PLAINTEXT_LOOPBACK:
-		return conn_peer_is_loopback(s->c);
-	case PLAINTEXT_NEVER:
-		break;
-	}
-	return false;
+	return auth_plaintext_allowed(s->cfg->allow_plaintext, conn_tls_active(s->c), conn_peer_is_loopback(s->c));
 }
 
 /* The protocol trace, with secrets masked (STYLE.md "Logging"). */

@@ -68,7 +68,6 @@ static void
 login_work(void *arg)
 {
 	struct pop3_login_job *job = arg;
-	struct directory *dir;
 	const char *error = NULL;
 
 	memset(&job->res, 0, sizeof(job->res));
@@ -77,19 +76,11 @@ login_work(void *arg)
 		password_verify_dummy(job->pass);
 		job->res.status = AUTH_FAILED;
 		job->res.reason = "authorization identity differs from authentication identity";
-	} else if ((dir = directory_for_thread(job->data_dir)) == NULL) {
-		job->res.status = AUTH_TEMPFAIL;
-		job->res.reason = "directory unavailable";
-	} else if (job->token != NULL) {
-		struct auth_token_request req = { .proto = AUTH_PROTO_POP3, .peer = job->peer, .username = job->user,
-		                                  .token = job->token };
-
-		auth_check_token(dir, &req, &job->res);
 	} else {
-		struct auth_request req = { .proto = AUTH_PROTO_POP3, .basic = job->basic, .peer = job->peer,
-		                            .username = job->user, .password = job->pass };
+		struct auth_login login = { .proto = AUTH_PROTO_POP3, .basic = job->basic, .peer = job->peer,
+		                            .username = job->user, .password = job->pass, .token = job->token };
 
-		auth_check_password(dir, &req, &job->res);
+		auth_check_login(job->data_dir, &login, &job->res);
 	}
 	str_wipe(job->pass, sizeof(job->pass));
 	if (job->res.status != AUTH_OK)

@@ -116,24 +116,13 @@ static void
 auth_work(void *arg)
 {
 	struct smtp_auth *a = arg;
-	struct directory *d = directory_for_thread(a->data_dir);
+	struct auth_login login = { .proto = AUTH_PROTO_SMTP, .basic = a->basic, .peer = a->peer,
+	                            .username = a->user, .password = a->password,
+	                            .token = a->bearer ? a->token : NULL };
 
-	if (d == NULL) {
-		memset(&a->result, 0, sizeof(a->result));
-		a->result.status = AUTH_TEMPFAIL;
-		a->result.reason = "directory unavailable";
-	} else if (a->bearer) {
-		struct auth_token_request req = { .proto = AUTH_PROTO_SMTP, .peer = a->peer, .username = a->user,
-		                                  .token = a->token };
-
-		auth_check_token(d, &req, &a->result);
+	auth_check_login(a->data_dir, &login, &a->result);
+	if (a->bearer)
 		str_wipe(a->token, strlen(a->token));
-	} else {
-		struct auth_request req = { .proto = AUTH_PROTO_SMTP, .basic = a->basic, .peer = a->peer,
-		                            .username = a->user, .password = a->password };
-
-		auth_check_password(d, &req, &a->result);
-	}
 	str_wipe(a->password, sizeof(a->password));
 }
 

@@ -104,16 +104,7 @@ smtp_is_submission(const struct smtp_session *s)
 bool
 smtp_auth_allowed_here(const struct smtp_session *s)
 {
-	if (conn_tls_active(s->c))
-		return true;
-	switch (s->cfg->allow_plaintext) {
-	case PLAINTEXT_ALWAYS:
-		return true;
-	case PLAINTEXT_LOOPBACK:
-		return conn_peer_is_loopback(s->c);
-	default:
-		return false;
-	}
+	return auth_plaintext_allowed(s->cfg->allow_plaintext, conn_tls_active(s->c), conn_peer_is_loopback(s->c));
 }
 
 bool
