@@ -37,6 +37,39 @@ def free_ports(n):
     return ports
 
 
+def listening(port, pid):
+    """True once process pid holds a socket listening on port, as
+    /proc/net/tcp and /proc/PID/fd tell.  No connection is made: a probe
+    connection would count against the server's connection limits
+    (max_connections, max_connections_smtp, max_unauthenticated) until the
+    server had noticed it closed, and a test that fills a limit would
+    then find it full too early."""
+    inodes = set()
+    for name in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(name) as f:
+                next(f)
+                for line in f:
+                    fields = line.split()
+                    if fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:
+                        inodes.add("socket:[%s]" % fields[9])
+        except (OSError, StopIteration):
+            continue
+    if not inodes:
+        return False
+    try:
+        fds = os.listdir("/proc/%d/fd" % pid)
+    except OSError:
+        return False
+    for fd in fds:
+        try:
+            if os.readlink("/proc/%d/fd/%s" % (pid, fd)) in inodes:
+                return True
+        except OSError:
+            continue
+    return False
+
+
 _cert_dir = None
 
 
@@ -117,16 +150,12 @@ class Server:
                                      stdout=self.log, stderr=self.log)
         deadline = time.time() + 15
         for s, p in self.ports.items():
-            while True:
-                try:
-                    socket.create_connection(("127.0.0.1", p), timeout=1).close()
-                    break
-                except OSError:
-                    if self.proc.poll() is not None:
-                        raise AssertionError("server exited: " + self.tail())
-                    if time.time() > deadline:
-                        raise AssertionError("server did not listen on %s: %s" % (s, self.tail()))
-                    time.sleep(0.05)
+            while not listening(p, self.proc.pid):
+                if self.proc.poll() is not None:
+                    raise AssertionError("server exited: " + self.tail())
+                if time.time() > deadline:
+                    raise AssertionError("server did not listen on %s: %s" % (s, self.tail()))
+                time.sleep(0.05)
         return self
 
     def stop(self, sig=signal.SIGTERM, timeout=30):

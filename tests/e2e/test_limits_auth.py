@@ -44,8 +44,9 @@ def greeted(srv, service, source):
 
 
 def greeted_when_free(srv, service, source):
-    """greeted(), once the harness's start-up probes (connections from
-    127.0.0.1 closed at once) are gone from the server's counts."""
+    """greeted(), retried while the server still counts a connection that
+    was closed just before (the harness no longer opens any at start-up:
+    it waits for the listeners in /proc)."""
     deadline = time.time() + 5
     while True:
         c = Src(srv, service, source)
