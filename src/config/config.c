@@ -38,6 +38,10 @@
 #define CONFIG_DEFAULT_AUTH_TIMEOUT 60   /* AUTH_PREAUTH_TIMEOUT_SEC: Dovecot's login processes allow a minute */
 #define CONFIG_DEFAULT_BYTES_PREAUTH (64 * 1024)
 #define CONFIG_BYTES_PREAUTH_MAX  (1024ULL * 1024 * 1024)
+#define CONFIG_DEFAULT_DATA_DEADLINE 300   /* SMTP_TIMEOUT_SEC; Postfix's smtpd_timeout */
+#define CONFIG_DEFAULT_MIN_DATA_RATE 500   /* bytes/s: Postfix's smtpd_min_data_rate */
+#define CONFIG_DATA_DEADLINE_MAX  86400
+#define CONFIG_MIN_DATA_RATE_MAX  (1024U * 1024 * 1024)
 #define CONFIG_DEFAULT_WORKERS    16   /* mostly asleep in fsync: enough of them lets group commit batch */
 
 static const char *const service_names[SERVICE_COUNT] = {
@@ -162,6 +166,8 @@ config_defaults(struct tern_config *cfg, const char *path)
 	cfg->max_recipients = SMTP_RCPT_MAX;
 	cfg->max_connections = CONFIG_DEFAULT_CONNS;
 	cfg->max_connections_per_ip = CONFIG_DEFAULT_CONNS_PER_IP;
+	cfg->data_deadline = CONFIG_DEFAULT_DATA_DEADLINE;
+	cfg->min_data_rate = CONFIG_DEFAULT_MIN_DATA_RATE;
 	cfg->max_unauthenticated = CONFIG_DEFAULT_UNAUTH;
 	cfg->max_commands_before_auth = CONFIG_DEFAULT_CMDS_PREAUTH;
 	cfg->auth_timeout = CONFIG_DEFAULT_AUTH_TIMEOUT;
@@ -708,6 +714,18 @@ set_max_connections_per_ip(struct tern_config *cfg, const char *key, const char 
 }
 
 static int
+set_data_deadline(struct tern_config *cfg, const char *key, const char *value, char *msg, size_t msgsize)
+{
+	return set_unsigned(&cfg->data_deadline, key, value, 0, CONFIG_DATA_DEADLINE_MAX, msg, msgsize);
+}
+
+static int
+set_min_data_rate(struct tern_config *cfg, const char *key, const char *value, char *msg, size_t msgsize)
+{
+	return set_unsigned(&cfg->min_data_rate, key, value, 0, CONFIG_MIN_DATA_RATE_MAX, msg, msgsize);
+}
+
+static int
 set_max_unauthenticated(struct tern_config *cfg, const char *key, const char *value, char *msg, size_t msgsize)
 {
 	return set_unsigned(&cfg->max_unauthenticated, key, value, 0, CONFIG_CONNECTIONS_MAX, msg, msgsize);
@@ -797,6 +815,8 @@ static const struct config_key config_keys[] = {
 	{ "limits", "max_recipients", set_max_recipients },
 	{ "limits", "max_connections", set_max_connections },
 	{ "limits", "max_connections_per_ip", set_max_connections_per_ip },
+	{ "limits", "data_deadline", set_data_deadline },
+	{ "limits", "min_data_rate", set_min_data_rate },
 	{ "limits", "max_unauthenticated", set_max_unauthenticated },
 	{ "limits", "max_commands_before_auth", set_max_commands_before_auth },
 	{ "limits", "auth_timeout", set_auth_timeout },
@@ -1075,6 +1095,8 @@ config_print(const struct tern_config *cfg, FILE *out)
 	fprintf(out, "max_recipients = %u\n", cfg->max_recipients);
 	fprintf(out, "max_connections = %u\n", cfg->max_connections);
 	fprintf(out, "max_connections_per_ip = %u\n", cfg->max_connections_per_ip);
+	fprintf(out, "data_deadline = %u\n", cfg->data_deadline);
+	fprintf(out, "min_data_rate = %u\n", cfg->min_data_rate);
 	fprintf(out, "max_unauthenticated = %u\n", cfg->max_unauthenticated);
 	fprintf(out, "max_commands_before_auth = %u\n", cfg->max_commands_before_auth);
 	fprintf(out, "auth_timeout = %u\n", cfg->auth_timeout);

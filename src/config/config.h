@@ -111,6 +111,12 @@ struct tern_config {
 	uint64_t max_message_size;      /* default 50M */
 	unsigned max_recipients;        /* default SMTP_RCPT_MAX */
 	unsigned max_connections;       /* total, default 10000 */
+	/* A transfer (SMTP DATA/BDAT, IMAP APPEND literal) starts with
+	 * data_deadline seconds of credit; each byte adds 1/min_data_rate s,
+	 * up to data_deadline (lib/conn.h, conn_transfer_begin).  Defaults 300
+	 * and 500 (Postfix's smtpd_timeout and smtpd_min_data_rate); 0: none. */
+	unsigned data_deadline;
+	unsigned min_data_rate;         /* bytes per second */
 	/* Connection hygiene; 0 turns a limit off.  Pre-authentication limits
 	 * apply to submission and POP3 only (port 25 never authenticates). */
 	unsigned max_connections_per_ip;   /* per IPv4 address / IPv6 /64, every service; default 50 */

@@ -50,6 +50,14 @@ imap_append_literal_begin(struct imap_session *s)
 	struct imap_append_state *a;
 	const char *error = NULL;
 
+	/* [limits] data_deadline and min_data_rate, as for SMTP DATA; a
+	 * literal that is only dropped is timed all the same. */
+	struct conn_transfer_limits lim = {
+		.deadline_sec = s->cfg->data_deadline,
+		.min_rate = s->cfg->min_data_rate,
+	};
+
+	conn_transfer_begin(s->c, &lim);
 	if (s->append == NULL)
 		s->append = xcalloc(1, sizeof(*s->append));
 	a = s->append;

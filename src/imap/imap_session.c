@@ -566,10 +566,16 @@ imap_run(struct imap_session *s)
 
 			imap_append_literal_bytes(s, in->data, take);
 			conn_consume(s->c, take);
+			if (imap_parser_state(s->parser) != IMAP_PARSER_LITERAL_STREAM)
+				conn_transfer_end(s->c);
 			continue;
 		}
 		r = imap_parser_feed(s->parser, in->data, in->len, &consumed, &cmd, &err);
 		conn_consume(s->c, consumed);
+		/* Bytes of a command are not progress (a line trickled byte by
+		 * byte must not keep the connection); a whole command is. */
+		if (r != 0)
+			conn_progress(s->c);
 		if (r == 1) {
 			dispatch(s, &cmd);
 			continue;
@@ -650,7 +656,15 @@ imap_limit(void *arg, enum conn_limit what)
 {
 	struct imap_session *s = arg;
 
-	if (what == CONN_LIMIT_AUTH_TIME) {
+	if (what == CONN_LIMIT_TRANSFER_TIME) {
+		/* A literal sent slower than [limits] min_data_rate allows:
+		 * what came of it is discarded with the session (spool files
+		 * removed by imap_append_free), nothing is appended. */
+		log_info("imap %s data deadline peer=%s user=%s", conn_id(s->c), conn_peer_addr(s->c),
+		         s->user != NULL ? s->user : "-");
+		conn_puts(s->c, "* BYE Timeout: literal data too slow, closing.\r\n");
+		imap_close(s, "data-deadline");
+	} else if (what == CONN_LIMIT_AUTH_TIME) {
 		conn_printf(s->c, "* BYE No login within %u seconds, closing.\r\n", s->cfg->auth_timeout);
 		imap_close(s, "auth-timeout");
 	} else {

@@ -110,6 +110,16 @@ struct conn {
 	uint64_t preauth_max_bytes;
 	struct evloop_timer *auth_timer;
 
+	/* A transfer (conn_transfer_begin): its deadline moves with the
+	 * bytes consumed, in microseconds of the loop clock. */
+	bool xfer;
+	unsigned xfer_deadline_sec;
+	unsigned xfer_min_rate;
+	uint64_t xfer_due_us;
+	uint64_t xfer_rem;        /* bytes x 1e6 not yet turned into credit */
+	uint64_t xfer_held_ms;    /* when the job that stopped its clock began */
+	struct evloop_timer *xfer_timer;
+
 	void (*release)(void *arg);   /* conn_new_tracked */
 	void *release_arg;
 
@@ -263,6 +273,7 @@ finish(struct conn *c)
 	}
 	evloop_timer_cancel(c->loop, &c->idle_timer);
 	evloop_timer_cancel(c->loop, &c->auth_timer);
+	evloop_timer_cancel(c->loop, &c->xfer_timer);
 	if (c->preauth) {
 		c->preauth = false;
 		atomic_fetch_sub(&n_unauth, 1);
@@ -650,17 +661,22 @@ update_events(struct conn *c)
 	}
 }
 
-/* A pre-authentication limit: the session says its last word, then the
- * connection closes.  Waits while a job runs (a login being checked
- * decides first; input is paused meanwhile). */
+/* A limit (pre-authentication, transfer deadline): the session says its
+ * last word, then the connection closes.  Waits while a job runs (a login
+ * being checked decides first; input is paused meanwhile). */
 static void
 end_for_limit(struct conn *c)
 {
 	c->limit_pending = false;
 	if (c->dead || c->closing)
 		return;
-	log_info("%s %s closed before authentication peer=%s reason=%s", c->h->name, c->id, c->peer,
-	         c->limit_what == CONN_LIMIT_AUTH_TIME ? "auth-timeout" : "auth-bytes");
+	/* The session logs a missed transfer deadline itself: it knows what
+	 * was being transferred (the message, its id). */
+	if (c->limit_what != CONN_LIMIT_TRANSFER_TIME)
+		log_info("%s %s closed before authentication peer=%s reason=%s", c->h->name, c->id, c->peer,
+		         c->limit_what == CONN_LIMIT_AUTH_TIME ? "auth-timeout" : "auth-bytes");
+	c->xfer = false;
+	evloop_timer_cancel(c->loop, &c->xfer_timer);
 	if (c->state != CONN_OPEN) {
 		mark_dead(c, NULL);       /* in a STARTTLS handshake: no reply possible */
 		return;
@@ -784,14 +800,26 @@ conn_input(struct conn *c)
 	return &c->in;
 }
 
+static void xfer_credit(struct conn *c, size_t n);
+
 void
 conn_consume(struct conn *c, size_t n)
 {
 	size_t avail = c->in.len - c->in_off;
 
-	if (n > 0 && avail > 0)
+	if (n > avail)
+		n = avail;
+	c->in_off += n;
+	if (n > 0 && c->xfer) {
 		c->last_activity = evloop_now_ms(c->loop);
-	c->in_off += n > avail ? avail : n;
+		xfer_credit(c, n);
+	}
+}
+
+void
+conn_progress(struct conn *c)
+{
+	c->last_activity = evloop_now_ms(c->loop);
 }
 
 int
@@ -946,6 +974,106 @@ conn_resume(struct conn *c)
 		c->want_input = true;
 }
 
+/* Transfers (conn_transfer_begin). */
+
+static uint64_t
+now_us(const struct conn *c)
+{
+	return evloop_now_ms(c->loop) * 1000;
+}
+
+static void xfer_fired(void *arg);
+
+/* (Re)arms the deadline timer; none while a job runs (job_done arms it). */
+static void
+xfer_schedule(struct conn *c)
+{
+	uint64_t now = now_us(c);
+
+	evloop_timer_cancel(c->loop, &c->xfer_timer);
+	if (!c->xfer || c->xfer_deadline_sec == 0 || c->jobs > 0)
+		return;
+	c->xfer_timer = evloop_timer_add(c->loop, c->xfer_due_us > now ? (c->xfer_due_us - now + 999) / 1000 : 0,
+	                                 xfer_fired, c);
+}
+
+static void
+xfer_fired(void *arg)
+{
+	struct conn *c = arg;
+
+	c->xfer_timer = NULL;
+	if (!c->xfer || c->jobs > 0 || c->dead || c->closing)
+		return;
+	/* Bytes consumed since the timer was set moved the deadline on. */
+	if (now_us(c) < c->xfer_due_us) {
+		xfer_schedule(c);
+		return;
+	}
+	c->xfer = false;
+	c->limit_pending = true;
+	c->limit_what = CONN_LIMIT_TRANSFER_TIME;
+	settle(c);
+}
+
+/* n bytes consumed: each earns 1/min_rate s (the remainder is kept, so
+ * that one-byte reads earn as much as large ones), up to the cap. */
+static void
+xfer_credit(struct conn *c, size_t n)
+{
+	uint64_t cap = now_us(c) + (uint64_t)c->xfer_deadline_sec * 1000000;
+
+	if (c->xfer_deadline_sec == 0)
+		return;
+	if (c->xfer_min_rate > 0) {
+		uint64_t earned = (uint64_t)n * 1000000 + c->xfer_rem;
+
+		c->xfer_due_us += earned / c->xfer_min_rate;
+		c->xfer_rem = earned % c->xfer_min_rate;
+	}
+	if (c->xfer_due_us > cap)
+		c->xfer_due_us = cap;
+	/* The timer, set for an earlier deadline, fires and looks again. */
+}
+
+/* The last job ended: the time it took is added to the deadline. */
+static void
+xfer_clock_restart(struct conn *c)
+{
+	if (!c->xfer || c->xfer_deadline_sec == 0)
+		return;
+	c->xfer_due_us += (evloop_now_ms(c->loop) - c->xfer_held_ms) * 1000;
+	xfer_schedule(c);
+}
+
+void
+conn_transfer_begin(struct conn *c, const struct conn_transfer_limits *lim)
+{
+	if (c->xfer)
+		return;
+	c->xfer = true;
+	c->xfer_deadline_sec = lim->deadline_sec;
+	c->xfer_min_rate = lim->min_rate;
+	c->xfer_due_us = now_us(c) + (uint64_t)lim->deadline_sec * 1000000;
+	c->xfer_rem = 0;
+	/* A job running now (none does in practice) stops the clock from here. */
+	c->xfer_held_ms = evloop_now_ms(c->loop);
+	xfer_schedule(c);
+}
+
+void
+conn_transfer_end(struct conn *c)
+{
+	c->xfer = false;
+	evloop_timer_cancel(c->loop, &c->xfer_timer);
+}
+
+bool
+conn_in_transfer(const struct conn *c)
+{
+	return c->xfer;
+}
+
 static void
 job_work(void *arg)
 {
@@ -966,6 +1094,8 @@ job_done(void *arg)
 	c->jobs--;
 	atomic_fetch_sub(&n_jobs, 1);
 	free(j);
+	if (c->jobs == 0)
+		xfer_clock_restart(c);
 	conn_resume(c);
 	settle(c);
 }
@@ -979,7 +1109,8 @@ conn_defer(struct conn *c, evloop_work_fn *work, evloop_done_fn *done, void *arg
 	j->work = work;
 	j->done = done;
 	j->arg = arg;
-	c->jobs++;
+	if (c->jobs++ == 0)
+		c->xfer_held_ms = evloop_now_ms(c->loop);
 	atomic_fetch_add(&n_jobs, 1);
 	conn_pause(c);
 	evloop_defer(c->loop, job_work, job_done, j);
@@ -991,11 +1122,15 @@ idle_fired(void *arg)
 	struct conn *c = arg;
 	uint64_t now = evloop_now_ms(c->loop), limit = (uint64_t)c->timeout_sec * 1000;
 
+	/* A closing connection takes no more input: only a job still to
+	 * finish keeps it, not a pause. */
+	bool waiting = c->jobs > 0 || (c->pause > 0 && !c->closing);
+
 	c->idle_timer = NULL;
 	if (c->timeout_sec == 0)
 		return;
-	if (c->pause > 0 || c->jobs > 0 || now - c->last_activity < limit) {
-		uint64_t left = c->pause > 0 || c->jobs > 0 ? limit : limit - (now - c->last_activity);
+	if (waiting || now - c->last_activity < limit) {
+		uint64_t left = waiting ? limit : limit - (now - c->last_activity);
 
 		c->idle_timer = evloop_timer_add(c->loop, left, idle_fired, c);
 		return;
@@ -1004,6 +1139,9 @@ idle_fired(void *arg)
 	if (c->state == CONN_HANDSHAKE || !c->opened) {
 		log_info("%s %s tls handshake timeout peer=%s", c->h->name, c->id, c->peer);
 		mark_dead(c, NULL);
+	} else if (c->closing) {
+		/* Its last reply has not been read in all that time. */
+		mark_dead(c, "last reply not read");
 	} else {
 		c->h->timeout(c->session);
 	}

@@ -20,11 +20,13 @@
 struct conn;
 struct ssl_ctx_st;
 
-/* Why conn ends a connection that has not authenticated (conn_begin_auth). */
+/* Why conn ends a connection early (handler->limit). */
 enum conn_limit {
-	CONN_LIMIT_AUTH_TIME,       /* auth timeout: too long since connect */
-	CONN_LIMIT_AUTH_BYTES,      /* too many bytes received */
+	CONN_LIMIT_AUTH_TIME,       /* conn_begin_auth: too long since connect */
+	CONN_LIMIT_AUTH_BYTES,      /* conn_begin_auth: too many bytes received */
+	CONN_LIMIT_TRANSFER_TIME,   /* conn_transfer_begin: the deadline passed */
 };
+#define CONN_LIMIT_COUNT 3
 
 struct conn_handler {
 	const char *name;                    /* "smtp", "pop3": used in logs */
@@ -44,9 +46,9 @@ struct conn_handler {
 	 * the client expects to complete (a message being received); such a
 	 * session is given time to finish.  May be NULL (never busy). */
 	bool (*busy)(void *session);
-	/* A pre-authentication limit (conn_begin_auth) was reached: the
-	 * session queues its last reply; conn closes after it.  May be NULL
-	 * (closed without a word). */
+	/* A limit was reached (conn_begin_auth, conn_transfer_begin): the
+	 * session queues its last reply; conn drops the input not yet read
+	 * and closes after it.  May be NULL (closed without a word). */
 	void (*limit)(void *session, enum conn_limit what);
 	/* The server is stopping and closes this idle session now: it may
 	 * queue a last line (IMAP's "* BYE", RFC 9051 7.1.5).  May be NULL. */
@@ -64,8 +66,15 @@ struct buf *conn_input(struct conn *c);
  * While an overlong line is being skipped its bytes are dropped, never
  * buffered. */
 int conn_read_line(struct conn *c, size_t max, char **line_out, size_t *len_out);
-/* Removes n bytes from the front of the input (raw reads). */
+/* Removes n bytes from the front of the input (raw reads).  Inside a
+ * transfer (conn_transfer_begin) they count as progress for the idle
+ * timeout and earn the transfer time; outside one they do not: a session
+ * that feeds partial commands to its own parser reports each whole
+ * command with conn_progress(). */
 void conn_consume(struct conn *c, size_t n);
+/* The session completed a unit of input it read with its own parser (a
+ * command): the idle timeout starts again. */
+void conn_progress(struct conn *c);
 
 void conn_write(struct conn *c, const void *data, size_t len);
 void conn_puts(struct conn *c, const char *s);
@@ -105,13 +114,41 @@ void conn_resume(struct conn *c);
 void conn_defer(struct conn *c, evloop_work_fn *work, evloop_done_fn *done, void *arg);
 
 /* Sets the idle timeout; 0 turns it off.  Idle means the session has taken
- * no input (a line, or raw bytes consumed): bytes that arrive without
- * completing anything, such as a partial line trickled byte by byte, do
- * not keep a connection alive. */
+ * no unit of input: a line (conn_read_line), a command (conn_progress), or
+ * bytes of a transfer (conn_consume inside conn_transfer_begin/end).
+ * Bytes that arrive without completing anything, such as a partial line
+ * trickled byte by byte, do not keep a connection alive.  A connection
+ * that is closing and whose last reply the peer does not read is dropped
+ * when the timeout passes. */
 void conn_set_timeout(struct conn *c, unsigned seconds);
 /* Runs fn(arg) on the connection's loop after ms milliseconds unless the
  * connection closes first (then fn is not called). */
 void conn_after(struct conn *c, uint64_t ms, evloop_timer_fn *fn, void *arg);
+
+/* A transfer: bytes the session takes raw with conn_consume() as one
+ * unit (an SMTP message from DATA to its end, or from its first BDAT
+ * chunk to the last; an IMAP literal).  Its deadline is Postfix's
+ * smtpd_per_record_deadline with smtpd_min_data_rate: the transfer starts
+ * with deadline_sec seconds of credit; time drains it, and every byte
+ * consumed adds 1/min_rate seconds, but the credit never exceeds
+ * deadline_sec.  So a transfer of N bytes takes at most
+ * deadline_sec + N / min_rate seconds and never stalls for deadline_sec,
+ * and a client sending r < min_rate bytes per second runs out after about
+ * deadline_sec / (1 - r / min_rate) seconds, however large the message.
+ * Time while a deferred job runs (the server's own work) does not count.
+ * Past the deadline handler->limit(CONN_LIMIT_TRANSFER_TIME) is called
+ * and the connection closes.  deadline_sec 0: no deadline; min_rate 0:
+ * bytes earn nothing (deadline_sec bounds the whole transfer). */
+struct conn_transfer_limits {
+	unsigned deadline_sec;
+	unsigned min_rate;              /* bytes per second */
+};
+/* Starts a transfer.  While one runs this changes nothing: the chunks of
+ * one BDAT message share one deadline. */
+void conn_transfer_begin(struct conn *c, const struct conn_transfer_limits *lim);
+/* Ends the transfer, if one runs. */
+void conn_transfer_end(struct conn *c);
+bool conn_in_transfer(const struct conn *c);
 
 /* Limits on a connection until it authenticates (submission, POP3). */
 struct conn_auth_limits {

@@ -1,5 +1,11 @@
 /* DATA (RFC 5321 4.1.1.4) and BDAT (RFC 3030): receiving the message.
  *
+ * The message is one transfer for lib/conn (conn_transfer_begin): from the
+ * 354 to the end of the data, or from the first BDAT chunk to the end of
+ * the last one (the commands between chunks included), it must keep to
+ * [limits] data_deadline and min_data_rate or the session ends with 421
+ * (smtp_limit) and the message is discarded.
+ *
  * The body is read raw from conn_input() (never line by line), fed to the
  * body machine (smtp_data.c), and streamed through a write buffer into a
  * spool file created at the start: the message is never held in memory.
@@ -14,6 +20,19 @@
 #include "lib/log.h"
 #include "smtp/smtp_received.h"
 #include "smtp/smtp_session.h"
+
+/* The message starts (DATA's 354, the first BDAT chunk); a BDAT chunk
+ * while it runs changes nothing. */
+static void
+transfer_begin(struct smtp_session *s)
+{
+	struct conn_transfer_limits lim = {
+		.deadline_sec = s->cfg->data_deadline,
+		.min_rate = s->cfg->min_data_rate,
+	};
+
+	conn_transfer_begin(s->c, &lim);
+}
 
 static int
 wbuf_flush(struct smtp_tx *tx)
@@ -135,6 +154,7 @@ end_of_message(struct smtp_session *s)
 	enum smtp_body_status st = tx->body.status;
 
 	s->state = SMTP_ST_CMD;
+	conn_transfer_end(s->c);
 	if (st == SMTP_BODY_OK && wbuf_flush(tx) == -1)
 		st = SMTP_BODY_SINK_FAILED;
 	if (st != SMTP_BODY_OK) {
@@ -164,6 +184,7 @@ smtp_cmd_data(struct smtp_session *s, const char *args)
 	}
 	s->state = SMTP_ST_DATA;
 	conn_puts(s->c, "354 End data with <CR><LF>.<CR><LF>\r\n");
+	transfer_begin(s);
 	return 0;
 }
 
@@ -195,6 +216,8 @@ bdat_reject(struct smtp_session *s, int code, const char *enh, const char *text,
 	s->bdat_reject_enh = enh;
 	s->bdat_reject_text = text;
 	s->bdat_reject_counts = counts;
+	/* Read and timed all the same (after any transaction it ended). */
+	transfer_begin(s);
 	return 0;
 }
 
@@ -245,6 +268,7 @@ smtp_cmd_bdat(struct smtp_session *s, const char *args)
 		tx->bdat = true;
 	}
 	tx->bdat_total += size;
+	transfer_begin(s);
 	return 0;
 }
 
@@ -255,6 +279,8 @@ bdat_chunk_done(struct smtp_session *s)
 	struct smtp_tx *tx = s->tx;
 
 	s->state = SMTP_ST_CMD;
+	if (tx == NULL || !tx->bdat)
+		conn_transfer_end(s->c);   /* no message goes on after this chunk */
 	if (s->bdat_discard) {
 		s->bdat_discard = false;
 		if (s->bdat_reject_code == 0)

@@ -176,6 +176,8 @@ smtp_tx_free(struct smtp_session *s)
 
 	if (tx == NULL)
 		return;
+	/* The message (DATA, BDAT chunks) is over, whatever happened. */
+	conn_transfer_end(s->c);
 	if (tx->spool_open)
 		store_spool_discard(&tx->spool);
 	a = tx->arena;
@@ -375,13 +377,37 @@ smtp_timeout(void *arg)
 	conn_close(s->c);
 }
 
-/* A pre-authentication limit (submission): the last reply. */
+/* A message that missed its transfer deadline ([limits] data_deadline,
+ * min_data_rate): RFC 5321 4.5.3.2's 421 in Postfix's words; what came of
+ * the message is discarded (its spool file removed), nothing is stored. */
+static void
+smtp_transfer_timeout(struct smtp_session *s)
+{
+	struct smtp_tx *tx = s->tx;
+	char from[64];
+
+	if (tx != NULL)
+		log_info("smtp %s message id=%s from=<%s> nrcpt=%u size=%" PRIu64
+		         " result=rejected reason=\"data deadline\" peer=%s",
+		         conn_id(s->c), tx->id, smtp_log_safe(tx->mail_from, from, sizeof(from)), tx->n_rcpt,
+		         tx->spool_open ? tx->body.size : 0, conn_peer_addr(s->c));
+	else
+		log_info("smtp %s data deadline peer=%s chunk=refused", conn_id(s->c), conn_peer_addr(s->c));
+	conn_printf(s->c, "421 4.4.2 %s Error: timeout exceeded\r\n", s->cfg->hostname);
+	smtp_tx_free(s);
+	s->state = SMTP_ST_CMD;
+}
+
+/* A limit: a transfer deadline, or a pre-authentication limit
+ * (submission).  The last reply. */
 static void
 smtp_limit(void *arg, enum conn_limit what)
 {
 	struct smtp_session *s = arg;
 
-	if (what == CONN_LIMIT_AUTH_TIME)
+	if (what == CONN_LIMIT_TRANSFER_TIME)
+		smtp_transfer_timeout(s);
+	else if (what == CONN_LIMIT_AUTH_TIME)
 		conn_printf(s->c, "421 4.7.0 %s No authentication within %u seconds, closing\r\n", s->cfg->hostname,
 		            s->cfg->auth_timeout);
 	else

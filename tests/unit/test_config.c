@@ -73,6 +73,8 @@ test_defaults(void)
 	test_assert_inteq(cfg.max_commands_before_auth, 20);
 	test_assert_inteq(cfg.auth_timeout, 60);
 	test_assert_inteq(cfg.max_bytes_before_auth, 64 * 1024);
+	test_assert_inteq(cfg.data_deadline, 300);
+	test_assert_inteq(cfg.min_data_rate, 500);
 	test_assert_streq(cfg.path, "t.conf");
 	test_end();
 }
@@ -213,6 +215,18 @@ test_sizes(void)
 	expect_error("[limits]\nmax_bytes_before_auth = 2G\n", 2, "at most 1G");
 	expect_error("[limits]\nmax_connections_per_ip = many\n", 2, "number");
 	test_end();
+
+	test_begin("config: data deadline and minimum data rate");
+	test_assert_inteq(parse("[limits]\ndata_deadline = 3\nmin_data_rate = 100\n", &error), 0);
+	test_assert_inteq(cfg.data_deadline, 3);
+	test_assert_inteq(cfg.min_data_rate, 100);
+	test_assert_inteq(parse("[limits]\ndata_deadline = 0\nmin_data_rate = 0\n", &error), 0);
+	test_assert_inteq(cfg.data_deadline, 0);
+	test_assert_inteq(cfg.min_data_rate, 0);
+	expect_error("[limits]\ndata_deadline = 86401\n", 2, "between 0 and 86400");
+	expect_error("[limits]\nmin_data_rate = 1073741825\n", 2, "between 0 and 1073741824");
+	expect_error("[limits]\nmin_data_rate = 5K\n", 2, "number");
+	test_end();
 }
 
 static void
@@ -320,7 +334,8 @@ test_print_roundtrip(void)
 	         "[tls]\ncert = %s\nkey = %s\n"
 	         "[listen]\nimaps = [::1]:993\nsmtp = 127.0.0.1:25\n"
 	         "[auth]\nallow_plaintext = loopback\n"
-	         "[limits]\nmax_message_size = 1536K\nmax_recipients = 7\n",
+	         "[limits]\nmax_message_size = 1536K\nmax_recipients = 7\nmax_connections = 99\n"
+	         "data_deadline = 30\nmin_data_rate = 250\n",
 	         cert_path, key_path);
 	test_begin("config: print output parses back to the same config");
 	test_assert_inteq(config_parse_text("t.conf", text, strlen(text), &first, &error), 0);
@@ -333,6 +348,8 @@ test_print_roundtrip(void)
 	test_assert(strstr(printed, "pop3 =\n") != NULL);
 	test_assert(strstr(printed, "workers = 16\n") != NULL);
 	test_assert(strstr(printed, "allow_plaintext = loopback\n") != NULL);
+	test_assert(strstr(printed, "data_deadline = 30\n") != NULL);
+	test_assert(strstr(printed, "min_data_rate = 250\n") != NULL);
 	snprintf(path, sizeof(path), "%s/printed.conf", tmpdir);
 	f = fopen(path, "w");
 	fputs(printed, f);

@@ -1,6 +1,8 @@
 /* Unit tests for src/lib/conn.c over a socketpair: line reading split at
  * every byte, overlong lines, deferred jobs keeping pipelined input in
- * order, close after flush, streaming with the drained callback. */
+ * order, close after flush, streaming with the drained callback, idle
+ * timeouts, pre-authentication limits, and transfers (their deadline and
+ * minimum rate). */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -21,8 +23,17 @@ struct sess {
 	int closed;
 	size_t stream_left;      /* bytes still to send for STREAM */
 	int timeouts;
-	int limits[2];           /* handler->limit calls per enum conn_limit */
+	int limits[CONN_LIMIT_COUNT]; /* handler->limit calls per enum conn_limit */
+	/* "RAW n": n bytes taken raw inside a transfer, then lines again */
+	size_t raw_left;
+	size_t raw_total;
+	/* "PARSE": bytes taken raw outside a transfer, conn_progress at each
+	 * LF (a command reader like IMAP's parser) */
+	bool parse;
 };
+
+/* The limits "RAW" transfers run with (tests set them). */
+static struct conn_transfer_limits raw_lim = { .deadline_sec = 1, .min_rate = 100 };
 
 static struct sess *current;
 static struct evloop *loop;
@@ -56,6 +67,47 @@ job_done(void *arg)
 	buf_puts(&s->lines, "(done)|");
 }
 
+static void
+slow_job_work(void *arg)
+{
+	usleep(1200 * 1000);
+}
+
+/* Raw input: a transfer ("RAW n", where a 'J' starts a slow job) or a
+ * command reader of its own ("PARSE").  Returns true if it took all it
+ * could and line reading may go on. */
+static bool
+t_raw(struct sess *s)
+{
+	struct buf *in = conn_input(s->c);
+
+	if (s->parse) {
+		for (size_t i = 0; i < in->len; i++)
+			if (in->data[i] == '\n')
+				conn_progress(s->c);
+		conn_consume(s->c, in->len);
+		return false;
+	}
+	while (s->raw_left > 0 && in->len > 0) {
+		size_t n = in->len < s->raw_left ? in->len : s->raw_left;
+		bool job = memchr(in->data, 'J', n) != NULL;
+
+		conn_consume(s->c, n);
+		s->raw_left -= n;
+		s->raw_total += n;
+		if (job) {
+			conn_defer(s->c, slow_job_work, job_done, s);
+			return false;
+		}
+		in = conn_input(s->c);
+	}
+	if (s->raw_left > 0)
+		return false;
+	conn_transfer_end(s->c);
+	conn_printf(s->c, "raw %zu\n", s->raw_total);
+	return true;
+}
+
 static void *
 t_open(struct conn *c, void *arg)
 {
@@ -74,6 +126,8 @@ t_input(void *arg)
 	size_t len;
 	int r;
 
+	if ((s->raw_left > 0 || s->parse) && !t_raw(s))
+		return;
 	while ((r = conn_read_line(s->c, 16, &line, &len)) != 0) {
 		if (r == -1) {
 			s->overlong++;
@@ -93,6 +147,27 @@ t_input(void *arg)
 		if (strcmp(line, "STREAM") == 0) {
 			s->stream_left = 3 * 1024 * 1024;
 			stream_more(s);
+			return;
+		}
+		if (strncmp(line, "RAW ", 4) == 0) {
+			s->raw_left = strtoul(line + 4, NULL, 10);
+			s->raw_total = 0;
+			conn_transfer_begin(s->c, &raw_lim);
+			if (!t_raw(s))
+				return;
+		}
+		if (strcmp(line, "PARSE") == 0) {
+			s->parse = true;
+			t_raw(s);
+			return;
+		}
+		if (strcmp(line, "BIG") == 0) {   /* a last reply the peer will not read */
+			static char big[1024 * 1024];
+
+			memset(big, 'b', sizeof(big));
+			for (int i = 0; i < 4; i++)
+				conn_write(s->c, big, sizeof(big));
+			conn_close(s->c);
 			return;
 		}
 	}
@@ -462,6 +537,194 @@ test_auth_limits(void)
 	test_end();
 }
 
+/* Writes len bytes of c, one write every ms milliseconds, n times. */
+static void
+trickle(int peer, char c, size_t len, unsigned ms, int n)
+{
+	char buf[4096];
+
+	memset(buf, c, sizeof(buf));
+	for (int i = 0; i < n; i++) {
+		(void)!write(peer, buf, len);
+		run_for(ms);
+	}
+}
+
+static void
+test_transfer(void)
+{
+	struct buf out = BUF_INIT;
+	int peer, one = 1;
+	struct sess *s;
+
+	test_begin("conn: a transfer dribbled below its minimum rate ends with limit(TRANSFER_TIME)");
+	loop = evloop_new();
+	releases = 0;
+	raw_lim = (struct conn_transfer_limits){ .deadline_sec = 1, .min_rate = 100 };
+	s = start_lim(&peer, &one);
+	conn_set_timeout(s->c, 60);
+	(void)!write(peer, "RAW 100000\n", 11);
+	run_for(5);
+	test_assert(conn_in_transfer(s->c));
+	trickle(peer, 'x', 1, 100, 20);          /* 2 s of 10 bytes/s */
+	drain_peer(peer, &out);
+	test_assert_inteq(s->limits[CONN_LIMIT_TRANSFER_TIME], 1);
+	test_assert_inteq(s->timeouts, 0);
+	test_assert(s->closed);
+	test_assert_inteq(releases, 1);
+	test_assert_streq(out.data, "echo RAW 100000\nlimit 2\n");
+	test_assert(s->raw_total > 0 && s->raw_total < 20);
+	buf_free(&out);
+	buf_free(&s->lines);
+	free(s);
+	close(peer);
+	evloop_free(&loop);
+	test_end();
+
+	test_begin("conn: a transfer above its minimum rate may last longer than deadline_sec");
+	loop = evloop_new();
+	s = start_lim(&peer, &one);
+	conn_set_timeout(s->c, 60);
+	(void)!write(peer, "RAW 500\n", 8);
+	run_for(5);
+	trickle(peer, 'y', 50, 200, 10);         /* 2 s of 250 bytes/s */
+	run_for(5);
+	drain_peer(peer, &out);
+	test_assert_inteq(s->limits[CONN_LIMIT_TRANSFER_TIME], 0);
+	test_assert(!s->closed);
+	test_assert(!conn_in_transfer(s->c));
+	test_assert_streq(out.data, "echo RAW 500\nraw 500\n");
+	/* Ended: lines again, and no deadline left behind. */
+	(void)!write(peer, "L\n", 2);
+	run_for(1300);
+	test_assert_inteq(s->limits[CONN_LIMIT_TRANSFER_TIME], 0);
+	test_assert_streq(s->lines.data, "RAW 500|L|");
+	close(peer);
+	run_for(5);
+	test_assert(s->closed);
+	buf_free(&out);
+	buf_free(&s->lines);
+	free(s);
+	evloop_free(&loop);
+	test_end();
+
+	test_begin("conn: a transfer's credit is capped: a fast start does not buy a long stall");
+	loop = evloop_new();
+	s = start_lim(&peer, &one);
+	conn_set_timeout(s->c, 60);
+	(void)!write(peer, "RAW 100000\n", 11);
+	trickle(peer, 'z', 4000, 1, 5);          /* 20000 bytes: 200 s uncapped */
+	run_for(1500);
+	test_assert_inteq(s->limits[CONN_LIMIT_TRANSFER_TIME], 1);
+	test_assert(s->closed);
+	buf_free(&s->lines);
+	free(s);
+	close(peer);
+	evloop_free(&loop);
+	test_end();
+
+	test_begin("conn: min_rate 0: deadline_sec bounds the whole transfer");
+	loop = evloop_new();
+	raw_lim = (struct conn_transfer_limits){ .deadline_sec = 1, .min_rate = 0 };
+	s = start_lim(&peer, &one);
+	conn_set_timeout(s->c, 60);
+	(void)!write(peer, "RAW 100000\n", 11);
+	trickle(peer, 'z', 4000, 100, 15);       /* 40000 bytes/s */
+	test_assert_inteq(s->limits[CONN_LIMIT_TRANSFER_TIME], 1);
+	test_assert(s->closed);
+	buf_free(&s->lines);
+	free(s);
+	close(peer);
+	evloop_free(&loop);
+	test_end();
+
+	test_begin("conn: deadline_sec 0: no deadline, bytes still keep the idle timer back");
+	loop = evloop_new();
+	raw_lim = (struct conn_transfer_limits){ .deadline_sec = 0, .min_rate = 100 };
+	s = start_lim(&peer, &one);
+	conn_set_timeout(s->c, 1);
+	(void)!write(peer, "RAW 100\n", 8);
+	trickle(peer, 'w', 1, 200, 10);          /* 2 s at 5 bytes/s */
+	test_assert_inteq(s->limits[CONN_LIMIT_TRANSFER_TIME], 0);
+	test_assert_inteq(s->timeouts, 0);
+	test_assert(!s->closed);
+	close(peer);
+	run_for(5);
+	test_assert(s->closed);
+	buf_free(&s->lines);
+	free(s);
+	evloop_free(&loop);
+	test_end();
+
+	test_begin("conn: a transfer's clock stops while a job runs");
+	loop = evloop_new();
+	raw_lim = (struct conn_transfer_limits){ .deadline_sec = 1, .min_rate = 0 };
+	s = start_lim(&peer, &one);
+	conn_set_timeout(s->c, 60);
+	(void)!write(peer, "RAW 10\nJ", 8);   /* a job of 1.2 s at once */
+	run_for(1400);
+	(void)!write(peer, "123456789", 9);
+	run_for(20);
+	drain_peer(peer, &out);
+	test_assert_inteq(s->limits[CONN_LIMIT_TRANSFER_TIME], 0);
+	test_assert(!s->closed);
+	test_assert_streq(out.data, "echo RAW 10\ndone\nraw 10\n");
+	close(peer);
+	run_for(5);
+	test_assert(s->closed);
+	buf_free(&out);
+	buf_free(&s->lines);
+	free(s);
+	evloop_free(&loop);
+	test_end();
+
+	test_begin("conn: raw bytes outside a transfer are no progress; conn_progress is");
+	loop = evloop_new();
+	s = start_lim(&peer, &one);
+	conn_set_timeout(s->c, 1);
+	(void)!write(peer, "PARSE\n", 6);
+	trickle(peer, 'p', 1, 200, 8);           /* a command trickled for 1.6 s */
+	test_assert_inteq(s->timeouts, 1);
+	test_assert(s->closed);
+	buf_free(&s->lines);
+	free(s);
+	close(peer);
+	evloop_free(&loop);
+	loop = evloop_new();
+	s = start_lim(&peer, &one);
+	conn_set_timeout(s->c, 1);
+	(void)!write(peer, "PARSE\n", 6);
+	trickle(peer, '\n', 1, 200, 8);          /* a whole command every 200 ms */
+	test_assert_inteq(s->timeouts, 0);
+	test_assert(!s->closed);
+	close(peer);
+	run_for(5);
+	test_assert(s->closed);
+	buf_free(&s->lines);
+	free(s);
+	evloop_free(&loop);
+	test_end();
+
+	test_begin("conn: a closing connection whose last reply is not read goes at the idle timeout");
+	loop = evloop_new();
+	releases = 0;
+	s = start_lim(&peer, &one);
+	conn_set_timeout(s->c, 1);
+	(void)!write(peer, "BIG\n", 4);
+	run_for(300);
+	test_assert(!s->closed);
+	run_for(1200);
+	test_assert(s->closed);
+	test_assert_inteq(s->timeouts, 0);
+	test_assert_inteq(releases, 1);
+	buf_free(&s->lines);
+	free(s);
+	close(peer);
+	evloop_free(&loop);
+	test_end();
+	buf_free(&out);
+}
+
 int
 main(void)
 {
@@ -474,6 +737,7 @@ main(void)
 	test_stream();
 	test_trickle_times_out();
 	test_auth_limits();
+	test_transfer();
 	evloop_workers_stop();
 	return test_done();
 }
