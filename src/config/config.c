@@ -166,6 +166,8 @@ config_defaults(struct tern_config *cfg, const char *path)
 	cfg->max_recipients = SMTP_RCPT_MAX;
 	cfg->max_connections = CONFIG_DEFAULT_CONNS;
 	cfg->max_connections_per_ip = CONFIG_DEFAULT_CONNS_PER_IP;
+	/* half of max_connections unless set: config_check_whole */
+	cfg->max_connections_smtp = CONFIG_DEFAULT_CONNS / 2;
 	cfg->data_deadline = CONFIG_DEFAULT_DATA_DEADLINE;
 	cfg->min_data_rate = CONFIG_DEFAULT_MIN_DATA_RATE;
 	cfg->max_unauthenticated = CONFIG_DEFAULT_UNAUTH;
@@ -714,6 +716,12 @@ set_max_connections_per_ip(struct tern_config *cfg, const char *key, const char 
 }
 
 static int
+set_max_connections_smtp(struct tern_config *cfg, const char *key, const char *value, char *msg, size_t msgsize)
+{
+	return set_unsigned(&cfg->max_connections_smtp, key, value, 0, CONFIG_CONNECTIONS_MAX, msg, msgsize);
+}
+
+static int
 set_data_deadline(struct tern_config *cfg, const char *key, const char *value, char *msg, size_t msgsize)
 {
 	return set_unsigned(&cfg->data_deadline, key, value, 0, CONFIG_DATA_DEADLINE_MAX, msg, msgsize);
@@ -815,6 +823,7 @@ static const struct config_key config_keys[] = {
 	{ "limits", "max_recipients", set_max_recipients },
 	{ "limits", "max_connections", set_max_connections },
 	{ "limits", "max_connections_per_ip", set_max_connections_per_ip },
+	{ "limits", "max_connections_smtp", set_max_connections_smtp },
 	{ "limits", "data_deadline", set_data_deadline },
 	{ "limits", "min_data_rate", set_min_data_rate },
 	{ "limits", "max_unauthenticated", set_max_unauthenticated },
@@ -875,6 +884,13 @@ config_check_whole(const struct conf *conf, struct tern_config *cfg, const unsig
 		*error_out = config_error(path, line, "%s is a TLS listener but [tls] has no cert and key",
 		                          service_names[s]);
 		return -1;
+	}
+	/* Port 25's budget defaults to half of the total (rounded up, so that
+	 * it is never 0, which would mean "none"). */
+	for (i = 0; i < CONFIG_NKEYS; i++) {
+		if (strcmp(config_keys[i].section, "limits") == 0 &&
+		    strcmp(config_keys[i].key, "max_connections_smtp") == 0 && key_lines[i] == 0)
+			cfg->max_connections_smtp = cfg->max_connections / 2 + cfg->max_connections % 2;
 	}
 	if (cfg->oauth.issuer[0] != '\0') {
 		unsigned line = 0;
@@ -1095,6 +1111,7 @@ config_print(const struct tern_config *cfg, FILE *out)
 	fprintf(out, "max_recipients = %u\n", cfg->max_recipients);
 	fprintf(out, "max_connections = %u\n", cfg->max_connections);
 	fprintf(out, "max_connections_per_ip = %u\n", cfg->max_connections_per_ip);
+	fprintf(out, "max_connections_smtp = %u\n", cfg->max_connections_smtp);
 	fprintf(out, "data_deadline = %u\n", cfg->data_deadline);
 	fprintf(out, "min_data_rate = %u\n", cfg->min_data_rate);
 	fprintf(out, "max_unauthenticated = %u\n", cfg->max_unauthenticated);

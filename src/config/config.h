@@ -111,6 +111,10 @@ struct tern_config {
 	uint64_t max_message_size;      /* default 50M */
 	unsigned max_recipients;        /* default SMTP_RCPT_MAX */
 	unsigned max_connections;       /* total, default 10000 */
+	/* Port 25's own share of max_connections, so that MTAs (or hosts that
+	 * pose as one: port 25 never authenticates) cannot take every slot
+	 * from IMAP, POP3 and submission users; default half of it, 0: none. */
+	unsigned max_connections_smtp;
 	/* A transfer (SMTP DATA/BDAT, IMAP APPEND literal) starts with
 	 * data_deadline seconds of credit; each byte adds 1/min_data_rate s,
 	 * up to data_deadline (lib/conn.h, conn_transfer_begin).  Defaults 300

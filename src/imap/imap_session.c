@@ -742,6 +742,16 @@ imap_session_close(void *arg)
 	free(s);
 }
 
+/* Refused at accept (server.c): RFC 9051 7.1.5 lets the server greet
+ * with BYE and close; UNAVAILABLE is RFC 5530's "try again later". */
+static size_t
+imap_refusal(const void *listener_arg, const char *why, char *out, size_t size)
+{
+	int n = snprintf(out, size, "* BYE [UNAVAILABLE] %s\r\n", why);
+
+	return n > 0 && (size_t)n < size ? (size_t)n : 0;
+}
+
 const struct conn_handler imap_conn_handler = {
 	.name = "imap",
 	.open = imap_open,
@@ -752,4 +762,5 @@ const struct conn_handler imap_conn_handler = {
 	.busy = imap_session_busy,
 	.limit = imap_limit,
 	.stopping = imap_stopping,
+	.refusal = imap_refusal,
 };

@@ -53,6 +53,13 @@ struct conn_handler {
 	/* The server is stopping and closes this idle session now: it may
 	 * queue a last line (IMAP's "* BYE", RFC 9051 7.1.5).  May be NULL. */
 	void (*stopping)(void *session);
+	/* The one line that refuses a connection before any session exists
+	 * (the server's connection limits, at accept), in the protocol's own
+	 * words ("421 4.7.0 ...", "-ERR [SYS/TEMP] ...", "* BYE ..."); why is
+	 * a short English reason.  Writes it, CRLF included, to out (at most
+	 * size bytes with the NUL) and returns its length; 0: close without a
+	 * word.  listener_arg is what open would get.  May be NULL. */
+	size_t (*refusal)(const void *listener_arg, const char *why, char *out, size_t size);
 };
 
 /* The bytes received and not yet consumed (decrypted). */

@@ -396,6 +396,16 @@ pop3_session_close(void *arg)
 	free(s);
 }
 
+/* Refused at accept (server.c): RFC 3206's SYS/TEMP, as for the other
+ * refusals before login. */
+static size_t
+pop3_refusal(const void *listener_arg, const char *why, char *out, size_t size)
+{
+	int n = snprintf(out, size, "-ERR [SYS/TEMP] %s\r\n", why);
+
+	return n > 0 && (size_t)n < size ? (size_t)n : 0;
+}
+
 const struct conn_handler pop3_conn_handler = {
 	.name = "pop3",
 	.open = pop3_open,
@@ -404,4 +414,5 @@ const struct conn_handler pop3_conn_handler = {
 	.timeout = pop3_timeout,
 	.close = pop3_session_close,
 	.limit = pop3_limit,
+	.refusal = pop3_refusal,
 };

@@ -119,6 +119,42 @@ listen_on(const struct listen_config *lc, const char *name)
  * connections are freed on whichever loop thread owns them. */
 static struct source_count *server_sources;
 
+/* Connections accepted and not yet freed: in total ([limits]
+ * max_connections) and per service with a budget of its own
+ * (max_connections_smtp).  Taken at accept with a compare-and-swap, so
+ * that loops accepting at once never pass a limit together. */
+static atomic_uint conns_total;
+static atomic_uint conns_service[SERVICE_COUNT];
+
+/* What a connection holds until it is freed. */
+struct conn_ticket {
+	struct source_slot *slot;
+	atomic_uint *service;           /* NULL: its service has no budget */
+};
+
+/* Takes one of max places in *n; false if all are taken. */
+static bool
+budget_take(atomic_uint *n, unsigned max)
+{
+	unsigned cur = atomic_load(n);
+
+	do {
+		if (cur >= max)
+			return false;
+	} while (!atomic_compare_exchange_weak(n, &cur, cur + 1));
+	return true;
+}
+
+/* A service's own budget; 0: it only shares max_connections.  Port 25 has
+ * one because it never authenticates: anyone may hold its connections
+ * (on the other services, connections not logged in are bounded by
+ * max_unauthenticated and auth_timeout). */
+static unsigned
+service_budget(const struct tern_config *cfg, enum service s)
+{
+	return s == SERVICE_SMTP ? cfg->max_connections_smtp : 0;
+}
+
 /* A connection refused at accept gets one line in its protocol (a plain
  * close on the implicit-TLS ports: no handshake is spent on it).  The
  * socket is new and its buffer empty, so the line goes out at once or
@@ -127,24 +163,26 @@ static void
 refuse(const struct acceptor *a, int fd, const char *why)
 {
 	char line[DOMAIN_MAX + 128];
-	int n = 0;
+	size_t n = 0;
 
-	if (!a->l->implicit_tls) {
-		if (a->l->handler == &pop3_conn_handler)
-			n = snprintf(line, sizeof(line), "-ERR [SYS/TEMP] %s\r\n", why);
-		else
-			n = snprintf(line, sizeof(line), "421 4.7.0 %s %s\r\n", a->srv->cfg->hostname, why);
-	}
-	if (n > 0 && (size_t)n < sizeof(line) && send(fd, line, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT) < 0) {
+	if (!a->l->implicit_tls && a->l->handler->refusal != NULL)
+		n = a->l->handler->refusal(&a->l->ctx, why, line, sizeof(line));
+	if (n > 0 && n < sizeof(line) && send(fd, line, n, MSG_NOSIGNAL | MSG_DONTWAIT) < 0) {
 		/* the client has gone already: nothing to tell it */
 	}
 	close(fd);
 }
 
 static void
-release_source(void *slot)
+release_ticket(void *arg)
 {
-	source_count_release(server_sources, slot);
+	struct conn_ticket *t = arg;
+
+	source_count_release(server_sources, t->slot);
+	if (t->service != NULL)
+		atomic_fetch_sub(t->service, 1);
+	atomic_fetch_sub(&conns_total, 1);
+	free(t);
 }
 
 static void
@@ -158,7 +196,10 @@ on_accept(void *arg, uint32_t events)
 		struct sockaddr_storage ss;
 		socklen_t sslen = sizeof(ss);
 		struct source_slot *slot;
-		unsigned held;
+		struct conn_ticket *ticket;
+		atomic_uint *service = NULL;
+		enum service svc = a->l->ctx.service;
+		unsigned held, budget = service_budget(cfg, svc);
 		int fd = accept4(a->l->fd, (struct sockaddr *)&ss, &sslen, SOCK_NONBLOCK | SOCK_CLOEXEC);
 
 		if (fd == -1) {
@@ -166,11 +207,21 @@ on_accept(void *arg, uint32_t events)
 				log_warn("accept %s", config_service_name(a->l->ctx.service));
 			return;
 		}
-		if (conn_count() >= cfg->max_connections) {
-			log_warnx("%s refused: max_connections=%u reached",
-			          config_service_name(a->l->ctx.service), cfg->max_connections);
+		if (!budget_take(&conns_total, cfg->max_connections)) {
+			log_warnx("%s refused: max_connections=%u reached", config_service_name(svc),
+			          cfg->max_connections);
 			refuse(a, fd, "Too many connections, try again later");
 			continue;
+		}
+		if (budget > 0) {
+			service = &conns_service[svc];
+			if (!budget_take(service, budget)) {
+				atomic_fetch_sub(&conns_total, 1);
+				log_warnx("%s refused: max_connections_%s=%u reached", config_service_name(svc),
+				          config_service_name(svc), budget);
+				refuse(a, fd, "Too many connections, try again later");
+				continue;
+			}
 		}
 		/* Every service counts: an MTA's parallel deliveries stay far
 		 * below the default, a flood from one host does not. */
@@ -178,6 +229,9 @@ on_accept(void *arg, uint32_t events)
 		if (slot == NULL) {
 			char peer[INET6_ADDRSTRLEN] = "?";
 
+			atomic_fetch_sub(&conns_total, 1);
+			if (service != NULL)
+				atomic_fetch_sub(service, 1);
 			if (ss.ss_family == AF_INET)
 				inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, peer, sizeof(peer));
 			else if (ss.ss_family == AF_INET6)
@@ -189,8 +243,11 @@ on_accept(void *arg, uint32_t events)
 		}
 		/* Replies are already batched per event: no Nagle delay. */
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		ticket = xmalloc(sizeof(*ticket));
+		ticket->slot = slot;
+		ticket->service = service;
 		conn_new_tracked(a->loop, fd, a->l->handler, &a->l->ctx, a->srv->tls, a->l->implicit_tls,
-		                 release_source, slot);
+		                 release_ticket, ticket);
 	}
 }
 

@@ -479,6 +479,16 @@ smtp_busy(void *arg)
 	return s->state == SMTP_ST_DATA || s->state == SMTP_ST_BDAT || (s->tx != NULL && s->tx->bdat);
 }
 
+/* Refused at accept (server.c). */
+static size_t
+smtp_refusal(const void *listener_arg, const char *why, char *out, size_t size)
+{
+	const struct listener_ctx *l = listener_arg;
+	int n = snprintf(out, size, "421 4.7.0 %s %s\r\n", l->cfg->hostname, why);
+
+	return n > 0 && (size_t)n < size ? (size_t)n : 0;
+}
+
 const struct conn_handler smtp_conn_handler = {
 	.name = "smtp",
 	.open = smtp_open,
@@ -488,4 +498,5 @@ const struct conn_handler smtp_conn_handler = {
 	.close = smtp_close,
 	.busy = smtp_busy,
 	.limit = smtp_limit,
+	.refusal = smtp_refusal,
 };

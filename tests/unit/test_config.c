@@ -73,6 +73,7 @@ test_defaults(void)
 	test_assert_inteq(cfg.max_commands_before_auth, 20);
 	test_assert_inteq(cfg.auth_timeout, 60);
 	test_assert_inteq(cfg.max_bytes_before_auth, 64 * 1024);
+	test_assert_inteq(cfg.max_connections_smtp, 5000);
 	test_assert_inteq(cfg.data_deadline, 300);
 	test_assert_inteq(cfg.min_data_rate, 500);
 	test_assert_streq(cfg.path, "t.conf");
@@ -216,6 +217,22 @@ test_sizes(void)
 	expect_error("[limits]\nmax_connections_per_ip = many\n", 2, "number");
 	test_end();
 
+	test_begin("config: port 25's budget is half of max_connections unless set");
+	test_assert_inteq(parse("[limits]\nmax_connections = 20\n", &error), 0);
+	test_assert_inteq(cfg.max_connections_smtp, 10);
+	test_assert_inteq(parse("[limits]\nmax_connections = 7\n", &error), 0);
+	test_assert_inteq(cfg.max_connections_smtp, 4);
+	test_assert_inteq(parse("[limits]\nmax_connections = 1\n", &error), 0);
+	test_assert_inteq(cfg.max_connections_smtp, 1);
+	/* set before or after max_connections, it is taken as it is */
+	test_assert_inteq(parse("[limits]\nmax_connections_smtp = 3\nmax_connections = 20\n", &error), 0);
+	test_assert_inteq(cfg.max_connections_smtp, 3);
+	test_assert_inteq(parse("[limits]\nmax_connections = 20\nmax_connections_smtp = 0\n", &error), 0);
+	test_assert_inteq(cfg.max_connections_smtp, 0);
+	expect_error("[limits]\nmax_connections_smtp = -1\n", 2, "number");
+	expect_error("[limits]\nmax_connections_smtp = 10000001\n", 2, "between 0 and 10000000");
+	test_end();
+
 	test_begin("config: data deadline and minimum data rate");
 	test_assert_inteq(parse("[limits]\ndata_deadline = 3\nmin_data_rate = 100\n", &error), 0);
 	test_assert_inteq(cfg.data_deadline, 3);
@@ -348,6 +365,7 @@ test_print_roundtrip(void)
 	test_assert(strstr(printed, "pop3 =\n") != NULL);
 	test_assert(strstr(printed, "workers = 16\n") != NULL);
 	test_assert(strstr(printed, "allow_plaintext = loopback\n") != NULL);
+	test_assert(strstr(printed, "max_connections_smtp = 50\n") != NULL);
 	test_assert(strstr(printed, "data_deadline = 30\n") != NULL);
 	test_assert(strstr(printed, "min_data_rate = 250\n") != NULL);
 	snprintf(path, sizeof(path), "%s/printed.conf", tmpdir);
