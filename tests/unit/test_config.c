@@ -73,6 +73,8 @@ test_defaults(void)
 	test_assert_inteq(cfg.max_commands_before_auth, 20);
 	test_assert_inteq(cfg.auth_timeout, 60);
 	test_assert_inteq(cfg.max_bytes_before_auth, 64 * 1024);
+	test_assert_inteq(cfg.orphan_scan_interval, 86400);
+	test_assert_inteq(cfg.orphan_min_age, 3600);
 	test_assert_streq(cfg.path, "t.conf");
 	test_end();
 }
@@ -213,6 +215,18 @@ test_sizes(void)
 	expect_error("[limits]\nmax_bytes_before_auth = 2G\n", 2, "at most 1G");
 	expect_error("[limits]\nmax_connections_per_ip = many\n", 2, "number");
 	test_end();
+
+	test_begin("config: [store] orphan scan period and age, 0 allowed");
+	test_assert_inteq(parse("[store]\norphan_scan_interval = 0\norphan_min_age = 0\n", &error), 0);
+	test_assert_inteq(cfg.orphan_scan_interval, 0);
+	test_assert_inteq(cfg.orphan_min_age, 0);
+	test_assert_inteq(parse("[store]\norphan_scan_interval = 600\norphan_min_age = 7200\n", &error), 0);
+	test_assert_inteq(cfg.orphan_scan_interval, 600);
+	test_assert_inteq(cfg.orphan_min_age, 7200);
+	expect_error("[store]\norphan_scan_interval = 2592001\n", 2, "between 0 and 2592000");
+	expect_error("[store]\norphan_min_age = soon\n", 2, "number");
+	expect_error("[store]\norphan_scan = 1\n", 2, "orphan_scan");
+	test_end();
 }
 
 static void
@@ -320,7 +334,8 @@ test_print_roundtrip(void)
 	         "[tls]\ncert = %s\nkey = %s\n"
 	         "[listen]\nimaps = [::1]:993\nsmtp = 127.0.0.1:25\n"
 	         "[auth]\nallow_plaintext = loopback\n"
-	         "[limits]\nmax_message_size = 1536K\nmax_recipients = 7\n",
+	         "[limits]\nmax_message_size = 1536K\nmax_recipients = 7\n"
+	         "[store]\norphan_scan_interval = 60\n",
 	         cert_path, key_path);
 	test_begin("config: print output parses back to the same config");
 	test_assert_inteq(config_parse_text("t.conf", text, strlen(text), &first, &error), 0);
@@ -333,6 +348,7 @@ test_print_roundtrip(void)
 	test_assert(strstr(printed, "pop3 =\n") != NULL);
 	test_assert(strstr(printed, "workers = 16\n") != NULL);
 	test_assert(strstr(printed, "allow_plaintext = loopback\n") != NULL);
+	test_assert(strstr(printed, "[store]\norphan_scan_interval = 60\norphan_min_age = 3600\n") != NULL);
 	snprintf(path, sizeof(path), "%s/printed.conf", tmpdir);
 	f = fopen(path, "w");
 	fputs(printed, f);
