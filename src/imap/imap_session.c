@@ -478,7 +478,7 @@ decide_literal(struct imap_session *s)
 	/* A tagged reply instead of "+" ends the command: the client never
 	 * sends this literal (RFC 9051 7.5). */
 	if (append && size > s->cfg->max_message_size) {
-		/* RFC 7889, RFC 9051 7.1 TOOBIG. */
+		/* RFC 7889 APPENDLIMIT; TOOBIG as RFC 4469 defines it. */
 		imap_tagged(s, IMAP_NO, "TOOBIG", "Message larger than the limit of %llu bytes",
 		            (unsigned long long)s->cfg->max_message_size);
 	} else if (append && imap_append_messages(so_far.args) >= IMAP_MULTIAPPEND_MAX) {

@@ -76,7 +76,7 @@ def non_synchronising_literal_past_the_limit(f):
     try:
         # RFC 7888 4: the server reads and drops the literal, answers, and
         # the next command is understood.  The answer is APPEND's for a
-        # message past APPENDLIMIT (RFC 7889, RFC 9051 7.1): NO [TOOBIG],
+        # message past APPENDLIMIT (RFC 7889, TOOBIG of RFC 4469): NO [TOOBIG],
         # whichever form the literal had.
         big = msg_of_size(LIMIT + 1)
         c.send(b"nb APPEND INBOX {%d+}\r\n" % len(big) + big + b"\r\nnext NOOP\r\n")
