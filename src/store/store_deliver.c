@@ -15,9 +15,10 @@
  * A row therefore never names a missing file, and a message is visible
  * only once it is complete.  Orphan files are removed by
  * store_orphans_remove() (store_maint.h); steps 1 to 3 hold the user's
- * orphan guard, so it never takes a file of a delivery in progress.  A crash after COMMIT but before
- * the SMTP reply leaves a delivered message the client will send again: the
- * duplicate every SMTP server risks (RFC 1047), never a loss.
+ * orphan guard, so it never takes a file of a delivery in progress.  A
+ * crash after COMMIT but before the SMTP reply leaves a delivered message
+ * the client will send again: the duplicate every SMTP server risks
+ * (RFC 1047), never a loss.
  *
  * Group commit (later).  store_deliver_batch() already takes a list of
  * messages for one mailbox and does one fsync of msg/ and one transaction

@@ -210,7 +210,7 @@ confirm_batch(struct store *st, struct candidate *c, size_t n)
 	for (size_t i = 0; i < n; i++)
 		buf_puts(&sql, i == 0 ? "?" : ",?");
 	buf_puts(&sql, ")");
-	if (sqlite3_prepare_v2(st->db, (const char *)sql.data, (int)sql.len, &s, NULL) != SQLITE_OK) {
+	if (sqlite3_prepare_v2(st->db, sql.data, (int)sql.len, &s, NULL) != SQLITE_OK) {
 		store_errorf(st, "orphans: %s", sqlite3_errmsg(st->db));
 		goto out;
 	}
