@@ -121,7 +121,7 @@ run_pass(enum pass_kind kind)
 		log_warnx("store orphans pass=%s: %s", kind_name(kind), error);
 		p.errors++;
 	}
-	/* The spool was emptied before the listeners opened (server.c);
+	/* The spool was emptied before any connection was taken (server.c);
 	 * while running only a day-old file is a leftover. */
 	if (kind == PASS_PERIODIC && (spool = store_spool_cleanup(cfg->data_dir, STORE_STALE_SEC, &error)) < 0) {
 		log_warnx("spool cleanup: %s", error);
