@@ -43,6 +43,9 @@
 #define CONFIG_DATA_DEADLINE_MAX  86400
 #define CONFIG_MIN_DATA_RATE_MAX  (1024U * 1024 * 1024)
 #define CONFIG_DEFAULT_WORKERS    16   /* mostly asleep in fsync: enough of them lets group commit batch */
+#define CONFIG_DEFAULT_ORPHAN_SCAN (24 * 3600) /* crash leftovers go at start; this catches the rest */
+#define CONFIG_DEFAULT_ORPHAN_AGE 3600        /* spares a folder being copied in from outside */
+#define CONFIG_ORPHAN_SEC_MAX     (30 * 24 * 3600)
 
 static const char *const service_names[SERVICE_COUNT] = {
 	[SERVICE_IMAP] = "imap",
@@ -174,6 +177,9 @@ config_defaults(struct tern_config *cfg, const char *path)
 	cfg->max_commands_before_auth = CONFIG_DEFAULT_CMDS_PREAUTH;
 	cfg->auth_timeout = CONFIG_DEFAULT_AUTH_TIMEOUT;
 	cfg->max_bytes_before_auth = CONFIG_DEFAULT_BYTES_PREAUTH;
+
+	cfg->orphan_scan_interval = CONFIG_DEFAULT_ORPHAN_SCAN;
+	cfg->orphan_min_age = CONFIG_DEFAULT_ORPHAN_AGE;
 }
 
 /* One key's handler: parses value into cfg, or returns -1 with a message
@@ -769,6 +775,18 @@ set_max_bytes_before_auth(struct tern_config *cfg, const char *key, const char *
 	return 0;
 }
 
+static int
+set_orphan_scan_interval(struct tern_config *cfg, const char *key, const char *value, char *msg, size_t msgsize)
+{
+	return set_unsigned(&cfg->orphan_scan_interval, key, value, 0, CONFIG_ORPHAN_SEC_MAX, msg, msgsize);
+}
+
+static int
+set_orphan_min_age(struct tern_config *cfg, const char *key, const char *value, char *msg, size_t msgsize)
+{
+	return set_unsigned(&cfg->orphan_min_age, key, value, 0, CONFIG_ORPHAN_SEC_MAX, msg, msgsize);
+}
+
 static const struct config_key config_keys[] = {
 	{ "server", "hostname", set_hostname },
 	{ "server", "data_dir", set_data_dir },
@@ -830,6 +848,8 @@ static const struct config_key config_keys[] = {
 	{ "limits", "max_commands_before_auth", set_max_commands_before_auth },
 	{ "limits", "auth_timeout", set_auth_timeout },
 	{ "limits", "max_bytes_before_auth", set_max_bytes_before_auth },
+	{ "store", "orphan_scan_interval", set_orphan_scan_interval },
+	{ "store", "orphan_min_age", set_orphan_min_age },
 };
 #define CONFIG_NKEYS (sizeof(config_keys) / sizeof(config_keys[0]))
 
@@ -1118,4 +1138,8 @@ config_print(const struct tern_config *cfg, FILE *out)
 	fprintf(out, "max_commands_before_auth = %u\n", cfg->max_commands_before_auth);
 	fprintf(out, "auth_timeout = %u\n", cfg->auth_timeout);
 	print_size(out, "max_bytes_before_auth", cfg->max_bytes_before_auth);
+
+	fprintf(out, "\n[store]\n");
+	fprintf(out, "orphan_scan_interval = %u\n", cfg->orphan_scan_interval);
+	fprintf(out, "orphan_min_age = %u\n", cfg->orphan_min_age);
 }

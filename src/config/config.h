@@ -128,6 +128,13 @@ struct tern_config {
 	unsigned max_commands_before_auth; /* default 20 */
 	unsigned auth_timeout;             /* seconds from connect to login; default 60 */
 	uint64_t max_bytes_before_auth;    /* received before login; default 64K */
+
+	/* [store]: the orphan scan (store_maint.h, src/server/maint.c).  Runs
+	 * at start-up, then every orphan_scan_interval seconds (0: only at
+	 * start-up), taking files no index row names once they are
+	 * orphan_min_age seconds old. */
+	unsigned orphan_scan_interval;     /* default 86400 */
+	unsigned orphan_min_age;           /* default 3600 */
 };
 
 /* Service names as used in [listen]: "imap", "imaps", ... */

@@ -225,6 +225,18 @@ append_done(void *arg)
 	free(j);
 }
 
+size_t
+imap_append_messages(const struct imap_arg *args)
+{
+	size_t n = 0;
+
+	/* The first argument is the mailbox, which may be a literal too. */
+	for (const struct imap_arg *x = args != NULL ? args->next : NULL; x != NULL; x = x->next)
+		if (x->type == IMAP_ARG_LITERAL || x->type == IMAP_ARG_LITERAL_STREAM)
+			n++;
+	return n;
+}
+
 bool
 imap_append_dropped(struct imap_session *s)
 {
@@ -239,14 +251,22 @@ imap_cmd_append(struct imap_session *s, const struct imap_arg *args, bool uid)
 	struct imap_result res = { 0 };
 	struct append_job *j;
 	const struct imap_arg *x;
-	size_t n = 0, next_spool = 0;
+	size_t n, next_spool = 0;
 	char *mailbox;
 
+	/* Past IMAP_MULTIAPPEND_MAX messages the answer is NO [LIMIT] (RFC
+	 * 5530: the command is valid, one of our bounds refuses it), whatever
+	 * the literals' form: a synchronising one was refused before it was
+	 * sent (decide_literal), non-synchronising ones were read and dropped
+	 * (streamed) or held in the arena (buffered, within
+	 * max_message_size in total) and are dropped now. */
+	n = imap_append_messages(args);
 	if (a != NULL && a->failed) {
 		if (a->err == STORE_ERR_NOSPACE)
 			imap_complete(s, IMAP_NO, "LIMIT", "The server is out of disk space");
-		else if (a->n >= IMAP_MULTIAPPEND_MAX)
-			imap_complete(s, IMAP_NO, "LIMIT", "Too many messages in one APPEND");
+		else if (n > IMAP_MULTIAPPEND_MAX)
+			imap_complete(s, IMAP_NO, "LIMIT", "Too many messages in one APPEND (at most %d)",
+			              IMAP_MULTIAPPEND_MAX);
 		else
 			imap_complete(s, IMAP_NO, "UNAVAILABLE", "APPEND failed, try again later");
 		return;
@@ -256,11 +276,13 @@ imap_cmd_append(struct imap_session *s, const struct imap_arg *args, bool uid)
 		imap_complete_bad(s, "%s", res.text[0] != '\0' ? res.text : "APPEND needs a mailbox and a message");
 		return;
 	}
-	for (x = args->next; x != NULL; x = x->next)
-		if (x->type == IMAP_ARG_LITERAL || x->type == IMAP_ARG_LITERAL_STREAM)
-			n++;
-	if (n == 0 || n > IMAP_MULTIAPPEND_MAX) {
-		imap_complete_bad(s, n == 0 ? "APPEND needs a message literal" : "Too many messages in one APPEND");
+	if (n == 0) {
+		imap_complete_bad(s, "APPEND needs a message literal");
+		return;
+	}
+	if (n > IMAP_MULTIAPPEND_MAX) {
+		imap_complete(s, IMAP_NO, "LIMIT", "Too many messages in one APPEND (at most %d)",
+		              IMAP_MULTIAPPEND_MAX);
 		return;
 	}
 	j = xcalloc(1, sizeof(*j));

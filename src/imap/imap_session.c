@@ -475,29 +475,30 @@ decide_literal(struct imap_session *s)
 	imap_parser_command(s->parser, &so_far, &size);
 	append = so_far.name != NULL && strcasecmp(so_far.name, "APPEND") == 0 && s->state != IMAP_STATE_NOT_AUTH;
 	snprintf(s->tag, sizeof(s->tag), "%s", so_far.tag != NULL ? so_far.tag : "*");
+	/* A tagged reply instead of "+" ends the command: the client never
+	 * sends this literal (RFC 9051 7.5). */
 	if (append && size > s->cfg->max_message_size) {
-		/* RFC 7889: the literal is never sent after a NO. */
+		/* RFC 7889 APPENDLIMIT; TOOBIG as RFC 4469 defines it. */
 		imap_tagged(s, IMAP_NO, "TOOBIG", "Message larger than the limit of %llu bytes",
 		            (unsigned long long)s->cfg->max_message_size);
-		imap_parser_refuse(s->parser);
-		s->tag[0] = '\0';
-		imap_append_free(s);
-		arena_reset(s->arena);
-		return;
-	}
-	if (!append && size > IMAP_LITERAL_SMALL_MAX) {
+	} else if (append && imap_append_messages(so_far.args) >= IMAP_MULTIAPPEND_MAX) {
+		/* RFC 5530 LIMIT: a valid command past one of our bounds. */
+		imap_tagged(s, IMAP_NO, "LIMIT", "Too many messages in one APPEND (at most %d)",
+		            IMAP_MULTIAPPEND_MAX);
+	} else if (!append && size > IMAP_LITERAL_SMALL_MAX) {
 		imap_tagged(s, IMAP_BAD, "TOOBIG", "Literal too large");
-		imap_parser_refuse(s->parser);
-		s->tag[0] = '\0';
-		imap_append_free(s);
-		arena_reset(s->arena);
+	} else {
+		conn_puts(s->c, "+ Ready for literal data\r\n");
+		imap_parser_continue(s->parser);
+		/* A literal above the streaming size is handed out from here on. */
+		if (imap_parser_state(s->parser) == IMAP_PARSER_LITERAL_STREAM)
+			imap_append_literal_begin(s);
 		return;
 	}
-	conn_puts(s->c, "+ Ready for literal data\r\n");
-	imap_parser_continue(s->parser);
-	/* A literal above the streaming size is handed out from here on. */
-	if (imap_parser_state(s->parser) == IMAP_PARSER_LITERAL_STREAM)
-		imap_append_literal_begin(s);
+	imap_parser_refuse(s->parser);
+	s->tag[0] = '\0';
+	imap_append_free(s);
+	arena_reset(s->arena);
 }
 
 static void

@@ -228,6 +228,9 @@ void imap_append_free(struct imap_session *s);
 /* Bytes of a streamed APPEND literal (or of any literal too big to keep,
  * which are dropped and the command refused). */
 void imap_append_literal_bytes(struct imap_session *s, const char *data, size_t len);
+/* The message literals among an APPEND command's arguments (after the
+ * mailbox): parsed so far, or all of them at dispatch. */
+size_t imap_append_messages(const struct imap_arg *args);
 /* The command's streamed literal was dropped (not an APPEND). */
 bool imap_append_dropped(struct imap_session *s);
 /* A streamed literal starts (the parser's LITERAL_STREAM state began). */

@@ -369,6 +369,39 @@ pop3_timeout(void *arg)
 	pop3_close(s, "timeout");
 }
 
+/* From pop3_superseded, as a connection timer so that the connection is
+ * settled (flushed, closed) afterwards. */
+static void
+superseded_now(void *arg)
+{
+	struct pop3_session *s = arg;
+	char safe[ADDRESS_MAX + 1];
+
+	if (conn_closing(s->c) || s->lock == NULL || pop3_lock_held(s->lock))
+		return;
+	pop3_log_safe(s->mailbox_user, strlen(s->mailbox_user), safe, sizeof(safe));
+	log_info("pop3 %s superseded user=%s peer=%s deletions_discarded=%zu", conn_id(s->c), safe,
+	         conn_peer_addr(s->c), s->n_deleted);
+	/* Never inside a multi-line reply: then the connection just closes. */
+	if (s->stream == NULL && !s->busy)
+		conn_puts(s->c, "-ERR [IN-USE] A newer POP3 session of this mailbox has started; "
+		                "closing, nothing was deleted.\r\n");
+	pop3_close(s, "superseded");
+}
+
+void
+pop3_superseded(void *arg)
+{
+	struct pop3_session *s = arg;
+
+	/* A kick for a claim the session has not taken yet (its login job is
+	 * still running) or no longer holds matters not: login_done checks
+	 * pop3_lock_held itself, and a released claim gets no kick. */
+	if (s->lock == NULL || pop3_lock_held(s->lock) || conn_closing(s->c))
+		return;
+	conn_after(s->c, 0, superseded_now, s);
+}
+
 static void
 pop3_session_close(void *arg)
 {
@@ -386,10 +419,9 @@ pop3_session_close(void *arg)
 	 * QUIT enters the UPDATE state). */
 	if (s->st != NULL)
 		store_close(&s->st);
-	if (s->mailbox_user != NULL) {
-		pop3_lock_release(s->mailbox_user);
-		free(s->mailbox_user);
-	}
+	/* On this loop thread: no kick runs for the claim after this. */
+	pop3_lock_release(&s->lock);
+	free(s->mailbox_user);
 	free(s->msgs);
 	free(s->deleted);
 	free(s->user);

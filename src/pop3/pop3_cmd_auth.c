@@ -20,6 +20,7 @@
 
 struct pop3_login_job {
 	struct pop3_session *s;
+	struct evloop *loop;                /* the session's: where a takeover's kick goes */
 	const char *data_dir;
 	enum auth_basic basic;
 	char peer[64];                      /* client address (app passwords record it) */
@@ -31,6 +32,8 @@ struct pop3_login_job {
 
 	struct auth_result res;
 	bool in_use;
+	bool took_over;                     /* an older session of the user was displaced */
+	struct pop3_lock *lock;             /* the claim, until the session takes it */
 	bool store_failed;
 	char store_error[256];
 	struct store *st;
@@ -87,8 +90,11 @@ login_work(void *arg)
 		return;
 
 	/* Only now, with the password known to be right, may the answer
-	 * say that the mailbox is in use. */
-	if (!pop3_lock_acquire(job->res.user)) {
+	 * say that the mailbox is in use.  A session of the user that is not
+	 * in UPDATE is taken over (pop3_lock.h says why); one in UPDATE is
+	 * deleting, and this login gets [IN-USE] for those milliseconds. */
+	job->lock = pop3_lock_acquire(job->res.user, job->loop, pop3_superseded, job->s, &job->took_over);
+	if (job->lock == NULL) {
 		job->in_use = true;
 		return;
 	}
@@ -97,7 +103,7 @@ login_work(void *arg)
 		/* The error text may live in this thread's storage: copy it. */
 		snprintf(job->store_error, sizeof(job->store_error), "%s", error != NULL ? error : "?");
 		store_close(&job->st);
-		pop3_lock_release(job->res.user);
+		pop3_lock_release(&job->lock);
 		job->store_failed = true;
 		return;
 	}
@@ -124,6 +130,8 @@ static void
 login_take(struct pop3_session *s, struct pop3_login_job *job)
 {
 	s->mailbox_user = xstrdup(job->res.user);
+	s->lock = job->lock;
+	job->lock = NULL;
 	s->st = job->st;
 	s->info = job->info;
 	s->msgs = job->msgs;
@@ -146,6 +154,12 @@ login_done(void *arg)
 	const char *result;
 
 	s->busy = false;
+	if (job->lock != NULL && !pop3_lock_held(job->lock)) {
+		/* An even newer login took the mailbox over while this one
+		 * was listing it: that one wins, this one is in use. */
+		pop3_lock_release(&job->lock);
+		job->in_use = true;
+	}
 	if (job->res.status == AUTH_OK && !job->in_use && !job->store_failed) {
 		result = "ok";
 		login_take(s, job);
@@ -167,7 +181,8 @@ login_done(void *arg)
 		default: result = "?"; break;
 		}
 	}
-	log_attempt(s, job->mech, job->user, result, job->res.reason);
+	log_attempt(s, job->mech, job->user, result,
+	            job->took_over && s->mailbox_user != NULL ? "took over from an older session" : job->res.reason);
 	if (job->n_dropped > 0)
 		log_warnx("pop3 %s %s has more than %u messages: %zu left out of this session", conn_id(s->c),
 		          s->mailbox_user, POP3_MAX_MESSAGES, job->n_dropped);
@@ -183,8 +198,9 @@ login_done(void *arg)
 		conn_puts(s->c, "+OK Logged in.\r\n");
 	} else if (job->in_use) {
 		/* RFC 2449 section 8.1.1; the session stays in the
-		 * AUTHORIZATION state and may try again. */
-		pop3_err(s, "[IN-USE] Mailbox is locked by another POP3 session.");
+		 * AUTHORIZATION state and may try again.  Only while another
+		 * session is deleting (UPDATE), or racing this one. */
+		pop3_err(s, "[IN-USE] Another POP3 session is updating this mailbox, try again.");
 	} else if (job->store_failed) {
 		pop3_err(s, "[SYS/TEMP] The mailbox cannot be opened now, try again later.");
 	} else {
@@ -227,6 +243,7 @@ login_done(void *arg)
 		}
 	}
 out:
+	pop3_lock_release(&job->lock);
 	free(job->msgs);
 	store_close(&job->st);
 	if (job->token != NULL) {
@@ -245,6 +262,7 @@ login_start(struct pop3_session *s, const char *mech, const char *user, size_t u
 	struct pop3_login_job *job = xcalloc(1, sizeof(*job));
 
 	job->s = s;
+	job->loop = conn_loop(s->c);
 	job->data_dir = s->cfg->data_dir;
 	job->basic = s->cfg->basic;
 	snprintf(job->peer, sizeof(job->peer), "%s", conn_peer_addr(s->c));
@@ -375,6 +393,7 @@ auth_bearer(struct pop3_session *s, const char *b64, size_t len)
 	}
 	job = xcalloc(1, sizeof(*job));
 	job->s = s;
+	job->loop = conn_loop(s->c);
 	job->data_dir = s->cfg->data_dir;
 	snprintf(job->peer, sizeof(job->peer), "%s", conn_peer_addr(s->c));
 	job->mech = mech;

@@ -9,6 +9,7 @@
  * mail "read" in the user's IMAP clients, and a session that drops never
  * writes at all.  (Dovecot's default does set \Seen, at QUIT or
  * disconnect; its pop3_no_flag_updates=yes is what we do.) */
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +17,7 @@
 
 #include "lib/log.h"
 #include "lib/xalloc.h"
+#include "pop3/pop3_lock.h"
 #include "pop3/pop3_session.h"
 
 /* Index of message num, or -1 after replying. */
@@ -111,6 +113,14 @@ send_message(struct pop3_session *s, long i, bool top, uint64_t lines)
 	int fd;
 
 	fd = store_msg_open(s->st, &s->msgs[i], &error);
+	if (fd == -1 && errno == ENOENT) {
+		/* Expunged since the login's snapshot (by IMAP, say): the
+		 * session goes on; DELE of it still works and deletes nothing. */
+		log_info("pop3 %s %s uid %" PRIu32 ": deleted by another session", conn_id(s->c), s->mailbox_user,
+		         s->msgs[i].uid);
+		pop3_err(s, "Message %ld was deleted by another session.", i + 1);
+		return;
+	}
 	if (fd == -1) {
 		log_warnx("pop3 %s %s uid %" PRIu32 ": %s", conn_id(s->c), s->mailbox_user, s->msgs[i].uid, error);
 		pop3_err(s, "[SYS/TEMP] The message cannot be read now.");
@@ -277,7 +287,15 @@ pop3_cmd_quit(struct pop3_session *s, const struct pop3_command *cmd)
 		pop3_close(s, "quit");
 		return;
 	}
-	/* RFC 1939 section 6: the UPDATE state. */
+	/* A newer login has taken the mailbox over (its kick is on the
+	 * way): this session must delete nothing that one has listed. */
+	if (!pop3_lock_update(s->lock)) {
+		pop3_err(s, "[IN-USE] A newer POP3 session of this mailbox has started; nothing was deleted.");
+		pop3_close(s, "superseded");
+		return;
+	}
+	/* RFC 1939 section 6: the UPDATE state; no login takes the mailbox
+	 * over until this session has ended. */
 	s->state = POP3_STATE_UPDATE;
 	job = xcalloc(1, sizeof(*job));
 	job->s = s;

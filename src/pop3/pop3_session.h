@@ -50,6 +50,7 @@ struct pop3_stream {
 };
 
 struct pop3_login_job;
+struct pop3_lock;
 
 /* AUTH mechanisms (RFC 5034): PLAIN, and OAuth 2.0 bearer tokens when
  * [oauth] is set. */
@@ -79,7 +80,8 @@ struct pop3_session {
 
 	/* TRANSACTION: the snapshot taken at login (RFC 1939 section 5:
 	 * later deliveries are seen by the next session). */
-	char *mailbox_user;         /* canonical address (malloc'd); holds the in-use lock */
+	char *mailbox_user;         /* canonical address (malloc'd) */
+	struct pop3_lock *lock;     /* the in-use claim (pop3_lock.h); a newer login may take it over */
 	struct store *st;
 	struct store_mailbox_info info;
 	struct store_msg *msgs;     /* malloc'd by store_list */
@@ -141,6 +143,10 @@ void pop3_cmd_dele(struct pop3_session *s, const struct pop3_command *cmd);
 void pop3_cmd_rset(struct pop3_session *s, const struct pop3_command *cmd);
 void pop3_cmd_noop(struct pop3_session *s, const struct pop3_command *cmd);
 void pop3_cmd_quit(struct pop3_session *s, const struct pop3_command *cmd);
+
+/* pop3_lock's kick: on the session's loop, a newer login of the same user
+ * has taken the mailbox over; the session ends and deletes nothing. */
+void pop3_superseded(void *arg);
 
 /* The line that answers a pending AUTH PLAIN ("+ " was sent): base64 or
  * "*" to cancel.  len excludes the line end. */

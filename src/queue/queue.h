@@ -29,6 +29,15 @@ struct queue_entry {
 	int64_t queued_at;
 };
 
+/* Removes what an enqueue that did not finish left in data_dir/queue (an
+ * <id>.env.tmp, an <id>.eml without <id>.env) if its ctime is before
+ * changed_before (CLOCK_REALTIME): at start-up the start time (nothing
+ * was in flight before it), while running STORE_STALE_SEC ago.  Complete
+ * entries are never touched.  Returns the number removed, or -1 with
+ * *error_out (per-thread text). */
+struct timespec;
+long queue_cleanup(const char *data_dir, const struct timespec *changed_before, const char **error_out);
+
 /* Calls fn for each queued message, oldest first.  Returns 0 or -1. */
 int queue_list(const char *data_dir, void (*fn)(const struct queue_entry *e, void *arg), void *arg,
                const char **error_out);

@@ -34,6 +34,7 @@
 #include "imap/imap_session.h"
 #include "pop3/pop3.h"
 #include "server/listener.h"
+#include "server/maint.h"
 #include "server/server.h"
 #include "smtp/smtp.h"
 #include "store/store_maint.h"
@@ -533,6 +534,15 @@ server_run(const struct tern_config *cfg)
 	 * there can be connections (plus those being accepted meanwhile). */
 	server_sources = source_count_new((size_t)cfg->max_connections + 1024);
 	evloop_workers_start(cfg->workers);
+	/* Orphan files and queue leftovers (server/maint.h): off the loops,
+	 * before any connection is taken, so the start time is before every
+	 * write of this process. */
+	{
+		struct timespec started;
+
+		clock_gettime(CLOCK_REALTIME, &started);
+		maint_start(cfg, &started);
+	}
 	srv.nloops = cfg->threads;
 	srv.loops = xcalloc(srv.nloops, sizeof(*srv.loops));
 	acceptors = xcalloc((size_t)srv.nloops * (srv.nlisteners ? srv.nlisteners : 1), sizeof(*acceptors));
@@ -590,6 +600,7 @@ server_run(const struct tern_config *cfg)
 		}
 	}
 	finish_in_flight(&srv);
+	maint_stop();
 	/* What is left after the grace period is closed by its own loop. */
 	for (unsigned i = 0; i < srv.nloops; i++) {
 		evloop_post(srv.loops[i].loop, close_all_connections, NULL);

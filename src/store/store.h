@@ -88,7 +88,9 @@ void store_close(struct store **st);
  * frees), *n_out its length.  Returns 0 or -1. */
 int store_list(struct store *st, const char *mailbox, struct store_mailbox_info *info_out,
                struct store_msg **msgs_out, size_t *n_out, const char **error_out);
-/* Opens a message file read-only.  Returns an fd or -1. */
+/* Opens a message file read-only.  Returns an fd, or -1 with errno as
+ * open(2) left it: ENOENT when the message was expunged since it was
+ * listed (its file is unlinked after the expunge's COMMIT). */
 int store_msg_open(struct store *st, const struct store_msg *m, const char **error_out);
 /* Removes the given UIDs from mailbox in one transaction (all or none),
  * then unlinks their files.  Unknown UIDs are ignored.  Returns 0 or -1. */

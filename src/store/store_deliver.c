@@ -14,9 +14,11 @@
  *                                       -> crash before COMMIT: an orphan file
  * A row therefore never names a missing file, and a message is visible
  * only once it is complete.  Orphan files are removed by
- * store_orphans_cleanup() (store_maint.h).  A crash after COMMIT but before
- * the SMTP reply leaves a delivered message the client will send again: the
- * duplicate every SMTP server risks (RFC 1047), never a loss.
+ * store_orphans_remove() (store_maint.h); steps 1 to 3 hold the user's
+ * orphan guard, so it never takes a file of a delivery in progress.  A
+ * crash after COMMIT but before the SMTP reply leaves a delivered message
+ * the client will send again: the duplicate every SMTP server risks
+ * (RFC 1047), never a loss.
  *
  * Group commit (later).  store_deliver_batch() already takes a list of
  * messages for one mailbox and does one fsync of msg/ and one transaction
@@ -157,7 +159,7 @@ store_insert_batch(struct store *st, const char *mailbox, struct store_delivery 
                    uint64_t quota_bytes, uint64_t quota_messages, uint32_t *uidvalidity_out)
 {
 	struct store_mailbox_row mb;
-	bool committing = false;
+	bool committing = false, guarded = false;
 	int ret = STORE_ERR_TEMP;
 	size_t i;
 	int rc, r;
@@ -172,6 +174,10 @@ store_insert_batch(struct store *st, const char *mailbox, struct store_delivery 
 		if (store_parse_file(st, d[i].spool_path, NULL, &d[i].parsed) == -1)
 			goto fail;
 	}
+	/* From the first link to the COMMIT the files have no rows: the
+	 * orphan scan must leave them alone. */
+	store_orphan_guard_enter(st);
+	guarded = true;
 	for (i = 0; i < n; i++) {
 		if ((ret = store_link_fresh(st, d[i].spool_path, NULL, d[i].file)) != STORE_OK)
 			goto fail;
@@ -215,6 +221,7 @@ store_insert_batch(struct store *st, const char *mailbox, struct store_delivery 
 		ret = (int)store_sqlite_class(st, rc);
 		goto fail;
 	}
+	store_orphan_guard_leave(st);
 	parsed_free_all(d, n);
 	if (uidvalidity_out != NULL)
 		*uidvalidity_out = mb.uidvalidity;
@@ -231,6 +238,8 @@ fail:
 	 * files (orphans at worst) rather than risk rows without files. */
 	if (!committing)
 		unlink_all(st, d, n);
+	if (guarded)
+		store_orphan_guard_leave(st);
 	return ret;
 }
 

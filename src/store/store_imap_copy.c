@@ -193,12 +193,19 @@ store_imap_copy(struct store *st, const char *from, const char *to, const uint32
 	struct store_files links = { 0 };
 	uint32_t *src_uids = NULL, *dst_uids = NULL;
 	uint64_t dst_modseq, src_modseq;
-	bool committing = false;
+	bool committing = false, guarded = false;
 	int r, rc, ret = STORE_ERR_TEMP;
 
 	*src_uids_out = *dst_uids_out = NULL;
 	*n_out = 0;
 	*to_missing = false;
+	/* A COPY's new links have no rows until the COMMIT: the orphan scan
+	 * must leave them alone.  The guard is taken before the write lock
+	 * (as in store_insert_batch), never while holding it. */
+	if (!move) {
+		store_orphan_guard_enter(st);
+		guarded = true;
+	}
 	if ((rc = store_exec(st, "BEGIN IMMEDIATE")) != SQLITE_OK) {
 		ret = (int)store_sqlite_class(st, rc);
 		goto fail;
@@ -226,6 +233,8 @@ store_imap_copy(struct store *st, const char *from, const char *to, const uint32
 		*uidvalidity_out = dst.uidvalidity;
 	if (v.n == 0) {
 		store_rollback(st);
+		if (guarded)
+			store_orphan_guard_leave(st);
 		return STORE_OK;
 	}
 	if ((uint64_t)dst.uidnext + v.n > UINT32_MAX) {
@@ -298,6 +307,8 @@ store_imap_copy(struct store *st, const char *from, const char *to, const uint32
 		ret = (int)store_sqlite_class(st, rc);
 		goto fail;
 	}
+	if (guarded)
+		store_orphan_guard_leave(st);
 	store_files_free(&links);
 	store_change_notify(st, to_name, dst.highestmodseq);
 	if (move && srcp == &src)
@@ -314,6 +325,8 @@ fail:
 	/* After a failed COMMIT the rows may be on disk: keep the links. */
 	if (!committing)
 		store_files_unlink(st, &links);
+	if (guarded)
+		store_orphan_guard_leave(st);
 	store_files_free(&links);
 	store_imap_msgs_free(v.m, v.n);
 	free(src_uids);

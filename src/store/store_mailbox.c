@@ -124,8 +124,12 @@ store_msg_open(struct store *st, const struct store_msg *m, const char **error_o
 		return -1;
 	}
 	fd = openat(st->msg_dirfd, m->file, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd == -1)
-		*error_out = store_errorf(st, "open %s/msg/%s: %s", st->dir, m->file, strerror(errno));
+	if (fd == -1) {
+		int saved = errno;
+
+		*error_out = store_errorf(st, "open %s/msg/%s: %s", st->dir, m->file, strerror(saved));
+		errno = saved;
+	}
 	return fd;
 }
 

@@ -1,6 +1,7 @@
 /* Where a user's data lives, and the small file-system helpers the store
  * and the queue share: safe names, mkdir -p, directory fsync, unique
  * names, error classes and error text. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -12,6 +13,7 @@
 #include <unistd.h>
 
 #include "lib/limits.h"
+#include "store/store_maint.h"
 #include "store/store_private.h"
 
 static _Thread_local char tls_errbuf[STORE_ERR_MAX];
@@ -222,4 +224,97 @@ store_unique_name(char *out, size_t outsize)
 
 	store_random_hex(rnd, sizeof(rnd), 8);
 	snprintf(out, outsize, "%lld.%s", (long long)time(NULL), rnd);
+}
+
+/* The inverse of store_path_escape: %XX back to its byte.  Returns 0, or
+ * -1 if name is not something store_path_escape makes (checked by
+ * escaping the result again). */
+static int
+path_unescape(const char *name, char *out, size_t outsize)
+{
+	char again[NAME_MAX + 1];
+	size_t o = 0;
+
+	for (const char *p = name; *p != '\0'; p++) {
+		unsigned v = 0;
+
+		if (o + 1 >= outsize)
+			return -1;
+		if (*p != '%') {
+			out[o++] = *p;
+			continue;
+		}
+		for (int k = 1; k <= 2; k++) {
+			char c = p[k];
+
+			if (c >= '0' && c <= '9')
+				v = v * 16 + (unsigned)(c - '0');
+			else if (c >= 'A' && c <= 'F')
+				v = v * 16 + (unsigned)(c - 'A' + 10);
+			else
+				return -1;
+		}
+		if (v == 0)
+			return -1;
+		out[o++] = (char)v;
+		p += 2;
+	}
+	out[o] = '\0';
+	if (store_path_escape(out, o, again, sizeof(again)) == -1 || strcmp(again, name) != 0)
+		return -1;
+	return 0;
+}
+
+int
+store_users_each(const char *data_dir, bool (*fn)(const char *user, void *arg), void *arg, const char **error_out)
+{
+	char mail[PATH_MAX], user[ADDRESS_MAX + 1], local[ADDRESS_MAX + 1], domain[ADDRESS_MAX + 1];
+	struct dirent *dd, *ld;
+	DIR *dom, *loc;
+	int r;
+
+	r = snprintf(mail, sizeof(mail), "%s/mail", data_dir);
+	if (r < 0 || (size_t)r >= sizeof(mail)) {
+		*error_out = "data_dir path too long";
+		return -1;
+	}
+	if ((dom = opendir(mail)) == NULL) {
+		if (errno == ENOENT)
+			return 0;
+		*error_out = store_tls_errorf("opendir %s: %s", mail, strerror(errno));
+		return -1;
+	}
+	while ((dd = readdir(dom)) != NULL) {
+		int dfd;
+		bool go_on = true;
+
+		if (dd->d_name[0] == '.' || path_unescape(dd->d_name, domain, sizeof(domain)) == -1)
+			continue;
+		dfd = openat(dirfd(dom), dd->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+		if (dfd == -1 || (loc = fdopendir(dfd)) == NULL) {
+			if (dfd != -1)
+				close(dfd);
+			continue;
+		}
+		while (go_on && (ld = readdir(loc)) != NULL) {
+			char index[NAME_MAX + 16];
+
+			if (ld->d_name[0] == '.' || path_unescape(ld->d_name, local, sizeof(local)) == -1)
+				continue;
+			/* Only users that have an index: opening one must never
+			 * create a folder for somebody. */
+			snprintf(index, sizeof(index), "%s/index.db", ld->d_name);
+			if (faccessat(dirfd(loc), index, F_OK, AT_SYMLINK_NOFOLLOW) != 0)
+				continue;
+			r = snprintf(user, sizeof(user), "%s@%s", local, domain);
+			if (r < 0 || (size_t)r >= sizeof(user))
+				continue;
+			go_on = fn(user, arg);
+		}
+		closedir(loc);
+		if (!go_on)
+			break;
+	}
+	closedir(dom);
+	return 0;
 }

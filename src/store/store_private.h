@@ -224,6 +224,16 @@ int store_insert_batch(struct store *st, const char *mailbox, struct store_deliv
  * bytes).  Returns STORE_OK or a store_error (st->errbuf). */
 int store_link_fresh(struct store *st, const char *path, const char *src, char *name);
 
+/* --- store_orphans.c: the orphan guard ---
+ * From the first link(2) of new message files into msg/ until their rows
+ * are committed (or the files unlinked after a failure), hold the guard of
+ * st's user: the orphan scan then never takes those files.  Cheap (a
+ * shared lock per bucket of users).  Never hold two at once, and take it
+ * before BEGIN IMMEDIATE, never while holding a write transaction: the
+ * scan holds the guard while it reads an index. */
+void store_orphan_guard_enter(struct store *st);
+void store_orphan_guard_leave(struct store *st);
+
 /* --- store_mailbox.c --- */
 
 /* A file name read from the index, before it is used as a path. */

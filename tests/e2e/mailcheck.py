@@ -246,6 +246,52 @@ def quiet_socket(sock, timeout=0.5):
     return got
 
 
+def user_dir(srv, user):
+    """data_dir/mail/<domain>/<local> (the test addresses need no escaping)."""
+    local, domain = user.rsplit("@", 1)
+    return os.path.join(srv.data, "mail", domain, local)
+
+
+def index_files(srv, user):
+    """The message file names user's index names (read-only, safe while
+    the server runs: the index is SQLite in WAL mode)."""
+    import sqlite3
+    db = sqlite3.connect("file:%s?mode=ro" % os.path.join(user_dir(srv, user), "index.db"), uri=True, timeout=30)
+    try:
+        return set(r[0] for r in db.execute("SELECT file FROM messages"))
+    finally:
+        db.close()
+
+
+def msg_files(srv, user):
+    return set(os.listdir(os.path.join(user_dir(srv, user), "msg")))
+
+
+def log_offset(srv):
+    """Where the server log ends now (for wait_log)."""
+    try:
+        return os.path.getsize(srv.log_path)
+    except OSError:
+        return 0
+
+
+def wait_log(srv, needle, offset=0, count=1, timeout=120):
+    """Waits until needle appears count times in the server log after
+    offset; returns the matching lines.  A bound on waiting for an event,
+    not a timing assertion: under the sanitizers things are slow."""
+    import time
+    deadline = time.time() + timeout
+    while True:
+        with open(srv.log_path, "rb") as fh:
+            fh.seek(offset)
+            lines = [l.decode("utf-8", "replace") for l in fh.read().split(b"\n") if needle.encode() in l]
+        if len(lines) >= count:
+            return lines
+        if time.time() > deadline:
+            raise AssertionError("%r did not appear %d times in the log: %s" % (needle, count, srv.tail(20)))
+        time.sleep(0.05)
+
+
 def sanitizer_report(srv):
     """The first sanitizer report line in the server's log so far, or None."""
     try:

@@ -8,6 +8,7 @@ kept; errors."""
 import imaplib
 import os
 import re
+import socket
 import sys
 import time
 
@@ -209,6 +210,62 @@ def append_while_selected_and_errors(f):
         u, tagged = c.cmd("APPEND INBOX", tag="noarg")
         assert tagged.startswith("noarg BAD"), tagged
         assert status_of(c.ok("STATUS INBOX (MESSAGES)"))["INBOX"]["MESSAGES"] == 3
+    finally:
+        c.logout()
+
+
+@t
+def multiappend_past_the_limit(f):
+    """RFC 3502 sets no bound on the messages of one MULTIAPPEND; ours is
+    1,000 (docs/IMAP.md).  Past it the command is valid but refused by a
+    server bound: NO [LIMIT] (RFC 5530), all or none, and the connection
+    stays usable whatever the literals' form."""
+    user = f.user()
+    c = f.conn(user)
+    # 1,000 "+" round trips: without this each would wait for a delayed ACK.
+    c.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    tiny = [b"Subject: m%d\r\n\r\nx\r\n" % i for i in range(1001)]
+    try:
+        # 1,000 is allowed.
+        pieces = ["APPEND INBOX "]
+        for m in tiny[:1000]:
+            pieces += [Lit(m, sync=False), " "]
+        u, tagged, sent = c.cmd_literals(pieces[:-1], tag="k")
+        assert tagged.startswith("k OK [APPENDUID "), tagged
+        assert len(appenduid(tagged)[1]) == 1000, tagged
+        # Synchronising literals: the 1,001st is refused instead of "+",
+        # so the client never sends it.
+        pieces = ["APPEND INBOX "]
+        for m in tiny:
+            pieces += [Lit(m), " "]
+        u, tagged, sent = c.cmd_literals(pieces[:-1], tag="s")
+        assert not sent, "the server asked for the 1,001st message"
+        assert tagged == "s NO [LIMIT] Too many messages in one APPEND (at most 1000)", tagged
+        c.ok("NOOP")
+        # Non-synchronising literals: all read, none stored, the stream in
+        # sync: the command after them is understood.
+        line = b"n APPEND INBOX"
+        for m in tiny:
+            line += b" {%d+}\r\n" % len(m) + m
+        c.send(line + b"\r\nafter NOOP\r\n")
+        u, tagged = c.read_until_tagged("n")
+        assert tagged == "n NO [LIMIT] Too many messages in one APPEND (at most 1000)", tagged
+        u, tagged = c.read_until_tagged("after")
+        assert tagged.startswith("after OK"), tagged
+        # The same with the last one large enough to be streamed to a
+        # spool file (16 KiB and up): dropped too.
+        big = b"Subject: big\r\n\r\n" + b"y" * 20000 + b"\r\n"
+        line = b"nb APPEND INBOX"
+        for m in tiny[:1000] + [big]:
+            line += b" {%d+}\r\n" % len(m) + m
+        c.send(line + b"\r\nafter2 NOOP\r\n")
+        u, tagged = c.read_until_tagged("nb")
+        assert tagged == "nb NO [LIMIT] Too many messages in one APPEND (at most 1000)", tagged
+        u, tagged = c.read_until_tagged("after2")
+        assert tagged.startswith("after2 OK"), tagged
+        assert status_of(c.ok("STATUS INBOX (MESSAGES)"))["INBOX"]["MESSAGES"] == 1000
+        spool = os.path.join(f.srv.data, "spool")
+        assert not os.path.isdir(spool) or os.listdir(spool) == [], os.listdir(spool)
     finally:
         c.logout()
 

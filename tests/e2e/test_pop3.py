@@ -1,8 +1,10 @@
 """End-to-end tests of POP3 (RFC 1939, 2449, 2595, 5034): capabilities,
 logins, the transaction commands, leave-on-server UIDLs, deletion
-semantics, locking, per-user switches, bounds and restart."""
+semantics, a newer login taking over a stale session, per-user switches,
+bounds and restart."""
 
 import base64
+import imaplib
 import os
 import poplib
 import socket
@@ -464,28 +466,122 @@ def snapshot_during_session(f):
     assert pop3_count(srv, ALICE) == 1
 
 
+def raw_login(srv, user=ALICE):
+    r = raw_pop3(srv)
+    r.send("USER %s\r\nPASS %s\r\n" % (user, PASSWORD))
+    assert r.line().startswith("+OK")
+    l = r.line()
+    assert l == "+OK Logged in.", l
+    return r
+
+
 @t
-def concurrent_session_in_use(f):
+def stale_session_taken_over(f):
+    """A phone that lost its network leaves its session open with no FIN
+    or RST.  A new login of the user takes over at once (docs/SECURITY.md):
+    the old session is told and closed, its DELEs are discarded, and its
+    late QUIT deletes nothing the new session must still see."""
     srv = f.std()
-    fill(srv, n=1)
-    p1 = pop3(srv, ALICE)
+    msgs = fill(srv, n=3)
+    before = uidls(srv, ALICE)
+    a = raw_login(srv)
+    a.send("DELE 1\r\n")
+    assert a.line().startswith("+OK")
+    # ... and A goes silent: no QUIT, no close.
+    b = pop3(srv, ALICE)
     try:
-        p2 = pop3(srv)
+        assert b.stat()[0] == 3, "A's DELE must not count for B"
+        assert [tuple(l.split()) for l in b.uidl()[1]] == before
+        l = a.line()
+        assert l.startswith("-ERR [IN-USE] A newer POP3 session of this mailbox has started"), l
+        assert a.closed(timeout=30), "the older session was not closed"
+        # A's QUIT comes late, to a closed session.
         try:
-            p2.user(ALICE)
-            expect_pop_error(lambda: p2.pass_(PASSWORD), "[IN-USE]")
-            text = expect_pop_error(lambda: p2._shortcmd("AUTH PLAIN " + b64("\0%s\0%s" % (ALICE, PASSWORD))))
-            assert "[IN-USE]" in text, text
-        finally:
-            p2.close()
+            a.send("QUIT\r\n")
+        except OSError:
+            pass
+        a.close()
+        # B sees and reads every message, the one A deleted included.
+        for i, m in enumerate(msgs):
+            assert_delivered_exact(retr(b, i + 1), m)
         # Another user is not affected.
-        p3 = pop3(srv, "bob@example.test")
-        p3.quit()
-        assert p1.stat()[0] == 1
-    finally:
-        p1.quit()
-    p = login_retry(srv)
-    p.quit()
+        pop3(srv, "bob@example.test").quit()
+        assert b.dele(2).startswith(b"+OK")
+        resp = b.quit()
+        assert resp.startswith(b"+OK"), resp
+    except Exception:
+        b.close()
+        raise
+    # Only B's deletion happened.
+    assert uidls(srv, ALICE) == [(b"1", before[0][1]), (b"2", before[2][1])], (before, uidls(srv, ALICE))
+
+
+@t
+def quit_racing_a_new_login(f):
+    """A's QUIT and B's login race.  Either A's UPDATE ran first (its
+    message is gone before B lists) or B took over first (A deletes
+    nothing): B can read every message it listed, and the store agrees
+    with what A was told."""
+    srv = f.std()
+    for round_ in range(5):
+        fill(srv, n=2)
+        n0 = pop3_count(srv, ALICE)
+        a = raw_login(srv)
+        a.send("DELE 1\r\nQUIT\r\n")
+        b = login_retry(srv)     # [IN-USE] only while A's expunge runs
+        try:
+            n = b.stat()[0]
+            for i in range(1, n + 1):
+                retr(b, i)
+            b.quit()
+        except Exception:
+            b.close()
+            raise
+        # What A was told: DELE's +OK and QUIT's answer, or (taken over
+        # before it got there) the -ERR [IN-USE] that ends it.
+        answers = []
+        try:
+            while len(answers) < 2:
+                answers.append(a.line())
+                if answers[-1].startswith("-ERR"):
+                    break
+        except (EOFError, OSError):
+            pass
+        a.close()
+        if answers == ["+OK Message 1 deleted.", "+OK Logging out, 1 message deleted."]:
+            assert n == n0 - 1 and pop3_count(srv, ALICE) == n0 - 1, (round_, n0, n)
+        else:
+            assert answers and answers[-1].startswith("-ERR [IN-USE]"), answers
+            assert n == n0 and pop3_count(srv, ALICE) == n0, (round_, n0, n, answers)
+
+
+@t
+def retr_of_message_expunged_under_the_session(f):
+    """The snapshot is the login's (RFC 1939): a message expunged over IMAP
+    meanwhile is answered with -ERR, and the session goes on."""
+    srv = f.std()
+    msgs = fill(srv, n=2)
+    p = pop3(srv, ALICE)
+    try:
+        assert p.stat()[0] == 2
+        m = imaplib.IMAP4(HOST, srv.port("imap"))
+        m.login(ALICE, PASSWORD)
+        m.select("INBOX")
+        m.store("1", "+FLAGS", "(\\Deleted)")
+        m.expunge()
+        m.logout()
+        expect_pop_error(lambda: p.retr(1), "deleted by another session")
+        expect_pop_error(lambda: p.top(1, 0), "deleted by another session")
+        assert_delivered_exact(retr(p, 2), msgs[1])
+        assert p.noop().startswith(b"+OK")
+        assert p.dele(1).startswith(b"+OK")
+        assert p.quit().startswith(b"+OK")
+    except Exception:
+        p.close()
+        raise
+    got = fetch_all(srv, ALICE)
+    assert len(got) == 1
+    assert_delivered_exact(got[0], msgs[1])
 
 
 @t

@@ -76,6 +76,8 @@ test_defaults(void)
 	test_assert_inteq(cfg.max_connections_smtp, 5000);
 	test_assert_inteq(cfg.data_deadline, 300);
 	test_assert_inteq(cfg.min_data_rate, 500);
+	test_assert_inteq(cfg.orphan_scan_interval, 86400);
+	test_assert_inteq(cfg.orphan_min_age, 3600);
 	test_assert_streq(cfg.path, "t.conf");
 	test_end();
 }
@@ -244,6 +246,18 @@ test_sizes(void)
 	expect_error("[limits]\nmin_data_rate = 1073741825\n", 2, "between 0 and 1073741824");
 	expect_error("[limits]\nmin_data_rate = 5K\n", 2, "number");
 	test_end();
+
+	test_begin("config: [store] orphan scan period and age, 0 allowed");
+	test_assert_inteq(parse("[store]\norphan_scan_interval = 0\norphan_min_age = 0\n", &error), 0);
+	test_assert_inteq(cfg.orphan_scan_interval, 0);
+	test_assert_inteq(cfg.orphan_min_age, 0);
+	test_assert_inteq(parse("[store]\norphan_scan_interval = 600\norphan_min_age = 7200\n", &error), 0);
+	test_assert_inteq(cfg.orphan_scan_interval, 600);
+	test_assert_inteq(cfg.orphan_min_age, 7200);
+	expect_error("[store]\norphan_scan_interval = 2592001\n", 2, "between 0 and 2592000");
+	expect_error("[store]\norphan_min_age = soon\n", 2, "number");
+	expect_error("[store]\norphan_scan = 1\n", 2, "orphan_scan");
+	test_end();
 }
 
 static void
@@ -352,7 +366,8 @@ test_print_roundtrip(void)
 	         "[listen]\nimaps = [::1]:993\nsmtp = 127.0.0.1:25\n"
 	         "[auth]\nallow_plaintext = loopback\n"
 	         "[limits]\nmax_message_size = 1536K\nmax_recipients = 7\nmax_connections = 99\n"
-	         "data_deadline = 30\nmin_data_rate = 250\n",
+	         "data_deadline = 30\nmin_data_rate = 250\n"
+	         "[store]\norphan_scan_interval = 60\n",
 	         cert_path, key_path);
 	test_begin("config: print output parses back to the same config");
 	test_assert_inteq(config_parse_text("t.conf", text, strlen(text), &first, &error), 0);
@@ -368,6 +383,7 @@ test_print_roundtrip(void)
 	test_assert(strstr(printed, "max_connections_smtp = 50\n") != NULL);
 	test_assert(strstr(printed, "data_deadline = 30\n") != NULL);
 	test_assert(strstr(printed, "min_data_rate = 250\n") != NULL);
+	test_assert(strstr(printed, "[store]\norphan_scan_interval = 60\norphan_min_age = 3600\n") != NULL);
 	snprintf(path, sizeof(path), "%s/printed.conf", tmpdir);
 	f = fopen(path, "w");
 	fputs(printed, f);

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "lib/limits.h"
+#include "queue/queue.h"
 #include "store/store.h"
 #include "store/store_maint.h"
 #include "store/store_private.h"
@@ -733,6 +734,146 @@ test_orphans(void)
 	test_end();
 }
 
+struct scan_arg {
+	const char *dd, *user;
+	long removed;
+};
+
+static void *
+scan_thread(void *arg)
+{
+	struct scan_arg *a = arg;
+	struct timespec future = { .tv_sec = time(NULL) + 3600 };
+	struct store *st = NULL;
+	const char *error;
+
+	if (store_open(a->dd, a->user, &st, &error) == -1) {
+		a->removed = -2;
+		return NULL;
+	}
+	a->removed = store_orphans_remove(st, &future, NULL, &error);
+	store_close(&st);
+	return NULL;
+}
+
+static bool
+collect_user(const char *user, void *arg)
+{
+	char *list = arg;
+
+	strcat(list, user);
+	strcat(list, " ");
+	return true;
+}
+
+static void
+test_orphan_guard(void)
+{
+	const char *user[] = { "guard@example.com" };
+	char *dd = tmpdir();
+	char dir[PATH_MAX], path[PATH_MAX * 2], sql[256], list[512] = "";
+	const char *name = "1700000000.00000000feedface";
+	struct scan_arg a = { .dd = dd, .user = user[0] };
+	struct store *st = NULL;
+	struct stat sb;
+	const char *error;
+	pthread_t th;
+	int fd;
+
+	test_begin("store: the orphan scan never takes a file between link and COMMIT");
+	test_assert(deliver_text(dd, msg1, user, 1) == 0);
+	test_assert(store_open(dd, user[0], &st, &error) == 0);
+	store_user_dir(dd, user[0], dir, sizeof(dir));
+	snprintf(path, sizeof(path), "%s/msg/%s", dir, name);
+	/* A writer between its link and its COMMIT ... */
+	store_orphan_guard_enter(st);
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
+	test_assert(fd >= 0 && write(fd, msg2, strlen(msg2)) == (ssize_t)strlen(msg2));
+	close(fd);
+	/* ... while a scan runs: it finds the file without a row and waits. */
+	test_assert(pthread_create(&th, NULL, scan_thread, &a) == 0);
+	usleep(200000);
+	test_assert(stat(path, &sb) == 0);
+	/* The COMMIT: now a row names the file. */
+	snprintf(sql, sizeof(sql),
+	         "INSERT INTO messages(mailbox_id, uid, modseq, internal_date, size, file, flags) "
+	         "SELECT id, uidnext, highestmodseq + 1, 0, %zu, '%s', 0 FROM mailboxes WHERE name = 'INBOX'",
+	         strlen(msg2), name);
+	test_assert(sqlite3_exec(st->db, sql, NULL, NULL, NULL) == SQLITE_OK);
+	store_orphan_guard_leave(st);
+	pthread_join(th, NULL);
+	test_assert_inteq(a.removed, 0);
+	test_assert(stat(path, &sb) == 0);
+	test_assert_inteq(count_msg_files(dd, user[0]), 2);
+	/* Without a row and without a writer it goes, and its bytes are told. */
+	test_assert(sqlite3_exec(st->db, "DELETE FROM messages WHERE file = '1700000000.00000000feedface'", NULL, NULL,
+	                         NULL) == SQLITE_OK);
+	{
+		struct timespec future;
+		uint64_t bytes = 0;
+
+		clock_gettime(CLOCK_REALTIME, &future);
+		future.tv_sec++;
+		test_assert_inteq(store_orphans_remove(st, &future, &bytes, &error), 1);
+		test_assert_inteq(bytes, strlen(msg2));
+	}
+	test_assert(stat(path, &sb) == -1);
+	test_assert_inteq(count_msg_files(dd, user[0]), 1);
+	store_close(&st);
+	test_end();
+
+	test_begin("store: store_users_each finds the users with an index, not other folders");
+	{
+		const char *more[] = { "Odd.Name+tag@Example.COM" };
+		char ghost[PATH_MAX + 32];
+
+		test_assert(deliver_text(dd, msg1, more, 1) == 0);
+		snprintf(ghost, sizeof(ghost), "%s/mail/example.com/ghost/msg", dd);
+		test_assert(store_mkdirs(ghost) == 0);
+		snprintf(ghost, sizeof(ghost), "%s/mail/example.com/%%zz", dd);
+		test_assert(mkdir(ghost, 0700) == 0);
+		test_assert(store_users_each(dd, collect_user, list, &error) == 0);
+		test_assert(strstr(list, "guard@example.com ") != NULL);
+		test_assert(strstr(list, "Odd.Name+tag@Example.COM ") != NULL);
+		test_assert(strstr(list, "ghost") == NULL);
+		test_assert(strstr(list, "%zz") == NULL);
+		printf("# users: %s\n", list);
+	}
+	test_end();
+
+	test_begin("store: queue leftovers go, complete entries stay");
+	{
+		static const char *const names[] = {
+			"000001700000.000000001.0000abcd.eml",      /* no .env: leftover */
+			"000001700000.000000002.0000abce.env.tmp",  /* never renamed: leftover */
+			"000001700000.000000003.0000abcf.eml",      /* complete */
+			"000001700000.000000003.0000abcf.env",
+			"not-a-queue-file.eml",                     /* not ours: left alone */
+		};
+		char q[PATH_MAX + 16];
+		struct timespec past = { .tv_sec = 1 }, future;
+
+		clock_gettime(CLOCK_REALTIME, &future);
+		future.tv_sec++;
+		snprintf(q, sizeof(q), "%s/queue", dd);
+		test_assert(mkdir(q, 0700) == 0);
+		for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+			snprintf(path, sizeof(path), "%s/%s", q, names[i]);
+			fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
+			test_assert(fd >= 0);
+			close(fd);
+		}
+		test_assert_inteq(queue_cleanup(dd, &past, &error), 0);   /* all younger than the cutoff */
+		test_assert_inteq(queue_cleanup(dd, &future, &error), 2);
+		test_assert_inteq(count_dir(q), 3);
+		snprintf(path, sizeof(path), "%s/%s", q, names[2]);
+		test_assert(stat(path, &sb) == 0);
+	}
+	test_end();
+	rm_rf(dd);
+	free(dd);
+}
+
 /* The durability promise against kill -9: a child delivers in a loop and
  * reports each acknowledged message on a pipe; the parent kills it at a
  * random moment, then checks that every acknowledged message is present
@@ -830,6 +971,7 @@ main(void)
 	test_spool();
 	test_failures_leave_no_row_and_no_file();
 	test_orphans();
+	test_orphan_guard();
 	test_kill9();
 	return test_done();
 }
