@@ -31,6 +31,7 @@
 #include "lib/xalloc.h"
 #include "imap/imap.h"
 #include "store/store_fts.h"
+#include "store/store_reserve.h"
 #include "imap/imap_session.h"
 #include "pop3/pop3.h"
 #include "server/listener.h"
@@ -471,6 +472,11 @@ server_run(const struct tern_config *cfg)
 	/* A file size limit (ulimit -f) must give EFBIG, answered like a full
 	 * disk (452 4.3.1), not kill the server. */
 	signal(SIGXFSZ, SIG_IGN);
+	/* Space kept for deletes when the disk fills (store_reserve.h). */
+	store_reserve_configure(cfg->disk_reserve);
+	if (store_reserve_ensure(cfg->data_dir) == -1)
+		log_warnx("disk full at start: no disk reserve; deliveries wait until deletes free %llu bytes",
+		          (unsigned long long)cfg->disk_reserve);
 
 	/* Only sources with a connection open have an entry: as many as
 	 * there can be connections (plus those being accepted meanwhile). */

@@ -22,6 +22,7 @@
 #include "lib/str.h"
 #include "store/store_fts.h"
 #include "store/store_private.h"
+#include "store/store_reserve.h"
 
 /* meta key: the default mailboxes were created once. */
 #define META_DEFAULTS "defaults"
@@ -469,8 +470,8 @@ out:
 
 /* --- delete --- */
 
-int
-store_mailbox_delete(struct store *st, const char *name, const char **error_out)
+static int
+delete_once(struct store *st, const char *name, const char **error_out)
 {
 	char canon[STORE_MAILBOX_NAME_MAX + 1];
 	struct store_files files = { 0 };
@@ -558,6 +559,20 @@ fail:
 	store_files_free(&files);
 	*error_out = st->errbuf;
 	return ret;
+}
+
+/* Deleting a mailbox frees space: on a full disk it runs once more on
+ * the disk reserve (store_reserve.h). */
+int
+store_mailbox_delete(struct store *st, const char *name, const char **error_out)
+{
+	int r = delete_once(st, name, error_out);
+
+	if (r == STORE_ERR_NOSPACE && store_reserve_borrow(st->data_dir)) {
+		r = delete_once(st, name, error_out);
+		store_reserve_return(st->data_dir);
+	}
+	return r;
 }
 
 /* --- rename --- */
