@@ -31,7 +31,7 @@
 
 #define CONFIG_DEFAULT_DATA_DIR   "/var/lib/tern"
 #define CONFIG_DEFAULT_MSG_SIZE   (50ULL * 1024 * 1024)
-/* The disk reserve (store_reserve.h): enough WAL for an expunge of a few
+/* The disk reserve (lib/reserve.h): enough WAL for an expunge of a few
  * thousand messages at once; at most a gigabyte. */
 #define CONFIG_DEFAULT_DISK_RESERVE (32ULL * 1024 * 1024)
 #define CONFIG_DISK_RESERVE_MAX   (1024ULL * 1024 * 1024)

@@ -40,9 +40,9 @@
 #include <unistd.h>
 
 #include "lib/limits.h"
+#include "lib/reserve.h"
 #include "store/store_fts.h"
 #include "store/store_private.h"
-#include "store/store_reserve.h"
 
 int
 store_link_fresh(struct store *st, const char *path, const char *src, char *name)
@@ -169,7 +169,7 @@ store_insert_batch(struct store *st, const char *mailbox, struct store_delivery 
 	}
 	/* While a delete uses the disk reserve, or the reserve cannot be
 	 * made again, new mail would take the space deletes free. */
-	if (!store_reserve_held(st->data_dir)) {
+	if (!reserve_held(st->data_dir)) {
 		store_errorf(st, "the disk is full");
 		return STORE_ERR_NOSPACE;
 	}

@@ -35,7 +35,7 @@
  * fts_map row: a document no row names is dead, and dead documents are
  * never answers, because every query goes through fts_map and the
  * messages table.  This makes an expunge cheap and nearly free of new
- * disk pages, which matters when the disk is full (store_reserve.h).  Dead
+ * disk pages, which matters when the disk is full (lib/reserve.h).  Dead
  * documents still take room, so when they are a third of the index (and
  * at least FTS_COMPACT_MIN), the indexer thread compacts: it builds
  * fts_new from the live documents' message files, FTS_REBUILD_BATCH
@@ -77,12 +77,12 @@
 
 #include "lib/arena.h"
 #include "lib/buf.h"
+#include "lib/reserve.h"
 #include "lib/xalloc.h"
 #include "mime/mime.h"
 #include "mime/mime_text.h"
 #include "store/store_fts.h"
 #include "store/store_fts_private.h"
-#include "store/store_reserve.h"
 
 /* Compaction starts when dead documents are at least this many and at
  * least 1/FTS_COMPACT_DIV of all documents: the index is then at most 1.5
@@ -489,7 +489,7 @@ out:
 /* Indexes what is missing in mailbox_id (at most limit messages, -1 all),
  * in a transaction of its own (or inside the caller's).  When in step
  * this costs two counts (about 1 ms for 20,000 messages).  Nothing is
- * written while the disk reserve is in use (store_reserve.h). */
+ * written while the disk reserve is in use (lib/reserve.h). */
 static int
 heal(struct store *st, int64_t mailbox_id, int64_t limit)
 {
@@ -500,7 +500,7 @@ heal(struct store *st, int64_t mailbox_id, int64_t limit)
 		return 0;
 	if (diff == INT64_MIN)
 		return -1;
-	if (!store_reserve_held(st->data_dir))
+	if (!reserve_held(st->data_dir))
 		return 0;
 	/* A read batch (store_read_begin) is a read snapshot, which cannot
 	 * become a write: end it, the healing writes on its own. */
@@ -536,7 +536,7 @@ store_fts_catch_up(struct store *st, int64_t mailbox_id, size_t batch, bool *don
 	int64_t diff;
 
 	*done_out = false;
-	if (!store_reserve_held(st->data_dir)) {
+	if (!reserve_held(st->data_dir)) {
 		*done_out = true;       /* the next delivery or search tries again */
 		return 0;
 	}
@@ -667,7 +667,7 @@ store_fts_maintain(struct store *st, bool *more_out)
 	int64_t vacuum;
 
 	*more_out = false;
-	if (!store_reserve_held(st->data_dir))
+	if (!reserve_held(st->data_dir))
 		return 0;
 	store_read_end(st);
 	if ((vacuum = meta_get(st, "fts_vacuum", 0)) == INT64_MIN)

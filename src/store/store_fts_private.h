@@ -30,7 +30,7 @@ int fts_finish(struct store *st, sqlite3_stmt *s, int rc, const char *what);
 bool fts_file_text(struct store *st, const char *file, struct buf *header, struct buf *body);
 
 /* Indexes what is missing in mailbox_id before a search, when the disk
- * reserve allows writing (store_reserve.h); failures are not reported: the
+ * reserve allows writing (lib/reserve.h); failures are not reported: the
  * search reads the files of messages still without text.  Returns 0. */
 int fts_heal_for_search(struct store *st, int64_t mailbox_id);
 

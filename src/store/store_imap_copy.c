@@ -17,9 +17,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "lib/reserve.h"
 #include "store/store_fts.h"
 #include "store/store_private.h"
-#include "store/store_reserve.h"
 
 int
 store_imap_append(struct store *st, const char *mailbox, struct store_append *a, size_t n, uint64_t quota_bytes,
@@ -326,7 +326,7 @@ fail:
 /* A COPY adds rows (and links) for good: refused while the disk reserve
  * is in use.  A MOVE (how many clients delete: to Trash) adds nothing for
  * good and must work on a full disk: it runs once more on the reserve
- * (store_reserve.h). */
+ * (lib/reserve.h). */
 int
 store_imap_copy(struct store *st, const char *from, const char *to, const uint32_t *uids, size_t n, bool move,
                 uint64_t quota_bytes, uint64_t quota_messages, uint32_t *uidvalidity_out, uint32_t **src_uids_out,
@@ -334,7 +334,7 @@ store_imap_copy(struct store *st, const char *from, const char *to, const uint32
 {
 	int r;
 
-	if (!move && !store_reserve_held(st->data_dir)) {
+	if (!move && !reserve_held(st->data_dir)) {
 		*src_uids_out = *dst_uids_out = NULL;
 		*n_out = 0;
 		*to_missing = false;
@@ -343,10 +343,10 @@ store_imap_copy(struct store *st, const char *from, const char *to, const uint32
 	}
 	r = copy_once(st, from, to, uids, n, move, quota_bytes, quota_messages, uidvalidity_out, src_uids_out,
 	              dst_uids_out, n_out, to_missing, error_out);
-	if (r == STORE_ERR_NOSPACE && move && store_reserve_borrow(st->data_dir)) {
+	if (r == STORE_ERR_NOSPACE && move && reserve_borrow(st->data_dir)) {
 		r = copy_once(st, from, to, uids, n, move, quota_bytes, quota_messages, uidvalidity_out, src_uids_out,
 		              dst_uids_out, n_out, to_missing, error_out);
-		store_reserve_return(st->data_dir);
+		reserve_return(st->data_dir);
 	}
 	return r;
 }

@@ -10,8 +10,8 @@
 #include <strings.h>
 #include <sys/types.h>
 
+#include "lib/reserve.h"
 #include "store/store_private.h"
-#include "store/store_reserve.h"
 
 struct kwset {
 	const char *kw[STORE_KEYWORDS_MAX];
@@ -349,7 +349,7 @@ fail:
 
 /* Flag changes take no new space for good, and \\Deleted comes before an
  * expunge: on a full disk they run once more on the disk reserve
- * (store_reserve.h). */
+ * (lib/reserve.h). */
 int
 store_imap_flags(struct store *st, const char *mailbox, const uint32_t *uids, size_t n,
                  const struct store_flags_change *ch, struct store_imap_msg **changed_out, size_t *n_changed_out,
@@ -357,10 +357,10 @@ store_imap_flags(struct store *st, const char *mailbox, const uint32_t *uids, si
 {
 	int r = flags_once(st, mailbox, uids, n, ch, changed_out, n_changed_out, failed_out, n_failed_out, error_out);
 
-	if (r == STORE_ERR_NOSPACE && store_reserve_borrow(st->data_dir)) {
+	if (r == STORE_ERR_NOSPACE && reserve_borrow(st->data_dir)) {
 		r = flags_once(st, mailbox, uids, n, ch, changed_out, n_changed_out, failed_out, n_failed_out,
 		               error_out);
-		store_reserve_return(st->data_dir);
+		reserve_return(st->data_dir);
 	}
 	return r;
 }

@@ -19,10 +19,10 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "lib/reserve.h"
 #include "lib/str.h"
 #include "store/store_fts.h"
 #include "store/store_private.h"
-#include "store/store_reserve.h"
 
 /* meta key: the default mailboxes were created once. */
 #define META_DEFAULTS "defaults"
@@ -562,15 +562,15 @@ fail:
 }
 
 /* Deleting a mailbox frees space: on a full disk it runs once more on
- * the disk reserve (store_reserve.h). */
+ * the disk reserve (lib/reserve.h). */
 int
 store_mailbox_delete(struct store *st, const char *name, const char **error_out)
 {
 	int r = delete_once(st, name, error_out);
 
-	if (r == STORE_ERR_NOSPACE && store_reserve_borrow(st->data_dir)) {
+	if (r == STORE_ERR_NOSPACE && reserve_borrow(st->data_dir)) {
 		r = delete_once(st, name, error_out);
-		store_reserve_return(st->data_dir);
+		reserve_return(st->data_dir);
 	}
 	return r;
 }
@@ -1027,6 +1027,12 @@ store_ensure_default_mailboxes(struct store *st, const char **error_out)
 	}
 	return 0;
 fail:
+	/* On a full disk the login goes on without them (the user may be
+	 * logging in to delete): a later login creates them. */
+	if (store_sqlite_class(st, sqlite3_extended_errcode(st->db)) == STORE_ERR_NOSPACE) {
+		store_rollback(st);
+		return 0;
+	}
 	store_rollback(st);
 	*error_out = st->errbuf;
 	return -1;

@@ -9,9 +9,9 @@
 #include <string.h>
 #include <strings.h>
 
+#include "lib/reserve.h"
 #include "lib/str.h"
 #include "store/store_private.h"
-#include "store/store_reserve.h"
 
 char store_no_keywords[1];
 
@@ -404,16 +404,16 @@ fail:
 }
 
 /* A delete must work on a full disk: when it fails for space, it runs
- * once more on the disk reserve (store_reserve.h). */
+ * once more on the disk reserve (lib/reserve.h). */
 int
 store_imap_expunge(struct store *st, const char *mailbox, const uint32_t *uids, size_t n,
                    uint32_t **expunged_out, size_t *n_out, const char **error_out)
 {
 	int r = expunge_once(st, mailbox, uids, n, expunged_out, n_out, error_out);
 
-	if (r == STORE_ERR_NOSPACE && store_reserve_borrow(st->data_dir)) {
+	if (r == STORE_ERR_NOSPACE && reserve_borrow(st->data_dir)) {
 		r = expunge_once(st, mailbox, uids, n, expunged_out, n_out, error_out);
-		store_reserve_return(st->data_dir);
+		reserve_return(st->data_dir);
 	}
 	return r;
 }

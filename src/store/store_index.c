@@ -46,10 +46,10 @@
 #include <unistd.h>
 
 #include "lib/limits.h"
+#include "lib/reserve.h"
 #include "lib/str.h"
 #include "store/store_fts.h"
 #include "store/store_private.h"
-#include "store/store_reserve.h"
 
 static const char schema_v1[] =
 	"CREATE TABLE mailboxes("
@@ -651,7 +651,8 @@ db_open(struct store *st, enum store_error *err_out)
 		return -1;
 	}
 	if (set_wal(st) == -1) {
-		*err_out = STORE_ERR_TEMP;
+		/* an -shm file that cannot grow on a full disk is NOSPACE */
+		*err_out = store_sqlite_class(st, sqlite3_extended_errcode(st->db));
 		return -1;
 	}
 	snprintf(path, sizeof(path), "PRAGMA synchronous=FULL; PRAGMA cache_size=-%d;", STORE_CACHE_KIB);
@@ -659,24 +660,27 @@ db_open(struct store *st, enum store_error *err_out)
 		*err_out = store_sqlite_class(st, rc);
 		return -1;
 	}
-	if (schema_ensure(st, err_out) == -1) {
-		/* The migration to version 3 frees space, but needs some first:
-		 * on a full disk it may borrow the reserve (store_reserve.h). */
-		bool retry = *err_out == STORE_ERR_NOSPACE && store_reserve_borrow(st->data_dir);
-		int r = retry ? schema_ensure(st, err_out) : -1;
-
-		if (retry)
-			store_reserve_return(st->data_dir);
-		if (r == -1)
-			return -1;
-	}
-	if (inbox_ensure(st, err_out) == -1)
+	if (schema_ensure(st, err_out) == -1 || inbox_ensure(st, err_out) == -1)
 		return -1;
 	if (store_fts_schema(st) == -1) {
 		*err_out = store_sqlite_class(st, sqlite3_extended_errcode(st->db));
 		return -1;
 	}
 	return 0;
+}
+
+/* Finalizes the statements and closes the connection (st stays). */
+static void
+db_close(struct store *st)
+{
+	for (int i = 0; i < STMT_COUNT; i++) {
+		sqlite3_finalize(st->stmts[i]);
+		st->stmts[i] = NULL;
+	}
+	if (st->db != NULL)
+		sqlite3_close(st->db);
+	st->db = NULL;
+	st->read_batch = false;
 }
 
 int
@@ -714,9 +718,22 @@ store_open_ex(const char *data_dir, const char *user, struct store **st_out, enu
 		return -1;
 	}
 	if (db_open(st, err_out) == -1) {
-		*error_out = store_tls_errorf("%s", st->errbuf);
-		store_close(&st);
-		return -1;
+		/* Opening needs a little space (the -wal and -shm files, the
+		 * migration to schema 3): on a full disk it borrows the reserve,
+		 * since the user may be logging in to delete (lib/reserve.h). */
+		bool retry = *err_out == STORE_ERR_NOSPACE && reserve_borrow(data_dir);
+		int r = -1;
+
+		if (retry) {
+			db_close(st);
+			r = db_open(st, err_out);
+			reserve_return(data_dir);
+		}
+		if (r == -1) {
+			*error_out = store_tls_errorf("%s", st->errbuf);
+			store_close(&st);
+			return -1;
+		}
 	}
 	*st_out = st;
 	return 0;
@@ -738,10 +755,7 @@ store_close(struct store **stp)
 	if (st == NULL)
 		return;
 	store_read_end(st);
-	for (int i = 0; i < STMT_COUNT; i++)
-		sqlite3_finalize(st->stmts[i]);
-	if (st->db != NULL)
-		sqlite3_close(st->db);
+	db_close(st);
 	if (st->msg_dirfd >= 0)
 		close(st->msg_dirfd);
 	buf_free(&st->cached);

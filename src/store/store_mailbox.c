@@ -10,10 +10,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "lib/reserve.h"
 #include "lib/str.h"
 #include "store/store_fts.h"
 #include "store/store_private.h"
-#include "store/store_reserve.h"
 
 bool
 store_file_name_ok(const char *name, size_t len)
@@ -163,6 +163,8 @@ store_files_unlink(struct store *st, struct store_files *f)
 {
 	for (size_t i = 0; i < f->n; i++)
 		unlinkat(st->msg_dirfd, f->names[i], 0);
+	if (f->n > 0)
+		reserve_note_freed();
 	store_files_free(f);
 }
 
@@ -263,7 +265,7 @@ fail:
 }
 
 /* A delete must work on a full disk: when it fails for space, it runs
- * once more on the disk reserve (store_reserve.h). */
+ * once more on the disk reserve (lib/reserve.h). */
 int
 store_expunge(struct store *st, const char *mailbox, const uint32_t *uids, size_t n,
               const char **error_out)
@@ -271,9 +273,9 @@ store_expunge(struct store *st, const char *mailbox, const uint32_t *uids, size_
 	enum store_error err;
 	int r = expunge_once(st, mailbox, uids, n, &err);
 
-	if (r == -1 && err == STORE_ERR_NOSPACE && store_reserve_borrow(st->data_dir)) {
+	if (r == -1 && err == STORE_ERR_NOSPACE && reserve_borrow(st->data_dir)) {
 		r = expunge_once(st, mailbox, uids, n, &err);
-		store_reserve_return(st->data_dir);
+		reserve_return(st->data_dir);
 	}
 	if (r == -1)
 		*error_out = st->errbuf;
@@ -347,9 +349,9 @@ store_flags_change(struct store *st, const char *mailbox, const uint32_t *uids, 
 		return -1;
 	}
 	r = flags_once(st, mailbox, uids, n, flags, set, &err);
-	if (r == -1 && err == STORE_ERR_NOSPACE && store_reserve_borrow(st->data_dir)) {
+	if (r == -1 && err == STORE_ERR_NOSPACE && reserve_borrow(st->data_dir)) {
 		r = flags_once(st, mailbox, uids, n, flags, set, &err);
-		store_reserve_return(st->data_dir);
+		reserve_return(st->data_dir);
 	}
 	if (r == -1)
 		*error_out = st->errbuf;

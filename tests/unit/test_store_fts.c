@@ -14,11 +14,11 @@
 #include <unistd.h>
 
 #include "lib/buf.h"
+#include "lib/reserve.h"
 #include "store/store.h"
 #include "store/store_fts.h"
 #include "store/store_fts_private.h"
 #include "store/store_private.h"
-#include "store/store_reserve.h"
 #include "test.h"
 
 static const char *user = "fts@example.com";
@@ -477,8 +477,8 @@ test_in_step(const char *dir, struct store *st)
 
 	test_begin("store_fts: while the disk reserve is borrowed, a search reads the files of messages not indexed");
 	test_assert(add(st, inbox, 21, "Subject: x\r\n\r\nnot yet\r\n") == 0);
-	store_reserve_configure(1 << 20);
-	test_assert(store_reserve_borrow(dir));
+	reserve_configure(1 << 20);
+	test_assert(reserve_borrow(dir));
 	{
 		char sql[256];
 		snprintf(sql, sizeof(sql), "INSERT INTO messages(mailbox_id, uid, modseq, internal_date, size, file)"
@@ -493,11 +493,11 @@ test_in_step(const char *dir, struct store *st)
 	test_assert_streq(find(st, "INBOX", "late", false), "22");
 	test_assert_streq(find(st, "INBOX", "not yet", true), "21");
 	test_assert_inteq(count(st, "SELECT count(*) FROM fts_map WHERE uid = 22"), 0);  /* nothing written */
-	store_reserve_return(dir);
+	reserve_return(dir);
 	test_assert_streq(find(st, "INBOX", "kookaburra", true), "22");
 	test_assert_inteq(count(st, "SELECT count(*) FROM fts_map WHERE uid = 22"), 1);
-	store_reserve_configure(0);
-	snprintf(path, sizeof(path), "%s/" STORE_RESERVE_FILE, dir);
+	reserve_configure(0);
+	snprintf(path, sizeof(path), "%s/" RESERVE_FILE, dir);
 	test_assert(access(path, F_OK) == 0);   /* given back */
 	unlink(path);
 	test_end();

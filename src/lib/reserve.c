@@ -1,4 +1,4 @@
-/* The disk space reserve: see store_reserve.h for what it is and why. */
+/* The disk space reserve: see lib/reserve.h for what it is and why. */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -10,7 +10,7 @@
 #include <unistd.h>
 
 #include "lib/log.h"
-#include "store/store_reserve.h"
+#include "lib/reserve.h"
 
 /* Zeros written at a time where fallocate(2) is not supported. */
 #define RESERVE_CHUNK 65536
@@ -25,7 +25,7 @@ static bool warned_full;           /* "disk full" was logged; cleared when the r
 static void
 reserve_path(const char *data_dir, char *out, size_t outsize)
 {
-	snprintf(out, outsize, "%s/%s", data_dir, STORE_RESERVE_FILE);
+	snprintf(out, outsize, "%s/%s", data_dir, RESERVE_FILE);
 }
 
 static time_t
@@ -95,7 +95,7 @@ ensure_locked(const char *data_dir)
 		unlink(path);
 	}
 	if (err == ENOSPC || err == EDQUOT) {
-		next_try = mono_now() + STORE_RESERVE_RETRY_SEC;
+		next_try = mono_now() + RESERVE_RETRY_SEC;
 		if (!warned_full)
 			log_warnx("disk full: cannot keep the disk reserve path=%s bytes=%llu; deliveries"
 			          " wait until deletes free the space", path, (unsigned long long)reserve_bytes);
@@ -111,7 +111,7 @@ ensure_locked(const char *data_dir)
 }
 
 void
-store_reserve_configure(uint64_t bytes)
+reserve_configure(uint64_t bytes)
 {
 	pthread_mutex_lock(&reserve_lock);
 	reserve_bytes = bytes;
@@ -120,7 +120,7 @@ store_reserve_configure(uint64_t bytes)
 }
 
 int
-store_reserve_ensure(const char *data_dir)
+reserve_ensure(const char *data_dir)
 {
 	int r;
 
@@ -132,7 +132,7 @@ store_reserve_ensure(const char *data_dir)
 }
 
 bool
-store_reserve_held(const char *data_dir)
+reserve_held(const char *data_dir)
 {
 	bool held;
 
@@ -143,7 +143,7 @@ store_reserve_held(const char *data_dir)
 }
 
 bool
-store_reserve_borrow(const char *data_dir)
+reserve_borrow(const char *data_dir)
 {
 	char path[PATH_MAX];
 
@@ -162,7 +162,15 @@ store_reserve_borrow(const char *data_dir)
 }
 
 void
-store_reserve_return(const char *data_dir)
+reserve_note_freed(void)
+{
+	pthread_mutex_lock(&reserve_lock);
+	next_try = 0;
+	pthread_mutex_unlock(&reserve_lock);
+}
+
+void
+reserve_return(const char *data_dir)
 {
 	pthread_mutex_lock(&reserve_lock);
 	if (borrowers > 0 && --borrowers == 0) {
