@@ -13,7 +13,9 @@
  *                  so a copy is neither decoded nor tokenized again.
  *   meta           fts_next_doc (document ids are never reused), fts_docs
  *                  (documents in fts_idx), fts_dead (documents in fts_idx
- *                  no fts_map row names any more), and while they last
+ *                  no fts_map row names any more), fts_unmerged
+ *                  (documents added since the last full merge), and while
+ *                  they last
  *                  fts_vacuum (a VACUUM is due after the migration) and
  *                  fts_rebuild / fts_rebuilt (a compaction's progress).
  *
@@ -91,10 +93,19 @@
 #define FTS_COMPACT_DIV 3
 /* Documents indexed from their files per compaction transaction. */
 #define FTS_REBUILD_BATCH 200
+/* FTS5 writes each transaction's new rows as a segment of their own and
+ * merges them by levels; one merged segment is about 20% smaller (every
+ * trigram's term is stored once, not once per segment).  When documents
+ * added since the last full merge are at least FTS_MERGE_MIN and a
+ * 1/FTS_MERGE_DIV of the index, upkeep merges everything into one segment,
+ * FTS_MERGE_PAGES leaf pages per transaction. */
+#define FTS_MERGE_MIN 64
+#define FTS_MERGE_DIV 4
+#define FTS_MERGE_PAGES 2000
 /* Pages given back per incremental_vacuum transaction, and free pages
  * (at least this many, and an eighth of the file) worth giving back. */
 #define FTS_SHRINK_PAGES 1024
-#define FTS_SHRINK_MIN_PAGES 256
+#define FTS_SHRINK_MIN_PAGES 64
 
 #define FTS_TABLE_ARGS \
 	" USING fts5(text, content = '', tokenize = 'trigram case_sensitive 0', detail = none, columnsize = 0)"
@@ -112,7 +123,8 @@ static const char fts_schema_sql[] =
 	" PRIMARY KEY(mailbox_id, uid)) WITHOUT ROWID;"
 	"CREATE INDEX fts_map_doc ON fts_map(doc);"
 	"DELETE FROM meta WHERE key IN ('fts_rebuild', 'fts_rebuilt');"
-	"INSERT OR REPLACE INTO meta(key, value) VALUES ('fts_next_doc', 1), ('fts_docs', 0), ('fts_dead', 0);";
+	"INSERT OR REPLACE INTO meta(key, value) VALUES ('fts_next_doc', 1), ('fts_docs', 0), ('fts_dead', 0),"
+	" ('fts_unmerged', 0);";
 
 sqlite3_stmt *
 fts_prep(struct store *st, const char *sql)
@@ -310,7 +322,7 @@ index_texts(struct store *st, int64_t mailbox_id, uint32_t uid, struct buf *head
 	/* a UID is never reused, but an index rebuilt over old rows may hold one */
 	if (store_fts_delete(st, mailbox_id, uid) == -1)
 		return -1;
-	if ((s = fts_prep(st, "UPDATE meta SET value = value + 1 WHERE key IN ('fts_next_doc', 'fts_docs')"
+	if ((s = fts_prep(st, "UPDATE meta SET value = value + 1 WHERE key IN ('fts_next_doc', 'fts_docs', 'fts_unmerged')"
 			      " RETURNING key = 'fts_next_doc', value - 1")) == NULL)
 		return -1;
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW)
@@ -526,7 +538,11 @@ heal(struct store *st, int64_t mailbox_id, int64_t limit)
 int
 fts_heal_for_search(struct store *st, int64_t mailbox_id)
 {
-	heal(st, mailbox_id, -1);
+	int64_t diff = missing_count(st, mailbox_id);
+
+	/* what the search indexed is for the indexer thread's upkeep too */
+	if (diff > 0 && heal(st, mailbox_id, -1) == 0)
+		store_fts_async_note(st->data_dir, st->user, 0);
 	return 0;
 }
 
@@ -619,7 +635,7 @@ compact_step(struct store *st, bool *more_out)
 		if (live == INT64_MIN ||
 		    store_exec(st, "DROP TABLE fts_idx; ALTER TABLE fts_new RENAME TO fts_idx;"
 				   " DELETE FROM meta WHERE key IN ('fts_rebuild', 'fts_rebuilt')") != SQLITE_OK ||
-		    meta_set(st, "fts_docs", rebuilt) == -1 ||
+		    meta_set(st, "fts_docs", rebuilt) == -1 || meta_set(st, "fts_unmerged", rebuilt) == -1 ||
 		    meta_set(st, "fts_dead", rebuilt > live ? rebuilt - live : 0) == -1)
 			goto fail;
 		*more_out = true;       /* then the free pages */
@@ -637,6 +653,40 @@ fail:
 	buf_free(&files);
 	buf_free(&header);
 	buf_free(&body);
+	return -1;
+}
+
+/* One step of merging the index into one segment (see FTS_MERGE_MIN). */
+static int
+merge_step(struct store *st, bool *more_out)
+{
+	int64_t unmerged = meta_get(st, "fts_unmerged", 0), docs = meta_get(st, "fts_docs", 0);
+	char sql[96];
+	bool done;
+
+	if (unmerged == INT64_MIN || docs == INT64_MIN)
+		return -1;
+	if (unmerged < FTS_MERGE_MIN || unmerged * FTS_MERGE_DIV < docs)
+		return 0;
+	if (store_exec(st, "BEGIN IMMEDIATE") != SQLITE_OK)
+		return -1;
+	{
+		int64_t before = sqlite3_total_changes64(st->db);
+
+		snprintf(sql, sizeof(sql), "INSERT INTO fts_idx(fts_idx, rank) VALUES('merge', %d)", -FTS_MERGE_PAGES);
+		if (store_exec(st, sql) != SQLITE_OK)
+			goto fail;
+		/* FTS5: fewer than 2 changes means there was nothing to merge */
+		done = sqlite3_total_changes64(st->db) - before < 2;
+	}
+	if (done && meta_set(st, "fts_unmerged", 0) == -1)
+		goto fail;
+	if (store_exec(st, "COMMIT") != SQLITE_OK)
+		goto fail;
+	*more_out = true;
+	return 0;
+fail:
+	store_rollback(st);
 	return -1;
 }
 
@@ -682,6 +732,10 @@ store_fts_maintain(struct store *st, bool *more_out)
 		return store_exec(st, "DELETE FROM meta WHERE key = 'fts_vacuum'") == SQLITE_OK ? 0 : -1;
 	}
 	if (compact_step(st, more_out) == -1)
+		return -1;
+	if (*more_out)
+		return 0;
+	if (merge_step(st, more_out) == -1)
 		return -1;
 	if (*more_out)
 		return 0;
