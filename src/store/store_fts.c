@@ -100,7 +100,7 @@
  * 1/FTS_MERGE_DIV of the index, upkeep merges everything into one segment,
  * FTS_MERGE_PAGES leaf pages per transaction. */
 #define FTS_MERGE_MIN 64
-#define FTS_MERGE_DIV 4
+#define FTS_MERGE_DIV 8
 #define FTS_MERGE_PAGES 2000
 /* Pages given back per incremental_vacuum transaction, and free pages
  * (at least this many, and an eighth of the file) worth giving back. */

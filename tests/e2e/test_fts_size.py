@@ -3,9 +3,9 @@
 needles (1 and 2 characters), non-ASCII, after EXPUNGE, COPY and MOVE.
 
 Size: 400 realistic text messages (tests/e2e/corpus.py) are delivered over
-SMTP and indexed; after a clean stop, index.db must be less than 0.7 times
-the octets of the message files, and its full-text tables less than 0.55
-times (with the text stored twice, index.db was 1.69 times msg/ for these
+SMTP and indexed; after a clean stop, index.db must be less than 0.65
+times the octets of the message files, and its full-text tables less than
+0.5 times (with the text stored twice, index.db was 1.68 times msg/ for these
 messages: the plain text, the HTML twin's text and the index)."""
 
 import imaplib
@@ -61,13 +61,19 @@ def wait_for_upkeep(srv, user=USER, limit=120):
             unmerged = db.execute("SELECT value FROM meta WHERE key = 'fts_unmerged'").fetchone()[0]
             missing = db.execute("SELECT (SELECT count(*) FROM messages) - (SELECT count(*) FROM fts_map)").fetchone()[0]
             docs = db.execute("SELECT value FROM meta WHERE key = 'fts_docs'").fetchone()[0]
-            # store_fts.c: a merge is due at 64 new documents and a quarter
-            if missing == 0 and not (unmerged >= 64 and unmerged * 4 >= docs):
+            # store_fts.c: a merge is due at 64 new documents and an eighth
+            if missing == 0 and not (unmerged >= 64 and unmerged * 8 >= docs):
                 return
             time.sleep(0.2)
         raise AssertionError("the index upkeep did not finish: unmerged=%s missing=%s" % (unmerged, missing))
     finally:
         db.close()
+
+
+def special(uids):
+    """The answers among the hand-made messages (UIDs 1 to 3): the filler
+    messages' prose is whatever the system's documentation holds."""
+    return [u for u in uids if u <= 3]
 
 
 def du(path):
@@ -94,11 +100,11 @@ def index_is_a_fraction_of_the_message_bytes(srv):
     print("# %d messages: msg/ %d bytes; index.db %d bytes (%.3f of the message bytes), of which"
           " full-text tables %d bytes (%.3f)" % (N, msg_bytes, index_bytes, index_bytes / msg_bytes, fts_bytes,
                                                   fts_bytes / msg_bytes))
-    # With the text stored twice: index.db 1.69 times msg/ for these messages.
-    # Measured 0.55 to 0.6 and 0.41 to 0.46: how the indexer's batches and
-    # the merges fall depends on timing.
-    assert index_bytes < 0.7 * msg_bytes
-    assert fts_bytes < 0.55 * msg_bytes
+    # With the text stored twice: index.db 1.68 times msg/ for these messages.
+    # Measured 0.55 and 0.41 (the segments depend a little on how the
+    # indexer's batches fall).
+    assert index_bytes < 0.65 * msg_bytes
+    assert fts_bytes < 0.5 * msg_bytes
 
 
 PLAIN = ("From: Ana <ana@example.net>\r\nSubject: =?utf-8?q?Gr=C3=BC=C3=9Fe?= aus M\xfcnchen\r\n"
@@ -118,42 +124,42 @@ def search_answers_short_needles_non_ascii_and_after_changes(srv):
                 + messages(40, seed=3))
     m = imap(srv)
     m.select("INBOX")
-    assert search(m, "BODY", "xq") == [1]
+    assert special(search(m, "BODY", "xq")) == [1]
     assert search(m, "BODY", "x") != []
-    assert search(m, "BODY", "\u00df".encode()) == [1]                    # ß
-    assert search(m, "BODY", "STRASSE") == []                             # no full case folding
-    assert search(m, "BODY", "stra\u00dfe".encode()) == [1]
-    assert search(m, "TEXT", "gr\u00fc\u00df".encode()) == [1]            # the subject, RFC 2047
-    assert search(m, "BODY", "gr\u00fc\u00df".encode()) == []
+    assert special(search(m, "BODY", "\u00df".encode())) == [1]                    # ß
+    assert special(search(m, "BODY", "STRASSE")) == []                             # no full case folding
+    assert special(search(m, "BODY", "stra\u00dfe".encode())) == [1]
+    assert special(search(m, "TEXT", "gr\u00fc\u00df".encode())) == [1]            # the subject, RFC 2047
+    assert special(search(m, "BODY", "gr\u00fc\u00df".encode())) == []
     assert 1 in search(m, "SUBJECT", "AUS")                               # SUBJECT reads the header
-    assert search(m, "SUBJECT", "greek") == [2]
-    assert search(m, "BODY", "\u03b6\u03b5".encode()) == [2]              # ζε finds Ζε
-    assert search(m, "BODY", "\u03c9".encode()) == [2]                    # ω finds Ω
-    assert search(m, "BODY", "jj") == [2]
-    assert search(m, "BODY", b"world & friends") == [3]
-    assert search(m, "BODY", "<b>") == []
+    assert special(search(m, "SUBJECT", "greek")) == [2]
+    assert special(search(m, "BODY", "\u03b6\u03b5".encode())) == [2]              # ζε finds Ζε
+    assert special(search(m, "BODY", "\u03c9".encode())) == [2]                    # ω finds Ω
+    assert special(search(m, "BODY", "jj")) == [2]
+    assert special(search(m, "BODY", b"world & friends")) == [3]
+    assert special(search(m, "BODY", "<b>")) == []
     assert 3 in search(m, "TEXT", "html")
-    assert search(m, "SUBJECT", "html") == [3]
+    assert special(search(m, "SUBJECT", "html")) == [3]
     everything = search(m, "ALL")
     assert search(m, "TEXT", "e") == everything
     # COPY: the copy is found in its mailbox, the original stays.
     assert m.uid("COPY", "1", "Archive")[0] == "OK"
     # MOVE: gone here, found there.
     assert m.uid("MOVE", "2", "Archive")[0] == "OK"
-    assert search(m, "BODY", "\u03c9".encode()) == []
-    assert search(m, "BODY", "xq") == [1]
+    assert special(search(m, "BODY", "\u03c9".encode())) == []
+    assert special(search(m, "BODY", "xq")) == [1]
     # EXPUNGE: gone.
     assert m.uid("STORE", "3", "+FLAGS", "(\\Deleted)")[0] == "OK"
     assert m.expunge()[0] == "OK"
-    assert search(m, "BODY", "friends") == []
+    assert special(search(m, "BODY", "friends")) == []
     assert search(m, "BODY", "fr") == search(m, "BODY", "fr")  # stable
     assert 3 not in search(m, "TEXT", "e")
     m.select("Archive")
-    assert search(m, "BODY", "xq") == [1]
-    assert search(m, "BODY", "\u03c9".encode()) == [2]
-    assert search(m, "BODY", "jj") == [2]
-    assert search(m, "TEXT", "q") == [1]
-    assert search(m, "BODY", "friends") == []
+    assert special(search(m, "BODY", "xq")) == [1]
+    assert special(search(m, "BODY", "\u03c9".encode())) == [2]
+    assert special(search(m, "BODY", "jj")) == [2]
+    assert special(search(m, "TEXT", "q")) == [1]
+    assert special(search(m, "BODY", "friends")) == []
     m.logout()
 
 
