@@ -2,6 +2,13 @@
  * (flushed from time to time), the hash key (so that account hashes mean
  * the same after a restart) and the unblocks log the CLI appends to.
  *
+ * A write that fails (a full disk: SQLITE_FULL, or any other error) loses
+ * nothing and opens nothing: the memory is the authority and keeps
+ * blocking and counting, and the entries a failed flush took stay dirty,
+ * so the next flush (every PENALTY_FLUSH_SEC while anything is dirty)
+ * writes them when space is back.  One warning when writes start failing,
+ * one line when they work again.
+ *
  * Two connections: db for writes, used by workers under db_lock (it may
  * wait for a lock, up to PENALTY_BUSY_MS); poll_db for reading unblocks
  * from penalty_check on a loop thread, which never waits (busy timeout 0,
@@ -319,8 +326,12 @@ pen_db_write_block(struct penalty *p, const uint8_t addr[16], unsigned prefix, i
 
 	pen_format(addr, prefix, text, sizeof(text));
 	pthread_mutex_lock(&p->db_lock);
-	if (upsert_block(p, text, until, why, now) != 0)
-		log_warnx("penalty: cannot store the block of %s: %s", text, sqlite3_errmsg(p->db));
+	/* On failure the entry stays dirty: the next flush writes the block. */
+	if (upsert_block(p, text, until, why, now) != 0 && !p->db_failing) {
+		log_warnx("penalty: cannot store the block of %s: %s (%s); it holds in memory and is written"
+		          " when the disk allows", text, sqlite3_errmsg(p->db), p->path);
+		p->db_failing = true;
+	}
 	pthread_mutex_unlock(&p->db_lock);
 }
 
@@ -526,6 +537,25 @@ out:
 	return rc;
 }
 
+/* A flush failed: the entries it took are dirty again (unless they have
+ * gone meanwhile), and so is the block resync. */
+static void
+redirty(struct penalty *p, const struct pen_entry *snap, size_t n, bool resync)
+{
+	pthread_mutex_lock(&p->lock);
+	for (size_t i = 0; i < n; i++) {
+		struct pen_entry *e = pen_lookup(p, &snap[i].k);
+
+		if (e != NULL && !e->dirty) {
+			e->dirty = 1;
+			p->n_dirty++;
+		}
+	}
+	if (resync)
+		p->resync_blocks = true;
+	pthread_mutex_unlock(&p->lock);
+}
+
 int
 pen_db_flush(struct penalty *p, int64_t now)
 {
@@ -542,9 +572,15 @@ pen_db_flush(struct penalty *p, int64_t now)
 		else
 			exec(p->db, "ROLLBACK");
 	}
-	if (rc != 0)
-		log_warnx("penalty: cannot write counters: %s (%s)", sqlite3_errmsg(p->db), p->path);
+	if (rc != 0 && !p->db_failing)
+		log_warnx("penalty: cannot write counters: %s (%s); they hold in memory and are written when the"
+		          " disk allows", sqlite3_errmsg(p->db), p->path);
+	else if (rc == 0 && p->db_failing)
+		log_info("penalty: state written again (%s)", p->path);
+	p->db_failing = rc != 0;
 	pthread_mutex_unlock(&p->db_lock);
+	if (rc != 0)
+		redirty(p, snap, n, resync);
 	free(snap);
 	return rc;
 }

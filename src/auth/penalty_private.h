@@ -90,6 +90,7 @@ struct penalty {
 	int64_t next_poll;         /* atomic */
 	int64_t last_unblock_id;   /* under poll_lock */
 	int64_t db_rows;           /* counters rows, roughly: trimmed past 2 * max_tracked */
+	bool db_failing;           /* the last write failed (full disk): logged once, under db_lock */
 	uint8_t target[16];        /* for the overlap SQL functions, under db_lock */
 	unsigned target_prefix;
 };

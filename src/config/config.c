@@ -31,6 +31,10 @@
 
 #define CONFIG_DEFAULT_DATA_DIR   "/var/lib/tern"
 #define CONFIG_DEFAULT_MSG_SIZE   (50ULL * 1024 * 1024)
+/* The disk reserve (lib/reserve.h): enough WAL for an expunge of a few
+ * thousand messages at once; at most a gigabyte. */
+#define CONFIG_DEFAULT_DISK_RESERVE (32ULL * 1024 * 1024)
+#define CONFIG_DISK_RESERVE_MAX   (1024ULL * 1024 * 1024)
 #define CONFIG_DEFAULT_CONNS      10000
 #define CONFIG_DEFAULT_CONNS_PER_IP 50
 #define CONFIG_DEFAULT_UNAUTH     5000
@@ -166,6 +170,7 @@ config_defaults(struct tern_config *cfg, const char *path)
 	cfg->allow_plaintext = PLAINTEXT_NEVER;
 
 	cfg->max_message_size = CONFIG_DEFAULT_MSG_SIZE;
+	cfg->disk_reserve = CONFIG_DEFAULT_DISK_RESERVE;
 	cfg->max_recipients = SMTP_RCPT_MAX;
 	cfg->max_connections = CONFIG_DEFAULT_CONNS;
 	cfg->max_connections_per_ip = CONFIG_DEFAULT_CONNS_PER_IP;
@@ -704,6 +709,19 @@ set_max_message_size(struct tern_config *cfg, const char *key, const char *value
 }
 
 static int
+set_disk_reserve(struct tern_config *cfg, const char *key, const char *value, char *msg, size_t msgsize)
+{
+	uint64_t v;
+
+	if (str_parse_size(value, &v) != 0 || v > CONFIG_DISK_RESERVE_MAX) {
+		snprintf(msg, msgsize, "disk_reserve must be a size like 32M, at most 1G (0: none), not \"%s\"", value);
+		return -1;
+	}
+	cfg->disk_reserve = v;
+	return 0;
+}
+
+static int
 set_max_recipients(struct tern_config *cfg, const char *key, const char *value, char *msg, size_t msgsize)
 {
 	return set_unsigned(&cfg->max_recipients, key, value, 1, CONFIG_RECIPIENTS_MAX, msg, msgsize);
@@ -794,6 +812,7 @@ static const struct config_key config_keys[] = {
 	{ "server", "workers", set_workers },
 	{ "server", "log_level", set_log_level },
 	{ "server", "user", set_user },
+	{ "server", "disk_reserve", set_disk_reserve },
 	{ "tls", "cert", set_tls_cert },
 	{ "tls", "key", set_tls_key },
 	{ "tls", "min_version", set_tls_min_version },
@@ -1066,6 +1085,7 @@ config_print(const struct tern_config *cfg, FILE *out)
 	fprintf(out, "workers = %u\n", cfg->workers);
 	fprintf(out, "log_level = %s\n", level_names[level]);
 	print_value(out, "user", cfg->user);
+	print_size(out, "disk_reserve", cfg->disk_reserve);
 
 	fprintf(out, "\n[tls]\n");
 	print_value(out, "cert", cfg->tls_cert);

@@ -49,6 +49,7 @@ struct tern_config {
 	unsigned workers;               /* threads for blocking work; default 4 */
 	int log_level;                  /* enum log_level; default info */
 	char user[64];                  /* started as root: drop to this user after binding; "" = stay */
+	uint64_t disk_reserve;          /* bytes kept free for deletes on a full disk; default 32M, 0 = off */
 
 	/* [tls] */
 	char tls_cert[PATH_MAX];        /* "" = no TLS (then STARTTLS is not offered) */

@@ -17,6 +17,7 @@
 #include "directory/directory_addr.h"
 #include "directory/directory_private.h"
 #include "lib/log.h"
+#include "lib/reserve.h"
 #include "lib/str.h"
 #include "lib/xalloc.h"
 
@@ -260,8 +261,9 @@ fail:
 	return -1;
 }
 
-int
-directory_open(const char *data_dir, struct directory **dir_out, const char **error_out)
+/* One try of directory_open; *nospace_out: it failed for disk space. */
+static int
+open_once(const char *data_dir, struct directory **dir_out, bool *nospace_out, const char **error_out)
 {
 	/* Messages about opening live here: there is no handle to own them. */
 	static __thread char thread_error[PATH_MAX + 256];
@@ -301,9 +303,30 @@ directory_open(const char *data_dir, struct directory **dir_out, const char **er
 	*dir_out = d;
 	return 0;
 fail:
+	if (d->db != NULL) {
+		int code = sqlite3_extended_errcode(d->db), sys = sqlite3_system_errno(d->db);
+
+		*nospace_out = (code & 0xff) == SQLITE_FULL || sys == ENOSPC || sys == EDQUOT;
+	}
 	sqlite3_close(d->db);
 	free(d);
 	return -1;
+}
+
+int
+directory_open(const char *data_dir, struct directory **dir_out, const char **error_out)
+{
+	bool nospace = false;
+	int r = open_once(data_dir, dir_out, &nospace, error_out);
+
+	/* Opening a WAL database needs its -shm file: on a full disk (after a
+	 * restart removed it) logins would fail, and with them every delete.
+	 * The disk reserve pays for it (lib/reserve.h). */
+	if (r == -1 && nospace && reserve_borrow(data_dir)) {
+		r = open_once(data_dir, dir_out, &nospace, error_out);
+		reserve_return(data_dir);
+	}
+	return r;
 }
 
 void

@@ -21,22 +21,23 @@
 #include <openssl/ssl.h>
 
 #include "auth/auth.h"
+#include "imap/imap.h"
+#include "imap/imap_session.h"
 #include "lib/conn.h"
 #include "lib/evloop.h"
 #include "lib/limits.h"
 #include "lib/log.h"
+#include "lib/reserve.h"
 #include "lib/source_count.h"
 #include "lib/str.h"
 #include "lib/tls.h"
 #include "lib/xalloc.h"
-#include "imap/imap.h"
-#include "store/store_fts.h"
-#include "imap/imap_session.h"
 #include "pop3/pop3.h"
 #include "server/listener.h"
 #include "server/maint.h"
 #include "server/server.h"
 #include "smtp/smtp.h"
+#include "store/store_fts.h"
 #include "store/store_maint.h"
 
 #define SHUTDOWN_GRACE_SEC 30
@@ -529,6 +530,11 @@ server_run(const struct tern_config *cfg)
 	/* A file size limit (ulimit -f) must give EFBIG, answered like a full
 	 * disk (452 4.3.1), not kill the server. */
 	signal(SIGXFSZ, SIG_IGN);
+	/* Space kept for deletes when the disk fills (lib/reserve.h). */
+	reserve_configure(cfg->disk_reserve);
+	if (reserve_ensure(cfg->data_dir) == -1)
+		log_warnx("disk full at start: no disk reserve; deliveries wait until deletes free %llu bytes",
+		          (unsigned long long)cfg->disk_reserve);
 
 	/* Only sources with a connection open have an entry: as many as
 	 * there can be connections (plus those being accepted meanwhile). */

@@ -42,6 +42,7 @@
 #include <unistd.h>
 
 #include "lib/limits.h"
+#include "lib/reserve.h"
 #include "store/store_fts.h"
 #include "store/store_private.h"
 
@@ -167,6 +168,12 @@ store_insert_batch(struct store *st, const char *mailbox, struct store_delivery 
 	for (i = 0; i < n; i++) {
 		d[i].file[0] = '\0';
 		memset(&d[i].parsed, 0, sizeof(d[i].parsed));
+	}
+	/* While a delete uses the disk reserve, or the reserve cannot be
+	 * made again, new mail would take the space deletes free. */
+	if (!reserve_held(st->data_dir)) {
+		store_errorf(st, "the disk is full");
+		return STORE_ERR_NOSPACE;
 	}
 	/* Parse before taking the write lock: other writers of this user do
 	 * not wait for it. */

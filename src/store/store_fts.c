@@ -1,53 +1,76 @@
-/* Full-text search: an FTS5 table in the user's index.db.
+/* Full-text search: an FTS5 index in the user's index.db that stores no
+ * text (store_fts_search.c answers the queries).
  *
- * Tables.
- *   fts_text(header, body)  FTS5, tokenize 'trigram case_sensitive 0'; one
- *                           row ("document") per distinct indexed message
- *                           text; the rowid is the document id.
+ * Tables (schema 3).
+ *   fts_idx(text)  FTS5, content='' (contentless), tokenize 'trigram
+ *                  case_sensitive 0', detail=none, columnsize=0.  Two rows
+ *                  per indexed message ("document" d): rowid 2d holds its
+ *                  header text, rowid 2d+1 its body text (mime_text.h),
+ *                  each followed by FTS_PAD.  Only the trigram index is
+ *                  stored: which rows hold which trigram.
  *   fts_map(mailbox_id, uid -> doc)  which message shows which document.
- * COPY and MOVE add an fts_map row pointing at the same document, so a
- * copy is neither decoded nor tokenized again and its text is stored once;
- * a document goes when its last fts_map row goes.
+ *                  COPY and MOVE add a row pointing at the same document,
+ *                  so a copy is neither decoded nor tokenized again.
+ *   meta           fts_next_doc (document ids are never reused), fts_docs
+ *                  (documents in fts_idx), fts_dead (documents in fts_idx
+ *                  no fts_map row names any more), fts_unmerged
+ *                  (documents added since the last full merge), and while
+ *                  they last
+ *                  fts_vacuum (a VACUUM is due after the migration) and
+ *                  fts_rebuild / fts_rebuilt (a compaction's progress).
  *
- * Why a regular FTS5 table (it stores the text in its %_content shadow
- * table) and not a contentless or external-content one: SQLite 3.40's
- * contentless tables cannot delete rows (contentless_delete came in 3.43)
- * without being handed the original text, which would mean reading and
- * decoding the message file again at every EXPUNGE; and every candidate
- * is checked against the stored text (below).  External content would
- * need a second table holding the same text, for no gain.
+ * Why contentless.  Schema 2 kept a regular FTS5 table, which stores every
+ * text a second time in its %_content table: index.db grew as fast as msg/
+ * (one user: msg/ 196 MB, index.db 190 MB).  The text is in the message
+ * files already, which never change; the index keeps only the trigrams
+ * (about 0.45 octets per octet of text, detail=none), and a search that
+ * must look at the text reads the message file (store_fts_search.c).
  *
- * Why detail=none: the index then records which documents hold a trigram
- * and not where, which makes it about a third of the size of detail=full
- * and indexing about twice as fast (20,000 2-KiB messages: 95 MB index.db
- * with the text, against 195 MB), at the price of checking candidates.
+ * Why header and body as two rows and not two columns: with detail=none
+ * FTS5 cannot filter by column, so SEARCH BODY would have to read the file
+ * of every message whose header alone matches; detail=column can, but
+ * costs 2.6 times the space.  Two rows cost the same as one.
  *
- * Matching.  A needle of 3 or more characters: FTS5 finds the documents
- * holding all of (up to FTS_QUERY_TRIGRAMS of) its trigrams, and each is
- * checked for the needle as a substring, both folded.  Shorter needles
- * make no trigram: every text of the mailbox is checked.  Folding is the
- * tokenizer's own (the check uses the tokenizer itself), FTS5's
- * sqlite3Fts5UnicodeFold without diacritic removal: simple one-to-one
- * lower-casing of Latin with its extensions, Greek (final sigma too),
- * Cyrillic, Armenian, Georgian, Deseret and fullwidth forms.  Not covered:
- * full case folding ("SS" does not match "ß"), Turkish dotted I,
- * Cherokee, and accents ("e" does not match "é", which is right for
- * IMAP).
+ * Deleting.  SQLite 3.40 (Debian 12) cannot delete a row of a contentless
+ * table without being handed its text again (contentless_delete=1 came in
+ * 3.43), and by then the file may be gone.  So an EXPUNGE deletes only the
+ * fts_map row: a document no row names is dead, and dead documents are
+ * never answers, because every query goes through fts_map and the
+ * messages table.  This makes an expunge cheap and nearly free of new
+ * disk pages, which matters when the disk is full (lib/reserve.h).  Dead
+ * documents still take room, so when they are a third of the index (and
+ * at least FTS_COMPACT_MIN), the indexer thread compacts: it builds
+ * fts_new from the live documents' message files, FTS_REBUILD_BATCH
+ * documents per transaction (a delivery waits at most one batch), while
+ * fts_idx keeps answering; documents indexed meanwhile have higher ids and
+ * are reached in turn; the last batch drops fts_idx and renames fts_new in
+ * the same transaction.  A crash at any point leaves a consistent index
+ * and, at worst, a half-built fts_new that the next step continues.
+ * Freed pages go back to the file system (auto_vacuum=INCREMENTAL).
+ *
+ * Migration from schema 2 (in store_index.c's schema transaction, so all
+ * or nothing): the old fts_text and fts_map are dropped and the new tables
+ * created; every message is then "not yet indexed", which the indexer
+ * thread and the search already handle (a search indexes what is missing
+ * first, or reads the files when it cannot write).  The dropped text
+ * leaves free pages in index.db, which one VACUUM (run later by the
+ * indexer thread, fts_vacuum) gives back, switching the file to
+ * auto_vacuum=INCREMENTAL on the way.  Nothing for the user to do.
  *
  * Transactions.  store_fts_index inserts into FTS5, which keeps the new
  * terms in memory until COMMIT; but in SQLite 3.40 any later statement of
  * the same transaction that opens a statement journal (an INSERT into a
  * table with triggers, such as messages) makes FTS5 write them out as a
- * segment of their own.  A batch (group commit, MULTIAPPEND, COPY) is
- * about 5 times cheaper when it writes its message rows first and calls
+ * segment of their own.  A batch writes its message rows first and calls
  * store_fts_index for all of them after.
  *
  * Keeping in step.  Before a search the mailbox's message and fts_map
  * counts are compared; messages without text (stored before the tables
- * existed, or by a path that skipped store_fts_index) are indexed from
- * their files then, and rows of vanished messages dropped.  Creating the
- * tables in an index that already holds messages indexes them all. */
+ * existed, by a path that skipped store_fts_index, or while the disk was
+ * full) are indexed from their files then, and rows of vanished messages
+ * dropped. */
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -56,35 +79,55 @@
 
 #include "lib/arena.h"
 #include "lib/buf.h"
+#include "lib/reserve.h"
 #include "lib/xalloc.h"
 #include "mime/mime.h"
-#include "mime/mime_decode.h"
 #include "mime/mime_text.h"
 #include "store/store_fts.h"
-#include "store/store_private.h"
+#include "store/store_fts_private.h"
 
-/* Characters in the shortest needle FTS5 can answer (one trigram). */
-#define FTS_TRIGRAM 3
-/* Trigrams of a needle given to FTS5, and characters of the needle looked
- * at to choose them: more would only slow the query down, since every
- * candidate is checked against its text anyway. */
-#define FTS_QUERY_TRIGRAMS 12
-#define FTS_NEEDLE_CHARS_MAX 256
+/* Compaction starts when dead documents are at least this many and at
+ * least 1/FTS_COMPACT_DIV of all documents: the index is then at most 1.5
+ * times its live size. */
+#define FTS_COMPACT_MIN 64
+#define FTS_COMPACT_DIV 3
+/* Documents indexed from their files per compaction transaction. */
+#define FTS_REBUILD_BATCH 200
+/* FTS5 writes each transaction's new rows as a segment of their own and
+ * merges them by levels; one merged segment is about 20% smaller (every
+ * trigram's term is stored once, not once per segment).  When documents
+ * added since the last full merge are at least FTS_MERGE_MIN and a
+ * 1/FTS_MERGE_DIV of the index, upkeep merges everything into one segment,
+ * FTS_MERGE_PAGES leaf pages per transaction. */
+#define FTS_MERGE_MIN 64
+#define FTS_MERGE_DIV 8
+#define FTS_MERGE_PAGES 2000
+/* Pages given back per incremental_vacuum transaction, and free pages
+ * (at least this many, and an eighth of the file) worth giving back. */
+#define FTS_SHRINK_PAGES 1024
+#define FTS_SHRINK_MIN_PAGES 64
+
+#define FTS_TABLE_ARGS \
+	" USING fts5(text, content = '', tokenize = 'trigram case_sensitive 0', detail = none, columnsize = 0)"
 
 static const char fts_schema_sql[] =
-	"CREATE VIRTUAL TABLE IF NOT EXISTS fts_text USING fts5(header, body,"
-	" tokenize = 'trigram case_sensitive 0', detail = none, columnsize = 0);"
-	"CREATE TABLE IF NOT EXISTS fts_map("
+	"DROP TABLE IF EXISTS fts_text;"       /* schema 2: the text was stored */
+	"DROP TABLE IF EXISTS fts_new;"
+	"DROP TABLE IF EXISTS fts_idx;"
+	"DROP TABLE IF EXISTS fts_map;"
+	"CREATE VIRTUAL TABLE fts_idx" FTS_TABLE_ARGS ";"
+	"CREATE TABLE fts_map("
 	" mailbox_id INTEGER NOT NULL,"
 	" uid INTEGER NOT NULL,"
 	" doc INTEGER NOT NULL,"
 	" PRIMARY KEY(mailbox_id, uid)) WITHOUT ROWID;"
-	"CREATE INDEX IF NOT EXISTS fts_map_doc ON fts_map(doc);";
+	"CREATE INDEX fts_map_doc ON fts_map(doc);"
+	"DELETE FROM meta WHERE key IN ('fts_rebuild', 'fts_rebuilt');"
+	"INSERT OR REPLACE INTO meta(key, value) VALUES ('fts_next_doc', 1), ('fts_docs', 0), ('fts_dead', 0),"
+	" ('fts_unmerged', 0);";
 
-/* Prepares sql (statements are not cached: struct store has no room for
- * ours, and a statement left open would keep store_close from closing). */
-static sqlite3_stmt *
-prep(struct store *st, const char *sql)
+sqlite3_stmt *
+fts_prep(struct store *st, const char *sql)
 {
 	sqlite3_stmt *s = NULL;
 
@@ -96,10 +139,8 @@ prep(struct store *st, const char *sql)
 	return s;
 }
 
-/* Finalizes s, whose last step returned rc: 0 if that was SQLITE_DONE,
- * else -1 with the reason in st->errbuf. */
-static int
-finish(struct store *st, sqlite3_stmt *s, int rc, const char *what)
+int
+fts_finish(struct store *st, sqlite3_stmt *s, int rc, const char *what)
 {
 	if (rc != SQLITE_DONE)
 		store_errorf(st, "fts %s: %s", what, sqlite3_errmsg(st->db));
@@ -111,62 +152,100 @@ finish(struct store *st, sqlite3_stmt *s, int rc, const char *what)
 static int
 run(struct store *st, sqlite3_stmt *s, const char *what)
 {
-	return finish(st, s, sqlite3_step(s), what);
+	return fts_finish(st, s, sqlite3_step(s), what);
 }
 
-static int heal_locked(struct store *st, int64_t mailbox_id, int64_t limit);
-
-/* Indexes the messages already in every mailbox (an index from before
- * full-text search).  Inside the schema's savepoint. */
-static int
-index_existing(struct store *st)
+/* One integer from a one-row statement (finalized here); dflt when it
+ * returns no row, INT64_MIN on error (st->errbuf). */
+static int64_t
+scalar(struct store *st, sqlite3_stmt *s, int64_t dflt)
 {
-	sqlite3_stmt *s = prep(st, "SELECT id FROM mailboxes ORDER BY id");
-	int64_t *ids = NULL;
-	size_t n = 0, i;
-	int rc, ret = 0;
+	int64_t v = dflt;
+	int rc;
+
+	if (s == NULL)
+		return INT64_MIN;
+	if ((rc = sqlite3_step(s)) == SQLITE_ROW)
+		v = sqlite3_column_int64(s, 0);
+	else if (rc != SQLITE_DONE) {
+		store_errorf(st, "fts: %s", sqlite3_errmsg(st->db));
+		v = INT64_MIN;
+	}
+	sqlite3_finalize(s);
+	return v;
+}
+
+/* A meta value: dflt when absent, INT64_MIN on error. */
+static int64_t
+meta_get(struct store *st, const char *key, int64_t dflt)
+{
+	sqlite3_stmt *s = fts_prep(st, "SELECT value FROM meta WHERE key = ?1");
+
+	if (s != NULL)
+		sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
+	return scalar(st, s, dflt);
+}
+
+static int
+meta_set(struct store *st, const char *key, int64_t value)
+{
+	sqlite3_stmt *s = fts_prep(st, "INSERT OR REPLACE INTO meta(key, value) VALUES(?1, ?2)");
 
 	if (s == NULL)
 		return -1;
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		ids = xrealloc(ids, (n + 1) * sizeof(*ids));
-		ids[n++] = sqlite3_column_int64(s, 0);
-	}
-	ret = finish(st, s, rc, "schema");
-	for (i = 0; i < n && ret == 0; i++)
-		ret = heal_locked(st, ids[i], -1);
-	free(ids);
-	return ret;
+	sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 2, value);
+	return run(st, s, "meta");
+}
+
+static bool
+compaction_due(int64_t dead, int64_t docs)
+{
+	return dead >= FTS_COMPACT_MIN && dead * FTS_COMPACT_DIV >= docs;
+}
+
+/* Has the indexer thread look at every mailbox of st (after a migration
+ * left them all unindexed). */
+static void
+note_all(struct store *st)
+{
+	sqlite3_stmt *s = fts_prep(st, "SELECT id FROM mailboxes");
+
+	if (s == NULL)
+		return;
+	while (sqlite3_step(s) == SQLITE_ROW)
+		store_fts_async_note(st->data_dir, st->user, sqlite3_column_int64(s, 0));
+	sqlite3_finalize(s);
 }
 
 int
 store_fts_schema(struct store *st)
 {
 	sqlite3_stmt *s;
-	int rc, n = 0;
+	int64_t n, old;
 
-	if ((s = prep(st, "SELECT count(*) FROM sqlite_master WHERE name IN"
-			  " ('fts_text', 'fts_map', 'fts_map_doc')")) == NULL)
+	s = fts_prep(st, "SELECT count(*) FROM sqlite_master WHERE name IN ('fts_idx', 'fts_map', 'fts_map_doc')"
+			 " OR (name = 'meta' AND EXISTS (SELECT 1 FROM meta WHERE key = 'fts_next_doc'))");
+	if ((n = scalar(st, s, 0)) == INT64_MIN)
 		return -1;
-	if (sqlite3_step(s) == SQLITE_ROW)
-		n = sqlite3_column_int(s, 0);
-	sqlite3_finalize(s);
-	if (n == 3)
+	if (n == 4)
 		return 0;
-	/* A savepoint works both inside the caller's transaction and alone;
-	 * alone, the first CREATE takes the write lock (busy_timeout). */
+	old = scalar(st, fts_prep(st, "SELECT count(*) FROM sqlite_master WHERE name = 'fts_text'"), 0);
+	if (old == INT64_MIN)
+		return -1;
+	/* A savepoint works both inside the caller's transaction (the schema
+	 * migration) and alone; alone, it takes the write lock. */
 	if (store_exec(st, "SAVEPOINT fts_schema") != SQLITE_OK)
 		return -1;
-	rc = sqlite3_exec(st->db, fts_schema_sql, NULL, NULL, NULL);
-	if (rc != SQLITE_OK) {
-		store_errorf(st, "fts schema: %s%s", sqlite3_errmsg(st->db),
-			     sqlite3_libversion_number() < 3034000 ? " (SQLite 3.34 or later needed)" : "");
+	if (sqlite3_exec(st->db, fts_schema_sql, NULL, NULL, NULL) != SQLITE_OK) {
+		store_errorf(st, "fts schema: %s", sqlite3_errmsg(st->db));
 		goto fail;
 	}
-	if (index_existing(st) == -1)
+	if (old > 0 && meta_set(st, "fts_vacuum", 1) == -1)
 		goto fail;
 	if (store_exec(st, "RELEASE fts_schema") != SQLITE_OK)
 		goto fail;
+	note_all(st);
 	return 0;
 fail:
 	sqlite3_exec(st->db, "ROLLBACK TO fts_schema; RELEASE fts_schema", NULL, NULL, NULL);
@@ -177,10 +256,10 @@ int
 store_fts_delete(struct store *st, int64_t mailbox_id, uint32_t uid)
 {
 	sqlite3_stmt *s;
-	int64_t doc = -1;
+	int64_t doc = -1, dead = -1, docs = 0;
 	int rc;
 
-	if ((s = prep(st, "DELETE FROM fts_map WHERE mailbox_id = ?1 AND uid = ?2 RETURNING doc")) == NULL)
+	if ((s = fts_prep(st, "DELETE FROM fts_map WHERE mailbox_id = ?1 AND uid = ?2 RETURNING doc")) == NULL)
 		return -1;
 	sqlite3_bind_int64(s, 1, mailbox_id);
 	sqlite3_bind_int64(s, 2, uid);
@@ -188,15 +267,81 @@ store_fts_delete(struct store *st, int64_t mailbox_id, uint32_t uid)
 		doc = sqlite3_column_int64(s, 0);
 		rc = sqlite3_step(s);   /* (mailbox_id, uid) is the key: one row */
 	}
-	if (finish(st, s, rc, "delete") == -1)
+	if (fts_finish(st, s, rc, "delete") == -1)
 		return -1;
 	if (doc < 0)
 		return 0;               /* never indexed */
-	if ((s = prep(st, "DELETE FROM fts_text WHERE rowid = ?1"
-			  " AND NOT EXISTS (SELECT 1 FROM fts_map WHERE doc = ?1)")) == NULL)
+	/* The document stays in fts_idx (see above); count it dead when this
+	 * was its last row. */
+	if ((s = fts_prep(st, "UPDATE meta SET value = value + 1 WHERE key = 'fts_dead'"
+			      " AND NOT EXISTS (SELECT 1 FROM fts_map WHERE doc = ?1)"
+			      " RETURNING value, (SELECT value FROM meta WHERE key = 'fts_docs')")) == NULL)
 		return -1;
 	sqlite3_bind_int64(s, 1, doc);
-	return run(st, s, "delete");
+	if ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		dead = sqlite3_column_int64(s, 0);
+		docs = sqlite3_column_int64(s, 1);
+		rc = sqlite3_step(s);
+	}
+	if (fts_finish(st, s, rc, "delete") == -1)
+		return -1;
+	/* Before COMMIT, but the indexer waits for the write lock, and finds
+	 * nothing to do if this transaction is rolled back. */
+	if (compaction_due(dead, docs))
+		store_fts_async_note(st->data_dir, st->user, 0);
+	return 0;
+}
+
+/* Inserts text (text->len octets, FTS_PAD appended here) as rowid of
+ * table.  Empty texts are not inserted: they hold no trigram. */
+static int
+insert_text(struct store *st, const char *table, int64_t rowid, struct buf *text)
+{
+	char sql[64];
+	sqlite3_stmt *s;
+
+	if (text->len == 0)
+		return 0;
+	buf_append(text, FTS_PAD, 2);
+	snprintf(sql, sizeof(sql), "INSERT INTO %s(rowid, text) VALUES(?1, ?2)", table);
+	if ((s = fts_prep(st, sql)) == NULL)
+		return -1;
+	sqlite3_bind_int64(s, 1, rowid);
+	sqlite3_bind_text(s, 2, text->data, (int)text->len, SQLITE_STATIC);
+	return run(st, s, "insert");
+}
+
+/* Indexes header and body (consumed) as a new document of mailbox_id/uid. */
+static int
+index_texts(struct store *st, int64_t mailbox_id, uint32_t uid, struct buf *header, struct buf *body)
+{
+	sqlite3_stmt *s;
+	int64_t doc = -1;
+	int rc;
+
+	/* a UID is never reused, but an index rebuilt over old rows may hold one */
+	if (store_fts_delete(st, mailbox_id, uid) == -1)
+		return -1;
+	if ((s = fts_prep(st, "UPDATE meta SET value = value + 1 WHERE key IN ('fts_next_doc', 'fts_docs', 'fts_unmerged')"
+			      " RETURNING key = 'fts_next_doc', value - 1")) == NULL)
+		return -1;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+		if (sqlite3_column_int(s, 0))
+			doc = sqlite3_column_int64(s, 1);
+	if (fts_finish(st, s, rc, "insert") == -1)
+		return -1;
+	if (doc < 1) {
+		store_errorf(st, "fts: no fts_next_doc in meta");
+		return -1;
+	}
+	if (insert_text(st, "fts_idx", 2 * doc, header) == -1 || insert_text(st, "fts_idx", 2 * doc + 1, body) == -1)
+		return -1;
+	if ((s = fts_prep(st, "INSERT INTO fts_map(mailbox_id, uid, doc) VALUES(?1, ?2, ?3)")) == NULL)
+		return -1;
+	sqlite3_bind_int64(s, 1, mailbox_id);
+	sqlite3_bind_int64(s, 2, uid);
+	sqlite3_bind_int64(s, 3, doc);
+	return run(st, s, "insert");
 }
 
 int
@@ -205,30 +350,12 @@ store_fts_index(struct store *st, int64_t mailbox_id, uint32_t uid, const char *
 	struct arena *arena = arena_new(16384, false);
 	struct buf header = BUF_INIT, body = BUF_INIT;
 	struct mime_part *root;
-	sqlite3_stmt *s;
-	int64_t doc;
-	int ret = -1;
+	int ret;
 
 	root = mime_parse(msg, len, arena);
 	mime_text_extract(msg, len, root, STORE_FTS_TEXT_MAX, &header, &body);
 	arena_free(&arena);
-	/* a UID is never reused, but an index rebuilt over old rows may hold one */
-	if (store_fts_delete(st, mailbox_id, uid) == -1)
-		goto out;
-	if ((s = prep(st, "INSERT INTO fts_text(header, body) VALUES(?1, ?2)")) == NULL)
-		goto out;
-	sqlite3_bind_text(s, 1, header.data, (int)header.len, SQLITE_STATIC);
-	sqlite3_bind_text(s, 2, body.data, (int)body.len, SQLITE_STATIC);
-	if (run(st, s, "insert") == -1)
-		goto out;
-	doc = sqlite3_last_insert_rowid(st->db);
-	if ((s = prep(st, "INSERT INTO fts_map(mailbox_id, uid, doc) VALUES(?1, ?2, ?3)")) == NULL)
-		goto out;
-	sqlite3_bind_int64(s, 1, mailbox_id);
-	sqlite3_bind_int64(s, 2, uid);
-	sqlite3_bind_int64(s, 3, doc);
-	ret = run(st, s, "insert");
-out:
+	ret = index_texts(st, mailbox_id, uid, &header, &body);
 	buf_free(&header);
 	buf_free(&body);
 	return ret;
@@ -242,14 +369,39 @@ store_fts_copy(struct store *st, int64_t from_mailbox_id, uint32_t from_uid, int
 
 	if (store_fts_delete(st, to_mailbox_id, to_uid) == -1)
 		return -1;
-	if ((s = prep(st, "INSERT INTO fts_map(mailbox_id, uid, doc)"
-			  " SELECT ?3, ?4, doc FROM fts_map WHERE mailbox_id = ?1 AND uid = ?2")) == NULL)
+	if ((s = fts_prep(st, "INSERT INTO fts_map(mailbox_id, uid, doc)"
+			      " SELECT ?3, ?4, doc FROM fts_map WHERE mailbox_id = ?1 AND uid = ?2")) == NULL)
 		return -1;
 	sqlite3_bind_int64(s, 1, from_mailbox_id);
 	sqlite3_bind_int64(s, 2, from_uid);
 	sqlite3_bind_int64(s, 3, to_mailbox_id);
 	sqlite3_bind_int64(s, 4, to_uid);
 	return run(st, s, "copy");
+}
+
+bool
+fts_file_text(struct store *st, const char *file, struct buf *header, struct buf *body)
+{
+	size_t len = file != NULL ? strlen(file) : 0;
+	struct arena *arena;
+	struct stat sb;
+	void *map = MAP_FAILED;
+	int fd = -1;
+
+	if (store_file_name_ok(file, len))
+		fd = openat(st->msg_dirfd, file, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd >= 0 && fstat(fd, &sb) == 0 && sb.st_size > 0)
+		map = mmap(NULL, (size_t)sb.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+	if (fd >= 0)
+		close(fd);
+	if (map == MAP_FAILED)
+		return fd >= 0;         /* an empty file is read, and has no text */
+	arena = arena_new(16384, false);
+	mime_text_extract(map, (size_t)sb.st_size, mime_parse(map, (size_t)sb.st_size, arena), STORE_FTS_TEXT_MAX,
+			  header, body);
+	arena_free(&arena);
+	munmap(map, (size_t)sb.st_size);
+	return true;
 }
 
 /* ---- keeping in step ---- */
@@ -275,46 +427,31 @@ uids_add(struct uids *u, uint32_t uid)
 static int
 index_file(struct store *st, int64_t mailbox_id, uint32_t uid, const char *file)
 {
-	size_t len = strlen(file);
-	struct stat sb;
-	void *map = MAP_FAILED;
-	int fd = -1, r;
+	struct buf header = BUF_INIT, body = BUF_INIT;
+	int r;
 
-	if (len > 0 && len <= STORE_FILE_NAME_MAX && file[0] != '.' && strchr(file, '/') == NULL)
-		fd = openat(st->msg_dirfd, file, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd >= 0 && fstat(fd, &sb) == 0 && sb.st_size > 0)
-		map = mmap(NULL, (size_t)sb.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
-	if (fd >= 0)
-		close(fd);
-	if (map == MAP_FAILED)
-		return store_fts_index(st, mailbox_id, uid, "", 0);
-	r = store_fts_index(st, mailbox_id, uid, map, (size_t)sb.st_size);
-	munmap(map, (size_t)sb.st_size);
+	fts_file_text(st, file, &header, &body);
+	r = index_texts(st, mailbox_id, uid, &header, &body);
+	buf_free(&header);
+	buf_free(&body);
 	return r;
 }
 
-/* One value from a one-row query with ?1 = mailbox_id; INT64_MIN on
- * error (st->errbuf). */
+/* messages minus fts_map rows of mailbox_id, from one snapshot. */
 static int64_t
-scalar(struct store *st, const char *sql, int64_t mailbox_id)
+missing_count(struct store *st, int64_t mailbox_id)
 {
-	sqlite3_stmt *s = prep(st, sql);
-	int64_t v = INT64_MIN;
-	int rc;
+	sqlite3_stmt *s = fts_prep(st, "SELECT (SELECT count(*) FROM messages WHERE mailbox_id = ?1)"
+				       " - (SELECT count(*) FROM fts_map WHERE mailbox_id = ?1)");
 
-	if (s == NULL)
-		return INT64_MIN;
-	sqlite3_bind_int64(s, 1, mailbox_id);
-	if ((rc = sqlite3_step(s)) == SQLITE_ROW)
-		v = sqlite3_column_int64(s, 0);
-	else
-		store_errorf(st, "fts: %s", sqlite3_errmsg(st->db));
-	sqlite3_finalize(s);
-	return v;
+	if (s != NULL)
+		sqlite3_bind_int64(s, 1, mailbox_id);
+	return scalar(st, s, INT64_MIN);
 }
 
-/* Indexes the messages of mailbox_id that have no text row and drops the
- * rows of messages that are gone.  Inside a write transaction. */
+/* Indexes (at most limit, -1: all) messages of mailbox_id that have no
+ * text row and drops the rows of messages that are gone.  Inside a write
+ * transaction. */
 static int
 heal_locked(struct store *st, int64_t mailbox_id, int64_t limit)
 {
@@ -325,8 +462,8 @@ heal_locked(struct store *st, int64_t mailbox_id, int64_t limit)
 	int ret = -1, rc;
 	size_t i;
 
-	s = prep(st, "SELECT uid, file FROM messages m WHERE mailbox_id = ?1 AND NOT EXISTS"
-		     " (SELECT 1 FROM fts_map WHERE mailbox_id = ?1 AND uid = m.uid) ORDER BY uid LIMIT ?2");
+	s = fts_prep(st, "SELECT uid, file FROM messages m WHERE mailbox_id = ?1 AND NOT EXISTS"
+			 " (SELECT 1 FROM fts_map WHERE mailbox_id = ?1 AND uid = m.uid) ORDER BY uid LIMIT ?2");
 	if (s == NULL)
 		goto out;
 	sqlite3_bind_int64(s, 1, mailbox_id);
@@ -336,16 +473,16 @@ heal_locked(struct store *st, int64_t mailbox_id, int64_t limit)
 		uids_add(&missing, (uint32_t)sqlite3_column_int64(s, 0));
 		buf_append(&files, file != NULL ? file : "", file != NULL ? strlen(file) + 1 : 1);
 	}
-	if (finish(st, s, rc, "heal") == -1)
+	if (fts_finish(st, s, rc, "heal") == -1)
 		goto out;
-	s = prep(st, "SELECT uid FROM fts_map f WHERE mailbox_id = ?1 AND NOT EXISTS"
-		     " (SELECT 1 FROM messages WHERE mailbox_id = ?1 AND uid = f.uid)");
+	s = fts_prep(st, "SELECT uid FROM fts_map f WHERE mailbox_id = ?1 AND NOT EXISTS"
+			 " (SELECT 1 FROM messages WHERE mailbox_id = ?1 AND uid = f.uid)");
 	if (s == NULL)
 		goto out;
 	sqlite3_bind_int64(s, 1, mailbox_id);
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW)
 		uids_add(&gone, (uint32_t)sqlite3_column_int64(s, 0));
-	if (finish(st, s, rc, "heal") == -1)
+	if (fts_finish(st, s, rc, "heal") == -1)
 		goto out;
 	for (i = 0, f = files.data; i < missing.n; i++, f += strlen(f) + 1)
 		if (index_file(st, mailbox_id, missing.v[i], f) == -1)
@@ -361,24 +498,22 @@ out:
 	return ret;
 }
 
-/* Makes sure every message of mailbox_id is indexed before a search:
- * messages stored before the index existed, or by a path that did not
- * call store_fts_index, are indexed now, in a transaction of their own
- * (or inside the caller's).  When in step this costs two counts (about
- * 1 ms for 20,000 messages). */
+/* Indexes what is missing in mailbox_id (at most limit messages, -1 all),
+ * in a transaction of its own (or inside the caller's).  When in step
+ * this costs two counts (about 1 ms for 20,000 messages).  Nothing is
+ * written while the disk reserve is in use (lib/reserve.h). */
 static int
 heal(struct store *st, int64_t mailbox_id, int64_t limit)
 {
 	bool own;
 	int64_t diff;
 
-	/* one statement: both counts from one snapshot */
-	diff = scalar(st, "SELECT (SELECT count(*) FROM messages WHERE mailbox_id = ?1)"
-			  " - (SELECT count(*) FROM fts_map WHERE mailbox_id = ?1)", mailbox_id);
-	if (diff == 0)
+	if ((diff = missing_count(st, mailbox_id)) == 0)
 		return 0;
 	if (diff == INT64_MIN)
 		return -1;
+	if (!reserve_held(st->data_dir))
+		return 0;
 	/* A read batch (store_read_begin) is a read snapshot, which cannot
 	 * become a write: end it, the healing writes on its own. */
 	store_read_end(st);
@@ -400,216 +535,15 @@ heal(struct store *st, int64_t mailbox_id, int64_t limit)
 	return 0;
 }
 
-/* ---- search ---- */
-
-/* Folding: the trigram tokenizer folds each character on its own, so the
- * folded form of a text is the first character of each of its trigrams
- * (padded with two characters that fold to themselves). */
-struct fold {
-	fts5_tokenizer api;
-	Fts5Tokenizer *tok;
-	struct buf pad;         /* scratch: a run of non-ASCII text + padding */
-};
-
-static int
-fold_token(void *ctx, int flags, const char *token, int n, int start, int end)
+int
+fts_heal_for_search(struct store *st, int64_t mailbox_id)
 {
-	struct buf *out = ctx;
-	unsigned char c = (unsigned char)token[0];
-	int len = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 1;
+	int64_t diff = missing_count(st, mailbox_id);
 
-	buf_append(out, token, (size_t)(len < n ? len : n));
-	return SQLITE_OK;
-}
-
-static int
-fold_open(struct store *st, struct fold *f)
-{
-	static const char *const args[] = { "case_sensitive", "0" };
-	fts5_api *api = NULL;
-	sqlite3_stmt *s;
-	void *ud = NULL;
-
-	memset(f, 0, sizeof(*f));
-	if ((s = prep(st, "SELECT fts5(?1)")) == NULL)
-		return -1;
-	sqlite3_bind_pointer(s, 1, (void *)&api, "fts5_api_ptr", NULL);
-	sqlite3_step(s);
-	sqlite3_finalize(s);
-	if (api == NULL || api->xFindTokenizer(api, "trigram", &ud, &f->api) != SQLITE_OK ||
-	    f->api.xCreate(ud, (const char **)args, 2, &f->tok) != SQLITE_OK) {
-		store_errorf(st, "fts: no trigram tokenizer");
-		return -1;
-	}
+	/* what the search indexed is for the indexer thread's upkeep too */
+	if (diff > 0 && heal(st, mailbox_id, -1) == 0)
+		store_fts_async_note(st->data_dir, st->user, 0);
 	return 0;
-}
-
-static void
-fold_close(struct fold *f)
-{
-	if (f->tok != NULL)
-		f->api.xDelete(f->tok);
-	buf_free(&f->pad);
-}
-
-/* Appends the folded form of n octets at s to out.  ASCII is folded here
- * (the tokenizer maps exactly A-Z to a-z there); runs of other characters
- * go through the tokenizer. */
-static void
-fold_text(struct fold *f, const char *s, size_t n, struct buf *out)
-{
-	size_t i = 0, j;
-
-	while (i < n) {
-		const unsigned char *p = (const unsigned char *)s + i;
-		char *o = buf_reserve(out, n - i);
-		size_t k = 0;
-
-		/* the ASCII run: copied with A-Z lowered */
-		while (i + k < n && p[k] < 0x80) {
-			unsigned char c = p[k];
-			o[k++] = (char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
-		}
-		out->len += k;
-		i += k;
-		if (i == n)
-			break;
-		for (j = i; j < n && (unsigned char)s[j] >= 0x80; j++)
-			;
-		buf_reset(&f->pad);
-		buf_append(&f->pad, s + i, j - i);
-		buf_append(&f->pad, "\x01\x01", 2);
-		f->api.xTokenize(f->tok, out, FTS5_TOKENIZE_DOCUMENT, f->pad.data, (int)f->pad.len,
-				 fold_token);
-		i = j;
-	}
-	buf_append(out, "", 0);
-}
-
-/* Number of UTF-8 characters in s (continuation octets not counted). */
-static size_t
-utf8_chars(const char *s)
-{
-	size_t n = 0;
-
-	for (; *s != '\0'; s++)
-		n += ((unsigned char)*s & 0xC0) != 0x80;
-	return n;
-}
-
-/* Collects column 0 of every row of s (finalized here).  0 or -1. */
-static int
-collect(struct store *st, sqlite3_stmt *s, struct uids *u)
-{
-	int rc;
-
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW)
-		uids_add(u, (uint32_t)sqlite3_column_int64(s, 0));
-	return finish(st, s, rc, "search");
-}
-
-/* Only UIDs that are still messages count: a row the store forgot to
- * remove (or one of a deleted mailbox whose id came back) is ignored. */
-#define FTS_LIVE " AND EXISTS (SELECT 1 FROM messages WHERE mailbox_id = ?1 AND uid = m.uid)"
-
-/* Appends the FTS5 query that finds the documents holding every trigram
- * of needle (at most FTS_QUERY_TRIGRAMS of them, spread over the needle:
- * any subset finds a superset, which the check then narrows).  With
- * detail=none FTS5 has no column filter: BODY candidates include texts
- * whose header alone matches, and the check drops them. */
-static void
-trigram_query(const char *needle, struct buf *q)
-{
-	size_t starts[FTS_NEEDLE_CHARS_MAX + 1], nchars = 0, k, i, pick;
-	const char *p;
-
-	for (p = needle; *p != '\0' && nchars <= FTS_NEEDLE_CHARS_MAX; p++)
-		if (((unsigned char)*p & 0xC0) != 0x80)
-			starts[nchars++] = (size_t)(p - needle);
-	if (nchars <= FTS_NEEDLE_CHARS_MAX)
-		starts[nchars] = strlen(needle);
-	else
-		nchars--;       /* starts[nchars] ends the last character used */
-	k = nchars - (FTS_TRIGRAM - 1);   /* trigrams in the needle, >= 1 */
-	buf_puts(q, "(");
-	for (i = 0; i < k && i < FTS_QUERY_TRIGRAMS; i++) {
-		pick = k <= FTS_QUERY_TRIGRAMS ? i : i * (k - 1) / (FTS_QUERY_TRIGRAMS - 1);
-		buf_puts(q, i > 0 ? " AND \"" : "\"");
-		for (p = needle + starts[pick]; p < needle + starts[pick + FTS_TRIGRAM]; p++) {
-			if (*p == '"')
-				buf_append(q, "\"", 1);
-			buf_append(q, p, 1);
-		}
-		buf_puts(q, "\"");
-	}
-	buf_puts(q, ")");
-}
-
-/* Runs the candidate statement s (uid, body[, header] per row, in UID
- * order; finalized here) and keeps the UIDs whose text holds the needle
- * once both are folded. */
-static int
-verify(struct store *st, sqlite3_stmt *s, const char *needle, struct uids *u)
-{
-	struct buf fneedle = BUF_INIT, ftext = BUF_INIT;
-	struct fold f;
-	int rc, ret = -1, col;
-
-	if (fold_open(st, &f) == -1)
-		goto out;
-	fold_text(&f, needle, strlen(needle), &fneedle);
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		for (col = 1; col < sqlite3_column_count(s); col++) {
-			const char *t = (const char *)sqlite3_column_text(s, col);
-			if (t == NULL)
-				continue;
-			buf_reset(&ftext);
-			fold_text(&f, t, (size_t)sqlite3_column_bytes(s, col), &ftext);
-			if (memmem(ftext.data, ftext.len, fneedle.data, fneedle.len) != NULL) {
-				uids_add(u, (uint32_t)sqlite3_column_int64(s, 0));
-				break;
-			}
-		}
-	}
-	if (rc != SQLITE_DONE) {
-		store_errorf(st, "fts search: %s", sqlite3_errmsg(st->db));
-		goto out;
-	}
-	ret = 0;
-out:
-	sqlite3_finalize(s);
-	fold_close(&f);
-	buf_free(&fneedle);
-	buf_free(&ftext);
-	return ret;
-}
-
-/* The texts to check: those FTS5 finds for a needle of a trigram or
- * more, else every text of the mailbox. */
-static int
-search(struct store *st, int64_t mailbox_id, const char *needle, size_t chars, bool body_only,
-       struct uids *u)
-{
-	struct buf sql = BUF_INIT, q = BUF_INIT;
-	sqlite3_stmt *s;
-	int ret = -1;
-
-	buf_puts(&sql, body_only ? "SELECT m.uid, f.body" : "SELECT m.uid, f.body, f.header");
-	buf_puts(&sql, " FROM fts_map m JOIN fts_text f ON f.rowid = m.doc WHERE m.mailbox_id = ?1");
-	if (chars >= FTS_TRIGRAM) {
-		buf_puts(&sql, " AND m.doc IN (SELECT rowid FROM fts_text WHERE fts_text MATCH ?2)");
-		trigram_query(needle, &q);
-	}
-	buf_puts(&sql, FTS_LIVE " ORDER BY m.uid");
-	if ((s = prep(st, sql.data)) != NULL) {
-		sqlite3_bind_int64(s, 1, mailbox_id);
-		if (q.len > 0)
-			sqlite3_bind_text(s, 2, q.data, (int)q.len, SQLITE_STATIC);
-		ret = verify(st, s, needle, u);
-	}
-	buf_free(&sql);
-	buf_free(&q);
-	return ret;
 }
 
 int
@@ -618,67 +552,192 @@ store_fts_catch_up(struct store *st, int64_t mailbox_id, size_t batch, bool *don
 	int64_t diff;
 
 	*done_out = false;
+	if (!reserve_held(st->data_dir)) {
+		*done_out = true;       /* the next delivery or search tries again */
+		return 0;
+	}
 	if (heal(st, mailbox_id, (int64_t)batch) == -1)
 		return -1;
-	diff = scalar(st, "SELECT (SELECT count(*) FROM messages WHERE mailbox_id = ?1)"
-			  " - (SELECT count(*) FROM fts_map WHERE mailbox_id = ?1)", mailbox_id);
-	if (diff == INT64_MIN)
+	if ((diff = missing_count(st, mailbox_id)) == INT64_MIN)
 		return -1;
 	*done_out = diff == 0;
 	return 0;
 }
 
-int
-store_fts_search(struct store *st, const char *mailbox, const char *needle, bool body_only,
-		 uint32_t **uids_out, size_t *n_out, const char **error_out)
-{
-	struct store_mailbox_row row;
-	struct uids u = { NULL, 0, 0 };
-	struct buf n = BUF_INIT, raw = BUF_INIT;
-	size_t chars, i;
-	int r;
+/* ---- upkeep: the VACUUM after the migration, compaction, free pages ---- */
 
-	*uids_out = NULL;
-	*n_out = 0;
-	if ((r = store_mailbox_get(st, mailbox, &row)) != 1) {
-		if (r == 0)
-			store_errorf(st, "no mailbox %s", mailbox);
-		*error_out = st->errbuf;
+/* One compaction batch (see the top of this file).  *more_out: not done. */
+static int
+compact_step(struct store *st, bool *more_out)
+{
+	struct buf files = BUF_INIT, header = BUF_INIT, body = BUF_INIT;
+	int64_t cursor, rebuilt, *docs = NULL;
+	size_t n = 0, i;
+	sqlite3_stmt *s;
+	const char *f;
+	int rc;
+
+	if (store_exec(st, "BEGIN IMMEDIATE") != SQLITE_OK)
 		return -1;
-	}
-	if (heal(st, row.id, -1) == -1) {
-		*error_out = st->errbuf;
-		return -1;
-	}
-	/* the indexed text is valid UTF-8 with LF line ends: so is the
-	 * needle (its character boundaries must be the tokenizer's) */
-	for (i = 0; needle[i] != '\0'; i++)
-		if (!(needle[i] == '\r' && needle[i + 1] == '\n'))
-			buf_append(&raw, needle + i, 1);
-	mime_charset_to_utf8("UTF-8", raw.data != NULL ? raw.data : "", raw.len, &n);
-	buf_append(&n, "", 0);
-	buf_free(&raw);
-	chars = utf8_chars(n.data);
-	if (chars == 0) {
-		/* every text contains the empty string */
-		sqlite3_stmt *s = prep(st, "SELECT uid FROM messages WHERE mailbox_id = ?1 ORDER BY uid");
-		r = -1;
-		if (s != NULL) {
-			sqlite3_bind_int64(s, 1, row.id);
-			r = collect(st, s, &u);
+	if ((cursor = meta_get(st, "fts_rebuild", -1)) == INT64_MIN)
+		goto fail;
+	if (cursor < 0) {
+		int64_t dead = meta_get(st, "fts_dead", 0), total = meta_get(st, "fts_docs", 0);
+
+		if (dead == INT64_MIN || total == INT64_MIN)
+			goto fail;
+		if (!compaction_due(dead, total)) {
+			store_rollback(st);
+			return 0;
 		}
+		if (store_exec(st, "DROP TABLE IF EXISTS fts_new; CREATE VIRTUAL TABLE fts_new" FTS_TABLE_ARGS) !=
+		            SQLITE_OK ||
+		    meta_set(st, "fts_rebuild", 0) == -1 || meta_set(st, "fts_rebuilt", 0) == -1)
+			goto fail;
+		cursor = 0;
+	}
+	if ((rebuilt = meta_get(st, "fts_rebuilt", 0)) == INT64_MIN)
+		goto fail;
+	/* the next live documents, each with one of its files */
+	s = fts_prep(st, "SELECT f.doc, min(m.file) FROM fts_map f JOIN messages m"
+			 " ON m.mailbox_id = f.mailbox_id AND m.uid = f.uid"
+			 " WHERE f.doc > ?1 GROUP BY f.doc ORDER BY f.doc LIMIT ?2");
+	if (s == NULL)
+		goto fail;
+	sqlite3_bind_int64(s, 1, cursor);
+	sqlite3_bind_int64(s, 2, FTS_REBUILD_BATCH);
+	docs = xmalloc(FTS_REBUILD_BATCH * sizeof(*docs));
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		const char *file = (const char *)sqlite3_column_text(s, 1);
+
+		docs[n++] = sqlite3_column_int64(s, 0);
+		buf_append(&files, file != NULL ? file : "", file != NULL ? strlen(file) + 1 : 1);
+	}
+	if (fts_finish(st, s, rc, "compact") == -1)
+		goto fail;
+	for (i = 0, f = files.data; i < n; i++, f += strlen(f) + 1) {
+		buf_reset(&header);
+		buf_reset(&body);
+		fts_file_text(st, f, &header, &body);
+		if (insert_text(st, "fts_new", 2 * docs[i], &header) == -1 ||
+		    insert_text(st, "fts_new", 2 * docs[i] + 1, &body) == -1)
+			goto fail;
+	}
+	rebuilt += (int64_t)n;
+	if (n == FTS_REBUILD_BATCH) {
+		if (meta_set(st, "fts_rebuild", docs[n - 1]) == -1 || meta_set(st, "fts_rebuilt", rebuilt) == -1)
+			goto fail;
+		*more_out = true;
 	} else {
-		r = search(st, row.id, n.data, chars, body_only, &u);
+		/* every live document is in fts_new: swap */
+		int64_t live = scalar(st, fts_prep(st, "SELECT count(DISTINCT doc) FROM fts_map"), 0);
+
+		if (live == INT64_MIN ||
+		    store_exec(st, "DROP TABLE fts_idx; ALTER TABLE fts_new RENAME TO fts_idx;"
+				   " DELETE FROM meta WHERE key IN ('fts_rebuild', 'fts_rebuilt')") != SQLITE_OK ||
+		    meta_set(st, "fts_docs", rebuilt) == -1 || meta_set(st, "fts_unmerged", rebuilt) == -1 ||
+		    meta_set(st, "fts_dead", rebuilt > live ? rebuilt - live : 0) == -1)
+			goto fail;
+		*more_out = true;       /* then the free pages */
 	}
-	buf_free(&n);
-	if (r == -1) {
-		free(u.v);
-		*error_out = st->errbuf;
-		return -1;
-	}
-	if (u.v == NULL)
-		u.v = xmalloc(sizeof(*u.v));   /* a real allocation even when empty */
-	*uids_out = u.v;
-	*n_out = u.n;
+	if (store_exec(st, "COMMIT") != SQLITE_OK)
+		goto fail;
+	free(docs);
+	buf_free(&files);
+	buf_free(&header);
+	buf_free(&body);
 	return 0;
+fail:
+	store_rollback(st);
+	free(docs);
+	buf_free(&files);
+	buf_free(&header);
+	buf_free(&body);
+	return -1;
+}
+
+/* One step of merging the index into one segment (see FTS_MERGE_MIN). */
+static int
+merge_step(struct store *st, bool *more_out)
+{
+	int64_t unmerged = meta_get(st, "fts_unmerged", 0), docs = meta_get(st, "fts_docs", 0);
+	char sql[96];
+	bool done;
+
+	if (unmerged == INT64_MIN || docs == INT64_MIN)
+		return -1;
+	if (unmerged < FTS_MERGE_MIN || unmerged * FTS_MERGE_DIV < docs)
+		return 0;
+	if (store_exec(st, "BEGIN IMMEDIATE") != SQLITE_OK)
+		return -1;
+	{
+		int64_t before = sqlite3_total_changes64(st->db);
+
+		snprintf(sql, sizeof(sql), "INSERT INTO fts_idx(fts_idx, rank) VALUES('merge', %d)", -FTS_MERGE_PAGES);
+		if (store_exec(st, sql) != SQLITE_OK)
+			goto fail;
+		/* FTS5: fewer than 2 changes means there was nothing to merge */
+		done = sqlite3_total_changes64(st->db) - before < 2;
+	}
+	if (done && meta_set(st, "fts_unmerged", 0) == -1)
+		goto fail;
+	if (store_exec(st, "COMMIT") != SQLITE_OK)
+		goto fail;
+	*more_out = true;
+	return 0;
+fail:
+	store_rollback(st);
+	return -1;
+}
+
+/* Gives free pages back to the file system, FTS_SHRINK_PAGES at a time,
+ * when the index is auto_vacuum=INCREMENTAL and an eighth of it is free. */
+static int
+shrink_step(struct store *st, bool *more_out)
+{
+	int64_t mode = scalar(st, fts_prep(st, "PRAGMA auto_vacuum"), 0);
+	int64_t free_pages = scalar(st, fts_prep(st, "PRAGMA freelist_count"), 0);
+	int64_t pages = scalar(st, fts_prep(st, "PRAGMA page_count"), 0);
+	char sql[64];
+
+	if (mode == INT64_MIN || free_pages == INT64_MIN || pages == INT64_MIN)
+		return -1;
+	if (mode != 2 || free_pages < FTS_SHRINK_MIN_PAGES || free_pages * 8 < pages)
+		return 0;
+	snprintf(sql, sizeof(sql), "PRAGMA incremental_vacuum(%d)", FTS_SHRINK_PAGES);
+	if (store_exec(st, sql) != SQLITE_OK)
+		return -1;
+	*more_out = free_pages > FTS_SHRINK_PAGES;
+	return 0;
+}
+
+int
+store_fts_maintain(struct store *st, bool *more_out)
+{
+	int64_t vacuum;
+
+	*more_out = false;
+	if (!reserve_held(st->data_dir))
+		return 0;
+	store_read_end(st);
+	if ((vacuum = meta_get(st, "fts_vacuum", 0)) == INT64_MIN)
+		return -1;
+	if (vacuum > 0) {
+		/* Rewrites the file without the pages the old text took, and
+		 * makes it auto_vacuum=INCREMENTAL (store_index.c asks for it
+		 * at every open; it takes effect here). */
+		if (store_exec(st, "VACUUM") != SQLITE_OK)
+			return -1;
+		*more_out = true;
+		return store_exec(st, "DELETE FROM meta WHERE key = 'fts_vacuum'") == SQLITE_OK ? 0 : -1;
+	}
+	if (compact_step(st, more_out) == -1)
+		return -1;
+	if (*more_out)
+		return 0;
+	if (merge_step(st, more_out) == -1)
+		return -1;
+	if (*more_out)
+		return 0;
+	return shrink_step(st, more_out);
 }

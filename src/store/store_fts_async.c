@@ -22,6 +22,8 @@
 
 /* Messages indexed per write transaction. */
 #define STORE_FTS_ASYNC_BATCH 200
+/* Upkeep steps (store_fts_maintain) per note before the next note's turn. */
+#define STORE_FTS_ASYNC_UPKEEP 25
 /* Notes waiting, at most (one per user and mailbox). */
 #define STORE_FTS_ASYNC_QUEUE_MAX 10000
 
@@ -39,33 +41,53 @@ static size_t queued;
 static bool running, stopping;
 static pthread_t thread;
 
+static bool
+stop_requested(void)
+{
+	bool stop;
+
+	pthread_mutex_lock(&async_lock);
+	stop = stopping;
+	pthread_mutex_unlock(&async_lock);
+	return stop;
+}
+
+/* Indexes what is missing in the note's mailbox (none for mailbox 0),
+ * then runs up to STORE_FTS_ASYNC_UPKEEP steps of upkeep; a note for the
+ * rest goes to the back of the queue, so other users are not kept
+ * waiting behind a long compaction. */
 static void
 index_mailbox(const struct fts_note *n)
 {
 	struct store *st = NULL;
 	enum store_error err;
 	const char *error = NULL;
-	bool done = false;
+	bool done = n->mailbox_id == 0, more = true;
+	int steps;
 
 	if (store_cache_open(n->data_dir, n->user, &st, &err, &error) == -1) {
 		log_warnx("fts indexer: cannot open the store of %s: %s", n->user, error != NULL ? error : "?");
 		return;
 	}
 	while (!done) {
-		bool stop;
-
 		if (store_fts_catch_up(st, n->mailbox_id, STORE_FTS_ASYNC_BATCH, &done) == -1) {
 			log_warnx("fts indexer: %s: %s", n->user, st->errbuf);
 			store_cache_release(&st, true);
 			return;
 		}
-		pthread_mutex_lock(&async_lock);
-		stop = stopping;
-		pthread_mutex_unlock(&async_lock);
-		if (stop)
+		if (stop_requested())
 			break;
 	}
+	for (steps = 0; done && more && steps < STORE_FTS_ASYNC_UPKEEP && !stop_requested(); steps++) {
+		if (store_fts_maintain(st, &more) == -1) {
+			log_warnx("fts upkeep: %s: %s", n->user, st->errbuf);
+			store_cache_release(&st, true);
+			return;
+		}
+	}
 	store_cache_release(&st, false);
+	if (done && more && !stop_requested())
+		store_fts_async_note(n->data_dir, n->user, 0);
 }
 
 static void *

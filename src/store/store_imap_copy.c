@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "lib/reserve.h"
 #include "store/store_fts.h"
 #include "store/store_private.h"
 
@@ -180,10 +181,10 @@ usage_read(struct store *st, uint64_t *bytes, uint64_t *messages)
 	return 0;
 }
 
-int
-store_imap_copy(struct store *st, const char *from, const char *to, const uint32_t *uids, size_t n, bool move,
-                uint64_t quota_bytes, uint64_t quota_messages, uint32_t *uidvalidity_out, uint32_t **src_uids_out,
-                uint32_t **dst_uids_out, size_t *n_out, bool *to_missing, const char **error_out)
+static int
+copy_once(struct store *st, const char *from, const char *to, const uint32_t *uids, size_t n, bool move,
+          uint64_t quota_bytes, uint64_t quota_messages, uint32_t *uidvalidity_out, uint32_t **src_uids_out,
+          uint32_t **dst_uids_out, size_t *n_out, bool *to_missing, const char **error_out)
 {
 	char canon_from[STORE_MAILBOX_NAME_MAX + 1], canon_to[STORE_MAILBOX_NAME_MAX + 1];
 	const char *from_name = store_name_canon(from, canon_from, sizeof(canon_from));
@@ -333,6 +334,34 @@ fail:
 	free(dst_uids);
 	*error_out = st->errbuf;
 	return ret;
+}
+
+/* A COPY adds rows (and links) for good: refused while the disk reserve
+ * is in use.  A MOVE (how many clients delete: to Trash) adds nothing for
+ * good and must work on a full disk: it runs once more on the reserve
+ * (lib/reserve.h). */
+int
+store_imap_copy(struct store *st, const char *from, const char *to, const uint32_t *uids, size_t n, bool move,
+                uint64_t quota_bytes, uint64_t quota_messages, uint32_t *uidvalidity_out, uint32_t **src_uids_out,
+                uint32_t **dst_uids_out, size_t *n_out, bool *to_missing, const char **error_out)
+{
+	int r;
+
+	if (!move && !reserve_held(st->data_dir)) {
+		*src_uids_out = *dst_uids_out = NULL;
+		*n_out = 0;
+		*to_missing = false;
+		*error_out = store_errorf(st, "the disk is full");
+		return STORE_ERR_NOSPACE;
+	}
+	r = copy_once(st, from, to, uids, n, move, quota_bytes, quota_messages, uidvalidity_out, src_uids_out,
+	              dst_uids_out, n_out, to_missing, error_out);
+	if (r == STORE_ERR_NOSPACE && move && reserve_borrow(st->data_dir)) {
+		r = copy_once(st, from, to, uids, n, move, quota_bytes, quota_messages, uidvalidity_out, src_uids_out,
+		              dst_uids_out, n_out, to_missing, error_out);
+		reserve_return(st->data_dir);
+	}
+	return r;
 }
 
 int

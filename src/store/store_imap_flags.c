@@ -10,6 +10,7 @@
 #include <strings.h>
 #include <sys/types.h>
 
+#include "lib/reserve.h"
 #include "store/store_private.h"
 
 struct kwset {
@@ -226,10 +227,10 @@ keywords_replace(struct store *st, struct store_imap_msg *m, const char *kw)
 	return 0;
 }
 
-int
-store_imap_flags(struct store *st, const char *mailbox, const uint32_t *uids, size_t n,
-                 const struct store_flags_change *ch, struct store_imap_msg **changed_out, size_t *n_changed_out,
-                 uint32_t **failed_out, size_t *n_failed_out, const char **error_out)
+static int
+flags_once(struct store *st, const char *mailbox, const uint32_t *uids, size_t n,
+           const struct store_flags_change *ch, struct store_imap_msg **changed_out, size_t *n_changed_out,
+           uint32_t **failed_out, size_t *n_failed_out, const char **error_out)
 {
 	static __thread char kwbuf[STORE_KEYWORDS_BUF];
 	char canon[STORE_MAILBOX_NAME_MAX + 1];
@@ -344,4 +345,22 @@ fail:
 	free(failed);
 	*error_out = st->errbuf;
 	return ret;
+}
+
+/* Flag changes take no new space for good, and \\Deleted comes before an
+ * expunge: on a full disk they run once more on the disk reserve
+ * (lib/reserve.h). */
+int
+store_imap_flags(struct store *st, const char *mailbox, const uint32_t *uids, size_t n,
+                 const struct store_flags_change *ch, struct store_imap_msg **changed_out, size_t *n_changed_out,
+                 uint32_t **failed_out, size_t *n_failed_out, const char **error_out)
+{
+	int r = flags_once(st, mailbox, uids, n, ch, changed_out, n_changed_out, failed_out, n_failed_out, error_out);
+
+	if (r == STORE_ERR_NOSPACE && reserve_borrow(st->data_dir)) {
+		r = flags_once(st, mailbox, uids, n, ch, changed_out, n_changed_out, failed_out, n_failed_out,
+		               error_out);
+		reserve_return(st->data_dir);
+	}
+	return r;
 }

@@ -19,6 +19,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "lib/reserve.h"
 #include "lib/str.h"
 #include "store/store_fts.h"
 #include "store/store_private.h"
@@ -469,8 +470,8 @@ out:
 
 /* --- delete --- */
 
-int
-store_mailbox_delete(struct store *st, const char *name, const char **error_out)
+static int
+delete_once(struct store *st, const char *name, const char **error_out)
 {
 	char canon[STORE_MAILBOX_NAME_MAX + 1];
 	struct store_files files = { 0 };
@@ -558,6 +559,20 @@ fail:
 	store_files_free(&files);
 	*error_out = st->errbuf;
 	return ret;
+}
+
+/* Deleting a mailbox frees space: on a full disk it runs once more on
+ * the disk reserve (lib/reserve.h). */
+int
+store_mailbox_delete(struct store *st, const char *name, const char **error_out)
+{
+	int r = delete_once(st, name, error_out);
+
+	if (r == STORE_ERR_NOSPACE && reserve_borrow(st->data_dir)) {
+		r = delete_once(st, name, error_out);
+		reserve_return(st->data_dir);
+	}
+	return r;
 }
 
 /* --- rename --- */
@@ -1012,6 +1027,12 @@ store_ensure_default_mailboxes(struct store *st, const char **error_out)
 	}
 	return 0;
 fail:
+	/* On a full disk the login goes on without them (the user may be
+	 * logging in to delete): a later login creates them. */
+	if (store_sqlite_class(st, sqlite3_extended_errcode(st->db)) == STORE_ERR_NOSPACE) {
+		store_rollback(st);
+		return 0;
+	}
 	store_rollback(st);
 	*error_out = st->errbuf;
 	return -1;

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "lib/reserve.h"
 #include "lib/str.h"
 #include "store/store_private.h"
 
@@ -309,9 +310,9 @@ fail:
 	return ret;
 }
 
-int
-store_imap_expunge(struct store *st, const char *mailbox, const uint32_t *uids, size_t n,
-                   uint32_t **expunged_out, size_t *n_out, const char **error_out)
+static int
+expunge_once(struct store *st, const char *mailbox, const uint32_t *uids, size_t n, uint32_t **expunged_out,
+             size_t *n_out, const char **error_out)
 {
 	char canon[STORE_MAILBOX_NAME_MAX + 1];
 	const char *name = store_name_canon(mailbox, canon, sizeof(canon));
@@ -400,4 +401,19 @@ fail:
 	free(gone);
 	*error_out = st->errbuf;
 	return ret;
+}
+
+/* A delete must work on a full disk: when it fails for space, it runs
+ * once more on the disk reserve (lib/reserve.h). */
+int
+store_imap_expunge(struct store *st, const char *mailbox, const uint32_t *uids, size_t n,
+                   uint32_t **expunged_out, size_t *n_out, const char **error_out)
+{
+	int r = expunge_once(st, mailbox, uids, n, expunged_out, n_out, error_out);
+
+	if (r == STORE_ERR_NOSPACE && reserve_borrow(st->data_dir)) {
+		r = expunge_once(st, mailbox, uids, n, expunged_out, n_out, error_out);
+		reserve_return(st->data_dir);
+	}
+	return r;
 }

@@ -28,7 +28,14 @@
  *     STORE_CACHE_KEY(mailbox, uid).  It is a table of its own, not columns
  *     of messages (the v1 envelope/bodystructure columns stay NULL): with
  *     ~1.5 KB of cache in each messages row, listing 100,000 messages
- *     (UID FETCH 1:* FLAGS) took 55 ms instead of 19 ms. */
+ *     (UID FETCH 1:* FLAGS) took 55 ms instead of 19 ms.
+ * Version 3 replaces the full-text tables by an index without the text
+ * (store_fts.c: the migration, and why).
+ *
+ * auto_vacuum=INCREMENTAL: a new index is created so, and an older one
+ * becomes so at the VACUUM after its migration to version 3, so that
+ * pages freed by expunges and by the full-text compaction can go back to
+ * the file system (store_fts_maintain). */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -39,6 +46,7 @@
 #include <unistd.h>
 
 #include "lib/limits.h"
+#include "lib/reserve.h"
 #include "lib/str.h"
 #include "store/store_fts.h"
 #include "store/store_private.h"
@@ -523,6 +531,14 @@ schema_ensure(struct store *st, enum store_error *err_out)
 			goto fail;
 		version = 2;
 	}
+	if (version == 2) {
+		/* the full-text index without its copy of the text (store_fts.c) */
+		if (store_fts_schema(st) == -1 || (rc = store_exec(st, "PRAGMA user_version = 3")) != SQLITE_OK) {
+			rc = sqlite3_extended_errcode(st->db);
+			goto fail;
+		}
+		version = 3;
+	}
 	if ((rc = store_exec(st, "COMMIT")) != SQLITE_OK)
 		goto fail;
 	return 0;
@@ -628,8 +644,15 @@ db_open(struct store *st, enum store_error *err_out)
 	}
 	sqlite3_extended_result_codes(st->db, 1);
 	sqlite3_busy_handler(st->db, busy_wait, NULL);
+	/* Takes effect on a new, empty file only if asked before WAL mode is
+	 * set; on an older index at its next VACUUM.  Writes nothing. */
+	if ((rc = store_exec(st, "PRAGMA auto_vacuum = INCREMENTAL")) != SQLITE_OK) {
+		*err_out = store_sqlite_class(st, rc);
+		return -1;
+	}
 	if (set_wal(st) == -1) {
-		*err_out = STORE_ERR_TEMP;
+		/* an -shm file that cannot grow on a full disk is NOSPACE */
+		*err_out = store_sqlite_class(st, sqlite3_extended_errcode(st->db));
 		return -1;
 	}
 	snprintf(path, sizeof(path), "PRAGMA synchronous=FULL; PRAGMA cache_size=-%d;", STORE_CACHE_KIB);
@@ -644,6 +667,20 @@ db_open(struct store *st, enum store_error *err_out)
 		return -1;
 	}
 	return 0;
+}
+
+/* Finalizes the statements and closes the connection (st stays). */
+static void
+db_close(struct store *st)
+{
+	for (int i = 0; i < STMT_COUNT; i++) {
+		sqlite3_finalize(st->stmts[i]);
+		st->stmts[i] = NULL;
+	}
+	if (st->db != NULL)
+		sqlite3_close(st->db);
+	st->db = NULL;
+	st->read_batch = false;
 }
 
 int
@@ -681,9 +718,22 @@ store_open_ex(const char *data_dir, const char *user, struct store **st_out, enu
 		return -1;
 	}
 	if (db_open(st, err_out) == -1) {
-		*error_out = store_tls_errorf("%s", st->errbuf);
-		store_close(&st);
-		return -1;
+		/* Opening needs a little space (the -wal and -shm files, the
+		 * migration to schema 3): on a full disk it borrows the reserve,
+		 * since the user may be logging in to delete (lib/reserve.h). */
+		bool retry = *err_out == STORE_ERR_NOSPACE && reserve_borrow(data_dir);
+		int r = -1;
+
+		if (retry) {
+			db_close(st);
+			r = db_open(st, err_out);
+			reserve_return(data_dir);
+		}
+		if (r == -1) {
+			*error_out = store_tls_errorf("%s", st->errbuf);
+			store_close(&st);
+			return -1;
+		}
 	}
 	*st_out = st;
 	return 0;
@@ -705,10 +755,7 @@ store_close(struct store **stp)
 	if (st == NULL)
 		return;
 	store_read_end(st);
-	for (int i = 0; i < STMT_COUNT; i++)
-		sqlite3_finalize(st->stmts[i]);
-	if (st->db != NULL)
-		sqlite3_close(st->db);
+	db_close(st);
 	if (st->msg_dirfd >= 0)
 		close(st->msg_dirfd);
 	buf_free(&st->cached);

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "lib/reserve.h"
 #include "lib/str.h"
 #include "store/store_fts.h"
 #include "store/store_private.h"
@@ -166,6 +167,8 @@ store_files_unlink(struct store *st, struct store_files *f)
 {
 	for (size_t i = 0; i < f->n; i++)
 		unlinkat(st->msg_dirfd, f->names[i], 0);
+	if (f->n > 0)
+		reserve_note_freed();
 	store_files_free(f);
 }
 
@@ -218,15 +221,23 @@ store_expunge_one(struct store *st, const struct store_mailbox_row *mb, uint32_t
 	return 1;
 }
 
-int
-store_expunge(struct store *st, const char *mailbox, const uint32_t *uids, size_t n,
-              const char **error_out)
+/* The class of the last SQLite failure on st, read before ROLLBACK
+ * replaces it. */
+static enum store_error
+last_class(struct store *st)
+{
+	return store_sqlite_class(st, sqlite3_extended_errcode(st->db));
+}
+
+static int
+expunge_once(struct store *st, const char *mailbox, const uint32_t *uids, size_t n, enum store_error *err_out)
 {
 	struct store_files files = { 0 };
 	struct store_mailbox_row mb;
 	size_t removed = 0;
 	int r;
 
+	*err_out = STORE_ERR_TEMP;
 	if (store_exec(st, "BEGIN IMMEDIATE") != SQLITE_OK)
 		goto fail;
 	if ((r = store_mailbox_get(st, mailbox, &mb)) != 1) {
@@ -251,24 +262,39 @@ store_expunge(struct store *st, const char *mailbox, const uint32_t *uids, size_
 	store_change_notify(st, store_mailbox_canon(mailbox), mb.highestmodseq);
 	return 0;
 fail:
+	*err_out = last_class(st);
 	store_rollback(st);
 	store_files_free(&files);
-	*error_out = st->errbuf;
 	return -1;
 }
 
+/* A delete must work on a full disk: when it fails for space, it runs
+ * once more on the disk reserve (lib/reserve.h). */
 int
-store_flags_change(struct store *st, const char *mailbox, const uint32_t *uids, size_t n, uint32_t flags,
-                   bool set, const char **error_out)
+store_expunge(struct store *st, const char *mailbox, const uint32_t *uids, size_t n,
+              const char **error_out)
+{
+	enum store_error err;
+	int r = expunge_once(st, mailbox, uids, n, &err);
+
+	if (r == -1 && err == STORE_ERR_NOSPACE && reserve_borrow(st->data_dir)) {
+		r = expunge_once(st, mailbox, uids, n, &err);
+		reserve_return(st->data_dir);
+	}
+	if (r == -1)
+		*error_out = st->errbuf;
+	return r;
+}
+
+static int
+flags_once(struct store *st, const char *mailbox, const uint32_t *uids, size_t n, uint32_t flags, bool set,
+           enum store_error *err_out)
 {
 	struct store_mailbox_row mb;
 	size_t changed = 0;
 	int r;
 
-	if ((flags & ~(uint32_t)STORE_FLAGS_ALL) != 0) {
-		*error_out = store_errorf(st, "unknown flag bits 0x%x", flags & ~(uint32_t)STORE_FLAGS_ALL);
-		return -1;
-	}
+	*err_out = STORE_ERR_TEMP;
 	if (store_exec(st, "BEGIN IMMEDIATE") != SQLITE_OK)
 		goto fail;
 	if ((r = store_mailbox_get(st, mailbox, &mb)) != 1) {
@@ -308,7 +334,30 @@ store_flags_change(struct store *st, const char *mailbox, const uint32_t *uids, 
 	store_change_notify(st, store_mailbox_canon(mailbox), mb.highestmodseq);
 	return 0;
 fail:
+	*err_out = last_class(st);
 	store_rollback(st);
-	*error_out = st->errbuf;
 	return -1;
+}
+
+/* Flag changes take no new space for good (the rows keep their size), and
+ * \Deleted comes before an expunge: the reserve is theirs too. */
+int
+store_flags_change(struct store *st, const char *mailbox, const uint32_t *uids, size_t n, uint32_t flags,
+                   bool set, const char **error_out)
+{
+	enum store_error err;
+	int r;
+
+	if ((flags & ~(uint32_t)STORE_FLAGS_ALL) != 0) {
+		*error_out = store_errorf(st, "unknown flag bits 0x%x", flags & ~(uint32_t)STORE_FLAGS_ALL);
+		return -1;
+	}
+	r = flags_once(st, mailbox, uids, n, flags, set, &err);
+	if (r == -1 && err == STORE_ERR_NOSPACE && reserve_borrow(st->data_dir)) {
+		r = flags_once(st, mailbox, uids, n, flags, set, &err);
+		reserve_return(st->data_dir);
+	}
+	if (r == -1)
+		*error_out = st->errbuf;
+	return r;
 }

@@ -7,7 +7,9 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -670,6 +672,45 @@ cleanup(void)
 		printf("# could not remove %s\n", dir);
 }
 
+/* A full disk: every write of the state fails (RLIMIT_FSIZE makes writes
+ * to regular files fail with EFBIG, as ENOSPC would; nothing is printed
+ * while it holds). */
+static void
+test_full_disk(void)
+{
+	struct penalty_config cfg;
+	char path[128];
+	struct penalty *p;
+	struct rlimit old, none;
+	bool held_in_memory, flush_failed;
+	int flushed;
+
+	test_begin("penalty: a full disk keeps blocking from memory, and the state is written when space is back");
+	cfg_for(&cfg, path, sizeof(path));
+	p = open_cfg(&cfg);
+	signal(SIGXFSZ, SIG_IGN);
+	getrlimit(RLIMIT_FSIZE, &old);
+	none = old;
+	none.rlim_cur = 0;
+	setrlimit(RLIMIT_FSIZE, &none);
+	for (int i = 0; i < 25; i++)
+		penalty_record(p, "192.0.2.60", "carol@example.org", false, T0 + i);
+	held_in_memory = blocked(p, "192.0.2.60", T0 + 30);
+	flush_failed = penalty_flush(p, T0 + 30) == -1;
+	setrlimit(RLIMIT_FSIZE, &old);
+	test_assert(held_in_memory);
+	test_assert(flush_failed);
+	test_assert(blocked(p, "192.0.2.60", T0 + 31));
+	test_assert(!blocked(p, "192.0.2.61", T0 + 31));        /* not a fail-closed for everyone */
+	flushed = penalty_flush(p, T0 + 32);
+	test_assert_inteq(flushed, 0);
+	penalty_free(&p);
+	p = open_cfg(&cfg);                                   /* the block reached the disk after all */
+	test_assert(blocked(p, "192.0.2.60", T0 + 40));
+	penalty_free(&p);
+	test_end();
+}
+
 int
 main(void)
 {
@@ -693,6 +734,7 @@ main(void)
 	test_memory_only();
 	test_threads();
 	test_flood();
+	test_full_disk();
 	cleanup();
 	return test_done();
 }

@@ -499,7 +499,7 @@ test_migration_v1(void)
 	sqlite3_close(db);
 
 	test_assert(store_open(dd, user, &st, &error) == 0);
-	test_assert_inteq(sql_int(dd, user, "PRAGMA user_version"), 2);
+	test_assert_inteq(sql_int(dd, user, "PRAGMA user_version"), STORE_SCHEMA_VERSION);
 	test_assert_inteq(sql_int(dd, user, "SELECT messages FROM mailboxes WHERE name = 'INBOX'"), 40);
 	test_assert_inteq(sql_int(dd, user, "SELECT bytes FROM mailboxes WHERE name = 'INBOX'"),
 	                  39 * strlen(plain) + strlen(fred));
