@@ -97,6 +97,7 @@ struct conn {
 
 	unsigned timeout_sec;
 	uint64_t last_activity;  /* the session last took input (or the timeout was set) */
+	uint64_t last_sent;      /* output last reached the socket, or began to wait */
 	struct evloop_timer *idle_timer;
 	struct conn_timer *timers;
 
@@ -224,6 +225,7 @@ conn_new_tracked(struct evloop *loop, int fd, const struct conn_handler *h, void
 	c->state = CONN_OPEN;
 	c->last_activity = evloop_now_ms(loop);
 	c->created = c->last_activity;
+	c->last_sent = c->last_activity;
 	snprintf(c->id, sizeof(c->id), "%08x", (atomic_fetch_add(&next_id, 1) + 1) * 2654435761u);
 	if (getpeername(fd, (struct sockaddr *)&ss, &sslen) == 0)
 		addr_text(&ss, c->peer, sizeof(c->peer), &c->peer_port, &c->loopback);
@@ -583,6 +585,7 @@ flush(struct conn *c)
 	/* Every way out of the loops reaches the compaction below, so a
 	 * long reply to a slow reader keeps the buffer near NET_OUTPUT_HIGH. */
 	size_t plain_end = c->z != NULL ? c->out_off + c->z_plain_left : c->out.len;
+	size_t before = pending_out(c);
 
 	while (!c->dead && c->out_off < plain_end) {
 		ssize_t n = raw_send(c, c->out.data + c->out_off, plain_end - c->out_off);
@@ -609,6 +612,8 @@ flush(struct conn *c)
 		compact_output(&c->zout, &c->zout_off);
 	}
 	compact_output(&c->out, &c->out_off);
+	if (pending_out(c) < before)
+		c->last_sent = evloop_now_ms(c->loop);
 }
 
 /* Drops consumed input.  Consumed bytes are wiped, not just moved over:
@@ -864,11 +869,21 @@ conn_read_line(struct conn *c, size_t max, char **line_out, size_t *len_out)
 	return 1;
 }
 
+/* Output about to be queued: if none was waiting, the send timeout
+ * counts from now. */
+static void
+output_queued(struct conn *c)
+{
+	if (pending_out(c) == 0)
+		c->last_sent = evloop_now_ms(c->loop);
+}
+
 void
 conn_write(struct conn *c, const void *data, size_t len)
 {
 	if (c->dead)
 		return;
+	output_queued(c);
 	buf_append(&c->out, data, len);
 	if (pending_out(c) >= NET_OUTPUT_HIGH)
 		c->want_drained = true;
@@ -887,6 +902,7 @@ conn_printf(struct conn *c, const char *fmt, ...)
 
 	if (c->dead)
 		return;
+	output_queued(c);
 	va_start(ap, fmt);
 	buf_vprintf(&c->out, fmt, ap);
 	va_end(ap);
@@ -1126,18 +1142,30 @@ idle_fired(void *arg)
 	 * finish keeps it, not a pause. */
 	bool waiting = c->jobs > 0 || (c->pause > 0 && !c->closing);
 
+	/* Output the peer has not read for the whole timeout: it reads
+	 * nothing (a slow-reader attack, or a peer gone without a FIN).  A
+	 * pause or a job does not keep such a connection (nginx's
+	 * send_timeout; Postfix's smtpd_timeout covers writes too). */
+	bool stalled = pending_out(c) > 0 && now - c->last_sent >= limit;
+
 	c->idle_timer = NULL;
 	if (c->timeout_sec == 0)
 		return;
-	if (waiting || now - c->last_activity < limit) {
+	if (!stalled && (waiting || now - c->last_activity < limit)) {
 		uint64_t left = waiting ? limit : limit - (now - c->last_activity);
 
+		if (pending_out(c) > 0 && limit - (now - c->last_sent) < left)
+			left = limit - (now - c->last_sent);
 		c->idle_timer = evloop_timer_add(c->loop, left, idle_fired, c);
 		return;
 	}
 	c->depth++;
 	if (c->state == CONN_HANDSHAKE || !c->opened) {
 		log_info("%s %s tls handshake timeout peer=%s", c->h->name, c->id, c->peer);
+		mark_dead(c, NULL);
+	} else if (stalled) {
+		log_info("%s %s closed peer=%s reason=send-timeout pending=%zu", c->h->name, c->id, c->peer,
+		         pending_out(c));
 		mark_dead(c, NULL);
 	} else if (c->closing) {
 		/* Its last reply has not been read in all that time. */

@@ -124,9 +124,10 @@ void conn_defer(struct conn *c, evloop_work_fn *work, evloop_done_fn *done, void
  * no unit of input: a line (conn_read_line), a command (conn_progress), or
  * bytes of a transfer (conn_consume inside conn_transfer_begin/end).
  * Bytes that arrive without completing anything, such as a partial line
- * trickled byte by byte, do not keep a connection alive.  A connection
- * that is closing and whose last reply the peer does not read is dropped
- * when the timeout passes. */
+ * trickled byte by byte, do not keep a connection alive.  The same
+ * timeout bounds writing: a connection whose queued output has not moved
+ * for that long (the peer reads nothing) is dropped, paused or not, in
+ * the middle of a reply or after its last one. */
 void conn_set_timeout(struct conn *c, unsigned seconds);
 /* Runs fn(arg) on the connection's loop after ms milliseconds unless the
  * connection closes first (then fn is not called). */

@@ -144,6 +144,12 @@ t_input(void *arg)
 			conn_close(s->c);
 			return;
 		}
+		if (strcmp(line, "PSTREAM") == 0) {   /* a reply that holds input, as FETCH or RETR */
+			conn_pause(s->c);
+			s->stream_left = 3 * 1024 * 1024;
+			stream_more(s);
+			return;
+		}
 		if (strcmp(line, "STREAM") == 0) {
 			s->stream_left = 3 * 1024 * 1024;
 			stream_more(s);
@@ -725,6 +731,59 @@ test_transfer(void)
 	buf_free(&out);
 }
 
+static void
+test_send_timeout(void)
+{
+	struct buf out = BUF_INIT;
+	struct sess *s;
+	int peer;
+	size_t got = 0;
+
+	test_begin("conn: a peer that reads nothing is dropped at the timeout, input paused or not");
+	loop = evloop_new();
+	s = start(&peer);
+	conn_set_timeout(s->c, 1);
+	(void)!write(peer, "PSTREAM\n", 8);
+	run_for(300);
+	test_assert(!s->closed);
+	run_for(1200);
+	test_assert(s->closed);
+	test_assert_inteq(s->timeouts, 0);
+	test_assert(s->stream_left > 0);
+	buf_free(&s->lines);
+	free(s);
+	close(peer);
+	evloop_free(&loop);
+	test_end();
+
+	test_begin("conn: a slow but steady reader keeps its connection past the timeout");
+	loop = evloop_new();
+	s = start(&peer);
+	conn_set_timeout(s->c, 1);
+	(void)!write(peer, "PSTREAM\n", 8);
+	/* A unix socket's writer is woken only once about 3/4 of its buffer
+	 * is read: read enough per step that the server sees progress. */
+	for (int i = 0; i < 12; i++) {
+		char tmp[131072];
+		ssize_t n;
+
+		run_for(250);
+		if ((n = read(peer, tmp, sizeof(tmp))) > 0)
+			got += (size_t)n;
+	}
+	test_assert(!s->closed);
+	test_assert(got > 0);
+	test_assert(s->stream_left > 0);   /* still streaming after 3 s */
+	close(peer);
+	run_for(5);
+	test_assert(s->closed);
+	buf_free(&s->lines);
+	free(s);
+	evloop_free(&loop);
+	test_end();
+	buf_free(&out);
+}
+
 int
 main(void)
 {
@@ -738,6 +797,7 @@ main(void)
 	test_trickle_times_out();
 	test_auth_limits();
 	test_transfer();
+	test_send_timeout();
 	evloop_workers_stop();
 	return test_done();
 }
