@@ -8,6 +8,7 @@
 #define SMTP_TEXT_LINE_MAX     (1024 * 1024) /* RFC 5321 4.5.3.1.6 says 1000; real mail has longer lines, bounded by message size */
 #define SMTP_RCPT_MAX          100    /* RFC 5321 4.5.3.1.8: at least 100 recipients */
 #define SMTP_MAX_ERRORS        20     /* 5xx replies before we hang up (Postfix smtpd_hard_error_limit) */
+#define SMTP_JUNK_COMMANDS_MAX 100    /* NOOP/RSET/VRFY/HELP before each counts as an error (Postfix smtpd_junk_command_limit) */
 #define SMTP_TIMEOUT_SEC       300    /* RFC 5321 4.5.3.2.7: server timeout 5 minutes */
 #define SMTP_ADDR_MAX          320    /* RFC 5321 4.5.3.1.1-3: 64 local-part + @ + 255 domain */
 #define SMTP_AUTH_LINE_MAX     24800  /* RFC 4954 4: a SASL line may exceed the command limit; holds a 16 KiB OAuth token in base64 */

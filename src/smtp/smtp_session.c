@@ -31,6 +31,7 @@
 
 /* Flags of a command table row. */
 #define SMTP_CMD_NEED_HELO 0x1   /* 503 before HELO/EHLO */
+#define SMTP_CMD_JUNK      0x2   /* moves no mail: past SMTP_JUNK_COMMANDS_MAX each is an error */
 
 struct smtp_cmd_def {
 	int (*fn)(struct smtp_session *s, const char *args);
@@ -44,18 +45,19 @@ static const struct smtp_cmd_def smtp_cmds[SMTP_VERB_COUNT] = {
 	[SMTP_VERB_RCPT] = { smtp_cmd_rcpt, SMTP_CMD_NEED_HELO },
 	[SMTP_VERB_DATA] = { smtp_cmd_data, SMTP_CMD_NEED_HELO },
 	[SMTP_VERB_BDAT] = { smtp_cmd_bdat, 0 },   /* checks itself: must consume the chunk */
-	[SMTP_VERB_RSET] = { smtp_cmd_rset, 0 },
-	[SMTP_VERB_NOOP] = { smtp_cmd_noop, 0 },
+	[SMTP_VERB_RSET] = { smtp_cmd_rset, SMTP_CMD_JUNK },
+	[SMTP_VERB_NOOP] = { smtp_cmd_noop, SMTP_CMD_JUNK },
 	[SMTP_VERB_QUIT] = { smtp_cmd_quit, 0 },
-	[SMTP_VERB_VRFY] = { smtp_cmd_vrfy, 0 },
+	[SMTP_VERB_VRFY] = { smtp_cmd_vrfy, SMTP_CMD_JUNK },
 	[SMTP_VERB_EXPN] = { smtp_cmd_expn, 0 },
-	[SMTP_VERB_HELP] = { smtp_cmd_help, 0 },
+	[SMTP_VERB_HELP] = { smtp_cmd_help, SMTP_CMD_JUNK },
 	[SMTP_VERB_STARTTLS] = { smtp_cmd_starttls, SMTP_CMD_NEED_HELO },
 	[SMTP_VERB_AUTH] = { smtp_cmd_auth, SMTP_CMD_NEED_HELO },
 };
 
 static void vreply(struct smtp_session *s, int code, const char *enh, const char *fmt, va_list ap)
 	__attribute__((format(printf, 4, 0)));
+static void count_error(struct smtp_session *s);
 
 static void
 vreply(struct smtp_session *s, int code, const char *enh, const char *fmt, va_list ap)
@@ -87,12 +89,18 @@ smtp_error(struct smtp_session *s, int code, const char *enh, const char *fmt, .
 	va_start(ap, fmt);
 	vreply(s, code, enh, fmt, ap);
 	va_end(ap);
+	count_error(s);
+	return 0;
+}
+
+static void
+count_error(struct smtp_session *s)
+{
 	if (++s->errors > SMTP_MAX_ERRORS && !conn_closing(s->c)) {
 		log_info("smtp %s too many errors peer=%s errors=%u", conn_id(s->c), conn_peer_addr(s->c), s->errors);
 		conn_printf(s->c, "421 4.7.0 %s Too many errors\r\n", s->cfg->hostname);
 		conn_close(s->c);
 	}
-	return 0;
 }
 
 bool
@@ -265,6 +273,10 @@ dispatch(struct smtp_session *s, char *line, size_t len)
 		return;
 	}
 	def->fn(s, cmd.args);
+	/* A client that only sends NOOPs (one every 299 s) would otherwise
+	 * hold its connection forever. */
+	if ((def->flags & SMTP_CMD_JUNK) && ++s->junk > SMTP_JUNK_COMMANDS_MAX)
+		count_error(s);
 }
 
 /* [limits] max_commands_before_auth, on submission only: an MTA on port

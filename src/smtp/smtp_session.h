@@ -71,6 +71,7 @@ struct smtp_session {
 	enum service service;
 	enum smtp_state state;
 	unsigned errors;                /* client mistakes, see smtp_error() */
+	unsigned junk;                  /* NOOP, RSET, VRFY, HELP so far (SMTP_JUNK_COMMANDS_MAX) */
 	unsigned preauth_cmds;          /* commands before AUTH succeeded (submission) */
 	unsigned n_msgs;                /* messages accepted on this connection */
 	bool greeted;                   /* HELO or EHLO was accepted */

@@ -447,6 +447,37 @@ def too_many_errors_disconnect(f):
 
 
 @t
+def junk_commands_end_in_421(f):
+    # Postfix's smtpd_junk_command_limit: past 100 NOOP/RSET/VRFY/HELP each
+    # counts as an error, so a client that only keeps the line warm (one
+    # NOOP every 299 s) cannot hold a port-25 slot forever.
+    srv = f.std()
+    r = raw_smtp(srv)
+    try:
+        r.send("EHLO junk.example\r\n")
+        r.reply()
+        ok = 0
+        got421 = False
+        for i in range(200):
+            try:
+                r.send(("NOOP", "RSET", "VRFY x", "HELP")[i % 4] + "\r\n")
+                rep = r.reply()
+            except (EOFError, ConnectionResetError, BrokenPipeError):
+                break
+            if rep[-1].startswith("421"):
+                got421 = True
+                break
+            assert rep[-1][0] == "2", rep
+            ok += 1
+        # 100 free, then each is answered and counted as an error; the
+        # 21st error (SMTP_MAX_ERRORS = 20) is followed by the 421.
+        assert got421 and ok == 121, (got421, ok)
+        assert r.closed(), "still connected after 421"
+    finally:
+        r.close()
+
+
+@t
 def bare_lf_in_data_stored_as_crlf(f):
     # Postfix 3.9's default (smtpd_forbid_bare_newline = normal): a bare LF
     # ends a line and is stored as CRLF; only CRLF.CRLF ends the data.
