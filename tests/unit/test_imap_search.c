@@ -467,6 +467,34 @@ test_esearch(void)
 	OK("SEARCH RETURN (MAX) SEEN", "* ESEARCH (TAG \"a1\") MAX 2\r\n");
 	test_end();
 
+	test_begin("imap_search: ESEARCH UID sets hold exactly the matching UIDs");
+	{
+		/* A view without UID 6 (told expunged): sequence numbers 4
+		 * and 5 are UIDs 4 and 7, neighbours in the view but not as
+		 * UIDs.  RFC 9051 9: "4:7" would also claim UIDs 5 and 6. */
+		uint32_t uids[] = { 1, 2, 3, 4, 7 };
+		struct imap_view v = view;
+		struct outcome o;
+
+		v.uids = uids;
+		v.count = 5;
+		search_full("UID SEARCH RETURN (ALL) ALL", false, &v, &o);
+		test_assert_inteq(o.res.status, IMAP_OK);
+		test_assert_streq(o.out.data, "* ESEARCH (TAG \"a1\") UID ALL 1:4,7\r\n");
+		buf_free(&o.out);
+		search_full("UID SEARCH RETURN (ALL) NOT 1:3", false, &v, &o);
+		test_assert_streq(o.out.data, "* ESEARCH (TAG \"a1\") UID ALL 4,7\r\n");
+		buf_free(&o.out);
+		/* sequence numbers stay runs of sequence numbers */
+		search_full("SEARCH RETURN (ALL) NOT 1:3", false, &v, &o);
+		test_assert_streq(o.out.data, "* ESEARCH (TAG \"a1\") ALL 4:5\r\n");
+		buf_free(&o.out);
+		search_full("UID SEARCH NOT 1:3", true, &v, &o);
+		test_assert_streq(o.out.data, "* ESEARCH (TAG \"a1\") UID ALL 4,7\r\n");
+		buf_free(&o.out);
+	}
+	test_end();
+
 	test_begin("imap_search: IMAP4rev2 always answers ESEARCH");
 	check("SEARCH SEEN", true, "* ESEARCH (TAG \"a1\") ALL 1:2\r\n");
 	check("UID SEARCH UNSEEN", true, "* ESEARCH (TAG \"a1\") UID ALL 3:4,7\r\n");

@@ -1,0 +1,76 @@
+"""End-to-end tests of the IMAP defects that Dovecot's imaptest and real
+clients found (issue 10): each case reproduces one defect with a raw
+client, and its expected answer comes from the RFC named in the case.
+
+  - ESEARCH UID sets hold exactly the matching UIDs (RFC 4731 3.1, RFC 9051 9)
+  - keywords are announced with FLAGS / PERMANENTFLAGS before any FETCH
+    shows them (RFC 3501 7.2.6, RFC 9051 7.3.5)
+  - \\Recent (RFC 3501 2.3.2, 6.3.1, 6.3.10, 6.4.4, 7.3.2)
+  - SENTBEFORE / SENTON / SENTSINCE compare the Date header's date as
+    written (RFC 3501 6.4.4)
+  - FROM / TO / CC / BCC match the address as the ENVELOPE has it
+    (RFC 3501 6.4.4)
+  - flags are atoms, and NIL is one (RFC 3501 9)
+  - a mailbox name that is not validly encoded gets NO, not BAD
+  - the first CONDSTORE-enabling command's OK carries HIGHESTMODSEQ
+    (RFC 7162 3.1)
+  - tags of any length come back whole (RFC 3501 2.2.1)
+  - a message expunged elsewhere stays readable until the session is
+    told (RFC 2180 4.1, RFC 5530 EXPUNGEISSUED)"""
+
+import os
+import re
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from harness import Suite  # noqa: E402
+from imapcheck import (  # noqa: E402
+    Lit, esearch, fetches, search_numbers, select, shared_suite, status_of, untagged_of)
+from mailcheck import message  # noqa: E402
+
+suite = Suite()
+t, run = shared_suite(suite)
+
+
+def append(c, mailbox, msg, flags=None):
+    pieces = ['APPEND "%s" ' % mailbox] + (["(%s) " % flags] if flags else []) + [Lit(msg)]
+    untagged, tagged, sent = c.cmd_literals(pieces)
+    m = re.search(r"\[APPENDUID (\d+) (\d+)\]", tagged)
+    assert sent and m, tagged
+    return int(m.group(2))
+
+
+def fill(c, n, mailbox="INBOX"):
+    return [append(c, mailbox, message(subject="msg %d" % i)) for i in range(n)]
+
+
+@t
+def esearch_uid_set_after_move(f):
+    """RFC 4731 3.1 / RFC 9051 9: after UID MOVE 2 out of UIDs 1, 2, 3 the
+    UID set of the remaining messages is "1,3": "1:3" would claim UID 2."""
+    user = f.user()
+    c = f.conn(user)
+    try:
+        c.ok("CREATE Other")
+        assert fill(c, 3) == [1, 2, 3]
+        select(c)
+        c.ok("UID MOVE 2 Other")
+        tag, uid, items = esearch(c.ok("UID SEARCH RETURN (ALL) ALL"))
+        assert uid and items["ALL"] == "1,3", items
+        # sequence numbers 1 and 2 are a run of sequence numbers
+        tag, uid, items = esearch(c.ok("SEARCH RETURN (ALL) ALL"))
+        assert not uid and items["ALL"] == "1:2", items
+        # the imaptest case: 1:3 and 5:7 left of 1..7
+        c.ok("CREATE Second")
+        c.ok("SELECT Second")
+        fill(c, 7, "Second")
+        c.ok("NOOP")
+        c.ok("UID MOVE 4 Other")
+        tag, uid, items = esearch(c.ok("UID SEARCH RETURN (ALL) ALL"))
+        assert items["ALL"] == "1:3,5:7", items
+    finally:
+        c.logout()
+
+
+run()
