@@ -73,4 +73,32 @@ def esearch_uid_set_after_move(f):
         c.logout()
 
 
+@t
+def long_tags_come_back_whole(f):
+    """RFC 3501 2.2.1 / 9: a tag is any number of ASTRING-CHARs; the tagged
+    reply (and ESEARCH's TAG) repeat it whole, or the client never sees its
+    command complete.  Tern copied tags into a 128-byte buffer."""
+    user = f.user()
+    c = f.conn(user)
+    try:
+        for n in (127, 128, 200, 5000, 20000):
+            tag = ("T%d." % n) + "x" * (n - len("T%d." % n))
+            assert len(tag) == n
+            untagged, tagged = c.cmd("NOOP", tag=tag)
+            assert tagged.startswith(tag + " OK"), tagged[:60]
+        fill(c, 2)
+        select(c)
+        tag = "s" * 300
+        untagged, tagged = c.cmd("SEARCH RETURN (COUNT) ALL", tag=tag)
+        assert tagged.startswith(tag + " OK"), tagged[:60]
+        assert untagged_of(untagged, "ESEARCH") == [b'* ESEARCH (TAG "%s") COUNT 2' % tag.encode()], untagged
+        # a BAD for a command the parser refuses carries the whole tag too
+        tag = "b" * 1000
+        untagged, tagged = c.cmd("FETCH 1 (FLAGS", tag=tag)
+        assert tagged.startswith(tag + " BAD"), tagged[:60]
+        c.ok("NOOP")
+    finally:
+        c.logout()
+
+
 run()
