@@ -280,8 +280,8 @@ parse_key(struct parse *p, const struct imap_arg **argp, struct imap_search_key 
 		return 0;
 	case KD_KEYWORD:
 		arg = *argp = arg->next;
-		if (arg == NULL || arg->type != IMAP_ARG_ATOM)
-			return bad(p, "Search key needs a keyword");
+		if (arg == NULL || (arg->type != IMAP_ARG_ATOM && arg->type != IMAP_ARG_NIL))
+			return bad(p, "Search key needs a keyword");  /* NIL is an atom too */
 		k->str = arg->str;
 		k->len = arg->len;
 		return 0;

@@ -101,4 +101,32 @@ def long_tags_come_back_whole(f):
         c.logout()
 
 
+@t
+def nil_is_an_atom_and_spaces_are_lenient(f):
+    """RFC 3501 9: flag-keyword = atom, and NIL is an atom: STORE 1 +FLAGS
+    NIL sets a keyword NIL (Dovecot does; imaptest's "nil" script expects
+    OK).  Extra spaces between arguments and at the end of the line are
+    taken as Dovecot takes them."""
+    user = f.user()
+    c = f.conn(user)
+    try:
+        fill(c, 2)
+        select(c)
+        c.ok("STORE 1 +FLAGS NIL")
+        # (the test parser reads the atom NIL as None)
+        assert untagged_of(c.ok("FETCH 1 FLAGS"), "FETCH") == [b"* 1 FETCH (FLAGS (NIL))"]
+        assert search_numbers(c.ok("SEARCH KEYWORD NIL")) == [1]
+        assert search_numbers(c.ok("SEARCH UNKEYWORD nil")) == [2]
+        c.ok("STORE 2 +FLAGS.SILENT (NIL \\Seen)")
+        assert untagged_of(c.ok("FETCH 2 FLAGS"), "FETCH") == [b"* 2 FETCH (FLAGS (\\Seen NIL))"]
+        c.ok("STORE 1:2 -FLAGS NIL")
+        assert search_numbers(c.ok("SEARCH KEYWORD NIL")) == []
+        # a trailing space, two spaces, a space before ")"
+        c.ok("NOOP ")
+        assert fetches(c.ok("FETCH 1  (FLAGS UID )"))[1]["UID"] == "1"
+        c.ok("SEARCH ALL  ")
+    finally:
+        c.logout()
+
+
 run()
