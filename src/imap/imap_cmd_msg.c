@@ -402,7 +402,7 @@ copy_start(struct imap_session *s, const struct imap_arg *args, bool uid, bool m
 	}
 	imap_ctx_init(s, &ctx, s->arena);
 	if ((to = imap_mailbox_arg(&ctx, args->next, &res)) == NULL) {
-		imap_complete_bad(s, "%s", res.text[0] != '\0' ? res.text : "Invalid mailbox name");
+		imap_complete_result(s, &res);  /* BAD, or NO [CANNOT] */
 		return;
 	}
 	if (imap_view_resolve(s, args, uid, &uids, &n, &error) == -1) {

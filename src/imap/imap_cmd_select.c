@@ -228,8 +228,12 @@ select_start(struct imap_session *s, const struct imap_arg *args, bool read_only
 	bool was_selected = s->state == IMAP_STATE_SELECTED;
 
 	imap_ctx_init(s, &ctx, s->arena);
-	if (args == NULL || (name = imap_mailbox_arg(&ctx, args, &res)) == NULL) {
-		imap_complete_bad(s, "%s", res.text[0] != '\0' ? res.text : "SELECT needs a mailbox name");
+	if (args == NULL) {
+		imap_complete_bad(s, "SELECT needs a mailbox name");
+		return;
+	}
+	if ((name = imap_mailbox_arg(&ctx, args, &res)) == NULL) {
+		imap_complete_result(s, &res);
 		return;
 	}
 	j = xcalloc(1, sizeof(*j));

@@ -129,4 +129,35 @@ def nil_is_an_atom_and_spaces_are_lenient(f):
         c.logout()
 
 
+@t
+def invalid_mailbox_names_get_no(f):
+    """A name that is neither valid modified UTF-7 (RFC 3501 5.1.3) nor, for
+    a UTF-8 client, valid UTF-8 is a name no mailbox has: NO, not BAD (a
+    syntax error that counts toward the error limit), and the session goes
+    on (imaptest "atoms").  A LIST pattern like it matches nothing."""
+    user = f.user()
+    c = f.conn(user)
+    bad = "!#$&'+,-.0123456789:;<=>?@^_`|[}"
+    try:
+        fill(c, 1)
+        for cmd in ("SELECT %s" % bad, "EXAMINE %s" % bad, "CREATE %s" % bad, "DELETE %s" % bad,
+                    "STATUS %s (MESSAGES)" % bad, 'SELECT "&Jjo"', 'RENAME INBOX "&Jjo"'):
+            untagged, tagged = c.cmd(cmd)
+            assert " NO " in tagged, (cmd, tagged)
+        assert c.ok('LIST "" %s%%*' % bad) == []
+        assert c.ok('LIST "" "&Jjo*"') == []
+        untagged, tagged, sent = c.cmd_literals(['APPEND "&Jjo" ', Lit(message())])
+        assert " NO " in tagged, tagged
+        select(c)
+        untagged, tagged = c.cmd('COPY 1 "&Jjo"')
+        assert " NO " in tagged, tagged
+        # 25 of them: more than the 20 BADs after which the server hangs up
+        for _ in range(25):
+            untagged, tagged = c.cmd('STATUS "&Jjo" (MESSAGES)')
+            assert " NO " in tagged, tagged
+        c.ok("NOOP")
+    finally:
+        c.logout()
+
+
 run()
