@@ -302,6 +302,7 @@ parse_key(struct parse *p, const struct imap_arg **argp, struct imap_search_key 
 		if (def->field != NULL) {
 			k->str = def->field;
 			k->len = strlen(def->field);
+			k->address = strcasecmp(def->field, "Subject") != 0;
 		}
 		arg = *argp = arg->next;
 		if (get_string(p, arg, &s, &len) == -1)

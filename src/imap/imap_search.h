@@ -16,7 +16,8 @@
  * SINCE, BEFORE take the internal date's day in UTC; SENT* the Date
  * header's instant, also as a UTC day (the internal date when there is no
  * usable Date); header keys are case-insensitive substrings of the
- * unfolded, RFC 2047-decoded field (Latin, Greek, Cyrillic, Armenian
+ * unfolded, RFC 2047-decoded field, and FROM/TO/CC/BCC also of its
+ * addresses as the ENVELOPE has them (Latin, Greek, Cyrillic, Armenian
  * letters folded one to one, no "ß" = "ss"); RECENT and NEW never match
  * (there is no \Recent).  The internals are in imap_search_private.h. */
 #ifndef TERN_IMAP_SEARCH_H

@@ -370,7 +370,9 @@ match(struct eval *e, struct imap_search_key *k)
 	case ISK_HEADER:
 		if (!load_header(e))
 			return false;
-		return imap_search_header_match(e->hdr, k->str, k->len, k->needle, k->needle_len, e->msg_arena);
+		return imap_search_header_match(e->hdr, k->str, k->len, k->needle, k->needle_len, e->msg_arena) ||
+		       (k->address &&
+		        imap_search_address_match(e->hdr, k->str, k->len, k->needle, k->needle_len, e->msg_arena));
 	case ISK_BODY:
 	case ISK_TEXT:
 		return fts_match(e, k);

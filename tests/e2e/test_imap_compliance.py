@@ -193,4 +193,36 @@ def first_condstore_command_reports_highestmodseq(f):
         c.logout()
 
 
+@t
+def search_from_matches_the_envelope_address(f):
+    """RFC 3501 6.4.4: FROM "contains the specified string in the envelope
+    structure's FROM field".  An address written with comments inside it
+    is, in the ENVELOPE, just mailbox@host: SEARCH FROM mailbox@host must
+    find it (imaptest search-addresses), as well as display names."""
+    user = f.user()
+    c = f.conn(user)
+    try:
+        heads = [
+            "From: ann@example.org\r\nTo: bob@example.org\r\n",
+            "From: Ann Other <ann@example.org>\r\nTo: \"Bob\" <bob@example.org>\r\n",
+            "From: <ann (the first)@ (at) example.org>\r\nTo: <bob@example.org>\r\n",
+            "From: ann@example.org (Ann Other)\r\nCc: =?UTF-8?Q?B=C3=B6b?= <bob@example.org>\r\n",
+            "From: carl@example.org\r\nTo: team: bob@example.org;\r\n",
+        ]
+        for h in heads:
+            append(c, "INBOX", (h + "Subject: x\r\n\r\nbody\r\n").encode())
+        select(c)
+        assert search_numbers(c.ok("SEARCH FROM ann@example.org")) == [1, 2, 3, 4]
+        assert search_numbers(c.ok("SEARCH FROM nn@exam")) == [1, 2, 3, 4]
+        assert search_numbers(c.ok('SEARCH FROM "ann other"')) == [2, 4]
+        assert search_numbers(c.ok("SEARCH TO bob@example.org")) == [1, 2, 3, 5]
+        assert search_numbers(c.ok("SEARCH CC bob@example.org")) == [4]
+        assert search_numbers(c.ok(b'SEARCH CHARSET UTF-8 CC "b\xc3\xb6b <bob@"')) == [4]
+        assert search_numbers(c.ok("SEARCH NOT FROM ann@example.org")) == [5]
+        # HEADER searches the field as written, not the addresses
+        assert search_numbers(c.ok('SEARCH HEADER From "ann@example.org"')) == [1, 2, 4]
+    finally:
+        c.logout()
+
+
 run()

@@ -28,6 +28,7 @@
 #include "imap/imap_cmd.h"
 #include "imap/imap_parse.h"
 #include "imap/imap_search.h"
+#include "imap/imap_search_private.h"
 #include "lib/arena.h"
 #include "lib/buf.h"
 #include "store/store.h"
@@ -668,6 +669,41 @@ test_errors(void)
 	test_end();
 }
 
+/* FROM/TO/CC/BCC search the addresses as the ENVELOPE has them (RFC 3501
+ * 6.4.4), besides the field's text. */
+static bool
+addr_match(const char *hdr, const char *field, const char *needle)
+{
+	struct arena *a = arena_new(4096, false);
+	struct imap_search_header *h = imap_search_header_split(hdr, strlen(hdr), a);
+	size_t nlen;
+	const char *n = imap_search_fold(needle, strlen(needle), a, &nlen);
+	bool r = imap_search_address_match(h, field, strlen(field), n, nlen, a);
+
+	arena_free(&a);
+	return r;
+}
+
+static void
+test_address_match(void)
+{
+	test_begin("imap_search: addresses as the ENVELOPE has them");
+	/* comments inside the addr-spec are not part of the address */
+	test_assert(addr_match("From: <user-from (comment)@ (comment) domain.org>\r\n\r\n", "From",
+	                       "user-from@domain.org"));
+	test_assert(addr_match("From: <user-from (comment)@ (comment) domain.org>\r\n\r\n", "from", "ser-fro"));
+	test_assert(!addr_match("From: <user-from (comment)@ (comment) domain.org>\r\n\r\n", "From", "comment"));
+	/* quoted local part and display name, folded, encoded */
+	test_assert(addr_match("To: \"a b\"@example.com\r\n\r\n", "To", "a b@example.com"));
+	test_assert(addr_match("Cc: \"Smith,\r\n John\" <js@example.com>\r\n\r\n", "Cc", "smith, john <js@"));
+	test_assert(addr_match("From: =?UTF-8?Q?J=C3=B6rg?= <j@example.de>\r\n\r\n", "From", "J\xc3\xb6rg <J@"));
+	/* groups, several fields, another field's name */
+	test_assert(addr_match("To: g: a@x.org, b@y.org;\r\n\r\n", "To", "b@y.org"));
+	test_assert(addr_match("To: a@x.org\r\nTo: c@z.org\r\n\r\n", "To", "c@z.org"));
+	test_assert(!addr_match("Cc: a@x.org\r\n\r\n", "To", "a@x.org"));
+	test_end();
+}
+
 /* The view, not the store, says which messages the client knows. */
 static void
 test_view(void)
@@ -755,6 +791,7 @@ main(void)
 		return 1;
 	test_flags_sizes_dates();
 	test_headers();
+	test_address_match();
 	test_fts();
 	test_logic_and_sets();
 	test_esearch();
