@@ -42,7 +42,7 @@ enum imap_search_op {
 	ISK_BEFORE,       /* internal date's day < day */
 	ISK_ON,
 	ISK_SINCE,        /* >= */
-	ISK_SENTBEFORE,   /* the Date header's day (store_msg_cached) */
+	ISK_SENTBEFORE,   /* the Date header's day as written (store_msg_cached) */
 	ISK_SENTON,
 	ISK_SENTSINCE,
 	ISK_SEQSET,       /* sequence numbers in set */

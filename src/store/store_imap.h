@@ -166,9 +166,10 @@ int store_imap_changes(struct store *st, const char *mailbox, uint64_t modseq,
 /* What delivery cached for a message: ENVELOPE, BODYSTRUCTURE (extended),
  * BODY (non-extended) exactly as FETCH sends them, the size of the
  * message's header (offset of its body, blank line included) and the Date
- * header as unix time (0 when missing or unparsable: SENT* search).
- * Messages stored before the cache existed are parsed now and the cache
- * is filled.  Pointers valid until the next call on st.  Returns STORE_OK,
+ * header as unix time (0 when missing or unparsable) with the zone it was
+ * written in (SENT* search compares the date as written).  Messages stored
+ * before the cache existed, or before it kept the zone, are parsed now and
+ * the cache is filled.  Pointers valid until the next call on st.  Returns STORE_OK,
  * STORE_IMAP_NONEXISTENT (no such message), or STORE_ERR_TEMP. */
 struct store_msg_cached {
 	const char *envelope;
@@ -176,6 +177,7 @@ struct store_msg_cached {
 	const char *body;
 	uint64_t header_size;
 	int64_t sent_date;
+	int32_t sent_zone;             /* the Date header's zone, seconds east of UTC */
 };
 int store_msg_cached(struct store *st, const char *mailbox, uint32_t uid, struct store_msg_cached *out,
                      const char **error_out);

@@ -31,6 +31,7 @@
  *     (UID FETCH 1:* FLAGS) took 55 ms instead of 19 ms.
  * Version 3 replaces the full-text tables by an index without the text
  * (store_fts.c: the migration, and why).
+ * Version 4 adds msg_cache.sent_zone (the Date header's zone).
  *
  * auto_vacuum=INCREMENTAL: a new index is created so, and an older one
  * becomes so at the VACUUM after its migration to version 3, so that
@@ -121,6 +122,14 @@ static const char migrate_1_to_2[] =
 	" UPDATE mailboxes SET messages = messages + 1, bytes = bytes + NEW.size"
 	" WHERE id = NEW.mailbox_id; END;"
 	"PRAGMA user_version = 2;";
+
+/* Version 4: the Date header's zone beside its instant (seconds east of
+ * UTC), for SEARCH SENT*, which compare the date as written (RFC 3501
+ * 6.4.4).  Rows cached before have NULL there and are parsed again when
+ * next asked for (store_msg_cached). */
+static const char migrate_3_to_4[] =
+	"ALTER TABLE msg_cache ADD COLUMN sent_zone INTEGER;"
+	"PRAGMA user_version = 4;";
 
 /* The columns store_imsg_push reads, in its order. */
 #define IMSG_COLS "uid, flags, modseq, size, internal_date, keywords, file"
@@ -234,18 +243,19 @@ static const char *const stmt_sql[STMT_COUNT] = {
 	/* ?1 mailbox id, ?2 uid, ?3 the mailbox name st->mbcache_id is
 	 * believed to have: no row when it does not (renamed, deleted). */
 	[STMT_CACHE_GET] =
-		"SELECT m.file, c.id IS NOT NULL, c.header_size, c.sent_date, c.envelope, c.bodystructure, c.body"
+		"SELECT m.file, c.sent_zone IS NOT NULL, c.header_size, c.sent_date, c.envelope, c.bodystructure, c.body,"
+		" c.sent_zone"
 		" FROM messages m LEFT JOIN msg_cache c ON c.id = ((?1 << 32) | ?2)"
 		" WHERE m.mailbox_id = ?1 AND m.uid = ?2"
 		" AND (SELECT name FROM mailboxes WHERE id = ?1) = ?3",
 	/* Only while the message exists (a lazy fill can race an expunge). */
 	[STMT_CACHE_PUT] =
-		"INSERT OR REPLACE INTO msg_cache(id, header_size, sent_date, envelope, bodystructure, body)"
-		" SELECT (?1 << 32) | ?2, ?3, ?4, ?5, ?6, ?7"
+		"INSERT OR REPLACE INTO msg_cache(id, header_size, sent_date, envelope, bodystructure, body, sent_zone)"
+		" SELECT (?1 << 32) | ?2, ?3, ?4, ?5, ?6, ?7, ?8"
 		" WHERE EXISTS (SELECT 1 FROM messages WHERE mailbox_id = ?1 AND uid = ?2)",
 	[STMT_CACHE_COPY] =
-		"INSERT OR REPLACE INTO msg_cache(id, header_size, sent_date, envelope, bodystructure, body)"
-		" SELECT ?2, header_size, sent_date, envelope, bodystructure, body FROM msg_cache WHERE id = ?1",
+		"INSERT OR REPLACE INTO msg_cache(id, header_size, sent_date, envelope, bodystructure, body, sent_zone)"
+		" SELECT ?2, header_size, sent_date, envelope, bodystructure, body, sent_zone FROM msg_cache WHERE id = ?1",
 	[STMT_CACHE_MOVE] =
 		"UPDATE msg_cache SET id = ?2 WHERE id = ?1",
 };
@@ -538,6 +548,11 @@ schema_ensure(struct store *st, enum store_error *err_out)
 			goto fail;
 		}
 		version = 3;
+	}
+	if (version == 3) {
+		if ((rc = store_exec(st, migrate_3_to_4)) != SQLITE_OK)
+			goto fail;
+		version = 4;
 	}
 	if ((rc = store_exec(st, "COMMIT")) != SQLITE_OK)
 		goto fail;

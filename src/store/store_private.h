@@ -22,7 +22,7 @@
 
 /* PRAGMA user_version of the index schema this code writes (store_index.c
  * migrates older versions in place). */
-#define STORE_SCHEMA_VERSION 3
+#define STORE_SCHEMA_VERSION 4
 /* SQLite page cache per open index, in KiB (PRAGMA cache_size=-N): one
  * handle per user per worker thread, so keep it small. */
 #define STORE_CACHE_KIB 256
@@ -135,6 +135,7 @@ struct store_parsed {
 	const char *envelope, *bodystructure, *body; /* into strings */
 	uint64_t header_size;
 	int64_t sent_date;
+	int32_t sent_zone;             /* seconds east of UTC */
 	const char *map;               /* the message, mmap'd (or "" when empty) */
 	size_t len;
 };
@@ -308,8 +309,11 @@ void store_parsed_free(struct store_parsed *p);
 /* Writes p as the cache row of (mailbox_id, uid).  Returns 0 or -1. */
 int store_cache_put(struct store *st, int64_t mailbox_id, uint32_t uid, const struct store_parsed *p);
 /* An RFC 5322 date-time (obsolete forms too) as unix time; 0 when it
- * does not parse. */
+ * does not parse.  store_date_parse_zone also gives the zone it was
+ * written in, as seconds east of UTC (0 when it does not parse, or for
+ * "-0000" and unknown zones). */
 int64_t store_date_parse(const char *s);
+int64_t store_date_parse_zone(const char *s, int32_t *zone_out);
 
 /* A per-thread cache of open stores for deliveries (store_cache.c).
  * store_cache_open gives a handle owned by the cache; give it back with

@@ -225,4 +225,31 @@ def search_from_matches_the_envelope_address(f):
         c.logout()
 
 
+@t
+def sent_dates_compare_the_date_as_written(f):
+    """RFC 3501 6.4.4: SENTBEFORE / SENTON / SENTSINCE compare the Date
+    header's date "disregarding time and timezone": the day as written,
+    not the day in UTC (imaptest search-date)."""
+    user = f.user()
+    c = f.conn(user)
+    try:
+        dates = ["Fri, 23 Mar 2007 22:00:00 -0500",   # 24 Mar 03:00 UTC
+                 "Sat, 24 Mar 2007 23:00:00 +0200",   # 24 Mar 21:00 UTC
+                 "Sun, 25 Mar 2007 00:00:00 +0200",   # 24 Mar 22:00 UTC
+                 "Sun, 25 Mar 2007 23:30:00 +0300",   # 25 Mar 20:30 UTC
+                 "Mon, 26 Mar 2007 00:30:00 +0300"]   # 25 Mar 21:30 UTC
+        for d in dates:
+            append(c, "INBOX", ("From: a@example.org\r\nDate: %s\r\nSubject: d\r\n\r\nx\r\n" % d).encode())
+        select(c)
+        assert search_numbers(c.ok("SEARCH SENTON 23-Mar-2007")) == [1]
+        assert search_numbers(c.ok("SEARCH SENTON 24-Mar-2007")) == [2]
+        assert search_numbers(c.ok("SEARCH SENTON 25-Mar-2007")) == [3, 4]
+        assert search_numbers(c.ok("SEARCH SENTON 26-Mar-2007")) == [5]
+        assert search_numbers(c.ok("SEARCH SENTBEFORE 25-Mar-2007")) == [1, 2]
+        assert search_numbers(c.ok("SEARCH SENTSINCE 25-Mar-2007")) == [3, 4, 5]
+        assert search_numbers(c.ok("SEARCH NOT SENTON 25-Mar-2007")) == [1, 2, 5]
+    finally:
+        c.logout()
+
+
 run()

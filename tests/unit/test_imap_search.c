@@ -361,11 +361,15 @@ test_flags_sizes_dates(void)
 	OK("SEARCH SINCE 29-Feb-2024 BEFORE 2-Mar-2024", "* SEARCH 3 4\r\n");
 	test_end();
 
-	test_begin("imap_search: SENTBEFORE, SENTON, SENTSINCE (Date header, UTC)");
+	test_begin("imap_search: SENTBEFORE, SENTON, SENTSINCE (the Date header's date as written)");
 	OK("SEARCH SENTON 1-Jan-2024", "* SEARCH 1\r\n");
-	/* 15 Feb 2024 23:30 -0500 is 16 Feb 04:30 UTC */
-	OK("SEARCH SENTON 16-Feb-2024", "* SEARCH 2\r\n");
-	OK("SEARCH SENTBEFORE 16-Feb-2024", "* SEARCH 1\r\n");
+	/* RFC 3501 6.4.4 "disregarding time and timezone": 15 Feb 2024
+	 * 23:30 -0500 is on 15-Feb, though it is 16 Feb 04:30 in UTC */
+	OK("SEARCH SENTON 15-Feb-2024", "* SEARCH 2\r\n");
+	OK("SEARCH SENTON 16-Feb-2024", "* SEARCH\r\n");
+	OK("SEARCH SENTBEFORE 16-Feb-2024", "* SEARCH 1 2\r\n");
+	OK("SEARCH SENTBEFORE 15-Feb-2024", "* SEARCH 1\r\n");
+	OK("SEARCH SENTSINCE 16-Feb-2024", "* SEARCH 3 4 6\r\n");
 	/* message 3 has no Date: its internal date (01-Mar) stands in */
 	OK("SEARCH SENTSINCE 1-Mar-2024", "* SEARCH 3 4 6\r\n");
 	OK("SEARCH SENTON 1-Mar-2024", "* SEARCH 3 4\r\n");

@@ -281,6 +281,18 @@ test_date_parse(void)
 	test_assert_inteq(store_date_parse(NULL), 0);
 	test_assert_inteq(store_date_parse(""), 0);
 	test_assert_inteq(store_date_parse("yesterday"), 0);
+	{
+		int32_t z = 1;
+
+		test_assert_inteq(store_date_parse_zone("Mon, 7 Feb 1994 21:52:25 -0800 (PST)", &z), FRED_SENT);
+		test_assert_inteq(z, -8 * 3600);
+		test_assert_inteq(store_date_parse_zone("Sun, 25 Mar 2007 00:00:00 +0230", &z), 1174771800);
+		test_assert_inteq(z, 2 * 3600 + 30 * 60);
+		test_assert_inteq(store_date_parse_zone("Mon, 7 Feb 1994 21:52:25 PDT", &z), FRED_SENT - 3600);
+		test_assert_inteq(z, -7 * 3600);
+		test_assert_inteq(store_date_parse_zone("yesterday", &z), 0);
+		test_assert_inteq(z, 0);
+	}
 	test_assert_inteq(store_date_parse("32 Jan 2000 00:00:00 +0000"), 0);
 	test_assert_inteq(store_date_parse("1 Foo 2000 00:00:00 +0000"), 0);
 	test_assert_inteq(store_date_parse("1 Jan 2000 24:00:00 +0000"), 0);
@@ -529,16 +541,25 @@ test_migration_v1(void)
 	test_assert_streq(c.bodystructure, fred_bodystructure);
 	test_assert_inteq(c.header_size, FRED_HEADER_SIZE);
 	test_assert_inteq(c.sent_date, FRED_SENT);
+	test_assert_inteq(c.sent_zone, -8 * 3600);   /* "-0800" */
 	test_assert_inteq(sql_int(dd, user, "SELECT count(*) FROM msg_cache"), 32);
 	test_assert_inteq(store_msg_cached(st, "INBOX", 5, &c, &error), STORE_OK);
 	test_assert_streq(c.body, fred_body);
 	/* UID 1 brings 2..4 and 37..40 (within the window, uncached) */
 	test_assert_inteq(store_msg_cached(st, "INBOX", 1, &c, &error), STORE_OK);
 	test_assert_inteq(sql_int(dd, user, "SELECT count(*) FROM msg_cache"), 40);
-	/* reopening finds version 2 and does nothing */
+	/* reopening finds the current version and does nothing */
 	store_close(&st);
 	test_assert(store_open(dd, user, &st, &error) == 0);
 	test_assert_inteq(sql_int(dd, user, "SELECT count(*) FROM msg_cache"), 40);
+	/* a row cached by schema 2 (no zone) is parsed again when asked */
+	test_assert_inteq(sql_int(dd, user, "UPDATE msg_cache SET sent_zone = NULL"), 0);
+	test_assert_inteq(sql_int(dd, user, "SELECT count(*) FROM msg_cache WHERE sent_zone IS NULL"), 40);
+	test_assert_inteq(store_msg_cached(st, "INBOX", 5, &c, &error), STORE_OK);
+	test_assert_inteq(c.sent_date, FRED_SENT);
+	test_assert_inteq(c.sent_zone, -8 * 3600);
+	test_assert_streq(c.envelope, fred_envelope);
+	test_assert_inteq(sql_int(dd, user, "SELECT sent_zone FROM msg_cache WHERE id = (1 << 32) | 5"), -8 * 3600);
 	/* and the triggers keep the counters from now on */
 	test_assert_inteq(append1(st, dd, "INBOX", plain, 0, "", NULL), STORE_OK);
 	test_assert_inteq(store_mailbox_status(st, "INBOX", &ms, &error), STORE_OK);
@@ -1635,9 +1656,9 @@ test_big_mailbox(void)
 	       " changes since %.2f ms\n", t_list, t_status, t_usage, t_flags, t_changes);
 	/* FETCH 1:* (ENVELOPE): one store_msg_cached per message */
 	test_assert(sqlite3_exec(st->db,
-	                         "INSERT INTO msg_cache(id, header_size, sent_date, envelope, bodystructure, body)"
-	                         " SELECT (1 << 32) | uid, 900, 1700000000, printf('%.*c', 600, 'e'),"
-	                         " printf('%.*c', 300, 'b'), printf('%.*c', 200, 'o') FROM messages",
+	                         "INSERT INTO msg_cache(id, header_size, sent_date, envelope, bodystructure, body,"
+	                         " sent_zone) SELECT (1 << 32) | uid, 900, 1700000000, printf('%.*c', 600, 'e'),"
+	                         " printf('%.*c', 300, 'b'), printf('%.*c', 200, 'o'), 0 FROM messages",
 	                         NULL, NULL, NULL) == SQLITE_OK);
 	{
 		struct store_msg_cached c;
