@@ -46,7 +46,17 @@ struct imap_view {
 	uint64_t highestmodseq;        /* as last synced */
 	uint32_t *uids;                /* ascending */
 	size_t count, cap;
+	/* The keywords told in the last FLAGS response (RFC 3501 7.2.6):
+	 * space-separated, malloc'd (NULL: none), at most
+	 * IMAP_VIEW_KEYWORDS_MAX.  A FETCH may show only these. */
+	char *keywords;
+	size_t n_keywords;
 };
+
+/* Our bound on the keywords one view tells in FLAGS (RFC 9051 sets none;
+ * STORE_KEYWORDS_MAX per message).  Past it new keywords are still stored
+ * and shown, but no longer announced. */
+#define IMAP_VIEW_KEYWORDS_MAX 1024
 
 /* Sequence number of uid in v (1-based) or 0 when not in the view. */
 uint32_t imap_view_seq(const struct imap_view *v, uint32_t uid);

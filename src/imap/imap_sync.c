@@ -46,6 +46,7 @@ imap_view_clear(struct imap_session *s)
 	imap_bus_unsubscribe(&s->sub);
 	free(s->view.mailbox);
 	free(s->view.uids);
+	free(s->view.keywords);
 	memset(&s->view, 0, sizeof(s->view));
 	free(s->pending_expunged);
 	s->pending_expunged = NULL;
@@ -194,6 +195,9 @@ imap_sync_work(struct imap_session *s, struct store *st, bool expunges_ok, const
 	if (expunges_ok)
 		imap_sync_flush_expunges(s, out);
 
+	/* New keywords first: a FLAGS response before any FETCH shows
+	 * them (RFC 3501 7.2.6), new messages' included. */
+	imap_view_prepare(v, changed, n_changed, out);
 	/* Flag changes of messages the client knows (before new ones are
 	 * added, so sequence numbers are the client's). */
 	for (size_t i = 0; i < n_changed; i++) {

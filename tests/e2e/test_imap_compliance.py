@@ -252,4 +252,82 @@ def sent_dates_compare_the_date_as_written(f):
         c.logout()
 
 
+def flags_of(untagged):
+    """The keywords of the last '* FLAGS (...)' in untagged, and its index."""
+    idx, kws = None, None
+    for i, r in enumerate(untagged):
+        if r.startswith(b"* FLAGS ("):
+            idx, kws = i, set(r[len(b"* FLAGS ("):-1].decode().split())
+    return idx, kws
+
+
+def announced_before_fetch(untagged, keyword):
+    """True when a FLAGS response naming keyword (and a PERMANENTFLAGS one)
+    comes before the first FETCH that shows it."""
+    for i, r in enumerate(untagged):
+        if r.startswith(b"* FLAGS (") and keyword.encode() in r.split(b"(", 1)[1]:
+            perm = [x for x in untagged[i + 1:] if b"[PERMANENTFLAGS (" in x]
+            return bool(perm) and keyword.encode() in perm[0]
+        if b" FETCH " in r and keyword.encode() in r:
+            return False
+    return False
+
+
+@t
+def new_keywords_are_announced(f):
+    """RFC 3501 7.2.6 / RFC 9051 7.3.5: the FLAGS response lists the flags
+    a client may see; a STORE or APPEND that brings a keyword new to the
+    mailbox must be followed by FLAGS (and OK [PERMANENTFLAGS]) in every
+    session that has it selected, before any FETCH shows the keyword -
+    the session that did it included (imaptest: "Keyword used without
+    being in FLAGS")."""
+    user = f.user()
+    a = f.conn(user)
+    b = f.conn(user)
+    try:
+        fill(a, 2)
+        ia = select(a)
+        assert ia["FLAGS"] == ["\\Answered", "\\Flagged", "\\Deleted", "\\Seen", "\\Draft"], ia["FLAGS"]
+        select(b)
+        # the session that stores it: FLAGS before its own FETCH
+        got = b.ok("STORE 1 +FLAGS ($Alpha)")
+        assert announced_before_fetch(got, "$Alpha"), got
+        # silent: still announced (later FETCHes show it)
+        got = b.ok("STORE 2 +FLAGS.SILENT (Beta)")
+        assert flags_of(got)[1] >= {"$Alpha", "Beta"}, got
+        # the other session: FLAGS before the FETCH of the change
+        got = a.ok("NOOP")
+        assert announced_before_fetch(got, "$Alpha") and announced_before_fetch(got, "Beta"), got
+        # a FETCH that sees a change before the session synced
+        b.ok("STORE 1 +FLAGS (Gamma)")
+        got = a.ok("FETCH 1 (FLAGS)")
+        assert announced_before_fetch(got, "Gamma"), got
+        # APPEND with a new keyword: every session that has it selected
+        got, tagged, sent = b.cmd_literals(['APPEND INBOX ($Delta) ', Lit(message(subject="kw"))])
+        assert " OK " in tagged and flags_of(got)[0] is not None and "$Delta" in flags_of(got)[1], got
+        got = a.ok("NOOP")
+        idx, kws = flags_of(got)
+        assert idx is not None and "$Delta" in kws, got
+        assert a.ok("FETCH 3 (FLAGS)") and "$Delta" in str(fetches(a.ok("FETCH 3 (FLAGS)"))[3]["FLAGS"])
+        # a session SELECTing later gets them all in its first FLAGS
+        c = f.conn(user)
+        ic = select(c)
+        assert {"$Alpha", "Beta", "Gamma", "$Delta"} <= set(ic["FLAGS"]), ic["FLAGS"]
+        # nothing new: no FLAGS again
+        got = a.ok("STORE 2 +FLAGS ($Alpha)")
+        assert flags_of(got)[0] is None, got
+        c.logout()
+        # read-only: PERMANENTFLAGS ()
+        e = f.conn(user)
+        e.ok("EXAMINE INBOX")
+        b.ok("STORE 2 +FLAGS (Epsilon)")
+        got = e.ok("NOOP")
+        assert b"* OK [PERMANENTFLAGS ()] Read-only mailbox" in got and flags_of(got)[1] >= {"Epsilon"}, got
+        assert flags_of(got)[0] < [i for i, r in enumerate(got) if b"Epsilon" in r and b"FETCH" in r][0], got
+        e.logout()
+    finally:
+        a.logout()
+        b.logout()
+
+
 run()
