@@ -93,7 +93,13 @@ select_work(void *arg)
 	free(keywords);
 	buf_printf(&j->out, "* %zu EXISTS\r\n", n);
 	if (!s->imap4rev2) {
-		buf_puts(&j->out, "* 0 RECENT\r\n");
+		uint32_t first = 0;
+
+		/* RFC 3501 2.3.2: SELECT takes the messages no session has
+		 * seen as recent for itself; EXAMINE looks only. */
+		if (store_imap_recent(st, j->mailbox, j->read_only ? 0 : info.uidnext, &first, &error) == STORE_OK)
+			imap_view_recent_add(&j->view, 0, first);
+		buf_printf(&j->out, "* %zu RECENT\r\n", j->view.n_recent);
 		if (unseen_seq > 0)
 			buf_printf(&j->out, "* OK [UNSEEN %u] First unseen\r\n", unseen_seq);
 	}
@@ -155,6 +161,7 @@ select_done(void *arg)
 	if (conn_closing(s->c)) {
 		free(j->view.uids);
 		free(j->view.keywords);
+		free(j->view.recent);
 		goto out;
 	}
 	if (j->res.status == IMAP_OK) {
@@ -166,6 +173,7 @@ select_done(void *arg)
 	} else {
 		free(j->view.uids);
 		free(j->view.keywords);
+		free(j->view.recent);
 		imap_bus_unsubscribe(&s->sub);
 	}
 	imap_complete_result(s, &j->res);

@@ -29,6 +29,10 @@ imap_flags_write(struct buf *out, uint32_t flags, const char *keywords)
 	size_t i;
 
 	buf_append(out, "(", 1);
+	if (flags & IMAP_FLAG_RECENT) {
+		buf_puts(out, "\\Recent");
+		first = false;
+	}
 	for (i = 0; i < sizeof(system) / sizeof(system[0]); i++) {
 		if ((flags & system[i].bit) == 0)
 			continue;
@@ -112,14 +116,48 @@ imap_view_flags_write(const struct imap_view *v, struct buf *out)
 		           "Flags permitted\r\n", sp, kw);
 }
 
+bool
+imap_view_recent(const struct imap_view *v, uint32_t uid)
+{
+	size_t lo = 0, hi = v->n_recent;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (v->recent[mid] < uid)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < v->n_recent && v->recent[lo] == uid;
+}
+
+void
+imap_view_recent_add(struct imap_view *v, size_t from, uint32_t first)
+{
+	size_t n = 0;
+
+	for (size_t i = from; i < v->count; i++)
+		n += v->uids[i] >= first;
+	if (n == 0)
+		return;
+	v->recent = xrealloc(v->recent, (v->n_recent + n) * sizeof(*v->recent));
+	for (size_t i = from; i < v->count; i++)
+		if (v->uids[i] >= first)
+			v->recent[v->n_recent++] = v->uids[i];
+}
+
 void
 imap_view_prepare(struct imap_view *v, struct store_imap_msg *msgs, size_t n, struct buf *out)
 {
 	bool added = false;
 
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < n; i++) {
 		if (msgs[i].keywords != NULL && msgs[i].keywords[0] != '\0')
 			added |= imap_view_keywords_add(v, msgs[i].keywords);
+		if (v->n_recent > 0 && imap_view_recent(v, msgs[i].uid))
+			msgs[i].flags |= IMAP_FLAG_RECENT;
+	}
 	if (added)
 		imap_view_flags_write(v, out);
 }

@@ -344,10 +344,13 @@ match(struct eval *e, struct imap_search_key *k)
 		return !match(e, k->child);
 	case ISK_ALL:
 		return true;
-	case ISK_NONE:
-		return false;
 	case ISK_FLAG:
 		return ((m->flags & k->flag) != 0) == k->want;
+	case ISK_RECENT:
+		/* RFC 3501 6.4.4: RECENT, OLD = NOT RECENT, NEW = RECENT UNSEEN */
+		if (k->flag != 0 && (m->flags & k->flag) != 0)
+			return false;
+		return imap_view_recent(e->ctx->view, m->uid) == k->want;
 	case ISK_KEYWORD:
 		return has_keyword(m->keywords, k->str, k->len) == k->want;
 	case ISK_LARGER:

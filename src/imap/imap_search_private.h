@@ -33,8 +33,8 @@ enum imap_search_op {
 	ISK_AND,          /* children: every one matches (the program, groups) */
 	ISK_OR,           /* two children */
 	ISK_NOT,          /* one child */
-	ISK_ALL,          /* ALL, OLD (no \Recent: every message is old) */
-	ISK_NONE,         /* RECENT, NEW (no \Recent, RFC 9051 removed it) */
+	ISK_ALL,          /* ALL */
+	ISK_RECENT,       /* \Recent in the view (want) or not; with flag, that flag clear too (NEW) */
 	ISK_FLAG,         /* flag bit set (want) or clear (!want) */
 	ISK_KEYWORD,      /* keyword str present (want) or absent */
 	ISK_LARGER,       /* RFC822.SIZE > num */

@@ -328,11 +328,13 @@ store_mailbox_status(struct store *st, const char *name, struct store_mailbox_st
 	if ((s = store_stmt(st, STMT_MBX_STATUS)) == NULL)
 		goto fail;
 	sqlite3_bind_int64(s, 1, mb.id);
+	sqlite3_bind_int64(s, 2, mb.first_recent_uid);
 	rc = sqlite3_step(s);
 	if (rc == SQLITE_ROW) {
 		out->unseen = (uint32_t)sqlite3_column_int64(s, 0);
 		out->deleted = (uint32_t)sqlite3_column_int64(s, 1);
 		out->first_unseen_uid = (uint32_t)sqlite3_column_int64(s, 2);
+		out->recent = (uint32_t)sqlite3_column_int64(s, 3);
 	}
 	sqlite3_reset(s);
 	if (rc != SQLITE_ROW) {

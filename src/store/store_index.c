@@ -31,7 +31,8 @@
  *     (UID FETCH 1:* FLAGS) took 55 ms instead of 19 ms.
  * Version 3 replaces the full-text tables by an index without the text
  * (store_fts.c: the migration, and why).
- * Version 4 adds msg_cache.sent_zone (the Date header's zone).
+ * Version 4 adds msg_cache.sent_zone (the Date header's zone), version 5
+ * mailboxes.first_recent_uid (\Recent).
  *
  * auto_vacuum=INCREMENTAL: a new index is created so, and an older one
  * becomes so at the VACUUM after its migration to version 3, so that
@@ -131,12 +132,22 @@ static const char migrate_3_to_4[] =
 	"ALTER TABLE msg_cache ADD COLUMN sent_zone INTEGER;"
 	"PRAGMA user_version = 4;";
 
+/* Version 5: \Recent (RFC 3501 2.3.2).  first_recent_uid: the messages
+ * from this UID on have not been seen by a read-write session yet
+ * (store_imap_recent claims them).  New mailboxes start at 1; those of an
+ * older index start at uidnext, so an upgrade makes nothing recent. */
+static const char migrate_4_to_5[] =
+	"ALTER TABLE mailboxes ADD COLUMN first_recent_uid INTEGER NOT NULL DEFAULT 1;"
+	"UPDATE mailboxes SET first_recent_uid = uidnext;"
+	"PRAGMA user_version = 5;";
+
 /* The columns store_imsg_push reads, in its order. */
 #define IMSG_COLS "uid, flags, modseq, size, internal_date, keywords, file"
 
 static const char *const stmt_sql[STMT_COUNT] = {
 	[STMT_MAILBOX_GET] =
-		"SELECT id, uidvalidity, uidnext, highestmodseq, messages, bytes FROM mailboxes WHERE name = ?1",
+		"SELECT id, uidvalidity, uidnext, highestmodseq, messages, bytes, first_recent_uid FROM mailboxes"
+		" WHERE name = ?1",
 	[STMT_MAILBOX_SET_COUNTERS] =
 		"UPDATE mailboxes SET uidnext = ?2, highestmodseq = ?3 WHERE id = ?1",
 	[STMT_MAILBOX_INSERT] =
@@ -185,7 +196,8 @@ static const char *const stmt_sql[STMT_COUNT] = {
 	[STMT_MBX_STATUS] =
 		"SELECT (SELECT count(*) FROM messages WHERE mailbox_id = ?1 AND flags & 1 = 0),"
 		" (SELECT count(*) FROM messages WHERE mailbox_id = ?1 AND flags & 8 <> 0),"
-		" (SELECT min(uid) FROM messages WHERE mailbox_id = ?1 AND flags & 1 = 0)",
+		" (SELECT min(uid) FROM messages WHERE mailbox_id = ?1 AND flags & 1 = 0),"
+		" (SELECT count(*) FROM messages WHERE mailbox_id = ?1 AND uid >= ?2)",
 	[STMT_MBX_COUNT] =
 		"SELECT count(*) FROM mailboxes",
 	/* ?1 "name/", ?2 "name0": every name below name ('0' follows '/'). */
@@ -371,6 +383,7 @@ store_mailbox_get(struct store *st, const char *name, struct store_mailbox_row *
 		row_out->highestmodseq = (uint64_t)sqlite3_column_int64(s, 3);
 		row_out->messages = (uint32_t)sqlite3_column_int64(s, 4);
 		row_out->bytes = (uint64_t)sqlite3_column_int64(s, 5);
+		row_out->first_recent_uid = (uint32_t)sqlite3_column_int64(s, 6);
 		sqlite3_reset(s);
 		return 1;
 	}
@@ -553,6 +566,11 @@ schema_ensure(struct store *st, enum store_error *err_out)
 		if ((rc = store_exec(st, migrate_3_to_4)) != SQLITE_OK)
 			goto fail;
 		version = 4;
+	}
+	if (version == 4) {
+		if ((rc = store_exec(st, migrate_4_to_5)) != SQLITE_OK)
+			goto fail;
+		version = 5;
 	}
 	if ((rc = store_exec(st, "COMMIT")) != SQLITE_OK)
 		goto fail;

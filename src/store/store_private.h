@@ -22,7 +22,7 @@
 
 /* PRAGMA user_version of the index schema this code writes (store_index.c
  * migrates older versions in place). */
-#define STORE_SCHEMA_VERSION 4
+#define STORE_SCHEMA_VERSION 5
 /* SQLite page cache per open index, in KiB (PRAGMA cache_size=-N): one
  * handle per user per worker thread, so keep it small. */
 #define STORE_CACHE_KIB 256
@@ -126,6 +126,7 @@ struct store_mailbox_row {
 	uint64_t highestmodseq;
 	uint32_t messages;             /* kept by triggers (schema 2) */
 	uint64_t bytes;
+	uint32_t first_recent_uid;     /* schema 5: \Recent from this UID on */
 };
 
 /* What delivery, APPEND and store_msg_cached parse out of a message for

@@ -114,11 +114,11 @@ def nil_is_an_atom_and_spaces_are_lenient(f):
         select(c)
         c.ok("STORE 1 +FLAGS NIL")
         # (the test parser reads the atom NIL as None)
-        assert untagged_of(c.ok("FETCH 1 FLAGS"), "FETCH") == [b"* 1 FETCH (FLAGS (NIL))"]
+        assert untagged_of(c.ok("FETCH 1 FLAGS"), "FETCH") == [b"* 1 FETCH (FLAGS (\\Recent NIL))"]
         assert search_numbers(c.ok("SEARCH KEYWORD NIL")) == [1]
         assert search_numbers(c.ok("SEARCH UNKEYWORD nil")) == [2]
         c.ok("STORE 2 +FLAGS.SILENT (NIL \\Seen)")
-        assert untagged_of(c.ok("FETCH 2 FLAGS"), "FETCH") == [b"* 2 FETCH (FLAGS (\\Seen NIL))"]
+        assert untagged_of(c.ok("FETCH 2 FLAGS"), "FETCH") == [b"* 2 FETCH (FLAGS (\\Recent \\Seen NIL))"]
         c.ok("STORE 1:2 -FLAGS NIL")
         assert search_numbers(c.ok("SEARCH KEYWORD NIL")) == []
         # a trailing space, two spaces, a space before ")"
@@ -327,6 +327,119 @@ def new_keywords_are_announced(f):
         e.logout()
     finally:
         a.logout()
+        b.logout()
+
+
+def recent_count(untagged):
+    for r in untagged:
+        m = re.match(rb"\* (\d+) RECENT$", r)
+        if m:
+            return int(m.group(1))
+    return None
+
+
+def recent_flags(c, set_="1:*"):
+    """{seq: True/False} whether each message's FLAGS holds \\Recent."""
+    return {seq: "\\Recent" in items["FLAGS"] for seq, items in fetches(c.ok("FETCH %s (FLAGS)" % set_)).items()}
+
+
+@t
+def recent_is_kept(f):
+    """RFC 3501 2.3.2: \\Recent is set for "the first session to have been
+    notified about this message"; a read-write session that saw it takes it
+    from later sessions, a read-only one (EXAMINE) does not.  6.3.1/6.3.2:
+    SELECT and EXAMINE send "* n RECENT"; 7.3.2: RECENT follows new mail;
+    6.3.10: STATUS (RECENT); 6.4.4: RECENT, NEW (RECENT UNSEEN), OLD."""
+    user = f.user()
+    a = f.conn(user)
+    b = f.conn(user)
+    try:
+        a.ok("CREATE Box")
+        append(a, "Box", message(subject="one"))
+        append(a, "Box", message(subject="two"))
+        # read-only first: sees them recent and leaves them so
+        got = a.ok("EXAMINE Box")
+        assert recent_count(got) == 2, got
+        assert recent_flags(a) == {1: True, 2: True}
+        assert search_numbers(a.ok("SEARCH RECENT")) == [1, 2]
+        a.ok("CLOSE")
+        assert status_of(a.ok("STATUS Box (RECENT MESSAGES)"))["Box"] == {"RECENT": 2, "MESSAGES": 2}
+        # the first read-write session takes them
+        got = a.ok("SELECT Box")
+        assert recent_count(got) == 2, got
+        assert recent_flags(a) == {1: True, 2: True}
+        got = b.ok("SELECT Box")
+        assert recent_count(got) == 0, got
+        assert recent_flags(b) == {1: False, 2: False}
+        assert status_of(b.ok("STATUS Box (RECENT)"))["Box"]["RECENT"] == 0
+        # new mail (from a session without Box selected): the session told
+        # first has it recent, the other not
+        c = f.conn(user)
+        append(c, "Box", message(subject="three"))
+        c.logout()
+        got = a.ok("NOOP")
+        assert b"* 3 EXISTS" in got and recent_count(got) == 3, got
+        assert got.index(b"* 3 EXISTS") < got.index(b"* 3 RECENT"), got
+        got = b.ok("NOOP")
+        assert recent_count(got) == 0, got
+        assert recent_flags(a) == {1: True, 2: True, 3: True}
+        assert recent_flags(b) == {1: False, 2: False, 3: False}
+        assert search_numbers(b.ok("SEARCH RECENT")) == []
+        assert search_numbers(b.ok("SEARCH OLD")) == [1, 2, 3]
+        # NEW is RECENT UNSEEN
+        a.ok("STORE 1 +FLAGS (\\Seen)")
+        assert search_numbers(a.ok("SEARCH NEW")) == [2, 3]
+        assert search_numbers(a.ok("SEARCH OLD")) == []
+        assert search_numbers(a.ok("SEARCH NOT RECENT")) == []
+        # \\Recent cannot be stored (RFC 3501 2.3.2), and STORE's FETCH shows it
+        untagged, tagged = a.cmd("STORE 2 +FLAGS (\\Recent)")
+        assert " BAD " in tagged, tagged
+        got = a.ok("STORE 2 +FLAGS (\\Flagged)")
+        assert "\\Recent" in fetches(got)[2]["FLAGS"], got
+        # an expunged recent message leaves the count
+        a.ok("STORE 3 +FLAGS (\\Deleted)")
+        a.ok("EXPUNGE")
+        assert search_numbers(a.ok("SEARCH RECENT")) == [1, 2]
+        # the session that APPENDs to its selected mailbox is told first
+        got, tagged, sent = b.cmd_literals(["APPEND Box ", Lit(message(subject="four"))])
+        assert recent_count(got) == 1, got
+        assert recent_count(a.ok("NOOP")) == 2
+        # gone for good: a new SELECT finds nothing recent
+        a.ok("CLOSE")
+        got = a.ok("SELECT Box")
+        assert recent_count(got) == 0, got
+    finally:
+        a.logout()
+        b.logout()
+
+
+@t
+def imap4rev2_sessions_have_no_recent(f):
+    """RFC 9051 removed \\Recent: a session that ENABLEs IMAP4rev2 gets no
+    RECENT response and no \\Recent flag, and takes nothing from rev1
+    sessions, which still see the messages recent."""
+    user = f.user()
+    a = f.conn(user)
+    try:
+        fill(a, 2)
+        a.ok("ENABLE IMAP4rev2")
+        got = a.ok("SELECT INBOX")
+        assert recent_count(got) is None, got
+        assert recent_flags(a) == {1: False, 2: False}
+        append(a, "INBOX", message(subject="new"))
+        got = a.ok("NOOP")
+        assert recent_count(got) is None, got
+        assert untagged_of(a.ok("STATUS INBOX (MESSAGES)"), "STATUS")
+        untagged, tagged = a.cmd("STATUS INBOX (RECENT)")
+        assert " BAD " in tagged, tagged
+    finally:
+        a.logout()
+    b = f.conn(user)
+    try:
+        got = b.ok("SELECT INBOX")
+        assert recent_count(got) == 3, got
+        assert recent_flags(b) == {1: True, 2: True, 3: True}
+    finally:
         b.logout()
 
 
