@@ -256,30 +256,22 @@ complete_now(struct imap_session *s)
 /* RFC 7162 3.1: the first CONDSTORE-enabling command (FETCH or SEARCH
  * with MODSEQ, STORE with UNCHANGEDSINCE, STATUS HIGHESTMODSEQ, ENABLE
  * CONDSTORE) issued while a mailbox is selected reports the mailbox's
- * HIGHESTMODSEQ in its tagged OK.  SELECT and EXAMINE send it untagged
- * anyway.  Returns the code to use instead of code, or code. */
-static const char *
-condstore_code(struct imap_session *s, enum imap_status st, const char *code, char *tmp, size_t size)
+ * HIGHESTMODSEQ, with an untagged OK before its tagged reply, as Dovecot
+ * does (imaptest esearch-condstore).  SELECT and EXAMINE send it anyway. */
+static void
+condstore_announce(struct imap_session *s, enum imap_status st)
 {
 	if (st != IMAP_OK || s->state != IMAP_STATE_SELECTED || !s->condstore || s->condstore_at_start ||
 	    s->cmd.name == NULL || strcasecmp(s->cmd.name, "SELECT") == 0 || strcasecmp(s->cmd.name, "EXAMINE") == 0)
-		return code;
+		return;
 	s->condstore_at_start = true;
-	if (code == NULL || code[0] == '\0') {
-		snprintf(tmp, size, "HIGHESTMODSEQ %llu", (unsigned long long)s->view.highestmodseq);
-		return tmp;
-	}
-	/* the tagged OK has a code of its own: the untagged form then */
 	conn_printf(s->c, "* OK [HIGHESTMODSEQ %llu] Highest\r\n", (unsigned long long)s->view.highestmodseq);
-	return code;
 }
 
 static void
 complete_va(struct imap_session *s, enum imap_status st, const char *code, const char *fmt, va_list ap)
 {
-	char tmp[64];
-
-	code = condstore_code(s, st, code, tmp, sizeof(tmp));
+	condstore_announce(s, st);
 	buf_reset(&s->tagged);
 	reply_va(&s->tagged, imap_tag(s), st, code, fmt, ap);
 	complete_now(s);
