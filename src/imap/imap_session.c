@@ -271,6 +271,13 @@ condstore_announce(struct imap_session *s, enum imap_status st)
 static void
 complete_va(struct imap_session *s, enum imap_status st, const char *code, const char *fmt, va_list ap)
 {
+	/* RFC 5530 EXPUNGEISSUED: FETCH, STORE and SEARCH may not tell of
+	 * expunges (RFC 9051 7.5.1), so when others expunged messages this
+	 * session still shows, their OK says so (what the command could not
+	 * find is not answered, RFC 2180 4.1.2); the client may NOOP.  As
+	 * Dovecot 2.3, on an OK. */
+	if (st == IMAP_OK && s->no_expunge && s->n_pending_expunged > 0 && (code == NULL || code[0] == '\0'))
+		code = "EXPUNGEISSUED";
 	condstore_announce(s, st);
 	buf_reset(&s->tagged);
 	reply_va(&s->tagged, imap_tag(s), st, code, fmt, ap);

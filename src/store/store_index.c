@@ -326,8 +326,13 @@ store_read_begin(struct store *st, const char **error_out)
 		*error_out = store_errorf(st, "read batch inside a transaction");
 		return -1;
 	}
+	/* Registered before the snapshot is taken (at the first read after
+	 * BEGIN): an expunge that commits from now on may be seen or not,
+	 * and its files wait for us either way (store_unlink.c). */
+	st->read_token = store_unlink_reader_enter(st->dir);
 	if (sqlite3_exec(st->db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK) {
 		*error_out = store_errorf(st, "BEGIN: %s", sqlite3_errmsg(st->db));
+		store_unlink_reader_leave(st->dir, st->read_token);
 		return -1;
 	}
 	st->read_batch = true;
@@ -345,6 +350,7 @@ store_read_end(struct store *st)
 	 * of misuse, and ROLLBACK covers that. */
 	if (sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
 		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+	store_unlink_reader_leave(st->dir, st->read_token);
 }
 
 sqlite3_stmt *

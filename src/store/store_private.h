@@ -116,6 +116,7 @@ struct store {
 	char mbcache_name[STORE_MAILBOX_NAME_MAX + 1];
 	struct buf cached;
 	bool read_batch;               /* store_read_begin's transaction is open */
+	uint64_t read_token;           /* its store_unlink_reader_enter token */
 };
 
 /* A mailbox row. */
@@ -247,8 +248,15 @@ struct store_files {
 };
 /* Appends name; -1 when out of memory (st->errbuf). */
 int store_files_add(struct store *st, struct store_files *f, const char *name);
-/* Unlinks every name in msg/ and frees the list. */
+/* Unlinks every name in msg/ and frees the list; call after the COMMIT
+ * that deleted their rows.  While a read batch of the same user that
+ * began before is open (it may still see the rows), the unlinks wait for
+ * it (store_unlink.c). */
 void store_files_unlink(struct store *st, struct store_files *f);
+/* A read batch of the user whose folder is dir opens (returns its token)
+ * and ends; the end does the unlinks no older batch holds back. */
+uint64_t store_unlink_reader_enter(const char *dir);
+void store_unlink_reader_leave(const char *dir, uint64_t token);
 void store_files_free(struct store_files *f);
 /* Deletes message uid of mb inside the caller's transaction: the row, its
  * cache (trigger) and full-text rows, an expunged row with modseq; its

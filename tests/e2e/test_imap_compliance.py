@@ -446,4 +446,39 @@ def imap4rev2_sessions_have_no_recent(f):
         b.logout()
 
 
+@t
+def expunged_elsewhere_is_not_a_server_bug(f):
+    """RFC 9051 7.5.1: expunges are not told during FETCH, STORE or SEARCH,
+    so a session may ask for a message another session expunged.  What it
+    can still read it gets; what is gone is left out, and the OK carries
+    EXPUNGEISSUED (RFC 5530; RFC 2180 4.1.2) - never NO [SERVERBUG]."""
+    user = f.user()
+    a = f.conn(user)
+    b = f.conn(user)
+    try:
+        fill(a, 4)
+        select(a)
+        select(b)
+        b.ok("STORE 2 +FLAGS.SILENT (\\Deleted)")
+        b.ok("EXPUNGE")
+        for cmd in ("FETCH 1:4 (FLAGS)", "FETCH 1:4 (BODY.PEEK[])", "FETCH 2 (BODY[] ENVELOPE)",
+                    "FETCH 1:4 (BODY.PEEK[HEADER.FIELDS (SUBJECT)])", "STORE 2 +FLAGS (\\Flagged)",
+                    "SEARCH SUBJECT msg"):
+            untagged, tagged = a.cmd(cmd)
+            assert re.match(r"t\d+ OK \[EXPUNGEISSUED\]", tagged), (cmd, tagged)
+            assert not any(r.endswith(b"EXPUNGE") for r in untagged), (cmd, untagged)
+            fs = fetches(untagged)
+            assert 2 not in fs or set(fs[2]) <= {"FLAGS", "UID"}, (cmd, fs)
+        fs = fetches(a.ok("FETCH 1:4 (BODY.PEEK[])"))
+        assert sorted(fs) == [1, 3, 4], fs
+        # the next command that may tell of it does; then the OKs are plain
+        got = a.ok("NOOP")
+        assert got == [b"* 2 EXPUNGE"], got
+        untagged, tagged = a.cmd("FETCH 1:3 (FLAGS)")
+        assert "EXPUNGEISSUED" not in tagged and len(fetches(untagged)) == 3, (tagged, untagged)
+    finally:
+        a.logout()
+        b.logout()
+
+
 run()

@@ -1501,6 +1501,119 @@ test_hook_pop3_paths(void)
 	test_end();
 }
 
+/* Reads the whole file of message m; -1 when it cannot be opened. */
+static ssize_t
+read_msg(struct store *st, const struct store_imap_msg *m, char *buf, size_t size)
+{
+	struct store_msg sm;
+	const char *error;
+	ssize_t r;
+	int fd;
+
+	memset(&sm, 0, sizeof(sm));
+	sm.uid = m->uid;
+	memcpy(sm.file, m->file, sizeof(sm.file));
+	if ((fd = store_msg_open(st, &sm, &error)) == -1)
+		return -1;
+	r = read(fd, buf, size);
+	close(fd);
+	return r;
+}
+
+/* RFC 9051 7.5.1: a session may be told of an expunge later; until then
+ * it may FETCH the message.  A read batch that began before another
+ * connection's expunge still sees the row, so the file must still be
+ * there for it (it was unlinked at once: FETCH said NO [SERVERBUG]). */
+static void
+test_expunge_during_batch(void)
+{
+	const char *user = "race@example.com";
+	char *dd = tmpdir();
+	struct store *a = NULL, *b = NULL;
+	struct store_imap_msg *m = NULL, *m2 = NULL;
+	uint32_t uids[] = { 1, 2 }, *ex = NULL;
+	size_t n = 0, n2 = 0, nex = 0;
+	struct store_flags_change del = { STORE_FLAGS_ADD, STORE_FLAG_DELETED, "", 0 };
+	struct store_imap_msg *ch = NULL;
+	uint32_t *failed = NULL;
+	size_t nch = 0, nf = 0;
+	char buf[8192];
+	const char *error;
+
+	test_begin("store_imap: an expunged file stays while an older read batch sees its row");
+	test_assert(store_open(dd, user, &a, &error) == 0);
+	test_assert(store_open(dd, user, &b, &error) == 0);
+	test_assert_inteq(append1(b, dd, "INBOX", fred, 0, "", NULL), STORE_OK);
+	test_assert_inteq(append1(b, dd, "INBOX", plain, 0, "", NULL), STORE_OK);
+	/* a: a FETCH step reads the rows... */
+	test_assert(store_read_begin(a, &error) == 0);
+	test_assert_inteq(store_imap_get(a, "INBOX", uids, 2, &m, &n, &error), STORE_OK);
+	test_assert_inteq(n, 2);
+	/* ...b expunges both meanwhile... */
+	test_assert_inteq(store_imap_flags(b, "INBOX", uids, 2, &del, &ch, &nch, &failed, &nf, &error), STORE_OK);
+	store_imap_msgs_free(ch, nch);
+	free(failed);
+	test_assert_inteq(store_imap_expunge(b, "INBOX", NULL, 0, &ex, &nex, &error), STORE_OK);
+	test_assert_inteq(nex, 2);
+	free(ex);
+	/* ...a's snapshot still has them, and their files are still there */
+	test_assert_inteq(store_imap_get(a, "INBOX", uids, 2, &m2, &n2, &error), STORE_OK);
+	test_assert_inteq(n2, 2);
+	store_imap_msgs_free(m2, n2);
+	if (n == 2) {
+		test_assert_inteq(read_msg(a, &m[0], buf, sizeof(buf)), strlen(fred));
+		test_assert_inteq(read_msg(a, &m[1], buf, sizeof(buf)), strlen(plain));
+		test_assert(memcmp(buf, plain, strlen(plain)) == 0);
+	}
+	/* a batch that begins after the expunge does not hold them */
+	test_assert(store_read_begin(b, &error) == 0);
+	/* the older batch ends: the files go */
+	store_read_end(a);
+	if (n == 2) {
+		test_assert(read_msg(a, &m[0], buf, sizeof(buf)) == -1);
+		test_assert(read_msg(a, &m[1], buf, sizeof(buf)) == -1);
+	}
+	store_read_end(b);
+	store_imap_msgs_free(m, n);
+	/* no batch open: an expunge unlinks at once */
+	test_assert_inteq(append1(b, dd, "INBOX", plain, STORE_FLAG_DELETED, "", NULL), STORE_OK);
+	test_assert_inteq(store_imap_list(a, "INBOX", NULL, &m, &n, &error), STORE_OK);
+	test_assert_inteq(n, 1);
+	test_assert_inteq(store_imap_expunge(b, "INBOX", NULL, 0, NULL, NULL, &error), STORE_OK);
+	if (n == 1)
+		test_assert(read_msg(a, &m[0], buf, sizeof(buf)) == -1);
+	store_imap_msgs_free(m, n);
+	/* a batch of another user holds nothing back */
+	{
+		struct store *o = NULL;
+
+		test_assert(store_open(dd, "other@example.com", &o, &error) == 0);
+		test_assert(store_read_begin(o, &error) == 0);
+		test_assert_inteq(append1(b, dd, "INBOX", plain, STORE_FLAG_DELETED, "", NULL), STORE_OK);
+		test_assert_inteq(store_imap_list(a, "INBOX", NULL, &m, &n, &error), STORE_OK);
+		test_assert_inteq(store_imap_expunge(b, "INBOX", NULL, 0, NULL, NULL, &error), STORE_OK);
+		if (n == 1)
+			test_assert(read_msg(a, &m[0], buf, sizeof(buf)) == -1);
+		store_imap_msgs_free(m, n);
+		store_close(&o);
+	}
+	/* store_close ends a batch and lets its held files go */
+	test_assert_inteq(append1(b, dd, "INBOX", plain, STORE_FLAG_DELETED, "", NULL), STORE_OK);
+	test_assert(store_read_begin(a, &error) == 0);
+	test_assert_inteq(store_imap_list(a, "INBOX", NULL, &m, &n, &error), STORE_OK);
+	test_assert_inteq(store_imap_expunge(b, "INBOX", NULL, 0, NULL, NULL, &error), STORE_OK);
+	if (n == 1)
+		test_assert(read_msg(a, &m[0], buf, sizeof(buf)) > 0);
+	store_close(&a);
+	if (n == 1)
+		test_assert(read_msg(b, &m[0], buf, sizeof(buf)) == -1);
+	store_imap_msgs_free(m, n);
+	store_close(&b);
+	rm_rf(dd);
+	free(dd);
+	test_end();
+}
+
 static void
 test_read_batch(void)
 {
@@ -1731,6 +1844,7 @@ main(void)
 	test_append();
 	test_hook_pop3_paths();
 	test_read_batch();
+	test_expunge_during_batch();
 	test_big_mailbox();
 	return test_done();
 }
