@@ -150,11 +150,19 @@ imap_view_recent_add(struct imap_view *v, size_t from, uint32_t first)
 void
 imap_view_prepare(struct imap_view *v, struct store_imap_msg *msgs, size_t n, struct buf *out)
 {
+	const char *known = NULL;       /* a keyword list checked already */
 	bool added = false;
 
 	for (size_t i = 0; i < n; i++) {
-		if (msgs[i].keywords != NULL && msgs[i].keywords[0] != '\0')
-			added |= imap_view_keywords_add(v, msgs[i].keywords);
+		const char *kw = msgs[i].keywords;
+
+		/* Neighbours mostly carry the same keywords (the store keeps
+		 * them sorted): check each distinct list once, so FETCH 1:*
+		 * FLAGS stays linear in the mailbox. */
+		if (kw != NULL && kw[0] != '\0' && (known == NULL || strcmp(kw, known) != 0)) {
+			added |= imap_view_keywords_add(v, kw);
+			known = kw;
+		}
 		if (v->n_recent > 0 && imap_view_recent(v, msgs[i].uid))
 			msgs[i].flags |= IMAP_FLAG_RECENT;
 	}
