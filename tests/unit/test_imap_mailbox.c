@@ -528,9 +528,10 @@ test_status(void)
 
 	test_begin("STATUS: every item (RFC 9051 6.3.11, RFC 8438, RFC 7162, RFC 7889)");
 	ctx.append_limit = 10485760;
+	/* RECENT (RFC 3501 6.3.10): no session has seen the two yet */
 	snprintf(want, sizeof(want),
 	         "* STATUS INBOX (MESSAGES 2 UIDNEXT 3 UIDVALIDITY %u UNSEEN 2 DELETED 0 SIZE %zu "
-	         "HIGHESTMODSEQ %llu APPENDLIMIT 10485760 RECENT 0)\r\nOK",
+	         "HIGHESTMODSEQ %llu APPENDLIMIT 10485760 RECENT 2)\r\nOK",
 	         st.uidvalidity, strlen("From: a@example.org\r\nSubject: one\r\n\r\nHello\r\n") +
 	         strlen("From: a@example.org\r\nSubject: two\r\n\r\nHello again\r\n"),
 	         (unsigned long long)st.highestmodseq);
@@ -541,6 +542,23 @@ test_status(void)
 	ctx.append_limit = 0;
 	test_assert_streq(run(imap_status_run, "inbox (messages APPENDLIMIT messages)"),
 	                  "* STATUS INBOX (MESSAGES 2 APPENDLIMIT NIL)\r\nOK");
+	/* a session that was told of them (SELECT) takes them: none left */
+	{
+		uint32_t first = 0;
+
+		test_assert_inteq(store_imap_recent(ctx.st, "INBOX", 0, &first, &error), STORE_OK);
+		test_assert_inteq(first, 1);
+		test_assert_inteq(store_imap_recent(ctx.st, "INBOX", st.uidnext, &first, &error), STORE_OK);
+		test_assert_inteq(first, 1);
+		test_assert_streq(run(imap_status_run, "INBOX (RECENT)"), "* STATUS INBOX (RECENT 0)\r\nOK");
+		deliver("From: a@example.org\r\nSubject: three\r\n\r\nNew\r\n");
+		test_assert_streq(run(imap_status_run, "INBOX (RECENT MESSAGES)"),
+		                  "* STATUS INBOX (RECENT 1 MESSAGES 3)\r\nOK");
+		/* claims never go back, and claiming again takes nothing */
+		test_assert_inteq(store_imap_recent(ctx.st, "INBOX", 2, &first, &error), STORE_OK);
+		test_assert_inteq(first, 3);
+		test_assert_inteq(store_imap_recent(ctx.st, "Nope", 5, &first, &error), STORE_IMAP_NONEXISTENT);
+	}
 	test_end();
 
 	test_begin("STATUS: errors");
