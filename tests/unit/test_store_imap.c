@@ -1614,6 +1614,46 @@ test_expunge_during_batch(void)
 	test_end();
 }
 
+/* SUBSCRIBE runs in a worker job's read batch; another connection's
+ * commit after the batch's snapshot began (the indexer after a delivery)
+ * made its INSERT fail with SQLITE_BUSY_SNAPSHOT: NO [UNAVAILABLE]. */
+static void
+test_subscribe_in_batch(void)
+{
+	const char *user = "subs@example.com";
+	char *dd = tmpdir();
+	struct store *a = NULL, *b = NULL;
+	struct store_mailbox_entry *e = NULL;
+	size_t ne = 0;
+	bool subscribed = false;
+	const char *error;
+
+	test_begin("store_imap: SUBSCRIBE inside a read batch after another connection's commit");
+	test_assert(store_open(dd, user, &a, &error) == 0);
+	test_assert(store_open(dd, user, &b, &error) == 0);
+	test_assert(store_read_begin(a, &error) == 0);
+	test_assert(store_mailboxes(a, &e, &ne, &error) == 0);     /* the snapshot begins */
+	store_mailbox_entries_free(e, ne);
+	test_assert_inteq(store_mailbox_create(b, "Later", NULL, &error), STORE_OK);
+	test_assert(store_mailbox_subscribe(a, "Later", true, &error) == 0);
+	test_assert(store_read_begin(a, &error) == 0);
+	test_assert(store_mailboxes(a, &e, &ne, &error) == 0);
+	test_assert_inteq(append1(b, dd, "INBOX", plain, 0, "", NULL), STORE_OK);
+	test_assert(store_mailbox_subscribe(a, "Later", false, &error) == 0);
+	test_assert(store_mailbox_subscribe(a, "Later", true, &error) == 0);
+	store_read_end(a);
+	store_mailbox_entries_free(e, ne);
+	test_assert(store_mailboxes(b, &e, &ne, &error) == 0);
+	test_assert(entry_special(e, ne, "Later", NULL, &subscribed) != NULL);
+	test_assert(subscribed);
+	store_mailbox_entries_free(e, ne);
+	store_close(&a);
+	store_close(&b);
+	rm_rf(dd);
+	free(dd);
+	test_end();
+}
+
 static void
 test_read_batch(void)
 {
@@ -1844,6 +1884,7 @@ main(void)
 	test_append();
 	test_hook_pop3_paths();
 	test_read_batch();
+	test_subscribe_in_batch();
 	test_expunge_during_batch();
 	test_big_mailbox();
 	return test_done();
