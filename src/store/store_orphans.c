@@ -268,7 +268,9 @@ store_orphans_remove(struct store *st, const struct timespec *changed_before, ui
 			panic("store: orphan guard: cannot take it");
 		r = confirm_batch(st, c + b, k);
 		for (size_t i = b; r == 0 && i < b + k; i++) {
-			if (c[i].known)
+			/* an expunged file an older read batch may still read
+			 * goes when that batch ends (store_unlink.c) */
+			if (c[i].known || store_unlink_pending(st, c[i].name))
 				continue;
 			if (unlinkat(st->msg_dirfd, c[i].name, 0) == 0) {
 				removed++;

@@ -257,6 +257,9 @@ void store_files_unlink(struct store *st, struct store_files *f);
  * and ends; the end does the unlinks no older batch holds back. */
 uint64_t store_unlink_reader_enter(const char *dir);
 void store_unlink_reader_leave(const char *dir, uint64_t token);
+/* Whether msg/ file name of st's user waits for a batch to end: no row
+ * names it, yet it is no orphan (the orphan scan skips it). */
+bool store_unlink_pending(const struct store *st, const char *name);
 void store_files_free(struct store_files *f);
 /* Deletes message uid of mb inside the caller's transaction: the row, its
  * cache (trigger) and full-text rows, an expunged row with modseq; its

@@ -12,7 +12,8 @@
  * in practice (promise 3: a full disk still lets users delete).
  *
  * A crash while an unlink waits leaves an orphan file, exactly as a crash
- * between COMMIT and unlink always could; store_orphans.c removes those. */
+ * between COMMIT and unlink always could; store_orphans.c removes those,
+ * and leaves alone the files waiting here (store_unlink_pending). */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,7 +34,8 @@ struct reader {
 /* A file whose unlink waits for the batches older than seq. */
 struct pending {
 	char *dir;
-	char *path;
+	char *path;                    /* dir "/msg/" name */
+	const char *name;              /* into path */
 	uint64_t seq;
 	struct pending *next;
 };
@@ -111,6 +113,18 @@ store_unlink_reader_leave(const char *dir, uint64_t seq)
 	}
 }
 
+bool
+store_unlink_pending(const struct store *st, const char *name)
+{
+	bool found = false;
+
+	pthread_mutex_lock(&unlink_lock);
+	for (const struct pending *p = pendings; p != NULL && !found; p = p->next)
+		found = strcmp(p->name, name) == 0 && strcmp(p->dir, st->dir) == 0;
+	pthread_mutex_unlock(&unlink_lock);
+	return found;
+}
+
 void
 store_files_unlink(struct store *st, struct store_files *f)
 {
@@ -123,6 +137,7 @@ store_files_unlink(struct store *st, struct store_files *f)
 			p->dir = xstrdup(st->dir);
 			p->path = xmalloc(len);
 			snprintf(p->path, len, "%s/msg/%s", st->dir, f->names[i]);
+			p->name = p->path + strlen(st->dir) + strlen("/msg/");
 			p->seq = unlink_clock;
 			p->next = pendings;
 			pendings = p;
