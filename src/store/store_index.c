@@ -129,8 +129,7 @@ static const char migrate_1_to_2[] =
  * 6.4.4).  Rows cached before have NULL there and are parsed again when
  * next asked for (store_msg_cached). */
 static const char migrate_3_to_4[] =
-	"ALTER TABLE msg_cache ADD COLUMN sent_zone INTEGER;"
-	"PRAGMA user_version = 4;";
+	"ALTER TABLE msg_cache ADD COLUMN sent_zone INTEGER;";
 
 /* Version 5: \Recent (RFC 3501 2.3.2).  first_recent_uid: the messages
  * from this UID on have not been seen by a read-write session yet
@@ -138,8 +137,7 @@ static const char migrate_3_to_4[] =
  * older index start at uidnext, so an upgrade makes nothing recent. */
 static const char migrate_4_to_5[] =
 	"ALTER TABLE mailboxes ADD COLUMN first_recent_uid INTEGER NOT NULL DEFAULT 1;"
-	"UPDATE mailboxes SET first_recent_uid = uidnext;"
-	"PRAGMA user_version = 5;";
+	"UPDATE mailboxes SET first_recent_uid = uidnext;";
 
 /* The columns store_imsg_push reads, in its order. */
 #define IMSG_COLS "uid, flags, modseq, size, internal_date, keywords, file"
@@ -527,6 +525,25 @@ set_wal(struct store *st)
 	return -1;
 }
 
+/* A migration that adds one column: runs sql unless table has column
+ * already (an index a newer Tern wrote and an older one set back, as
+ * tests do), then sets user_version.  Returns the SQLite result code. */
+static int
+add_column(struct store *st, const char *table, const char *column, const char *sql, int version)
+{
+	char q[256];
+	int64_t n = 0;
+	int rc;
+
+	snprintf(q, sizeof(q), "SELECT count(*) FROM pragma_table_info('%s') WHERE name = '%s'", table, column);
+	if ((rc = pragma_int(st, q, &n)) != SQLITE_OK)
+		return rc;
+	if (n == 0 && (rc = store_exec(st, sql)) != SQLITE_OK)
+		return rc;
+	snprintf(q, sizeof(q), "PRAGMA user_version = %d", version);
+	return store_exec(st, q);
+}
+
 /* Creates or checks the schema.  The check is one read when the index is
  * current; creation runs under BEGIN IMMEDIATE and looks again, since
  * another thread may be creating the same index. */
@@ -569,12 +586,12 @@ schema_ensure(struct store *st, enum store_error *err_out)
 		version = 3;
 	}
 	if (version == 3) {
-		if ((rc = store_exec(st, migrate_3_to_4)) != SQLITE_OK)
+		if ((rc = add_column(st, "msg_cache", "sent_zone", migrate_3_to_4, 4)) != SQLITE_OK)
 			goto fail;
 		version = 4;
 	}
 	if (version == 4) {
-		if ((rc = store_exec(st, migrate_4_to_5)) != SQLITE_OK)
+		if ((rc = add_column(st, "mailboxes", "first_recent_uid", migrate_4_to_5, 5)) != SQLITE_OK)
 			goto fail;
 		version = 5;
 	}
