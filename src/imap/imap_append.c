@@ -272,8 +272,12 @@ imap_cmd_append(struct imap_session *s, const struct imap_arg *args, bool uid)
 		return;
 	}
 	imap_ctx_init(s, &ctx, s->arena);
-	if (args == NULL || args->next == NULL || (mailbox = imap_mailbox_arg(&ctx, args, &res)) == NULL) {
-		imap_complete_bad(s, "%s", res.text[0] != '\0' ? res.text : "APPEND needs a mailbox and a message");
+	if (args == NULL || args->next == NULL) {
+		imap_complete_bad(s, "APPEND needs a mailbox and a message");
+		return;
+	}
+	if ((mailbox = imap_mailbox_arg(&ctx, args, &res)) == NULL) {
+		imap_complete_result(s, &res);  /* BAD, or NO [CANNOT] */
 		return;
 	}
 	if (n == 0) {

@@ -46,10 +46,29 @@ struct imap_view {
 	uint64_t highestmodseq;        /* as last synced */
 	uint32_t *uids;                /* ascending */
 	size_t count, cap;
+	/* The keywords told in the last FLAGS response (RFC 3501 7.2.6):
+	 * space-separated, malloc'd (NULL: none), at most
+	 * IMAP_VIEW_KEYWORDS_MAX.  A FETCH may show only these. */
+	char *keywords;
+	size_t n_keywords;
+	/* \Recent (RFC 3501 2.3.2; never under IMAP4rev2): the UIDs of the
+	 * view that are recent for this session, ascending, malloc'd. */
+	uint32_t *recent;
+	size_t n_recent;
 };
+
+/* Our bound on the keywords one view tells in FLAGS (RFC 9051 sets none;
+ * STORE_KEYWORDS_MAX per message).  Past it new keywords are still stored
+ * and shown, but no longer announced. */
+#define IMAP_VIEW_KEYWORDS_MAX 1024
 
 /* Sequence number of uid in v (1-based) or 0 when not in the view. */
 uint32_t imap_view_seq(const struct imap_view *v, uint32_t uid);
+/* Whether uid is \Recent for v (imap_flags.c). */
+bool imap_view_recent(const struct imap_view *v, uint32_t uid);
+/* Marks the UIDs of v's uids[from..count) that are >= first as recent
+ * (they are above every recent UID already kept). */
+void imap_view_recent_add(struct imap_view *v, size_t from, uint32_t first);
 
 /* Everything a worker-thread command may use. */
 struct imap_ctx {

@@ -189,6 +189,10 @@ imap_cmd_enable(struct imap_session *s, const struct imap_arg *args, bool uid)
 		if (imap_arg_atom_is(a, "IMAP4rev2") && !s->imap4rev2) {
 			s->imap4rev2 = true;
 			s->utf8 = true;
+			/* RFC 9051 has no \Recent */
+			free(s->view.recent);
+			s->view.recent = NULL;
+			s->view.n_recent = 0;
 			buf_puts(&b, " IMAP4rev2");
 		} else if (imap_arg_atom_is(a, "CONDSTORE") && !s->condstore) {
 			s->condstore = true;

@@ -173,6 +173,7 @@ fetch_work(void *arg)
 		/* Marking \Seen wrote and ended the snapshot: one more for
 		 * the reads of rendering. */
 		(void)store_read_begin(st, &error);
+		imap_view_prepare(&s->view, msgs, n, &j->out);  /* FLAGS for new keywords */
 		for (size_t i = 0; i < n && !failed; i++) {
 			uint32_t seq = imap_view_seq(&s->view, msgs[i].uid);
 

@@ -185,6 +185,9 @@ store_work(void *arg)
 		return;
 	}
 	skip = xmalloc((n_changed > 0 ? n_changed : 1) * sizeof(*skip));
+	/* A keyword new to the mailbox is announced first, also for
+	 * FLAGS.SILENT (RFC 3501 7.2.6: later FETCHes will show it). */
+	imap_view_prepare(&s->view, changed, n_changed, &j->out);
 	for (size_t i = 0; i < n_changed; i++) {
 		const struct store_imap_msg *m = &changed[i];
 		uint32_t seq = imap_view_seq(&s->view, m->uid);
@@ -402,7 +405,7 @@ copy_start(struct imap_session *s, const struct imap_arg *args, bool uid, bool m
 	}
 	imap_ctx_init(s, &ctx, s->arena);
 	if ((to = imap_mailbox_arg(&ctx, args->next, &res)) == NULL) {
-		imap_complete_bad(s, "%s", res.text[0] != '\0' ? res.text : "Invalid mailbox name");
+		imap_complete_result(s, &res);  /* BAD, or NO [CANNOT] */
 		return;
 	}
 	if (imap_view_resolve(s, args, uid, &uids, &n, &error) == -1) {

@@ -61,7 +61,6 @@ select_work(void *arg)
 	size_t n = 0;
 	char *keywords = NULL;
 	const char *error = NULL;
-	struct buf kw = BUF_INIT;
 	int r;
 
 	if (st == NULL)
@@ -90,24 +89,23 @@ select_work(void *arg)
 	j->view.uidnext = info.uidnext;
 	j->view.highestmodseq = info.highestmodseq;
 	j->view.read_only = j->read_only;
-	if (keywords[0] != '\0')
-		buf_printf(&kw, " %s", keywords);
+	(void)imap_view_keywords_add(&j->view, keywords);
 	free(keywords);
 	buf_printf(&j->out, "* %zu EXISTS\r\n", n);
 	if (!s->imap4rev2) {
-		buf_puts(&j->out, "* 0 RECENT\r\n");
+		uint32_t first = 0;
+
+		/* RFC 3501 2.3.2: SELECT takes the messages no session has
+		 * seen as recent for itself; EXAMINE looks only. */
+		if (store_imap_recent(st, j->mailbox, j->read_only ? 0 : info.uidnext, &first, &error) == STORE_OK)
+			imap_view_recent_add(&j->view, 0, first);
+		buf_printf(&j->out, "* %zu RECENT\r\n", j->view.n_recent);
 		if (unseen_seq > 0)
 			buf_printf(&j->out, "* OK [UNSEEN %u] First unseen\r\n", unseen_seq);
 	}
 	buf_printf(&j->out, "* OK [UIDVALIDITY %u] UIDs valid\r\n", info.uidvalidity);
 	buf_printf(&j->out, "* OK [UIDNEXT %u] Predicted next UID\r\n", info.uidnext);
-	buf_printf(&j->out, "* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft%s)\r\n",
-	           kw.data != NULL ? kw.data : "");
-	if (j->read_only)
-		buf_puts(&j->out, "* OK [PERMANENTFLAGS ()] Read-only mailbox\r\n");
-	else
-		buf_printf(&j->out, "* OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft%s \\*)] "
-		           "Flags permitted\r\n", kw.data != NULL ? kw.data : "");
+	imap_view_flags_write(&j->view, &j->out);
 	buf_printf(&j->out, "* OK [HIGHESTMODSEQ %llu] Highest\r\n", (unsigned long long)info.highestmodseq);
 	if (s->imap4rev2) {
 		/* RFC 9051 6.3.2: the mailbox's name as LIST would show it. */
@@ -115,7 +113,6 @@ select_work(void *arg)
 		imap_mailbox_write(&j->out, j->mailbox, s->utf8);
 		buf_puts(&j->out, "\r\n");
 	}
-	buf_free(&kw);
 
 	if (j->qresync && j->q_uidvalidity == info.uidvalidity && j->q_modseq < info.highestmodseq) {
 		struct store_mailbox_info ci;
@@ -135,6 +132,7 @@ select_work(void *arg)
 				imap_uidset_write(&j->out, vanished, k);
 				buf_puts(&j->out, "\r\n");
 			}
+			imap_view_prepare(&j->view, changed, n_changed, &j->out);
 			for (size_t i = 0; i < n_changed; i++) {
 				uint32_t seq = imap_view_seq(&j->view, changed[i].uid);
 
@@ -162,6 +160,8 @@ select_done(void *arg)
 
 	if (conn_closing(s->c)) {
 		free(j->view.uids);
+		free(j->view.keywords);
+		free(j->view.recent);
 		goto out;
 	}
 	if (j->res.status == IMAP_OK) {
@@ -172,6 +172,8 @@ select_done(void *arg)
 		conn_write(s->c, j->out.data, j->out.len);
 	} else {
 		free(j->view.uids);
+		free(j->view.keywords);
+		free(j->view.recent);
 		imap_bus_unsubscribe(&s->sub);
 	}
 	imap_complete_result(s, &j->res);
@@ -228,8 +230,12 @@ select_start(struct imap_session *s, const struct imap_arg *args, bool read_only
 	bool was_selected = s->state == IMAP_STATE_SELECTED;
 
 	imap_ctx_init(s, &ctx, s->arena);
-	if (args == NULL || (name = imap_mailbox_arg(&ctx, args, &res)) == NULL) {
-		imap_complete_bad(s, "%s", res.text[0] != '\0' ? res.text : "SELECT needs a mailbox name");
+	if (args == NULL) {
+		imap_complete_bad(s, "SELECT needs a mailbox name");
+		return;
+	}
+	if ((name = imap_mailbox_arg(&ctx, args, &res)) == NULL) {
+		imap_complete_result(s, &res);
 		return;
 	}
 	j = xcalloc(1, sizeof(*j));

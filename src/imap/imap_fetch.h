@@ -46,8 +46,29 @@ bool imap_fetch_vanished(const struct imap_fetch_spec *spec);
 int imap_fetch_render(struct imap_ctx *ctx, const struct imap_fetch_spec *spec, uint32_t seq,
                       const struct store_imap_msg *m, bool add_flags, struct buf *out, struct imap_result *res);
 
-/* Writes a flag list "(\Seen \Deleted kw1)" for flags bits and keywords;
- * for FLAGS responses of FETCH, STORE and the session's sync. */
+/* Not a store flag: \Recent, which only a session knows (RFC 3501
+ * 2.3.2).  imap_view_prepare sets it in the flags it hands out. */
+#define IMAP_FLAG_RECENT (1u << 31)
+
+/* Writes a flag list "(\Seen \Deleted kw1)" for flags bits (with
+ * IMAP_FLAG_RECENT) and keywords; for FLAGS responses of FETCH, STORE and
+ * the session's sync. */
 void imap_flags_write(struct buf *out, uint32_t flags, const char *keywords);
+
+struct imap_view;
+/* Before messages' flags go out in FETCH responses (FETCH, STORE, the
+ * session's sync): keywords among msgs that the view has not told yet are
+ * added to it and announced first with FLAGS and OK [PERMANENTFLAGS]
+ * (RFC 3501 7.2.6, RFC 9051 7.3.5: a client may take only the flags of the
+ * last FLAGS response), and IMAP_FLAG_RECENT is set in the flags of the
+ * messages recent for this view.  Appends to out.  Call where the view is
+ * owned (the loop, or a job of the selected state). */
+void imap_view_prepare(struct imap_view *v, struct store_imap_msg *msgs, size_t n, struct buf *out);
+/* Adds the keywords of kw (space-separated) that v does not have, up to
+ * IMAP_VIEW_KEYWORDS_MAX; true when one was added. */
+bool imap_view_keywords_add(struct imap_view *v, const char *kw);
+/* Appends "* FLAGS (...)" and "* OK [PERMANENTFLAGS (...)]" for v's
+ * keywords (PERMANENTFLAGS () when read-only). */
+void imap_view_flags_write(const struct imap_view *v, struct buf *out);
 
 #endif

@@ -40,7 +40,10 @@ keyword_valid(const char *s, size_t len)
 static int
 one_flag(const struct imap_arg *a, struct buf *kw, size_t *nkw, uint32_t *flags, const char **error)
 {
-	if (a->type != IMAP_ARG_ATOM) {
+	/* RFC 3501 9: flag-keyword = atom, and "NIL" is an atom (the parser
+	 * marks it as NIL because it may be an nstring elsewhere): a keyword
+	 * named NIL, as Dovecot and imaptest's "nil" script have it. */
+	if (a->type != IMAP_ARG_ATOM && a->type != IMAP_ARG_NIL) {
 		*error = "Flags are atoms";
 		return -1;
 	}

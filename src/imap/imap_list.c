@@ -158,6 +158,20 @@ add_pattern(struct imap_ctx *ctx, const char *ref, const char *pat, struct list_
 	return 0;
 }
 
+/* A reference or pattern: 0 with *out (NULL when it is not validly
+ * encoded, so that it matches nothing), or -1 with res filled (BAD). */
+static int
+pattern_arg(struct imap_ctx *ctx, const struct imap_arg *a, char **out, struct imap_result *res)
+{
+	*out = imap_mailbox_pattern_arg(ctx, a, res);
+	if (*out != NULL)
+		return 0;
+	if (res->status != IMAP_NO)
+		return -1;
+	imap_result_set(res, IMAP_OK, NULL, "%s", "");
+	return 0;
+}
+
 /* [SP "(" selection ")"] SP reference SP (pattern / "(" patterns ")")
  * [SP "RETURN" SP "(" return-options ")"] */
 static int
@@ -177,7 +191,7 @@ parse_list(struct imap_ctx *ctx, const struct imap_arg *a, struct list_req *q, s
 		imap_result_set(res, IMAP_BAD, NULL, "%s takes a reference and a mailbox pattern", cmd);
 		return -1;
 	}
-	if ((ref = imap_mailbox_pattern_arg(ctx, a, res)) == NULL)
+	if (pattern_arg(ctx, a, &ref, res) == -1)
 		return -1;
 	pats = a->next;
 	a = pats->next;
@@ -196,14 +210,18 @@ parse_list(struct imap_ctx *ctx, const struct imap_arg *a, struct list_req *q, s
 			imap_result_set(res, IMAP_BAD, NULL, "Empty list of patterns");
 			return -1;
 		}
-		for (a = pats->list; a != NULL; a = a->next)
-			if ((pat = imap_mailbox_pattern_arg(ctx, a, res)) == NULL ||
-			    add_pattern(ctx, ref, pat, q, res) == -1)
+		for (a = pats->list; a != NULL; a = a->next) {
+			if (pattern_arg(ctx, a, &pat, res) == -1)
 				return -1;
+			if (ref != NULL && pat != NULL && add_pattern(ctx, ref, pat, q, res) == -1)
+				return -1;
+		}
 		return 0;
 	}
-	if ((pat = imap_mailbox_pattern_arg(ctx, pats, res)) == NULL)
+	if (pattern_arg(ctx, pats, &pat, res) == -1)
 		return -1;
+	if (ref == NULL || pat == NULL)
+		return 0;  /* a name no mailbox can have: nothing matches */
 	/* RFC 9051 6.3.9: LIST "" "" asks for the delimiter (and the root:
 	 * "" as our names are not rooted). */
 	if (*pat == '\0' && !q->extended) {

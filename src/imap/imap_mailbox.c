@@ -98,8 +98,12 @@ imap_result_store(struct imap_result *res, int err, const char *name, const char
 	}
 }
 
-/* Decodes an astring argument: NULL with res filled (BAD) when it is not
- * an astring or not validly encoded. */
+/* Decodes an astring argument: NULL with res filled when it is not an
+ * astring (BAD: the client broke the syntax) or not a name any mailbox
+ * can have (NO [CANNOT]: not validly encoded, or control characters).
+ * The second is no syntax error: RFC 3501 5.1.3 has servers take a name
+ * that is not valid modified UTF-7 (as a name they cannot have), and
+ * Dovecot answers NO, so a client probing names keeps its session. */
 static char *
 decode_arg(struct imap_ctx *ctx, const struct imap_arg *arg, const char *what, struct imap_result *res)
 {
@@ -113,9 +117,9 @@ decode_arg(struct imap_ctx *ctx, const struct imap_arg *arg, const char *what, s
 	}
 	if (memchr(s, '\0', len) != NULL || (name = imap_mailbox_decode(s, len, ctx->utf8, ctx->arena)) == NULL) {
 		if (ctx->utf8)
-			imap_result_set(res, IMAP_BAD, NULL, "The %s is not valid UTF-8", what);
+			imap_result_set(res, IMAP_NO, "CANNOT", "The %s is not valid UTF-8", what);
 		else
-			imap_result_set(res, IMAP_BAD, NULL,
+			imap_result_set(res, IMAP_NO, "CANNOT",
 			                "The %s is neither valid modified UTF-7 (RFC 3501 5.1.3) nor UTF-8", what);
 		return NULL;
 	}
@@ -123,7 +127,7 @@ decode_arg(struct imap_ctx *ctx, const struct imap_arg *arg, const char *what, s
 	 * control characters; they cannot all be written as quoted strings. */
 	for (i = 0; name[i] != '\0'; i++) {
 		if ((unsigned char)name[i] < 0x20 || name[i] == 0x7f) {
-			imap_result_set(res, IMAP_BAD, NULL, "The %s holds control characters", what);
+			imap_result_set(res, IMAP_NO, "CANNOT", "The %s holds control characters", what);
 			return NULL;
 		}
 	}

@@ -28,8 +28,10 @@ void imap_namespace_write(struct buf *out, bool utf8);
 
 /* The name a mailbox argument (astring) stands for, decoded (see
  * imap_mailbox_decode) and with "INBOX" in any case made "INBOX".  NULL
- * with res filled (BAD) when the argument is not an astring or not a
- * valid name.  For the session's SELECT/EXAMINE/APPEND/COPY/MOVE too. */
+ * with res filled: BAD when the argument is not an astring, NO [CANNOT]
+ * when it is not a name any mailbox can have (not validly encoded,
+ * control characters).  For the session's SELECT/EXAMINE/APPEND/COPY/MOVE
+ * too. */
 char *imap_mailbox_arg(struct imap_ctx *ctx, const struct imap_arg *arg, struct imap_result *res);
 
 #endif

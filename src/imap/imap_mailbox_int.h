@@ -28,8 +28,9 @@ void imap_result_store(struct imap_result *res, int err, const char *name, const
 
 /* Decodes a LIST/LSUB reference or pattern (an astring; patterns may be
  * atoms with "%" and "*") like a mailbox name, without making "inbox"
- * "INBOX".  NULL with res filled (BAD) when it is not an astring or not
- * validly encoded. */
+ * "INBOX".  NULL with res filled as imap_mailbox_arg: BAD when it is not
+ * an astring, NO when it is not validly encoded (then it matches no
+ * name: LIST answers OK with nothing, as Dovecot does). */
 char *imap_mailbox_pattern_arg(struct imap_ctx *ctx, const struct imap_arg *arg, struct imap_result *res);
 
 /* STATUS data items (RFC 9051 6.3.11, RFC 7162 HIGHESTMODSEQ, RFC 8438

@@ -362,9 +362,25 @@ after_arg(struct imap_parser *p, unsigned char c, struct imap_command *cmd, stru
 }
 
 static enum step
-arg_start(struct imap_parser *p, unsigned char c, struct imap_parse_error *err)
+arg_start(struct imap_parser *p, unsigned char c, struct imap_command *cmd, struct imap_parse_error *err)
 {
 	switch (c) {
+	case ' ':
+		/* More spaces between arguments, as Dovecot's parser takes
+		 * them (clients that build commands by joining words). */
+		return S_NEXT;
+	case '\r':
+	case '\n':
+		/* Trailing spaces end the line like none. */
+		if (p->depth == 0)
+			return line_end(p, c, cmd, err);
+		return fail(p, err, NULL, "Missing ')' or ']'", c == '\n');
+	case ')':
+	case ']':
+		/* "(a )": spaces before the closer */
+		if (p->stack[p->depth].close == (char)c)
+			return after_arg(p, c, cmd, err);
+		return fail(p, err, NULL, "Expected an argument", false);
 	case '(':
 		return open_frame(p, err, IMAP_ARG_LIST, ')');
 	case '"':
@@ -570,11 +586,11 @@ step(struct imap_parser *p, unsigned char c, struct imap_command *cmd, struct im
 		buf_append(&p->tok, &c, 1);
 		return S_NEXT;
 	case P_ARG_START:
-		return arg_start(p, c, err);
+		return arg_start(p, c, cmd, err);
 	case P_LIST_FIRST:
 		if (c == ')' || c == ']')
 			return after_arg(p, c, cmd, err);
-		return arg_start(p, c, err);
+		return arg_start(p, c, cmd, err);
 	case P_AFTER_SECTION:
 		if (c == '<') {
 			p->num = 0;

@@ -19,8 +19,11 @@
  * ignored; atoms may hold "%", "*", "]" and "" (list patterns, sequence
  * sets, astrings and flags share the one atom rule); quoted strings may
  * hold any 8-bit byte but NUL, CR and LF (UTF-8 validity is the session's
- * check, RFC 9051 section 5.1).  Strict elsewhere: one SP between
- * arguments, no trailing space, no NUL outside literals.  An atom "BODY",
+ * check, RFC 9051 section 5.1); several SP between arguments, before a
+ * closing ")" or "]" and at the end of the line are taken as one (as
+ * Dovecot's parser does: some clients join words with extra spaces).
+ * Strict elsewhere: one SP after the tag and after the command name, no
+ * NUL outside literals.  An atom "BODY",
  * "BODY.PEEK", "BINARY", "BINARY.PEEK" or "BINARY.SIZE" followed by "["
  * always starts a fetch attribute, whatever the command.
  *

@@ -38,9 +38,10 @@ struct key_def {
 	const char *field;
 };
 
-/* RFC 9051 9 search-key, plus RFC 3501's NEW, OLD and RECENT (rev1
- * clients send them; without \Recent, NEW and RECENT never match and OLD
- * always does) and RFC 7162's MODSEQ. */
+/* RFC 9051 9 search-key, plus RFC 3501's NEW (RECENT UNSEEN), OLD (NOT
+ * RECENT) and RECENT (rev1 clients send them; under IMAP4rev2 nothing is
+ * recent, so NEW and RECENT never match and OLD always does) and RFC
+ * 7162's MODSEQ. */
 static const struct key_def key_defs[] = {
 	{ "ALL", KD_PLAIN, ISK_ALL, 0, false, NULL },
 	{ "ANSWERED", KD_FLAG, ISK_FLAG, STORE_FLAG_ANSWERED, true, NULL },
@@ -56,12 +57,12 @@ static const struct key_def key_defs[] = {
 	{ "KEYWORD", KD_KEYWORD, ISK_KEYWORD, 0, true, NULL },
 	{ "LARGER", KD_SIZE, ISK_LARGER, 0, false, NULL },
 	{ "MODSEQ", KD_MODSEQ, ISK_MODSEQ, 0, false, NULL },
-	{ "NEW", KD_PLAIN, ISK_NONE, 0, false, NULL },
+	{ "NEW", KD_PLAIN, ISK_RECENT, STORE_FLAG_SEEN, true, NULL },
 	{ "NOT", KD_NOT, ISK_NOT, 0, false, NULL },
-	{ "OLD", KD_PLAIN, ISK_ALL, 0, false, NULL },
+	{ "OLD", KD_PLAIN, ISK_RECENT, 0, false, NULL },
 	{ "ON", KD_DATE, ISK_ON, 0, false, NULL },
 	{ "OR", KD_OR, ISK_OR, 0, false, NULL },
-	{ "RECENT", KD_PLAIN, ISK_NONE, 0, false, NULL },
+	{ "RECENT", KD_PLAIN, ISK_RECENT, 0, true, NULL },
 	{ "SEEN", KD_FLAG, ISK_FLAG, STORE_FLAG_SEEN, true, NULL },
 	{ "SENTBEFORE", KD_DATE, ISK_SENTBEFORE, 0, false, NULL },
 	{ "SENTON", KD_DATE, ISK_SENTON, 0, false, NULL },
@@ -280,8 +281,8 @@ parse_key(struct parse *p, const struct imap_arg **argp, struct imap_search_key 
 		return 0;
 	case KD_KEYWORD:
 		arg = *argp = arg->next;
-		if (arg == NULL || arg->type != IMAP_ARG_ATOM)
-			return bad(p, "Search key needs a keyword");
+		if (arg == NULL || (arg->type != IMAP_ARG_ATOM && arg->type != IMAP_ARG_NIL))
+			return bad(p, "Search key needs a keyword");  /* NIL is an atom too */
 		k->str = arg->str;
 		k->len = arg->len;
 		return 0;
@@ -302,6 +303,7 @@ parse_key(struct parse *p, const struct imap_arg **argp, struct imap_search_key 
 		if (def->field != NULL) {
 			k->str = def->field;
 			k->len = strlen(def->field);
+			k->address = strcasecmp(def->field, "Subject") != 0;
 		}
 		arg = *argp = arg->next;
 		if (get_string(p, arg, &s, &len) == -1)

@@ -14,9 +14,10 @@
  *
  * Matching (details in imap_search_eval.c and imap_search_text.c): ON,
  * SINCE, BEFORE take the internal date's day in UTC; SENT* the Date
- * header's instant, also as a UTC day (the internal date when there is no
- * usable Date); header keys are case-insensitive substrings of the
- * unfolded, RFC 2047-decoded field (Latin, Greek, Cyrillic, Armenian
+ * header's date as written, whatever its zone (RFC 3501 6.4.4; the
+ * internal date's day in UTC when there is no usable Date); header keys are case-insensitive substrings of the
+ * unfolded, RFC 2047-decoded field, and FROM/TO/CC/BCC also of its
+ * addresses as the ENVELOPE has them (Latin, Greek, Cyrillic, Armenian
  * letters folded one to one, no "ß" = "ss"); RECENT and NEW never match
  * (there is no \Recent).  The internals are in imap_search_private.h. */
 #ifndef TERN_IMAP_SEARCH_H

@@ -11,10 +11,11 @@
  * messages the cheaper keys have not decided.
  *
  * Dates: ON, SINCE and BEFORE compare the day of the internal date in
- * UTC; SENTON, SENTSINCE and SENTBEFORE the day of the Date header's
- * instant in UTC (store_msg_cached keeps it as unix time, so the header's
- * own zone is gone; a missing or unparsable Date falls back to the
- * internal date). */
+ * UTC; SENTON, SENTSINCE and SENTBEFORE the Date header's date as
+ * written, "disregarding time and timezone" (RFC 3501 6.4.4):
+ * "Sun, 25 Mar 2007 00:00:00 +0200" is on 25-Mar-2007 although it is the
+ * 24th in UTC (store_msg_cached keeps the instant and the zone; a missing
+ * or unparsable Date falls back to the internal date's day in UTC). */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,7 +45,8 @@ struct eval {
 	bool gone;                      /* expunged meanwhile: never matches */
 	bool cached;                    /* header_size, sent_date are valid */
 	uint64_t header_size;
-	int64_t sent_date;
+	int64_t sent_date;              /* 0: no usable Date header */
+	int32_t sent_zone;
 	bool header_read;
 	struct imap_search_header *hdr; /* NULL when unreadable */
 	struct arena *msg_arena;        /* reset for every message */
@@ -250,6 +252,7 @@ load_cached(struct eval *e)
 	e->cached = true;
 	e->header_size = c.header_size;
 	e->sent_date = c.sent_date;
+	e->sent_zone = c.sent_zone;
 	return true;
 }
 
@@ -341,10 +344,13 @@ match(struct eval *e, struct imap_search_key *k)
 		return !match(e, k->child);
 	case ISK_ALL:
 		return true;
-	case ISK_NONE:
-		return false;
 	case ISK_FLAG:
 		return ((m->flags & k->flag) != 0) == k->want;
+	case ISK_RECENT:
+		/* RFC 3501 6.4.4: RECENT, OLD = NOT RECENT, NEW = RECENT UNSEEN */
+		if (k->flag != 0 && (m->flags & k->flag) != 0)
+			return false;
+		return imap_view_recent(e->ctx->view, m->uid) == k->want;
 	case ISK_KEYWORD:
 		return has_keyword(m->keywords, k->str, k->len) == k->want;
 	case ISK_LARGER:
@@ -360,7 +366,8 @@ match(struct eval *e, struct imap_search_key *k)
 	case ISK_SENTSINCE:
 		if (!load_cached(e))
 			return false;
-		return date_cmp(k->op, e->sent_date != 0 ? e->sent_date : m->internal_date, k->day);
+		/* the wall-clock time as written: the instant plus its zone */
+		return date_cmp(k->op, e->sent_date != 0 ? e->sent_date + e->sent_zone : m->internal_date, k->day);
 	case ISK_SEQSET:
 	case ISK_UIDSET:
 	case ISK_SAVED:
@@ -370,7 +377,9 @@ match(struct eval *e, struct imap_search_key *k)
 	case ISK_HEADER:
 		if (!load_header(e))
 			return false;
-		return imap_search_header_match(e->hdr, k->str, k->len, k->needle, k->needle_len, e->msg_arena);
+		return imap_search_header_match(e->hdr, k->str, k->len, k->needle, k->needle_len, e->msg_arena) ||
+		       (k->address &&
+		        imap_search_address_match(e->hdr, k->str, k->len, k->needle, k->needle_len, e->msg_arena));
 	case ISK_BODY:
 	case ISK_TEXT:
 		return fts_match(e, k);

@@ -33,8 +33,8 @@ enum imap_search_op {
 	ISK_AND,          /* children: every one matches (the program, groups) */
 	ISK_OR,           /* two children */
 	ISK_NOT,          /* one child */
-	ISK_ALL,          /* ALL, OLD (no \Recent: every message is old) */
-	ISK_NONE,         /* RECENT, NEW (no \Recent, RFC 9051 removed it) */
+	ISK_ALL,          /* ALL */
+	ISK_RECENT,       /* \Recent in the view (want) or not; with flag, that flag clear too (NEW) */
 	ISK_FLAG,         /* flag bit set (want) or clear (!want) */
 	ISK_KEYWORD,      /* keyword str present (want) or absent */
 	ISK_LARGER,       /* RFC822.SIZE > num */
@@ -42,7 +42,7 @@ enum imap_search_op {
 	ISK_BEFORE,       /* internal date's day < day */
 	ISK_ON,
 	ISK_SINCE,        /* >= */
-	ISK_SENTBEFORE,   /* the Date header's day (store_msg_cached) */
+	ISK_SENTBEFORE,   /* the Date header's day as written (store_msg_cached) */
 	ISK_SENTON,
 	ISK_SENTSINCE,
 	ISK_SEQSET,       /* sequence numbers in set */
@@ -77,6 +77,7 @@ struct imap_search_key {
 	int64_t day;                    /* date keys: days since 1970-01-01 */
 	const char *str;                /* KEYWORD, HEADER (field name) */
 	size_t len;
+	bool address;                   /* HEADER: FROM, TO, CC or BCC (addresses too) */
 	const char *needle;             /* HEADER, BODY, TEXT: for HEADER case-folded */
 	size_t needle_len;
 	struct imap_seqset set;         /* SEQSET, UIDSET as written */
@@ -146,5 +147,12 @@ struct imap_search_header *imap_search_header_split(const char *hdr, size_t len,
  * RFC 2047-decoded, case-folded value.  Decoded values are kept in a. */
 bool imap_search_header_match(struct imap_search_header *h, const char *name, size_t len, const char *needle,
                               size_t needle_len, struct arena *a);
+/* For FROM, TO, CC and BCC, after imap_search_header_match: true when a
+ * field named name holds needle (folded, not empty) in its addresses as
+ * the ENVELOPE structure has them ("name <mailbox@host>": display name
+ * decoded, comments, quoting and folding gone), which is what RFC 3501
+ * 6.4.4 searches.  Kept in a as for imap_search_header_match. */
+bool imap_search_address_match(struct imap_search_header *h, const char *name, size_t len, const char *needle,
+                               size_t needle_len, struct arena *a);
 
 #endif

@@ -10,9 +10,11 @@
 #include "lib/buf.h"
 #include "lib/xalloc.h"
 
-/* ALL's sequence-set: runs of neighbours in the view become "a:b".  For
- * UIDs that is exact too: no UID the client knows lies between two UIDs
- * that are neighbours in its view, and new ones are all above. */
+/* ALL's sequence-set (RFC 4731 3.1): runs of consecutive numbers become
+ * "a:b".  A UID set is built from the UIDs themselves: UIDs that are
+ * neighbours in the view need not be consecutive (a message between them
+ * was expunged or moved), and "1:3" would claim UID 2 (RFC 9051 9:
+ * a UID range holds every UID in it that exists). */
 static void
 write_set(struct buf *out, const struct imap_search_match *m, bool uid)
 {
@@ -22,7 +24,7 @@ write_set(struct buf *out, const struct imap_search_match *m, bool uid)
 	while (i < m->n) {
 		size_t j = i;
 
-		while (j + 1 < m->n && m->seqs[j + 1] == m->seqs[j] + 1)
+		while (j + 1 < m->n && ids[j + 1] == ids[j] + 1)
 			j++;
 		if (i > 0)
 			buf_puts(out, ",");

@@ -11,6 +11,7 @@
 
 #include "imap/imap_search_private.h"
 #include "lib/arena.h"
+#include "lib/buf.h"
 #include "mime/mime.h"
 #include "mime/mime_decode.h"
 
@@ -158,6 +159,8 @@ struct field {
 	size_t value_len;
 	char *folded;                   /* unfolded, decoded, case-folded; NULL until needed */
 	size_t folded_len;
+	char *addrs;                    /* the addresses as ENVELOPE has them, folded; NULL until needed */
+	size_t addrs_len;
 };
 
 struct imap_search_header {
@@ -245,6 +248,57 @@ imap_search_header_match(struct imap_search_header *h, const char *name, size_t 
 			f->folded = imap_search_fold(v, strlen(v), a, &f->folded_len);
 		}
 		if (memmem(f->folded, f->folded_len, needle, needle_len) != NULL)
+			return true;
+	}
+	return false;
+}
+
+/* The addresses of an address field as the ENVELOPE structure has them
+ * (RFC 3501 6.4.4: FROM etc. search "the envelope structure's FROM
+ * field"): each "name <mailbox@host>" with the display name decoded,
+ * comments and quoting gone, and a group as "group: ...;", one after
+ * another.  "<user-from (comment)@ (comment) domain.org>" becomes
+ * "<user-from@domain.org>", which the raw field does not hold. */
+static char *
+render_addresses(const char *unfolded, struct arena *a, size_t *len_out)
+{
+	struct mime_address *ad = mime_address_parse(unfolded, a);
+	struct buf b = BUF_INIT;
+	char *out;
+
+	for (; ad != NULL; ad = ad->next) {
+		if (ad->mailbox == NULL && ad->host == NULL) {
+			buf_puts(&b, "; ");        /* the end of a group */
+			continue;
+		}
+		if (ad->host == NULL) {
+			buf_printf(&b, "%s: ", ad->mailbox);  /* a group's name */
+			continue;
+		}
+		if (ad->name != NULL && ad->name[0] != '\0')
+			buf_printf(&b, "%s ", mime_decode_words(ad->name, a));
+		buf_printf(&b, "<%s%s%s@%s>, ", ad->adl != NULL ? ad->adl : "", ad->adl != NULL ? ":" : "",
+		           ad->mailbox, ad->host);
+	}
+	out = imap_search_fold(b.data != NULL ? b.data : "", b.len, a, len_out);
+	buf_free(&b);
+	return out;
+}
+
+bool
+imap_search_address_match(struct imap_search_header *h, const char *name, size_t len, const char *needle,
+                          size_t needle_len, struct arena *a)
+{
+	if (h == NULL || needle_len == 0)
+		return false;
+	for (size_t i = 0; i < h->n; i++) {
+		struct field *f = &h->fields[i];
+
+		if (f->name_len != len || strncasecmp(f->name, name, len) != 0)
+			continue;
+		if (f->addrs == NULL)
+			f->addrs = render_addresses(mime_header_unfold(f->value, f->value_len, a), a, &f->addrs_len);
+		if (memmem(f->addrs, f->addrs_len, needle, needle_len) != NULL)
 			return true;
 	}
 	return false;

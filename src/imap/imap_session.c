@@ -68,6 +68,32 @@ static const struct imap_cmd_def cmd_table[] = {
 
 static void imap_run(struct imap_session *s);
 
+/* Tags are bounded by the command line only; the copy is given back when
+ * a long one made it grow, so an idle session keeps little memory. */
+#define TAG_KEEP 256
+
+const char *
+imap_tag(const struct imap_session *s)
+{
+	return s->tag.len > 0 ? s->tag.data : "*";
+}
+
+static void
+tag_set(struct imap_session *s, const char *tag)
+{
+	buf_reset(&s->tag);
+	if (tag != NULL)
+		buf_puts(&s->tag, tag);
+}
+
+static void
+tag_clear(struct imap_session *s)
+{
+	if (s->tag.cap > TAG_KEEP)
+		buf_free(&s->tag);
+	buf_reset(&s->tag);
+}
+
 static void
 reply_va(struct buf *out, const char *tag, enum imap_status st, const char *code, const char *fmt, va_list ap)
 {
@@ -103,7 +129,7 @@ imap_tagged(struct imap_session *s, enum imap_status st, const char *code, const
 	va_list ap;
 
 	va_start(ap, fmt);
-	reply_va(&b, s->tag[0] != '\0' ? s->tag : "*", st, code, fmt, ap);
+	reply_va(&b, imap_tag(s), st, code, fmt, ap);
 	va_end(ap);
 	write_buf(s, &b);
 	buf_free(&b);
@@ -121,7 +147,7 @@ imap_bad(struct imap_session *s, const char *fmt, ...)
 		return;
 	}
 	va_start(ap, fmt);
-	reply_va(&b, s->tag[0] != '\0' ? s->tag : "*", IMAP_BAD, NULL, fmt, ap);
+	reply_va(&b, imap_tag(s), IMAP_BAD, NULL, fmt, ap);
 	va_end(ap);
 	write_buf(s, &b);
 	buf_free(&b);
@@ -195,7 +221,7 @@ finish_command(struct imap_session *s)
 {
 	write_buf(s, &s->tagged);
 	imap_append_free(s);
-	s->tag[0] = '\0';
+	tag_clear(s);
 	s->no_expunge = false;
 	arena_reset(s->arena);
 }
@@ -227,11 +253,34 @@ complete_now(struct imap_session *s)
 	finish_command(s);
 }
 
+/* RFC 7162 3.1: the first CONDSTORE-enabling command (FETCH or SEARCH
+ * with MODSEQ, STORE with UNCHANGEDSINCE, STATUS HIGHESTMODSEQ, ENABLE
+ * CONDSTORE) issued while a mailbox is selected reports the mailbox's
+ * HIGHESTMODSEQ, with an untagged OK before its tagged reply, as Dovecot
+ * does (imaptest esearch-condstore).  SELECT and EXAMINE send it anyway. */
+static void
+condstore_announce(struct imap_session *s, enum imap_status st)
+{
+	if (st != IMAP_OK || s->state != IMAP_STATE_SELECTED || !s->condstore || s->condstore_at_start ||
+	    s->cmd.name == NULL || strcasecmp(s->cmd.name, "SELECT") == 0 || strcasecmp(s->cmd.name, "EXAMINE") == 0)
+		return;
+	s->condstore_at_start = true;
+	conn_printf(s->c, "* OK [HIGHESTMODSEQ %llu] Highest\r\n", (unsigned long long)s->view.highestmodseq);
+}
+
 static void
 complete_va(struct imap_session *s, enum imap_status st, const char *code, const char *fmt, va_list ap)
 {
+	/* RFC 5530 EXPUNGEISSUED: FETCH, STORE and SEARCH may not tell of
+	 * expunges (RFC 9051 7.5.1), so when others expunged messages this
+	 * session still shows, their OK says so (what the command could not
+	 * find is not answered, RFC 2180 4.1.2); the client may NOOP.  As
+	 * Dovecot 2.3, on an OK. */
+	if (st == IMAP_OK && s->no_expunge && s->n_pending_expunged > 0 && (code == NULL || code[0] == '\0'))
+		code = "EXPUNGEISSUED";
+	condstore_announce(s, st);
 	buf_reset(&s->tagged);
-	reply_va(&s->tagged, s->tag[0] != '\0' ? s->tag : "*", st, code, fmt, ap);
+	reply_va(&s->tagged, imap_tag(s), st, code, fmt, ap);
 	complete_now(s);
 }
 
@@ -347,7 +396,7 @@ imap_ctx_init(struct imap_session *s, struct imap_ctx *ctx, struct arena *arena)
 	ctx->quota_bytes = s->quota_bytes;
 	ctx->quota_messages = s->quota_messages;
 	ctx->append_limit = s->cfg->max_message_size;
-	ctx->tag = s->tag;
+	ctx->tag = imap_tag(s);
 	ctx->saved = &s->saved;
 	ctx->saved_count = &s->saved_count;
 }
@@ -414,8 +463,9 @@ dispatch(struct imap_session *s, struct imap_command *cmd)
 	const struct imap_arg *args = cmd->args;
 	bool uid = false;
 
-	snprintf(s->tag, sizeof(s->tag), "%s", cmd->tag);
+	tag_set(s, cmd->tag);
 	s->cmd = *cmd;
+	s->condstore_at_start = s->condstore;
 	trace_command(s, cmd);
 
 	/* [limits] max_commands_before_auth. */
@@ -474,7 +524,7 @@ decide_literal(struct imap_session *s)
 
 	imap_parser_command(s->parser, &so_far, &size);
 	append = so_far.name != NULL && strcasecmp(so_far.name, "APPEND") == 0 && s->state != IMAP_STATE_NOT_AUTH;
-	snprintf(s->tag, sizeof(s->tag), "%s", so_far.tag != NULL ? so_far.tag : "*");
+	tag_set(s, so_far.tag);
 	/* A tagged reply instead of "+" ends the command: the client never
 	 * sends this literal (RFC 9051 7.5). */
 	if (append && size > s->cfg->max_message_size) {
@@ -496,7 +546,7 @@ decide_literal(struct imap_session *s)
 		return;
 	}
 	imap_parser_refuse(s->parser);
-	s->tag[0] = '\0';
+	tag_clear(s);
 	imap_append_free(s);
 	arena_reset(s->arena);
 }
@@ -504,13 +554,13 @@ decide_literal(struct imap_session *s)
 static void
 parse_error(struct imap_session *s, const struct imap_parse_error *err)
 {
-	snprintf(s->tag, sizeof(s->tag), "%s", err->tag != NULL ? err->tag : "*");
+	tag_set(s, err->tag);
 	if (err->code != NULL && strcmp(err->code, "TOOBIG") == 0 && err->name != NULL &&
 	    strcasecmp(err->name, "APPEND") == 0 && s->state != IMAP_STATE_NOT_AUTH) {
 		/* RFC 7889: a message over APPENDLIMIT is NO [TOOBIG]. */
 		imap_tagged(s, IMAP_NO, "TOOBIG", "Message larger than the limit of %llu bytes",
 		            (unsigned long long)s->cfg->max_message_size);
-		s->tag[0] = '\0';
+		tag_clear(s);
 		imap_append_free(s);
 		arena_reset(s->arena);
 		return;
@@ -521,7 +571,7 @@ parse_error(struct imap_session *s, const struct imap_parse_error *err)
 	} else {
 		imap_tagged(s, IMAP_BAD, err->code, "%s", err->text);
 	}
-	s->tag[0] = '\0';
+	tag_clear(s);
 	imap_append_free(s);
 	arena_reset(s->arena);
 }
@@ -738,6 +788,7 @@ imap_session_close(void *arg)
 	imap_parser_free(&s->parser);
 	arena_free(&s->arena);
 	buf_free(&s->tagged);
+	buf_free(&s->tag);
 	free(s->saved);
 	free(s->user);
 	free(s);

@@ -80,7 +80,11 @@ struct imap_session {
 	struct arena *arena;           /* command arena (parser arguments) */
 	struct imap_parser *parser;
 	struct imap_command cmd;       /* the command being run (in the arena) */
-	char tag[128];                 /* its tag, copied (replies after the arena moved on) */
+	/* Its tag, copied whole (replies come after the arena moved on): a
+	 * tag is any number of ASTRING-CHARs (RFC 9051 9), bounded only by
+	 * the command line (IMAP_PARSE_LINE_MAX).  Empty between commands;
+	 * imap_tag() gives "*" then. */
+	struct buf tag;
 	unsigned errors;
 	unsigned preauth_cmds;
 
@@ -98,6 +102,7 @@ struct imap_session {
 
 	/* What the client enabled (RFC 5161). */
 	bool imap4rev2, condstore, qresync, utf8;
+	bool condstore_at_start;       /* condstore when the running command began */
 
 	/* Authenticated. */
 	char *user;                    /* canonical address, malloc'd */
@@ -118,6 +123,10 @@ struct imap_session {
 	struct imap_fetch_job *fetch;  /* a FETCH streaming its responses */
 	struct imap_append_state *append;
 };
+
+/* The running command's tag, or "*" when there is none (a reply to a
+ * line whose tag could not be read).  Valid until the command ends. */
+const char *imap_tag(const struct imap_session *s);
 
 /* Replies.  imap_tagged writes "<tag> OK|NO|BAD [code] text" at once;
  * imap_bad also counts a client mistake and closes past IMAP_MAX_ERRORS.

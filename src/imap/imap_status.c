@@ -105,7 +105,9 @@ imap_status_write(struct imap_ctx *ctx, const char *name, const struct imap_stat
 				buf_printf(out, " %llu", (unsigned long long)ctx->append_limit);
 			break;
 		case IMAP_STATUS_RECENT:
-			buf_puts(out, " 0");
+			/* RFC 3501 6.3.10: messages with \Recent, i.e. that no
+			 * read-write session has been told of yet */
+			buf_printf(out, " %u", st.recent);
 			break;
 		case IMAP_STATUS_ITEM_COUNT:
 			break;

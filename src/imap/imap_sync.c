@@ -27,6 +27,14 @@ imap_view_remove(struct imap_view *v, uint32_t uid)
 		return 0;
 	memmove(&v->uids[seq - 1], &v->uids[seq], (v->count - seq) * sizeof(v->uids[0]));
 	v->count--;
+	if (v->n_recent > 0 && imap_view_recent(v, uid)) {
+		size_t i = 0;
+
+		while (v->recent[i] != uid)
+			i++;
+		memmove(&v->recent[i], &v->recent[i + 1], (v->n_recent - i - 1) * sizeof(v->recent[0]));
+		v->n_recent--;
+	}
 	return seq;
 }
 
@@ -46,6 +54,8 @@ imap_view_clear(struct imap_session *s)
 	imap_bus_unsubscribe(&s->sub);
 	free(s->view.mailbox);
 	free(s->view.uids);
+	free(s->view.keywords);
+	free(s->view.recent);
 	memset(&s->view, 0, sizeof(s->view));
 	free(s->pending_expunged);
 	s->pending_expunged = NULL;
@@ -162,6 +172,23 @@ hold_expunges(struct imap_session *s, const uint32_t *vanished, size_t n)
 	s->n_pending_expunged = k;
 }
 
+/* New messages came into the view (uids[from..]): a read-write session
+ * claims those no session has been told of (store_imap_recent), which
+ * are then \Recent for it alone; a read-only one sees the unclaimed ones
+ * as recent and claims nothing (RFC 3501 2.3.2).  RECENT follows EXISTS
+ * (RFC 3501 7.3.2). */
+static void
+sync_recent(struct imap_session *s, struct store *st, size_t from, uint32_t uidnext, struct buf *out)
+{
+	struct imap_view *v = &s->view;
+	uint32_t first = 0;
+	const char *error = NULL;
+
+	if (store_imap_recent(st, v->mailbox, v->read_only ? 0 : uidnext, &first, &error) == STORE_OK)
+		imap_view_recent_add(v, from, first);
+	buf_printf(out, "* %zu RECENT\r\n", v->n_recent);
+}
+
 int
 imap_sync_work(struct imap_session *s, struct store *st, bool expunges_ok, const uint32_t *skip, size_t n_skip,
                struct buf *out)
@@ -194,6 +221,9 @@ imap_sync_work(struct imap_session *s, struct store *st, bool expunges_ok, const
 	if (expunges_ok)
 		imap_sync_flush_expunges(s, out);
 
+	/* New keywords first: a FLAGS response before any FETCH shows
+	 * them (RFC 3501 7.2.6), new messages' included. */
+	imap_view_prepare(v, changed, n_changed, out);
 	/* Flag changes of messages the client knows (before new ones are
 	 * added, so sequence numbers are the client's). */
 	for (size_t i = 0; i < n_changed; i++) {
@@ -225,8 +255,11 @@ imap_sync_work(struct imap_session *s, struct store *st, bool expunges_ok, const
 			break;
 		imap_view_add(v, m->uid);
 	}
-	if (v->count != old_count)
+	if (v->count != old_count) {
 		buf_printf(out, "* %zu EXISTS\r\n", v->count);
+		if (!s->imap4rev2)
+			sync_recent(s, st, old_count, info.uidnext, out);
+	}
 	v->highestmodseq = info.highestmodseq;
 	if (info.uidnext > v->uidnext)
 		v->uidnext = info.uidnext;

@@ -80,10 +80,24 @@ struct store_mailbox_status {
 	uint64_t highestmodseq;
 	uint64_t size;                 /* sum of RFC822.SIZE */
 	uint32_t first_unseen_uid;     /* 0 when every message is seen */
+	uint32_t recent;               /* messages no read-write session has seen (RFC 3501 \Recent) */
 };
 /* Returns STORE_OK or STORE_IMAP_NONEXISTENT / STORE_ERR_TEMP. */
 int store_mailbox_status(struct store *st, const char *name, struct store_mailbox_status *out,
                          const char **error_out);
+
+/* \Recent (RFC 3501 2.3.2): "the first session to have been notified
+ * about this message" sees it.  Each mailbox keeps the first UID that no
+ * read-write session has been told of (1 for a new mailbox).  With up_to
+ * 0, *first_out is that UID (EXAMINE, read-only sessions).  Otherwise the
+ * caller claims the messages below up_to (its view's UIDNEXT): *first_out
+ * is the UID before the claim, and the mailbox's is raised to up_to, so
+ * the messages in [*first_out, up_to) are recent for this caller only.
+ * The claim is written without waiting for fsync (losing it in a crash
+ * only makes messages recent once more).  Returns STORE_OK,
+ * STORE_IMAP_NONEXISTENT or STORE_ERR_TEMP. */
+int store_imap_recent(struct store *st, const char *mailbox, uint32_t up_to, uint32_t *first_out,
+                      const char **error_out);
 
 /* Creates name (and any missing superiors, RFC 9051 6.3.4) with an
  * optional special-use attribute ("\\Sent" etc., CREATE-SPECIAL-USE).  A
@@ -166,9 +180,10 @@ int store_imap_changes(struct store *st, const char *mailbox, uint64_t modseq,
 /* What delivery cached for a message: ENVELOPE, BODYSTRUCTURE (extended),
  * BODY (non-extended) exactly as FETCH sends them, the size of the
  * message's header (offset of its body, blank line included) and the Date
- * header as unix time (0 when missing or unparsable: SENT* search).
- * Messages stored before the cache existed are parsed now and the cache
- * is filled.  Pointers valid until the next call on st.  Returns STORE_OK,
+ * header as unix time (0 when missing or unparsable) with the zone it was
+ * written in (SENT* search compares the date as written).  Messages stored
+ * before the cache existed, or before it kept the zone, are parsed now and
+ * the cache is filled.  Pointers valid until the next call on st.  Returns STORE_OK,
  * STORE_IMAP_NONEXISTENT (no such message), or STORE_ERR_TEMP. */
 struct store_msg_cached {
 	const char *envelope;
@@ -176,6 +191,7 @@ struct store_msg_cached {
 	const char *body;
 	uint64_t header_size;
 	int64_t sent_date;
+	int32_t sent_zone;             /* the Date header's zone, seconds east of UTC */
 };
 int store_msg_cached(struct store *st, const char *mailbox, uint32_t uid, struct store_msg_cached *out,
                      const char **error_out);

@@ -158,10 +158,19 @@ days_from_civil(int64_t y, int64_t m, int64_t d)
 int64_t
 store_date_parse(const char *s)
 {
+	int32_t zone;
+
+	return store_date_parse_zone(s, &zone);
+}
+
+int64_t
+store_date_parse_zone(const char *s, int32_t *zone_out)
+{
 	const char *p;
-	long day, mon, year, hour, min, sec = 0;
+	long day, mon, year, hour, min, sec = 0, zone;
 	int nd;
 
+	*zone_out = 0;
 	if (s == NULL)
 		return 0;
 	p = skip_cfws(s);
@@ -204,7 +213,9 @@ store_date_parse(const char *s)
 		if ((sec = read_num(&p, 2, NULL)) < 0 || sec > 60)
 			return 0;
 	}
-	return days_from_civil(year, mon, day) * 86400 + hour * 3600 + min * 60 + sec - read_zone(p);
+	zone = read_zone(p);
+	*zone_out = (int32_t)zone;
+	return days_from_civil(year, mon, day) * 86400 + hour * 3600 + min * 60 + sec - zone;
 }
 
 /* --- parsing a message file --- */
@@ -275,7 +286,7 @@ store_parse_file(struct store *st, const char *path, const char *file, struct st
 	mime_bodystructure_write(&b, root, false);
 	buf_append(&b, "", 1);
 	p->header_size = root->header_size;
-	p->sent_date = root->envelope != NULL ? store_date_parse(root->envelope->date) : 0;
+	p->sent_date = root->envelope != NULL ? store_date_parse_zone(root->envelope->date, &p->sent_zone) : 0;
 	arena_free(&arena);
 
 	p->strings = b.data;     /* the buffer's storage is ours now */
@@ -300,6 +311,7 @@ store_cache_put(struct store *st, int64_t mailbox_id, uint32_t uid, const struct
 	sqlite3_bind_text(s, 5, p->envelope, -1, SQLITE_STATIC);
 	sqlite3_bind_text(s, 6, p->bodystructure, -1, SQLITE_STATIC);
 	sqlite3_bind_text(s, 7, p->body, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 8, p->sent_zone);
 	rc = sqlite3_step(s);
 	sqlite3_reset(s);
 	if (rc != SQLITE_DONE) {
@@ -314,7 +326,7 @@ store_cache_put(struct store *st, int64_t mailbox_id, uint32_t uid, const struct
 /* Copies the strings into st->cached and points out at them. */
 static void
 cached_out(struct store *st, const char *env, const char *bs, const char *body, uint64_t header_size,
-           int64_t sent_date, struct store_msg_cached *out)
+           int64_t sent_date, int32_t sent_zone, struct store_msg_cached *out)
 {
 	size_t env_len = strlen(env), bs_len = strlen(bs);
 
@@ -327,6 +339,7 @@ cached_out(struct store *st, const char *env, const char *bs, const char *body, 
 	out->body = out->bodystructure + bs_len + 1;
 	out->header_size = header_size;
 	out->sent_date = sent_date;
+	out->sent_zone = sent_zone;
 }
 
 struct fill_item {
@@ -335,13 +348,15 @@ struct fill_item {
 	struct store_parsed p;
 };
 
-/* Up to CACHE_FILL_AHEAD messages from uid on without a cache row. */
+/* Up to CACHE_FILL_AHEAD messages from uid on without a cache row (or
+ * with one from before schema 4, which lacks the Date header's zone). */
 static size_t
 fill_candidates(struct store *st, int64_t mailbox_id, uint32_t uid, struct fill_item *items)
 {
 	static const char sql[] =
 		"SELECT uid, file FROM messages WHERE mailbox_id = ?1 AND uid > ?2 AND uid < ?3"
-		" AND NOT EXISTS (SELECT 1 FROM msg_cache WHERE id = ((?1 << 32) | uid)) ORDER BY uid LIMIT ?4";
+		" AND NOT EXISTS (SELECT 1 FROM msg_cache WHERE id = ((?1 << 32) | uid) AND sent_zone IS NOT NULL)"
+		" ORDER BY uid LIMIT ?4";
 	sqlite3_stmt *s;
 	size_t n = 1;
 
@@ -408,7 +423,7 @@ fill(struct store *st, int64_t mailbox_id, uint32_t uid, const char *file, struc
 	}
 	store_exec(st, "PRAGMA synchronous=FULL");
 	cached_out(st, items[0].p.envelope, items[0].p.bodystructure, items[0].p.body, items[0].p.header_size,
-	           items[0].p.sent_date, out);
+	           items[0].p.sent_date, items[0].p.sent_zone, out);
 done:
 	for (i = 0; i < n; i++)
 		store_parsed_free(&items[i].p);
@@ -458,7 +473,7 @@ store_msg_cached(struct store *st, const char *mailbox, uint32_t uid, struct sto
 		if (rc == SQLITE_ROW && sqlite3_column_int(s, 1)) {
 			cached_out(st, (const char *)sqlite3_column_text(s, 4), (const char *)sqlite3_column_text(s, 5),
 			           (const char *)sqlite3_column_text(s, 6), (uint64_t)sqlite3_column_int64(s, 2),
-			           sqlite3_column_int64(s, 3), out);
+			           sqlite3_column_int64(s, 3), (int32_t)sqlite3_column_int64(s, 7), out);
 			sqlite3_reset(s);
 			return STORE_OK;
 		}

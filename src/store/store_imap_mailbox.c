@@ -328,11 +328,13 @@ store_mailbox_status(struct store *st, const char *name, struct store_mailbox_st
 	if ((s = store_stmt(st, STMT_MBX_STATUS)) == NULL)
 		goto fail;
 	sqlite3_bind_int64(s, 1, mb.id);
+	sqlite3_bind_int64(s, 2, mb.first_recent_uid);
 	rc = sqlite3_step(s);
 	if (rc == SQLITE_ROW) {
 		out->unseen = (uint32_t)sqlite3_column_int64(s, 0);
 		out->deleted = (uint32_t)sqlite3_column_int64(s, 1);
 		out->first_unseen_uid = (uint32_t)sqlite3_column_int64(s, 2);
+		out->recent = (uint32_t)sqlite3_column_int64(s, 3);
 	}
 	sqlite3_reset(s);
 	if (rc != SQLITE_ROW) {
@@ -934,21 +936,27 @@ store_mailbox_subscribe(struct store *st, const char *name, bool subscribe, cons
 		*error_out = st->errbuf;
 		return -1;
 	}
+	/* One write transaction (it also ends a read batch): a write inside
+	 * a read snapshot fails at once (SQLITE_BUSY_SNAPSHOT) when another
+	 * connection - the indexer after a delivery - committed since the
+	 * snapshot began. */
+	if (store_exec(st, "BEGIN IMMEDIATE") != SQLITE_OK)
+		goto fail;
 	if (subscribe) {
-		if (count_of(st, STMT_SUB_COUNT, &n) == -1) {
-			*error_out = st->errbuf;
-			return -1;
-		}
+		if (count_of(st, STMT_SUB_COUNT, &n) == -1)
+			goto fail;
 		if (n >= STORE_MAILBOXES_MAX) {
-			*error_out = store_errorf(st, "more than %d subscriptions", STORE_MAILBOXES_MAX);
-			return -1;
+			store_errorf(st, "more than %d subscriptions", STORE_MAILBOXES_MAX);
+			goto fail;
 		}
 	}
-	if (subscription_set(st, canon, subscribe) == -1) {
-		*error_out = st->errbuf;
-		return -1;
-	}
+	if (subscription_set(st, canon, subscribe) == -1 || store_exec(st, "COMMIT") != SQLITE_OK)
+		goto fail;
 	return 0;
+fail:
+	*error_out = st->errbuf;
+	store_rollback(st);
+	return -1;
 }
 
 int

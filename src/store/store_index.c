@@ -31,6 +31,8 @@
  *     (UID FETCH 1:* FLAGS) took 55 ms instead of 19 ms.
  * Version 3 replaces the full-text tables by an index without the text
  * (store_fts.c: the migration, and why).
+ * Version 4 adds msg_cache.sent_zone (the Date header's zone), version 5
+ * mailboxes.first_recent_uid (\Recent).
  *
  * auto_vacuum=INCREMENTAL: a new index is created so, and an older one
  * becomes so at the VACUUM after its migration to version 3, so that
@@ -122,12 +124,28 @@ static const char migrate_1_to_2[] =
 	" WHERE id = NEW.mailbox_id; END;"
 	"PRAGMA user_version = 2;";
 
+/* Version 4: the Date header's zone beside its instant (seconds east of
+ * UTC), for SEARCH SENT*, which compare the date as written (RFC 3501
+ * 6.4.4).  Rows cached before have NULL there and are parsed again when
+ * next asked for (store_msg_cached). */
+static const char migrate_3_to_4[] =
+	"ALTER TABLE msg_cache ADD COLUMN sent_zone INTEGER;";
+
+/* Version 5: \Recent (RFC 3501 2.3.2).  first_recent_uid: the messages
+ * from this UID on have not been seen by a read-write session yet
+ * (store_imap_recent claims them).  New mailboxes start at 1; those of an
+ * older index start at uidnext, so an upgrade makes nothing recent. */
+static const char migrate_4_to_5[] =
+	"ALTER TABLE mailboxes ADD COLUMN first_recent_uid INTEGER NOT NULL DEFAULT 1;"
+	"UPDATE mailboxes SET first_recent_uid = uidnext;";
+
 /* The columns store_imsg_push reads, in its order. */
 #define IMSG_COLS "uid, flags, modseq, size, internal_date, keywords, file"
 
 static const char *const stmt_sql[STMT_COUNT] = {
 	[STMT_MAILBOX_GET] =
-		"SELECT id, uidvalidity, uidnext, highestmodseq, messages, bytes FROM mailboxes WHERE name = ?1",
+		"SELECT id, uidvalidity, uidnext, highestmodseq, messages, bytes, first_recent_uid FROM mailboxes"
+		" WHERE name = ?1",
 	[STMT_MAILBOX_SET_COUNTERS] =
 		"UPDATE mailboxes SET uidnext = ?2, highestmodseq = ?3 WHERE id = ?1",
 	[STMT_MAILBOX_INSERT] =
@@ -176,7 +194,8 @@ static const char *const stmt_sql[STMT_COUNT] = {
 	[STMT_MBX_STATUS] =
 		"SELECT (SELECT count(*) FROM messages WHERE mailbox_id = ?1 AND flags & 1 = 0),"
 		" (SELECT count(*) FROM messages WHERE mailbox_id = ?1 AND flags & 8 <> 0),"
-		" (SELECT min(uid) FROM messages WHERE mailbox_id = ?1 AND flags & 1 = 0)",
+		" (SELECT min(uid) FROM messages WHERE mailbox_id = ?1 AND flags & 1 = 0),"
+		" (SELECT count(*) FROM messages WHERE mailbox_id = ?1 AND uid >= ?2)",
 	[STMT_MBX_COUNT] =
 		"SELECT count(*) FROM mailboxes",
 	/* ?1 "name/", ?2 "name0": every name below name ('0' follows '/'). */
@@ -234,18 +253,19 @@ static const char *const stmt_sql[STMT_COUNT] = {
 	/* ?1 mailbox id, ?2 uid, ?3 the mailbox name st->mbcache_id is
 	 * believed to have: no row when it does not (renamed, deleted). */
 	[STMT_CACHE_GET] =
-		"SELECT m.file, c.id IS NOT NULL, c.header_size, c.sent_date, c.envelope, c.bodystructure, c.body"
+		"SELECT m.file, c.sent_zone IS NOT NULL, c.header_size, c.sent_date, c.envelope, c.bodystructure, c.body,"
+		" c.sent_zone"
 		" FROM messages m LEFT JOIN msg_cache c ON c.id = ((?1 << 32) | ?2)"
 		" WHERE m.mailbox_id = ?1 AND m.uid = ?2"
 		" AND (SELECT name FROM mailboxes WHERE id = ?1) = ?3",
 	/* Only while the message exists (a lazy fill can race an expunge). */
 	[STMT_CACHE_PUT] =
-		"INSERT OR REPLACE INTO msg_cache(id, header_size, sent_date, envelope, bodystructure, body)"
-		" SELECT (?1 << 32) | ?2, ?3, ?4, ?5, ?6, ?7"
+		"INSERT OR REPLACE INTO msg_cache(id, header_size, sent_date, envelope, bodystructure, body, sent_zone)"
+		" SELECT (?1 << 32) | ?2, ?3, ?4, ?5, ?6, ?7, ?8"
 		" WHERE EXISTS (SELECT 1 FROM messages WHERE mailbox_id = ?1 AND uid = ?2)",
 	[STMT_CACHE_COPY] =
-		"INSERT OR REPLACE INTO msg_cache(id, header_size, sent_date, envelope, bodystructure, body)"
-		" SELECT ?2, header_size, sent_date, envelope, bodystructure, body FROM msg_cache WHERE id = ?1",
+		"INSERT OR REPLACE INTO msg_cache(id, header_size, sent_date, envelope, bodystructure, body, sent_zone)"
+		" SELECT ?2, header_size, sent_date, envelope, bodystructure, body, sent_zone FROM msg_cache WHERE id = ?1",
 	[STMT_CACHE_MOVE] =
 		"UPDATE msg_cache SET id = ?2 WHERE id = ?1",
 };
@@ -304,8 +324,13 @@ store_read_begin(struct store *st, const char **error_out)
 		*error_out = store_errorf(st, "read batch inside a transaction");
 		return -1;
 	}
+	/* Registered before the snapshot is taken (at the first read after
+	 * BEGIN): an expunge that commits from now on may be seen or not,
+	 * and its files wait for us either way (store_unlink.c). */
+	st->read_token = store_unlink_reader_enter(st->dir);
 	if (sqlite3_exec(st->db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK) {
 		*error_out = store_errorf(st, "BEGIN: %s", sqlite3_errmsg(st->db));
+		store_unlink_reader_leave(st->dir, st->read_token);
 		return -1;
 	}
 	st->read_batch = true;
@@ -323,6 +348,7 @@ store_read_end(struct store *st)
 	 * of misuse, and ROLLBACK covers that. */
 	if (sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
 		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+	store_unlink_reader_leave(st->dir, st->read_token);
 }
 
 sqlite3_stmt *
@@ -361,6 +387,7 @@ store_mailbox_get(struct store *st, const char *name, struct store_mailbox_row *
 		row_out->highestmodseq = (uint64_t)sqlite3_column_int64(s, 3);
 		row_out->messages = (uint32_t)sqlite3_column_int64(s, 4);
 		row_out->bytes = (uint64_t)sqlite3_column_int64(s, 5);
+		row_out->first_recent_uid = (uint32_t)sqlite3_column_int64(s, 6);
 		sqlite3_reset(s);
 		return 1;
 	}
@@ -498,6 +525,25 @@ set_wal(struct store *st)
 	return -1;
 }
 
+/* A migration that adds one column: runs sql unless table has column
+ * already (an index a newer Tern wrote and an older one set back, as
+ * tests do), then sets user_version.  Returns the SQLite result code. */
+static int
+add_column(struct store *st, const char *table, const char *column, const char *sql, int version)
+{
+	char q[256];
+	int64_t n = 0;
+	int rc;
+
+	snprintf(q, sizeof(q), "SELECT count(*) FROM pragma_table_info('%s') WHERE name = '%s'", table, column);
+	if ((rc = pragma_int(st, q, &n)) != SQLITE_OK)
+		return rc;
+	if (n == 0 && (rc = store_exec(st, sql)) != SQLITE_OK)
+		return rc;
+	snprintf(q, sizeof(q), "PRAGMA user_version = %d", version);
+	return store_exec(st, q);
+}
+
 /* Creates or checks the schema.  The check is one read when the index is
  * current; creation runs under BEGIN IMMEDIATE and looks again, since
  * another thread may be creating the same index. */
@@ -538,6 +584,16 @@ schema_ensure(struct store *st, enum store_error *err_out)
 			goto fail;
 		}
 		version = 3;
+	}
+	if (version == 3) {
+		if ((rc = add_column(st, "msg_cache", "sent_zone", migrate_3_to_4, 4)) != SQLITE_OK)
+			goto fail;
+		version = 4;
+	}
+	if (version == 4) {
+		if ((rc = add_column(st, "mailboxes", "first_recent_uid", migrate_4_to_5, 5)) != SQLITE_OK)
+			goto fail;
+		version = 5;
 	}
 	if ((rc = store_exec(st, "COMMIT")) != SQLITE_OK)
 		goto fail;

@@ -160,17 +160,8 @@ store_files_free(struct store_files *f)
 	f->n = f->cap = 0;
 }
 
-/* Files go only after the rows are committed: a crash in between leaves
- * orphan files, never a row without its file. */
-void
-store_files_unlink(struct store *st, struct store_files *f)
-{
-	for (size_t i = 0; i < f->n; i++)
-		unlinkat(st->msg_dirfd, f->names[i], 0);
-	if (f->n > 0)
-		reserve_note_freed();
-	store_files_free(f);
-}
+/* store_files_unlink is in store_unlink.c (it waits for older read
+ * batches). */
 
 int
 store_expunge_one(struct store *st, const struct store_mailbox_row *mb, uint32_t uid, uint64_t modseq,

@@ -125,7 +125,8 @@ known_files(struct store *st, file_name **out, size_t *n_out)
 		goto fail;
 	}
 	sqlite3_reset(s);
-	qsort(names, n, sizeof(*names), cmp_name);
+	if (n > 0)          /* names is NULL when no row names a file */
+		qsort(names, n, sizeof(*names), cmp_name);
 	*out = names;
 	*n_out = n;
 	return 0;
@@ -165,7 +166,7 @@ find_candidates(struct store *st, const file_name *names, size_t n, const struct
 
 		if (!store_file_name_ok(de->d_name, len))
 			continue;
-		if (bsearch(de->d_name, names, n, sizeof(*names), cmp_name) != NULL)
+		if (n > 0 && bsearch(de->d_name, names, n, sizeof(*names), cmp_name) != NULL)
 			continue;
 		if (fstatat(dirfd(d), de->d_name, &sb, AT_SYMLINK_NOFOLLOW) == -1 || !S_ISREG(sb.st_mode))
 			continue;
@@ -268,7 +269,9 @@ store_orphans_remove(struct store *st, const struct timespec *changed_before, ui
 			panic("store: orphan guard: cannot take it");
 		r = confirm_batch(st, c + b, k);
 		for (size_t i = b; r == 0 && i < b + k; i++) {
-			if (c[i].known)
+			/* an expunged file an older read batch may still read
+			 * goes when that batch ends (store_unlink.c) */
+			if (c[i].known || store_unlink_pending(st, c[i].name))
 				continue;
 			if (unlinkat(st->msg_dirfd, c[i].name, 0) == 0) {
 				removed++;

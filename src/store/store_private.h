@@ -22,7 +22,7 @@
 
 /* PRAGMA user_version of the index schema this code writes (store_index.c
  * migrates older versions in place). */
-#define STORE_SCHEMA_VERSION 3
+#define STORE_SCHEMA_VERSION 5
 /* SQLite page cache per open index, in KiB (PRAGMA cache_size=-N): one
  * handle per user per worker thread, so keep it small. */
 #define STORE_CACHE_KIB 256
@@ -116,6 +116,7 @@ struct store {
 	char mbcache_name[STORE_MAILBOX_NAME_MAX + 1];
 	struct buf cached;
 	bool read_batch;               /* store_read_begin's transaction is open */
+	uint64_t read_token;           /* its store_unlink_reader_enter token */
 };
 
 /* A mailbox row. */
@@ -126,6 +127,7 @@ struct store_mailbox_row {
 	uint64_t highestmodseq;
 	uint32_t messages;             /* kept by triggers (schema 2) */
 	uint64_t bytes;
+	uint32_t first_recent_uid;     /* schema 5: \Recent from this UID on */
 };
 
 /* What delivery, APPEND and store_msg_cached parse out of a message for
@@ -135,6 +137,7 @@ struct store_parsed {
 	const char *envelope, *bodystructure, *body; /* into strings */
 	uint64_t header_size;
 	int64_t sent_date;
+	int32_t sent_zone;             /* seconds east of UTC */
 	const char *map;               /* the message, mmap'd (or "" when empty) */
 	size_t len;
 };
@@ -245,8 +248,18 @@ struct store_files {
 };
 /* Appends name; -1 when out of memory (st->errbuf). */
 int store_files_add(struct store *st, struct store_files *f, const char *name);
-/* Unlinks every name in msg/ and frees the list. */
+/* Unlinks every name in msg/ and frees the list; call after the COMMIT
+ * that deleted their rows.  While a read batch of the same user that
+ * began before is open (it may still see the rows), the unlinks wait for
+ * it (store_unlink.c). */
 void store_files_unlink(struct store *st, struct store_files *f);
+/* A read batch of the user whose folder is dir opens (returns its token)
+ * and ends; the end does the unlinks no older batch holds back. */
+uint64_t store_unlink_reader_enter(const char *dir);
+void store_unlink_reader_leave(const char *dir, uint64_t token);
+/* Whether msg/ file name of st's user waits for a batch to end: no row
+ * names it, yet it is no orphan (the orphan scan skips it). */
+bool store_unlink_pending(const struct store *st, const char *name);
 void store_files_free(struct store_files *f);
 /* Deletes message uid of mb inside the caller's transaction: the row, its
  * cache (trigger) and full-text rows, an expunged row with modseq; its
@@ -308,8 +321,11 @@ void store_parsed_free(struct store_parsed *p);
 /* Writes p as the cache row of (mailbox_id, uid).  Returns 0 or -1. */
 int store_cache_put(struct store *st, int64_t mailbox_id, uint32_t uid, const struct store_parsed *p);
 /* An RFC 5322 date-time (obsolete forms too) as unix time; 0 when it
- * does not parse. */
+ * does not parse.  store_date_parse_zone also gives the zone it was
+ * written in, as seconds east of UTC (0 when it does not parse, or for
+ * "-0000" and unknown zones). */
 int64_t store_date_parse(const char *s);
+int64_t store_date_parse_zone(const char *s, int32_t *zone_out);
 
 /* A per-thread cache of open stores for deliveries (store_cache.c).
  * store_cache_open gives a handle owned by the cache; give it back with

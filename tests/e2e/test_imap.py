@@ -653,7 +653,8 @@ def select_and_examine(f):
         assert "READ-WRITE" in info["tagged"], info
         assert int(info["UIDVALIDITY"]) == v, info
         assert int(info["UIDNEXT"]) == uid2 + 1, info
-        assert untagged_of(info["untagged"], "RECENT") == [b"* 0 RECENT"], info["untagged"]
+        # RFC 3501 2.3.2: no session has seen the two yet: this one gets them \Recent
+        assert untagged_of(info["untagged"], "RECENT") == [b"* 2 RECENT"], info["untagged"]
         assert info.get("UNSEEN") == "2", info       # RFC 3501: first unseen
         flags = {x.upper() for x in info["FLAGS"]}
         assert {"\\ANSWERED", "\\FLAGGED", "\\DELETED", "\\SEEN", "\\DRAFT", "$WORK"} <= flags, flags
@@ -698,7 +699,7 @@ def fetch_every_item(f):
         select(c, "INBOX")
         fs = fetches(c.ok("FETCH 1 (UID FLAGS INTERNALDATE RFC822.SIZE ENVELOPE)"))[1]
         assert int(fs["UID"]) == uid, fs
-        assert fs["FLAGS"] == [], fs
+        assert fs["FLAGS"] == ["\\Recent"], fs   # the first session to see it (RFC 3501 2.3.2)
         assert internaldate_epoch(fs["INTERNALDATE"]) == internaldate_epoch(date), fs
         assert int(fs["RFC822.SIZE"]) == len(MULTIPART), (fs, len(MULTIPART))
         env = fs["ENVELOPE"]
@@ -767,7 +768,7 @@ def fetch_every_item(f):
         fs = fetches(c.ok("FETCH 1 (RFC822.HEADER RFC822.SIZE)"))[1]
         assert fs["RFC822.HEADER"] == MULTIPART[:head_end], fs
         fs = fetches(c.ok("FETCH 1 FLAGS"))[1]
-        assert fs["FLAGS"] == [], "RFC822.HEADER set a flag: %r" % fs
+        assert fs["FLAGS"] == ["\\Recent"], "RFC822.HEADER set a flag: %r" % fs
         # BINARY (RFC 3516): decoded content; literal8 where it holds NUL.
         fs = fetches(c.ok("FETCH 1 (BINARY.PEEK[1.1] BINARY.SIZE[1.1] BINARY.PEEK[2] BINARY.SIZE[2])"))[1]
         assert fs["BINARY[1.1]"] == PLAIN_DECODED, fs["BINARY[1.1]"]
@@ -829,30 +830,30 @@ def store_flags(f):
     try:
         for i in range(1, 4):
             append(c, "INBOX", simple(i))
-        select(c, "INBOX")
+        select(c, "INBOX")      # the first session: all three are \Recent here (RFC 3501 2.3.2)
         u = c.ok("STORE 1 +FLAGS (\\Flagged $Work)")
         fs = fetches(u)
-        assert list(fs) == [1] and set(fs[1]["FLAGS"]) == {"\\Flagged", "$Work"}, u
+        assert list(fs) == [1] and set(fs[1]["FLAGS"]) == {"\\Recent", "\\Flagged", "$Work"}, u
         u = c.ok("STORE 1:2 +FLAGS.SILENT (\\Seen)")
         assert untagged_of(u, "FETCH") == [], u
         fs = fetches(c.ok("FETCH 1:3 FLAGS"))
-        assert set(fs[1]["FLAGS"]) == {"\\Flagged", "$Work", "\\Seen"}, fs
-        assert fs[2]["FLAGS"] == ["\\Seen"] and fs[3]["FLAGS"] == [], fs
+        assert set(fs[1]["FLAGS"]) == {"\\Recent", "\\Flagged", "$Work", "\\Seen"}, fs
+        assert fs[2]["FLAGS"] == ["\\Recent", "\\Seen"] and fs[3]["FLAGS"] == ["\\Recent"], fs
         u = c.ok("STORE 1 -FLAGS (\\Flagged)")
-        assert set(fetches(u)[1]["FLAGS"]) == {"$Work", "\\Seen"}, u
-        u = c.ok("STORE 2 FLAGS (\\Answered \\Draft)")
-        assert set(fetches(u)[2]["FLAGS"]) == {"\\Answered", "\\Draft"}, u
+        assert set(fetches(u)[1]["FLAGS"]) == {"\\Recent", "$Work", "\\Seen"}, u
+        u = c.ok("STORE 2 FLAGS (\\Answered \\Draft)")     # \Recent is not the client's to clear
+        assert set(fetches(u)[2]["FLAGS"]) == {"\\Recent", "\\Answered", "\\Draft"}, u
         # A STORE that changes nothing: a FETCH is "normal" (RFC 9051 6.4.6), not required.
         u = c.ok("STORE 3 FLAGS ()")
-        assert fetches(u).get(3, {"FLAGS": []})["FLAGS"] == [], u
+        assert fetches(u).get(3, {"FLAGS": ["\\Recent"]})["FLAGS"] == ["\\Recent"], u
         # UID STORE answers with the UID (RFC 9051 6.4.9).
         uid3 = int(fetches(c.ok("FETCH 3 UID"))[3]["UID"])
         u = c.ok("UID STORE %d +FLAGS ($Label1)" % uid3)
         fs = fetches(u)
-        assert int(fs[3]["UID"]) == uid3 and fs[3]["FLAGS"] == ["$Label1"], u
+        assert int(fs[3]["UID"]) == uid3 and fs[3]["FLAGS"] == ["\\Recent", "$Label1"], u
         # Flag names are case-insensitive; keywords listed in FLAGS after SELECT.
         c.ok("STORE 3 +FLAGS (\\seen)")
-        assert set(fetches(c.ok("FETCH 3 FLAGS"))[3]["FLAGS"]) == {"\\Seen", "$Label1"}
+        assert set(fetches(c.ok("FETCH 3 FLAGS"))[3]["FLAGS"]) == {"\\Recent", "\\Seen", "$Label1"}
         info = select(c, "INBOX")
         assert {"$WORK", "$LABEL1"} <= {x.upper() for x in info["FLAGS"]}, info
         # Bad STORE commands.
@@ -887,7 +888,8 @@ def copy_and_move(f):
             c2.ok("EXAMINE Archive")
             fs = fetches(c2.ok("UID FETCH %d:%d (BODY.PEEK[] FLAGS)" % (dst[0], dst[1])))
             assert [fs[s]["BODY[]"] for s in sorted(fs)] == msgs[:2]
-            assert [fs[s]["FLAGS"] for s in sorted(fs)] == [["$M0"], ["$M1"]], fs
+            # copies are new messages: \Recent for the first session to see them
+            assert [fs[s]["FLAGS"] for s in sorted(fs)] == [["\\Recent", "$M0"], ["\\Recent", "$M1"]], fs
         finally:
             c2.logout()
         # MOVE (RFC 6851): COPYUID untagged before the expunges.

@@ -163,9 +163,10 @@ def multiappend_flags_and_dates(f):
         c.ok('EXAMINE "Sent"')
         fs = fetches(c.ok("UID FETCH %d:%d (FLAGS INTERNALDATE BODY.PEEK[])" % (uids[0], uids[2])))
         got = {int(x["UID"]): x for x in fs.values()}
-        assert got[uids[0]]["FLAGS"] == ["\\Seen"], got[uids[0]]
-        assert set(got[uids[1]]["FLAGS"]) == {"\\Draft", "$Label1", "\\Flagged"}, got[uids[1]]
-        assert got[uids[2]]["FLAGS"] == [], got[uids[2]]
+        # new messages nobody has seen: \Recent also under EXAMINE (RFC 3501 2.3.2)
+        assert got[uids[0]]["FLAGS"] == ["\\Recent", "\\Seen"], got[uids[0]]
+        assert set(got[uids[1]]["FLAGS"]) == {"\\Recent", "\\Draft", "$Label1", "\\Flagged"}, got[uids[1]]
+        assert got[uids[2]]["FLAGS"] == ["\\Recent"], got[uids[2]]
         for i in range(3):
             assert got[uids[i]]["BODY[]"] == msgs[i], i
         assert internaldate_epoch(got[uids[0]]["INTERNALDATE"]) == internaldate_epoch(dates[0])

@@ -28,6 +28,7 @@
 #include "imap/imap_cmd.h"
 #include "imap/imap_parse.h"
 #include "imap/imap_search.h"
+#include "imap/imap_search_private.h"
 #include "lib/arena.h"
 #include "lib/buf.h"
 #include "store/store.h"
@@ -360,11 +361,15 @@ test_flags_sizes_dates(void)
 	OK("SEARCH SINCE 29-Feb-2024 BEFORE 2-Mar-2024", "* SEARCH 3 4\r\n");
 	test_end();
 
-	test_begin("imap_search: SENTBEFORE, SENTON, SENTSINCE (Date header, UTC)");
+	test_begin("imap_search: SENTBEFORE, SENTON, SENTSINCE (the Date header's date as written)");
 	OK("SEARCH SENTON 1-Jan-2024", "* SEARCH 1\r\n");
-	/* 15 Feb 2024 23:30 -0500 is 16 Feb 04:30 UTC */
-	OK("SEARCH SENTON 16-Feb-2024", "* SEARCH 2\r\n");
-	OK("SEARCH SENTBEFORE 16-Feb-2024", "* SEARCH 1\r\n");
+	/* RFC 3501 6.4.4 "disregarding time and timezone": 15 Feb 2024
+	 * 23:30 -0500 is on 15-Feb, though it is 16 Feb 04:30 in UTC */
+	OK("SEARCH SENTON 15-Feb-2024", "* SEARCH 2\r\n");
+	OK("SEARCH SENTON 16-Feb-2024", "* SEARCH\r\n");
+	OK("SEARCH SENTBEFORE 16-Feb-2024", "* SEARCH 1 2\r\n");
+	OK("SEARCH SENTBEFORE 15-Feb-2024", "* SEARCH 1\r\n");
+	OK("SEARCH SENTSINCE 16-Feb-2024", "* SEARCH 3 4 6\r\n");
 	/* message 3 has no Date: its internal date (01-Mar) stands in */
 	OK("SEARCH SENTSINCE 1-Mar-2024", "* SEARCH 3 4 6\r\n");
 	OK("SEARCH SENTON 1-Mar-2024", "* SEARCH 3 4\r\n");
@@ -465,6 +470,34 @@ test_esearch(void)
 	OK("SEARCH RETURN (ALL) SMALLER 1000", "* ESEARCH (TAG \"a1\") ALL 1:2,4,6\r\n");
 	OK("UID SEARCH RETURN (ALL) ALL", "* ESEARCH (TAG \"a1\") UID ALL 1:4,7\r\n");
 	OK("SEARCH RETURN (MAX) SEEN", "* ESEARCH (TAG \"a1\") MAX 2\r\n");
+	test_end();
+
+	test_begin("imap_search: ESEARCH UID sets hold exactly the matching UIDs");
+	{
+		/* A view without UID 6 (told expunged): sequence numbers 4
+		 * and 5 are UIDs 4 and 7, neighbours in the view but not as
+		 * UIDs.  RFC 9051 9: "4:7" would also claim UIDs 5 and 6. */
+		uint32_t uids[] = { 1, 2, 3, 4, 7 };
+		struct imap_view v = view;
+		struct outcome o;
+
+		v.uids = uids;
+		v.count = 5;
+		search_full("UID SEARCH RETURN (ALL) ALL", false, &v, &o);
+		test_assert_inteq(o.res.status, IMAP_OK);
+		test_assert_streq(o.out.data, "* ESEARCH (TAG \"a1\") UID ALL 1:4,7\r\n");
+		buf_free(&o.out);
+		search_full("UID SEARCH RETURN (ALL) NOT 1:3", false, &v, &o);
+		test_assert_streq(o.out.data, "* ESEARCH (TAG \"a1\") UID ALL 4,7\r\n");
+		buf_free(&o.out);
+		/* sequence numbers stay runs of sequence numbers */
+		search_full("SEARCH RETURN (ALL) NOT 1:3", false, &v, &o);
+		test_assert_streq(o.out.data, "* ESEARCH (TAG \"a1\") ALL 4:5\r\n");
+		buf_free(&o.out);
+		search_full("UID SEARCH NOT 1:3", true, &v, &o);
+		test_assert_streq(o.out.data, "* ESEARCH (TAG \"a1\") UID ALL 4,7\r\n");
+		buf_free(&o.out);
+	}
 	test_end();
 
 	test_begin("imap_search: IMAP4rev2 always answers ESEARCH");
@@ -640,6 +673,41 @@ test_errors(void)
 	test_end();
 }
 
+/* FROM/TO/CC/BCC search the addresses as the ENVELOPE has them (RFC 3501
+ * 6.4.4), besides the field's text. */
+static bool
+addr_match(const char *hdr, const char *field, const char *needle)
+{
+	struct arena *a = arena_new(4096, false);
+	struct imap_search_header *h = imap_search_header_split(hdr, strlen(hdr), a);
+	size_t nlen;
+	const char *n = imap_search_fold(needle, strlen(needle), a, &nlen);
+	bool r = imap_search_address_match(h, field, strlen(field), n, nlen, a);
+
+	arena_free(&a);
+	return r;
+}
+
+static void
+test_address_match(void)
+{
+	test_begin("imap_search: addresses as the ENVELOPE has them");
+	/* comments inside the addr-spec are not part of the address */
+	test_assert(addr_match("From: <user-from (comment)@ (comment) domain.org>\r\n\r\n", "From",
+	                       "user-from@domain.org"));
+	test_assert(addr_match("From: <user-from (comment)@ (comment) domain.org>\r\n\r\n", "from", "ser-fro"));
+	test_assert(!addr_match("From: <user-from (comment)@ (comment) domain.org>\r\n\r\n", "From", "comment"));
+	/* quoted local part and display name, folded, encoded */
+	test_assert(addr_match("To: \"a b\"@example.com\r\n\r\n", "To", "a b@example.com"));
+	test_assert(addr_match("Cc: \"Smith,\r\n John\" <js@example.com>\r\n\r\n", "Cc", "smith, john <js@"));
+	test_assert(addr_match("From: =?UTF-8?Q?J=C3=B6rg?= <j@example.de>\r\n\r\n", "From", "J\xc3\xb6rg <J@"));
+	/* groups, several fields, another field's name */
+	test_assert(addr_match("To: g: a@x.org, b@y.org;\r\n\r\n", "To", "b@y.org"));
+	test_assert(addr_match("To: a@x.org\r\nTo: c@z.org\r\n\r\n", "To", "c@z.org"));
+	test_assert(!addr_match("Cc: a@x.org\r\n\r\n", "To", "a@x.org"));
+	test_end();
+}
+
 /* The view, not the store, says which messages the client knows. */
 static void
 test_view(void)
@@ -727,6 +795,7 @@ main(void)
 		return 1;
 	test_flags_sizes_dates();
 	test_headers();
+	test_address_match();
 	test_fts();
 	test_logic_and_sets();
 	test_esearch();

@@ -77,6 +77,21 @@ test_flags(void)
 	args = parse_args(a, "a APPEND INBOX \\Seen\r\n")->next;
 	test_assert(imap_flags_parse(args, true, a, &f, &kw, &err) == -1);
 	test_end();
+
+	/* RFC 3501 9: flag-keyword = atom, and NIL is an atom; Dovecot
+	 * stores a keyword "NIL" (imaptest's "nil" script). */
+	test_begin("flags: NIL is a keyword, bare or in a list");
+	args = parse_args(a, "a STORE 1 +FLAGS NIL\r\n")->next->next;
+	test_assert(imap_flags_parse(args, false, a, &f, &kw, &err) == 0);
+	test_assert_inteq(f, 0);
+	test_assert_streq(kw, "NIL");
+	args = parse_args(a, "a STORE 1 +FLAGS (\\Seen nil)\r\n")->next->next;
+	test_assert(imap_flags_parse(args, false, a, &f, &kw, &err) == 0);
+	test_assert_inteq(f, STORE_FLAG_SEEN);
+	test_assert_streq(kw, "nil");
+	args = parse_args(a, "a STORE 1 +FLAGS (\"quoted\")\r\n")->next->next;
+	test_assert(imap_flags_parse(args, false, a, &f, &kw, &err) == -1);
+	test_end();
 	arena_free(&a);
 }
 

@@ -14,6 +14,7 @@
 #include "store/store.h"
 #include "store/store_fts.h"
 #include "store/store_imap.h"
+#include "store/store_maint.h"
 #include "store/store_private.h"
 #include "test.h"
 
@@ -281,6 +282,18 @@ test_date_parse(void)
 	test_assert_inteq(store_date_parse(NULL), 0);
 	test_assert_inteq(store_date_parse(""), 0);
 	test_assert_inteq(store_date_parse("yesterday"), 0);
+	{
+		int32_t z = 1;
+
+		test_assert_inteq(store_date_parse_zone("Mon, 7 Feb 1994 21:52:25 -0800 (PST)", &z), FRED_SENT);
+		test_assert_inteq(z, -8 * 3600);
+		test_assert_inteq(store_date_parse_zone("Sun, 25 Mar 2007 00:00:00 +0230", &z), 1174771800);
+		test_assert_inteq(z, 2 * 3600 + 30 * 60);
+		test_assert_inteq(store_date_parse_zone("Mon, 7 Feb 1994 21:52:25 PDT", &z), FRED_SENT - 3600);
+		test_assert_inteq(z, -7 * 3600);
+		test_assert_inteq(store_date_parse_zone("yesterday", &z), 0);
+		test_assert_inteq(z, 0);
+	}
 	test_assert_inteq(store_date_parse("32 Jan 2000 00:00:00 +0000"), 0);
 	test_assert_inteq(store_date_parse("1 Foo 2000 00:00:00 +0000"), 0);
 	test_assert_inteq(store_date_parse("1 Jan 2000 24:00:00 +0000"), 0);
@@ -529,16 +542,25 @@ test_migration_v1(void)
 	test_assert_streq(c.bodystructure, fred_bodystructure);
 	test_assert_inteq(c.header_size, FRED_HEADER_SIZE);
 	test_assert_inteq(c.sent_date, FRED_SENT);
+	test_assert_inteq(c.sent_zone, -8 * 3600);   /* "-0800" */
 	test_assert_inteq(sql_int(dd, user, "SELECT count(*) FROM msg_cache"), 32);
 	test_assert_inteq(store_msg_cached(st, "INBOX", 5, &c, &error), STORE_OK);
 	test_assert_streq(c.body, fred_body);
 	/* UID 1 brings 2..4 and 37..40 (within the window, uncached) */
 	test_assert_inteq(store_msg_cached(st, "INBOX", 1, &c, &error), STORE_OK);
 	test_assert_inteq(sql_int(dd, user, "SELECT count(*) FROM msg_cache"), 40);
-	/* reopening finds version 2 and does nothing */
+	/* reopening finds the current version and does nothing */
 	store_close(&st);
 	test_assert(store_open(dd, user, &st, &error) == 0);
 	test_assert_inteq(sql_int(dd, user, "SELECT count(*) FROM msg_cache"), 40);
+	/* a row cached by schema 2 (no zone) is parsed again when asked */
+	test_assert_inteq(sql_int(dd, user, "UPDATE msg_cache SET sent_zone = NULL"), 0);
+	test_assert_inteq(sql_int(dd, user, "SELECT count(*) FROM msg_cache WHERE sent_zone IS NULL"), 40);
+	test_assert_inteq(store_msg_cached(st, "INBOX", 5, &c, &error), STORE_OK);
+	test_assert_inteq(c.sent_date, FRED_SENT);
+	test_assert_inteq(c.sent_zone, -8 * 3600);
+	test_assert_streq(c.envelope, fred_envelope);
+	test_assert_inteq(sql_int(dd, user, "SELECT sent_zone FROM msg_cache WHERE id = (1 << 32) | 5"), -8 * 3600);
 	/* and the triggers keep the counters from now on */
 	test_assert_inteq(append1(st, dd, "INBOX", plain, 0, "", NULL), STORE_OK);
 	test_assert_inteq(store_mailbox_status(st, "INBOX", &ms, &error), STORE_OK);
@@ -1480,6 +1502,168 @@ test_hook_pop3_paths(void)
 	test_end();
 }
 
+/* Reads the whole file of message m; -1 when it cannot be opened. */
+static ssize_t
+read_msg(struct store *st, const struct store_imap_msg *m, char *buf, size_t size)
+{
+	struct store_msg sm;
+	const char *error;
+	ssize_t r;
+	int fd;
+
+	memset(&sm, 0, sizeof(sm));
+	sm.uid = m->uid;
+	memcpy(sm.file, m->file, sizeof(sm.file));
+	if ((fd = store_msg_open(st, &sm, &error)) == -1)
+		return -1;
+	r = read(fd, buf, size);
+	close(fd);
+	return r;
+}
+
+/* RFC 9051 7.5.1: a session may be told of an expunge later; until then
+ * it may FETCH the message.  A read batch that began before another
+ * connection's expunge still sees the row, so the file must still be
+ * there for it (it was unlinked at once: FETCH said NO [SERVERBUG]). */
+static void
+test_expunge_during_batch(void)
+{
+	const char *user = "race@example.com";
+	char *dd = tmpdir();
+	struct store *a = NULL, *b = NULL;
+	struct store_imap_msg *m = NULL, *m2 = NULL;
+	uint32_t uids[] = { 1, 2 }, *ex = NULL;
+	size_t n = 0, n2 = 0, nex = 0;
+	struct store_flags_change del = { STORE_FLAGS_ADD, STORE_FLAG_DELETED, "", 0 };
+	struct store_imap_msg *ch = NULL;
+	uint32_t *failed = NULL;
+	size_t nch = 0, nf = 0;
+	char buf[8192];
+	const char *error;
+
+	test_begin("store_imap: an expunged file stays while an older read batch sees its row");
+	test_assert(store_open(dd, user, &a, &error) == 0);
+	test_assert(store_open(dd, user, &b, &error) == 0);
+	test_assert_inteq(append1(b, dd, "INBOX", fred, 0, "", NULL), STORE_OK);
+	test_assert_inteq(append1(b, dd, "INBOX", plain, 0, "", NULL), STORE_OK);
+	/* a: a FETCH step reads the rows... */
+	test_assert(store_read_begin(a, &error) == 0);
+	test_assert_inteq(store_imap_get(a, "INBOX", uids, 2, &m, &n, &error), STORE_OK);
+	test_assert_inteq(n, 2);
+	/* ...b expunges both meanwhile... */
+	test_assert_inteq(store_imap_flags(b, "INBOX", uids, 2, &del, &ch, &nch, &failed, &nf, &error), STORE_OK);
+	store_imap_msgs_free(ch, nch);
+	free(failed);
+	test_assert_inteq(store_imap_expunge(b, "INBOX", NULL, 0, &ex, &nex, &error), STORE_OK);
+	test_assert_inteq(nex, 2);
+	free(ex);
+	/* ...an orphan scan leaves their files alone (no row names them,
+	 * but a batch may still read them)... */
+	{
+		struct timespec later;
+
+		clock_gettime(CLOCK_REALTIME, &later);
+		later.tv_sec += 10;
+		test_assert_inteq(store_orphans_remove(b, &later, NULL, &error), 0);
+	}
+	/* ...a's snapshot still has them, and their files are still there */
+	test_assert_inteq(store_imap_get(a, "INBOX", uids, 2, &m2, &n2, &error), STORE_OK);
+	test_assert_inteq(n2, 2);
+	store_imap_msgs_free(m2, n2);
+	if (n == 2) {
+		test_assert_inteq(read_msg(a, &m[0], buf, sizeof(buf)), strlen(fred));
+		test_assert_inteq(read_msg(a, &m[1], buf, sizeof(buf)), strlen(plain));
+		test_assert(memcmp(buf, plain, strlen(plain)) == 0);
+	}
+	/* a batch that begins after the expunge does not hold them */
+	test_assert(store_read_begin(b, &error) == 0);
+	/* the older batch ends: the files go */
+	store_read_end(a);
+	if (n == 2) {
+		test_assert(read_msg(a, &m[0], buf, sizeof(buf)) == -1);
+		test_assert(read_msg(a, &m[1], buf, sizeof(buf)) == -1);
+	}
+	store_read_end(b);
+	store_imap_msgs_free(m, n);
+	/* no batch open: an expunge unlinks at once */
+	test_assert_inteq(append1(b, dd, "INBOX", plain, STORE_FLAG_DELETED, "", NULL), STORE_OK);
+	test_assert_inteq(store_imap_list(a, "INBOX", NULL, &m, &n, &error), STORE_OK);
+	test_assert_inteq(n, 1);
+	test_assert_inteq(store_imap_expunge(b, "INBOX", NULL, 0, NULL, NULL, &error), STORE_OK);
+	if (n == 1)
+		test_assert(read_msg(a, &m[0], buf, sizeof(buf)) == -1);
+	store_imap_msgs_free(m, n);
+	/* a batch of another user holds nothing back */
+	{
+		struct store *o = NULL;
+
+		test_assert(store_open(dd, "other@example.com", &o, &error) == 0);
+		test_assert(store_read_begin(o, &error) == 0);
+		test_assert_inteq(append1(b, dd, "INBOX", plain, STORE_FLAG_DELETED, "", NULL), STORE_OK);
+		test_assert_inteq(store_imap_list(a, "INBOX", NULL, &m, &n, &error), STORE_OK);
+		test_assert_inteq(store_imap_expunge(b, "INBOX", NULL, 0, NULL, NULL, &error), STORE_OK);
+		if (n == 1)
+			test_assert(read_msg(a, &m[0], buf, sizeof(buf)) == -1);
+		store_imap_msgs_free(m, n);
+		store_close(&o);
+	}
+	/* store_close ends a batch and lets its held files go */
+	test_assert_inteq(append1(b, dd, "INBOX", plain, STORE_FLAG_DELETED, "", NULL), STORE_OK);
+	test_assert(store_read_begin(a, &error) == 0);
+	test_assert_inteq(store_imap_list(a, "INBOX", NULL, &m, &n, &error), STORE_OK);
+	test_assert_inteq(store_imap_expunge(b, "INBOX", NULL, 0, NULL, NULL, &error), STORE_OK);
+	if (n == 1)
+		test_assert(read_msg(a, &m[0], buf, sizeof(buf)) > 0);
+	store_close(&a);
+	if (n == 1)
+		test_assert(read_msg(b, &m[0], buf, sizeof(buf)) == -1);
+	store_imap_msgs_free(m, n);
+	store_close(&b);
+	rm_rf(dd);
+	free(dd);
+	test_end();
+}
+
+/* SUBSCRIBE runs in a worker job's read batch; another connection's
+ * commit after the batch's snapshot began (the indexer after a delivery)
+ * made its INSERT fail with SQLITE_BUSY_SNAPSHOT: NO [UNAVAILABLE]. */
+static void
+test_subscribe_in_batch(void)
+{
+	const char *user = "subs@example.com";
+	char *dd = tmpdir();
+	struct store *a = NULL, *b = NULL;
+	struct store_mailbox_entry *e = NULL;
+	size_t ne = 0;
+	bool subscribed = false;
+	const char *error;
+
+	test_begin("store_imap: SUBSCRIBE inside a read batch after another connection's commit");
+	test_assert(store_open(dd, user, &a, &error) == 0);
+	test_assert(store_open(dd, user, &b, &error) == 0);
+	test_assert(store_read_begin(a, &error) == 0);
+	test_assert(store_mailboxes(a, &e, &ne, &error) == 0);     /* the snapshot begins */
+	store_mailbox_entries_free(e, ne);
+	test_assert_inteq(store_mailbox_create(b, "Later", NULL, &error), STORE_OK);
+	test_assert(store_mailbox_subscribe(a, "Later", true, &error) == 0);
+	test_assert(store_read_begin(a, &error) == 0);
+	test_assert(store_mailboxes(a, &e, &ne, &error) == 0);
+	test_assert_inteq(append1(b, dd, "INBOX", plain, 0, "", NULL), STORE_OK);
+	test_assert(store_mailbox_subscribe(a, "Later", false, &error) == 0);
+	test_assert(store_mailbox_subscribe(a, "Later", true, &error) == 0);
+	store_read_end(a);
+	store_mailbox_entries_free(e, ne);
+	test_assert(store_mailboxes(b, &e, &ne, &error) == 0);
+	test_assert(entry_special(e, ne, "Later", NULL, &subscribed) != NULL);
+	test_assert(subscribed);
+	store_mailbox_entries_free(e, ne);
+	store_close(&a);
+	store_close(&b);
+	rm_rf(dd);
+	free(dd);
+	test_end();
+}
+
 static void
 test_read_batch(void)
 {
@@ -1635,9 +1819,9 @@ test_big_mailbox(void)
 	       " changes since %.2f ms\n", t_list, t_status, t_usage, t_flags, t_changes);
 	/* FETCH 1:* (ENVELOPE): one store_msg_cached per message */
 	test_assert(sqlite3_exec(st->db,
-	                         "INSERT INTO msg_cache(id, header_size, sent_date, envelope, bodystructure, body)"
-	                         " SELECT (1 << 32) | uid, 900, 1700000000, printf('%.*c', 600, 'e'),"
-	                         " printf('%.*c', 300, 'b'), printf('%.*c', 200, 'o') FROM messages",
+	                         "INSERT INTO msg_cache(id, header_size, sent_date, envelope, bodystructure, body,"
+	                         " sent_zone) SELECT (1 << 32) | uid, 900, 1700000000, printf('%.*c', 600, 'e'),"
+	                         " printf('%.*c', 300, 'b'), printf('%.*c', 200, 'o'), 0 FROM messages",
 	                         NULL, NULL, NULL) == SQLITE_OK);
 	{
 		struct store_msg_cached c;
@@ -1710,6 +1894,8 @@ main(void)
 	test_append();
 	test_hook_pop3_paths();
 	test_read_batch();
+	test_subscribe_in_batch();
+	test_expunge_during_batch();
 	test_big_mailbox();
 	return test_done();
 }
