@@ -53,6 +53,9 @@ for t in tests/e2e/test_*.py; do
 	run_one "e2e/$(basename "$t" .py)" python3 "$t"
 done
 
+echo "--- imaptest compliance (when IMAPTEST is set)"
+run_one "imaptest-compliance" python3 tests/imaptest_compliance.py
+
 echo "--- fuzz smoke run"
 run_one "fuzz-smoke" tests/fuzz-smoke.sh
 
