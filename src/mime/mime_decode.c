@@ -68,22 +68,23 @@ is_b64_space(unsigned char c)
  * result CORRUPT, and so does a final lone sextet (which cannot make an
  * octet and is dropped).  The output is complete either way, so a lenient
  * caller can use it. */
-static enum mime_decode_result
-decode_base64(const char *data, size_t len, struct buf *out)
+static void
+base64_feed(struct mime_decoder *d, const char *in, size_t len, struct buf *out)
 {
 	unsigned char *o = (unsigned char *)buf_reserve(out, len / 4 * 3 + 3);
-	enum mime_decode_result r = MIME_DECODE_OK;
-	uint32_t acc = 0;
+	uint32_t acc = d->acc;
 	size_t i, k = 0;
-	int n = 0, v;
+	int n = d->sextets, v;
 
-	for (i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)data[i];
-		if (c == '=')
+	for (i = 0; i < len && !d->padded; i++) {
+		unsigned char c = (unsigned char)in[i];
+		if (c == '=') {
+			d->padded = true;
 			break;
+		}
 		if ((v = b64val(c)) < 0) {
 			if (!is_b64_space(c))
-				r = MIME_DECODE_CORRUPT;
+				d->result = MIME_DECODE_CORRUPT;
 			continue;
 		}
 		acc = acc << 6 | (uint32_t)v;
@@ -95,89 +96,236 @@ decode_base64(const char *data, size_t len, struct buf *out)
 			n = 0;
 		}
 	}
-	if (n == 2) {
-		o[k++] = (unsigned char)(acc >> 4);
-	} else if (n == 3) {
-		o[k++] = (unsigned char)(acc >> 10);
-		o[k++] = (unsigned char)(acc >> 2);
-	} else if (n == 1) {
-		r = MIME_DECODE_CORRUPT;
-	}
+	d->acc = acc;
+	d->sextets = n;
 	out->len += k;
 	out->data[out->len] = '\0';
-	return r;
 }
 
-/* RFC 2045 6.7.  Lines end in LF or CRLF; a hard line break becomes CRLF
- * (the canonical form).  Trailing white space of a line is transport
- * padding and is removed (rule 3); a line whose last character is then '='
- * is a soft break.  "=XX" in either case is an octet; any other '=' is
- * kept as is (note 1).  A final line without a line break gets none. */
 static void
-decode_qp(const char *data, size_t len, struct buf *out)
+base64_finish(struct mime_decoder *d, struct buf *out)
 {
-	const char *p = data, *end = data + len;
-	/* worst case: every octet a bare LF, which becomes CRLF */
-	char *o = buf_reserve(out, 2 * len + 2);
+	unsigned char o[2];
+
+	if (d->sextets == 2) {
+		o[0] = (unsigned char)(d->acc >> 4);
+		buf_append(out, o, 1);
+	} else if (d->sextets == 3) {
+		o[0] = (unsigned char)(d->acc >> 10);
+		o[1] = (unsigned char)(d->acc >> 2);
+		buf_append(out, o, 2);
+	} else if (d->sextets == 1) {
+		d->result = MIME_DECODE_CORRUPT;
+	}
+	d->sextets = 0;
+}
+
+/* RFC 2045 6.7, one octet at a time.  Lines end in LF or CRLF; a hard line
+ * break becomes CRLF (the canonical form).  Trailing white space of a
+ * line is transport padding and is removed (rule 3); a line whose last
+ * character is then '=' is a soft break.  "=XX" in either case is an
+ * octet; any other '=' is kept as is (note 1).  A final line without a
+ * line break gets none.  What may still turn out to end the line is held
+ * back: a '=' (with one hex digit), white space, a CR. */
+/* Output goes to o[*k]: the caller reserved room for it. */
+static void
+qp_put(char *o, size_t *k, char c)
+{
+	o[(*k)++] = c;
+}
+
+/* The held '=' (and digit) and white space turned out to be data. */
+static void
+qp_release(struct mime_decoder *d, char *o, size_t *k)
+{
+	if (d->eq >= 1)
+		qp_put(o, k, '=');
+	if (d->eq == 2)
+		qp_put(o, k, d->hex);
+	d->eq = 0;
+	memcpy(o + *k, d->space, d->nspace);
+	*k += d->nspace;
+	d->nspace = 0;
+}
+
+/* A line break (LF; a CR held before it is dropped). */
+static void
+qp_line_end(struct mime_decoder *d, char *o, size_t *k)
+{
+	bool soft = d->eq == 1;
+
+	if (d->eq == 2) {
+		qp_put(o, k, '=');
+		qp_put(o, k, d->hex);
+	}
+	d->eq = 0;
+	d->nspace = 0;               /* transport padding */
+	if (!soft) {
+		qp_put(o, k, '\r');
+		qp_put(o, k, '\n');
+	}
+}
+
+/* Appends at most 2 * len + MIME_DECODER_SLACK octets: each input octet
+ * gives at most two (LF becomes CRLF) besides what was held, and at most
+ * MIME_QP_SPACE_MAX + 3 octets are ever held. */
+static void
+qp_feed(struct mime_decoder *d, const char *in, size_t len, struct buf *out)
+{
+	char *o = buf_reserve(out, 2 * len + MIME_DECODER_SLACK);
 	size_t k = 0;
 
-	while (p < end) {
-		const char *nl = memchr(p, '\n', (size_t)(end - p));
-		const char *eol = nl != NULL ? nl : end;
-		const char *q;
-		bool soft = false;
+	for (size_t i = 0; i < len; i++) {
+		char c = in[i];
+		int h;
 
-		if (nl != NULL && eol > p && eol[-1] == '\r')
-			eol--;
-		while (eol > p && (eol[-1] == ' ' || eol[-1] == '\t'))
-			eol--;
-		if (eol > p && eol[-1] == '=') {
-			soft = true;
-			eol--;
-		}
-		for (q = p; q < eol; q++) {
-			int h, l;
-			if (*q == '=' && eol - q >= 3 && (h = hexval((unsigned char)q[1])) >= 0 &&
-			    (l = hexval((unsigned char)q[2])) >= 0) {
-				o[k++] = (char)(h << 4 | l);
-				q += 2;
-			} else {
-				o[k++] = *q;
+		if (d->cr) {
+			d->cr = false;
+			if (c == '\n') {
+				qp_line_end(d, o, &k);
+				continue;
 			}
+			/* a CR inside a line is data */
+			qp_release(d, o, &k);
+			qp_put(o, &k, '\r');
 		}
-		if (nl != NULL && !soft) {
-			o[k++] = '\r';
-			o[k++] = '\n';
+		switch (c) {
+		case '\n':
+			qp_line_end(d, o, &k);
+			break;
+		case '\r':
+			if (d->eq == 2)
+				qp_release(d, o, &k);
+			d->cr = true;
+			break;
+		case ' ':
+		case '\t':
+			if (d->eq == 2)
+				qp_release(d, o, &k);
+			if (d->nspace == sizeof(d->space))
+				qp_release(d, o, &k);   /* too long for padding */
+			d->space[d->nspace++] = c;
+			break;
+		default:
+			h = hexval((unsigned char)c);
+			if (d->eq == 1 && d->nspace == 0 && h >= 0) {
+				d->eq = 2;
+				d->hex = c;
+				break;
+			}
+			if (d->eq == 2 && h >= 0) {
+				qp_put(o, &k, (char)(hexval((unsigned char)d->hex) << 4 | h));
+				d->eq = 0;
+				break;
+			}
+			qp_release(d, o, &k);
+			if (c == '=')
+				d->eq = 1;
+			else
+				qp_put(o, &k, c);
+			break;
 		}
-		p = nl != NULL ? nl + 1 : end;
 	}
 	out->len += k;
 	out->data[out->len] = '\0';
 }
 
-enum mime_decode_result
-mime_decode_transfer(const char *encoding, const char *data, size_t len, struct buf *out)
+static void
+qp_finish(struct mime_decoder *d, struct buf *out)
+{
+	char *o = buf_reserve(out, MIME_DECODER_SLACK);
+	size_t k = 0;
+
+	if (d->cr) {
+		/* a CR at the very end is data, and so is all before it */
+		qp_release(d, o, &k);
+		qp_put(o, &k, '\r');
+		d->cr = false;
+	} else {
+		/* a final '=' is a soft break, final white space padding */
+		if (d->eq == 2) {
+			qp_put(o, &k, '=');
+			qp_put(o, &k, d->hex);
+		}
+		d->eq = 0;
+		d->nspace = 0;
+	}
+	out->len += k;
+	out->data[out->len] = '\0';
+}
+
+enum mime_cte
+mime_cte_parse(const char *encoding)
 {
 	const char *e = encoding;
 	size_t n;
 
 	if (e == NULL)
-		e = "7bit";
+		return MIME_CTE_IDENTITY;
 	while (*e == ' ' || *e == '\t')
 		e++;
 	n = strcspn(e, " \t;(");
 	if ((n == 4 && strncasecmp(e, "7bit", 4) == 0) || (n == 4 && strncasecmp(e, "8bit", 4) == 0) ||
-	    (n == 6 && strncasecmp(e, "binary", 6) == 0)) {
-		buf_append(out, data, len);
-		return MIME_DECODE_OK;
-	}
+	    (n == 6 && strncasecmp(e, "binary", 6) == 0))
+		return MIME_CTE_IDENTITY;
 	if (n == 6 && strncasecmp(e, "base64", 6) == 0)
-		return decode_base64(data, len, out);
-	if (n == 16 && strncasecmp(e, "quoted-printable", 16) == 0) {
-		decode_qp(data, len, out);
-		return MIME_DECODE_OK;
+		return MIME_CTE_BASE64;
+	if (n == 16 && strncasecmp(e, "quoted-printable", 16) == 0)
+		return MIME_CTE_QP;
+	return MIME_CTE_UNKNOWN;
+}
+
+void
+mime_decoder_init(struct mime_decoder *d, enum mime_cte cte)
+{
+	d->cte = cte;
+	d->result = MIME_DECODE_OK;
+	d->acc = 0;
+	d->sextets = 0;
+	d->padded = false;
+	d->eq = 0;
+	d->hex = 0;
+	d->cr = false;
+	d->nspace = 0;
+}
+
+void
+mime_decoder_feed(struct mime_decoder *d, const char *in, size_t len, struct buf *out)
+{
+	switch (d->cte) {
+	case MIME_CTE_BASE64:
+		base64_feed(d, in, len, out);
+		break;
+	case MIME_CTE_QP:
+		qp_feed(d, in, len, out);
+		break;
+	default:
+		buf_append(out, in, len);
+		break;
 	}
-	return MIME_DECODE_UNKNOWN;
+}
+
+enum mime_decode_result
+mime_decoder_finish(struct mime_decoder *d, struct buf *out)
+{
+	if (d->cte == MIME_CTE_BASE64)
+		base64_finish(d, out);
+	else if (d->cte == MIME_CTE_QP)
+		qp_finish(d, out);
+	return d->result;
+}
+
+enum mime_decode_result
+mime_decode_transfer(const char *encoding, const char *data, size_t len, struct buf *out)
+{
+	struct mime_decoder d;
+	enum mime_cte cte = mime_cte_parse(encoding);
+
+	if (cte == MIME_CTE_UNKNOWN)
+		return MIME_DECODE_UNKNOWN;
+	mime_decoder_init(&d, cte);
+	mime_decoder_feed(&d, data, len, out);
+	return mime_decoder_finish(&d, out);
 }
 
 /* ---- charsets ---- */
@@ -484,7 +632,11 @@ eword_octets(const struct eword *w, struct buf *raw)
 	size_t i;
 
 	if (w->enc == 'B') {
-		(void)decode_base64(w->text, w->text_len, raw);
+		struct mime_decoder d;
+
+		mime_decoder_init(&d, MIME_CTE_BASE64);
+		mime_decoder_feed(&d, w->text, w->text_len, raw);
+		(void)mime_decoder_finish(&d, raw);
 		return;
 	}
 	for (i = 0; i < w->text_len; i++) {
