@@ -610,6 +610,10 @@ flush(struct conn *c)
 			c->zout_off += (size_t)n;
 		}
 		compact_output(&c->zout, &c->zout_off);
+		/* Deflating incompressible data adds a few octets: a producer
+		 * that stopped at NET_OUTPUT_HIGH must still hear "drained". */
+		if (pending_out(c) >= NET_OUTPUT_HIGH)
+			c->want_drained = true;
 	}
 	compact_output(&c->out, &c->out_off);
 	if (pending_out(c) < before)
