@@ -1,10 +1,13 @@
 /* Fuzzes FETCH: item parsing (imap_fetch_parse) and the rendering of
  * sections, partials and BINARY on a message held in memory, without a
- * store.  Input: one byte of switches (UID FETCH, CONDSTORE, QRESYNC,
- * \Seen set by the fetch), the fetch items and modifiers up to the first
- * LF, then the message.  Checks: the header size agrees with the MIME
- * parser, a failed render leaves the output alone, and every response is
- * well formed (balanced parentheses, literals of the announced size). */
+ * store, and the streaming of the result (imap_fetch_out_flatten).
+ * Input: one byte of switches (UID FETCH, CONDSTORE, QRESYNC, \Seen set by
+ * the fetch, a small inline size), the fetch items and modifiers up to the
+ * first LF, then the message.  Checks: the header size agrees with the
+ * MIME parser, a failed render leaves the output alone, every response is
+ * well formed (balanced parentheses, literals of the announced size), and
+ * it is the same whether literals are copied into the text or streamed as
+ * segments (which runs every transform twice, whole and in pieces). */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -159,13 +162,34 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (!spec->need_cache)
 			m.data = NULL;
 	}
-	buf_puts(&out, "x");
-	rc = imap_fetch_render_msg(&ctx, spec, 1, &m, add_flags, &out, &res);
-	if (rc == -1) {
-		if (out.len != 1 || res.status != IMAP_NO || strcmp(res.code, "UNKNOWN-CTE") != 0)
-			abort();
-	} else {
-		check_response(out.data + 1, out.len - 1);
+	m.fd = -1;
+	for (int pass = 0; pass < 2; pass++) {
+		struct imap_fetch_out o;
+
+		imap_fetch_out_init(&o);
+		/* all literals inline, or only small ones / none */
+		o.inline_max = pass == 0 ? SIZE_MAX : (data[0] & 16) ? 3 : 0;
+		buf_puts(&o.text, "x");
+		rc = imap_fetch_render_msg(&ctx, spec, 1, &m, add_flags, &o, &res);
+		if (rc == -1) {
+			if (o.text.len != 1 || o.nsegs != 0 || res.status != IMAP_NO ||
+			    strcmp(res.code, "UNKNOWN-CTE") != 0)
+				abort();
+		} else {
+			struct buf flat = BUF_INIT;
+
+			if (imap_fetch_out_flatten(&o, &flat) != 0)
+				abort();
+			check_response(flat.data + 1, flat.len - 1);
+			if (pass == 0)
+				buf_append(&out, flat.data, flat.len);
+			else if (flat.len != out.len || memcmp(flat.data, out.data, out.len) != 0)
+				abort();
+			buf_free(&flat);
+		}
+		imap_fetch_out_free(&o);
+		if (rc == -1)
+			break;
 	}
 	free(msg);
 done:

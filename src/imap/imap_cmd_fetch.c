@@ -1,9 +1,20 @@
 /* FETCH and UID FETCH (RFC 9051 6.4.5, 6.4.9; RFC 7162 CHANGEDSINCE and
  * VANISHED): resolves the set, sets \Seen where a body is fetched, and
- * renders the responses (imap_fetch_render) in worker jobs of at most
- * IMAP_FETCH_BATCH_BYTES each.  Between jobs the output drains: a client
- * fetching a large mailbox costs bounded memory and never holds a worker
- * for long. */
+ * renders the responses (imap_fetch_render) in worker jobs, then streams
+ * them on the loop (imap_fetch_stream).
+ *
+ * Bounded memory (issue 8; imap_fetch.h).  A job renders messages until
+ * its text and segments reach IMAP_FETCH_BATCH_BYTES (checked after each
+ * message; the index rows of a step wait in the job for the next one).
+ * Large literals are segments, read from the files in IMAP_FETCH_CHUNK
+ * pieces only while the connection's output is below NET_OUTPUT_HIGH;
+ * the stream continues from the drained callback (imap_fetch_continue)
+ * and yields to the loop after IMAP_FETCH_TURN_MAX octets, as POP3 RETR
+ * does, so a fast reader does not starve the other sessions.  The next
+ * job starts when the previous output is all queued.  So a FETCH holds
+ * about one job's text, one chunk and the connection's output, whatever
+ * the number of messages or items or the size of a message, and a client
+ * that reads nothing stalls only itself (the watchdog closes it). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +22,7 @@
 #include "imap/imap_fetch.h"
 #include "imap/imap_session.h"
 #include "lib/arena.h"
+#include "lib/log.h"
 #include "lib/xalloc.h"
 #include "store/store_imap.h"
 
@@ -19,22 +31,36 @@
  * most about 8 KiB with STORE_KEYWORDS_MAX keywords). */
 #define FETCH_STEP 256
 #define FETCH_STEP_METADATA 2048
+/* Octets streamed in one turn of the loop before yielding to the others
+ * (POP3_STREAM_TURN_MAX's reason). */
+#define IMAP_FETCH_TURN_MAX (1024 * 1024)
+
+/* What the stream waits for. */
+enum fetch_wait {
+	FETCH_RUNNING,                 /* a job, or nothing */
+	FETCH_WAIT_DRAIN,              /* the client to read (imap_fetch_continue) */
+	FETCH_WAIT_TURN,               /* the loop's next turn (a zero timer) */
+};
 
 struct imap_fetch_job {
 	struct imap_session *s;
 	struct imap_fetch_spec *spec;  /* in the command arena */
 	struct imap_seqset set;        /* as written, for VANISHED (EARLIER) */
 	uint32_t *uids;
-	size_t n, next;
+	size_t n, next;                /* the set; the next UID to read from the index */
+	struct store_imap_msg *rows;   /* the step read, rendered from row on */
+	bool *added;                   /* ... whose \Seen this FETCH set */
+	size_t nrows, row;
 	bool uid, set_seen, first;
 	uint64_t changedsince;
 	bool vanished;
 	uint32_t *seen_set;            /* UIDs whose \Seen this FETCH set (FLAGS sent) */
 	size_t n_seen_set;
-	bool finished;
-	bool waiting;                  /* for the output to drain */
+	bool finished;                 /* the last job ran: send, then the tagged reply */
+	enum fetch_wait wait;
 	struct imap_result res;
-	struct buf out;
+	struct imap_fetch_out out;     /* what the last job rendered */
+	struct imap_fetch_cursor *cur; /* how much of it is sent */
 };
 
 static bool
@@ -73,9 +99,9 @@ write_vanished(struct imap_fetch_job *j, struct store *st)
 		if (in_set(&j->set, vanished[i]))
 			vanished[k++] = vanished[i];
 	if (k > 0) {
-		buf_puts(&j->out, "* VANISHED (EARLIER) ");
-		imap_uidset_write(&j->out, vanished, k);
-		buf_puts(&j->out, "\r\n");
+		buf_puts(&j->out.text, "* VANISHED (EARLIER) ");
+		imap_uidset_write(&j->out.text, vanished, k);
+		buf_puts(&j->out.text, "\r\n");
 	}
 	store_imap_msgs_free(changed, n_changed);
 	free(vanished);
@@ -123,6 +149,50 @@ mark_seen(struct imap_fetch_job *j, struct store *st, struct store_imap_msg *msg
 }
 
 static void
+fail(struct imap_fetch_job *j)
+{
+	j->res.status = IMAP_NO;
+	snprintf(j->res.code, sizeof(j->res.code), "UNAVAILABLE");
+	snprintf(j->res.text, sizeof(j->res.text), "FETCH failed, try again later");
+}
+
+static void
+rows_free(struct imap_fetch_job *j)
+{
+	store_imap_msgs_free(j->rows, j->nrows);
+	free(j->added);
+	j->rows = NULL;
+	j->added = NULL;
+	j->nrows = j->row = 0;
+}
+
+/* Reads the next step of the set from the index, setting \Seen on it when
+ * the fetch does.  Returns 0 or -1. */
+static int
+read_step(struct imap_fetch_job *j, struct store *st)
+{
+	size_t want = imap_fetch_metadata_only(j->spec) ? FETCH_STEP_METADATA : FETCH_STEP;
+	size_t step = j->n - j->next < want ? j->n - j->next : want;
+	const char *error = NULL;
+
+	rows_free(j);
+	if (store_imap_get(st, j->s->view.mailbox, &j->uids[j->next], step, &j->rows, &j->nrows, &error) != STORE_OK) {
+		j->rows = NULL;
+		j->nrows = 0;
+		return -1;
+	}
+	j->next += step;
+	j->added = xcalloc(j->nrows > 0 ? j->nrows : 1, sizeof(*j->added));
+	if (j->set_seen && mark_seen(j, st, j->rows, j->nrows, j->added) == -1)
+		return -1;
+	/* Marking \Seen wrote and ended the snapshot: one more for the
+	 * reads of rendering. */
+	(void)store_read_begin(st, &error);
+	imap_view_prepare(&j->s->view, j->rows, j->nrows, &j->out.text);  /* FLAGS for new keywords */
+	return 0;
+}
+
+static void
 fetch_work(void *arg)
 {
 	struct imap_fetch_job *j = arg;
@@ -130,6 +200,7 @@ fetch_work(void *arg)
 	struct store *st = imap_store_get(s, &j->res);
 	struct arena *a;
 	struct imap_ctx ctx;
+	const char *error = NULL;
 	bool failed = false;
 
 	if (st == NULL) {
@@ -140,58 +211,41 @@ fetch_work(void *arg)
 	imap_ctx_init(s, &ctx, a);
 	ctx.uid = j->uid;
 	ctx.st = st;
+	(void)store_read_begin(st, &error);
 	if (j->first && j->vanished)
 		write_vanished(j, st);
 	j->first = false;
-	while (j->next < j->n && j->out.len < IMAP_FETCH_BATCH_BYTES && !failed) {
-		size_t want = imap_fetch_metadata_only(j->spec) ? FETCH_STEP_METADATA : FETCH_STEP;
-		size_t step = j->n - j->next < want ? j->n - j->next : want;
-		struct store_imap_msg *msgs = NULL;
-		size_t n = 0;
-		bool *added;
-		const char *error = NULL;
-		int r;
+	/* Checked after each message: a job holds one batch, whatever the
+	 * number of messages in a step. */
+	while (!failed && imap_fetch_out_size(&j->out) < IMAP_FETCH_BATCH_BYTES) {
+		struct store_imap_msg *m;
+		bool added;
+		uint32_t seq;
 
-		/* A step may overshoot the batch size; the next batch waits
-		 * for the output to drain. */
-		(void)store_read_begin(st, &error);
-		r = store_imap_get(st, s->view.mailbox, &j->uids[j->next], step, &msgs, &n, &error);
-		if (r != STORE_OK) {
-			j->res.status = IMAP_NO;
-			snprintf(j->res.code, sizeof(j->res.code), "UNAVAILABLE");
-			snprintf(j->res.text, sizeof(j->res.text), "FETCH failed, try again later");
-			failed = true;
-			break;
-		}
-		added = xcalloc(n > 0 ? n : 1, sizeof(*added));
-		if (j->set_seen && mark_seen(j, st, msgs, n, added) == -1) {
-			j->res.status = IMAP_NO;
-			snprintf(j->res.code, sizeof(j->res.code), "UNAVAILABLE");
-			snprintf(j->res.text, sizeof(j->res.text), "FETCH failed, try again later");
-			failed = true;
-		}
-		/* Marking \Seen wrote and ended the snapshot: one more for
-		 * the reads of rendering. */
-		(void)store_read_begin(st, &error);
-		imap_view_prepare(&s->view, msgs, n, &j->out);  /* FLAGS for new keywords */
-		for (size_t i = 0; i < n && !failed; i++) {
-			uint32_t seq = imap_view_seq(&s->view, msgs[i].uid);
-
-			if (seq == 0 || (j->changedsince > 0 && msgs[i].modseq <= j->changedsince))
-				continue;
-			if (imap_fetch_render(&ctx, j->spec, seq, &msgs[i], added[i], &j->out, &j->res) == -1)
+		if (j->row == j->nrows) {
+			if (j->next >= j->n)
+				break;
+			if (read_step(j, st) == -1) {
+				fail(j);
 				failed = true;
-			arena_reset(a);
+			}
+			continue;
 		}
-		free(added);
-		store_imap_msgs_free(msgs, n);
-		j->next += step;
+		m = &j->rows[j->row];
+		added = j->added[j->row];
+		j->row++;
+		seq = imap_view_seq(&s->view, m->uid);
+		if (seq == 0 || (j->changedsince > 0 && m->modseq <= j->changedsince))
+			continue;
+		if (imap_fetch_render(&ctx, j->spec, seq, m, added, &j->out, &j->res) == -1)
+			failed = true;
+		arena_reset(a);
 	}
 	store_read_end(st);
-	if (failed || j->next >= j->n) {
+	if (failed || (j->next >= j->n && j->row == j->nrows)) {
 		j->finished = true;
 		if (!failed) {
-			(void)imap_sync_work(s, st, j->uid, j->seen_set, j->n_seen_set, &j->out);
+			(void)imap_sync_work(s, st, j->uid, j->seen_set, j->n_seen_set, &j->out.text);
 			j->res.status = IMAP_OK;
 			snprintf(j->res.text, sizeof(j->res.text), "FETCH completed");
 		}
@@ -209,16 +263,65 @@ fetch_step(struct imap_session *s)
 }
 
 static void
-fetch_done(void *arg)
+write_conn(void *arg, const char *data, size_t len)
 {
-	struct imap_fetch_job *j = arg;
-	struct imap_session *s = j->s;
+	conn_write(arg, data, len);
+}
+
+static void fetch_turn(void *arg);
+
+/* Stops until the client reads (drain) or the loop's next turn. */
+static void
+fetch_wait(struct imap_session *s, enum fetch_wait why)
+{
+	struct imap_fetch_job *j = s->fetch;
+
+	j->wait = why;
+	imap_fetch_cursor_idle(j->cur);
+	if (!s->busy)
+		imap_busy(s);
+	if (why == FETCH_WAIT_DRAIN)
+		imap_watchdog_arm(s);
+	else
+		conn_after(s->c, 0, fetch_turn, s);
+}
+
+/* Sends what the last job rendered while the output has room, then starts
+ * the next job or ends the command. */
+static void
+fetch_send(struct imap_session *s)
+{
+	struct imap_fetch_job *j = s->fetch;
+	size_t turn = 0;
 
 	if (conn_closing(s->c))
 		return;           /* imap_fetch_free runs at close */
-	if (j->out.len > 0)
-		conn_write(s->c, j->out.data, j->out.len);
-	buf_reset(&j->out);
+	for (;;) {
+		size_t work = 0;
+		int r;
+
+		if (conn_output_pending(s->c) >= NET_OUTPUT_HIGH) {
+			fetch_wait(s, FETCH_WAIT_DRAIN);
+			return;
+		}
+		if (turn >= IMAP_FETCH_TURN_MAX) {
+			fetch_wait(s, FETCH_WAIT_TURN);
+			return;
+		}
+		r = imap_fetch_stream(&j->cur, &j->out, write_conn, s->c, &work);
+		if (r == 0)
+			break;
+		if (r == -1) {
+			/* A literal is announced: an error now would read as its
+			 * data.  Closing is the only honest end (as POP3 RETR). */
+			log_warnx("imap %s cannot read a message file of %s during FETCH", conn_id(s->c), s->user);
+			imap_close(s, "read-error");
+			return;
+		}
+		turn += work;
+	}
+	imap_fetch_cursor_free(&j->cur);
+	imap_fetch_out_reset(&j->out);
 	if (j->finished) {
 		struct imap_result res = j->res;
 
@@ -226,24 +329,42 @@ fetch_done(void *arg)
 		imap_complete_result(s, &res);
 		return;
 	}
-	if (conn_output_pending(s->c) < NET_OUTPUT_HIGH) {
-		fetch_step(s);
+	if (conn_output_pending(s->c) >= NET_OUTPUT_HIGH) {
+		fetch_wait(s, FETCH_WAIT_DRAIN);
 		return;
 	}
-	/* Wait for the client to read (imap_drained -> imap_fetch_continue). */
-	j->waiting = true;
-	imap_busy(s);
-	imap_watchdog_arm(s);
+	fetch_step(s);
+}
+
+static void
+fetch_done(void *arg)
+{
+	struct imap_fetch_job *j = arg;
+
+	fetch_send(j->s);
+}
+
+/* Resumes a stream that waited for why. */
+static void
+fetch_resume(struct imap_session *s, enum fetch_wait why)
+{
+	if (s->fetch == NULL || s->fetch->wait != why || conn_closing(s->c))
+		return;
+	s->fetch->wait = FETCH_RUNNING;
+	imap_unbusy(s);
+	fetch_send(s);
+}
+
+static void
+fetch_turn(void *arg)
+{
+	fetch_resume(arg, FETCH_WAIT_TURN);
 }
 
 void
 imap_fetch_continue(struct imap_session *s)
 {
-	if (s->fetch == NULL || !s->fetch->waiting)
-		return;
-	s->fetch->waiting = false;
-	imap_unbusy(s);
-	fetch_step(s);
+	fetch_resume(s, FETCH_WAIT_DRAIN);
 }
 
 void
@@ -254,7 +375,9 @@ imap_fetch_free(struct imap_session *s)
 	if (j == NULL)
 		return;
 	s->fetch = NULL;
-	buf_free(&j->out);
+	imap_fetch_cursor_free(&j->cur);
+	imap_fetch_out_free(&j->out);
+	rows_free(j);
 	free(j->uids);
 	free(j->seen_set);
 	free(j);
@@ -289,6 +412,7 @@ imap_cmd_fetch(struct imap_session *s, const struct imap_arg *args, bool uid)
 	if (imap_fetch_uses_modseq(spec))
 		s->condstore = true;     /* RFC 7162 3.1: using CONDSTORE enables it */
 	j = xcalloc(1, sizeof(*j));
+	imap_fetch_out_init(&j->out);
 	j->s = s;
 	j->spec = spec;
 	j->uids = uids;

@@ -69,6 +69,7 @@ int
 imap_section_parse(const struct imap_arg *section, bool binary, struct arena *a,
                    struct imap_section *out, const char **error_out)
 {
+	unsigned nums[IMAP_FETCH_SECTION_PARTS_MAX];
 	const char *s, *e, *text;
 	size_t len;
 
@@ -98,7 +99,7 @@ imap_section_parse(const struct imap_arg *section, bool binary, struct arena *a,
 			*error_out = "Section part too deep";
 			return -1;
 		}
-		out->nums[out->n++] = (unsigned)v;
+		nums[out->n++] = (unsigned)v;
 		if (s == e)
 			break;
 		if (*s != '.') {
@@ -110,6 +111,10 @@ imap_section_parse(const struct imap_arg *section, bool binary, struct arena *a,
 			*error_out = "Invalid section";
 			return -1;
 		}
+	}
+	if (out->n > 0) {
+		out->nums = arena_alloc(a, out->n * sizeof(*out->nums));
+		memcpy(out->nums, nums, out->n * sizeof(*out->nums));
 	}
 	text = s;
 	len = (size_t)(e - text);
@@ -240,10 +245,8 @@ name_in(const char *name, size_t len, const struct imap_fetch_name *names, size_
 	return false;
 }
 
-/* Where the blank line that ends hdr starts, or len when hdr does not end
- * with one ("\r\n" or "\n" as its last line). */
-static size_t
-blank_line_start(const char *hdr, size_t len)
+size_t
+imap_header_blank_start(const char *hdr, size_t len)
 {
 	size_t ls;
 
@@ -257,36 +260,132 @@ blank_line_start(const char *hdr, size_t len)
 	return len;
 }
 
+/* The filter's states: a field's first octet, its name (the first line up
+ * to the colon), inside a line of a field already decided, at the start of
+ * a line inside a field (a continuation if it begins with SP or TAB), and
+ * the blank line at the end. */
+enum { HF_FIELD, HF_NAME, HF_LINE, HF_LINE_START, HF_TAIL };
+
+void
+imap_hfilter_init(struct imap_hfilter *f, const struct imap_fetch_name *names, size_t nnames, bool not,
+                  uint64_t end)
+{
+	f->names = names;
+	f->nnames = nnames;
+	f->not = not;
+	f->end = end;
+	f->pos = 0;
+	f->state = HF_FIELD;
+	f->include = false;
+	f->held = 0;
+	f->trim = 0;
+}
+
+/* The current field turned out to have no name (no colon on its first
+ * line, or a name too long): it goes out with HEADER.FIELDS.NOT only. */
+static void
+hf_unnamed(struct imap_hfilter *f, struct buf *out)
+{
+	f->include = f->not;
+	if (f->include)
+		buf_append(out, f->name, f->held);
+	f->held = 0;
+}
+
+void
+imap_hfilter_feed(struct imap_hfilter *f, const char *in, size_t len, struct buf *out)
+{
+	size_t i = 0;
+
+	while (i < len) {
+		char c = in[i];
+
+		if (f->pos == f->end && f->state != HF_TAIL) {
+			if (f->state == HF_NAME)
+				hf_unnamed(f, out);
+			f->state = HF_TAIL;
+		}
+		switch (f->state) {
+		case HF_TAIL:
+			buf_append(out, in + i, len - i);   /* the blank line */
+			f->pos += len - i;
+			return;
+		case HF_LINE: {
+			/* the rest of the line at once */
+			size_t n = len - i;
+			const char *nl;
+
+			if (n > f->end - f->pos)
+				n = (size_t)(f->end - f->pos);
+			nl = memchr(in + i, '\n', n);
+			if (nl != NULL) {
+				n = (size_t)(nl - (in + i)) + 1;
+				f->state = HF_LINE_START;
+			}
+			if (f->include)
+				buf_append(out, in + i, n);
+			i += n;
+			f->pos += n;
+			continue;
+		}
+		case HF_LINE_START:
+			if (c == ' ' || c == '\t') {
+				f->state = HF_LINE;   /* a continuation line */
+				continue;
+			}
+			f->state = HF_FIELD;
+			continue;
+		case HF_FIELD:
+			if (c == ' ' || c == '\t' || c == '\n') {
+				/* a line that starts with white space (only the
+				 * header's first can) or is empty: no name */
+				f->include = f->not;
+				f->state = HF_LINE;
+				continue;
+			}
+			f->held = 0;
+			f->trim = 0;
+			f->state = HF_NAME;
+			continue;
+		case HF_NAME:
+			if (c == ':') {
+				f->include = name_in(f->name, f->trim, f->names, f->nnames) != f->not;
+				if (f->include)
+					buf_append(out, f->name, f->held);
+				f->held = 0;
+				f->state = HF_LINE;      /* the colon goes with the line */
+			} else if (c == '\n' || f->held == sizeof(f->name)) {
+				hf_unnamed(f, out);
+				f->state = HF_LINE;
+			} else {
+				f->name[f->held++] = c;
+				if (c != ' ' && c != '\t')
+					f->trim = f->held;
+				i++;
+				f->pos++;
+			}
+			continue;
+		}
+	}
+}
+
+void
+imap_hfilter_finish(struct imap_hfilter *f, struct buf *out)
+{
+	if (f->state == HF_NAME)
+		hf_unnamed(f, out);
+	f->state = HF_TAIL;
+}
+
 void
 imap_header_filter(const char *hdr, size_t len, const struct imap_fetch_name *names, size_t nnames,
                    bool not, struct buf *out)
 {
-	size_t end = blank_line_start(hdr, len), pos = 0;
+	struct imap_hfilter f;
 
-	while (pos < end) {
-		size_t start = pos, name_len = 0;
-		bool named = false;
-		const char *colon;
-		const char *nl = memchr(hdr + pos, '\n', end - pos);
-		size_t eol = nl != NULL ? (size_t)(nl - hdr) : end;
-
-		/* the field's first line, then its continuation lines */
-		colon = memchr(hdr + pos, ':', eol - pos);
-		if (colon != NULL && hdr[pos] != ' ' && hdr[pos] != '\t') {
-			named = true;
-			name_len = (size_t)(colon - (hdr + pos));
-			while (name_len > 0 && (hdr[pos + name_len - 1] == ' ' || hdr[pos + name_len - 1] == '\t'))
-				name_len--;
-		}
-		pos = nl != NULL ? eol + 1 : end;
-		while (pos < end && (hdr[pos] == ' ' || hdr[pos] == '\t')) {
-			nl = memchr(hdr + pos, '\n', end - pos);
-			pos = nl != NULL ? (size_t)(nl - hdr) + 1 : end;
-		}
-		if ((named && name_in(hdr + start, name_len, names, nnames)) != not)
-			buf_append(out, hdr + start, pos - start);
-	}
-	buf_append(out, hdr + end, len - end);
+	imap_hfilter_init(&f, names, nnames, not, imap_header_blank_start(hdr, len));
+	imap_hfilter_feed(&f, hdr, len, out);
+	imap_hfilter_finish(&f, out);
 }
 
 static bool
@@ -297,8 +396,7 @@ is_leaf(const struct mime_part *p)
 
 int
 imap_section_get(struct imap_fetch_msg *msg, const struct imap_section *s, struct arena *a,
-                 struct buf *scratch, const char **data_out, size_t *len_out,
-                 const struct mime_part **leaf_out)
+                 const char **data_out, size_t *len_out, const struct mime_part **leaf_out)
 {
 	const struct mime_part *p;
 	const char *hdr;
@@ -359,14 +457,8 @@ imap_section_get(struct imap_fetch_msg *msg, const struct imap_section *s, struc
 		break;
 	}
 header:
-	if (s->text == IMAP_SECT_HEADER) {
-		*data_out = hdr;
-		*len_out = hdr_len;
-		return 1;
-	}
-	buf_reset(scratch);
-	imap_header_filter(hdr, hdr_len, s->names, s->nnames, s->text == IMAP_SECT_FIELDS_NOT, scratch);
-	*data_out = scratch->len > 0 ? scratch->data : "";
-	*len_out = scratch->len;
+	/* HEADER, or the header HEADER.FIELDS[.NOT] filters */
+	*data_out = hdr;
+	*len_out = hdr_len;
 	return 1;
 }

@@ -46,8 +46,6 @@
 #define IMAP_MULTIAPPEND_MAX      1000
 /* AUTHENTICATE continuation lines: a 16 KiB OAuth token in base64. */
 #define IMAP_AUTH_LINE_MAX        SMTP_AUTH_LINE_MAX
-/* FETCH output rendered by one worker job before it is sent. */
-#define IMAP_FETCH_BATCH_BYTES    (1024 * 1024)
 /* Messages in one selected view (as POP3's snapshot bound). */
 #define IMAP_VIEW_MAX             POP3_MAX_MESSAGES
 /* How long a failed login's reply waits: auth_result.delay_ms, or this. */

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -174,10 +175,17 @@ show(const char *label, const char *s, size_t len)
 static bool
 same(const struct buf *got, const struct buf *want)
 {
+	size_t at = 0, from;
+
 	if (got->len == want->len && (got->len == 0 || memcmp(got->data, want->data, got->len) == 0))
 		return true;
-	show("got ", got->data ? got->data : "", got->len);
-	show("want", want->data ? want->data : "", want->len);
+	/* around the first difference, for long ones */
+	while (at < got->len && at < want->len && got->data[at] == want->data[at])
+		at++;
+	from = at > 100 ? at - 100 : 0;
+	printf("# lengths %zu, %zu; first difference at %zu\n", got->len, want->len, at);
+	show("got ", got->data ? got->data + from : "", got->len - from < 300 ? got->len - from : 300);
+	show("want", want->data ? want->data + from : "", want->len - from < 300 ? want->len - from : 300);
 	return false;
 }
 
@@ -202,6 +210,27 @@ msg_init(struct imap_fetch_msg *m, const char *data, size_t len)
 	m->keywords = "$Forwarded";
 	m->data = data;
 	m->len = len;
+	m->fd = -1;
+}
+
+/* Renders into a fresh output whose sections go inline up to inline_max
+ * octets (0: every literal is a segment) and appends what the client
+ * would receive, streamed as the loop does, to got.  Returns what
+ * imap_fetch_render_msg returned, -2 when streaming failed. */
+static int
+render_flat(const struct imap_ctx *ctx, const struct imap_fetch_spec *spec, uint32_t seq, struct imap_fetch_msg *m,
+            bool add_flags, size_t inline_max, struct buf *got, struct imap_result *res)
+{
+	struct imap_fetch_out out;
+	int r;
+
+	imap_fetch_out_init(&out);
+	out.inline_max = inline_max;
+	r = imap_fetch_render_msg(ctx, spec, seq, m, add_flags, &out, res);
+	if (r == 0 && imap_fetch_out_flatten(&out, got) == -1)
+		r = -2;
+	imap_fetch_out_free(&out);
+	return r;
 }
 
 /* Renders items for message data (seq 1) and compares with the response
@@ -224,10 +253,16 @@ check(struct fixture *f, const char *items, const char *data, size_t len, const 
 	buf_puts(&want, "* 1 FETCH (");
 	buf_append(&want, want_items, want_len);
 	buf_puts(&want, ")\r\n");
-	test_assert(imap_fetch_render_msg(&f->ctx, spec, 1, &m, false, &got, &res) == 0);
-	if (!same(&got, &want)) {
-		printf("# items: %s\n", items);
-		test_assert(false);
+	/* the same octets whether literals are copied into the text or
+	 * streamed as segments */
+	for (int pass = 0; pass < 2; pass++) {
+		buf_reset(&got);
+		test_assert(render_flat(&f->ctx, spec, 1, &m, false, pass == 0 ? IMAP_FETCH_INLINE_MAX : 0, &got,
+		                        &res) == 0);
+		if (!same(&got, &want)) {
+			printf("# items: %s (%s)\n", items, pass == 0 ? "inline" : "segments");
+			test_assert(false);
+		}
 	}
 	buf_free(&got);
 	buf_free(&want);
@@ -610,19 +645,23 @@ test_binary(void)
 	spec = parse_items(&f, "(UID BINARY[4])", &res);
 	test_assert(spec != NULL);
 	if (spec != NULL) {
-		struct buf out = BUF_INIT;
+		struct imap_fetch_out out;
 
-		buf_puts(&out, "before");
+		imap_fetch_out_init(&out);
+		out.inline_max = 0;
+		buf_puts(&out.text, "before");
 		msg_init(&m, m2, n);
+		spec = parse_items(&f, "(BODY.PEEK[1] UID BINARY[4])", &res);
 		test_assert(imap_fetch_render_msg(&f.ctx, spec, 3, &m, false, &out, &res) == -1);
 		test_assert(res.status == IMAP_NO);
 		test_assert_streq(res.code, "UNKNOWN-CTE");
-		test_assert(out.len == 6 && strcmp(out.data, "before") == 0);
+		test_assert(out.text.len == 6 && strcmp(out.text.data, "before") == 0);
+		test_assert(out.nsegs == 0 && out.seg_bytes == 0);
 		spec = parse_items(&f, "BINARY.SIZE[4]", &res);
 		test_assert(imap_fetch_render_msg(&f.ctx, spec, 3, &m, false, &out, &res) == -1);
 		test_assert_streq(res.code, "UNKNOWN-CTE");
-		test_assert(out.len == 6);
-		buf_free(&out);
+		test_assert(out.text.len == 6);
+		imap_fetch_out_free(&out);
 	}
 	/* but BODY of it is fine */
 	CHECK(&f, "BODY.PEEK[4]", m2, n, "BODY[4] {11}\r\nbegin 644 f");
@@ -632,7 +671,7 @@ test_binary(void)
 		spec = parse_items(&f, "BINARY[1]", &res);
 		msg_init(&m, corrupt, sizeof(corrupt) - 1);
 		struct buf out = BUF_INIT;
-		test_assert(imap_fetch_render_msg(&f.ctx, spec, 1, &m, false, &out, &res) == -1);
+		test_assert(render_flat(&f.ctx, spec, 1, &m, false, 0, &out, &res) == -1);
 		test_assert_streq(res.code, "UNKNOWN-CTE");
 		buf_free(&out);
 	}
@@ -656,35 +695,35 @@ test_added_items(void)
 	/* UID FETCH: UID added, first */
 	f.ctx.uid = true;
 	spec = parse_items(&f, "RFC822.SIZE", &res);
-	test_assert(imap_fetch_render_msg(&f.ctx, spec, 4, &m, false, &out, &res) == 0);
+	test_assert(render_flat(&f.ctx, spec, 4, &m, false, IMAP_FETCH_INLINE_MAX, &out, &res) == 0);
 	test_assert_streq(out.data, "* 4 FETCH (UID 7 RFC822.SIZE 145)\r\n");
 	buf_reset(&out);
 	/* the fetch set \Seen: FLAGS added at the end */
 	f.ctx.uid = false;
 	spec = parse_items(&f, "BODY[HEADER.FIELDS (X)]", &res);
-	test_assert(imap_fetch_render_msg(&f.ctx, spec, 4, &m, true, &out, &res) == 0);
+	test_assert(render_flat(&f.ctx, spec, 4, &m, true, IMAP_FETCH_INLINE_MAX, &out, &res) == 0);
 	test_assert_streq(out.data, "* 4 FETCH (BODY[HEADER.FIELDS (X)] {2}\r\n\r\n FLAGS (\\Seen $Forwarded))\r\n");
 	buf_reset(&out);
 	/* FLAGS asked already: not twice */
 	spec = parse_items(&f, "(FLAGS RFC822.SIZE)", &res);
-	test_assert(imap_fetch_render_msg(&f.ctx, spec, 4, &m, true, &out, &res) == 0);
+	test_assert(render_flat(&f.ctx, spec, 4, &m, true, IMAP_FETCH_INLINE_MAX, &out, &res) == 0);
 	test_assert_streq(out.data, "* 4 FETCH (FLAGS (\\Seen $Forwarded) RFC822.SIZE 145)\r\n");
 	buf_reset(&out);
 	/* RFC 7162: with CONDSTORE on, a \Seen change made by the FETCH
 	 * comes with UID and MODSEQ */
 	f.ctx.condstore = true;
 	spec = parse_items(&f, "RFC822.SIZE", &res);
-	test_assert(imap_fetch_render_msg(&f.ctx, spec, 4, &m, true, &out, &res) == 0);
+	test_assert(render_flat(&f.ctx, spec, 4, &m, true, IMAP_FETCH_INLINE_MAX, &out, &res) == 0);
 	test_assert_streq(out.data, "* 4 FETCH (UID 7 RFC822.SIZE 145 FLAGS (\\Seen $Forwarded) MODSEQ (42))\r\n");
 	buf_reset(&out);
 	/* ... but a plain FETCH under CONDSTORE is answered as asked */
-	test_assert(imap_fetch_render_msg(&f.ctx, spec, 4, &m, false, &out, &res) == 0);
+	test_assert(render_flat(&f.ctx, spec, 4, &m, false, IMAP_FETCH_INLINE_MAX, &out, &res) == 0);
 	test_assert_streq(out.data, "* 4 FETCH (RFC822.SIZE 145)\r\n");
 	buf_reset(&out);
 	/* CHANGEDSINCE implies MODSEQ (RFC 7162 3.1.4.1) */
 	f.ctx.condstore = false;
 	spec = parse_items(&f, "(FLAGS) (CHANGEDSINCE 1)", &res);
-	test_assert(imap_fetch_render_msg(&f.ctx, spec, 4, &m, false, &out, &res) == 0);
+	test_assert(render_flat(&f.ctx, spec, 4, &m, false, IMAP_FETCH_INLINE_MAX, &out, &res) == 0);
 	test_assert_streq(out.data, "* 4 FETCH (FLAGS (\\Seen $Forwarded) MODSEQ (42))\r\n");
 	buf_free(&out);
 	fixture_free(&f);
@@ -717,7 +756,272 @@ test_section_write(void)
 	test_end();
 }
 
+/* ---- bounded memory: filtering in pieces, segments ---- */
+
+/* HEADER.FIELDS as it was before it took its input in pieces (lines found
+ * with memchr in the whole header): the reference for the filter. */
+static bool
+ref_name_in(const char *name, size_t len, const struct imap_fetch_name *names, size_t nnames)
+{
+	for (size_t i = 0; i < nnames; i++)
+		if (names[i].len == len && strncasecmp(names[i].str, name, len) == 0)
+			return true;
+	return false;
+}
+
+static void
+ref_filter(const char *hdr, size_t len, const struct imap_fetch_name *names, size_t nnames, bool not,
+           struct buf *out)
+{
+	size_t end = imap_header_blank_start(hdr, len), pos = 0;
+
+	while (pos < end) {
+		size_t start = pos, name_len = 0;
+		bool named = false;
+		const char *nl = memchr(hdr + pos, '\n', end - pos);
+		size_t eol = nl != NULL ? (size_t)(nl - hdr) : end;
+		const char *colon = memchr(hdr + pos, ':', eol - pos);
+
+		if (colon != NULL && hdr[pos] != ' ' && hdr[pos] != '\t') {
+			named = true;
+			name_len = (size_t)(colon - (hdr + pos));
+			while (name_len > 0 && (hdr[pos + name_len - 1] == ' ' || hdr[pos + name_len - 1] == '\t'))
+				name_len--;
+		}
+		pos = nl != NULL ? eol + 1 : end;
+		while (pos < end && (hdr[pos] == ' ' || hdr[pos] == '\t')) {
+			nl = memchr(hdr + pos, '\n', end - pos);
+			pos = nl != NULL ? (size_t)(nl - hdr) + 1 : end;
+		}
+		if ((named && ref_name_in(hdr + start, name_len, names, nnames)) != not)
+			buf_append(out, hdr + start, pos - start);
+	}
+	buf_append(out, hdr + end, len - end);
+}
+
+static void
+test_filter_pieces(void)
+{
+	static const char *const pieces[] = {
+		"A:", "a :", "B: x", " y", "\t", ":", "c", "\r\n", "\n", " ", "Ab:", "b\t:", "x", "A",
+	};
+	static const struct imap_fetch_name names[] = {
+		{ "a", 1, true }, { "AB", 2, true }, { "", 0, false },
+	};
+	unsigned seed = 7;
+	bool ref_ok = true, split_ok = true;
+	char hdr[200];
+
+	test_begin("fetch: HEADER.FIELDS in pieces = whole = the line filter");
+	for (int round = 0; round < 20000; round++) {
+		size_t len = 0, k = (size_t)(round % 12) + 1;
+		bool not = round & 1;
+		struct buf whole = BUF_INIT, ref = BUF_INIT;
+
+		for (size_t i = 0; i < k; i++) {
+			const char *p;
+
+			seed = seed * 1103515245u + 12345u;
+			p = pieces[(seed >> 16) % (sizeof(pieces) / sizeof(pieces[0]))];
+			memcpy(hdr + len, p, strlen(p));
+			len += strlen(p);
+		}
+		imap_header_filter(hdr, len, names, 3, not, &whole);
+		ref_filter(hdr, len, names, 3, not, &ref);
+		if (whole.len != ref.len || (ref.len > 0 && memcmp(whole.data, ref.data, ref.len) != 0)) {
+			if (ref_ok)
+				show("header", hdr, len);
+			ref_ok = false;
+		}
+		for (size_t step = 1; step < 4; step++) {
+			struct imap_hfilter hf;
+			struct buf part = BUF_INIT;
+
+			imap_hfilter_init(&hf, names, 3, not, imap_header_blank_start(hdr, len));
+			for (size_t i = 0; i < len; i += step)
+				imap_hfilter_feed(&hf, hdr + i, len - i < step ? len - i : step, &part);
+			imap_hfilter_finish(&hf, &part);
+			if (part.len != whole.len || (whole.len > 0 && memcmp(part.data, whole.data, whole.len) != 0))
+				split_ok = false;
+			buf_free(&part);
+		}
+		buf_free(&whole);
+		buf_free(&ref);
+	}
+	test_assert(ref_ok);
+	test_assert(split_ok);
+	test_end();
+}
+
+/* A message of about size octets: a header, then a multipart with a text
+ * part (NUL bytes in it) and a base64 part of raw octets 0..255. */
+static char *
+big_message(size_t size, size_t *len_out, struct buf *raw_out)
+{
+	struct buf m = BUF_INIT, raw = BUF_INIT, b64 = BUF_INIT;
+	static const char tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	size_t i;
+
+	buf_puts(&m, "From: a@example.com\r\nSubject: big\r\nX-Long: ");
+	for (i = 0; i < 100000; i++)
+		buf_puts(&m, i % 60 == 59 ? "\r\n x" : "x");
+	buf_puts(&m, "\r\nContent-Type: multipart/mixed; boundary=zz\r\n\r\n--zz\r\n\r\n");
+	for (i = 0; m.len < size / 2; i++) {
+		buf_printf(&m, "line %zu ", i);
+		if (i % 1000 == 0)
+			buf_append(&m, "\0", 1);
+		buf_puts(&m, "\r\n");
+	}
+	buf_puts(&m, "--zz\r\nContent-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n\r\n");
+	for (i = 0; raw.len < size / 3; i++) {
+		unsigned char c = (unsigned char)(i * 7);
+		buf_append(&raw, &c, 1);
+	}
+	for (i = 0; i + 3 <= raw.len; i += 3) {
+		uint32_t v = (uint32_t)(unsigned char)raw.data[i] << 16 | (uint32_t)(unsigned char)raw.data[i + 1] << 8 |
+		             (unsigned char)raw.data[i + 2];
+		char q[4] = { tbl[v >> 18], tbl[(v >> 12) & 63], tbl[(v >> 6) & 63], tbl[v & 63] };
+
+		buf_append(&b64, q, 4);
+		if (i % 57 == 54)
+			buf_puts(&b64, "\r\n");
+	}
+	raw.len = i;   /* what the base64 holds */
+	buf_append(&m, b64.data, b64.len);
+	buf_puts(&m, "\r\n--zz--\r\n");
+	buf_free(&b64);
+	*raw_out = raw;
+	*len_out = m.len;
+	return m.data;
+}
+
+static void
+test_segments(void)
+{
+	struct fixture f;
+	struct imap_result res;
+	struct imap_fetch_spec *spec;
+	struct imap_fetch_msg m;
+	struct imap_fetch_out out;
+	struct buf raw, got = BUF_INIT, want = BUF_INIT, items = BUF_INIT;
+	size_t len;
+	char *big = big_message(1 << 20, &len, &raw);
+
+	test_begin("fetch: large literals are segments; the text stays small");
+	fixture_init(&f);
+	msg_init(&m, big, len);
+	/* 100 copies of BODY.PEEK[] of a 1 MiB message */
+	buf_puts(&items, "(");
+	for (int i = 0; i < 100; i++)
+		buf_puts(&items, i > 0 ? " BODY.PEEK[]" : "BODY.PEEK[]");
+	buf_puts(&items, ")");
+	spec = parse_items(&f, items.data, &res);
+	test_assert(spec != NULL && spec->count == 100);
+	imap_fetch_out_init(&out);
+	test_assert(imap_fetch_render_msg(&f.ctx, spec, 1, &m, false, &out, &res) == 0);
+	test_assert(out.text.len < 4096);
+	test_assert_inteq(out.nsegs, 100);
+	test_assert(out.seg_bytes == 100 * (uint64_t)len);
+	test_assert(imap_fetch_out_size(&out) >= IMAP_FETCH_BATCH_BYTES);
+	imap_fetch_out_free(&out);
+
+	/* sections, partials, BINARY (decoded in pieces, literal8 for NUL),
+	 * HEADER.FIELDS of a long folded field: segments and inline agree with
+	 * what is computed here from the message */
+	spec = parse_items(&f, "(BODY.PEEK[TEXT] BODY.PEEK[1]<5.100000> BINARY.PEEK[2] BINARY.SIZE[2] "
+	                   "BINARY.PEEK[2]<70000.70000> BODY.PEEK[HEADER.FIELDS (X-LONG)]<10.5000> "
+	                   "BODY.PEEK[HEADER.FIELDS (x-long SUBJECT)])", &res);
+	test_assert(spec != NULL);
+	{
+		size_t hs = imap_header_size(big, len);
+		const char *p1 = strstr(big + hs, "--zz\r\n\r\n") + 8;
+		const char *p1_end = strstr(p1, "\r\n--zz");
+		const char *xl = strstr(big, "X-Long: ");
+		const char *xl_end = strstr(xl, "\r\nContent-Type") + 2;
+		struct buf nonul = BUF_INIT;
+
+		buf_append(&nonul, big + hs, len - hs);
+		for (size_t i = 0; i < nonul.len; i++)
+			if (nonul.data[i] == '\0')
+				nonul.data[i] = (char)0x80;
+		buf_puts(&want, "* 1 FETCH (BODY[TEXT] ");
+		lit(&want, nonul.data, nonul.len);
+		buf_puts(&want, " BODY[1]<5> ");
+		lit(&want, nonul.data + (p1 - (big + hs)) + 5, 100000);
+		(void)p1_end;
+		buf_printf(&want, " BINARY[2] ~{%zu}\r\n", raw.len);
+		buf_append(&want, raw.data, raw.len);
+		buf_printf(&want, " BINARY.SIZE[2] %zu BINARY[2]<70000> ~{70000}\r\n", raw.len);
+		buf_append(&want, raw.data + 70000, 70000);
+		/* the field, then the header's blank line */
+		buf_reset(&nonul);
+		buf_append(&nonul, xl, (size_t)(xl_end - xl));
+		buf_puts(&nonul, "\r\n");
+		test_assert(nonul.len > 3 * IMAP_FETCH_CHUNK);
+		buf_puts(&want, " BODY[HEADER.FIELDS (X-LONG)]<10> ");
+		lit(&want, nonul.data + 10, 5000);
+		buf_puts(&want, " BODY[HEADER.FIELDS (x-long SUBJECT)] ");
+		buf_printf(&want, "{%zu}\r\nSubject: big\r\n", nonul.len + 14);
+		buf_append(&want, nonul.data, nonul.len);
+		buf_puts(&want, ")\r\n");
+		buf_free(&nonul);
+	}
+	for (size_t inl = 0; inl <= IMAP_FETCH_INLINE_MAX; inl += IMAP_FETCH_INLINE_MAX) {
+		buf_reset(&got);
+		test_assert(render_flat(&f.ctx, spec, 1, &m, false, inl, &got, &res) == 0);
+		test_assert(same(&got, &want));
+	}
+	/* the text of a job is bounded: a section that would pass the batch
+	 * bound is a segment even when small */
+	imap_fetch_out_init(&out);
+	spec = parse_items(&f, "BODY.PEEK[HEADER]", &res);
+	while (out.text.len < IMAP_FETCH_BATCH_BYTES)
+		test_assert(imap_fetch_render_msg(&f.ctx, spec, 1, &m, false, &out, &res) == 0);
+	test_assert(out.text.len < IMAP_FETCH_BATCH_BYTES + 100);
+	imap_fetch_out_free(&out);
+	fixture_free(&f);
+	free(big);
+	buf_free(&raw);
+	buf_free(&got);
+	buf_free(&want);
+	buf_free(&items);
+	test_end();
+}
+
 /* ---- through the store ---- */
+
+/* imap_fetch_render into a fresh output, streamed from the message files
+ * into got, both with literals inline and as segments (which must agree).
+ * Returns what imap_fetch_render returned, -2 when the two disagree or
+ * streaming failed. */
+static int
+render_store(struct imap_ctx *ctx, const struct imap_fetch_spec *spec, uint32_t seq,
+             const struct store_imap_msg *m, struct buf *got, struct imap_result *res)
+{
+	struct buf first = BUF_INIT;
+	int ret = 0;
+
+	for (int pass = 0; pass < 2; pass++) {
+		struct imap_fetch_out out;
+		struct buf *dst = pass == 0 ? &first : got;
+		int r;
+
+		imap_fetch_out_init(&out);
+		out.inline_max = pass == 0 ? IMAP_FETCH_INLINE_MAX : 0;
+		r = imap_fetch_render(ctx, spec, seq, m, false, &out, res);
+		if (r == 0 && imap_fetch_out_flatten(&out, dst) == -1)
+			r = -2;
+		imap_fetch_out_free(&out);
+		if (pass == 0)
+			ret = r;
+		else if (r != ret)
+			ret = -2;
+	}
+	if (ret == 0 && (first.len != got->len || (first.len > 0 && memcmp(first.data, got->data, first.len) != 0)))
+		ret = -2;
+	buf_free(&first);
+	return ret;
+}
 
 static int
 rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
@@ -768,7 +1072,7 @@ test_store(void)
 	struct buf out = BUF_INIT, want = BUF_INIT;
 	size_t n = 0;
 
-	test_begin("fetch: through a real store (cache, header-only read, mmap, expunged)");
+	test_begin("fetch: through a real store (cache, header-only read, mmap, segments, expunged)");
 	fixture_init(&f);
 	test_assert(dd != NULL);
 	if (dd == NULL)
@@ -788,7 +1092,7 @@ test_store(void)
 	/* the cache: ENVELOPE and BODYSTRUCTURE; a header-only section */
 	spec = parse_items(&f, "(UID RFC822.SIZE INTERNALDATE ENVELOPE BODY[HEADER.FIELDS (Subject)])", &res);
 	test_assert(spec != NULL && !spec->need_file);
-	test_assert(imap_fetch_render(&f.ctx, spec, 1, &msgs[0], false, &out, &res) == 0);
+	test_assert(render_store(&f.ctx, spec, 1, &msgs[0], &out, &res) == 0);
 	buf_printf(&want, "* 1 FETCH (UID %u RFC822.SIZE %zu INTERNALDATE \" 1-Jan-2024 10:00:00 +0000\" "
 	           "ENVELOPE (\"Mon, 1 Jan 2024 10:00:00 +0000\" \"Hello folded\" "
 	           "((\"Alice\" NIL \"alice\" \"example.com\")) ((\"Alice\" NIL \"alice\" \"example.com\")) "
@@ -805,7 +1109,7 @@ test_store(void)
 	 * hold NUL (RFC 9051 9, CHAR8), so NUL goes out as 0x80; BINARY[]
 	 * gives the exact octets in a literal8 */
 	spec = parse_items(&f, "(BODY.PEEK[] BINARY.PEEK[1] BODYSTRUCTURE)", &res);
-	test_assert(imap_fetch_render(&f.ctx, spec, 2, &msgs[1], false, &out, &res) == 0);
+	test_assert(render_store(&f.ctx, spec, 2, &msgs[1], &out, &res) == 0);
 	buf_puts(&want, "* 2 FETCH (BODY[] ");
 	{
 		char nonul[sizeof(bin)];
@@ -825,7 +1129,7 @@ test_store(void)
 
 	/* part numbers through the file */
 	spec = parse_items(&f, "(BINARY[2.2] BODY[3.HEADER.FIELDS (FROM)])", &res);
-	test_assert(imap_fetch_render(&f.ctx, spec, 3, &msgs[2], false, &out, &res) == 0);
+	test_assert(render_store(&f.ctx, spec, 3, &msgs[2], &out, &res) == 0);
 	buf_puts(&want, "* 3 FETCH (BINARY[2.2] ~{4}\r\n");
 	buf_append(&want, "\0\1\2\3", 4);
 	buf_puts(&want, " BODY[3.HEADER.FIELDS (FROM)] ");
@@ -835,17 +1139,41 @@ test_store(void)
 	buf_reset(&out);
 	buf_reset(&want);
 
+	/* a message expunged after rendering is still sent whole: the
+	 * segment's open descriptor keeps the unlinked file */
+	{
+		struct imap_fetch_out o;
+		uint32_t uid = msgs[2].uid;
+
+		imap_fetch_out_init(&o);
+		o.inline_max = 0;
+		spec = parse_items(&f, "(BODY.PEEK[] BINARY.PEEK[2.2])", &res);
+		test_assert(imap_fetch_render(&f.ctx, spec, 3, &msgs[2], false, &o, &res) == 0);
+		test_assert(o.nfds == 1 && o.nsegs == 2);
+		test_assert(store_expunge(st, "INBOX", &uid, 1, &error) == 0);
+		test_assert(imap_fetch_out_flatten(&o, &out) == 0);
+		buf_puts(&want, "* 3 FETCH (BODY[] ");
+		LIT(&want, m2);
+		buf_puts(&want, " BINARY[2.2] ~{4}\r\n");
+		buf_append(&want, "\0\1\2\3", 4);
+		buf_puts(&want, ")\r\n");
+		test_assert(same(&out, &want));
+		imap_fetch_out_free(&o);
+		buf_reset(&out);
+		buf_reset(&want);
+	}
+
 	/* expunged meanwhile: 1, nothing written, whatever the items */
 	{
 		uint32_t uid = msgs[0].uid;
 		test_assert(store_expunge(st, "INBOX", &uid, 1, &error) == 0);
 	}
 	spec = parse_items(&f, "BODY[]", &res);
-	test_assert(imap_fetch_render(&f.ctx, spec, 1, &msgs[0], false, &out, &res) == 1);
+	test_assert(render_store(&f.ctx, spec, 1, &msgs[0], &out, &res) == 1);
 	spec = parse_items(&f, "(ENVELOPE BODY[HEADER])", &res);
-	test_assert(imap_fetch_render(&f.ctx, spec, 1, &msgs[0], false, &out, &res) == 1);
+	test_assert(render_store(&f.ctx, spec, 1, &msgs[0], &out, &res) == 1);
 	spec = parse_items(&f, "FLAGS", &res);
-	test_assert(imap_fetch_render(&f.ctx, spec, 1, &msgs[1], false, &out, &res) == 0);
+	test_assert(render_store(&f.ctx, spec, 1, &msgs[1], &out, &res) == 0);
 	test_assert_streq(out.data, "* 1 FETCH (FLAGS ())\r\n");
 out:
 	if (msgs != NULL)
@@ -873,6 +1201,8 @@ main(void)
 	test_binary();
 	test_added_items();
 	test_section_write();
+	test_filter_pieces();
+	test_segments();
 	test_store();
 	return test_done();
 }
