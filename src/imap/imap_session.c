@@ -763,7 +763,9 @@ imap_stopping(void *arg)
 {
 	struct imap_session *s = arg;
 
-	if (s->state != IMAP_STATE_LOGOUT)
+	/* A FETCH waiting for its client may have stopped inside a literal:
+	 * a BYE there would read as message data. */
+	if (s->state != IMAP_STATE_LOGOUT && s->fetch == NULL)
 		conn_puts(s->c, "* BYE Server shutting down, reconnect in a moment\r\n");
 }
 
