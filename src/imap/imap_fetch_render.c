@@ -264,7 +264,7 @@ measure(struct render *r, const struct imap_fetch_seg *g, const char *data, size
 		}
 		m->total += r->tmp.len;
 	}
-	return x.dec.result;
+	return MIME_DECODE_OK;
 }
 
 /* HEADER.FIELDS[.NOT] of the header hdr: the filtered fields, counted
