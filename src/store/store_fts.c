@@ -406,13 +406,8 @@ fts_file_text(struct store *st, const char *file, struct buf *header, struct buf
 
 /* ---- keeping in step ---- */
 
-struct uids {
-	uint32_t *v;
-	size_t n, cap;
-};
-
-static void
-uids_add(struct uids *u, uint32_t uid)
+void
+fts_uids_add(struct fts_uids *u, uint32_t uid)
 {
 	if (u->n == u->cap) {
 		u->cap = u->cap == 0 ? 64 : u->cap * 2;
@@ -455,7 +450,7 @@ missing_count(struct store *st, int64_t mailbox_id)
 static int
 heal_locked(struct store *st, int64_t mailbox_id, int64_t limit)
 {
-	struct uids gone = { NULL, 0, 0 }, missing = { NULL, 0, 0 };
+	struct fts_uids gone = { NULL, 0, 0 }, missing = { NULL, 0, 0 };
 	struct buf files = BUF_INIT;    /* NUL-separated, in the order of missing */
 	const char *f;
 	sqlite3_stmt *s;
@@ -470,7 +465,7 @@ heal_locked(struct store *st, int64_t mailbox_id, int64_t limit)
 	sqlite3_bind_int64(s, 2, limit);
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
 		const char *file = (const char *)sqlite3_column_text(s, 1);
-		uids_add(&missing, (uint32_t)sqlite3_column_int64(s, 0));
+		fts_uids_add(&missing, (uint32_t)sqlite3_column_int64(s, 0));
 		buf_append(&files, file != NULL ? file : "", file != NULL ? strlen(file) + 1 : 1);
 	}
 	if (fts_finish(st, s, rc, "heal") == -1)
@@ -481,7 +476,7 @@ heal_locked(struct store *st, int64_t mailbox_id, int64_t limit)
 		goto out;
 	sqlite3_bind_int64(s, 1, mailbox_id);
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW)
-		uids_add(&gone, (uint32_t)sqlite3_column_int64(s, 0));
+		fts_uids_add(&gone, (uint32_t)sqlite3_column_int64(s, 0));
 	if (fts_finish(st, s, rc, "heal") == -1)
 		goto out;
 	for (i = 0, f = files.data; i < missing.n; i++, f += strlen(f) + 1)

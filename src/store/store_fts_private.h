@@ -4,6 +4,7 @@
 #define TERN_STORE_FTS_PRIVATE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "lib/buf.h"
@@ -15,6 +16,13 @@
  * (store_fts_search.c).  U+0001, the padding fold_text uses too. */
 #define FTS_PAD "\x01\x01"
 #define FTS_PAD_CHAR '\x01'
+
+/* A growing list of UIDs (free v with free()). */
+struct fts_uids {
+	uint32_t *v;
+	size_t n, cap;
+};
+void fts_uids_add(struct fts_uids *u, uint32_t uid);
 
 /* Prepares sql (FTS statements are not cached: DROP and RENAME of the
  * index table during compaction would re-prepare them anyway).  NULL on

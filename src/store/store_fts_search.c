@@ -45,21 +45,6 @@
 #define FTS_QUERY_TRIGRAMS 12
 #define FTS_NEEDLE_CHARS_MAX 256
 
-struct uids {
-	uint32_t *v;
-	size_t n, cap;
-};
-
-static void
-uids_add(struct uids *u, uint32_t uid)
-{
-	if (u->n == u->cap) {
-		u->cap = u->cap == 0 ? 64 : u->cap * 2;
-		u->v = xrealloc(u->v, u->cap * sizeof(*u->v));
-	}
-	u->v[u->n++] = uid;
-}
-
 /* Folding: the trigram tokenizer folds each character on its own, so the
  * folded form of a text is the first character of each of its trigrams
  * (padded with two characters that fold to themselves). */
@@ -229,7 +214,7 @@ file_has(struct store *st, struct query *q, const char *file)
  * UIDs that are answers: all of them when exact, else those whose file
  * holds the needle. */
 static int
-run_candidates(struct store *st, sqlite3_stmt *s, struct query *q, bool exact, struct uids *u)
+run_candidates(struct store *st, sqlite3_stmt *s, struct query *q, bool exact, struct fts_uids *u)
 {
 	int rc;
 
@@ -237,7 +222,7 @@ run_candidates(struct store *st, sqlite3_stmt *s, struct query *q, bool exact, s
 		uint32_t uid = (uint32_t)sqlite3_column_int64(s, 0);
 
 		if (exact || file_has(st, q, (const char *)sqlite3_column_text(s, 1)))
-			uids_add(u, uid);
+			fts_uids_add(u, uid);
 	}
 	return fts_finish(st, s, rc, "search");
 }
@@ -245,7 +230,7 @@ run_candidates(struct store *st, sqlite3_stmt *s, struct query *q, bool exact, s
 /* The answers among indexed messages. */
 static int
 search_indexed(struct store *st, int64_t mailbox_id, struct query *q, enum cand_mode mode, bool exact,
-	       struct uids *u)
+	       struct fts_uids *u)
 {
 	struct buf sql = BUF_INIT, arg = BUF_INIT;
 	sqlite3_stmt *s;
@@ -288,7 +273,7 @@ out:
 
 /* The answers among messages not indexed yet: their files are read. */
 static int
-search_unindexed(struct store *st, int64_t mailbox_id, struct query *q, struct uids *u)
+search_unindexed(struct store *st, int64_t mailbox_id, struct query *q, struct fts_uids *u)
 {
 	sqlite3_stmt *s = fts_prep(st, "SELECT uid, file FROM messages m WHERE mailbox_id = ?1 AND NOT EXISTS"
 				       " (SELECT 1 FROM fts_map WHERE mailbox_id = ?1 AND uid = m.uid) ORDER BY uid");
@@ -301,7 +286,7 @@ search_unindexed(struct store *st, int64_t mailbox_id, struct query *q, struct u
 
 /* Merges two ascending, disjoint lists into a (a real allocation). */
 static void
-merge(struct uids *a, struct uids *b)
+merge(struct fts_uids *a, struct fts_uids *b)
 {
 	uint32_t *out = xmalloc((a->n + b->n + 1) * sizeof(*out));
 	size_t i = 0, j = 0, k = 0;
@@ -314,11 +299,11 @@ merge(struct uids *a, struct uids *b)
 }
 
 static int
-search(struct store *st, int64_t mailbox_id, const char *needle, bool body_only, struct uids *u)
+search(struct store *st, int64_t mailbox_id, const char *needle, bool body_only, struct fts_uids *u)
 {
 	struct query q = { .needle = BUF_INIT, .body_only = body_only, .header = BUF_INIT, .body = BUF_INIT,
 			   .ftext = BUF_INIT };
-	struct uids late = { NULL, 0, 0 };
+	struct fts_uids late = { NULL, 0, 0 };
 	enum cand_mode mode;
 	size_t chars;
 	bool exact;
@@ -358,7 +343,7 @@ store_fts_search(struct store *st, const char *mailbox, const char *needle, bool
 		 uint32_t **uids_out, size_t *n_out, const char **error_out)
 {
 	struct store_mailbox_row row;
-	struct uids u = { NULL, 0, 0 };
+	struct fts_uids u = { NULL, 0, 0 };
 	struct buf n = BUF_INIT, raw = BUF_INIT;
 	size_t i;
 	int r;
@@ -388,7 +373,7 @@ store_fts_search(struct store *st, const char *mailbox, const char *needle, bool
 		if (s != NULL) {
 			sqlite3_bind_int64(s, 1, row.id);
 			while ((rc = sqlite3_step(s)) == SQLITE_ROW)
-				uids_add(&u, (uint32_t)sqlite3_column_int64(s, 0));
+				fts_uids_add(&u, (uint32_t)sqlite3_column_int64(s, 0));
 		}
 		r = s != NULL ? fts_finish(st, s, rc, "search") : -1;
 	} else {
