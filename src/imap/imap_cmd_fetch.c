@@ -14,7 +14,7 @@
  * job starts when the previous output is all queued.  So a FETCH holds
  * about one job's text, one chunk and the connection's output, whatever
  * the number of messages or items or the size of a message, and a client
- * that reads nothing stalls only itself (the watchdog closes it). */
+ * that reads nothing stalls only itself (conn's send timeout closes it). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -280,9 +280,7 @@ fetch_wait(struct imap_session *s, enum fetch_wait why)
 	imap_fetch_cursor_idle(j->cur);
 	if (!s->busy)
 		imap_busy(s);
-	if (why == FETCH_WAIT_DRAIN)
-		imap_watchdog_arm(s);
-	else
+	if (why != FETCH_WAIT_DRAIN)
 		conn_after(s->c, 0, fetch_turn, s);
 }
 

@@ -350,32 +350,6 @@ imap_close(struct imap_session *s, const char *reason)
 	conn_close(s->c);
 }
 
-static void
-watchdog_fired(void *arg)
-{
-	struct imap_session *s = arg;
-
-	s->watchdog = false;
-	if (!s->output_paused && (s->fetch == NULL || !s->busy))
-		return;
-	if (s->progress) {
-		imap_watchdog_arm(s);
-		return;
-	}
-	log_debug("imap %s client reads nothing, closing", conn_id(s->c));
-	imap_close(s, "timeout");
-}
-
-void
-imap_watchdog_arm(struct imap_session *s)
-{
-	if (s->watchdog)
-		return;
-	s->watchdog = true;
-	s->progress = false;
-	conn_after(s->c, (uint64_t)IMAP_TIMEOUT_SEC * 1000, watchdog_fired, s);
-}
-
 bool
 imap_plaintext_ok(const struct imap_session *s)
 {
@@ -588,8 +562,7 @@ imap_run(struct imap_session *s)
 
 		if (conn_output_pending(s->c) >= NET_OUTPUT_HIGH) {
 			s->output_paused = true;
-			conn_pause(s->c);
-			imap_watchdog_arm(s);
+			conn_pause(s->c);   /* a client that reads nothing: conn's send timeout */
 			return;
 		}
 		if (s->idling || s->sasl != IMAP_SASL_NONE) {
@@ -735,7 +708,6 @@ imap_drained(void *arg)
 {
 	struct imap_session *s = arg;
 
-	s->progress = true;
 	if (s->fetch != NULL)
 		imap_fetch_continue(s);
 	if (s->output_paused) {

@@ -88,8 +88,6 @@ struct imap_session {
 
 	bool busy;                     /* a command is running: read nothing */
 	bool output_paused;            /* paused until the client reads */
-	bool watchdog;                 /* the stalled-reader check is armed */
-	bool progress;                 /* the client read output since the last check */
 	bool idling;                   /* IDLE: waiting for DONE */
 	bool compressed;               /* COMPRESS=DEFLATE active */
 	bool no_expunge;               /* the command is FETCH, STORE or SEARCH (not UID) */
@@ -159,10 +157,6 @@ void imap_unbusy(struct imap_session *s);
 void imap_job(struct imap_session *s, evloop_work_fn *work, evloop_done_fn *done, void *arg);
 
 void imap_close(struct imap_session *s, const char *reason);
-/* While output waits for the client (input paused, so the idle timer
- * does not run), closes a client that reads nothing for
- * IMAP_TIMEOUT_SEC.  Idempotent. */
-void imap_watchdog_arm(struct imap_session *s);
 bool imap_plaintext_ok(const struct imap_session *s);
 /* The CAPABILITY list for the session's state, without "* CAPABILITY". */
 void imap_capabilities(struct imap_session *s, struct buf *out);

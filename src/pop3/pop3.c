@@ -214,8 +214,7 @@ pop3_run(struct pop3_session *s)
 
 		if (conn_output_pending(s->c) >= NET_OUTPUT_HIGH) {
 			s->output_paused = true;
-			conn_pause(s->c);
-			pop3_watchdog_arm(s);
+			conn_pause(s->c);   /* a client that reads nothing: conn's send timeout */
 			return;
 		}
 		r = conn_read_line(s->c, max, &line, &len);
@@ -307,38 +306,10 @@ pop3_input(void *arg)
 }
 
 static void
-watchdog_fired(void *arg)
-{
-	struct pop3_session *s = arg;
-
-	s->watchdog = false;
-	if (s->stream == NULL && !s->output_paused)
-		return;
-	if (s->progress) {
-		pop3_watchdog_arm(s);
-		return;
-	}
-	/* Maybe inside a multi-line reply: no status line, just close. */
-	log_debug("pop3 %s client reads nothing, closing", conn_id(s->c));
-	pop3_close(s, "timeout");
-}
-
-void
-pop3_watchdog_arm(struct pop3_session *s)
-{
-	if (s->watchdog)
-		return;
-	s->watchdog = true;
-	s->progress = false;
-	conn_after(s->c, (uint64_t)POP3_TIMEOUT_SEC * 1000, watchdog_fired, s);
-}
-
-static void
 pop3_drained(void *arg)
 {
 	struct pop3_session *s = arg;
 
-	s->progress = true;
 	if (s->stream != NULL) {
 		pop3_stream_continue(s);
 		return;
@@ -357,7 +328,7 @@ pop3_timeout(void *arg)
 
 	/* The connection holds its idle timer while input is paused (a job,
 	 * a delayed reply, a stream), so this runs only when the session
-	 * waits for a command; pop3_watchdog_arm covers a stalled reader.
+	 * waits for a command; conn's send timeout covers a stalled reader.
 	 * Still, never put a status line inside a multi-line reply.  A
 	 * timeout expunges nothing (RFC 1939 section 6). */
 	if (s->busy) {

@@ -47,7 +47,6 @@ flush_out(struct pop3_session *s, struct pop3_stream *st)
 		return;
 	conn_write(s->c, st->out.data, st->out.len);
 	st->sent += st->out.len;
-	s->progress = true;
 	buf_reset(&st->out);
 }
 
@@ -160,8 +159,7 @@ stream_step(struct pop3_session *s)
 		}
 		return false;
 	case PRODUCE_WAIT:
-		pop3_watchdog_arm(s);
-		return false;
+		return false;       /* until drained; conn's send timeout ends a reader that stopped */
 	}
 	return false;
 }

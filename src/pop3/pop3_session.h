@@ -69,8 +69,6 @@ struct pop3_session {
 	bool busy;
 	bool output_paused;         /* paused because output reached NET_OUTPUT_HIGH */
 	bool stream_timer;          /* a conn_after to continue the stream is pending */
-	bool watchdog;              /* the stall check (pop3_watchdog_arm) is pending */
-	bool progress;              /* the client read output since the last check */
 	bool sasl_plain;            /* "+ " was sent: the next line answers AUTH */
 	unsigned char sasl_mech;    /* which AUTH: POP3_SASL_* */
 	bool sasl_error_sent;       /* a refused token's error challenge went out */
@@ -115,12 +113,6 @@ void pop3_client_error(struct pop3_session *s, const char *fmt, ...) __attribute
  * s->busy themselves (conn_defer holds the pause). */
 void pop3_busy(struct pop3_session *s);
 void pop3_unbusy(struct pop3_session *s);
-
-/* While the session waits for the client to read its output (a stream,
- * or pipelined replies above NET_OUTPUT_HIGH) input is paused, and the
- * connection's idle timer does not run while paused.  This check closes a
- * client that reads nothing for POP3_TIMEOUT_SEC instead.  Idempotent. */
-void pop3_watchdog_arm(struct pop3_session *s);
 
 /* Closes the connection after the queued output, noting why. */
 void pop3_close(struct pop3_session *s, const char *reason);
