@@ -36,23 +36,13 @@ leftover_id(const char *name, bool *eml_out)
 long
 queue_cleanup(const char *data_dir, const struct timespec *changed_before, const char **error_out)
 {
-	char dir[PATH_MAX];
 	struct dirent *de;
 	long removed = 0;
 	DIR *d;
 	int r;
 
-	r = snprintf(dir, sizeof(dir), "%s/queue", data_dir);
-	if (r < 0 || (size_t)r >= sizeof(dir)) {
-		*error_out = "queue path too long";
-		return -1;
-	}
-	if ((d = opendir(dir)) == NULL) {
-		if (errno == ENOENT)
-			return 0;
-		*error_out = store_tls_errorf("opendir %s: %s", dir, strerror(errno));
-		return -1;
-	}
+	if ((r = queue_dir_open(data_dir, &d, error_out)) <= 0)
+		return r;
 	while ((de = readdir(d)) != NULL) {
 		char env[QUEUE_ID_MAX + 8];
 		struct stat sb;

@@ -166,13 +166,9 @@ list_one(int dfd, const char *id, void (*fn)(const struct queue_entry *e, void *
 }
 
 int
-queue_list(const char *data_dir, void (*fn)(const struct queue_entry *e, void *arg), void *arg,
-           const char **error_out)
+queue_dir_open(const char *data_dir, DIR **d_out, const char **error_out)
 {
 	char dir[PATH_MAX];
-	queue_id *ids = NULL;
-	size_t n = 0;
-	DIR *d;
 	int r;
 
 	r = snprintf(dir, sizeof(dir), "%s/queue", data_dir);
@@ -180,12 +176,26 @@ queue_list(const char *data_dir, void (*fn)(const struct queue_entry *e, void *a
 		*error_out = "queue path too long";
 		return -1;
 	}
-	if ((d = opendir(dir)) == NULL) {
+	if ((*d_out = opendir(dir)) == NULL) {
 		if (errno == ENOENT)
 			return 0;
 		*error_out = store_tls_errorf("opendir %s: %s", dir, strerror(errno));
 		return -1;
 	}
+	return 1;
+}
+
+int
+queue_list(const char *data_dir, void (*fn)(const struct queue_entry *e, void *arg), void *arg,
+           const char **error_out)
+{
+	queue_id *ids = NULL;
+	size_t n = 0;
+	DIR *d;
+	int r;
+
+	if ((r = queue_dir_open(data_dir, &d, error_out)) <= 0)
+		return r;
 	if (collect_ids(d, &ids, &n, error_out) == -1) {
 		closedir(d);
 		return -1;

@@ -15,6 +15,7 @@
 #ifndef TERN_QUEUE_PRIVATE_H
 #define TERN_QUEUE_PRIVATE_H
 
+#include <dirent.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -49,5 +50,9 @@ int queue_env_parse(char *buf, size_t len, struct queue_env *env_out, const char
 
 /* True if id looks like one queue_enqueue makes ([0-9a-f.], <= QUEUE_ID_MAX). */
 int queue_id_valid(const char *id, size_t len);
+
+/* Opens data_dir/queue: 1 with *d_out (closedir it), 0 when there is no
+ * queue directory yet, -1 with a reason in *error_out. */
+int queue_dir_open(const char *data_dir, DIR **d_out, const char **error_out);
 
 #endif
