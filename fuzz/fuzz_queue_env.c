@@ -23,7 +23,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	copy[size] = '\0';
 	memset(&env, 0, sizeof(env));
 	if (queue_env_parse(copy, size, &env, &error) == 0)
-		free(env.rcpts);
+		queue_env_free(&env);
 	free(copy);
 	return 0;
 }

@@ -185,6 +185,14 @@ config_defaults(struct tern_config *cfg, const char *path)
 
 	cfg->orphan_scan_interval = CONFIG_DEFAULT_ORPHAN_SCAN;
 	cfg->orphan_min_age = CONFIG_DEFAULT_ORPHAN_AGE;
+	cfg->delivery.mx_port = 25;
+	cfg->delivery.tls = DELIVERY_TLS_OPPORTUNISTIC;
+	cfg->delivery.connections_per_domain = 10;
+	cfg->delivery.connections_total = 100;
+	cfg->delivery.max_age = 5 * 86400;
+	cfg->delivery.delay_warning = 4 * 3600;
+	cfg->delivery.retry_delay = 300;
+	cfg->delivery.retry_max = 4 * 3600;
 }
 
 /* One key's handler: parses value into cfg, or returns -1 with a message
@@ -805,6 +813,154 @@ set_orphan_min_age(struct tern_config *cfg, const char *key, const char *value, 
 	return set_unsigned(&cfg->orphan_min_age, key, value, 0, CONFIG_ORPHAN_SEC_MAX, msg, msgsize);
 }
 
+/* Seconds, or a number with s, m, h or d. */
+static int
+set_duration(unsigned *dst, const char *key, const char *value, uint64_t max, char *msg, size_t msgsize)
+{
+	char num[32];
+	size_t len = strlen(value);
+	uint64_t v, mult = 1;
+
+	if (len > 0 && len < sizeof(num) && strchr("smhd", value[len - 1]) != NULL) {
+		mult = value[len - 1] == 's' ? 1 : value[len - 1] == 'm' ? 60 : value[len - 1] == 'h' ? 3600 : 86400;
+		memcpy(num, value, len - 1);
+		num[len - 1] = '\0';
+		value = num;
+	}
+	if (str_parse_u64(value, &v) != 0 || v > max / mult) {
+		snprintf(msg, msgsize, "%s must be a duration of at most %llu s (like 300, 5m, 4h, 5d)", key,
+		         (unsigned long long)max);
+		return -1;
+	}
+	*dst = (unsigned)(v * mult);
+	return 0;
+}
+
+#define CONFIG_DELIVERY_SEC_MAX (365u * 86400u)
+
+/* "host:port", "[v6]:port": the smarthost; port required. */
+static int
+set_delivery_relay(struct tern_config *cfg, const char *key, const char *value, char *msg, size_t msgsize)
+{
+	const char *colon = strrchr(value, ':');
+
+	if (value[0] != '\0' && (colon == NULL || colon == value || colon[1] == '\0')) {
+		snprintf(msg, msgsize, "%s must be host:port", key);
+		return -1;
+	}
+	return set_string(cfg->delivery.relay, sizeof(cfg->delivery.relay), key, value, msg, msgsize);
+}
+
+static int
+set_delivery_resolver(struct tern_config *cfg, const char *key, const char *value, char *msg, size_t msgsize)
+{
+	return set_string(cfg->delivery.resolver, sizeof(cfg->delivery.resolver), key, value, msg, msgsize);
+}
+
+static int
+set_delivery_trust_anchor(struct tern_config *cfg, const char *key, const char *value, char *msg, size_t msgsize)
+{
+	if (strcmp(value, "none") == 0)
+		return set_string(cfg->delivery.dnssec_trust_anchor, sizeof(cfg->delivery.dnssec_trust_anchor), key,
+		                  value, msg, msgsize);
+	return set_path(cfg->delivery.dnssec_trust_anchor, sizeof(cfg->delivery.dnssec_trust_anchor), key, value,
+	                msg, msgsize);
+}
+
+static int
+set_delivery_ca_file(struct tern_config *cfg, const char *key, const char *value, char *msg, size_t msgsize)
+{
+	return set_path(cfg->delivery.ca_file, sizeof(cfg->delivery.ca_file), key, value, msg, msgsize);
+}
+
+static int
+set_delivery_mx_port(struct tern_config *cfg, const char *key, const char *value, char *msg, size_t msgsize)
+{
+	return set_unsigned(&cfg->delivery.mx_port, key, value, 1, 65535, msg, msgsize);
+}
+
+static int
+set_delivery_relay_user(struct tern_config *cfg, const char *key, const char *value, char *msg, size_t msgsize)
+{
+	return set_string(cfg->delivery.relay_user, sizeof(cfg->delivery.relay_user), key, value, msg, msgsize);
+}
+
+static int
+set_delivery_relay_password(struct tern_config *cfg, const char *key, const char *value, char *msg,
+                            size_t msgsize)
+{
+	return set_string(cfg->delivery.relay_password, sizeof(cfg->delivery.relay_password), key, value, msg,
+	                  msgsize);
+}
+
+static int
+set_delivery_tls(struct tern_config *cfg, const char *key, const char *value, char *msg, size_t msgsize)
+{
+	if (strcmp(value, "opportunistic") == 0)
+		cfg->delivery.tls = DELIVERY_TLS_OPPORTUNISTIC;
+	else if (strcmp(value, "dane") == 0)
+		cfg->delivery.tls = DELIVERY_TLS_DANE;
+	else if (strcmp(value, "required") == 0)
+		cfg->delivery.tls = DELIVERY_TLS_REQUIRED;
+	else {
+		snprintf(msg, msgsize, "%s must be opportunistic, dane or required", key);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+set_delivery_helo_name(struct tern_config *cfg, const char *key, const char *value, char *msg, size_t msgsize)
+{
+	if (value[0] != '\0' && !valid_hostname(value)) {
+		snprintf(msg, msgsize, "%s must be a host name", key);
+		return -1;
+	}
+	return set_string(cfg->delivery.helo_name, sizeof(cfg->delivery.helo_name), key, value, msg, msgsize);
+}
+
+static int
+set_delivery_per_domain(struct tern_config *cfg, const char *key, const char *value, char *msg, size_t msgsize)
+{
+	return set_unsigned(&cfg->delivery.connections_per_domain, key, value, 1, 1000, msg, msgsize);
+}
+
+static int
+set_delivery_total(struct tern_config *cfg, const char *key, const char *value, char *msg, size_t msgsize)
+{
+	return set_unsigned(&cfg->delivery.connections_total, key, value, 1, 10000, msg, msgsize);
+}
+
+static int
+set_delivery_max_age(struct tern_config *cfg, const char *key, const char *value, char *msg, size_t msgsize)
+{
+	return set_duration(&cfg->delivery.max_age, key, value, CONFIG_DELIVERY_SEC_MAX, msg, msgsize);
+}
+
+static int
+set_delivery_delay_warning(struct tern_config *cfg, const char *key, const char *value, char *msg, size_t msgsize)
+{
+	return set_duration(&cfg->delivery.delay_warning, key, value, CONFIG_DELIVERY_SEC_MAX, msg, msgsize);
+}
+
+static int
+set_delivery_retry_delay(struct tern_config *cfg, const char *key, const char *value, char *msg, size_t msgsize)
+{
+	if (set_duration(&cfg->delivery.retry_delay, key, value, CONFIG_DELIVERY_SEC_MAX, msg, msgsize) == -1)
+		return -1;
+	if (cfg->delivery.retry_delay == 0) {
+		snprintf(msg, msgsize, "%s must be at least 1 s", key);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+set_delivery_retry_max(struct tern_config *cfg, const char *key, const char *value, char *msg, size_t msgsize)
+{
+	return set_duration(&cfg->delivery.retry_max, key, value, CONFIG_DELIVERY_SEC_MAX, msg, msgsize);
+}
+
 static const struct config_key config_keys[] = {
 	{ "server", "hostname", set_hostname },
 	{ "server", "data_dir", set_data_dir },
@@ -869,6 +1025,21 @@ static const struct config_key config_keys[] = {
 	{ "limits", "max_bytes_before_auth", set_max_bytes_before_auth },
 	{ "store", "orphan_scan_interval", set_orphan_scan_interval },
 	{ "store", "orphan_min_age", set_orphan_min_age },
+	{ "delivery", "resolver", set_delivery_resolver },
+	{ "delivery", "dnssec_trust_anchor", set_delivery_trust_anchor },
+	{ "delivery", "mx_port", set_delivery_mx_port },
+	{ "delivery", "relay", set_delivery_relay },
+	{ "delivery", "relay_user", set_delivery_relay_user },
+	{ "delivery", "relay_password", set_delivery_relay_password },
+	{ "delivery", "tls", set_delivery_tls },
+	{ "delivery", "ca_file", set_delivery_ca_file },
+	{ "delivery", "helo_name", set_delivery_helo_name },
+	{ "delivery", "connections_per_domain", set_delivery_per_domain },
+	{ "delivery", "connections_total", set_delivery_total },
+	{ "delivery", "max_age", set_delivery_max_age },
+	{ "delivery", "delay_warning", set_delivery_delay_warning },
+	{ "delivery", "retry_delay", set_delivery_retry_delay },
+	{ "delivery", "retry_max", set_delivery_retry_max },
 };
 #define CONFIG_NKEYS (sizeof(config_keys) / sizeof(config_keys[0]))
 
@@ -1162,4 +1333,23 @@ config_print(const struct tern_config *cfg, FILE *out)
 	fprintf(out, "\n[store]\n");
 	fprintf(out, "orphan_scan_interval = %u\n", cfg->orphan_scan_interval);
 	fprintf(out, "orphan_min_age = %u\n", cfg->orphan_min_age);
+
+	fprintf(out, "\n[delivery]\n");
+	print_value(out, "resolver", cfg->delivery.resolver);
+	print_value(out, "dnssec_trust_anchor", cfg->delivery.dnssec_trust_anchor);
+	fprintf(out, "mx_port = %u\n", cfg->delivery.mx_port);
+	print_value(out, "relay", cfg->delivery.relay);
+	print_value(out, "relay_user", cfg->delivery.relay_user);
+	fprintf(out, "relay_password = %s\n", cfg->delivery.relay_password[0] != '\0' ? "(set)" : "");
+	fprintf(out, "tls = %s\n", cfg->delivery.tls == DELIVERY_TLS_DANE       ? "dane"
+	                           : cfg->delivery.tls == DELIVERY_TLS_REQUIRED ? "required"
+	                                                                        : "opportunistic");
+	print_value(out, "ca_file", cfg->delivery.ca_file);
+	print_value(out, "helo_name", cfg->delivery.helo_name);
+	fprintf(out, "connections_per_domain = %u\n", cfg->delivery.connections_per_domain);
+	fprintf(out, "connections_total = %u\n", cfg->delivery.connections_total);
+	fprintf(out, "max_age = %u\n", cfg->delivery.max_age);
+	fprintf(out, "delay_warning = %u\n", cfg->delivery.delay_warning);
+	fprintf(out, "retry_delay = %u\n", cfg->delivery.retry_delay);
+	fprintf(out, "retry_max = %u\n", cfg->delivery.retry_max);
 }

@@ -136,6 +136,26 @@ struct tern_config {
 	 * orphan_min_age seconds old. */
 	unsigned orphan_scan_interval;     /* default 86400 */
 	unsigned orphan_min_age;           /* default 3600 */
+
+	/* [delivery]: the outbound queue's delivery agent (src/queue/queue_runner.h).
+	 * Times in seconds (the file also takes 5m, 4h, 5d). */
+	struct {
+		char resolver[300];            /* "IP" or "IP:PORT"; "" = the system's */
+		char dnssec_trust_anchor[PATH_MAX]; /* file; "none": no DNSSEC; "" = Debian's root key */
+		unsigned mx_port;              /* default 25 */
+		char relay[300];               /* "host:port" smarthost; "" = deliver by MX */
+		char relay_user[256];
+		char relay_password[256];
+		enum delivery_tls { DELIVERY_TLS_OPPORTUNISTIC, DELIVERY_TLS_DANE, DELIVERY_TLS_REQUIRED } tls;
+		char ca_file[PATH_MAX];        /* for tls = required; "" = the system's store */
+		char helo_name[256];           /* "" = [server] hostname */
+		unsigned connections_per_domain;   /* default 10 */
+		unsigned connections_total;        /* default 100 */
+		unsigned max_age;              /* default 5 days */
+		unsigned delay_warning;        /* default 4 hours; 0: never */
+		unsigned retry_delay;          /* first retry after; default 300 */
+		unsigned retry_max;            /* the delay doubles up to this; default 4 hours */
+	} delivery;
 };
 
 /* Service names as used in [listen]: "imap", "imaps", ... */

@@ -115,7 +115,8 @@ make_id(char id[QUEUE_ID_MAX + 1], struct timespec *ts)
 
 int
 queue_enqueue(const char *data_dir, struct store_spool *sp, const char *mail_from, const char *const *rcpts,
-              size_t n, char id_out[QUEUE_ID_MAX + 1], enum store_error *err_out, const char **error_out)
+              size_t n, const char *want_id, char id_out[QUEUE_ID_MAX + 1], enum store_error *err_out,
+              const char **error_out)
 {
 	char dir[PATH_MAX], eml[PATH_MAX + 64], env[PATH_MAX + 64], tmp[PATH_MAX + 64];
 	char id[QUEUE_ID_MAX + 1];
@@ -157,12 +158,18 @@ queue_enqueue(const char *data_dir, struct store_spool *sp, const char *mail_fro
 		return -1;
 	}
 
+	if (want_id != NULL && !queue_id_valid(want_id, strlen(want_id))) {
+		*error_out = "queue_enqueue: bad id";
+		return -1;
+	}
 	for (tries = 0;; tries++) {
 		make_id(id, &ts);
+		if (want_id != NULL)
+			snprintf(id, sizeof(id), "%s", want_id);
 		snprintf(eml, sizeof(eml), "%s/%s.eml", dir, id);
 		if (link(sp->path, eml) == 0)
 			break;
-		if (errno != EEXIST || tries + 1 == STORE_NAME_TRIES) {
+		if (errno != EEXIST || want_id != NULL || tries + 1 == STORE_NAME_TRIES) {
 			*err_out = store_errno_class(errno);
 			*error_out = store_tls_errorf("link %s: %s", eml, strerror(errno));
 			return -1;

@@ -14,7 +14,7 @@ queue_id_valid(const char *id, size_t len)
 	for (size_t i = 0; i < len; i++) {
 		char c = id[i];
 
-		if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || c == '.'))
+		if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F') || c == '.'))
 			return 0;
 	}
 	return 1;
@@ -42,11 +42,66 @@ addr_ok(const char *a)
 	return strlen(a) <= ADDRESS_MAX;
 }
 
+void
+queue_env_free(struct queue_env *env)
+{
+	free(env->rcpts);
+	free(env->rcpt_state);
+	free(env->rcpt_reply);
+	env->rcpts = NULL;
+	env->rcpt_state = NULL;
+	env->rcpt_reply = NULL;
+	env->n_rcpts = 0;
+}
+
+/* "<number> " at *p: the number, *p past the space (or at the end). */
+static int
+take_u64(char **p, uint64_t *out)
+{
+	char *sp = strchr(*p, ' ');
+
+	if (sp != NULL)
+		*sp = '\0';
+	if (parse_u64(*p, out) == -1)
+		return -1;
+	*p = sp != NULL ? sp + 1 : *p + strlen(*p);
+	return 0;
+}
+
+/* "done|failed|deferred <index> <time> <reply>" */
+static int
+parse_rcpt_note(char *rest, enum queue_rcpt_state st, bool deferred, struct queue_env *env)
+{
+	uint64_t idx, when;
+
+	if (take_u64(&rest, &idx) == -1 || take_u64(&rest, &when) == -1 || idx >= env->n_rcpts ||
+	    when > INT64_MAX)
+		return -1;
+	if (!deferred)
+		env->rcpt_state[idx] = (unsigned char)st;
+	env->rcpt_reply[idx] = rest[0] != '\0' ? rest : NULL;
+	return 0;
+}
+
+static int
+parse_attempt(char *rest, struct queue_env *env)
+{
+	uint64_t when, next;
+
+	if (take_u64(&rest, &when) == -1 || take_u64(&rest, &next) == -1 || when > INT64_MAX ||
+	    next > INT64_MAX)
+		return -1;
+	env->attempts++;
+	env->last_attempt = (int64_t)when;
+	env->next_attempt = (int64_t)next;
+	return 0;
+}
+
 int
 queue_env_parse(char *buf, size_t len, struct queue_env *env_out, const char **error_out)
 {
 	bool have_from = false, have_queued = false, have_size = false;
-	char *p = buf, *end = buf + len;
+	char *p = buf, *end;
 	uint64_t v;
 
 	memset(env_out, 0, sizeof(*env_out));
@@ -54,18 +109,24 @@ queue_env_parse(char *buf, size_t len, struct queue_env *env_out, const char **e
 		*error_out = "envelope too large";
 		return -1;
 	}
-	if (len == 0 || buf[len - 1] != '\n') {
+	/* A torn last line is an append the process did not finish. */
+	while (len > 0 && buf[len - 1] != '\n')
+		len--;
+	if (len == 0) {
 		*error_out = "envelope incomplete";
 		return -1;
 	}
+	end = buf + len;
 	if (memchr(buf, '\0', len) != NULL) {
 		*error_out = "NUL in envelope";
 		return -1;
 	}
 	env_out->rcpts = malloc(sizeof(*env_out->rcpts) * QUEUE_RCPT_MAX);
-	if (env_out->rcpts == NULL) {
+	env_out->rcpt_reply = calloc(QUEUE_RCPT_MAX, sizeof(*env_out->rcpt_reply));
+	env_out->rcpt_state = calloc(QUEUE_RCPT_MAX, 1);
+	if (env_out->rcpts == NULL || env_out->rcpt_reply == NULL || env_out->rcpt_state == NULL) {
 		*error_out = "out of memory";
-		return -1;
+		goto fail;
 	}
 	while (p < end) {
 		char *nl = memchr(p, '\n', (size_t)(end - p));
@@ -98,6 +159,22 @@ queue_env_parse(char *buf, size_t len, struct queue_env *env_out, const char **e
 				goto bad;
 			env_out->size = v;
 			have_size = true;
+		} else if (strncmp(line, "done ", 5) == 0) {
+			if (parse_rcpt_note(line + 5, QUEUE_RCPT_DONE, false, env_out) == -1)
+				goto bad;
+		} else if (strncmp(line, "failed ", 7) == 0) {
+			if (parse_rcpt_note(line + 7, QUEUE_RCPT_FAILED, false, env_out) == -1)
+				goto bad;
+		} else if (strncmp(line, "deferred ", 9) == 0) {
+			if (parse_rcpt_note(line + 9, QUEUE_RCPT_PENDING, true, env_out) == -1)
+				goto bad;
+		} else if (strncmp(line, "attempt ", 8) == 0) {
+			if (parse_attempt(line + 8, env_out) == -1)
+				goto bad;
+		} else if (strncmp(line, "warned ", 7) == 0) {
+			if (parse_u64(line + 7, &v) == -1 || v > INT64_MAX)
+				goto bad;
+			env_out->warned_at = (int64_t)v;
 		}
 		/* Any other line: a later version's field; skip it. */
 	}
@@ -107,8 +184,6 @@ queue_env_parse(char *buf, size_t len, struct queue_env *env_out, const char **e
 bad:
 	*error_out = "malformed envelope";
 fail:
-	free(env_out->rcpts);
-	env_out->rcpts = NULL;
-	env_out->n_rcpts = 0;
+	queue_env_free(env_out);
 	return -1;
 }

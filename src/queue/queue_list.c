@@ -123,7 +123,8 @@ fail:
 	return NULL;
 }
 
-static void
+/* Returns 1 if fn was called, 0 if the entry is missing or unreadable. */
+static int
 list_one(int dfd, const char *id, void (*fn)(const struct queue_entry *e, void *arg), void *arg)
 {
 	char eml[QUEUE_ID_MAX + 8];
@@ -137,21 +138,21 @@ list_one(int dfd, const char *id, void (*fn)(const struct queue_entry *e, void *
 	snprintf(eml, sizeof(eml), "%s.eml", id);
 	if (fstatat(dfd, eml, &sb, AT_SYMLINK_NOFOLLOW) == -1) {
 		log_warnx("queue %s skipped: message file: %s", id, strerror(errno));
-		return;
+		return 0;
 	}
 	if (!S_ISREG(sb.st_mode)) {
 		log_warnx("queue %s skipped: message file is not a regular file", id);
-		return;
+		return 0;
 	}
 	if ((buf = read_env(dfd, id, &len, &why)) == NULL) {
 		if (why != NULL)
 			log_warnx("queue %s skipped: %s", id, why);
-		return;
+		return 0;
 	}
 	if (queue_env_parse(buf, len, &env, &why) == -1) {
 		log_warnx("queue %s skipped: %s", id, why);
 		free(buf);
-		return;
+		return 0;
 	}
 	memset(&e, 0, sizeof(e));
 	memcpy(e.id, id, sizeof(e.id));
@@ -160,9 +161,34 @@ list_one(int dfd, const char *id, void (*fn)(const struct queue_entry *e, void *
 	e.n_rcpts = env.n_rcpts;
 	e.size = env.size;
 	e.queued_at = env.queued_at;
+	e.rcpt_state = env.rcpt_state;
+	e.rcpt_reply = env.rcpt_reply;
+	e.attempts = env.attempts;
+	e.last_attempt = env.last_attempt;
+	e.next_attempt = env.next_attempt;
+	e.warned_at = env.warned_at;
+	snprintf(eml, sizeof(eml), "%s.hold", id);
+	e.held = faccessat(dfd, eml, F_OK, AT_SYMLINK_NOFOLLOW) == 0;
 	fn(&e, arg);
-	free(env.rcpts);
+	queue_env_free(&env);
 	free(buf);
+	return 1;
+}
+
+int
+queue_get(const char *data_dir, const char *id, void (*fn)(const struct queue_entry *e, void *arg), void *arg,
+          const char **error_out)
+{
+	DIR *d;
+	int r;
+
+	if (!queue_id_valid(id, strlen(id)))
+		return 0;
+	if ((r = queue_dir_open(data_dir, &d, error_out)) <= 0)
+		return r;
+	r = list_one(dirfd(d), id, fn, arg);
+	closedir(d);
+	return r;
 }
 
 int

@@ -6,8 +6,16 @@
  *     rcpt <forward-path>\n          (one line per recipient, at least one)
  *     queued <unix time>\n
  *     size <octets of the .eml>\n
- * Unknown lines are skipped, so later versions can add some (attempts,
- * next try) without breaking older readers.  <id> is
+ * Unknown lines are skipped, so later versions can add some without
+ * breaking older readers.  The delivery agent appends its progress
+ * (queue_state.c), each line written whole with one write(2):
+ *     done <rcpt index> <unix time> <reply>      delivered (2xx)
+ *     failed <rcpt index> <unix time> <reply>    given up; the sender was told
+ *     deferred <rcpt index> <unix time> <reply>  the last temporary failure
+ *     attempt <unix time> <next try, unix time>  an attempt ended
+ *     warned <unix time>                         the delay warning was sent
+ * A later line about a recipient overrides an earlier one; a torn last
+ * line (a crash in the middle of an append) is ignored.  <id> is
  * "<unix time, 12 digits>.<nanoseconds, 9 digits>.<8 random hex>", so ids
  * sort in arrival order.  Whoever removes an entry (the delivery agent,
  * later) removes <id>.env first and <id>.eml second: the reverse of
@@ -34,14 +42,23 @@
  * first ones it finds (still oldest first among them) and logs it. */
 #define QUEUE_LIST_MAX 1000000
 
-/* A parsed envelope; strings point into the buffer given to the parser. */
+/* A parsed envelope; strings point into the buffer given to the parser.
+ * queue_env_free() releases the arrays. */
 struct queue_env {
 	const char *mail_from;
-	const char **rcpts;      /* malloc'd, n_rcpts long; caller frees */
+	const char **rcpts;      /* n_rcpts long */
 	size_t n_rcpts;
 	int64_t queued_at;
 	uint64_t size;
+	/* progress appended by the delivery agent */
+	unsigned char *rcpt_state;     /* enum queue_rcpt_state, per recipient */
+	const char **rcpt_reply;       /* the last reply about it, or NULL */
+	unsigned attempts;
+	int64_t last_attempt;          /* 0: never tried */
+	int64_t next_attempt;          /* 0: now */
+	int64_t warned_at;             /* 0: no delay warning sent */
 };
+void queue_env_free(struct queue_env *env);
 
 /* Parses an envelope file's contents in place (buf is modified: line ends
  * become NULs).  len <= QUEUE_ENV_MAX.  Returns 0, or -1 with a static

@@ -20,6 +20,7 @@ struct smtp_deliver_job {
 	const char *data_dir;
 	struct store_spool *spool;
 	const char *mail_from;
+	const char *tx_id;              /* the queue entry takes this id */
 	const char **local;
 	size_t n_local;
 	const char **remote;
@@ -75,7 +76,7 @@ deliver_work(void *arg)
 		goto out;
 	}
 	if (j->n_remote > 0 && queue_enqueue(j->data_dir, j->spool, j->mail_from, j->remote, j->n_remote,
-	                                     j->queue_id, &j->err, &error) == -1) {
+	                                     j->tx_id, j->queue_id, &j->err, &error) == -1) {
 		snprintf(j->error, sizeof(j->error), "queue: %s", error != NULL ? error : "?");
 		goto out;
 	}
@@ -99,11 +100,10 @@ deliver_done(void *arg)
 	if (j->result == 0)
 		s->n_msgs++;
 	log_info("smtp %s message id=%s from=<%s> nrcpt=%u local=%zu remote=%zu size=%" PRIu64
-	         " result=%s%s%s%s%s",
+	         " result=%s%s%s",
 	         conn_id(s->c), tx->id, smtp_log_safe(tx->mail_from, from, sizeof(from)), tx->n_rcpt, j->n_local,
 	         j->n_remote, tx->body.size, j->result != 0 ? "failed" : j->n_remote > 0 ? "queued" : "delivered",
-	         j->queue_id[0] != '\0' ? " queue_id=" : "", j->queue_id, j->result == 0 ? "" : " error=",
-	         j->result == 0 ? "" : j->error);
+	         j->result == 0 ? "" : " error=", j->result == 0 ? "" : j->error);
 	if (!conn_closing(s->c)) {
 		if (j->result == 0)
 			smtp_reply(s, 250, "2.0.0", "Ok: queued as %s", tx->id);
@@ -127,6 +127,7 @@ smtp_deliver(struct smtp_session *s)
 	j->data_dir = s->cfg->data_dir;
 	j->spool = &tx->spool;
 	j->mail_from = tx->mail_from;
+	j->tx_id = tx->id;
 	j->local = tx->local.v;
 	j->n_local = tx->local.n;
 	j->remote = tx->remote.v;

@@ -61,7 +61,7 @@ enqueue_text(const char *dd, const char *text, const char *from, const char *con
 
 	if (spool_with(dd, text, &sp) == -1)
 		return -1;
-	r = queue_enqueue(dd, &sp, from, rcpts, n, id, &err, &error);
+	r = queue_enqueue(dd, &sp, from, rcpts, n, NULL, id, &err, &error);
 	store_spool_discard(&sp);
 	return r;
 }
@@ -279,21 +279,21 @@ test_enqueue_refuses(void)
 	test_begin("queue: bad envelopes are refused and leave nothing behind");
 	snprintf(qdir, sizeof(qdir), "%s/queue", dd);
 	test_assert(spool_with(dd, "x\r\n", &sp) == 0);
-	test_assert(queue_enqueue(dd, &sp, "a@b", nl, 1, id, &err, &error) == -1);
-	test_assert(queue_enqueue(dd, &sp, "a@b\r", ok, 1, id, &err, &error) == -1);
-	test_assert(queue_enqueue(dd, &sp, "a@b", empty, 1, id, &err, &error) == -1);
-	test_assert(queue_enqueue(dd, &sp, "a@b", ok, 0, id, &err, &error) == -1);
-	test_assert(queue_enqueue(dd, &none, "a@b", ok, 1, id, &err, &error) == -1);
+	test_assert(queue_enqueue(dd, &sp, "a@b", nl, 1, NULL, id, &err, &error) == -1);
+	test_assert(queue_enqueue(dd, &sp, "a@b\r", ok, 1, NULL, id, &err, &error) == -1);
+	test_assert(queue_enqueue(dd, &sp, "a@b", empty, 1, NULL, id, &err, &error) == -1);
+	test_assert(queue_enqueue(dd, &sp, "a@b", ok, 0, NULL, id, &err, &error) == -1);
+	test_assert(queue_enqueue(dd, &none, "a@b", ok, 1, NULL, id, &err, &error) == -1);
 	many = malloc(sizeof(*many) * (QUEUE_RCPT_MAX + 1));
 	for (size_t i = 0; i <= QUEUE_RCPT_MAX; i++)
 		many[i] = "x@remote.example";
-	test_assert(queue_enqueue(dd, &sp, "a@b", many, QUEUE_RCPT_MAX + 1, id, &err, &error) == -1);
+	test_assert(queue_enqueue(dd, &sp, "a@b", many, QUEUE_RCPT_MAX + 1, NULL, id, &err, &error) == -1);
 	test_assert_inteq(count_dir(qdir), 0);
 	/* The most recipients allowed fit, and read back. */
 	{
 		struct seen s = { 0 };
 
-		test_assert(queue_enqueue(dd, &sp, "a@b", many, QUEUE_RCPT_MAX, id, &err, &error) == 0);
+		test_assert(queue_enqueue(dd, &sp, "a@b", many, QUEUE_RCPT_MAX, NULL, id, &err, &error) == 0);
 		test_assert(queue_list(dd, collect, &s, &error) == 0);
 		test_assert_inteq(s.n, 1);
 		test_assert_inteq(s.n_rcpts[0], QUEUE_RCPT_MAX);
@@ -324,13 +324,13 @@ test_env_parse(void)
 	}
 	test_assert_inteq(env.queued_at, 12);
 	test_assert_inteq(env.size, 34);
-	free(env.rcpts);
+	queue_env_free(&env);
 	/* Every truncation is either refused or (ending at a line) complete. */
 	for (size_t len = 0; len < sizeof(text) - 1; len++) {
 		memcpy(buf, text, sizeof(text));
 		if (queue_env_parse(buf, len, &env, &error) == 0) {
 			test_assert(false);
-			free(env.rcpts);
+			queue_env_free(&env);
 		}
 	}
 	memcpy(buf, text, sizeof(text));
