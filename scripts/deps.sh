@@ -10,8 +10,9 @@ libsqlite3-dev
 libcrypt-dev
 libjansson-dev
 libcurl4-openssl-dev zlib1g-dev
+libunbound-dev dns-root-data
 clang libclang-rt-14-dev
-python3
+python3 python3-dnslib
 curl
 isync
 ca-certificates
