@@ -517,7 +517,7 @@ static void
 test_rdata(void)
 {
 	static char txt[DNS_TXT_LEN_MAX + 1];
-	static uint8_t big[DNS_TXT_LEN_MAX + 64];
+	static uint8_t big[17 * 256];   /* 17 full strings: past DNS_TXT_LEN_MAX */
 	struct dns_mx mx;
 	struct dns_tlsa tlsa;
 	struct sockaddr_storage ss;
