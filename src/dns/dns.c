@@ -1,6 +1,7 @@
 /* The resolver's lifecycle: two libunbound contexts configured alike
  * (see dns_private.h for why two). */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,7 +9,6 @@
 #include <unistd.h>
 
 #include "dns/dns_private.h"
-#include "lib/log.h"
 #include "lib/xalloc.h"
 
 #define DNS_ROOT_KEY "/usr/share/dns/root.key"   /* Debian's dns-root-data */
@@ -100,6 +100,12 @@ ctx_trust(struct ub_ctx *ctx, const struct dns_settings *set, char **error_out)
 		return ctx_option(ctx, "module-config:", "iterator", error_out);
 	if (file == NULL && set->trust_anchor == NULL && access(DNS_ROOT_KEY, R_OK) == 0)
 		file = DNS_ROOT_KEY;
+	/* libunbound reads the file only at its first query, where a
+	 * failure would turn every lookup into DNS_TEMPFAIL: check now */
+	if (file != NULL && access(file, R_OK) == -1) {
+		set_error(error_out, "dns: trust anchor file %s: %s", file, strerror(errno));
+		return -1;
+	}
 	if (file != NULL && (r = ub_ctx_add_ta_file(ctx, file)) != 0) {
 		set_error(error_out, "dns: trust anchor file %s: %s", file, ub_strerror(r));
 		return -1;

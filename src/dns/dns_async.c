@@ -92,14 +92,17 @@ dns_detach_loop(struct dns *d)
 	d->loop = NULL;
 }
 
-/* Every part answered, or the time is up.  The callback may start new
- * lookups (q is out of the list by then) but must not free d. */
+/* Every part answered, or the time is up.  q leaves the list and loses
+ * its timer first: the callback may start lookups, or even detach the
+ * loop, but must not free d. */
 static void
 query_finish(struct dns_query *q)
 {
 	query_unlink(q);
+	evloop_timer_cancel(q->d->loop, &q->timer);
 	q->deliver(q);
-	query_free(q);
+	dns_parts_free(q->part, q->nparts);
+	free(q);
 }
 
 static bool
