@@ -120,7 +120,9 @@ mta_reply_feed(struct mta_reply_parser *p, const char *line, size_t len, struct 
 	if (!last)
 		return 0;
 	*out = p->r;
+	text = p->line_text;
 	mta_reply_parser_init(p);
+	p->line_text = text;   /* the last line's keyword counts too */
 	return 1;
 fail:
 	mta_reply_parser_init(p);
