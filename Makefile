@@ -16,7 +16,7 @@ WARN     = -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wmissing-prototypes \
            -Wno-unused-parameter
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=gnu17 $(WARN) -D_GNU_SOURCE -pthread -Isrc -MMD -MP
-LDLIBS   = -lssl -lcrypto -lsqlite3 -lcrypt -ljansson -lcurl -lz -pthread
+LDLIBS   = -lssl -lcrypto -lsqlite3 -lcrypt -ljansson -lcurl -lz -lunbound -pthread
 
 ifneq ($(SANITIZE),)
 BUILD    = build/san

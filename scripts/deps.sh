@@ -10,11 +10,13 @@ libsqlite3-dev
 libcrypt-dev
 libjansson-dev
 libcurl4-openssl-dev zlib1g-dev
+libunbound-dev dns-root-data
 clang libclang-rt-14-dev
-python3
+python3 python3-dnslib
 curl
 isync
 ca-certificates
+postfix
 "
 # Why each one: README.md, section "Dependencies".
 
@@ -39,7 +41,22 @@ else
 	exit 1
 fi
 export DEBIAN_FRONTEND=noninteractive
+# postfix is for the tests only (smtp-sink, tests/unit/test_mta.c): no
+# configuration, and no system daemon started while it installs (the
+# same policy-rc.d guard as .ci/run uses for dovecot-core).
+made_policy=
+case " $missing " in
+*" postfix "*)
+	echo "postfix postfix/main_mailer_type select No configuration" | $SUDO debconf-set-selections
+	if [ ! -e /usr/sbin/policy-rc.d ]; then
+		printf '#!/bin/sh\nexit 101\n' | $SUDO tee /usr/sbin/policy-rc.d >/dev/null
+		$SUDO chmod +x /usr/sbin/policy-rc.d
+		made_policy=1
+	fi
+	;;
+esac
 $SUDO apt-get update -qq >/dev/null
 # shellcheck disable=SC2086
 $SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null
+[ -z "$made_policy" ] || $SUDO rm -f /usr/sbin/policy-rc.d
 echo "deps: done"

@@ -44,15 +44,24 @@ struct dns_settings {
 	 * the system's (/etc/resolv.conf). */
 	const char *resolver;
 	/* DNSSEC trust anchors: a file of DS/DNSKEY records, and/or records
-	 * as text; NULL: Debian's root key (/usr/share/dns/root.key) if present. */
+	 * as text; both NULL: Debian's root key (/usr/share/dns/root.key) if
+	 * present.  trust_anchor_file "none": no DNSSEC validation at all, so
+	 * nothing is secure and nothing bogus (for a resolver that is trusted
+	 * anyway, and for tests against an unsigned server, whose answers
+	 * would otherwise be bogus under the root key). */
 	const char *trust_anchor_file;
 	const char *trust_anchor;
 	unsigned timeout_ms;     /* 0: DNS_TIMEOUT_MS */
 };
 
+/* Returns the resolver, or NULL with a malloc'd message in *error_out
+ * (bad resolver address, unreadable trust anchor).  The settings are
+ * copied into libunbound. */
 struct dns *dns_new(const struct dns_settings *set, char **error_out);
+/* Accepts NULL; detaches the loop if still attached.  Not from a callback. */
 void dns_free(struct dns **d);
-/* Watches the async fd on loop; async lookups are then allowed there. */
+/* Watches the async fd on loop; async lookups are then allowed there.
+ * One loop at a time.  Returns 0, or -1 with a malloc'd *error_out. */
 int dns_attach_loop(struct dns *d, struct evloop *loop, char **error_out);
 /* Before freeing the loop: cancels pending async lookups (their
  * callbacks are not called) and stops watching. */
@@ -65,7 +74,8 @@ struct dns_mx {
 struct dns_mx_list {
 	enum dns_status status;
 	bool secure;             /* DNSSEC validated */
-	bool null_mx;            /* RFC 7505: one MX "0 ." -- the domain takes no mail */
+	bool null_mx;            /* RFC 7505: one MX "0 ." -- the domain takes no mail
+	                            (status DNS_OK, n 0) */
 	size_t n;
 	struct dns_mx mx[DNS_MX_MAX];   /* by preference, shuffled among equals */
 };
@@ -97,17 +107,22 @@ struct dns_tlsa_list {
 	struct dns_tlsa tlsa[DNS_TLSA_MAX];
 };
 
-/* Synchronous: block the calling (worker) thread.  Return 0 and fill *out
- * (whose status says what was found); -1 only for misuse (bad name). */
+/* Synchronous: block the calling (worker) thread, at most the timeout.
+ * Return 0 and fill *out (whose status says what was found); -1 only for
+ * misuse (bad name).  Records that do not parse, or do not fit the
+ * limits above, are skipped; an answer with none left is DNS_PERMFAIL.
+ * TXT records holding a NUL byte and TLSA data over DNS_TLSA_DATA_MAX
+ * are skipped that way too.  Not from the loop thread. */
 int dns_mx_sync(struct dns *d, const char *domain, struct dns_mx_list *out);
 int dns_addr_sync(struct dns *d, const char *name, struct dns_addr_list *out);
 int dns_txt_sync(struct dns *d, const char *name, struct dns_txt_list *out);
 int dns_tlsa_sync(struct dns *d, const char *name, struct dns_tlsa_list *out);
 /* PTR of an address, for SPF's %{p} and ptr: mechanism (may be skipped). */
 
-/* Asynchronous, on the attached loop.  cb runs on that loop exactly once
- * (also for failures), never before the call returns; the list is valid
- * during the call only. */
+/* Asynchronous, on the attached loop (panics without one).  cb runs on
+ * that loop exactly once (also for failures: a bad name is DNS_PERMFAIL),
+ * never before the call returns; the list is valid during the call only.
+ * cb may start lookups but must not free the struct dns. */
 typedef void dns_mx_cb(void *arg, const struct dns_mx_list *res);
 typedef void dns_addr_cb(void *arg, const struct dns_addr_list *res);
 typedef void dns_tlsa_cb(void *arg, const struct dns_tlsa_list *res);

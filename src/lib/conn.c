@@ -36,7 +36,8 @@
 #define CONN_BUF_KEEP 4096
 #define CONN_DISPATCH_MAX 64
 
-enum conn_state { CONN_HANDSHAKE, CONN_OPEN };
+/* CONNECTING: conn_connect's socket, waiting for the TCP handshake. */
+enum conn_state { CONN_CONNECTING, CONN_HANDSHAKE, CONN_OPEN };
 
 struct conn_timer {
 	struct conn_timer *next;
@@ -69,6 +70,10 @@ struct conn {
 	bool dead;               /* socket unusable: finish now */
 	bool closing;            /* conn_close(): flush, then finish */
 	bool starttls_pending;
+	bool tls_client;         /* our TLS side is the client (conn_starttls_client) */
+	size_t tls_plain_left;   /* queued bytes still sent in the clear before the handshake */
+	int connect_err;         /* conn_connect failed: errno for h->connect_failed */
+	SSL *client_ssl;         /* conn_starttls_client's, until the handshake starts */
 	bool skipping;           /* dropping an overlong line */
 	bool overlong_done;      /* ...and its LF came: report it next */
 	bool want_input;         /* call h->input at settle */
@@ -200,6 +205,42 @@ addr_text(const struct sockaddr_storage *ss, char *out, size_t outsize, unsigned
 
 /* Creation and destruction. */
 
+/* The part of a connection the server and the client side share. */
+static struct conn *
+conn_alloc(struct evloop *loop, int fd, const struct conn_handler *h, void *listener_arg)
+{
+	struct conn *c = xcalloc(1, sizeof(*c));
+
+	c->loop = loop;
+	c->fd = fd;
+	c->h = h;
+	c->listener_arg = listener_arg;
+	c->last_activity = evloop_now_ms(loop);
+	c->created = c->last_activity;
+	c->last_sent = c->last_activity;
+	snprintf(c->id, sizeof(c->id), "%08x", (atomic_fetch_add(&next_id, 1) + 1) * 2654435761u);
+	atomic_fetch_add(&n_conns, 1);
+	c->next = thread_conns;
+	if (c->next != NULL)
+		c->next->prevp = &c->next;
+	c->prevp = &thread_conns;
+	thread_conns = c;
+	return c;
+}
+
+static void
+conn_addrs(struct conn *c)
+{
+	struct sockaddr_storage ss;
+	socklen_t sslen = sizeof(ss);
+
+	if (getpeername(c->fd, (struct sockaddr *)&ss, &sslen) == 0)
+		addr_text(&ss, c->peer, sizeof(c->peer), &c->peer_port, &c->loopback);
+	sslen = sizeof(ss);
+	if (getsockname(c->fd, (struct sockaddr *)&ss, &sslen) == 0)
+		addr_text(&ss, c->local, sizeof(c->local), NULL, NULL);
+}
+
 struct conn *
 conn_new(struct evloop *loop, int fd, const struct conn_handler *h, void *listener_arg,
          struct tls_server *tls, bool implicit_tls)
@@ -211,34 +252,13 @@ struct conn *
 conn_new_tracked(struct evloop *loop, int fd, const struct conn_handler *h, void *listener_arg,
                  struct tls_server *tls, bool implicit_tls, void (*release)(void *arg), void *release_arg)
 {
-	struct conn *c = xcalloc(1, sizeof(*c));
-	struct sockaddr_storage ss;
-	socklen_t sslen = sizeof(ss);
+	struct conn *c = conn_alloc(loop, fd, h, listener_arg);
 
 	c->release = release;
 	c->release_arg = release_arg;
-	c->loop = loop;
-	c->fd = fd;
-	c->h = h;
-	c->listener_arg = listener_arg;
 	c->tls = tls;
 	c->state = CONN_OPEN;
-	c->last_activity = evloop_now_ms(loop);
-	c->created = c->last_activity;
-	c->last_sent = c->last_activity;
-	snprintf(c->id, sizeof(c->id), "%08x", (atomic_fetch_add(&next_id, 1) + 1) * 2654435761u);
-	if (getpeername(fd, (struct sockaddr *)&ss, &sslen) == 0)
-		addr_text(&ss, c->peer, sizeof(c->peer), &c->peer_port, &c->loopback);
-	sslen = sizeof(ss);
-	if (getsockname(fd, (struct sockaddr *)&ss, &sslen) == 0)
-		addr_text(&ss, c->local, sizeof(c->local), NULL, NULL);
-	atomic_fetch_add(&n_conns, 1);
-	c->next = thread_conns;
-	if (c->next != NULL)
-		c->next->prevp = &c->next;
-	c->prevp = &thread_conns;
-	thread_conns = c;
-
+	conn_addrs(c);
 	c->events = EPOLLIN;
 	if (evloop_add(loop, fd, c->events, on_io, c) == -1) {
 		log_warn("%s %s cannot watch socket", h->name, c->id);
@@ -271,7 +291,13 @@ finish(struct conn *c)
 
 	if (c->opened) {
 		c->opened = false;
+		/* A client handshake that never completed: the session
+		 * learns it failed while the verify result is still there. */
+		if (c->tls_client && c->state == CONN_HANDSHAKE && c->h->tls_ready != NULL)
+			c->h->tls_ready(c->session, false);
 		c->h->close(c->session);
+	} else if (c->state == CONN_CONNECTING && c->h->connect_failed != NULL) {
+		c->h->connect_failed(c->listener_arg, c->connect_err != 0 ? c->connect_err : ECONNABORTED);
 	}
 	evloop_timer_cancel(c->loop, &c->idle_timer);
 	evloop_timer_cancel(c->loop, &c->auth_timer);
@@ -292,6 +318,7 @@ finish(struct conn *c)
 		SSL_free(c->ssl);
 		ERR_clear_error();
 	}
+	SSL_free(c->client_ssl);
 	close(c->fd);
 	if (c->in.data != NULL)
 		str_wipe(c->in.data, c->in.len);
@@ -494,12 +521,16 @@ do_handshake(struct conn *c)
 	int r;
 
 	ERR_clear_error();
-	r = SSL_accept(c->ssl);
+	r = c->tls_client ? SSL_connect(c->ssl) : SSL_accept(c->ssl);
 	if (r == 1) {
 		c->state = CONN_OPEN;
 		c->ssl_want_write = false;
 		log_debug("%s %s tls established %s", c->h->name, c->id, conn_tls_description(c));
-		if (!c->opened) {
+		if (c->tls_client && c->h->tls_ready != NULL) {
+			c->depth++;
+			c->h->tls_ready(c->session, true);
+			c->depth--;
+		} else if (!c->opened) {
 			/* Implicit TLS: the session sets its own timeout. */
 			c->timeout_sec = 0;
 			c->session = c->h->open(c, c->listener_arg);
@@ -587,6 +618,12 @@ flush(struct conn *c)
 	size_t plain_end = c->z != NULL ? c->out_off + c->z_plain_left : c->out.len;
 	size_t before = pending_out(c);
 
+	/* Nothing goes out before the socket is connected or while TLS is
+	 * negotiated; before STARTTLS only what was queued before it. */
+	if (c->state != CONN_OPEN)
+		return;
+	if (c->starttls_pending && c->out_off + c->tls_plain_left < plain_end)
+		plain_end = c->out_off + c->tls_plain_left;
 	while (!c->dead && c->out_off < plain_end) {
 		ssize_t n = raw_send(c, c->out.data + c->out_off, plain_end - c->out_off);
 
@@ -595,6 +632,8 @@ flush(struct conn *c)
 		c->out_off += (size_t)n;
 		if (c->z != NULL)
 			c->z_plain_left -= (size_t)n;
+		if (c->starttls_pending)
+			c->tls_plain_left -= (size_t)n;
 	}
 	if (c->z != NULL && !c->dead && c->z_plain_left == 0) {
 		if (c->out_off < c->out.len) {
@@ -642,7 +681,12 @@ static void
 start_tls_now(struct conn *c)
 {
 	c->starttls_pending = false;
-	c->ssl = tls_server_new_ssl(c->tls);
+	if (c->tls_client) {
+		c->ssl = c->client_ssl;
+		c->client_ssl = NULL;
+	} else {
+		c->ssl = tls_server_new_ssl(c->tls);
+	}
 	if (c->ssl == NULL || SSL_set_fd(c->ssl, c->fd) != 1) {
 		mark_dead(c, "cannot set up tls");
 		return;
@@ -661,8 +705,10 @@ update_events(struct conn *c)
 	    (c->state == CONN_HANDSHAKE ||
 	     (c->in.len - c->in_off < CONN_INPUT_MAX && c->zraw.len - c->zraw_off < CONN_INPUT_MAX)))
 		ev |= EPOLLIN;
-	if (pending_out(c) > 0 || c->ssl_want_write)
+	if ((pending_out(c) > 0 && c->state == CONN_OPEN) || c->ssl_want_write)
 		ev |= EPOLLOUT;
+	if (c->state == CONN_CONNECTING)
+		ev = EPOLLOUT;   /* writable: the TCP handshake ended, one way or the other */
 	if (ev != c->events) {
 		if (evloop_mod(c->loop, c->fd, ev, on_io, c) == -1)
 			mark_dead(c, "epoll_ctl");
@@ -742,7 +788,7 @@ settle(struct conn *c)
 			inflate_pending(c);
 		flush(c);
 		/* The "go ahead" reply is out: the handshake can begin. */
-		if (c->starttls_pending && c->out_off == c->out.len && !c->dead)
+		if (c->starttls_pending && c->tls_plain_left == 0 && !c->dead)
 			start_tls_now(c);
 		if (c->want_drained && pending_out(c) < NET_OUTPUT_HIGH / 2 && !c->dead && c->opened) {
 			c->want_drained = false;
@@ -777,13 +823,74 @@ settle(struct conn *c)
 	update_events(c);
 }
 
+/* The socket of conn_connect became writable: connected, or failed. */
+static void
+connect_done(struct conn *c)
+{
+	int err = 0;
+	socklen_t len = sizeof(err);
+
+	if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len) == -1)
+		err = errno;
+	if (err != 0) {
+		c->connect_err = err;
+		mark_dead(c, NULL);
+		return;
+	}
+	c->state = CONN_OPEN;
+	conn_addrs(c);
+	/* The session sets its own timeout. */
+	conn_set_timeout(c, 0);
+	c->session = c->h->open(c, c->listener_arg);
+	c->opened = true;
+}
+
+/* A connect that failed at once is still reported from the loop. */
+static void
+connect_failed_now(void *arg)
+{
+	struct conn *c = arg;
+
+	mark_dead(c, NULL);
+}
+
+struct conn *
+conn_connect(struct evloop *loop, const struct sockaddr *addr, unsigned addrlen, const struct conn_handler *h,
+             void *arg, unsigned timeout_sec)
+{
+	int fd = socket(addr->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	struct conn *c;
+
+	if (fd == -1)
+		return NULL;
+	c = conn_alloc(loop, fd, h, arg);
+	c->state = CONN_CONNECTING;
+	/* Until connected, the address we were given names the peer. */
+	addr_text((const struct sockaddr_storage *)addr, c->peer, sizeof(c->peer), &c->peer_port, &c->loopback);
+	c->events = EPOLLOUT;
+	if (evloop_add(loop, fd, c->events, on_io, c) == -1) {
+		c->connect_err = errno;
+		conn_after(c, 0, connect_failed_now, c);
+		return c;
+	}
+	if (connect(fd, addr, addrlen) == -1 && errno != EINPROGRESS) {
+		c->connect_err = errno;
+		conn_after(c, 0, connect_failed_now, c);
+		return c;
+	}
+	conn_set_timeout(c, timeout_sec);
+	return c;
+}
+
 static void
 on_io(void *arg, uint32_t events)
 {
 	struct conn *c = arg;
 
 	c->depth++;
-	if (c->state == CONN_HANDSHAKE) {
+	if (c->state == CONN_CONNECTING) {
+		connect_done(c);
+	} else if (c->state == CONN_HANDSHAKE) {
 		do_handshake(c);
 	} else {
 		if (events & EPOLLOUT) {
@@ -793,8 +900,9 @@ on_io(void *arg, uint32_t events)
 		if (events & (EPOLLIN | EPOLLHUP | EPOLLERR))
 			do_read(c);
 	}
-	/* HUP: both directions are gone; replies cannot be sent any more. */
-	if (events & (EPOLLERR | EPOLLHUP))
+	/* HUP: both directions are gone; replies cannot be sent any more.
+	 * (While connecting, connect_done read the reason from SO_ERROR.) */
+	if ((events & (EPOLLERR | EPOLLHUP)) && c->state != CONN_CONNECTING)
 		mark_dead(c, "socket closed");
 	c->depth--;
 	settle(c);
@@ -931,7 +1039,31 @@ conn_starttls(struct conn *c)
 	c->skipping = false;
 	c->overlong_done = false;
 	c->starttls_pending = true;
+	c->tls_plain_left = pending_out(c);
 	return 0;
+}
+
+void
+conn_starttls_client(struct conn *c, SSL *ssl)
+{
+	if (c->ssl != NULL || c->starttls_pending)
+		panic("conn_starttls_client: TLS already started");
+	SSL_set_connect_state(ssl);
+	c->tls_client = true;
+	c->client_ssl = ssl;
+	/* Replies after the server's "go ahead" came in the clear: they are
+	 * not the server's over TLS (CVE-2011-0411, the client side). */
+	c->in_off = c->in.len;
+	c->skipping = false;
+	c->overlong_done = false;
+	c->starttls_pending = true;
+	c->tls_plain_left = pending_out(c);
+}
+
+SSL *
+conn_ssl(const struct conn *c)
+{
+	return c->ssl;
 }
 
 int
@@ -1164,7 +1296,10 @@ idle_fired(void *arg)
 		return;
 	}
 	c->depth++;
-	if (c->state == CONN_HANDSHAKE || !c->opened) {
+	if (c->state == CONN_CONNECTING) {
+		c->connect_err = ETIMEDOUT;
+		mark_dead(c, NULL);
+	} else if (c->state == CONN_HANDSHAKE || !c->opened) {
 		log_info("%s %s tls handshake timeout peer=%s", c->h->name, c->id, c->peer);
 		mark_dead(c, NULL);
 	} else if (stalled) {

@@ -1,5 +1,7 @@
-/* A client connection: a non-blocking socket, optionally TLS (implicit or
+/* A connection: a non-blocking socket, optionally TLS (implicit or
  * upgraded with STARTTLS/STLS), with an input and an output buffer.
+ * Accepted by a server (conn_new) or made by us (conn_connect, for
+ * outbound SMTP); after open both work the same way.
  *
  * A protocol plugs in with a struct conn_handler.  The connection calls
  * handler->input whenever new bytes (already decrypted) are in
@@ -19,6 +21,8 @@
 
 struct conn;
 struct ssl_ctx_st;
+struct sockaddr;
+typedef struct ssl_st SSL;
 
 /* Why conn ends a connection early (handler->limit). */
 enum conn_limit {
@@ -60,6 +64,17 @@ struct conn_handler {
 	 * size bytes with the NUL) and returns its length; 0: close without a
 	 * word.  listener_arg is what open would get.  May be NULL. */
 	size_t (*refusal)(const void *listener_arg, const char *why, char *out, size_t size);
+
+	/* Client side only (conn_connect); NULL in server handlers. */
+	/* The connection could not be made: err is an errno (ECONNREFUSED,
+	 * ETIMEDOUT, EHOSTUNREACH...).  open was never called and close will
+	 * not be; the connection is freed after this returns. */
+	void (*connect_failed)(void *arg, int err);
+	/* The handshake started by conn_starttls_client ended: ok true when
+	 * TLS is up (write the next command now; conn_ssl() tells who the
+	 * peer is); false when it failed, just before close (conn_ssl() still
+	 * holds the verify result). */
+	void (*tls_ready)(void *session, bool ok);
 };
 
 /* The bytes received and not yet consumed (decrypted). */
@@ -93,7 +108,17 @@ size_t conn_output_pending(const struct conn *c);
  * input already received is discarded (STARTTLS command injection,
  * CVE-2011-0411).  Returns -1 if TLS is not configured. */
 int conn_starttls(struct conn *c);
+/* The client's side of STARTTLS: call it once the peer's "go ahead" reply
+ * has been read.  conn takes ssl (built by the caller from its client
+ * SSL_CTX: SNI, verification, DANE) and runs the handshake in connect
+ * state; handler->tls_ready reports how it went.  Input buffered after
+ * the reply is discarded (a man in the middle's injected replies), and
+ * output queued from now on waits for the handshake and goes encrypted. */
+void conn_starttls_client(struct conn *c, SSL *ssl);
 bool conn_tls_active(const struct conn *c);
+/* The connection's SSL (to read the verify result, the peer certificate),
+ * or NULL before TLS. */
+SSL *conn_ssl(const struct conn *c);
 
 /* COMPRESS=DEFLATE (RFC 4978): output queued so far (the OK) is sent as
  * it is, everything after is deflated, and input not yet consumed and
@@ -204,6 +229,13 @@ struct conn *conn_new(struct evloop *loop, int fd, const struct conn_handler *h,
 struct conn *conn_new_tracked(struct evloop *loop, int fd, const struct conn_handler *h, void *listener_arg,
                               struct tls_server *tls, bool implicit_tls, void (*release)(void *arg),
                               void *release_arg);
+/* For a client: starts a non-blocking connect to addr.  On success
+ * h->open(c, arg) runs on the loop, as for an accepted socket; on failure
+ * (refused, unreachable, no answer within timeout_sec) h->connect_failed
+ * (arg, errno).  Neither runs before this returns.  Returns NULL only
+ * when no socket could be made (errno set). */
+struct conn *conn_connect(struct evloop *loop, const struct sockaddr *addr, unsigned addrlen,
+                          const struct conn_handler *h, void *arg, unsigned timeout_sec);
 /* Connections alive and deferred jobs not yet completed, in the whole
  * process (for shutdown and limits). */
 unsigned conn_count(void);

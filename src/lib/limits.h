@@ -15,6 +15,20 @@
 #define SMTP_RECEIVED_HOPS_MAX 100    /* RFC 5321 6.3: loop detection by counting Received */
 #define SMTP_BDAT_CHUNK_MAX    (64ULL * 1024 * 1024) /* one BDAT chunk; the message is bounded by max_message_size */
 
+/* Outbound SMTP (src/mta) */
+#define MTA_REPLY_LINE_MAX     2048   /* RFC 5321 4.5.3.1.5 says 512; peers send longer text, CRLF included */
+#define MTA_REPLY_LINES_MAX    128    /* lines of one multi-line reply (an EHLO lists ~20) */
+#define MTA_REPLY_TOTAL_MAX    (64 * 1024) /* bytes of one multi-line reply */
+#define MTA_BDAT_CHUNK         (1024 * 1024) /* bytes per BDAT chunk: one reply per MiB */
+#define MTA_READ_CHUNK         65536  /* bytes of the message file read at once */
+#define MTA_CONNECT_TIMEOUT_SEC 30    /* Postfix smtp_connect_timeout */
+#define MTA_TIMEOUT_GREETING   300    /* RFC 5321 4.5.3.2.1 */
+#define MTA_TIMEOUT_MAIL       300    /* RFC 5321 4.5.3.2.2 (EHLO, STARTTLS, AUTH, RSET too) */
+#define MTA_TIMEOUT_RCPT       300    /* RFC 5321 4.5.3.2.3 */
+#define MTA_TIMEOUT_DATA       120    /* RFC 5321 4.5.3.2.4 */
+#define MTA_TIMEOUT_BLOCK      180    /* RFC 5321 4.5.3.2.5: each data block sent */
+#define MTA_TIMEOUT_DOT        600    /* RFC 5321 4.5.3.2.6 (and each BDAT reply) */
+
 /* POP3 */
 #define POP3_CMD_LINE_MAX      255    /* RFC 2449 section 4: 255 octets including CRLF */
 #define POP3_AUTH_LINE_MAX     24800  /* RFC 5034 4: AUTH responses may exceed 255 octets; holds a 16 KiB OAuth token in base64 */

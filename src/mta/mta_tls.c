@@ -1,0 +1,92 @@
+/* The client's TLS for STARTTLS, one SSL per connection under the
+ * session's policy: opportunistic (any certificate: RFC 7435, better than
+ * plain text), required (the chain and the MX name, RFC 6125), or DANE
+ * (the TLSA records of the MX, RFC 7672: DANE-TA(2) and DANE-EE(3) only,
+ * and no name check for DANE-EE). */
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509_vfy.h>
+
+#include "mta/mta_private.h"
+
+SSL *
+mta_tls_new_ssl(const struct mta_session *s, const char **error_out)
+{
+	const struct mta_params *p = &s->p;
+	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+	SSL *ssl = NULL;
+	size_t usable = 0;
+
+	if (ctx == NULL) {
+		*error_out = "SSL_CTX_new failed";
+		goto fail;
+	}
+	if (p->tls == MTA_TLS_REQUIRED) {
+		if (p->tls_name == NULL) {
+			*error_out = "no name to verify";
+			goto fail;
+		}
+		if ((p->ca_file != NULL ? SSL_CTX_load_verify_locations(ctx, p->ca_file, NULL)
+		                        : SSL_CTX_set_default_verify_paths(ctx)) != 1) {
+			*error_out = "cannot load the trusted CAs";
+			goto fail;
+		}
+		SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+	} else if (p->tls == MTA_TLS_DANE) {
+		if (p->tls_name == NULL || SSL_CTX_dane_enable(ctx) <= 0) {
+			*error_out = "cannot enable DANE";
+			goto fail;
+		}
+		SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+	} else {
+		SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
+	}
+	if ((ssl = SSL_new(ctx)) == NULL) {
+		*error_out = "SSL_new failed";
+		goto fail;
+	}
+	if (p->tls_name != NULL && SSL_set_tlsext_host_name(ssl, p->tls_name) != 1) {
+		*error_out = "bad SNI name";
+		goto fail;
+	}
+	if (p->tls == MTA_TLS_REQUIRED && SSL_set1_host(ssl, p->tls_name) != 1) {
+		*error_out = "bad name to verify";
+		goto fail;
+	}
+	if (p->tls == MTA_TLS_DANE) {
+		if (SSL_dane_enable(ssl, p->tls_name) <= 0) {
+			*error_out = "cannot enable DANE";
+			goto fail;
+		}
+		SSL_dane_set_flags(ssl, DANE_FLAG_NO_DANE_EE_NAMECHECKS);
+		for (size_t i = 0; i < s->tlsa.n; i++) {
+			const struct dns_tlsa *t = &s->tlsa.tlsa[i];
+
+			if (t->usage != 2 && t->usage != 3)
+				continue;   /* RFC 7672 3.1.3: PKIX-TA/EE are not for SMTP */
+			if (SSL_dane_tlsa_add(ssl, t->usage, t->selector, t->mtype, t->data, t->len) > 0)
+				usable++;
+		}
+		if (usable == 0) {
+			*error_out = "no usable TLSA record";
+			goto fail;
+		}
+	}
+	SSL_CTX_free(ctx);    /* the SSL holds its own reference */
+	return ssl;
+fail:
+	SSL_free(ssl);
+	SSL_CTX_free(ctx);
+	ERR_clear_error();
+	return NULL;
+}
+
+const char *
+mta_tls_verify_error(SSL *ssl)
+{
+	long v;
+
+	if (ssl == NULL || (v = SSL_get_verify_result(ssl)) == X509_V_OK)
+		return NULL;
+	return X509_verify_cert_error_string(v);
+}
