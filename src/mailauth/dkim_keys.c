@@ -226,6 +226,10 @@ dkim_key_generate(const char *data_dir, const char *domain, const char *selector
 		*error_out = msg("not a valid lower-case domain and selector: %s %s", domain, selector);
 		return -1;
 	}
+	/* data_dir too, as cli_open_directory() does on a first run */
+	snprintf(path, sizeof(path), "%s", data_dir);
+	if (mkdir(path, 0700) != 0 && errno != EEXIST)
+		goto fail_errno;
 	snprintf(path, sizeof(path), "%s/dkim", data_dir);
 	if (mkdir(path, 0700) != 0 && errno != EEXIST)
 		goto fail_errno;
