@@ -14,6 +14,7 @@ clang libclang-rt-14-dev
 python3
 curl
 isync
+python3-dkim
 ca-certificates
 "
 # Why each one: README.md, section "Dependencies".
