@@ -15,6 +15,7 @@ clang libclang-rt-14-dev
 python3 python3-dnslib
 curl
 isync
+python3-dkim
 ca-certificates
 postfix
 "

@@ -57,4 +57,19 @@
 #define NET_LISTEN_BACKLOG     1024
 #define TLS_HANDSHAKE_TIMEOUT_SEC 30
 
+/* DKIM (src/mailauth/) */
+#define DKIM_HEADER_MAX        (1024 * 1024) /* header section read to sign or verify; SMTP_TEXT_LINE_MAX, as the header is one long text */
+#define DKIM_FIELDS_MAX        2000   /* header fields considered in one message (Received alone rarely passes SMTP_RECEIVED_HOPS_MAX) */
+#define DKIM_SIGS_MAX          8      /* DKIM-Signature fields evaluated per message (RFC 6376 6.1: verifiers MAY limit the number) */
+#define DKIM_TAGS_MAX          32     /* tags in one tag-list: RFC 6376 defines 15 for a signature, 6 for a key */
+#define DKIM_H_MAX             64     /* names in h= (RFC 6376 5.4: signers choose; 64 allows oversigning of everything useful) */
+#define DKIM_SELECTOR_MAX      63     /* one DNS label (RFC 1035 2.3.4); multi-label selectors are not used by Tern */
+#define DKIM_KEY_RECORD_MAX    4096   /* one key TXT record, its strings joined (an 8192-bit RSA key is about 1.4K of base64) */
+#define DKIM_TXT_RECORDS_MAX   4      /* TXT records kept per key name (RFC 6376 3.6.2.2: more than one is undefined) */
+#define DKIM_SIG_BYTES_MAX     1024   /* b=: an 8192-bit RSA signature */
+#define DKIM_RSA_BITS_MIN      1024   /* RFC 8301 3.2: verifiers MUST NOT accept keys under 1024 bits */
+#define DKIM_RSA_BITS_DEFAULT  2048   /* RFC 8301 3.2: signers SHOULD use at least 2048 */
+#define DKIM_LINE_MAX          78     /* RFC 5322 2.1.1: lines SHOULD be at most 78 characters */
+#define DKIM_BODY_CHUNK        65536  /* bytes read from the message file at once when hashing the body */
+
 #endif

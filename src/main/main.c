@@ -20,6 +20,9 @@ const char cli_main_usage[] =
 	"  config check               check the configuration and print it in full\n"
 	"  queue list                 show the outbound queue\n"
 	"  auth blocked|unblock       show or lift blocks on failing client addresses\n"
+	"  dkim generate|list|sign|verify\n"
+	"                             DKIM signing keys (sign, verify: for testing)\n"
+	"  dns records DOMAIN         the DNS records a domain needs, ready to paste\n"
 	"  help [COMMAND]             show this help, or a command's\n"
 	"\n"
 	"Options:\n"
@@ -38,6 +41,8 @@ static const struct cli_cmd commands[] = {
 	{ "config", cli_config },
 	{ "queue", cli_queue },
 	{ "auth", cli_auth },
+	{ "dkim", cli_dkim },
+	{ "dns", cli_dns },
 	{ NULL, NULL },
 };
 

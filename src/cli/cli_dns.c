@@ -1,0 +1,86 @@
+/* tern dns records DOMAIN */
+#include "cli/cli.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/str.h"
+#include "mailauth/dkim.h"
+
+static const char dns_usage[] =
+	"usage: tern dns records DOMAIN\n"
+	"\n"
+	"Prints every DNS record DOMAIN needs to receive and send mail through this\n"
+	"server, one per line in zone-file syntax, ready to paste: MX (to [server]\n"
+	"hostname), SPF, the DKIM key records (tern dkim generate), DMARC, and the\n"
+	"SRV records mail clients use to find the server (RFC 6186, RFC 8314).\n";
+
+/* RFC 6186 3: a service not offered gets target "." */
+static void
+print_srv(const struct tern_config *cfg, const char *domain, const char *label, enum service s)
+{
+	const struct listen_config *l = &cfg->listen[s];
+
+	if (l->enabled && config_service_enabled(cfg, s))
+		printf("%s._tcp.%s. IN SRV 0 1 %s %s.\n", label, domain, l->port, cfg->hostname);
+	else
+		printf("%s._tcp.%s. IN SRV 0 0 0 .\n", label, domain);
+}
+
+static int
+dns_records(struct cli_ctx *ctx, int argc, char **argv)
+{
+	static struct tern_config cfg;
+	struct dkim_keys *keys = NULL;
+	char domain[DOMAIN_MAX + 1], *error = NULL;
+	const char *pos[1];
+	size_t i, nkeys = 0;
+	int r;
+
+	r = cli_parse(ctx, argc, argv, NULL, pos, 1, 1, NULL, dns_usage);
+	if (r != CLI_CONTINUE)
+		return r;
+	str_lcpy(domain, pos[0], sizeof(domain));
+	str_lower(domain);
+	if (!dkim_name_valid(domain, DOMAIN_MAX)) {
+		cli_error("not a domain name: %s", pos[0]);
+		return CLI_EXIT_ERROR;
+	}
+	if (cli_load_config(ctx, &cfg) != 0)
+		return CLI_EXIT_ERROR;
+	if (dkim_keys_load(cfg.data_dir, &keys, &error) != 0) {
+		cli_error("%s", error);
+		free(error);
+		return CLI_EXIT_ERROR;
+	}
+	printf("%s. IN MX 10 %s.\n", domain, cfg.hostname);
+	printf("%s. IN TXT \"v=spf1 mx -all\"\n", domain);
+	for (i = 0; i < keys->n; i++) {
+		char *line;
+
+		if (strcmp(keys->key[i].domain, domain) != 0 || (line = dkim_key_dns_line(&keys->key[i])) == NULL)
+			continue;
+		printf("%s\n", line);
+		free(line);
+		nkeys++;
+	}
+	if (nkeys == 0)
+		printf("; no DKIM key: run tern dkim generate %s\n", domain);
+	printf("_dmarc.%s. IN TXT \"v=DMARC1; p=quarantine; rua=mailto:postmaster@%s\"\n", domain, domain);
+	print_srv(&cfg, domain, "_submissions", SERVICE_SUBMISSIONS);
+	print_srv(&cfg, domain, "_imaps", SERVICE_IMAPS);
+	print_srv(&cfg, domain, "_pop3s", SERVICE_POP3S);
+	dkim_keys_free(&keys);
+	return CLI_EXIT_OK;
+}
+
+int
+cli_dns(struct cli_ctx *ctx, int argc, char **argv)
+{
+	static const struct cli_cmd cmds[] = {
+		{ "records", dns_records },
+		{ NULL, NULL },
+	};
+
+	return cli_dispatch(ctx, argc, argv, cmds, dns_usage);
+}
