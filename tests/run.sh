@@ -46,15 +46,20 @@ for t in build/san/tests/test_*; do
 	run_one "unit/$(basename "$t")" "$t"
 done
 
+# Debian's Python, which has the python3-* packages scripts/deps.sh
+# installs (dnslib, dkim), even where another python3 comes first in PATH.
+PYTHON=python3
+[ -x /usr/bin/python3 ] && PYTHON=/usr/bin/python3
+
 echo "--- end-to-end tests"
 export TERN_BIN="$PWD/build/san/tern"
 for t in tests/e2e/test_*.py; do
 	[ -f "$t" ] || continue
-	run_one "e2e/$(basename "$t" .py)" python3 "$t"
+	run_one "e2e/$(basename "$t" .py)" "$PYTHON" "$t"
 done
 
 echo "--- imaptest compliance (when IMAPTEST is set)"
-run_one "imaptest-compliance" python3 tests/imaptest_compliance.py
+run_one "imaptest-compliance" "$PYTHON" tests/imaptest_compliance.py
 
 echo "--- fuzz smoke run"
 run_one "fuzz-smoke" tests/fuzz-smoke.sh

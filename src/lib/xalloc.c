@@ -1,5 +1,7 @@
 /* Allocation that cannot fail.  A mail server that runs out of memory has
  * no good way on; dying loudly is better than corrupting state. */
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -50,5 +52,20 @@ xstrndup(const char *s, size_t n)
 
 	memcpy(p, s, len);
 	p[len] = '\0';
+	return p;
+}
+
+char *
+xasprintf(const char *fmt, ...)
+{
+	va_list ap;
+	char *p;
+	int r;
+
+	va_start(ap, fmt);
+	r = vasprintf(&p, fmt, ap);
+	va_end(ap);
+	if (r < 0)
+		panic("out of memory formatting a string");
 	return p;
 }

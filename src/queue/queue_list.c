@@ -59,7 +59,8 @@ collect_ids(DIR *d, queue_id **ids_out, size_t *n_out, const char **error_out)
 		ids[n][len] = '\0';
 		n++;
 	}
-	qsort(ids, n, sizeof(*ids), cmp_id);
+	if (n > 0)
+		qsort(ids, n, sizeof(*ids), cmp_id);
 	*ids_out = ids;
 	*n_out = n;
 	return 0;

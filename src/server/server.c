@@ -35,6 +35,7 @@
 #include "pop3/pop3.h"
 #include "server/listener.h"
 #include "server/maint.h"
+#include "queue/queue_runner.h"
 #include "server/server.h"
 #include "smtp/smtp.h"
 #include "store/store_fts.h"
@@ -549,6 +550,12 @@ server_run(const struct tern_config *cfg)
 		clock_gettime(CLOCK_REALTIME, &started);
 		maint_start(cfg, &started);
 	}
+	/* Outbound delivery (queue/queue_runner.h): its own thread and loop. */
+	if (queue_runner_start(cfg, &error) == -1) {
+		log_error("delivery agent not started, the queue waits: %s", error);
+		free(error);
+		error = NULL;
+	}
 	srv.nloops = cfg->threads;
 	srv.loops = xcalloc(srv.nloops, sizeof(*srv.loops));
 	acceptors = xcalloc((size_t)srv.nloops * (srv.nlisteners ? srv.nlisteners : 1), sizeof(*acceptors));
@@ -605,6 +612,7 @@ server_run(const struct tern_config *cfg)
 			srv.listeners[j].fd = -1;
 		}
 	}
+	queue_runner_stop();
 	finish_in_flight(&srv);
 	maint_stop();
 	/* What is left after the grace period is closed by its own loop. */

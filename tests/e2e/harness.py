@@ -92,12 +92,18 @@ def certificate():
 class Server:
     """One tern instance with its own data directory."""
 
-    def __init__(self, allow_plaintext="loopback", max_message_size="50M", extra="", tls=True):
+    def __init__(self, allow_plaintext="loopback", max_message_size="50M", extra="", tls=True, listen=None):
+        """listen: {service: (host, port)} for listeners that must sit at a
+        given address, such as a destination MX on 127.0.0.x."""
         self.dir = tempfile.mkdtemp(prefix="tern-e2e-")
         self.data = os.path.join(self.dir, "data")
         self.conf = os.path.join(self.dir, "tern.conf")
         services = SERVICES if tls else [s for s in SERVICES if s not in ("pop3s", "submissions", "imaps")]
         self.ports = dict(zip(services, free_ports(len(services))))
+        self.hosts = {}
+        for service, (host, port) in (listen or {}).items():
+            self.hosts[service] = host
+            self.ports[service] = port
         self.log_path = os.path.join(self.dir, "server.log")
         self.proc = None
         self.settings = (allow_plaintext, max_message_size, extra, tls)
@@ -114,7 +120,7 @@ class Server:
             lines += ["[tls]", "cert = " + cert, "key = " + key]
         lines += ["[listen]"]
         for s, p in self.ports.items():
-            lines.append("%s = 127.0.0.1:%d" % (s, p))
+            lines.append("%s = %s:%d" % (s, self.hosts.get(s, "127.0.0.1"), p))
         lines += ["[auth]", "allow_plaintext = " + allow_plaintext,
                   "[limits]", "max_message_size = " + max_message_size]
         with open(self.conf, "w") as f:

@@ -1,0 +1,463 @@
+/* Destinations of the delivery agent: one per recipient domain (or one
+ * for the smarthost).  A destination finds its mail servers (MX in
+ * preference order, then each one's addresses; no MX: the domain itself,
+ * RFC 5321 5.1; a null MX, RFC 7505: nothing to try), opens up to
+ * connections_per_domain SMTP sessions, and each session takes the jobs
+ * waiting for that destination one after another, so one connection
+ * carries many messages.  A session that cannot connect or greet moves
+ * to the next address; when every address failed, the jobs waiting are
+ * deferred with that error. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "lib/log.h"
+#include "lib/xalloc.h"
+#include "queue/queue_runner_private.h"
+
+struct qconn {
+	struct qdest *d;
+	size_t addr_i;
+	bool plain;              /* opportunistic TLS failed on this address: retried without */
+	bool was_ready;
+	struct qjob *job;
+	struct mta_params params;
+	struct mta_session *s;
+};
+
+static struct qdest *dests;
+
+static void dest_kick(struct qdest *d);
+static void conn_start(struct qdest *d, size_t addr_i, bool plain);
+
+struct qdest *
+qdest_get(const char *domain)
+{
+	struct qdest *d;
+
+	for (d = dests; d != NULL; d = d->next) {
+		if (strcasecmp(d->domain, domain) == 0)
+			return d;
+	}
+	d = xcalloc(1, sizeof(*d));
+	snprintf(d->domain, sizeof(d->domain), "%s", domain);
+	for (char *p = d->domain; *p != '\0'; p++)
+		*p = (char)(*p >= 'A' && *p <= 'Z' ? *p + 32 : *p);
+	d->next = dests;
+	dests = d;
+	return d;
+}
+
+static struct qjob *
+take_job(struct qdest *d)
+{
+	struct qjob *j = d->head;
+
+	if (j != NULL) {
+		d->head = j->next;
+		if (d->head == NULL)
+			d->tail = NULL;
+		d->n_waiting--;
+		j->next = NULL;
+	}
+	return j;
+}
+
+/* Every waiting job gets the same reply (a DNS or connection failure). */
+static void
+fail_waiting(struct qdest *d, int code, const char *status, const char *text)
+{
+	struct mta_reply r[QJOB_RCPT_MAX];
+	struct qjob *j;
+
+	memset(r, 0, sizeof(r));
+	for (size_t i = 0; i < QJOB_RCPT_MAX; i++) {
+		r[i].code = code;
+		snprintf(r[i].status, sizeof(r[i].status), "%s", status);
+		snprintf(r[i].text, sizeof(r[i].text), "%s", text);
+	}
+	log_info("queue dest=%s failed waiting=%zu reply=%d %s %s", d->domain, d->n_waiting, code, status, text);
+	while ((j = take_job(d)) != NULL)
+		qrunner_job_done(j, r, NULL);
+}
+
+void
+qdest_add_job(struct qdest *d, struct qjob *job)
+{
+	job->d = d;
+	job->next = NULL;
+	if (d->tail != NULL)
+		d->tail->next = job;
+	else
+		d->head = job;
+	d->tail = job;
+	d->n_waiting++;
+	dest_kick(d);
+}
+
+void
+qdest_kick_all(void)
+{
+	for (struct qdest *d = dests; d != NULL && !qr.stopping; d = d->next) {
+		if (d->n_waiting > 0)
+			dest_kick(d);
+	}
+}
+
+void
+qdest_forget_all(void)
+{
+	for (struct qdest *d = dests; d != NULL; d = d->next) {
+		if (d->st == QDEST_READY)
+			d->st = QDEST_IDLE;
+	}
+}
+
+void
+qdest_free_all(void)
+{
+	struct qdest *d, *next;
+
+	for (d = dests; d != NULL; d = next) {
+		next = d->next;
+		free(d->mx);
+		free(d);
+	}
+	dests = NULL;
+}
+
+/* ---- finding the servers ---- */
+
+static void resolve_next_host(struct qdest *d);
+
+static void
+add_addrs(struct qdest *d, const char *host, const struct dns_addr_list *res)
+{
+	for (size_t i = 0; i < res->n && d->n_addr < QDEST_ADDR_MAX; i++) {
+		struct qaddr *a = &d->addr[d->n_addr++];
+
+		memcpy(&a->sa, &res->addr[i], sizeof(a->sa));
+		if (a->sa.ss_family == AF_INET6) {
+			((struct sockaddr_in6 *)&a->sa)->sin6_port = htons((uint16_t)qr.cfg->delivery.mx_port);
+			a->len = sizeof(struct sockaddr_in6);
+		} else {
+			((struct sockaddr_in *)&a->sa)->sin_port = htons((uint16_t)qr.cfg->delivery.mx_port);
+			a->len = sizeof(struct sockaddr_in);
+		}
+		snprintf(a->host, sizeof(a->host), "%s", host);
+	}
+}
+
+static void
+resolved(struct qdest *d)
+{
+	free(d->mx);
+	d->mx = NULL;
+	if (d->n_addr == 0) {
+		d->st = QDEST_IDLE;
+		fail_waiting(d, 0, "4.4.4", "no address found for the mail servers of the domain");
+		return;
+	}
+	d->st = QDEST_READY;
+	dest_kick(d);
+}
+
+static void
+on_addr(void *arg, const struct dns_addr_list *res)
+{
+	struct qdest *d = arg;
+	const char *host = d->mx->mx[d->mx_i].host;
+
+	if (res->status == DNS_OK) {
+		add_addrs(d, host, res);
+	} else if (d->mx->n == 1 && d->mx->mx[0].pref == UINT32_MAX && res->status == DNS_NXDOMAIN) {
+		/* no MX and the domain has no address either */
+		d->st = QDEST_IDLE;
+		free(d->mx);
+		d->mx = NULL;
+		fail_waiting(d, 550, "5.1.2", "Domain not found");
+		return;
+	} else {
+		log_info("queue dest=%s mx=%s address lookup: %s", d->domain, host, dns_status_name(res->status));
+	}
+	d->mx_i++;
+	resolve_next_host(d);
+}
+
+static void
+resolve_next_host(struct qdest *d)
+{
+	if (qr.stopping)
+		return;
+	if (d->mx_i >= d->mx->n || d->n_addr >= QDEST_ADDR_MAX) {
+		resolved(d);
+		return;
+	}
+	dns_addr_async(qr.dns, d->mx->mx[d->mx_i].host, on_addr, d);
+}
+
+static void
+on_mx(void *arg, const struct dns_mx_list *res)
+{
+	struct qdest *d = arg;
+
+	if (res->status == DNS_OK && res->null_mx) {
+		d->st = QDEST_IDLE;
+		fail_waiting(d, 556, "5.1.10", "Recipient address has null MX (RFC 7505): the domain accepts no mail");
+		return;
+	}
+	if (res->status == DNS_NXDOMAIN) {
+		d->st = QDEST_IDLE;
+		fail_waiting(d, 550, "5.1.2", "Domain not found");
+		return;
+	}
+	if (res->status != DNS_OK && res->status != DNS_NODATA) {
+		char text[128];
+
+		d->st = QDEST_IDLE;
+		snprintf(text, sizeof(text), "MX lookup failed (%s)", dns_status_name(res->status));
+		fail_waiting(d, 0, "4.4.3", text);
+		return;
+	}
+	d->mx = xcalloc(1, sizeof(*d->mx));
+	if (res->status == DNS_OK) {
+		memcpy(d->mx, res, sizeof(*d->mx));
+	} else {
+		/* RFC 5321 5.1: no MX, the domain itself is the one server
+		 * (pref UINT32_MAX marks it so) */
+		d->mx->n = 1;
+		d->mx->mx[0].pref = UINT32_MAX;
+		snprintf(d->mx->mx[0].host, sizeof(d->mx->mx[0].host), "%.*s", DNS_NAME_MAX, d->domain);
+	}
+	d->mx_i = 0;
+	resolve_next_host(d);
+}
+
+/* "host:port" or "[host]:port" of the relay into host and port. */
+static void
+relay_split(const char *relay, char *host, size_t size, unsigned *port)
+{
+	const char *colon = strrchr(relay, ':');
+	size_t len = colon != NULL ? (size_t)(colon - relay) : strlen(relay);
+
+	if (len >= 2 && relay[0] == '[' && relay[len - 1] == ']') {
+		relay++;
+		len -= 2;
+	}
+	snprintf(host, size, "%.*s", (int)(len < size ? len : size - 1), relay);
+	*port = colon != NULL ? (unsigned)strtoul(colon + 1, NULL, 10) : 25;
+}
+
+/* An address literal ("[192.0.2.1]", relay "192.0.2.1"): no DNS. */
+static bool
+literal_addr(struct qdest *d, const char *text, unsigned port, const char *host)
+{
+	struct dns_addr_list one = { .status = DNS_OK, .n = 1 };
+	char buf[DNS_NAME_MAX + 8];
+	size_t len = strlen(text);
+
+	if (len >= 2 && text[0] == '[' && text[len - 1] == ']') {
+		snprintf(buf, sizeof(buf), "%.*s", (int)(len - 2), text + 1);
+		text = buf;
+		if (strncasecmp(text, "IPv6:", 5) == 0)
+			text += 5;
+	}
+	if (inet_pton(AF_INET, text, &((struct sockaddr_in *)&one.addr[0])->sin_addr) == 1)
+		one.addr[0].ss_family = AF_INET;
+	else if (inet_pton(AF_INET6, text, &((struct sockaddr_in6 *)&one.addr[0])->sin6_addr) == 1)
+		one.addr[0].ss_family = AF_INET6;
+	else
+		return false;
+	add_addrs(d, host, &one);
+	for (size_t i = 0; i < d->n_addr; i++) {
+		if (d->addr[i].sa.ss_family == AF_INET6)
+			((struct sockaddr_in6 *)&d->addr[i].sa)->sin6_port = htons((uint16_t)port);
+		else
+			((struct sockaddr_in *)&d->addr[i].sa)->sin_port = htons((uint16_t)port);
+	}
+	return true;
+}
+
+static void
+on_relay_addr(void *arg, const struct dns_addr_list *res)
+{
+	struct qdest *d = arg;
+	char host[DNS_NAME_MAX + 1];
+	unsigned port;
+
+	relay_split(qr.cfg->delivery.relay, host, sizeof(host), &port);
+	if (res->status == DNS_OK) {
+		add_addrs(d, host, res);
+		for (size_t i = 0; i < d->n_addr; i++) {
+			if (d->addr[i].sa.ss_family == AF_INET6)
+				((struct sockaddr_in6 *)&d->addr[i].sa)->sin6_port = htons((uint16_t)port);
+			else
+				((struct sockaddr_in *)&d->addr[i].sa)->sin_port = htons((uint16_t)port);
+		}
+	}
+	resolved(d);
+}
+
+static void
+resolve(struct qdest *d)
+{
+	char host[DNS_NAME_MAX + 1];
+	unsigned port;
+
+	d->st = QDEST_RESOLVING;
+	d->n_addr = 0;
+	if (strcmp(d->domain, "[relay]") == 0) {
+		relay_split(qr.cfg->delivery.relay, host, sizeof(host), &port);
+		if (literal_addr(d, host, port, host)) {
+			resolved(d);
+			return;
+		}
+		dns_addr_async(qr.dns, host, on_relay_addr, d);
+		return;
+	}
+	if (d->domain[0] == '[') {
+		if (!literal_addr(d, d->domain, qr.cfg->delivery.mx_port, d->domain)) {
+			d->st = QDEST_IDLE;
+			fail_waiting(d, 550, "5.1.2", "Bad address literal");
+			return;
+		}
+		resolved(d);
+		return;
+	}
+	dns_mx_async(qr.dns, d->domain, on_mx, d);
+}
+
+/* ---- sessions ---- */
+
+static void
+dest_kick(struct qdest *d)
+{
+	if (qr.stopping || d->n_waiting == 0)
+		return;
+	if (d->st == QDEST_IDLE) {
+		resolve(d);
+		return;
+	}
+	if (d->st != QDEST_READY)
+		return;
+	while (d->n_waiting > d->sessions && d->sessions < qr.cfg->delivery.connections_per_domain &&
+	       qr.sessions_total < qr.cfg->delivery.connections_total)
+		conn_start(d, 0, false);
+}
+
+static void
+on_ready(void *arg, struct mta_session *s)
+{
+	struct qconn *c = arg;
+	struct qjob *j;
+
+	c->was_ready = true;
+	if (qr.stopping || (j = take_job(c->d)) == NULL) {
+		mta_session_quit(s);
+		return;
+	}
+	c->job = j;
+	mta_session_send(s, &j->msg);
+}
+
+static void
+on_msg_done(void *arg, struct mta_session *s, const struct mta_msg *m, const struct mta_reply *per_rcpt)
+{
+	struct qconn *c = arg;
+	struct qjob *j = c->job;
+
+	c->job = NULL;
+	if (j != NULL)
+		qrunner_job_done(j, per_rcpt, c->d->addr[c->addr_i].host);
+}
+
+static void
+on_closed(void *arg, struct mta_session *s, const struct mta_reply *why, bool tls_failed)
+{
+	struct qconn *c = arg;
+	struct qdest *d = c->d;
+
+	d->sessions--;
+	qr.sessions_total--;
+	if (c->job != NULL) {
+		struct mta_reply r[QJOB_RCPT_MAX];
+
+		for (size_t i = 0; i < QJOB_RCPT_MAX; i++)
+			r[i] = why != NULL ? *why : (struct mta_reply){ .code = 0, .status = "4.4.2", .text = "lost" };
+		qrunner_job_done(c->job, r, d->addr[c->addr_i].host);
+		c->job = NULL;
+	}
+	if (!c->was_ready && !qr.stopping && d->st == QDEST_READY) {
+		if (why != NULL)
+			log_info("queue dest=%s host=%s peer=%s failed: %d %s %s%s", d->domain, d->addr[c->addr_i].host,
+			         mta_session_peer(s), why->code, why->status, why->text, tls_failed ? " (tls)" : "");
+		if (tls_failed && !c->plain && qr.cfg->delivery.tls == DELIVERY_TLS_OPPORTUNISTIC) {
+			/* opportunistic TLS is no better than none when it
+			 * breaks: say it, and deliver in plain text (Postfix) */
+			conn_start(d, c->addr_i, true);
+		} else if (c->addr_i + 1 < d->n_addr) {
+			conn_start(d, c->addr_i + 1, false);
+		} else if (d->sessions == 0 && d->n_waiting > 0) {
+			char text[MTA_REPLY_TEXT_MAX + 64];
+
+			snprintf(text, sizeof(text), "%s", why != NULL ? why->text : "no server answered");
+			d->st = QDEST_IDLE;
+			if (why != NULL && why->code >= 500)
+				fail_waiting(d, why->code, why->status[0] != '\0' ? why->status : "5.0.0", text);
+			else
+				fail_waiting(d, why != NULL ? why->code : 0,
+				             why != NULL && why->status[0] != '\0' ? why->status : "4.4.1", text);
+		}
+	}
+	free(c);
+	if (d->n_waiting == 0 && d->sessions == 0 && d->st == QDEST_READY)
+		d->st = QDEST_IDLE;   /* asked again on the next burst: DNS may change */
+	qdest_kick_all();
+}
+
+static const struct mta_callbacks callbacks = {
+	.ready = on_ready,
+	.msg_done = on_msg_done,
+	.closed = on_closed,
+};
+
+static void
+conn_start(struct qdest *d, size_t addr_i, bool plain)
+{
+	const struct tern_config *cfg = qr.cfg;
+	struct qconn *c = xcalloc(1, sizeof(*c));
+	struct qaddr *a = &d->addr[addr_i];
+
+	c->d = d;
+	c->addr_i = addr_i;
+	c->plain = plain;
+	c->params.helo_name = cfg->delivery.helo_name[0] != '\0' ? cfg->delivery.helo_name : cfg->hostname;
+	c->params.tls_name = a->host;
+	c->params.ca_file = cfg->delivery.ca_file[0] != '\0' ? cfg->delivery.ca_file : NULL;
+	if (plain)
+		c->params.tls = MTA_TLS_NONE;
+	else if (cfg->delivery.tls == DELIVERY_TLS_REQUIRED)
+		c->params.tls = MTA_TLS_REQUIRED;
+	else
+		c->params.tls = MTA_TLS_OPPORTUNISTIC;
+	if (strcmp(d->domain, "[relay]") == 0 && cfg->delivery.relay_user[0] != '\0') {
+		c->params.auth_user = cfg->delivery.relay_user;
+		c->params.auth_pass = cfg->delivery.relay_password;
+	}
+	d->sessions++;
+	qr.sessions_total++;
+	c->s = mta_session_connect(qr.loop, (const struct sockaddr *)&a->sa, a->len, &c->params, &callbacks, c);
+	if (c->s == NULL) {
+		/* out of sockets: nothing more to try for now */
+		log_warnx("queue dest=%s cannot make a socket: %s", d->domain, strerror(errno));
+		d->sessions--;
+		qr.sessions_total--;
+		free(c);
+		if (d->sessions == 0)
+			fail_waiting(d, 0, "4.3.0", "cannot make a socket");
+	}
+}

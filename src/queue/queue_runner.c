@@ -1,0 +1,861 @@
+/* The delivery agent's entries and schedule (see queue_runner.h).
+ *
+ * Every entry of data_dir/queue is loaded into memory (recipients and
+ * their states).  An entry is due at next_at; a min-heap orders the due
+ * times and one timer wakes the loop for the earliest.  When an entry is
+ * due its pending recipients are grouped by domain into jobs, which
+ * queue_dest.c delivers.  When its last job ends the attempt ends:
+ * recipients that failed for good are told to the sender in one DSN,
+ * those still pending wait retry_delay * 2^(attempts-1) (at most
+ * retry_max) until max_age, and after delay_warning the sender is told
+ * once that the message is late.  Every outcome is appended to the
+ * envelope before the next step, so a restart goes on where it stopped;
+ * an entry whose recipients are all done or failed is removed. */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/inotify.h>
+#include <time.h>
+#include <unistd.h>
+#include <dirent.h>
+#include <sys/epoll.h>
+
+#include "lib/conn.h"
+#include "lib/evloop.h"
+#include "lib/log.h"
+#include "lib/xalloc.h"
+#include "queue/queue_dsn.h"
+#include "queue/queue_private.h"
+#include "queue/queue_runner.h"
+#include "queue/queue_runner_private.h"
+#include "store/store_private.h"
+
+#define QR_HASH_SIZE 65536
+
+struct qrunner_settings qr;
+
+static pthread_t thread;
+static bool started;
+static struct qentry *table[QR_HASH_SIZE];
+static struct qentry *all;
+static struct qentry **heap;
+static size_t heap_n, heap_cap;
+static struct evloop_timer *timer;
+static int64_t timer_at;
+static int inotify_fd = -1;
+static int wd_queue = -1, wd_ctl = -1;
+static char queue_dir[PATH_MAX + 16], ctl_dir[PATH_MAX + 16];
+
+static void schedule_timer(void);
+
+static int64_t
+now_sec(void)
+{
+	return (int64_t)time(NULL);
+}
+
+/* ---- the table of entries ---- */
+
+static unsigned
+hash_id(const char *id)
+{
+	uint32_t h = 2166136261u;
+
+	for (; *id != '\0'; id++)
+		h = (h ^ (unsigned char)*id) * 16777619u;
+	return h % QR_HASH_SIZE;
+}
+
+static struct qentry *
+entry_find(const char *id)
+{
+	for (struct qentry *e = table[hash_id(id)]; e != NULL; e = e->hnext) {
+		if (strcmp(e->id, id) == 0)
+			return e;
+	}
+	return NULL;
+}
+
+/* ---- the schedule: a min-heap on next_at ---- */
+
+static void
+heap_swap(size_t a, size_t b)
+{
+	struct qentry *t = heap[a];
+
+	heap[a] = heap[b];
+	heap[b] = t;
+	heap[a]->heap_i = a;
+	heap[b]->heap_i = b;
+}
+
+static void
+heap_up(size_t i)
+{
+	while (i > 0 && heap[(i - 1) / 2]->next_at > heap[i]->next_at) {
+		heap_swap(i, (i - 1) / 2);
+		i = (i - 1) / 2;
+	}
+}
+
+static void
+heap_down(size_t i)
+{
+	for (;;) {
+		size_t l = 2 * i + 1, r = l + 1, m = i;
+
+		if (l < heap_n && heap[l]->next_at < heap[m]->next_at)
+			m = l;
+		if (r < heap_n && heap[r]->next_at < heap[m]->next_at)
+			m = r;
+		if (m == i)
+			return;
+		heap_swap(i, m);
+		i = m;
+	}
+}
+
+static void
+unschedule(struct qentry *e)
+{
+	size_t i = e->heap_i;
+
+	if (i == SIZE_MAX)
+		return;
+	e->heap_i = SIZE_MAX;
+	if (i != --heap_n) {
+		heap[i] = heap[heap_n];
+		heap[i]->heap_i = i;
+		heap_down(i);
+		heap_up(i);
+	}
+}
+
+/* Due at when (0: now), unless held or in flight. */
+static void
+schedule(struct qentry *e, int64_t when)
+{
+	e->next_at = when;
+	if (e->held || e->jobs > 0 || e->deleted)
+		return;
+	if (e->heap_i != SIZE_MAX) {
+		heap_down(e->heap_i);
+		heap_up(e->heap_i);
+	} else {
+		if (heap_n == heap_cap) {
+			heap_cap = heap_cap == 0 ? 1024 : heap_cap * 2;
+			heap = xrealloc(heap, heap_cap * sizeof(*heap));
+		}
+		e->heap_i = heap_n;
+		heap[heap_n++] = e;
+		heap_up(e->heap_i);
+	}
+	schedule_timer();
+}
+
+/* ---- loading and forgetting entries ---- */
+
+static void
+entry_free(struct qentry *e)
+{
+	struct qentry **pp = &table[hash_id(e->id)];
+
+	unschedule(e);
+	while (*pp != e)
+		pp = &(*pp)->hnext;
+	*pp = e->hnext;
+	if (e->prev != NULL)
+		e->prev->next = e->next;
+	else
+		all = e->next;
+	if (e->next != NULL)
+		e->next->prev = e->prev;
+	for (size_t i = 0; i < e->n_rcpts; i++) {
+		free(e->rcpts[i]);
+		free(e->reply[i]);
+		free(e->remote[i]);
+	}
+	free(e->rcpts);
+	free(e->reply);
+	free(e->remote);
+	free(e->state);
+	free(e->new_fail);
+	free(e->mail_from);
+	free(e);
+}
+
+static void
+entry_remove(struct qentry *e)
+{
+	const char *error;
+
+	if (!e->deleted && queue_remove(qr.cfg->data_dir, e->id, &error) == -1)
+		log_warnx("queue %s: %s", e->id, error);
+	entry_free(e);
+}
+
+static void
+entry_loaded(const struct queue_entry *qe, void *arg)
+{
+	struct qentry *e;
+	unsigned h;
+
+	if (entry_find(qe->id) != NULL)
+		return;
+	e = xcalloc(1, sizeof(*e));
+	snprintf(e->id, sizeof(e->id), "%s", qe->id);
+	e->mail_from = xstrdup(qe->mail_from);
+	e->n_rcpts = qe->n_rcpts;
+	e->rcpts = xcalloc(qe->n_rcpts, sizeof(*e->rcpts));
+	e->reply = xcalloc(qe->n_rcpts, sizeof(*e->reply));
+	e->remote = xcalloc(qe->n_rcpts, sizeof(*e->remote));
+	e->state = xcalloc(qe->n_rcpts, 1);
+	e->new_fail = xcalloc(qe->n_rcpts, 1);
+	for (size_t i = 0; i < qe->n_rcpts; i++) {
+		e->rcpts[i] = xstrdup(qe->rcpts[i]);
+		e->state[i] = qe->rcpt_state[i];
+		if (qe->rcpt_reply[i] != NULL)
+			e->reply[i] = xstrdup(qe->rcpt_reply[i]);
+	}
+	e->size = qe->size;
+	e->queued_at = qe->queued_at;
+	e->warned_at = qe->warned_at;
+	e->attempts = qe->attempts;
+	e->held = qe->held;
+	e->heap_i = SIZE_MAX;
+	h = hash_id(e->id);
+	e->hnext = table[h];
+	table[h] = e;
+	e->next = all;
+	if (all != NULL)
+		all->prev = e;
+	all = e;
+	if (arg != NULL)
+		*(struct qentry **)arg = e;
+	schedule(e, qe->next_attempt);
+}
+
+static void
+entry_load(const char *id)
+{
+	struct qentry *e = NULL;
+	const char *error;
+
+	if (queue_get(qr.cfg->data_dir, id, entry_loaded, &e, &error) == -1)
+		log_warnx("queue %s: %s", id, error);
+}
+
+/* ---- an attempt ---- */
+
+static bool
+needs_utf8(const char *s)
+{
+	for (; *s != '\0'; s++) {
+		if ((unsigned char)*s >= 0x80)
+			return true;
+	}
+	return false;
+}
+
+/* 8-bit bytes anywhere make the message BODY=8BITMIME (RFC 6152); a
+ * non-ASCII envelope address needs SMTPUTF8 (RFC 6531). */
+static void
+scan_message(struct qentry *e, int fd)
+{
+	char buf[65536];
+	off_t off = 0;
+	ssize_t r;
+
+	e->scanned = true;
+	e->smtputf8 = needs_utf8(e->mail_from);
+	for (size_t i = 0; i < e->n_rcpts && !e->smtputf8; i++)
+		e->smtputf8 = needs_utf8(e->rcpts[i]);
+	while (!e->body_8bit && (r = pread(fd, buf, sizeof(buf), off)) > 0) {
+		for (ssize_t i = 0; i < r; i++) {
+			if ((unsigned char)buf[i] >= 0x80) {
+				e->body_8bit = true;
+				break;
+			}
+		}
+		off += r;
+	}
+}
+
+static const char *
+rcpt_domain(const char *rcpt)
+{
+	const char *at = strrchr(rcpt, '@');
+
+	return at != NULL ? at + 1 : "";
+}
+
+static struct qjob *
+job_new(struct qentry *e, int fd)
+{
+	struct qjob *j = xcalloc(1, sizeof(*j));
+
+	j->e = e;
+	j->fd = fd;
+	return j;
+}
+
+static void
+job_seal(struct qjob *j)
+{
+	struct qentry *e = j->e;
+
+	j->msg.id = e->id;
+	j->msg.fd = j->fd;
+	j->msg.size = e->size;
+	j->msg.mail_from = e->mail_from;
+	j->msg.rcpts = j->rcpts;
+	j->msg.n_rcpts = j->n;
+	j->msg.body_8bit = e->body_8bit;
+	j->msg.smtputf8 = e->smtputf8;
+	e->jobs++;
+}
+
+static void attempt_end(struct qentry *e);
+
+/* Groups the pending recipients by destination and hands out the jobs. */
+static void
+entry_start(struct qentry *e)
+{
+	char path[PATH_MAX + 64];
+	bool *taken;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s.eml", queue_dir, e->id);
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd == -1) {
+		log_warnx("queue %s: %s: %s; dropped", e->id, path, strerror(errno));
+		entry_remove(e);
+		return;
+	}
+	if (!e->scanned)
+		scan_message(e, fd);
+	taken = xcalloc(e->n_rcpts, sizeof(*taken));
+	for (size_t i = 0; i < e->n_rcpts; i++) {
+		const char *dom;
+		struct qjob *j;
+		struct qdest *d;
+
+		if (taken[i] || e->state[i] != QUEUE_RCPT_PENDING)
+			continue;
+		dom = qr.cfg->delivery.relay[0] != '\0' ? "[relay]" : rcpt_domain(e->rcpts[i]);
+		d = qdest_get(dom);
+		j = job_new(e, -1);
+		for (size_t k = i; k < e->n_rcpts && j->n < QJOB_RCPT_MAX; k++) {
+			if (taken[k] || e->state[k] != QUEUE_RCPT_PENDING)
+				continue;
+			if (k != i && strcmp(dom, "[relay]") != 0 && strcasecmp(rcpt_domain(e->rcpts[k]), dom) != 0)
+				continue;
+			taken[k] = true;
+			j->idx[j->n] = k;
+			j->rcpts[j->n++] = e->rcpts[k];
+		}
+		/* each job its own descriptor: jobs end in any order */
+		j->fd = dup(fd);
+		if (j->fd == -1) {
+			log_warnx("queue %s: dup: %s", e->id, strerror(errno));
+			free(j);
+			break;
+		}
+		job_seal(j);
+		qdest_add_job(d, j);
+	}
+	free(taken);
+	close(fd);
+	if (e->jobs == 0)
+		attempt_end(e);
+}
+
+static void
+format_reply(const struct mta_reply *r, char *out, size_t size)
+{
+	if (r->code == 0)
+		snprintf(out, size, "%s %s", r->status[0] != '\0' ? r->status : "4.4.1", r->text);
+	else if (r->status[0] != '\0')
+		snprintf(out, size, "%d %s %s", r->code, r->status, r->text);
+	else
+		snprintf(out, size, "%d %s", r->code, r->text);
+}
+
+void
+qrunner_job_done(struct qjob *job, const struct mta_reply *per_rcpt, const char *host)
+{
+	struct qentry *e = job->e;
+	int64_t now = now_sec();
+	const char *error;
+
+	for (size_t i = 0; i < job->n && !e->deleted; i++) {
+		const struct mta_reply *r = &per_rcpt[i];
+		size_t k = job->idx[i];
+		char text[QUEUE_REPLY_MAX + 1];
+
+		format_reply(r, text, sizeof(text));
+		free(e->reply[k]);
+		e->reply[k] = xstrdup(text);
+		free(e->remote[k]);
+		e->remote[k] = host != NULL && r->code != 0 ? xstrdup(host) : NULL;
+		log_info("queue %s to=<%s> relay=%s status=%s reply=%s", e->id, e->rcpts[k], host != NULL ? host : "none",
+		         r->code >= 200 && r->code < 300 ? "sent" : r->code >= 500 ? "bounced" : "deferred", text);
+		if (r->code >= 200 && r->code < 300) {
+			e->state[k] = QUEUE_RCPT_DONE;
+			if (queue_note_rcpt(qr.cfg->data_dir, e->id, k, QUEUE_RCPT_DONE, false, now, text, &error) == -1)
+				log_warnx("queue %s: %s", e->id, error);
+		} else if (r->code >= 500) {
+			/* noted as failed once the sender has been told */
+			e->new_fail[k] = 1;
+		} else if (queue_note_rcpt(qr.cfg->data_dir, e->id, k, QUEUE_RCPT_PENDING, true, now, text, &error) ==
+		           -1) {
+			log_warnx("queue %s: %s", e->id, error);
+		}
+	}
+	close(job->fd);
+	free(job);
+	if (--e->jobs == 0)
+		attempt_end(e);
+}
+
+/* Tells the sender about the recipients marked in new_fail (or, with
+ * delayed, about every pending one), once. */
+static int
+tell_sender(struct qentry *e, bool delayed, int64_t now)
+{
+	struct queue_dsn_rcpt *r = xcalloc(e->n_rcpts, sizeof(*r));
+	struct queue_dsn dsn = {
+		.hostname = qr.cfg->hostname,
+		.orig_id = e->id,
+		.orig_sender = e->mail_from,
+		.arrival = e->queued_at,
+		.delayed = delayed,
+		.retry_until = e->queued_at + qr.cfg->delivery.max_age,
+		.rcpts = r,
+		.orig_fd = -1,
+	};
+	char path[PATH_MAX + 64];
+	const char *error;
+	int ret;
+
+	for (size_t i = 0; i < e->n_rcpts; i++) {
+		bool in = delayed ? e->state[i] == QUEUE_RCPT_PENDING && !e->new_fail[i] : e->new_fail[i];
+
+		if (!in)
+			continue;
+		r[dsn.n_rcpts].rcpt = e->rcpts[i];
+		r[dsn.n_rcpts].reply = e->reply[i] != NULL ? e->reply[i] : "4.0.0 not delivered";
+		r[dsn.n_rcpts].remote_mta = e->remote[i];
+		dsn.n_rcpts++;
+	}
+	snprintf(path, sizeof(path), "%s/%s.eml", queue_dir, e->id);
+	dsn.orig_fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	ret = dsn.n_rcpts == 0 ? 0 : queue_dsn_send(qr.cfg->data_dir, &dsn, &error);
+	if (ret == -1)
+		log_warnx("queue %s: sending the %s notice to <%s> failed: %s", e->id, delayed ? "delay" : "bounce",
+		          e->mail_from, error);
+	else if (dsn.n_rcpts > 0)
+		log_info("queue %s %s notice sent to=<%s> nrcpt=%zu", e->id, delayed ? "delay" : "bounce", e->mail_from,
+		         dsn.n_rcpts);
+	if (dsn.orig_fd != -1)
+		close(dsn.orig_fd);
+	free(r);
+	(void)now;
+	return ret;
+}
+
+static void
+attempt_end(struct qentry *e)
+{
+	const struct tern_config *cfg = qr.cfg;
+	int64_t now = now_sec(), next;
+	size_t pending = 0, failed = 0;
+	const char *error;
+	unsigned shift;
+
+	if (e->deleted) {
+		entry_free(e);
+		return;
+	}
+	for (size_t i = 0; i < e->n_rcpts; i++) {
+		if (e->state[i] != QUEUE_RCPT_PENDING)
+			continue;
+		if (!e->new_fail[i] && (e->bounce || now - e->queued_at >= (int64_t)cfg->delivery.max_age)) {
+			char text[QUEUE_REPLY_MAX + 64];
+
+			snprintf(text, sizeof(text), "%s (%s)",
+			         e->bounce ? "5.0.0 deleted from the queue by the administrator"
+			                   : "4.4.7 delivery time expired",
+			         e->reply[i] != NULL ? e->reply[i] : "not tried");
+			free(e->reply[i]);
+			e->reply[i] = xstrdup(text);
+			e->new_fail[i] = 1;
+		}
+		if (e->new_fail[i])
+			failed++;
+		else
+			pending++;
+	}
+	if (failed > 0) {
+		/* the sender first, then the note: a crash in between repeats
+		 * the bounce rather than losing it; never one for a bounce */
+		if (e->mail_from[0] != '\0')
+			tell_sender(e, false, now);
+		for (size_t i = 0; i < e->n_rcpts; i++) {
+			if (!e->new_fail[i])
+				continue;
+			e->new_fail[i] = 0;
+			e->state[i] = QUEUE_RCPT_FAILED;
+			if (queue_note_rcpt(cfg->data_dir, e->id, i, QUEUE_RCPT_FAILED, false, now, e->reply[i], &error) ==
+			    -1)
+				log_warnx("queue %s: %s", e->id, error);
+		}
+	}
+	if (pending == 0) {
+		log_info("queue %s removed", e->id);
+		entry_remove(e);
+		return;
+	}
+	if (cfg->delivery.delay_warning > 0 && e->warned_at == 0 && e->mail_from[0] != '\0' &&
+	    now - e->queued_at >= (int64_t)cfg->delivery.delay_warning) {
+		if (tell_sender(e, true, now) == 0) {
+			e->warned_at = now;
+			if (queue_note_warned(cfg->data_dir, e->id, now, &error) == -1)
+				log_warnx("queue %s: %s", e->id, error);
+		}
+	}
+	e->attempts++;
+	shift = e->attempts - 1 < 20 ? e->attempts - 1 : 20;
+	next = (int64_t)cfg->delivery.retry_delay << shift;
+	if (next > (int64_t)cfg->delivery.retry_max)
+		next = cfg->delivery.retry_max;
+	next += now;
+	/* never past the end of its life by much: the last try is at max_age */
+	if (next > e->queued_at + (int64_t)cfg->delivery.max_age)
+		next = e->queued_at + (int64_t)cfg->delivery.max_age;
+	if (queue_note_attempt(cfg->data_dir, e->id, now, next, &error) == -1)
+		log_warnx("queue %s: %s", e->id, error);
+	log_info("queue %s deferred pending=%zu attempts=%u next_in=%llds", e->id, pending, e->attempts,
+	         (long long)(next - now));
+	schedule(e, next);
+}
+
+/* ---- the timer ---- */
+
+static void
+on_timer(void *arg)
+{
+	int64_t now = now_sec();
+
+	timer = NULL;
+	while (heap_n > 0 && heap[0]->next_at <= now && !qr.stopping) {
+		struct qentry *e = heap[0];
+
+		unschedule(e);
+		entry_start(e);
+	}
+	schedule_timer();
+}
+
+static void
+schedule_timer(void)
+{
+	int64_t now = now_sec(), at;
+
+	if (heap_n == 0 || qr.stopping)
+		return;
+	at = heap[0]->next_at < now ? now : heap[0]->next_at;
+	if (timer != NULL) {
+		if (timer_at <= at)
+			return;
+		evloop_timer_cancel(qr.loop, &timer);
+	}
+	timer_at = at;
+	timer = evloop_timer_add(qr.loop, (uint64_t)(at - now) * 1000, on_timer, NULL);
+}
+
+/* ---- control: holds, deletes, requests ---- */
+
+static bool
+id_of(const char *name, const char *suffix, char id[QUEUE_ID_MAX + 1])
+{
+	size_t len = strlen(name), sl = strlen(suffix);
+
+	if (len <= sl || strcmp(name + len - sl, suffix) != 0 || len - sl > QUEUE_ID_MAX ||
+	    !queue_id_valid(name, len - sl))
+		return false;
+	memcpy(id, name, len - sl);
+	id[len - sl] = '\0';
+	return true;
+}
+
+static void
+flush_entry(struct qentry *e)
+{
+	if (!e->held && e->jobs == 0 && !e->deleted)
+		schedule(e, 0);
+}
+
+static bool
+entry_has_domain(const struct qentry *e, const char *domain)
+{
+	for (size_t i = 0; i < e->n_rcpts; i++) {
+		if (e->state[i] == QUEUE_RCPT_PENDING && strcasecmp(rcpt_domain(e->rcpts[i]), domain) == 0)
+			return true;
+	}
+	return false;
+}
+
+static void
+do_request(const char *line)
+{
+	struct qentry *e;
+
+	log_info("queue request: %s", line);
+	if (strcmp(line, "flush all") == 0) {
+		qdest_forget_all();
+		for (e = all; e != NULL; e = e->next)
+			flush_entry(e);
+	} else if (strncmp(line, "flush id ", 9) == 0) {
+		if ((e = entry_find(line + 9)) != NULL) {
+			qdest_forget_all();
+			flush_entry(e);
+		}
+	} else if (strncmp(line, "flush domain ", 13) == 0) {
+		qdest_forget_all();
+		for (e = all; e != NULL; e = e->next) {
+			if (entry_has_domain(e, line + 13))
+				flush_entry(e);
+		}
+	} else if (strncmp(line, "bounce ", 7) == 0) {
+		if ((e = entry_find(line + 7)) != NULL) {
+			e->bounce = true;
+			if (e->jobs == 0) {
+				unschedule(e);
+				attempt_end(e);
+			}
+		}
+	} else {
+		log_warnx("queue request not understood: %s", line);
+	}
+}
+
+static void
+read_request(const char *name)
+{
+	char path[PATH_MAX + 256], line[1100];
+	ssize_t n;
+	int fd;
+
+	if (name[0] == '.')
+		return;
+	snprintf(path, sizeof(path), "%s/%s", ctl_dir, name);
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd == -1)
+		return;
+	n = read(fd, line, sizeof(line) - 1);
+	close(fd);
+	unlink(path);
+	if (n <= 0)
+		return;
+	line[n] = '\0';
+	line[strcspn(line, "\r\n")] = '\0';
+	do_request(line);
+}
+
+static void
+read_all_requests(void)
+{
+	DIR *d = opendir(ctl_dir);
+	struct dirent *de;
+
+	if (d == NULL)
+		return;
+	while ((de = readdir(d)) != NULL)
+		read_request(de->d_name);
+	closedir(d);
+}
+
+static void
+on_event(const struct inotify_event *ev)
+{
+	char id[QUEUE_ID_MAX + 1];
+	struct qentry *e;
+
+	if (ev->mask & IN_Q_OVERFLOW) {
+		/* events were lost: look at everything again */
+		const char *error;
+
+		if (queue_list(qr.cfg->data_dir, entry_loaded, NULL, &error) == -1)
+			log_warnx("queue: %s", error);
+		read_all_requests();
+		return;
+	}
+	if (ev->len == 0)
+		return;
+	if (ev->wd == wd_ctl) {
+		if (ev->mask & IN_MOVED_TO)
+			read_request(ev->name);
+		return;
+	}
+	if (id_of(ev->name, ".env", id)) {
+		if (ev->mask & IN_MOVED_TO)
+			entry_load(id);
+		else if ((ev->mask & IN_DELETE) && (e = entry_find(id)) != NULL) {
+			if (e->jobs > 0) {
+				e->deleted = true;
+			} else {
+				log_info("queue %s deleted", id);
+				entry_free(e);
+			}
+		}
+	} else if (id_of(ev->name, ".hold", id) && (e = entry_find(id)) != NULL) {
+		if (ev->mask & IN_CREATE) {
+			e->held = true;
+			unschedule(e);
+			log_info("queue %s held", id);
+		} else if (ev->mask & IN_DELETE) {
+			e->held = false;
+			log_info("queue %s released", id);
+			flush_entry(e);
+		}
+	}
+}
+
+static void
+on_inotify(void *arg, uint32_t events)
+{
+	char buf[16384] __attribute__((aligned(__alignof__(struct inotify_event))));
+	ssize_t n;
+
+	while ((n = read(inotify_fd, buf, sizeof(buf))) > 0) {
+		for (char *p = buf; p < buf + n;) {
+			const struct inotify_event *ev = (const struct inotify_event *)p;
+
+			on_event(ev);
+			p += sizeof(*ev) + ev->len;
+		}
+	}
+}
+
+/* ---- the thread ---- */
+
+static void *
+runner_main(void *arg)
+{
+	evloop_run(qr.loop);
+	return NULL;
+}
+
+static void
+start_on_loop(void *arg)
+{
+	const char *error;
+
+	if (queue_list(qr.cfg->data_dir, entry_loaded, NULL, &error) == -1)
+		log_warnx("queue: %s", error);
+	read_all_requests();
+	log_info("queue runner started entries=%zu", heap_n);
+}
+
+int
+queue_runner_start(const struct tern_config *cfg, char **error_out)
+{
+	struct dns_settings ds = { 0 };
+	char *err = NULL;
+
+	memset(&qr, 0, sizeof(qr));
+	qr.cfg = cfg;
+	snprintf(queue_dir, sizeof(queue_dir), "%s/queue", cfg->data_dir);
+	snprintf(ctl_dir, sizeof(ctl_dir), "%s/queue/ctl", cfg->data_dir);
+	if (store_mkdirs(ctl_dir) == -1) {
+		*error_out = xasprintf("%s: %s", ctl_dir, strerror(errno));
+		return -1;
+	}
+	ds.resolver = cfg->delivery.resolver;
+	ds.trust_anchor_file = cfg->delivery.dnssec_trust_anchor[0] != '\0' ? cfg->delivery.dnssec_trust_anchor : NULL;
+	if ((qr.dns = dns_new(&ds, &err)) == NULL) {
+		*error_out = xasprintf("dns: %s", err != NULL ? err : "?");
+		free(err);
+		return -1;
+	}
+	qr.loop = evloop_new();
+	if (dns_attach_loop(qr.dns, qr.loop, &err) == -1) {
+		*error_out = xasprintf("dns: %s", err != NULL ? err : "?");
+		free(err);
+		goto fail;
+	}
+	inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	if (inotify_fd == -1 ||
+	    (wd_queue = inotify_add_watch(inotify_fd, queue_dir, IN_MOVED_TO | IN_CREATE | IN_DELETE)) == -1 ||
+	    (wd_ctl = inotify_add_watch(inotify_fd, ctl_dir, IN_MOVED_TO)) == -1 ||
+	    evloop_add(qr.loop, inotify_fd, EPOLLIN, on_inotify, NULL) == -1) {
+		*error_out = xasprintf("inotify on %s: %s", queue_dir, strerror(errno));
+		goto fail;
+	}
+	evloop_post(qr.loop, start_on_loop, NULL);
+	if (pthread_create(&thread, NULL, runner_main, NULL) != 0) {
+		*error_out = xasprintf("cannot start the delivery thread");
+		goto fail;
+	}
+	started = true;
+	return 0;
+fail:
+	if (inotify_fd != -1)
+		close(inotify_fd);
+	inotify_fd = -1;
+	dns_detach_loop(qr.dns);
+	evloop_free(&qr.loop);
+	dns_free(&qr.dns);
+	return -1;
+}
+
+static void
+stop_on_loop(void *arg)
+{
+	qr.stopping = true;
+	if (timer != NULL)
+		evloop_timer_cancel(qr.loop, &timer);
+	/* sessions end now; their messages are tried again after a restart */
+	conn_close_idle(true);
+}
+
+static void
+exit_loop(void *arg)
+{
+	evloop_stop(qr.loop);
+}
+
+void
+queue_runner_stop(void)
+{
+	struct timespec ts = { 0, 20 * 1000 * 1000 };
+
+	if (!started)
+		return;
+	evloop_post(qr.loop, stop_on_loop, NULL);
+	/* the closes above complete on the loop; give them a moment */
+	for (int i = 0; i < 50 && __atomic_load_n(&qr.sessions_total, __ATOMIC_RELAXED) > 0; i++)
+		nanosleep(&ts, NULL);
+	evloop_post(qr.loop, exit_loop, NULL);
+	pthread_join(thread, NULL);
+	started = false;
+	dns_detach_loop(qr.dns);
+	evloop_del(qr.loop, inotify_fd);
+	close(inotify_fd);
+	inotify_fd = -1;
+	while (all != NULL)
+		entry_free(all);
+	free(heap);
+	heap = NULL;
+	heap_n = heap_cap = 0;
+	qdest_free_all();
+	evloop_free(&qr.loop);
+	dns_free(&qr.dns);
+}

@@ -1,0 +1,102 @@
+/* Shared by queue_runner.c (entries, schedule, control) and queue_dest.c
+ * (destinations: DNS, SMTP sessions).  Everything here lives on the
+ * delivery thread only: no locks. */
+#ifndef TERN_QUEUE_RUNNER_PRIVATE_H
+#define TERN_QUEUE_RUNNER_PRIVATE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "config/config.h"
+#include "dns/dns.h"
+#include "mta/mta.h"
+#include "queue/queue.h"
+
+/* Addresses tried per destination, over all its MX hosts (Postfix's
+ * smtp_mx_address_limit is 5 by default; a few more cost nothing). */
+#define QDEST_ADDR_MAX 10
+/* Recipients per SMTP transaction (RFC 5321 4.5.3.1.8: at least 100). */
+#define QJOB_RCPT_MAX 100
+
+struct qentry {
+	struct qentry *hnext;            /* hash chain */
+	struct qentry *next, *prev;      /* every entry */
+	char id[QUEUE_ID_MAX + 1];
+	char *mail_from;
+	char **rcpts;
+	unsigned char *state;            /* enum queue_rcpt_state */
+	unsigned char *new_fail;         /* failed in this attempt, the sender not told yet */
+	char **reply;                    /* the last reply per recipient (malloc'd), or NULL */
+	char **remote;                   /* the host that gave it, or NULL */
+	size_t n_rcpts;
+	uint64_t size;
+	int64_t queued_at, next_at, warned_at;
+	unsigned attempts;
+	size_t heap_i;                   /* SIZE_MAX: not scheduled */
+	unsigned jobs;                   /* in flight */
+	bool held;
+	bool deleted;                    /* its files went while jobs were in flight */
+	bool bounce;                     /* tern queue delete: fail every pending recipient */
+	bool scanned, body_8bit, smtputf8;
+};
+
+struct qdest;
+
+struct qjob {
+	struct qjob *next;
+	struct qentry *e;
+	struct qdest *d;
+	size_t n;
+	size_t idx[QJOB_RCPT_MAX];
+	const char *rcpts[QJOB_RCPT_MAX];
+	int fd;
+	struct mta_msg msg;
+};
+
+struct qaddr {
+	struct sockaddr_storage sa;
+	socklen_t len;
+	char host[DNS_NAME_MAX + 1];
+};
+
+enum qdest_state { QDEST_IDLE, QDEST_RESOLVING, QDEST_READY };
+
+struct qdest {
+	struct qdest *next;
+	char domain[DNS_NAME_MAX + 3];   /* lower case; "[relay]" for the smarthost */
+	struct qjob *head, *tail;        /* waiting for a session */
+	size_t n_waiting;
+	unsigned sessions;               /* connecting or connected */
+	enum qdest_state st;
+	struct dns_mx_list *mx;          /* while resolving */
+	size_t mx_i;
+	struct qaddr addr[QDEST_ADDR_MAX];
+	size_t n_addr;
+};
+
+/* queue_runner.c, for queue_dest.c */
+struct qrunner_settings {
+	const struct tern_config *cfg;
+	struct evloop *loop;
+	struct dns *dns;
+	unsigned sessions_total;
+	bool stopping;
+};
+extern struct qrunner_settings qr;
+/* A job ended: per_rcpt[i] is about job->rcpts[i]; host answered (or NULL).
+ * Frees the job. */
+void qrunner_job_done(struct qjob *job, const struct mta_reply *per_rcpt, const char *host);
+
+/* queue_dest.c */
+struct qdest *qdest_get(const char *domain);
+/* Queues a job for its destination and starts sessions as limits allow. */
+void qdest_add_job(struct qdest *d, struct qjob *job);
+/* Starts sessions for every destination with jobs waiting. */
+void qdest_kick_all(void);
+/* Forgets every destination's DNS answers (tern queue flush). */
+void qdest_forget_all(void);
+void qdest_free_all(void);
+
+#endif
