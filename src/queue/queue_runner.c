@@ -30,6 +30,7 @@
 #include "lib/evloop.h"
 #include "lib/log.h"
 #include "lib/xalloc.h"
+#include "mailauth/dkim.h"
 #include "queue/queue_dsn.h"
 #include "queue/queue_private.h"
 #include "queue/queue_runner.h"
@@ -51,6 +52,12 @@ static int64_t timer_at;
 static int inotify_fd = -1;
 static int wd_queue = -1, wd_ctl = -1;
 static char queue_dir[PATH_MAX + 16], ctl_dir[PATH_MAX + 16];
+/* The signing keys (data_dir/dkim), loaded again at most every
+ * DKIM_RELOAD_SEC so that `tern dkim generate` takes effect without a
+ * restart, and on `tern queue flush`. */
+#define DKIM_RELOAD_SEC 60
+static struct dkim_keys *dkim_keys;
+static int64_t dkim_loaded_at;
 
 static void schedule_timer(void);
 
@@ -187,6 +194,7 @@ entry_free(struct qentry *e)
 	free(e->state);
 	free(e->new_fail);
 	free(e->mail_from);
+	free(e->dkim);
 	free(e);
 }
 
@@ -287,6 +295,41 @@ scan_message(struct qentry *e, int fd)
 	}
 }
 
+static void
+load_dkim_keys(void)
+{
+	struct dkim_keys *keys = NULL;
+	char *error = NULL;
+
+	dkim_loaded_at = now_sec();
+	if (dkim_keys_load(qr.cfg->data_dir, &keys, &error) == -1) {
+		log_warnx("dkim keys not loaded, keeping the previous ones: %s", error != NULL ? error : "?");
+		free(error);
+		return;
+	}
+	dkim_keys_free(&dkim_keys);
+	dkim_keys = keys;
+}
+
+/* The DKIM-Signature for the message's From domain (or the sender's),
+ * made once and sent before the file's bytes: the file is never
+ * rewritten.  No key for the domain: sent unsigned. */
+static void
+sign_message(struct qentry *e, int fd)
+{
+	const char *error;
+
+	if (dkim_keys == NULL || now_sec() - dkim_loaded_at >= DKIM_RELOAD_SEC)
+		load_dkim_keys();
+	e->signed_once = true;
+	if (dkim_keys == NULL || dkim_keys->n == 0)
+		return;
+	if (dkim_sign_message(dkim_keys, fd, e->size, e->mail_from, time(NULL), &e->dkim, &error) == -1) {
+		log_warnx("queue %s: not signed: %s", e->id, error);
+		e->dkim = NULL;
+	}
+}
+
 static const char *
 rcpt_domain(const char *rcpt)
 {
@@ -318,6 +361,10 @@ job_seal(struct qjob *j)
 	j->msg.n_rcpts = j->n;
 	j->msg.body_8bit = e->body_8bit;
 	j->msg.smtputf8 = e->smtputf8;
+	if (e->dkim != NULL) {
+		j->msg.prefix = e->dkim;
+		j->msg.prefix_len = strlen(e->dkim);
+	}
 	e->jobs++;
 }
 
@@ -340,6 +387,8 @@ entry_start(struct qentry *e)
 	}
 	if (!e->scanned)
 		scan_message(e, fd);
+	if (!e->signed_once)
+		sign_message(e, fd);
 	taken = xcalloc(e->n_rcpts, sizeof(*taken));
 	for (size_t i = 0; i < e->n_rcpts; i++) {
 		const char *dom;
@@ -620,6 +669,7 @@ do_request(const char *line)
 	log_info("queue request: %s", line);
 	if (strcmp(line, "flush all") == 0) {
 		qdest_forget_all();
+		load_dkim_keys();
 		for (e = all; e != NULL; e = e->next)
 			flush_entry(e);
 	} else if (strncmp(line, "flush id ", 9) == 0) {
@@ -856,6 +906,7 @@ queue_runner_stop(void)
 	heap = NULL;
 	heap_n = heap_cap = 0;
 	qdest_free_all();
+	dkim_keys_free(&dkim_keys);
 	evloop_free(&qr.loop);
 	dns_free(&qr.dns);
 }

@@ -40,6 +40,8 @@ struct qentry {
 	bool deleted;                    /* its files went while jobs were in flight */
 	bool bounce;                     /* tern queue delete: fail every pending recipient */
 	bool scanned, body_8bit, smtputf8;
+	char *dkim;                      /* DKIM-Signature sent before the file, or NULL */
+	bool signed_once;                /* dkim computed (maybe NULL: no key) */
 };
 
 struct qdest;
