@@ -154,6 +154,12 @@ ctx_new(const struct dns_settings *set, char **error_out)
 			goto fail;
 		}
 	}
+	/* libunbound answers names under "test." (RFC 6761) itself, with
+	 * NXDOMAIN, as a recursive resolver would; "transparent" lets the
+	 * server we ask decide (test setups name their hosts there;
+	 * "nodefault" does not lift it in libunbound 1.17). */
+	if (ctx_option(ctx, "local-zone:", "test. transparent", error_out) == -1)
+		goto fail;
 	if (ctx_trust(ctx, set, error_out) == -1)
 		goto fail;
 	return ctx;

@@ -290,6 +290,8 @@ on_relay_addr(void *arg, const struct dns_addr_list *res)
 	unsigned port;
 
 	relay_split(qr.cfg->delivery.relay, host, sizeof(host), &port);
+	if (res->status != DNS_OK)
+		log_info("queue relay=%s address lookup: %s", host, dns_status_name(res->status));
 	if (res->status == DNS_OK) {
 		add_addrs(d, host, res);
 		for (size_t i = 0; i < d->n_addr; i++) {
@@ -445,6 +447,9 @@ conn_start(struct qdest *d, size_t addr_i, bool plain)
 	else
 		c->params.tls = MTA_TLS_OPPORTUNISTIC;
 	if (strcmp(d->domain, "[relay]") == 0 && cfg->delivery.relay_user[0] != '\0') {
+		/* a password goes only to the relay it is for: over TLS with
+		 * its certificate checked, never in plain text */
+		c->params.tls = MTA_TLS_REQUIRED;
 		c->params.auth_user = cfg->delivery.relay_user;
 		c->params.auth_pass = cfg->delivery.relay_password;
 	}

@@ -38,6 +38,8 @@ def zone():
         # a destination that is down until a test starts something there
         "down.example": {"MX": [[10, "mx.down.example"]]},
         "mx.down.example": {"A": ["127.0.0.4"]},
+        # the smarthost's name, as its certificate says
+        "mail.example.test": {"A": ["127.0.0.1"]},
         # Postfix's smtp-sink
         "sink.example": {"MX": [[10, "mx.sink.example"]]},
         "mx.sink.example": {"A": ["127.0.0.5"]},
@@ -379,6 +381,40 @@ def dkim_signed_on_the_way_out(f):
     raw = [m for m in got if b"signed again" in m][0]
     assert b"a=ed25519-sha256" in raw, raw[:600]
     assert dkim.verify(raw, dnsfunc=dnsfunc), "dkimpy does not verify the ed25519 signature"
+
+
+@case
+def relay_with_auth_and_tls(f):
+    """[delivery] relay: everything goes to the smarthost (here Tern B's
+    submission port, AUTH required), over TLS with its certificate checked,
+    authenticated; nothing is looked up by MX."""
+    from harness import PASSWORD, certificate
+    b = f.destination()
+    b.cli("alias", "add", "alice@example.test", "friend@example.net")   # friend may send as alice
+    a = f.sender("relay = mail.example.test:%d\nrelay_user = friend@example.net\nrelay_password = %s\n"
+                 "ca_file = %s\n" % (b.port("submission"), PASSWORD, certificate()[0]))
+    submit(a, ["someone@example.com"], subject="via the smarthost")
+    got = wait("delivery through B", lambda: inbox(b, "someone@example.com"))
+    assert got[0]["Subject"] == "via the smarthost"
+    rcvd = str(got[0].get_all("Received"))
+    assert "ESMTPSA" in rcvd or "authenticated" in rcvd.lower(), rcvd
+    log = open(a.log_path, encoding="utf-8", errors="replace").read()
+    assert "relay=mail.example.test status=sent" in log, log[-1500:]
+
+
+@case
+def relay_refuses_a_bad_certificate(f):
+    """With a relay password, a certificate that does not verify is a
+    temporary failure: the password is never sent, the message waits."""
+    from harness import PASSWORD
+    b = f.destination()
+    a = f.sender("relay = mail.example.test:%d\nrelay_user = friend@example.net\nrelay_password = %s\n"
+                 % (b.port("submission"), PASSWORD))
+    qid = submit(a, ["someone@example.com"], subject="not over a bad certificate")
+    out = wait("deferral", lambda: (lambda o: "attempts=1" in o and o)(queue_list(a)))
+    assert qid in out and "pending: " in out, out
+    log = open(b.log_path, encoding="utf-8", errors="replace").read()
+    assert "auth user=friend@example.net" not in log, "the password went to an unverified server"
 
 
 def setup():
