@@ -453,8 +453,6 @@ qrunner_job_done(struct qjob *job, const struct mta_reply *per_rcpt, const char 
 		e->reply[k] = xstrdup(text);
 		free(e->remote[k]);
 		e->remote[k] = host != NULL && r->code != 0 ? xstrdup(host) : NULL;
-		log_info("queue %s to=<%s> relay=%s status=%s reply=%s", e->id, e->rcpts[k], host != NULL ? host : "none",
-		         r->code >= 200 && r->code < 300 ? "sent" : r->code >= 500 ? "bounced" : "deferred", text);
 		if (r->code >= 200 && r->code < 300) {
 			e->state[k] = QUEUE_RCPT_DONE;
 			if (queue_note_rcpt(qr.cfg->data_dir, e->id, k, QUEUE_RCPT_DONE, false, now, text, &error) == -1)
@@ -466,6 +464,9 @@ qrunner_job_done(struct qjob *job, const struct mta_reply *per_rcpt, const char 
 		           -1) {
 			log_warnx("queue %s: %s", e->id, error);
 		}
+		/* after the note: a line saying "sent" means it is on disk */
+		log_info("queue %s to=<%s> relay=%s status=%s reply=%s", e->id, e->rcpts[k], host != NULL ? host : "none",
+		         r->code >= 200 && r->code < 300 ? "sent" : r->code >= 500 ? "bounced" : "deferred", text);
 	}
 	close(job->fd);
 	free(job);
