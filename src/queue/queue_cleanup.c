@@ -2,7 +2,8 @@
  * leaves them): an <id>.env.tmp whose rename never happened, and an
  * <id>.eml without its <id>.env (the link was made, the envelope never
  * renamed; or a delivery agent removed the .env and died before the
- * .eml).  Neither is an entry (queue_list skips them), and nobody else
+ * .eml), and an <id>.hold without its <id>.env (queue_remove takes the
+ * .hold last).  None is an entry (queue_list skips them), and nobody else
  * would ever remove them. */
 #include <dirent.h>
 #include <errno.h>
@@ -16,19 +17,24 @@
 #include "store/store_maint.h"
 #include "store/store_private.h"
 
-/* The id of a leftover name, or 0: "<id>.env.tmp" or "<id>.eml". */
+/* The id of a leftover name, or 0: "<id>.env.tmp", or "<id>.eml" and
+ * "<id>.hold" (*needs_env_out: a leftover only without <id>.env). */
 static size_t
-leftover_id(const char *name, bool *eml_out)
+leftover_id(const char *name, bool *needs_env_out)
 {
 	size_t len = strlen(name);
 
 	if (len > 8 && strcmp(name + len - 8, ".env.tmp") == 0 && queue_id_valid(name, len - 8)) {
-		*eml_out = false;
+		*needs_env_out = false;
 		return len - 8;
 	}
 	if (len > 4 && strcmp(name + len - 4, ".eml") == 0 && queue_id_valid(name, len - 4)) {
-		*eml_out = true;
+		*needs_env_out = true;
 		return len - 4;
+	}
+	if (len > 5 && strcmp(name + len - 5, ".hold") == 0 && queue_id_valid(name, len - 5)) {
+		*needs_env_out = true;
+		return len - 5;
 	}
 	return 0;
 }
@@ -46,8 +52,8 @@ queue_cleanup(const char *data_dir, const struct timespec *changed_before, const
 	while ((de = readdir(d)) != NULL) {
 		char env[QUEUE_ID_MAX + 8];
 		struct stat sb;
-		bool eml;
-		size_t idlen = leftover_id(de->d_name, &eml);
+		bool needs_env;
+		size_t idlen = leftover_id(de->d_name, &needs_env);
 
 		if (idlen == 0)
 			continue;
@@ -57,7 +63,7 @@ queue_cleanup(const char *data_dir, const struct timespec *changed_before, const
 		 * data may be older; an enqueue running now is younger. */
 		if (!store_changed_before(&sb, changed_before))
 			continue;
-		if (eml) {
+		if (needs_env) {
 			snprintf(env, sizeof(env), "%.*s.env", (int)idlen, de->d_name);
 			if (fstatat(dirfd(d), env, &sb, AT_SYMLINK_NOFOLLOW) == 0 || errno != ENOENT)
 				continue;      /* a complete entry (or cannot tell) */

@@ -74,9 +74,12 @@ def startup_pass_removes_crash_leftovers(f):
         fh.write(b"half a message")
     queue = os.path.join(srv.data, "queue")
     os.makedirs(queue, exist_ok=True)
+    # (the complete entry is held, so that the delivery agent leaves it be)
     for name, data in (("000001700000.000000001.0000abcd.eml", b"no envelope"),
                        ("000001700000.000000002.0000abce.env.tmp", b"from <>\n"),
+                       ("000001700000.000000004.0000abd0.hold", b""),
                        ("000001700000.000000003.0000abcf.eml", b"a complete entry"),
+                       ("000001700000.000000003.0000abcf.hold", b""),
                        ("000001700000.000000003.0000abcf.env",
                         b"from <a@example.org>\nrcpt <x@example.net>\nqueued 1700000000\nsize 16\n")):
         with open(os.path.join(queue, name), "wb") as fh:
@@ -91,7 +94,7 @@ def startup_pass_removes_crash_leftovers(f):
     srv.start()
     (line,) = wait_log(srv, "store orphan scan pass=startup", off)
     s = summary(line)
-    assert s["removed"] == "2" and s["queue_removed"] == "2" and s["errors"] == "0", line
+    assert s["removed"] == "2" and s["queue_removed"] == "3" and s["errors"] == "0", line
     assert int(s["users"]) == 2, line           # alice and bob; not ghost
     per_user = wait_log(srv, "store orphans user=", off)
     assert len(per_user) == 1 and 'user="alice@example.test" removed=2 ' in per_user[0], per_user
@@ -99,7 +102,8 @@ def startup_pass_removes_crash_leftovers(f):
     assert msg_files(srv, BOB) == keep_bob
     assert os.listdir(os.path.join(srv.data, "spool")) == []
     assert sorted(os.listdir(queue)) == ["000001700000.000000003.0000abcf.eml",
-                                         "000001700000.000000003.0000abcf.env"], os.listdir(queue)
+                                         "000001700000.000000003.0000abcf.env",
+                                         "000001700000.000000003.0000abcf.hold", "ctl"], os.listdir(queue)
     assert os.listdir(ghost) == [ORPHAN]
     assert not os.path.exists(os.path.join(user_dir(srv, "ghost@example.test"), "index.db"))
     got = fetch_all(srv, ALICE)
