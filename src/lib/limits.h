@@ -14,6 +14,9 @@
 #define SMTP_AUTH_LINE_MAX     24800  /* RFC 4954 4: a SASL line may exceed the command limit; holds a 16 KiB OAuth token in base64 */
 #define SMTP_RECEIVED_HOPS_MAX 100    /* RFC 5321 6.3: loop detection by counting Received */
 #define SMTP_BDAT_CHUNK_MAX    (64ULL * 1024 * 1024) /* one BDAT chunk; the message is bounded by max_message_size */
+#define SMTP_SUBMIT_HEADER_MAX (100 * 1024) /* RFC 6409 8: bytes of a submitted header section looked at (Postfix header_size_limit 102400) */
+#define SMTP_FROM_FIELD_MAX    8192   /* a From value kept, unfolded: RFC 5322 2.1.1 lines are <= 998, so about eight folded lines */
+#define SMTP_FROM_ADDRS_MAX    16     /* addresses in one From (RFC 5322 3.6.2 allows a list; mail clients send one) */
 
 /* Outbound SMTP (src/mta) */
 #define MTA_REPLY_LINE_MAX     2048   /* RFC 5321 4.5.3.1.5 says 512; peers send longer text, CRLF included */

@@ -68,6 +68,8 @@ begin_message(struct smtp_session *s, enum smtp_body_mode mode)
 	struct smtp_tx *tx = s->tx;
 	struct smtp_trace t;
 	struct buf hdr = BUF_INIT;
+	smtp_body_sink_fn *sink;
+	void *sink_arg;
 	const char *error;
 	int r;
 
@@ -105,7 +107,11 @@ begin_message(struct smtp_session *s, enum smtp_body_mode mode)
 			smtp_reply(s, 451, "4.3.0", "Temporary local problem, try again later");
 		return -1;
 	}
-	smtp_body_init(&tx->body, mode, s->cfg->max_message_size, spool_sink, tx);
+	sink = spool_sink;
+	sink_arg = tx;
+	if (smtp_is_submission(s))
+		smtp_submit_begin(s, &sink, &sink_arg);
+	smtp_body_init(&tx->body, mode, s->cfg->max_message_size, sink, sink_arg);
 	return 0;
 }
 
@@ -155,12 +161,14 @@ end_of_message(struct smtp_session *s)
 
 	s->state = SMTP_ST_CMD;
 	conn_transfer_end(s->c);
-	if (st == SMTP_BODY_OK && wbuf_flush(tx) == -1)
+	if (st == SMTP_BODY_OK && (smtp_submit_finish(s) == -1 || wbuf_flush(tx) == -1))
 		st = SMTP_BODY_SINK_FAILED;
 	if (st != SMTP_BODY_OK) {
 		refuse_message(s, st);
 		return;
 	}
+	if (smtp_submit_check(s) == -1)
+		return;   /* refused, transaction ended */
 	smtp_deliver(s);
 }
 

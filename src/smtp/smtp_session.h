@@ -61,6 +61,7 @@ struct smtp_tx {
 	enum store_error spool_err;
 	uint64_t bdat_total;            /* chunk bytes announced so far */
 	uint64_t size;                  /* MAIL SIZE=, 0 when not given */
+	struct smtp_submit_header *submit; /* submission: the header filter, else NULL */
 };
 
 struct smtp_auth;
@@ -160,6 +161,18 @@ bool smtp_bdat_input(struct smtp_session *s);
 /* The message is complete and valid: commits, delivers and queues it in
  * a worker job, replies, and ends the transaction. */
 void smtp_deliver(struct smtp_session *s);
+
+/* smtp_submit.c: RFC 6409 8, on the submission ports only */
+struct smtp_submit_header;
+/* At the start of a message: puts the header filter in front of the spool
+ * sink (*sink, *arg are replaced) and keeps it in s->tx->submit. */
+void smtp_submit_begin(struct smtp_session *s, smtp_body_sink_fn **sink, void **arg);
+/* The message is in: a header section without a body gets its missing
+ * fields.  Returns 0, or -1 if the spool write failed. */
+int smtp_submit_finish(struct smtp_session *s);
+/* Checks the From header against the login.  Returns 0 to deliver, or
+ * -1 when it replied, logged and ended the transaction. */
+int smtp_submit_check(struct smtp_session *s);
 
 /* smtp_cmd_auth.c */
 int smtp_cmd_auth(struct smtp_session *s, const char *args);

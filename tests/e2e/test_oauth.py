@@ -175,7 +175,8 @@ def smtp_submission_with_token_sends(srv):
     tok = _keys.token()
     s.auth("XOAUTH2", lambda challenge=None: "user=%s\x01auth=Bearer %s\x01\x01" % (ALICE, tok),
            initial_response_ok=True)
-    s.sendmail(ALICE, ["bob@example.test"], b"Subject: via oauth\r\n\r\nhi\r\n")
+    # submission refuses a message without a From the login owns (RFC 6409 8)
+    assert s.sendmail(ALICE, ["bob@example.test"], b"From: <%s>\r\nSubject: via oauth\r\n\r\nhi\r\n" % ALICE.encode()) == {}
     s.quit()
 
 

@@ -10,8 +10,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from harness import PASSWORD, Suite  # noqa: E402
 from mailcheck import (  # noqa: E402
-    HOST, assert_delivered_exact, case, curl, expect_smtp_error, fetch_all, message, pop3_count, raw_smtp,
-    setup, submission, teardown_all)
+    HOST, assert_delivered_exact, case, curl, deliver, expect_smtp_error, fetch_all, message, pop3_count, raw_smtp,
+    setup, split_trace, submission, teardown_all)
 
 suite = Suite()
 t = case(suite)
@@ -317,6 +317,218 @@ def curl_smtp_starttls_upload(f):
     got = fetch_all(srv, "alice@example.test")
     assert len(got) == 1
     assert_delivered_exact(got[0], msg)
+
+# ---- RFC 6409 8: what submission does to the message ----
+
+def header_of(stored):
+    """The header section of a stored message (trace fields included)."""
+    return stored.split(b"\r\n\r\n", 1)[0]
+
+
+def count_fields(header, name):
+    name = name.lower().encode() + b":"
+    return sum(1 for l in header.split(b"\r\n") if l.lower().replace(b" ", b"").startswith(name))
+
+
+def bare_message(frm="Alice <alice@example.test>", subject="bare", body=b"hello\r\nDate: in the body\r\n"):
+    """A message without Date and Message-ID (and without From when frm is None)."""
+    head = b"" if frm is None else b"From: " + frm.encode() + b"\r\n"
+    return head + b"To: <bob@example.test>\r\nSubject: " + subject.encode() + b"\r\n\r\n" + body
+
+
+def submit(srv, msg, user="alice@example.test", sender=None, rcpts=("bob@example.test",)):
+    s = submission(srv, user)
+    try:
+        return s.sendmail(sender or user, list(rcpts), msg)
+    finally:
+        s.quit()
+
+
+@t
+def submit_adds_date_and_message_id(f):
+    import email.utils
+    srv = f.std()
+    msg = bare_message()
+    assert submit(srv, msg) == {}
+    got = fetch_all(srv, "bob@example.test")
+    assert len(got) == 1
+    head = header_of(got[0])
+    assert count_fields(head, "Date") == 1, head
+    assert count_fields(head, "Message-ID") == 1, head
+    _, rest = split_trace(got[0])
+    # added at the end of the header section, the client's bytes untouched around them
+    assert rest.startswith(msg.split(b"\r\n\r\n")[0] + b"\r\n"), rest
+    assert rest.endswith(b"\r\n\r\n" + msg.split(b"\r\n\r\n", 1)[1]), rest
+    date = [l for l in head.split(b"\r\n") if l.startswith(b"Date: ")][0][6:].decode()
+    assert email.utils.parsedate_to_datetime(date) is not None, date
+    mid = [l for l in head.split(b"\r\n") if l.startswith(b"Message-ID: ")][0][12:].decode()
+    assert mid.startswith("<") and mid.endswith(">") and "@" in mid, mid
+    # a second message gets another id
+    assert submit(srv, bare_message(subject="second")) == {}
+    got = fetch_all(srv, "bob@example.test")
+    mid2 = [l for l in header_of(got[1]).split(b"\r\n") if l.startswith(b"Message-ID: ")][0][12:].decode()
+    assert mid2 != mid, (mid, mid2)
+
+
+@t
+def submit_keeps_own_date_and_message_id(f):
+    srv = f.std()
+    msg = message(subject="has both", sender="alice@example.test", to="bob@example.test")
+    assert submit(srv, msg) == {}
+    got = fetch_all(srv, "bob@example.test")
+    assert_delivered_exact(got[0], msg)
+    head = header_of(got[0])
+    assert count_fields(head, "Date") == 1 and count_fields(head, "Message-ID") == 1, head
+    # one present, the other added
+    msg = b"From: alice@example.test\r\ndate: Thu, 01 Jan 2026 00:00:00 +0000\r\nSubject: d\r\n\r\nx\r\n"
+    assert submit(srv, msg) == {}
+    head = header_of(fetch_all(srv, "bob@example.test")[1])
+    assert count_fields(head, "Date") == 1 and count_fields(head, "Message-ID") == 1, head
+    assert b"date: Thu, 01 Jan 2026 00:00:00 +0000" in head, head
+
+
+@t
+def submit_header_only_message(f):
+    srv = f.std()
+    msg = b"From: alice@example.test\r\nSubject: no body\r\n"
+    assert submit(srv, msg) == {}
+    _, rest = split_trace(fetch_all(srv, "bob@example.test")[0])
+    assert rest.startswith(msg), rest
+    assert count_fields(rest, "Date") == 1 and count_fields(rest, "Message-ID") == 1, rest
+
+
+def raw_submission(srv, user="alice@example.test"):
+    r = raw_smtp(srv, "submissions", tls=True)
+    r.send("AUTH PLAIN %s\r\n" % b64("\0%s\0%s" % (user, PASSWORD)))
+    rep = r.reply()
+    assert rep[-1].startswith("235"), rep
+    return r
+
+
+@t
+def submit_bdat_split_anywhere(f):
+    srv = f.std()
+    msg = bare_message(frm="alice@example.test", body=b"body\r\n")
+    cut = msg.index(b"\r\n\r\n")
+    # inside "From:", inside a line, on each byte of the CRLF CRLF
+    splits = [2, 8, cut, cut + 1, cut + 2, cut + 3, cut + 4]
+    r = raw_submission(srv)
+    try:
+        for i, at in enumerate(splits):
+            m = msg.replace(b"Subject: bare", b"Subject: split %02d" % i)
+            r.send("MAIL FROM:<alice@example.test>\r\n")
+            assert r.reply()[-1].startswith("250")
+            r.send("RCPT TO:<bob@example.test>\r\n")
+            assert r.reply()[-1].startswith("250")
+            r.send(b"BDAT %d\r\n" % at + m[:at])
+            rep = r.reply()
+            assert rep[-1].startswith("250"), rep
+            r.send(b"BDAT %d LAST\r\n" % (len(m) - at) + m[at:])
+            rep = r.reply()
+            assert rep[-1].startswith("250"), (at, rep)
+        r.send("QUIT\r\n")
+        r.reply()
+    finally:
+        r.close()
+    got = fetch_all(srv, "bob@example.test")
+    assert len(got) == len(splits), len(got)
+    for g in got:
+        head = header_of(g)
+        assert count_fields(head, "Date") == 1 and count_fields(head, "Message-ID") == 1, g
+        assert g.endswith(b"\r\n\r\nbody\r\n"), g
+
+
+@t
+def submit_bdat_from_of_another_user(f):
+    srv = f.std()
+    msg = bare_message(frm="bob@example.test")
+    r = raw_submission(srv)
+    try:
+        r.send("MAIL FROM:<alice@example.test>\r\n")
+        assert r.reply()[-1].startswith("250")
+        r.send("RCPT TO:<bob@example.test>\r\n")
+        assert r.reply()[-1].startswith("250")
+        r.send(b"BDAT 3\r\n" + msg[:3])
+        assert r.reply()[-1].startswith("250")
+        r.send(b"BDAT %d LAST\r\n" % (len(msg) - 3) + msg[3:])
+        rep = r.reply()
+        assert rep[-1].startswith("550 5.7.1 <bob@example.test>"), rep
+        r.send("NOOP\r\n")
+        assert r.reply()[-1].startswith("250")
+    finally:
+        r.close()
+    assert pop3_count(srv, "bob@example.test") == 0
+
+
+@t
+def submit_from_of_another_user_refused(f):
+    srv = f.std()
+    for frm in ("bob@example.test", "Alice <bob@example.test>", "\"alice@example.test\" <bob@example.test>",
+                "alice@example.test, bob@example.test", "someone@example.net"):
+        text = expect_smtp_error(lambda: submit(srv, bare_message(frm=frm), rcpts=("bob@example.test",
+                                                                                  "someone@example.net")),
+                                 550, "5.7.1")
+        assert "From header not owned by user alice@example.test" in text, text
+        assert text.split()[1].startswith("<") and "@" in text.split()[1], text
+    text = expect_smtp_error(lambda: submit(srv, bare_message(frm="bob@example.test")), 550, "5.7.1")
+    assert text == "5.7.1 <bob@example.test>: From header not owned by user alice@example.test", text
+    assert pop3_count(srv, "bob@example.test") == 0
+    out = srv.cli("queue", "list").stdout
+    assert "someone@example.net" not in out, out
+
+
+@t
+def submit_from_forms_refused(f):
+    srv = f.std()
+    cases = [
+        (None, "5.6.0", "Message has no From header"),
+        ("Friends: alice@example.test;", "5.6.0", "group"),
+        ("Alice Smith", "5.6.0", "no address"),
+    ]
+    for frm, enh, words in cases:
+        text = expect_smtp_error(lambda: submit(srv, bare_message(frm=frm)), 550, enh)
+        assert words in text, (frm, text)
+    two = b"From: alice@example.test\r\nFrom: bob@example.test\r\nSubject: two\r\n\r\nx\r\n"
+    text = expect_smtp_error(lambda: submit(srv, two), 550, "5.6.0")
+    assert "more than one From" in text, text
+    # a From: in the body is not a header
+    body_from = b"Subject: x\r\n\r\nFrom: alice@example.test\r\n"
+    expect_smtp_error(lambda: submit(srv, body_from), 550, "5.6.0")
+    assert pop3_count(srv, "bob@example.test") == 0
+
+
+@t
+def submit_from_forms_accepted(f):
+    srv = f.std()
+    srv.cli("alias", "add", "info@example.test", "alice@example.test")
+    forms = ['"Alice, Smith" <alice@example.test>', "alice@example.test (Alice)", "ALICE@example.test",
+             "Info Desk <info@example.test>", "=?UTF-8?Q?Alice_=C3=A9?= <alice@example.test>",
+             '"alice"@example.test', "Alice\r\n <alice@example.test>",
+             "alice@example.test, Info <info@example.test>"]
+    for i, frm in enumerate(forms):
+        assert submit(srv, bare_message(frm=frm, subject="form %d" % i)) == {}, frm
+    assert pop3_count(srv, "bob@example.test") == len(forms)
+    # the envelope may differ from the header when both are the user's
+    assert submit(srv, bare_message(frm="alice@example.test"), sender="info@example.test") == {}
+    # and carol may not use alice's alias
+    text = expect_smtp_error(lambda: submit(srv, bare_message(frm="info@example.test"),
+                                            user="carol@example.org"), 550, "5.7.1")
+    assert "<info@example.test>" in text and "carol@example.org" in text, text
+
+
+@t
+def port25_message_not_changed(f):
+    srv = f.std()
+    msg = bare_message(frm="someone@example.net")
+    assert deliver(srv, "alice@example.test", msg, sender="someone@example.net") == {}
+    got = fetch_all(srv, "alice@example.test")
+    assert_delivered_exact(got[0], msg)
+    head = header_of(got[0])
+    assert count_fields(head, "Date") == 0 and count_fields(head, "Message-ID") == 0, head
+    # no From at all is not submission's business on port 25 either
+    msg = b"Subject: no from\r\n\r\nx\r\n"
+    assert deliver(srv, "alice@example.test", msg) == {}
+    assert_delivered_exact(fetch_all(srv, "alice@example.test")[1], msg)
 
 
 suite.run(setup, teardown_all)
