@@ -107,18 +107,18 @@ claims_us(const struct dkim_field *f, const char *authserv_id)
 
 /* Drops A-R fields that claim our authserv-id: they came from outside and
  * would read as our own verdict (RFC 8601 5).  Appends the header section
- * without them to b; returns how many went. */
+ * from offset start on without them to b; returns how many went. */
 static unsigned
-strip_forged(const struct dkim_msg *msg, const char *authserv_id, struct buf *b)
+strip_forged(const struct dkim_msg *msg, const char *authserv_id, size_t start, struct buf *b)
 {
 	unsigned forged = 0;
-	size_t from = 0;
+	size_t from = start;
 
 	for (size_t i = 0; i < msg->n; i++) {
 		const struct dkim_field *f = &msg->field[i];
 		size_t off = (size_t)(f->raw - msg->hdr), fend = off + f->len + 2;
 
-		if (!dkim_field_is(f, "authentication-results") || !claims_us(f, authserv_id))
+		if (off < start || !dkim_field_is(f, "authentication-results") || !claims_us(f, authserv_id))
 			continue;
 		if (fend > msg->hdr_len)
 			fend = msg->hdr_len;
@@ -134,8 +134,9 @@ int
 mailauth_check(const struct mailauth_msg *m, struct mailauth_result *out, const char **error_out)
 {
 	struct dkim_msg *msg = NULL;
-	struct buf rest = BUF_INIT;
-	char *hdr;
+	struct buf head = BUF_INIT, rest = BUF_INIT;
+	size_t top = 0;
+	char *ar;
 
 	memset(out, 0, sizeof(*out));
 	if (dkim_msg_read(m->fd, m->size, &msg, error_out) == -1)
@@ -147,23 +148,24 @@ mailauth_check(const struct mailauth_msg *m, struct mailauth_result *out, const 
 		return -1;
 	}
 	check_dmarc(msg, out);
-	out->forged = strip_forged(msg, m->authserv_id, &rest);
-	hdr = mailauth_header(m, out);
-	out->head_len = strlen(hdr);
-	out->skip = 0;
+	/* Return-Path, added at final delivery, stays the first field
+	 * (RFC 5321 4.4); our A-R goes right under it, above Received */
+	if (msg->n > 0 && dkim_field_is(&msg->field[0], "return-path"))
+		top = msg->field[0].len + 2;
+	out->forged = strip_forged(msg, m->authserv_id, top, &rest);
+	ar = mailauth_header(m, out);
+	buf_append(&head, msg->hdr, top);
+	buf_puts(&head, ar);
+	free(ar);
+	out->skip = top;
 	if (out->forged > 0) {
 		/* the header section goes again, without the forged fields;
 		 * the file is copied from the empty line on */
-		size_t hl = out->head_len;
-
-		hdr = realloc(hdr, hl + rest.len + 1);
-		if (hdr == NULL)
-			abort();
-		memcpy(hdr + hl, rest.data, rest.len + 1);
-		out->head_len = hl + rest.len;
+		buf_append(&head, rest.data, rest.len);
 		out->skip = msg->hdr_len;
 	}
-	out->head = hdr;
+	out->head = head.data;
+	out->head_len = head.len;
 	buf_free(&rest);
 	dkim_msg_free(&msg);
 	return 0;
