@@ -16,6 +16,7 @@ python3 python3-dnslib
 curl
 isync
 python3-dkim
+publicsuffix
 ca-certificates
 postfix
 "

@@ -166,6 +166,8 @@ config_defaults(struct tern_config *cfg, const char *path)
 	cfg->imap_enabled = true;
 	cfg->pop3_enabled = true;
 	cfg->submission_enabled = true;
+	cfg->inbound.checks = true;
+	cfg->inbound.dmarc_enforce = true;
 
 	cfg->allow_plaintext = PLAINTEXT_NEVER;
 
@@ -481,6 +483,18 @@ static int
 set_pop3_enabled(struct tern_config *cfg, const char *key, const char *value, char *msg, size_t msgsize)
 {
 	return set_bool(&cfg->pop3_enabled, key, value, msg, msgsize);
+}
+
+static int
+set_inbound_checks(struct tern_config *cfg, const char *key, const char *value, char *msg, size_t msgsize)
+{
+	return set_bool(&cfg->inbound.checks, key, value, msg, msgsize);
+}
+
+static int
+set_inbound_dmarc_enforce(struct tern_config *cfg, const char *key, const char *value, char *msg, size_t msgsize)
+{
+	return set_bool(&cfg->inbound.dmarc_enforce, key, value, msg, msgsize);
 }
 
 static int
@@ -1040,6 +1054,8 @@ static const struct config_key config_keys[] = {
 	{ "delivery", "delay_warning", set_delivery_delay_warning },
 	{ "delivery", "retry_delay", set_delivery_retry_delay },
 	{ "delivery", "retry_max", set_delivery_retry_max },
+	{ "inbound", "checks", set_inbound_checks },
+	{ "inbound", "dmarc_enforce", set_inbound_dmarc_enforce },
 };
 #define CONFIG_NKEYS (sizeof(config_keys) / sizeof(config_keys[0]))
 
@@ -1352,4 +1368,8 @@ config_print(const struct tern_config *cfg, FILE *out)
 	fprintf(out, "delay_warning = %u\n", cfg->delivery.delay_warning);
 	fprintf(out, "retry_delay = %u\n", cfg->delivery.retry_delay);
 	fprintf(out, "retry_max = %u\n", cfg->delivery.retry_max);
+
+	fprintf(out, "\n[inbound]\n");
+	fprintf(out, "checks = %s\n", cfg->inbound.checks ? "yes" : "no");
+	fprintf(out, "dmarc_enforce = %s\n", cfg->inbound.dmarc_enforce ? "yes" : "no");
 }

@@ -156,6 +156,13 @@ struct tern_config {
 		unsigned retry_delay;          /* first retry after; default 300 */
 		unsigned retry_max;            /* the delay doubles up to this; default 4 hours */
 	} delivery;
+
+	/* [inbound]: SPF, DKIM and DMARC checks of mail arriving on port 25
+	 * (src/mailauth/mailauth.h); submission is never checked. */
+	struct {
+		bool checks;                   /* run them and add Authentication-Results; default yes */
+		bool dmarc_enforce;            /* DMARC fail + p=reject -> 550; default yes */
+	} inbound;
 };
 
 /* Service names as used in [listen]: "imap", "imaps", ... */

@@ -75,4 +75,16 @@
 #define DKIM_LINE_MAX          78     /* RFC 5322 2.1.1: lines SHOULD be at most 78 characters */
 #define DKIM_BODY_CHUNK        65536  /* bytes read from the message file at once when hashing the body */
 
+/* SPF and DMARC (src/mailauth/) */
+#define SPF_LOOKUPS_MAX        10     /* RFC 7208 4.6.4: DNS-querying terms per check_host() */
+#define SPF_VOID_LOOKUPS_MAX   2      /* RFC 7208 4.6.4: NXDOMAIN/no-answer lookups */
+#define SPF_MX_HOSTS_MAX       10     /* RFC 7208 4.6.4: MX names looked up for one mx term */
+#define SPF_TERMS_MAX          64     /* terms in one record: a 450-byte record (RFC 7208 3.4) holds about 40 */
+#define SPF_RECORD_MAX         4096   /* one SPF TXT record, strings joined (DNS_TXT_LEN_MAX) */
+#define SPF_DOMAIN_MAX         253    /* RFC 7208 7.3: an expanded domain is cut from the left to 253 */
+#define SPF_MACRO_OUT_MAX      1024   /* one expanded macro-string before that cut (exp texts are ignored) */
+#define DMARC_RECORD_MAX       4096   /* one DMARC TXT record (DNS_TXT_LEN_MAX) */
+#define DMARC_TAGS_MAX         32     /* RFC 7489 6.3 defines 11 tags */
+#define PSL_FILE_MAX           (4 * 1024 * 1024) /* the Public Suffix List file; Debian's is 240K */
+
 #endif

@@ -32,6 +32,7 @@
 #include "lib/str.h"
 #include "lib/tls.h"
 #include "lib/xalloc.h"
+#include "mailauth/mailauth.h"
 #include "pop3/pop3.h"
 #include "server/listener.h"
 #include "server/maint.h"
@@ -556,6 +557,13 @@ server_run(const struct tern_config *cfg)
 		free(error);
 		error = NULL;
 	}
+	/* SPF/DKIM/DMARC of port-25 mail (mailauth.h): one resolver for the
+	 * process, made the way the queue runner makes its own. */
+	if (mailauth_start(cfg, &error) == -1) {
+		log_error("inbound checks off, mail is stored unchecked: %s", error);
+		free(error);
+		error = NULL;
+	}
 	srv.nloops = cfg->threads;
 	srv.loops = xcalloc(srv.nloops, sizeof(*srv.loops));
 	acceptors = xcalloc((size_t)srv.nloops * (srv.nlisteners ? srv.nlisteners : 1), sizeof(*acceptors));
@@ -623,6 +631,7 @@ server_run(const struct tern_config *cfg)
 	for (unsigned i = 0; i < srv.nloops; i++)
 		pthread_join(srv.loops[i].thread, NULL);
 	evloop_workers_stop();
+	mailauth_stop();
 	store_fts_async_stop();
 	for (unsigned i = 0; i < srv.nloops; i++)
 		evloop_free(&srv.loops[i].loop);

@@ -11,6 +11,7 @@
 
 #include "lib/log.h"
 #include "queue/queue.h"
+#include "smtp/smtp_inbound.h"
 #include "smtp/smtp_session.h"
 
 struct smtp_deliver_job {
@@ -26,6 +27,8 @@ struct smtp_deliver_job {
 	const char **remote;
 	size_t n_remote;
 	int64_t now;
+	bool check;                     /* port 25 with [inbound] checks on */
+	struct smtp_inbound inbound;    /* its input and the reject verdict */
 	/* output */
 	int result;                     /* 0 or -1 */
 	enum store_error err;
@@ -66,6 +69,15 @@ deliver_work(void *arg)
 	j->err = STORE_ERR_TEMP;
 	j->n_local = dedup(j->local, j->n_local);
 	j->n_remote = dedup(j->remote, j->n_remote);
+	/* SPF/DKIM/DMARC on the complete message, before anything is stored */
+	if (j->check && smtp_inbound_check(j->data_dir, j->spool, &j->inbound, &j->err) == -1) {
+		snprintf(j->error, sizeof(j->error), "inbound checks: spool rewrite failed");
+		goto out;
+	}
+	if (j->check && j->inbound.reject) {
+		snprintf(j->error, sizeof(j->error), "rejected by DMARC policy of %s", j->inbound.reject_domain);
+		goto out;
+	}
 	if (store_spool_commit(j->spool, &j->err) == -1) {
 		snprintf(j->error, sizeof(j->error), "spool commit failed");
 		goto out;
@@ -102,11 +114,14 @@ deliver_done(void *arg)
 	log_info("smtp %s message id=%s from=<%s> nrcpt=%u local=%zu remote=%zu size=%" PRIu64
 	         " result=%s%s%s",
 	         conn_id(s->c), tx->id, smtp_log_safe(tx->mail_from, from, sizeof(from)), tx->n_rcpt, j->n_local,
-	         j->n_remote, tx->body.size, j->result != 0 ? "failed" : j->n_remote > 0 ? "queued" : "delivered",
+	         j->n_remote, tx->body.size,
+	         j->result != 0 ? (j->inbound.reject ? "rejected" : "failed") : j->n_remote > 0 ? "queued" : "delivered",
 	         j->result == 0 ? "" : " error=", j->result == 0 ? "" : j->error);
 	if (!conn_closing(s->c)) {
 		if (j->result == 0)
 			smtp_reply(s, 250, "2.0.0", "Ok: queued as %s", tx->id);
+		else if (j->inbound.reject)
+			smtp_reply(s, 550, "5.7.1", "Message from %s rejected by DMARC policy", j->inbound.reject_domain);
 		else if (j->err == STORE_ERR_NOSPACE)
 			smtp_reply(s, 452, "4.3.1", "Insufficient system storage");
 		else if (j->err == STORE_ERR_QUOTA)
@@ -123,6 +138,8 @@ smtp_deliver(struct smtp_session *s)
 	struct smtp_tx *tx = s->tx;
 	struct smtp_deliver_job *j = arena_alloc(tx->arena, sizeof(*j));
 
+	memset(j, 0, sizeof(*j));
+
 	j->s = s;
 	j->data_dir = s->cfg->data_dir;
 	j->spool = &tx->spool;
@@ -133,6 +150,14 @@ smtp_deliver(struct smtp_session *s)
 	j->remote = tx->remote.v;
 	j->n_remote = tx->remote.n;
 	j->now = (int64_t)time(NULL);
+	/* port 25 only: submission users are authenticated, not checked */
+	j->check = s->service == SERVICE_SMTP && s->cfg->inbound.checks;
+	j->inbound.log_id = conn_id(s->c);
+	j->inbound.authserv_id = s->cfg->hostname;
+	j->inbound.peer_ip = conn_peer_addr(s->c);
+	j->inbound.helo = s->helo != NULL ? s->helo : "unknown";
+	j->inbound.mail_from = tx->mail_from;
+	j->inbound.enforce = s->cfg->inbound.dmarc_enforce;
 	smtp_session_busy(s);
 	conn_defer(s->c, deliver_work, deliver_done, j);
 }

@@ -50,6 +50,13 @@ int store_spool_create(const char *data_dir, struct store_spool *sp_out, const c
 int store_spool_write(struct store_spool *sp, const void *data, size_t len, enum store_error *err_out);
 /* fsyncs the spool file's data.  Returns 0 or -1. */
 int store_spool_commit(struct store_spool *sp, enum store_error *err_out);
+/* Replaces the spool file with a new one holding head, then the old
+ * file's bytes from offset skip on (Authentication-Results goes above
+ * the Received field written while DATA streamed).  Call from a worker
+ * job, before store_spool_commit() (which fsyncs the new file).  0, or
+ * -1 with *err_out and *error_out; *sp is the old file then, unchanged. */
+int store_spool_prepend(const char *data_dir, struct store_spool *sp, const void *head, size_t head_len,
+                        uint64_t skip, enum store_error *err_out, const char **error_out);
 /* Closes and unlinks the spool file (delivered copies are links of their
  * own).  Accepts a spool that was never created (fd -1). */
 void store_spool_discard(struct store_spool *sp);

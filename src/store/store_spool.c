@@ -113,6 +113,80 @@ store_spool_commit(struct store_spool *sp, enum store_error *err_out)
 	return 0;
 }
 
+/* Copies src from offset off to its end onto dst's end.  copy_file_range
+ * keeps the bytes in the kernel (and lets a filesystem that can share
+ * extents do so); where it is refused (EXDEV on old kernels, ENOSYS,
+ * EINVAL on some filesystems) plain pread/write does the same. */
+static int
+copy_rest(int src, uint64_t off, struct store_spool *dst, enum store_error *err_out)
+{
+	off_t in_off = (off_t)off;
+	char buf[65536];
+	ssize_t n;
+
+	for (;;) {
+		n = copy_file_range(src, &in_off, dst->fd, NULL, 1 << 30, 0);
+		if (n > 0) {
+			dst->size += (uint64_t)n;
+			continue;
+		}
+		if (n == 0)
+			return 0;
+		if (errno == EINTR)
+			continue;
+		if (errno != EXDEV && errno != ENOSYS && errno != EINVAL && errno != EOPNOTSUPP) {
+			*err_out = store_errno_class(errno);
+			return -1;
+		}
+		break;
+	}
+	while ((n = pread(src, buf, sizeof(buf), in_off)) != 0) {
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			*err_out = STORE_ERR_TEMP;
+			return -1;
+		}
+		if (store_spool_write(dst, buf, (size_t)n, err_out) == -1)
+			return -1;
+		in_off += n;
+	}
+	return 0;
+}
+
+/* A new file rather than an edit in place: the spool file was written
+ * front to back while DATA streamed (the message is never held in
+ * memory) and a header must go before its first byte, which no
+ * filesystem call inserts cheaply.  The copy is in-kernel. */
+int
+store_spool_prepend(const char *data_dir, struct store_spool *sp, const void *head, size_t head_len,
+                    uint64_t skip, enum store_error *err_out, const char **error_out)
+{
+	struct store_spool n;
+	int src;
+
+	*err_out = STORE_ERR_TEMP;
+	src = open(sp->path, O_RDONLY | O_CLOEXEC);
+	if (src == -1) {
+		*error_out = store_tls_errorf("open %s: %s", sp->path, strerror(errno));
+		return -1;
+	}
+	if (store_spool_create(data_dir, &n, error_out) == -1) {
+		close(src);
+		return -1;
+	}
+	if (store_spool_write(&n, head, head_len, err_out) == -1 || copy_rest(src, skip, &n, err_out) == -1) {
+		*error_out = "spool rewrite failed";
+		close(src);
+		store_spool_discard(&n);
+		return -1;
+	}
+	close(src);
+	store_spool_discard(sp);
+	*sp = n;
+	return 0;
+}
+
 void
 store_spool_discard(struct store_spool *sp)
 {

@@ -111,8 +111,9 @@ def uidls(srv, user, password=PASSWORD):
 
 def split_trace(stored):
     """Splits a stored message into (trace header lines, the rest): trace
-    headers are the Return-Path and Received fields the server put on top
-    (with their folded continuation lines)."""
+    headers are the Return-Path, Authentication-Results (port 25's checks)
+    and Received fields the server put on top (with their folded
+    continuation lines)."""
     lines = stored.split(b"\r\n")
     trace = []
     i = 0
@@ -120,7 +121,8 @@ def split_trace(stored):
         l = lines[i]
         if l[:1] in (b" ", b"\t") and trace:
             trace[-1] += b"\r\n" + l
-        elif l.lower().startswith(b"return-path:") or l.lower().startswith(b"received:"):
+        elif (l.lower().startswith(b"return-path:") or l.lower().startswith(b"received:") or
+              l.lower().startswith(b"authentication-results: mail.example.test;")):
             trace.append(l)
         else:
             break

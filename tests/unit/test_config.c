@@ -367,7 +367,8 @@ test_print_roundtrip(void)
 	         "[auth]\nallow_plaintext = loopback\n"
 	         "[limits]\nmax_message_size = 1536K\nmax_recipients = 7\nmax_connections = 99\n"
 	         "data_deadline = 30\nmin_data_rate = 250\n"
-	         "[store]\norphan_scan_interval = 60\n",
+	         "[store]\norphan_scan_interval = 60\n"
+	         "[inbound]\ndmarc_enforce = no\n",
 	         cert_path, key_path);
 	test_begin("config: print output parses back to the same config");
 	test_assert_inteq(config_parse_text("t.conf", text, strlen(text), &first, &error), 0);
@@ -384,6 +385,8 @@ test_print_roundtrip(void)
 	test_assert(strstr(printed, "data_deadline = 30\n") != NULL);
 	test_assert(strstr(printed, "min_data_rate = 250\n") != NULL);
 	test_assert(strstr(printed, "[store]\norphan_scan_interval = 60\norphan_min_age = 3600\n") != NULL);
+	test_assert(strstr(printed, "[inbound]\nchecks = yes\ndmarc_enforce = no\n") != NULL);
+	test_assert(first.inbound.checks && !first.inbound.dmarc_enforce);
 	snprintf(path, sizeof(path), "%s/printed.conf", tmpdir);
 	f = fopen(path, "w");
 	fputs(printed, f);
