@@ -75,7 +75,7 @@ deliver_work(void *arg)
 		goto out;
 	}
 	if (j->check && j->inbound.reject) {
-		snprintf(j->error, sizeof(j->error), "rejected by DMARC policy of %s", j->inbound.reject_domain);
+		snprintf(j->error, sizeof(j->error), "rejected by DMARC policy of %.200s", j->inbound.reject_domain);
 		goto out;
 	}
 	if (store_spool_commit(j->spool, &j->err) == -1) {
