@@ -361,6 +361,11 @@ def dkim_signed_on_the_way_out(f):
         out = a.cli("dkim", "generate", "example.test", "--selector", "s" + alg, "--algorithm", alg).stdout
         name, value = dns_txt_line(out.strip().splitlines()[-1])
         records[name] = value
+    # the newest key signs: make that the RSA one, whatever the clock did
+    keydir = os.path.join(a.data, "dkim", "example.test")
+    now = time.time()
+    os.utime(os.path.join(keydir, "sed25519.pem"), (now - 100, now - 100))
+    os.utime(os.path.join(keydir, "srsa.pem"), (now, now))
     a.cli("queue", "flush")   # loads the new keys at once
     submit(a, ["friend@example.net"], subject="signed", body="Line one.\r\n.dot line\r\n\r\n\r\n")
     got = wait("delivery to B", lambda: fetch_all(b, "friend@example.net"))
@@ -371,10 +376,9 @@ def dkim_signed_on_the_way_out(f):
         n = name.decode() if isinstance(name, bytes) else name
         return records.get(n.rstrip("."), "").encode()
     assert dkim.verify(raw, dnsfunc=dnsfunc), "dkimpy does not verify the signature"
-    # both made in the same second: the greater selector (srsa) is active;
-    # without it the ed25519 key signs
+    # without the RSA key the ed25519 one signs
     assert b"a=rsa-sha256" in raw and b"s=srsa" in raw, raw[:600]
-    os.unlink(os.path.join(a.data, "dkim", "example.test", "srsa.pem"))
+    os.unlink(os.path.join(keydir, "srsa.pem"))
     a.cli("queue", "flush")
     submit(a, ["friend@example.net"], subject="signed again")
     got = wait("second delivery", lambda: (lambda m: len(m) == 2 and m)(fetch_all(b, "friend@example.net")))

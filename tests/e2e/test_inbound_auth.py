@@ -73,6 +73,8 @@ class Fixture:
         self.dns.start()
 
     def tern(self, extra=""):
+        if "[inbound]" not in extra:
+            extra += "[inbound]\nchecks = yes\n"   # the harness turns them off by default
         conf = ("[delivery]\nresolver = 127.0.0.1:%d\ndnssec_trust_anchor = none\n%s" % (self.dns.port, extra))
         return self.servers.std(users=(ALICE,), extra=conf)
 
