@@ -38,14 +38,31 @@ qdane_lookup(struct qdest *d, const char *host, dns_tlsa_cb *cb)
 	dns_tlsa_async(qr.dns, name, cb, d);
 }
 
+/* RFC 7672 3.1.3 (PKIX-TA(0) and PKIX-EE(1) are not for SMTP) and RFC
+ * 6698 2.1: what OpenSSL's DANE takes (mta_tls.c). */
+static bool
+usable(const struct dns_tlsa *t)
+{
+	if ((t->usage != 2 && t->usage != 3) || t->selector > 1)
+		return false;
+	switch (t->mtype) {
+	case 0:
+		return t->len > 0;   /* the whole certificate or key */
+	case 1:
+		return t->len == 32;   /* SHA2-256 */
+	case 2:
+		return t->len == 64;   /* SHA2-512 */
+	}
+	return false;
+}
+
 static size_t
 usable_records(const struct dns_tlsa_list *res)
 {
 	size_t n = 0;
 
 	for (size_t i = 0; i < res->n; i++) {
-		/* RFC 7672 3.1.3: PKIX-TA(0) and PKIX-EE(1) are not for SMTP */
-		if (res->tlsa[i].usage == 2 || res->tlsa[i].usage == 3)
+		if (usable(&res->tlsa[i]))
 			n++;
 	}
 	return n;

@@ -14,6 +14,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -236,6 +237,78 @@ def dane_bogus_tlsa_host_not_used(f):
     assert re.search(r"queue dest=%s host=%s dane=failed tlsa=permfail" % (ZONE, MX), log), log[-3000:]
     assert "connected peer=127.0.0.2" not in log, "a session to a host whose TLSA lookup failed"
     assert inbox(b, "friend@" + ZONE) == []
+
+
+def ca_and_leaf(tmp, names):
+    """A CA and a certificate it signed for names (subjectAltName DNS);
+    returns (ca.pem, chain.pem with leaf then CA, key.pem)."""
+    d = tempfile.mkdtemp(dir=tmp)
+    run = lambda *a: subprocess.run(a, cwd=d, check=True, capture_output=True)  # noqa: E731
+    run("openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+        "-days", "2", "-subj", "/CN=Test DANE CA", "-keyout", "ca.key", "-out", "ca.pem",
+        "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign")
+    run("openssl", "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+        "-subj", "/CN=" + names[0], "-keyout", "key.pem", "-out", "leaf.csr")
+    with open(os.path.join(d, "ext"), "w") as f:
+        f.write("subjectAltName=" + ",".join("DNS:" + n for n in names) + "\n")
+    run("openssl", "x509", "-req", "-in", "leaf.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
+        "-days", "2", "-extfile", "ext", "-out", "leaf.pem")
+    with open(os.path.join(d, "chain.pem"), "w") as f:
+        f.write(open(os.path.join(d, "leaf.pem")).read() + open(os.path.join(d, "ca.pem")).read())
+    return os.path.join(d, "ca.pem"), os.path.join(d, "chain.pem"), os.path.join(d, "key.pem")
+
+
+@case
+def dane_ta_checks_names(f):
+    """DANE-TA(2): a chain to the record's CA, for a name RFC 7672 3.2.2
+    allows: here the next-hop domain (dane.example), not the MX host
+    name."""
+    ca, chain, key = ca_and_leaf(f.tmp, [ZONE])
+    f.zone.publish(f.mx_port, tlsa="2 1 1 " + spki_sha256(ca))
+    b = f.servers.bare(listen={"smtp": ("127.0.0.2", f.mx_port)}, tls=False,
+                       extra="[tls]\ncert = %s\nkey = %s\n" % (chain, key))
+    b.cli("domain", "add", ZONE)
+    b.add_user("friend@" + ZONE)
+    b.start()
+    a = f.dane_sender()
+    submit(a, ["friend@" + ZONE], subject="through a DANE-TA chain")
+    got = wait("delivery to B", lambda: inbox(b, "friend@" + ZONE))
+    assert got[0]["Subject"] == "through a DANE-TA chain"
+    assert re.search(r"dane=verified tlsa=\"2 1 1 depth=1\"", log_of(a)), log_of(a)[-3000:]
+
+
+@case
+def dane_ta_wrong_name_defers(f):
+    """DANE-TA(2) with a chain to the record's CA, but for a name that is
+    neither the MX host nor the next-hop domain: the message waits."""
+    ca, chain, key = ca_and_leaf(f.tmp, ["mail.elsewhere.example"])
+    f.zone.publish(f.mx_port, tlsa="2 1 1 " + spki_sha256(ca))
+    b = f.servers.bare(listen={"smtp": ("127.0.0.2", f.mx_port)}, tls=False,
+                       extra="[tls]\ncert = %s\nkey = %s\n" % (chain, key))
+    b.cli("domain", "add", ZONE)
+    b.add_user("friend@" + ZONE)
+    b.start()
+    a = f.dane_sender()
+    submit(a, ["friend@" + ZONE], subject="wrong name")
+    out = wait("deferral", lambda: (lambda o: "attempts=1" in o and o)(queue_list(a)))
+    assert re.search(r"pending: .*hostname mismatch", out, re.I), out
+    assert inbox(b, "friend@" + ZONE) == []
+
+
+@case
+def dane_unusable_tlsa_requires_tls(f):
+    """Secure TLSA records none of which SMTP may use (PKIX-EE(1), RFC
+    7672 3.1.3): TLS is required but not authenticated (2.2); delivered
+    over TLS."""
+    f.zone.publish(f.mx_port, tlsa="1 1 1 " + spki_sha256(certificate()[0]))
+    b = f.dane_destination()
+    a = f.dane_sender()
+    submit(a, ["friend@" + ZONE], subject="encrypted anyway")
+    got = wait("delivery to B", lambda: inbox(b, "friend@" + ZONE))
+    assert "TLS" in str(got[0].get_all("Received")), got[0].get_all("Received")
+    log = log_of(a)
+    assert "host=%s dane=unusable tlsa=1" % MX in log, log[-3000:]
+    assert re.search(r"connected peer=127\.0\.0\.2:%d tls=encrypt" % f.mx_port, log), log[-3000:]
 
 
 def setup():
