@@ -19,6 +19,7 @@ python3-dkim
 publicsuffix
 ca-certificates
 postfix
+nsd ldnsutils
 "
 # Why each one: README.md, section "Dependencies".
 
@@ -43,13 +44,18 @@ else
 	exit 1
 fi
 export DEBIAN_FRONTEND=noninteractive
-# postfix is for the tests only (smtp-sink, tests/unit/test_mta.c): no
-# configuration, and no system daemon started while it installs (the
-# same policy-rc.d guard as .ci/run uses for dovecot-core).
+# postfix and nsd are for the tests only (smtp-sink, tests/unit/test_mta.c;
+# the DNSSEC-signed zone of tests/e2e/test_dane.py, which runs its own
+# nsd on a free port): no configuration, and no system daemon started
+# while they install -- a system nsd would sit on port 53 (the same
+# policy-rc.d guard as .ci/run uses for dovecot-core).
 made_policy=
 case " $missing " in
-*" postfix "*)
-	echo "postfix postfix/main_mailer_type select No configuration" | $SUDO debconf-set-selections
+*" postfix "* | *" nsd "*)
+	case " $missing " in
+	*" postfix "*)
+		echo "postfix postfix/main_mailer_type select No configuration" | $SUDO debconf-set-selections ;;
+	esac
 	if [ ! -e /usr/sbin/policy-rc.d ]; then
 		printf '#!/bin/sh\nexit 101\n' | $SUDO tee /usr/sbin/policy-rc.d >/dev/null
 		$SUDO chmod +x /usr/sbin/policy-rc.d

@@ -52,6 +52,7 @@ enum mta_tls {
 	MTA_TLS_OPPORTUNISTIC,           /* STARTTLS when offered, certificate not checked (RFC 7435) */
 	MTA_TLS_REQUIRED,                /* STARTTLS and a certificate valid for tls_name (ca_file or the system store) */
 	MTA_TLS_DANE,                    /* STARTTLS and a certificate matching tlsa (RFC 7672) */
+	MTA_TLS_ENCRYPT,                 /* STARTTLS required, certificate not checked (RFC 7672 2.2: secure TLSA records, none usable) */
 };
 
 struct mta_params {
@@ -60,6 +61,8 @@ struct mta_params {
 	const char *tls_name;            /* SNI, and the name REQUIRED verifies (the MX host name); may be NULL for NONE/OPPORTUNISTIC */
 	const char *ca_file;             /* REQUIRED: PEM file of trusted CAs; NULL: the system store */
 	const struct dns_tlsa_list *tlsa;/* DANE: the secure TLSA records of the MX (copied at connect) */
+	const char *tls_domain;          /* DANE-TA(2): a second name the certificate may carry besides
+	                                    tls_name, the next-hop (recipient) domain (RFC 7672 3.2.2); may be NULL */
 	const char *auth_user;           /* smarthost AUTH PLAIN (LOGIN when PLAIN is not offered); only over TLS; NULL: no AUTH */
 	const char *auth_pass;
 	/* Seconds to wait for each reply; 0: RFC 5321 4.5.3.2 (greeting 300,
@@ -109,6 +112,8 @@ bool mta_session_tls(const struct mta_session *s);
 const char *mta_session_tls_description(const struct mta_session *s);
 /* "192.0.2.1:25". */
 const char *mta_session_peer(const struct mta_session *s);
+/* "none", "opportunistic", "required", "dane", "encrypt": for log lines. */
+const char *mta_tls_policy_name(enum mta_tls tls);
 /* The peer's last EHLO listed this keyword ("SMTPUTF8", "8BITMIME",
  * "SIZE", "DSN", "PIPELINING", "CHUNKING", "STARTTLS", "AUTH"). */
 bool mta_session_has(const struct mta_session *s, const char *ext);

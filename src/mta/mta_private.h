@@ -100,5 +100,9 @@ void mta_body_next_chunk(struct mta_session *s);
 SSL *mta_tls_new_ssl(const struct mta_session *s, const char **error_out);
 /* After a failed handshake: what the certificate check said, or NULL. */
 const char *mta_tls_verify_error(SSL *ssl);
+/* After a DANE handshake: the TLSA record that matched, "3 1 1 depth=0"
+ * (usage selector mtype, and the chain depth it matched at), into buf;
+ * 0, or -1 when none did (not DANE). */
+int mta_tls_dane_match(SSL *ssl, char *buf, size_t size);
 
 #endif

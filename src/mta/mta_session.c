@@ -253,7 +253,7 @@ h_open(struct conn *c, void *arg)
 
 	s->conn = c;
 	s->state = MTA_GREETING;
-	log_info("mta %s connected peer=%s", conn_id(c), s->peer);
+	log_info("mta %s connected peer=%s tls=%s", conn_id(c), s->peer, mta_tls_policy_name(s->p.tls));
 	mta_wait(s, MTA_TIMEOUT_GREETING);
 	return s;
 }
@@ -299,6 +299,7 @@ h_tls_ready(void *arg, bool ok)
 	struct mta_session *s = arg;
 	struct mta_reply why;
 	const char *verr;
+	char dane[64];
 
 	if (!ok) {
 		verr = mta_tls_verify_error(conn_ssl(s->conn));
@@ -308,7 +309,11 @@ h_tls_ready(void *arg, bool ok)
 		return;
 	}
 	s->tls = true;
-	log_info("mta %s tls peer=%s %s", conn_id(s->conn), s->peer, conn_tls_description(s->conn));
+	if (s->p.tls == MTA_TLS_DANE && mta_tls_dane_match(conn_ssl(s->conn), dane, sizeof(dane)) == 0)
+		log_info("mta %s tls peer=%s %s dane=verified tlsa=\"%s\"", conn_id(s->conn), s->peer,
+		         conn_tls_description(s->conn), dane);
+	else
+		log_info("mta %s tls peer=%s %s", conn_id(s->conn), s->peer, conn_tls_description(s->conn));
 	send_ehlo(s);
 }
 

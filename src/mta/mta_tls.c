@@ -2,7 +2,12 @@
  * session's policy: opportunistic (any certificate: RFC 7435, better than
  * plain text), required (the chain and the MX name, RFC 6125), or DANE
  * (the TLSA records of the MX, RFC 7672: DANE-TA(2) and DANE-EE(3) only,
- * and no name check for DANE-EE). */
+ * and no name check for DANE-EE; DANE-TA checks the MX host name and
+ * the next-hop domain, RFC 7672 3.2.2), or encrypt (STARTTLS that must
+ * happen, certificate not checked). */
+#include <stdio.h>
+#include <strings.h>
+
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509_vfy.h>
@@ -59,6 +64,14 @@ mta_tls_new_ssl(const struct mta_session *s, const char **error_out)
 			goto fail;
 		}
 		SSL_dane_set_flags(ssl, DANE_FLAG_NO_DANE_EE_NAMECHECKS);
+		/* SSL_dane_enable made tls_name (the MX host, the TLSA base
+		 * domain) a reference identifier; the next-hop domain is the
+		 * other one RFC 7672 3.2.2 allows for DANE-TA(2) */
+		if (p->tls_domain != NULL && strcasecmp(p->tls_domain, p->tls_name) != 0 &&
+		    SSL_add1_host(ssl, p->tls_domain) != 1) {
+			*error_out = "bad next-hop domain to verify";
+			goto fail;
+		}
 		for (size_t i = 0; i < s->tlsa.n; i++) {
 			const struct dns_tlsa *t = &s->tlsa.tlsa[i];
 
@@ -89,4 +102,36 @@ mta_tls_verify_error(SSL *ssl)
 	if (ssl == NULL || (v = SSL_get_verify_result(ssl)) == X509_V_OK)
 		return NULL;
 	return X509_verify_cert_error_string(v);
+}
+
+int
+mta_tls_dane_match(SSL *ssl, char *buf, size_t size)
+{
+	uint8_t usage, selector, mtype;
+	const unsigned char *data;
+	size_t len;
+	int depth;
+
+	if (ssl == NULL || (depth = SSL_get0_dane_tlsa(ssl, &usage, &selector, &mtype, &data, &len)) < 0)
+		return -1;
+	snprintf(buf, size, "%u %u %u depth=%d", usage, selector, mtype, depth);
+	return 0;
+}
+
+const char *
+mta_tls_policy_name(enum mta_tls tls)
+{
+	switch (tls) {
+	case MTA_TLS_NONE:
+		return "none";
+	case MTA_TLS_OPPORTUNISTIC:
+		return "opportunistic";
+	case MTA_TLS_REQUIRED:
+		return "required";
+	case MTA_TLS_DANE:
+		return "dane";
+	case MTA_TLS_ENCRYPT:
+		return "encrypt";
+	}
+	return "?";
 }

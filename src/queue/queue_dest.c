@@ -6,7 +6,8 @@
  * waiting for that destination one after another, so one connection
  * carries many messages.  A session that cannot connect or greet moves
  * to the next address; when every address failed, the jobs waiting are
- * deferred with that error. */
+ * deferred with that error.  With tls = dane, each MX host's TLSA
+ * records set its addresses' TLS policy (queue_dane.c). */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -22,7 +23,6 @@
 struct qconn {
 	struct qdest *d;
 	size_t addr_i;
-	bool plain;              /* opportunistic TLS failed on this address: retried without */
 	bool was_ready;
 	struct qjob *job;
 	struct mta_params params;
@@ -124,6 +124,7 @@ qdest_free_all(void)
 
 	for (d = dests; d != NULL; d = next) {
 		next = d->next;
+		qdane_forget(d);
 		free(d->mx);
 		free(d);
 	}
@@ -133,6 +134,15 @@ qdest_free_all(void)
 /* ---- finding the servers ---- */
 
 static void resolve_next_host(struct qdest *d);
+
+/* The first address at or after from that may be used, or d->n_addr. */
+static size_t
+next_addr(const struct qdest *d, size_t from)
+{
+	while (from < d->n_addr && !qdane_usable(&d->addr[from]))
+		from++;
+	return from;
+}
 
 static void
 add_addrs(struct qdest *d, const char *host, const struct dns_addr_list *res)
@@ -162,8 +172,23 @@ resolved(struct qdest *d)
 		fail_waiting(d, 0, "4.4.4", "no address found for the mail servers of the domain");
 		return;
 	}
+	if (next_addr(d, 0) == d->n_addr) {
+		d->st = QDEST_IDLE;
+		fail_waiting(d, 0, "4.7.5", "TLSA lookup failed for every mail server of the domain (DANE, RFC 7672 2.2.1)");
+		return;
+	}
 	d->st = QDEST_READY;
 	dest_kick(d);
+}
+
+static void
+on_tlsa(void *arg, const struct dns_tlsa_list *res)
+{
+	struct qdest *d = arg;
+
+	qdane_apply(d, d->mx->mx[d->mx_i].host, d->host_first, res);
+	d->mx_i++;
+	resolve_next_host(d);
 }
 
 static void
@@ -173,7 +198,12 @@ on_addr(void *arg, const struct dns_addr_list *res)
 	const char *host = d->mx->mx[d->mx_i].host;
 
 	if (res->status == DNS_OK) {
+		d->host_first = d->n_addr;
 		add_addrs(d, host, res);
+		if (d->n_addr > d->host_first && qdane_wanted(d, res)) {
+			qdane_lookup(d, host, on_tlsa);
+			return;
+		}
 	} else if (d->mx->n == 1 && d->mx->mx[0].pref == UINT32_MAX && res->status == DNS_NXDOMAIN) {
 		/* no MX and the domain has no address either */
 		d->st = QDEST_IDLE;
@@ -224,6 +254,7 @@ on_mx(void *arg, const struct dns_mx_list *res)
 		return;
 	}
 	d->mx = xcalloc(1, sizeof(*d->mx));
+	d->mx_secure = res->secure;   /* no MX: its denial; the addresses are checked too */
 	if (res->status == DNS_OK) {
 		memcpy(d->mx, res, sizeof(*d->mx));
 	} else {
@@ -311,7 +342,9 @@ resolve(struct qdest *d)
 	unsigned port;
 
 	d->st = QDEST_RESOLVING;
+	qdane_forget(d);
 	d->n_addr = 0;
+	d->mx_secure = false;
 	if (strcmp(d->domain, "[relay]") == 0) {
 		relay_split(qr.cfg->delivery.relay, host, sizeof(host), &port);
 		if (literal_addr(d, host, port, host)) {
@@ -348,7 +381,7 @@ dest_kick(struct qdest *d)
 		return;
 	while (d->n_waiting > d->sessions && d->sessions < qr.cfg->delivery.connections_per_domain &&
 	       qr.sessions_total < qr.cfg->delivery.connections_total)
-		conn_start(d, 0, false);
+		conn_start(d, next_addr(d, 0), false);
 }
 
 static void
@@ -395,14 +428,16 @@ on_closed(void *arg, struct mta_session *s, const struct mta_reply *why, bool tl
 	}
 	if (!c->was_ready && !qr.stopping && d->st == QDEST_READY) {
 		if (why != NULL)
-			log_info("queue dest=%s host=%s peer=%s failed: %d %s %s%s", d->domain, d->addr[c->addr_i].host,
-			         mta_session_peer(s), why->code, why->status, why->text, tls_failed ? " (tls)" : "");
-		if (tls_failed && !c->plain && qr.cfg->delivery.tls == DELIVERY_TLS_OPPORTUNISTIC) {
+			log_info("queue dest=%s host=%s peer=%s tls=%s failed: %d %s %s%s", d->domain,
+			         d->addr[c->addr_i].host, mta_session_peer(s), mta_tls_policy_name(c->params.tls), why->code,
+			         why->status, why->text, tls_failed ? " (tls)" : "");
+		if (tls_failed && c->params.tls == MTA_TLS_OPPORTUNISTIC) {
 			/* opportunistic TLS is no better than none when it
-			 * breaks: say it, and deliver in plain text (Postfix) */
+			 * breaks: say it, and deliver in plain text (Postfix);
+			 * never for DANE, required or encrypt (RFC 7672 2.2) */
 			conn_start(d, c->addr_i, true);
-		} else if (c->addr_i + 1 < d->n_addr) {
-			conn_start(d, c->addr_i + 1, false);
+		} else if (next_addr(d, c->addr_i + 1) < d->n_addr) {
+			conn_start(d, next_addr(d, c->addr_i + 1), false);
 		} else if (d->sessions == 0 && d->n_waiting > 0) {
 			char text[MTA_REPLY_TEXT_MAX + 64];
 
@@ -432,13 +467,16 @@ conn_start(struct qdest *d, size_t addr_i, bool plain)
 {
 	const struct tern_config *cfg = qr.cfg;
 	struct qconn *c = xcalloc(1, sizeof(*c));
-	struct qaddr *a = &d->addr[addr_i];
+	struct qaddr *a;
 
+	if (addr_i >= d->n_addr || !qdane_usable(&d->addr[addr_i]))
+		panic("queue dest=%s: session to unusable address %zu of %zu", d->domain, addr_i, d->n_addr);
+	a = &d->addr[addr_i];
 	c->d = d;
 	c->addr_i = addr_i;
-	c->plain = plain;
 	c->params.helo_name = cfg->delivery.helo_name[0] != '\0' ? cfg->delivery.helo_name : cfg->hostname;
 	c->params.tls_name = a->host;
+	c->params.tls_domain = d->domain;
 	c->params.ca_file = cfg->delivery.ca_file[0] != '\0' ? cfg->delivery.ca_file : NULL;
 	if (plain)
 		c->params.tls = MTA_TLS_NONE;
@@ -446,6 +484,8 @@ conn_start(struct qdest *d, size_t addr_i, bool plain)
 		c->params.tls = MTA_TLS_REQUIRED;
 	else
 		c->params.tls = MTA_TLS_OPPORTUNISTIC;
+	if (!plain)
+		qdane_params(a, &c->params);
 	if (strcmp(d->domain, "[relay]") == 0 && cfg->delivery.relay_user[0] != '\0') {
 		/* a password goes only to the relay it is for: over TLS with
 		 * its certificate checked, never in plain text */

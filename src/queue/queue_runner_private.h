@@ -57,10 +57,22 @@ struct qjob {
 	struct mta_msg msg;
 };
 
+/* What DANE (RFC 7672, [delivery] tls = dane) says about one address,
+ * from its MX host's TLSA records (queue_dane.c). */
+enum qaddr_dane {
+	QADDR_DANE_NONE,      /* not DANE: the configured policy */
+	QADDR_DANE,           /* usable TLSA records: MTA_TLS_DANE with tlsa */
+	QADDR_DANE_ENCRYPT,   /* secure TLSA records, none usable: TLS without authentication (2.2) */
+	QADDR_DANE_FAILED,    /* the TLSA lookup failed in a secure MX set: not used at all (2.2.1) */
+};
+
 struct qaddr {
 	struct sockaddr_storage sa;
 	socklen_t len;
 	char host[DNS_NAME_MAX + 1];
+	enum qaddr_dane dane;
+	struct dns_tlsa_list *tlsa;      /* QADDR_DANE: malloc'd, freed with the destination's addresses */
+	enum dns_status tlsa_status;     /* QADDR_DANE_FAILED: how the lookup ended */
 };
 
 enum qdest_state { QDEST_IDLE, QDEST_RESOLVING, QDEST_READY };
@@ -74,6 +86,8 @@ struct qdest {
 	enum qdest_state st;
 	struct dns_mx_list *mx;          /* while resolving */
 	size_t mx_i;
+	bool mx_secure;                  /* the MX answer (no MX: its denial) was DNSSEC-validated */
+	size_t host_first;               /* while its TLSA lookup runs: the MX host's first address */
 	struct qaddr addr[QDEST_ADDR_MAX];
 	size_t n_addr;
 };
@@ -100,5 +114,22 @@ void qdest_kick_all(void);
 /* Forgets every destination's DNS answers (tern queue flush). */
 void qdest_forget_all(void);
 void qdest_free_all(void);
+
+/* queue_dane.c: DANE for the MX hosts of a destination (RFC 7672). */
+/* Whether the TLSA records of the host whose addresses res holds are to
+ * be looked up: tls = dane, a secure MX answer and secure addresses. */
+bool qdane_wanted(const struct qdest *d, const struct dns_addr_list *res);
+/* Looks up TLSA at _<mx_port>._tcp.<host>; cb gets d. */
+void qdane_lookup(struct qdest *d, const char *host, dns_tlsa_cb *cb);
+/* Sets the DANE state of d->addr[first..n_addr) (one host's) from its
+ * TLSA answer; logs it. */
+void qdane_apply(struct qdest *d, const char *host, size_t first, const struct dns_tlsa_list *res);
+/* Whether a session may be opened to a (not QADDR_DANE_FAILED). */
+bool qdane_usable(const struct qaddr *a);
+/* Sets p->tls (and p->tlsa, pointing into a) for a DANE address; other
+ * addresses keep p as it is. */
+void qdane_params(const struct qaddr *a, struct mta_params *p);
+/* Frees the TLSA records of d's addresses and clears their DANE state. */
+void qdane_forget(struct qdest *d);
 
 #endif
