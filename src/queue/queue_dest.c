@@ -67,22 +67,29 @@ take_job(struct qdest *d)
 	return j;
 }
 
-/* Every waiting job gets the same reply (a DNS or connection failure). */
+/* A job ends with one reply for all its recipients, made up here. */
 static void
-fail_waiting(struct qdest *d, int code, const char *status, const char *text)
+fail_job(struct qjob *j, int code, const char *status, const char *text)
 {
-	struct mta_reply r[QJOB_RCPT_MAX];
-	struct qjob *j;
+	static struct mta_reply r[QJOB_RCPT_MAX];   /* the delivery thread's only */
 
-	memset(r, 0, sizeof(r));
-	for (size_t i = 0; i < QJOB_RCPT_MAX; i++) {
+	for (size_t i = 0; i < j->n; i++) {
 		r[i].code = code;
 		snprintf(r[i].status, sizeof(r[i].status), "%s", status);
 		snprintf(r[i].text, sizeof(r[i].text), "%s", text);
 	}
+	qrunner_job_done(j, r, NULL);
+}
+
+/* Every waiting job gets the same reply (a DNS or connection failure). */
+static void
+fail_waiting(struct qdest *d, int code, const char *status, const char *text)
+{
+	struct qjob *j;
+
 	log_info("queue dest=%s failed waiting=%zu reply=%d %s %s", d->domain, d->n_waiting, code, status, text);
 	while ((j = take_job(d)) != NULL)
-		qrunner_job_done(j, r, NULL);
+		fail_job(j, code, status, text);
 }
 
 void
@@ -391,9 +398,14 @@ on_ready(void *arg, struct mta_session *s)
 	struct qjob *j;
 
 	c->was_ready = true;
-	if (qr.stopping || (j = take_job(c->d)) == NULL) {
-		mta_session_quit(s);
-		return;
+	for (;;) {
+		if (qr.stopping || (j = take_job(c->d)) == NULL) {
+			mta_session_quit(s);
+			return;
+		}
+		if (qrunner_job_open(j) == 0)
+			break;
+		fail_job(j, 0, "4.3.0", "cannot open the queued message");
 	}
 	c->job = j;
 	mta_session_send(s, &j->msg);

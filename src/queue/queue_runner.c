@@ -339,13 +339,30 @@ rcpt_domain(const char *rcpt)
 }
 
 static struct qjob *
-job_new(struct qentry *e, int fd)
+job_new(struct qentry *e)
 {
 	struct qjob *j = xcalloc(1, sizeof(*j));
 
 	j->e = e;
-	j->fd = fd;
+	j->fd = -1;   /* opened when a session takes the job */
 	return j;
+}
+
+/* The message file, opened only when a session is ready to send it: jobs
+ * waiting for a connection hold no descriptor, however many there are. */
+int
+qrunner_job_open(struct qjob *j)
+{
+	char path[PATH_MAX + 64];
+
+	snprintf(path, sizeof(path), "%s/%s.eml", queue_dir, j->e->id);
+	j->fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (j->fd == -1) {
+		log_warnx("queue %s: %s: %s", j->e->id, path, strerror(errno));
+		return -1;
+	}
+	j->msg.fd = j->fd;
+	return 0;
 }
 
 static void
@@ -399,7 +416,7 @@ entry_start(struct qentry *e)
 			continue;
 		dom = qr.cfg->delivery.relay[0] != '\0' ? "[relay]" : rcpt_domain(e->rcpts[i]);
 		d = qdest_get(dom);
-		j = job_new(e, -1);
+		j = job_new(e);
 		for (size_t k = i; k < e->n_rcpts && j->n < QJOB_RCPT_MAX; k++) {
 			if (taken[k] || e->state[k] != QUEUE_RCPT_PENDING)
 				continue;
@@ -408,13 +425,6 @@ entry_start(struct qentry *e)
 			taken[k] = true;
 			j->idx[j->n] = k;
 			j->rcpts[j->n++] = e->rcpts[k];
-		}
-		/* each job its own descriptor: jobs end in any order */
-		j->fd = dup(fd);
-		if (j->fd == -1) {
-			log_warnx("queue %s: dup: %s", e->id, strerror(errno));
-			free(j);
-			break;
 		}
 		job_seal(j);
 		qdest_add_job(d, j);
@@ -468,7 +478,8 @@ qrunner_job_done(struct qjob *job, const struct mta_reply *per_rcpt, const char 
 		log_info("queue %s to=<%s> relay=%s status=%s reply=%s", e->id, e->rcpts[k], host != NULL ? host : "none",
 		         r->code >= 200 && r->code < 300 ? "sent" : r->code >= 500 ? "bounced" : "deferred", text);
 	}
-	close(job->fd);
+	if (job->fd != -1)
+		close(job->fd);
 	free(job);
 	if (--e->jobs == 0)
 		attempt_end(e);

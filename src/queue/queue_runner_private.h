@@ -53,7 +53,7 @@ struct qjob {
 	size_t n;
 	size_t idx[QJOB_RCPT_MAX];
 	const char *rcpts[QJOB_RCPT_MAX];
-	int fd;
+	int fd;                          /* -1 until a session takes the job */
 	struct mta_msg msg;
 };
 
@@ -101,6 +101,8 @@ struct qrunner_settings {
 	bool stopping;
 };
 extern struct qrunner_settings qr;
+/* Opens the job's message file for sending.  Returns 0 or -1 (logged). */
+int qrunner_job_open(struct qjob *job);
 /* A job ended: per_rcpt[i] is about job->rcpts[i]; host answered (or NULL).
  * Frees the job. */
 void qrunner_job_done(struct qjob *job, const struct mta_reply *per_rcpt, const char *host);
