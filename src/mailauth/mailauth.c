@@ -19,8 +19,11 @@ mailauth_start(const struct tern_config *cfg, char **error_out)
 
 	if (!cfg->inbound.checks)
 		return 0;
-	/* the same settings as the queue runner's resolver (queue_runner.c) */
+	/* the same settings as the queue runner's resolver (queue_runner.c),
+	 * with a shorter wait: the checks hold a worker thread, which IMAP and
+	 * POP3 share, while DNS answers (a whole check is at most ~20 lookups) */
 	ds.resolver = cfg->delivery.resolver;
+	ds.timeout_ms = 3000;
 	ds.trust_anchor_file = cfg->delivery.dnssec_trust_anchor[0] != '\0' ? cfg->delivery.dnssec_trust_anchor : NULL;
 	if ((inbound_dns = dns_new(&ds, &err)) == NULL) {
 		*error_out = xasprintf("dns: %s", err != NULL ? err : "?");
