@@ -121,8 +121,6 @@ class Server:
         lines += ["[listen]"]
         for s, p in self.ports.items():
             lines.append("%s = %s:%d" % (s, self.hosts.get(s, "127.0.0.1"), p))
-        lines += ["[auth]", "allow_plaintext = " + allow_plaintext,
-                  "[limits]", "max_message_size = " + max_message_size]
         # Tests stay on loopback: unless a test configures them, no
         # DNS lookups for port 25's checks, and outbound mail goes to a
         # closed local port (it waits in the queue) instead of the world.
@@ -130,6 +128,9 @@ class Server:
             lines += ["[inbound]", "checks = no"]
         if "[delivery]" not in extra:
             lines += ["[delivery]", "relay = 127.0.0.1:9"]
+        # [limits] stays last: some tests add keys to it with no header
+        lines += ["[auth]", "allow_plaintext = " + allow_plaintext,
+                  "[limits]", "max_message_size = " + max_message_size]
         with open(self.conf, "w") as f:
             f.write("\n".join(lines) + "\n" + extra)
 
