@@ -450,7 +450,11 @@ on_closed(void *arg, struct mta_session *s, const struct mta_reply *why, bool tl
 			conn_start(d, c->addr_i, true);
 		} else if (next_addr(d, c->addr_i + 1) < d->n_addr) {
 			conn_start(d, next_addr(d, c->addr_i + 1), false);
-		} else if (d->sessions == 0 && d->n_waiting > 0) {
+		} else if (d->n_waiting > 0) {
+			/* Every address failed: the destination is down for now.
+			 * Everything waiting for it is deferred at once, even
+			 * while other sessions are still connecting; otherwise
+			 * each failure would start a new session, without end. */
 			char text[MTA_REPLY_TEXT_MAX + 64];
 
 			snprintf(text, sizeof(text), "%s", why != NULL ? why->text : "no server answered");

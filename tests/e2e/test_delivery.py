@@ -240,12 +240,16 @@ def destination_down_then_flush(f):
     """Connection refused is temporary: the message waits, `tern queue
     list` says why, and `tern queue flush` delivers once the server is up."""
     a = f.sender()
-    qid = submit(a, ["friend@down.example"], subject="patience")
-    out = wait("deferral", lambda: (lambda o: "attempts=1" in o and o)(queue_list(a)))
-    assert qid in out and "to=<friend@down.example> pending" in out, out
+    qids = [submit(a, ["friend@down.example"], subject="patience %d" % i) for i in range(4)]
+    out = wait("deferral", lambda: (lambda o: o.count("attempts=1") == 4 and o)(queue_list(a)))
+    assert all(q in out for q in qids) and "to=<friend@down.example> pending" in out, out
+    # a few connection attempts, not a reconnection loop
+    time.sleep(1)
+    log = open(a.log_path, encoding="utf-8", errors="replace").read()
+    assert log.count("queue dest=down.example host=mx.down.example") <= 8, log[-3000:]
     dump = f.sink("127.0.0.4")
     a.cli("queue", "flush")
-    wait("delivery to the sink", lambda: os.listdir(dump))
+    wait("delivery to the sink", lambda: len(os.listdir(dump)) == 4)
     wait("queue empty", lambda: "queue is empty" in queue_list(a))
     assert inbox(a, "alice@example.test") == [], "a bounce for a delivered message"
 
