@@ -43,6 +43,9 @@ def zone():
         # Postfix's smtp-sink
         "sink.example": {"MX": [[10, "mx.sink.example"]]},
         "mx.sink.example": {"A": ["127.0.0.5"]},
+        # a real Postfix (tests/e2e/postfix.py)
+        "postfix.example": {"MX": [[10, "mx.postfix.example"]]},
+        "mx.postfix.example": {"A": ["127.0.0.6"]},
     }
 
 
@@ -423,6 +426,68 @@ def relay_refuses_a_bad_certificate(f):
     assert qid in out and "pending: " in out, out
     log = open(b.log_path, encoding="utf-8", errors="replace").read()
     assert "auth user=friend@example.net" not in log, "the password went to an unverified server"
+
+
+@case
+def postfix_as_destination(f):
+    """A real Postfix (virtual mailboxes, STARTTLS offered) takes a message
+    by MX and stores it in a Maildir: the body arrives byte for byte and
+    over TLS; an unknown user there gets Postfix's 550 5.1.1, which comes
+    back to the sender as a DSN."""
+    import postfix
+    from harness import certificate
+    from mailcheck import first_diff
+    if os.geteuid() != 0 or not postfix.available():
+        print("# skipped postfix_as_destination: needs root and Debian's postfix")
+        return
+    cert, key = certificate()
+    pf = postfix.Postfix("127.0.0.6", f.mx_port, domains=["postfix.example"],
+                         mailboxes=["someone@postfix.example"], cert=cert, key=key, parent=f.tmp)
+    try:
+        pf.start()
+        postfix_destination_checks(f, pf, first_diff)
+    finally:
+        pf.stop()
+
+
+def postfix_destination_checks(f, pf, first_diff):
+    a = f.sender()
+    # dots, blank lines, trailing blanks, a "From " line, 16 KB of lines
+    body = ("Hello Postfix.\r\n.leading dot\r\n..two dots\r\n.\r\nFrom the top, not mbox\r\n"
+            "trailing blanks \t \r\n\r\n" +
+            "".join("line %05d %s\r\n" % (i, "x" * (i % 90)) for i in range(300)) + "\r\n\r\n")
+    qid = submit(a, ["someone@postfix.example"], subject="to postfix", body=body)
+    got = wait("delivery to postfix", lambda: pf.messages("someone@postfix.example"))
+    assert len(got) == 1, len(got)
+    head, sep, stored = got[0].partition(b"\n\n")
+    assert sep, got[0][:500]
+    assert stored == body.encode().replace(b"\r\n", b"\n"), "body differs at byte %d" % first_diff(
+        stored, body.encode().replace(b"\r\n", b"\n"))
+    msg = email.message_from_bytes(got[0], policy=email.policy.default)
+    assert msg["Subject"] == "to postfix", msg["Subject"]
+    assert msg["Delivered-To"] == "someone@postfix.example", msg["Delivered-To"]
+    # Postfix's own Received header (the first): over STARTTLS, from Tern
+    received = str(msg.get_all("Received")[0])
+    assert "with ESMTPS" in received and "using TLS" in received, received
+    wait("queue empty", lambda: "queue is empty" in queue_list(a))
+    log = open(a.log_path, encoding="utf-8", errors="replace").read()
+    assert re.search(r"queue %s to=<someone@postfix.example> relay=mx.postfix.example status=sent" % qid,
+                     log), log[-2000:]
+
+    # an unknown user: Postfix refuses at RCPT, the sender gets a DSN
+    qid = submit(a, ["nobody-here@postfix.example"], subject="to no one")
+    dsns = wait("bounce", lambda: inbox(a, "alice@example.test"))
+    per_msg, per_rcpt, headers = dsn_fields(dsns[0])
+    assert per_msg["X-Tern-Queue-ID"] == qid, per_msg
+    assert per_rcpt[0]["Final-Recipient"].endswith("nobody-here@postfix.example"), per_rcpt[0]
+    assert per_rcpt[0]["Action"] == "failed", per_rcpt[0]["Action"]
+    assert per_rcpt[0]["Status"] == "5.1.1", per_rcpt[0]["Status"]
+    assert per_rcpt[0]["Remote-MTA"] == "dns; mx.postfix.example", per_rcpt[0]["Remote-MTA"]
+    assert "550" in per_rcpt[0]["Diagnostic-Code"], per_rcpt[0]["Diagnostic-Code"]
+    assert "Subject: to no one" in headers, headers
+    wait("queue empty", lambda: "queue is empty" in queue_list(a))
+    assert len(pf.messages("someone@postfix.example")) == 1
+    assert "NOQUEUE: reject: RCPT from" in pf.log(), pf.tail()
 
 
 def setup():
