@@ -527,7 +527,8 @@ static enum smtp_parse_error
 parse_mail_params(const char *s, struct smtp_mail_args *out, const char **error_out)
 {
 	unsigned count = 0;
-	bool seen_size = false, seen_body = false, seen_utf8 = false, seen_auth = false;
+	bool seen_size = false, seen_body = false, seen_utf8 = false, seen_auth = false, seen_ret = false,
+	     seen_envid = false;
 
 	for (;;) {
 		struct smtp_param p;
@@ -578,11 +579,93 @@ parse_mail_params(const char *s, struct smtp_mail_args *out, const char **error_
 				return SMTP_PARSE_BAD_PARAM;
 			}
 			seen_auth = out->auth_given = true;
+		} else if (ascii_ieq(p.key, p.key_len, "RET")) {
+			if (seen_ret || p.value == NULL) {
+				*error_out = "Bad RET parameter";
+				return SMTP_PARSE_BAD_PARAM;
+			}
+			if (ascii_ieq(p.value, p.value_len, "FULL"))
+				out->ret = SMTP_RET_FULL;
+			else if (ascii_ieq(p.value, p.value_len, "HDRS"))
+				out->ret = SMTP_RET_HDRS;
+			else {
+				*error_out = "Bad RET parameter";
+				return SMTP_PARSE_BAD_PARAM;
+			}
+			seen_ret = true;
+		} else if (ascii_ieq(p.key, p.key_len, "ENVID")) {
+			if (seen_envid || p.value == NULL || p.value_len > SMTP_ENVID_MAX ||
+			    !valid_xtext(p.value, p.value_len)) {
+				*error_out = "Bad ENVID parameter";
+				return SMTP_PARSE_BAD_PARAM;
+			}
+			memcpy(out->envid, p.value, p.value_len);
+			out->envid[p.value_len] = '\0';
+			seen_envid = true;
 		} else {
 			*error_out = "Unsupported parameter";
 			return SMTP_PARSE_UNKNOWN_PARAM;
 		}
 	}
+}
+
+/* NOTIFY=NEVER or a list of SUCCESS, FAILURE, DELAY (RFC 3461 4.1). */
+static bool
+parse_notify(const char *v, size_t len, unsigned *out)
+{
+	unsigned bits = 0;
+
+	while (len > 0) {
+		const char *comma = memchr(v, ',', len);
+		size_t n = comma != NULL ? (size_t)(comma - v) : len;
+		unsigned bit;
+
+		if (ascii_ieq(v, n, "NEVER"))
+			bit = SMTP_NOTIFY_NEVER;
+		else if (ascii_ieq(v, n, "SUCCESS"))
+			bit = SMTP_NOTIFY_SUCCESS;
+		else if (ascii_ieq(v, n, "FAILURE"))
+			bit = SMTP_NOTIFY_FAILURE;
+		else if (ascii_ieq(v, n, "DELAY"))
+			bit = SMTP_NOTIFY_DELAY;
+		else
+			return false;
+		if (bits & bit)
+			return false;
+		bits |= bit;
+		if (comma == NULL)
+			break;
+		v = comma + 1;
+		len -= n + 1;
+		if (len == 0)
+			return false;   /* a trailing comma */
+	}
+	/* NEVER stands alone */
+	if (bits == 0 || ((bits & SMTP_NOTIFY_NEVER) && bits != SMTP_NOTIFY_NEVER))
+		return false;
+	*out = bits;
+	return true;
+}
+
+/* ORCPT=addr-type;xtext (RFC 3461 4.2) */
+static bool
+valid_orcpt(const char *v, size_t len)
+{
+	const char *semi = memchr(v, ';', len);
+	size_t type_len;
+
+	if (semi == NULL || len > SMTP_ORCPT_MAX)
+		return false;
+	type_len = (size_t)(semi - v);
+	if (type_len == 0)
+		return false;
+	for (size_t i = 0; i < type_len; i++) {
+		char c = v[i];
+
+		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-'))
+			return false;
+	}
+	return len > type_len + 1 && valid_xtext(semi + 1, len - type_len - 1);
 }
 
 enum smtp_parse_error
@@ -622,15 +705,35 @@ smtp_parse_rcpt(const char *args, bool utf8_ok, struct smtp_rcpt_args *out, cons
 	e = parse_path(&args, false, &out->path, error_out);
 	if (e != SMTP_PARSE_OK)
 		return e;
-	while (*args == ' ')
-		args++;
-	if (*args != '\0') {
+	for (unsigned count = 0;; count++) {
+		while (*args == ' ')
+			args++;
+		if (*args == '\0')
+			break;
+		if (count == SMTP_PARAMS_MAX) {
+			*error_out = "Too many parameters";
+			return SMTP_PARSE_SYNTAX;
+		}
 		if (!next_param(&args, &p)) {
 			*error_out = "Bad parameter syntax";
 			return SMTP_PARSE_SYNTAX;
 		}
-		*error_out = "Unsupported parameter";
-		return SMTP_PARSE_UNKNOWN_PARAM;
+		if (ascii_ieq(p.key, p.key_len, "NOTIFY")) {
+			if (out->notify != 0 || p.value == NULL || !parse_notify(p.value, p.value_len, &out->notify)) {
+				*error_out = "Bad NOTIFY parameter";
+				return SMTP_PARSE_BAD_PARAM;
+			}
+		} else if (ascii_ieq(p.key, p.key_len, "ORCPT")) {
+			if (out->orcpt[0] != '\0' || p.value == NULL || !valid_orcpt(p.value, p.value_len)) {
+				*error_out = "Bad ORCPT parameter";
+				return SMTP_PARSE_BAD_PARAM;
+			}
+			memcpy(out->orcpt, p.value, p.value_len);
+			out->orcpt[p.value_len] = '\0';
+		} else {
+			*error_out = "Unsupported parameter";
+			return SMTP_PARSE_UNKNOWN_PARAM;
+		}
 	}
 	if (out->path.utf8 && !utf8_ok) {
 		*error_out = "Non-ASCII address requires SMTPUTF8";

@@ -1,5 +1,5 @@
 /* The SMTP command-line parser (RFC 5321 4.1, with ESMTP parameters from
- * RFC 1870, 6152, 6531, 4954 and 3030).  Pure functions: no socket, no
+ * RFC 1870, 6152, 6531, 4954, 3030 and 3461).  Pure functions: no socket, no
  * allocation; every output lives in a caller-provided struct or points
  * into the caller's line.  Used by the session and by
  * fuzz/fuzz_smtp_parse.c.
@@ -78,6 +78,17 @@ struct smtp_path {
 
 enum smtp_body_type { SMTP_BODY_UNSPEC, SMTP_BODY_7BIT, SMTP_BODY_8BITMIME };
 
+/* DSN (RFC 3461) */
+enum smtp_dsn_ret { SMTP_RET_UNSPEC, SMTP_RET_FULL, SMTP_RET_HDRS };
+#define SMTP_ENVID_MAX 100        /* RFC 3461 4.4 */
+#define SMTP_ORCPT_MAX 500        /* RFC 3461 4.2 */
+enum {
+	SMTP_NOTIFY_NEVER = 1,
+	SMTP_NOTIFY_SUCCESS = 2,
+	SMTP_NOTIFY_FAILURE = 4,
+	SMTP_NOTIFY_DELAY = 8,
+};
+
 struct smtp_mail_args {
 	struct smtp_path path;
 	bool size_given;
@@ -85,6 +96,8 @@ struct smtp_mail_args {
 	enum smtp_body_type body;       /* BODY=, RFC 6152 */
 	bool smtputf8;                  /* SMTPUTF8, RFC 6531 */
 	bool auth_given;                /* AUTH=, RFC 4954 5 (accepted, ignored) */
+	enum smtp_dsn_ret ret;          /* RET=, RFC 3461 4.3 */
+	char envid[SMTP_ENVID_MAX + 1]; /* ENVID=, xtext as given; "" if none */
 	bool any_param;                 /* at least one parameter was given */
 };
 
@@ -96,11 +109,13 @@ enum smtp_parse_error smtp_parse_mail(const char *args, struct smtp_mail_args *o
 
 struct smtp_rcpt_args {
 	struct smtp_path path;
+	unsigned notify;                /* SMTP_NOTIFY_* bits; 0: not given */
+	char orcpt[SMTP_ORCPT_MAX + 1]; /* ORCPT= "addr-type;xtext" as given; "" if none */
 };
 
 /* "TO:<forward-path> [params]".  utf8_ok: the transaction's MAIL had
- * SMTPUTF8, so a UTF-8 address is allowed.  No RCPT parameter is
- * supported (DSN is not offered): any parameter is
+ * SMTPUTF8, so a UTF-8 address is allowed.  The parameters are DSN's
+ * NOTIFY and ORCPT (RFC 3461 4.1, 4.2); any other is
  * SMTP_PARSE_UNKNOWN_PARAM. */
 enum smtp_parse_error smtp_parse_rcpt(const char *args, bool utf8_ok, struct smtp_rcpt_args *out,
                                       const char **error_out);

@@ -148,8 +148,12 @@ test_mail(void)
 		{ "FROM:<a@b.c> SIZE=1 SIZE=2", SMTP_PARSE_BAD_PARAM, NULL },
 		{ "FROM:<a@b.c> BODY=BINARYMIME", SMTP_PARSE_UNKNOWN_PARAM, NULL },
 		{ "FROM:<a@b.c> BODY=", SMTP_PARSE_SYNTAX, NULL },
-		{ "FROM:<a@b.c> RET=HDRS", SMTP_PARSE_UNKNOWN_PARAM, NULL },
-		{ "FROM:<a@b.c> ENVID=x", SMTP_PARSE_UNKNOWN_PARAM, NULL },
+		{ "FROM:<a@b.c> RET=HDRS", SMTP_PARSE_OK, "a@b.c" },
+		{ "FROM:<a@b.c> RET=full ENVID=QQ+2Bx", SMTP_PARSE_OK, "a@b.c" },
+		{ "FROM:<a@b.c> RET=BODY", SMTP_PARSE_BAD_PARAM, NULL },
+		{ "FROM:<a@b.c> RET=HDRS RET=FULL", SMTP_PARSE_BAD_PARAM, NULL },
+		{ "FROM:<a@b.c> ENVID=a+zz", SMTP_PARSE_BAD_PARAM, NULL },
+		{ "FROM:<a@b.c> ENVID=x ENVID=y", SMTP_PARSE_BAD_PARAM, NULL },
 		{ "FROM:<a@b.c> SMTPUTF8=yes", SMTP_PARSE_BAD_PARAM, NULL },
 		{ "FROM:<a@b.c> -X=1", SMTP_PARSE_SYNTAX, NULL },
 		{ "FROM:<a@b.c> X=a=b", SMTP_PARSE_SYNTAX, NULL },
@@ -280,9 +284,20 @@ test_rcpt(void)
 	test_assert_inteq(smtp_parse_rcpt("TO:<\"post master\">", false, &r, &error), SMTP_PARSE_BAD_PATH);
 	test_assert_inteq(smtp_parse_rcpt("TO:<webmaster>", false, &r, &error), SMTP_PARSE_BAD_PATH);
 	test_assert_inteq(smtp_parse_rcpt("TO:<>", false, &r, &error), SMTP_PARSE_BAD_PATH);
-	test_assert_inteq(smtp_parse_rcpt("TO:<a@b.c> NOTIFY=NEVER", false, &r, &error), SMTP_PARSE_UNKNOWN_PARAM);
-	test_assert_inteq(smtp_parse_rcpt("TO:<a@b.c> ORCPT=rfc822;a@b.c", false, &r, &error),
-	                  SMTP_PARSE_UNKNOWN_PARAM);
+	/* DSN (RFC 3461 4.1, 4.2) */
+	test_assert_inteq(smtp_parse_rcpt("TO:<a@b.c> NOTIFY=NEVER", false, &r, &error), SMTP_PARSE_OK);
+	test_assert_inteq(r.notify, SMTP_NOTIFY_NEVER);
+	test_assert_inteq(smtp_parse_rcpt("TO:<a@b.c> NOTIFY=success,DELAY ORCPT=rfc822;a+40b.c", false, &r, &error),
+	                  SMTP_PARSE_OK);
+	test_assert_inteq(r.notify, SMTP_NOTIFY_SUCCESS | SMTP_NOTIFY_DELAY);
+	test_assert_streq(r.orcpt, "rfc822;a+40b.c");
+	test_assert_inteq(smtp_parse_rcpt("TO:<a@b.c> NOTIFY=NEVER,SUCCESS", false, &r, &error), SMTP_PARSE_BAD_PARAM);
+	test_assert_inteq(smtp_parse_rcpt("TO:<a@b.c> NOTIFY=FAILURE,", false, &r, &error), SMTP_PARSE_BAD_PARAM);
+	test_assert_inteq(smtp_parse_rcpt("TO:<a@b.c> NOTIFY=DELAY,DELAY", false, &r, &error), SMTP_PARSE_BAD_PARAM);
+	test_assert_inteq(smtp_parse_rcpt("TO:<a@b.c> NOTIFY=SOMETIMES", false, &r, &error), SMTP_PARSE_BAD_PARAM);
+	test_assert_inteq(smtp_parse_rcpt("TO:<a@b.c> ORCPT=a@b.c", false, &r, &error), SMTP_PARSE_BAD_PARAM);
+	test_assert_inteq(smtp_parse_rcpt("TO:<a@b.c> ORCPT=;a@b.c", false, &r, &error), SMTP_PARSE_BAD_PARAM);
+	test_assert_inteq(smtp_parse_rcpt("TO:<a@b.c> FROB=1", false, &r, &error), SMTP_PARSE_UNKNOWN_PARAM);
 	test_assert_inteq(smtp_parse_rcpt("TO:<a@b.c> =x", false, &r, &error), SMTP_PARSE_SYNTAX);
 	test_assert_inteq(smtp_parse_rcpt("TO:<a@b.c>   ", false, &r, &error), SMTP_PARSE_OK);
 	test_assert_inteq(smtp_parse_rcpt("FROM:<a@b.c>", false, &r, &error), SMTP_PARSE_SYNTAX);
