@@ -14,6 +14,23 @@
 
 #define QUEUE_ID_MAX 40
 
+/* What the sender asked for in delivery status notifications (DSN,
+ * RFC 3461), kept with the entry: the notify bits have the values of
+ * SMTP_NOTIFY_* (smtp_parse.h). */
+enum {
+	QUEUE_NOTIFY_NEVER = 1,
+	QUEUE_NOTIFY_SUCCESS = 2,
+	QUEUE_NOTIFY_FAILURE = 4,
+	QUEUE_NOTIFY_DELAY = 8,
+};
+enum queue_ret { QUEUE_RET_UNSPEC, QUEUE_RET_FULL, QUEUE_RET_HDRS };
+struct queue_dsn_req {
+	enum queue_ret ret;
+	const char *envid;                 /* ENVID= xtext, or NULL */
+	const unsigned *notify;            /* per recipient, 0: not given; NULL: none given */
+	const char *const *orcpt;          /* per recipient "type;xtext" or NULL; NULL: none */
+};
+
 /* Queues the committed spool file for rcpts (n of them) with envelope
  * sender mail_from ("" for the null sender).  want_id is the id to use
  * (the SMTP transaction's, so that the client's "queued as" names the
@@ -21,8 +38,8 @@
  * Returns 0 once the entry is durable, with its id in id_out; -1
  * otherwise (nothing is left behind). */
 int queue_enqueue(const char *data_dir, struct store_spool *sp, const char *mail_from,
-                  const char *const *rcpts, size_t n, const char *want_id, char id_out[QUEUE_ID_MAX + 1],
-                  enum store_error *err_out, const char **error_out);
+                  const char *const *rcpts, size_t n, const struct queue_dsn_req *dsn, const char *want_id,
+                  char id_out[QUEUE_ID_MAX + 1], enum store_error *err_out, const char **error_out);
 
 enum queue_rcpt_state {
 	QUEUE_RCPT_PENDING,      /* not yet delivered (maybe deferred) */
@@ -42,6 +59,10 @@ struct queue_entry {
 	unsigned attempts;
 	int64_t last_attempt, next_attempt, warned_at;
 	bool held;                         /* tern queue hold */
+	enum queue_ret ret;                /* DSN requests (RFC 3461) */
+	const char *envid;
+	const unsigned *rcpt_notify;
+	const char *const *rcpt_orcpt;
 };
 
 /* Removes what an enqueue that did not finish left in data_dir/queue (an

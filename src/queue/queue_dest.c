@@ -78,7 +78,7 @@ fail_job(struct qjob *j, int code, const char *status, const char *text)
 		snprintf(r[i].status, sizeof(r[i].status), "%s", status);
 		snprintf(r[i].text, sizeof(r[i].text), "%s", text);
 	}
-	qrunner_job_done(j, r, NULL);
+	qrunner_job_done(j, r, NULL, false);
 }
 
 /* Every waiting job gets the same reply (a DNS or connection failure). */
@@ -419,7 +419,7 @@ on_msg_done(void *arg, struct mta_session *s, const struct mta_msg *m, const str
 
 	c->job = NULL;
 	if (j != NULL)
-		qrunner_job_done(j, per_rcpt, c->d->addr[c->addr_i].host);
+		qrunner_job_done(j, per_rcpt, c->d->addr[c->addr_i].host, mta_session_has(s, "DSN"));
 }
 
 static void
@@ -435,7 +435,7 @@ on_closed(void *arg, struct mta_session *s, const struct mta_reply *why, bool tl
 
 		for (size_t i = 0; i < QJOB_RCPT_MAX; i++)
 			r[i] = why != NULL ? *why : (struct mta_reply){ .code = 0, .status = "4.4.2", .text = "lost" };
-		qrunner_job_done(c->job, r, d->addr[c->addr_i].host);
+		qrunner_job_done(c->job, r, d->addr[c->addr_i].host, false);
 		c->job = NULL;
 	}
 	if (!c->was_ready && !qr.stopping && d->st == QDEST_READY) {

@@ -2,6 +2,7 @@
  * multipart/report with a human part, message/delivery-status, and the
  * original header as text/rfc822-headers.  Sent from MAILER-DAEMON with
  * the null sender, so that a DSN about a DSN is never made. */
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -71,62 +72,152 @@ put_orig_header(struct buf *b, int fd)
 		buf_append(b, "\r\n", 2);
 }
 
+/* xtext (RFC 3461 4) decoded: "+2B" is '+'; anything odd is kept. */
+static void
+put_xtext(struct buf *b, const char *s)
+{
+	for (; *s != '\0'; s++) {
+		unsigned v;
+
+		if (s[0] == '+' && sscanf(s + 1, "%2x", &v) == 1 && isxdigit((unsigned char)s[1]) &&
+		    isxdigit((unsigned char)s[2]) && v >= 0x21 && v <= 0x7e) {
+			char c = (char)v;
+
+			buf_append(b, &c, 1);
+			s += 2;
+		} else if ((unsigned char)*s >= 0x21 && (unsigned char)*s <= 0x7e) {
+			buf_append(b, s, 1);
+		}
+	}
+}
+
+static const char *const action_names[] = { "failed", "delayed", "delivered", "relayed" };
+
+static void
+put_text_part(struct buf *b, const struct queue_dsn *dsn, const char *until)
+{
+	buf_printf(b, "This is the mail system at host %s.\r\n\r\n", dsn->hostname);
+	switch (dsn->action) {
+	case QUEUE_DSN_DELAYED:
+		buf_printf(b, "Your message could not be delivered yet to the recipients below.\r\n"
+		              "It will be tried again until %s; you need not send it again.\r\n\r\n", until);
+		break;
+	case QUEUE_DSN_DELIVERED:
+		buf_printf(b, "Your message was delivered to the mailboxes of the recipients below,\r\n"
+		              "as you asked.\r\n\r\n");
+		break;
+	case QUEUE_DSN_RELAYED:
+		buf_printf(b, "Your message was handed on to the recipients' mail servers below. They\r\n"
+		              "do not send delivery notices, so this is the last one you will get.\r\n\r\n");
+		break;
+	case QUEUE_DSN_FAILED:
+		buf_printf(b, "I'm sorry to have to inform you that your message could not\r\n"
+		              "be delivered to one or more recipients. The reasons are below.\r\n\r\n");
+		break;
+	}
+	for (size_t i = 0; i < dsn->n_rcpts; i++)
+		buf_printf(b, "<%s>: %s%s%s%s\r\n", dsn->rcpts[i].rcpt, dsn->rcpts[i].remote_mta != NULL ? "host " : "",
+		           dsn->rcpts[i].remote_mta != NULL ? dsn->rcpts[i].remote_mta : "",
+		           dsn->rcpts[i].remote_mta != NULL ? " said: " : "", dsn->rcpts[i].reply);
+	buf_printf(b, "\r\n");
+}
+
+static void
+put_status_part(struct buf *b, const struct queue_dsn *dsn, const char *arrival, const char *until)
+{
+	char status[16];
+
+	buf_printf(b, "Reporting-MTA: dns; %s\r\n", dsn->hostname);
+	buf_printf(b, "X-Tern-Queue-ID: %s\r\n", dsn->orig_id);
+	if (dsn->envid != NULL) {
+		buf_printf(b, "Original-Envelope-Id: ");
+		put_xtext(b, dsn->envid);
+		buf_printf(b, "\r\n");
+	}
+	buf_printf(b, "Arrival-Date: %s\r\n", arrival);
+	for (size_t i = 0; i < dsn->n_rcpts; i++) {
+		const struct queue_dsn_rcpt *r = &dsn->rcpts[i];
+
+		buf_printf(b, "\r\n");
+		if (r->orcpt != NULL) {
+			const char *semi = strchr(r->orcpt, ';');
+
+			if (semi != NULL) {
+				buf_printf(b, "Original-Recipient: %.*s;", (int)(semi - r->orcpt), r->orcpt);
+				put_xtext(b, semi + 1);
+				buf_printf(b, "\r\n");
+			}
+		}
+		buf_printf(b, "Final-Recipient: rfc822; %s\r\n", r->rcpt);
+		buf_printf(b, "Action: %s\r\n", action_names[dsn->action]);
+		buf_printf(b, "Status: %s\r\n", dsn->action >= QUEUE_DSN_DELIVERED
+		                                    ? "2.0.0" : queue_dsn_status(r->reply, status, sizeof(status)));
+		if (r->remote_mta != NULL) {
+			buf_printf(b, "Remote-MTA: dns; %s\r\n", r->remote_mta);
+			buf_printf(b, "Diagnostic-Code: smtp; %s\r\n", r->reply);
+		} else if (dsn->action != QUEUE_DSN_DELIVERED) {
+			buf_printf(b, "Diagnostic-Code: X-Tern; %s\r\n", r->reply);
+		}
+		if (dsn->action == QUEUE_DSN_DELAYED)
+			buf_printf(b, "Will-Retry-Until: %s\r\n", until);
+	}
+}
+
+/* Everything before the returned message (or its header). */
 static void
 build(struct buf *b, const struct queue_dsn *dsn, const char *boundary, int64_t now)
 {
-	char date[64], arrival[64], until[64], status[16];
-	size_t i;
+	static const char *const subjects[] = {
+		"Undelivered Mail Returned to Sender", "Delayed Mail (still being retried)",
+		"Successful Mail Delivery Report", "Successful Mail Delivery Report",
+	};
+	char date[64], arrival[64], until[64];
 
 	rfc5322_date(now, date, sizeof(date));
 	rfc5322_date(dsn->arrival, arrival, sizeof(arrival));
 	rfc5322_date(dsn->retry_until, until, sizeof(until));
 	buf_printf(b, "From: Mail Delivery System <MAILER-DAEMON@%s>\r\n", dsn->hostname);
 	buf_printf(b, "To: <%s>\r\n", dsn->orig_sender);
-	buf_printf(b, "Subject: %s\r\n", dsn->delayed ? "Delayed Mail (still being retried)"
-	                                       : "Undelivered Mail Returned to Sender");
+	buf_printf(b, "Subject: %s\r\n", subjects[dsn->action]);
 	buf_printf(b, "Date: %s\r\n", date);
-	buf_printf(b, "Message-ID: <%s.%lld.dsn@%s>\r\n", dsn->orig_id, (long long)now, dsn->hostname);
+	buf_printf(b, "Message-ID: <%s.%lld.%s@%s>\r\n", dsn->orig_id, (long long)now, action_names[dsn->action],
+	           dsn->hostname);
 	buf_printf(b, "Auto-Submitted: auto-replied\r\n");
 	buf_printf(b, "MIME-Version: 1.0\r\n");
 	buf_printf(b, "Content-Type: multipart/report; report-type=delivery-status;\r\n\tboundary=\"%s\"\r\n", boundary);
 	buf_printf(b, "\r\nThis is a MIME-encapsulated message.\r\n\r\n");
-
 	buf_printf(b, "--%s\r\nContent-Type: text/plain; charset=us-ascii\r\n\r\n", boundary);
-	buf_printf(b, "This is the mail system at host %s.\r\n\r\n", dsn->hostname);
-	if (dsn->delayed)
-		buf_printf(b, "Your message could not be delivered yet to the recipients below.\r\n"
-		       "It will be tried again until %s; you need not send it again.\r\n\r\n", until);
-	else
-		buf_printf(b, "I'm sorry to have to inform you that your message could not\r\n"
-		       "be delivered to one or more recipients. The reasons are below.\r\n\r\n");
-	for (i = 0; i < dsn->n_rcpts; i++)
-		buf_printf(b, "<%s>: %s%s%s%s\r\n", dsn->rcpts[i].rcpt, dsn->rcpts[i].remote_mta != NULL ? "host " : "",
-		    dsn->rcpts[i].remote_mta != NULL ? dsn->rcpts[i].remote_mta : "",
-		    dsn->rcpts[i].remote_mta != NULL ? " said: " : "", dsn->rcpts[i].reply);
-	buf_printf(b, "\r\n");
-
+	put_text_part(b, dsn, until);
 	buf_printf(b, "--%s\r\nContent-Type: message/delivery-status\r\n\r\n", boundary);
-	buf_printf(b, "Reporting-MTA: dns; %s\r\n", dsn->hostname);
-	buf_printf(b, "X-Tern-Queue-ID: %s\r\n", dsn->orig_id);
-	buf_printf(b, "Arrival-Date: %s\r\n", arrival);
-	for (i = 0; i < dsn->n_rcpts; i++) {
-		const struct queue_dsn_rcpt *r = &dsn->rcpts[i];
-
-		buf_printf(b, "\r\nFinal-Recipient: rfc822; %s\r\n", r->rcpt);
-		buf_printf(b, "Action: %s\r\n", dsn->delayed ? "delayed" : "failed");
-		buf_printf(b, "Status: %s\r\n", queue_dsn_status(r->reply, status, sizeof(status)));
-		if (r->remote_mta != NULL) {
-			buf_printf(b, "Remote-MTA: dns; %s\r\n", r->remote_mta);
-			buf_printf(b, "Diagnostic-Code: smtp; %s\r\n", r->reply);
-		} else {
-			buf_printf(b, "Diagnostic-Code: X-Tern; %s\r\n", r->reply);
-		}
-		if (dsn->delayed)
-			buf_printf(b, "Will-Retry-Until: %s\r\n", until);
+	put_status_part(b, dsn, arrival, until);
+	if (dsn->full && dsn->orig_fd >= 0) {
+		buf_printf(b, "\r\n--%s\r\nContent-Type: message/rfc822\r\n\r\n", boundary);
+	} else {
+		buf_printf(b, "\r\n--%s\r\nContent-Type: text/rfc822-headers\r\n\r\n", boundary);
+		put_orig_header(b, dsn->orig_fd);
 	}
-	buf_printf(b, "\r\n--%s\r\nContent-Type: text/rfc822-headers\r\n\r\n", boundary);
-	put_orig_header(b, dsn->orig_fd);
-	buf_printf(b, "\r\n--%s--\r\n", boundary);
+}
+
+/* RET=FULL: the original message, copied from its file into the spool
+ * in pieces (never whole in memory), with a line end at its end. */
+static int
+put_orig_message(struct store_spool *sp, const struct queue_dsn *dsn, enum store_error *err)
+{
+	char chunk[65536];
+	off_t off = 0;
+	char last = '\n';
+
+	while ((uint64_t)off < dsn->orig_size) {
+		ssize_t r = pread(dsn->orig_fd, chunk, sizeof(chunk), off);
+
+		if (r <= 0)
+			break;
+		if (store_spool_write(sp, chunk, (size_t)r, err) == -1)
+			return -1;
+		last = chunk[r - 1];
+		off += r;
+	}
+	return last == '\n' ? 0 : store_spool_write(sp, "\r\n", 2, err);
 }
 
 /* The DSN's recipient: a local mailbox (through aliases) or the queue. */
@@ -169,7 +260,7 @@ hand_on(const char *data_dir, struct store_spool *sp, const char *to, int64_t no
 	}
 	if (nl > 0 && store_deliver(data_dir, sp, local, nl, now, &err, error_out) == -1)
 		goto out;
-	if (nr > 0 && queue_enqueue(data_dir, sp, "", remote, nr, NULL, qid, &err, error_out) == -1)
+	if (nr > 0 && queue_enqueue(data_dir, sp, "", remote, nr, NULL, NULL, qid, &err, error_out) == -1)
 		goto out;
 	r = 0;
 out:
@@ -197,6 +288,13 @@ queue_dsn_send(const char *data_dir, const struct queue_dsn *dsn, const char **e
 	build(&b, dsn, boundary, now);
 	if (store_spool_create(data_dir, &sp, error_out) == -1)
 		goto out;
+	if (store_spool_write(&sp, b.data, b.len, &err) == -1 ||
+	    (dsn->full && dsn->orig_fd >= 0 && put_orig_message(&sp, dsn, &err) == -1)) {
+		*error_out = store_tls_errorf("writing the DSN: %s", strerror(errno));
+		goto out;
+	}
+	buf_reset(&b);
+	buf_printf(&b, "\r\n--%s--\r\n", boundary);
 	if (store_spool_write(&sp, b.data, b.len, &err) == -1 || store_spool_commit(&sp, &err) == -1) {
 		*error_out = store_tls_errorf("writing the DSN: %s", strerror(errno));
 		goto out;

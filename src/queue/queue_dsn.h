@@ -18,6 +18,15 @@ struct queue_dsn_rcpt {
 	const char *rcpt;
 	const char *reply;        /* "550 5.1.1 <x>: User unknown", or our own words */
 	const char *remote_mta;   /* host that answered, or NULL */
+	const char *orcpt;        /* ORCPT= "type;xtext" (RFC 3461 4.2), or NULL */
+};
+
+/* What the notice says happened (RFC 3464 2.3.3); one kind per notice. */
+enum queue_dsn_action {
+	QUEUE_DSN_FAILED,         /* a bounce */
+	QUEUE_DSN_DELAYED,        /* still being tried */
+	QUEUE_DSN_DELIVERED,      /* NOTIFY=SUCCESS, delivered here */
+	QUEUE_DSN_RELAYED,        /* NOTIFY=SUCCESS, handed to a server without DSN */
 };
 
 struct queue_dsn {
@@ -25,11 +34,14 @@ struct queue_dsn {
 	const char *orig_id;
 	const char *orig_sender;  /* envelope sender: the DSN's recipient */
 	int64_t arrival;
-	bool delayed;             /* a warning (Action: delayed), not a bounce */
-	int64_t retry_until;      /* with delayed */
+	enum queue_dsn_action action;
+	int64_t retry_until;      /* with DELAYED */
+	const char *envid;        /* ENVID= (RFC 3461 4.4), or NULL */
+	bool full;                /* RET=FULL: the whole message, not only its header */
 	const struct queue_dsn_rcpt *rcpts;
 	size_t n_rcpts;
-	int orig_fd;              /* the original message, for its header; -1: none */
+	int orig_fd;              /* the original message; -1: none */
+	uint64_t orig_size;
 };
 
 /* Writes the DSN message (CRLF lines) into a new spool file, commits it

@@ -19,8 +19,8 @@
 
 /* Envelope text into a malloc'd buffer; NULL if a line would be unsafe. */
 static char *
-env_build(const char *mail_from, const char *const *rcpts, size_t n, int64_t queued, uint64_t size,
-          size_t *len_out, const char **error_out)
+env_build(const char *mail_from, const char *const *rcpts, size_t n, const struct queue_dsn_req *dsn,
+          int64_t queued, uint64_t size, size_t *len_out, const char **error_out)
 {
 	size_t cap = 64 + strlen(mail_from) + 8, len = 0;
 	char *buf;
@@ -28,6 +28,11 @@ env_build(const char *mail_from, const char *const *rcpts, size_t n, int64_t que
 
 	for (size_t i = 0; i < n; i++)
 		cap += strlen(rcpts[i]) + 6;
+	if (dsn != NULL) {
+		cap += 16 + (dsn->envid != NULL ? strlen(dsn->envid) + 8 : 0);
+		for (size_t i = 0; i < n; i++)
+			cap += 32 + (dsn->orcpt != NULL && dsn->orcpt[i] != NULL ? strlen(dsn->orcpt[i]) + 32 : 0);
+	}
 	if (cap > QUEUE_ENV_MAX) {
 		*error_out = "envelope too large";
 		return NULL;
@@ -45,6 +50,18 @@ env_build(const char *mail_from, const char *const *rcpts, size_t n, int64_t que
 	r = snprintf(buf + len, cap - len, "queued %lld\nsize %llu\n", (long long)queued,
 	             (unsigned long long)size);
 	len += (size_t)r;
+	if (dsn != NULL) {
+		if (dsn->ret != QUEUE_RET_UNSPEC)
+			len += (size_t)snprintf(buf + len, cap - len, "ret %s\n", dsn->ret == QUEUE_RET_FULL ? "full" : "hdrs");
+		if (dsn->envid != NULL)
+			len += (size_t)snprintf(buf + len, cap - len, "envid %s\n", dsn->envid);
+		for (size_t i = 0; i < n; i++) {
+			if (dsn->notify != NULL && dsn->notify[i] != 0)
+				len += (size_t)snprintf(buf + len, cap - len, "notify %zu %u\n", i, dsn->notify[i]);
+			if (dsn->orcpt != NULL && dsn->orcpt[i] != NULL)
+				len += (size_t)snprintf(buf + len, cap - len, "orcpt %zu %s\n", i, dsn->orcpt[i]);
+		}
+	}
 	*len_out = len;
 	return buf;
 }
@@ -60,6 +77,16 @@ addr_safe(const char *a, bool may_be_empty)
 	if (len > ADDRESS_MAX || (len == 0 && !may_be_empty))
 		return false;
 	return strpbrk(a, "\r\n") == NULL;
+}
+
+static bool
+dsn_safe(const struct queue_dsn_req *dsn, size_t n)
+{
+	for (size_t i = 0; dsn->orcpt != NULL && i < n; i++) {
+		if (dsn->orcpt[i] != NULL && (!addr_safe(dsn->orcpt[i], false) || strchr(dsn->orcpt[i], ' ') != NULL))
+			return false;
+	}
+	return dsn->envid == NULL || strchr(dsn->envid, ' ') == NULL;
 }
 
 static int
@@ -115,8 +142,8 @@ make_id(char id[QUEUE_ID_MAX + 1], struct timespec *ts)
 
 int
 queue_enqueue(const char *data_dir, struct store_spool *sp, const char *mail_from, const char *const *rcpts,
-              size_t n, const char *want_id, char id_out[QUEUE_ID_MAX + 1], enum store_error *err_out,
-              const char **error_out)
+              size_t n, const struct queue_dsn_req *dsn, const char *want_id, char id_out[QUEUE_ID_MAX + 1],
+              enum store_error *err_out, const char **error_out)
 {
 	char dir[PATH_MAX], eml[PATH_MAX + 64], env[PATH_MAX + 64], tmp[PATH_MAX + 64];
 	char id[QUEUE_ID_MAX + 1];
@@ -178,7 +205,11 @@ queue_enqueue(const char *data_dir, struct store_spool *sp, const char *mail_fro
 	snprintf(env, sizeof(env), "%s/%s.env", dir, id);
 	snprintf(tmp, sizeof(tmp), "%s/%s.env.tmp", dir, id);
 
-	buf = env_build(mail_from, rcpts, n, (int64_t)ts.tv_sec, (uint64_t)sb.st_size, &len, error_out);
+	if (dsn != NULL && ((dsn->envid != NULL && !addr_safe(dsn->envid, false)) || !dsn_safe(dsn, n))) {
+		*error_out = "queue_enqueue: bad DSN parameters";
+		goto fail_quiet;
+	}
+	buf = env_build(mail_from, rcpts, n, dsn, (int64_t)ts.tv_sec, (uint64_t)sb.st_size, &len, error_out);
 	if (buf == NULL)
 		goto fail_quiet;
 	if (write_env_tmp(tmp, buf, len) == -1)

@@ -48,6 +48,10 @@ queue_env_free(struct queue_env *env)
 	free(env->rcpts);
 	free(env->rcpt_state);
 	free(env->rcpt_reply);
+	free(env->rcpt_notify);
+	free(env->rcpt_orcpt);
+	env->rcpt_notify = NULL;
+	env->rcpt_orcpt = NULL;
 	env->rcpts = NULL;
 	env->rcpt_state = NULL;
 	env->rcpt_reply = NULL;
@@ -124,7 +128,10 @@ queue_env_parse(char *buf, size_t len, struct queue_env *env_out, const char **e
 	env_out->rcpts = malloc(sizeof(*env_out->rcpts) * QUEUE_RCPT_MAX);
 	env_out->rcpt_reply = calloc(QUEUE_RCPT_MAX, sizeof(*env_out->rcpt_reply));
 	env_out->rcpt_state = calloc(QUEUE_RCPT_MAX, 1);
-	if (env_out->rcpts == NULL || env_out->rcpt_reply == NULL || env_out->rcpt_state == NULL) {
+	env_out->rcpt_notify = calloc(QUEUE_RCPT_MAX, sizeof(*env_out->rcpt_notify));
+	env_out->rcpt_orcpt = calloc(QUEUE_RCPT_MAX, sizeof(*env_out->rcpt_orcpt));
+	if (env_out->rcpts == NULL || env_out->rcpt_reply == NULL || env_out->rcpt_state == NULL ||
+	    env_out->rcpt_notify == NULL || env_out->rcpt_orcpt == NULL) {
 		*error_out = "out of memory";
 		goto fail;
 	}
@@ -171,6 +178,26 @@ queue_env_parse(char *buf, size_t len, struct queue_env *env_out, const char **e
 		} else if (strncmp(line, "attempt ", 8) == 0) {
 			if (parse_attempt(line + 8, env_out) == -1)
 				goto bad;
+		} else if (strcmp(line, "ret full") == 0) {
+			env_out->ret = QUEUE_RET_FULL;
+		} else if (strcmp(line, "ret hdrs") == 0) {
+			env_out->ret = QUEUE_RET_HDRS;
+		} else if (strncmp(line, "envid ", 6) == 0) {
+			env_out->envid = line + 6;
+		} else if (strncmp(line, "notify ", 7) == 0 || strncmp(line, "orcpt ", 6) == 0) {
+			bool notify = line[0] == 'n';
+			char *rest = line + (notify ? 7 : 6);
+			uint64_t idx, bits;
+
+			if (take_u64(&rest, &idx) == -1 || idx >= env_out->n_rcpts)
+				goto bad;
+			if (notify) {
+				if (parse_u64(rest, &bits) == -1 || bits > 15)
+					goto bad;
+				env_out->rcpt_notify[idx] = (unsigned)bits;
+			} else {
+				env_out->rcpt_orcpt[idx] = rest;
+			}
 		} else if (strncmp(line, "warned ", 7) == 0) {
 			if (parse_u64(line + 7, &v) == -1 || v > INT64_MAX)
 				goto bad;

@@ -168,6 +168,10 @@ list_one(int dfd, const char *id, void (*fn)(const struct queue_entry *e, void *
 	e.last_attempt = env.last_attempt;
 	e.next_attempt = env.next_attempt;
 	e.warned_at = env.warned_at;
+	e.ret = env.ret;
+	e.envid = env.envid;
+	e.rcpt_notify = env.rcpt_notify;
+	e.rcpt_orcpt = env.rcpt_orcpt;
 	snprintf(eml, sizeof(eml), "%s.hold", id);
 	e.held = faccessat(dfd, eml, F_OK, AT_SYMLINK_NOFOLLOW) == 0;
 	fn(&e, arg);

@@ -6,6 +6,10 @@
  *     rcpt <forward-path>\n          (one line per recipient, at least one)
  *     queued <unix time>\n
  *     size <octets of the .eml>\n
+ *     ret full|hdrs\n                 (DSN requests, RFC 3461; each optional)
+ *     envid <xtext>\n
+ *     notify <rcpt index> <bits>\n
+ *     orcpt <rcpt index> <type;xtext>\n
  * Unknown lines are skipped, so later versions can add some without
  * breaking older readers.  The delivery agent appends its progress
  * (queue_state.c), each line written whole with one write(2):
@@ -57,6 +61,10 @@ struct queue_env {
 	int64_t last_attempt;          /* 0: never tried */
 	int64_t next_attempt;          /* 0: now */
 	int64_t warned_at;             /* 0: no delay warning sent */
+	enum queue_ret ret;
+	const char *envid;             /* or NULL */
+	unsigned *rcpt_notify;         /* per recipient, 0: not given */
+	const char **rcpt_orcpt;       /* per recipient, or NULL */
 };
 void queue_env_free(struct queue_env *env);
 

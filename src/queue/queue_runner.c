@@ -193,6 +193,13 @@ entry_free(struct qentry *e)
 	free(e->remote);
 	free(e->state);
 	free(e->new_fail);
+	for (size_t i = 0; i < e->n_rcpts; i++)
+		free(e->orcpt[i]);
+	free(e->orcpt);
+	free(e->notify);
+	free(e->new_relayed);
+	free(e->envid);
+	free(e->mail_params);
 	free(e->mail_from);
 	free(e->dkim);
 	free(e);
@@ -225,9 +232,28 @@ entry_loaded(const struct queue_entry *qe, void *arg)
 	e->remote = xcalloc(qe->n_rcpts, sizeof(*e->remote));
 	e->state = xcalloc(qe->n_rcpts, 1);
 	e->new_fail = xcalloc(qe->n_rcpts, 1);
+	e->new_relayed = xcalloc(qe->n_rcpts, 1);
+	e->notify = xcalloc(qe->n_rcpts, sizeof(*e->notify));
+	e->orcpt = xcalloc(qe->n_rcpts, sizeof(*e->orcpt));
+	e->ret = qe->ret;
+	e->envid = qe->envid != NULL ? xstrdup(qe->envid) : NULL;
+	if (qe->ret != QUEUE_RET_UNSPEC || qe->envid != NULL)
+		e->mail_params = xasprintf("%s%s%s%s", qe->ret == QUEUE_RET_FULL ? "RET=FULL" : "",
+		                           qe->ret == QUEUE_RET_HDRS ? "RET=HDRS" : "",
+		                           qe->envid != NULL && qe->ret != QUEUE_RET_UNSPEC ? " " : "",
+		                           qe->envid != NULL ? "ENVID=" : "");
+	if (qe->envid != NULL) {
+		char *p = xasprintf("%s%s", e->mail_params, qe->envid);
+
+		free(e->mail_params);
+		e->mail_params = p;
+	}
 	for (size_t i = 0; i < qe->n_rcpts; i++) {
 		e->rcpts[i] = xstrdup(qe->rcpts[i]);
 		e->state[i] = qe->rcpt_state[i];
+		e->notify[i] = qe->rcpt_notify[i];
+		if (qe->rcpt_orcpt[i] != NULL)
+			e->orcpt[i] = xstrdup(qe->rcpt_orcpt[i]);
 		if (qe->rcpt_reply[i] != NULL)
 			e->reply[i] = xstrdup(qe->rcpt_reply[i]);
 	}
@@ -378,6 +404,11 @@ job_seal(struct qjob *j)
 	j->msg.n_rcpts = j->n;
 	j->msg.body_8bit = e->body_8bit;
 	j->msg.smtputf8 = e->smtputf8;
+	j->msg.mail_params = e->mail_params;
+	for (size_t i = 0; i < j->n; i++) {
+		if (j->rcpt_params[i] != NULL)
+			j->msg.rcpt_params = (const char *const *)j->rcpt_params;
+	}
 	if (e->dkim != NULL) {
 		j->msg.prefix = e->dkim;
 		j->msg.prefix_len = strlen(e->dkim);
@@ -386,6 +417,29 @@ job_seal(struct qjob *j)
 }
 
 static void attempt_end(struct qentry *e);
+
+/* "NOTIFY=... ORCPT=..." for the next server (sent only if it offers
+ * DSN), or NULL. */
+static char *
+rcpt_params(const struct qentry *e, size_t k)
+{
+	unsigned n = e->notify[k];
+	char notify[48];
+
+	if (n == 0 && e->orcpt[k] == NULL)
+		return NULL;
+	if (n & QUEUE_NOTIFY_NEVER)
+		snprintf(notify, sizeof(notify), "NEVER");
+	else
+		snprintf(notify, sizeof(notify), "%s%s%s%s%s", n & QUEUE_NOTIFY_SUCCESS ? "SUCCESS" : "",
+		         (n & QUEUE_NOTIFY_SUCCESS) && (n & (QUEUE_NOTIFY_FAILURE | QUEUE_NOTIFY_DELAY)) ? "," : "",
+		         n & QUEUE_NOTIFY_FAILURE ? "FAILURE" : "",
+		         (n & QUEUE_NOTIFY_FAILURE) && (n & QUEUE_NOTIFY_DELAY) ? "," : "",
+		         n & QUEUE_NOTIFY_DELAY ? "DELAY" : "");
+	return xasprintf("%s%s%s%s%s", n != 0 ? "NOTIFY=" : "", n != 0 ? notify : "",
+	                 n != 0 && e->orcpt[k] != NULL ? " " : "", e->orcpt[k] != NULL ? "ORCPT=" : "",
+	                 e->orcpt[k] != NULL ? e->orcpt[k] : "");
+}
 
 /* Groups the pending recipients by destination and hands out the jobs. */
 static void
@@ -424,6 +478,7 @@ entry_start(struct qentry *e)
 				continue;
 			taken[k] = true;
 			j->idx[j->n] = k;
+			j->rcpt_params[j->n] = rcpt_params(e, k);
 			j->rcpts[j->n++] = e->rcpts[k];
 		}
 		job_seal(j);
@@ -447,7 +502,7 @@ format_reply(const struct mta_reply *r, char *out, size_t size)
 }
 
 void
-qrunner_job_done(struct qjob *job, const struct mta_reply *per_rcpt, const char *host)
+qrunner_job_done(struct qjob *job, const struct mta_reply *per_rcpt, const char *host, bool peer_dsn)
 {
 	struct qentry *e = job->e;
 	int64_t now = now_sec();
@@ -465,6 +520,9 @@ qrunner_job_done(struct qjob *job, const struct mta_reply *per_rcpt, const char 
 		e->remote[k] = host != NULL && r->code != 0 ? xstrdup(host) : NULL;
 		if (r->code >= 200 && r->code < 300) {
 			e->state[k] = QUEUE_RCPT_DONE;
+			/* a server with DSN took NOTIFY over; without, say "relayed" */
+			if ((e->notify[k] & QUEUE_NOTIFY_SUCCESS) && !peer_dsn)
+				e->new_relayed[k] = 1;
 			if (queue_note_rcpt(qr.cfg->data_dir, e->id, k, QUEUE_RCPT_DONE, false, now, text, &error) == -1)
 				log_warnx("queue %s: %s", e->id, error);
 		} else if (r->code >= 500) {
@@ -480,6 +538,8 @@ qrunner_job_done(struct qjob *job, const struct mta_reply *per_rcpt, const char 
 	}
 	if (job->fd != -1)
 		close(job->fd);
+	for (size_t i = 0; i < job->n; i++)
+		free(job->rcpt_params[i]);
 	free(job);
 	if (--e->jobs == 0)
 		attempt_end(e);
@@ -487,47 +547,83 @@ qrunner_job_done(struct qjob *job, const struct mta_reply *per_rcpt, const char 
 
 /* Tells the sender about the recipients marked in new_fail (or, with
  * delayed, about every pending one), once. */
-static int
-tell_sender(struct qentry *e, bool delayed, int64_t now)
+/* Whether the sender asked to hear about this recipient (RFC 3461 4.1:
+ * without NOTIFY, failures and delays; NEVER: nothing). */
+static bool
+wants(const struct qentry *e, size_t i, unsigned bit)
 {
+	unsigned n = e->notify[i];
+
+	if (n == 0)
+		return bit != QUEUE_NOTIFY_SUCCESS;
+	return (n & bit) != 0;
+}
+
+static bool
+in_notice(const struct qentry *e, size_t i, enum queue_dsn_action action)
+{
+	switch (action) {
+	case QUEUE_DSN_FAILED:
+		return e->new_fail[i] && wants(e, i, QUEUE_NOTIFY_FAILURE);
+	case QUEUE_DSN_DELAYED:
+		return e->state[i] == QUEUE_RCPT_PENDING && !e->new_fail[i] && wants(e, i, QUEUE_NOTIFY_DELAY);
+	case QUEUE_DSN_RELAYED:
+		return e->new_relayed[i];
+	case QUEUE_DSN_DELIVERED:
+		break;
+	}
+	return false;
+}
+
+/* Tells the sender, in one notice, about the recipients the action
+ * concerns (in_notice); nothing when there are none.  Returns 0 or -1. */
+static int
+tell_sender(struct qentry *e, enum queue_dsn_action action)
+{
+	static const char *const what[] = { "bounce", "delay", "delivery", "relay" };
 	struct queue_dsn_rcpt *r = xcalloc(e->n_rcpts, sizeof(*r));
 	struct queue_dsn dsn = {
 		.hostname = qr.cfg->hostname,
 		.orig_id = e->id,
 		.orig_sender = e->mail_from,
 		.arrival = e->queued_at,
-		.delayed = delayed,
+		.action = action,
 		.retry_until = e->queued_at + qr.cfg->delivery.max_age,
+		.envid = e->envid,
+		/* the whole message only when asked: a bounce of a large
+		 * message should not cost the sender's mailbox as much again */
+		.full = e->ret == QUEUE_RET_FULL && action == QUEUE_DSN_FAILED,
 		.rcpts = r,
 		.orig_fd = -1,
+		.orig_size = e->size,
 	};
 	char path[PATH_MAX + 64];
 	const char *error;
-	int ret;
+	int ret = 0;
 
 	for (size_t i = 0; i < e->n_rcpts; i++) {
-		bool in = delayed ? e->state[i] == QUEUE_RCPT_PENDING && !e->new_fail[i] : e->new_fail[i];
-
-		if (!in)
+		if (!in_notice(e, i, action))
 			continue;
 		r[dsn.n_rcpts].rcpt = e->rcpts[i];
 		r[dsn.n_rcpts].reply = e->reply[i] != NULL ? e->reply[i] : "4.0.0 not delivered";
 		r[dsn.n_rcpts].remote_mta = e->remote[i];
+		r[dsn.n_rcpts].orcpt = e->orcpt[i];
 		dsn.n_rcpts++;
 	}
-	snprintf(path, sizeof(path), "%s/%s.eml", queue_dir, e->id);
-	dsn.orig_fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	ret = dsn.n_rcpts == 0 ? 0 : queue_dsn_send(qr.cfg->data_dir, &dsn, &error);
-	if (ret == -1)
-		log_warnx("queue %s: sending the %s notice to <%s> failed: %s", e->id, delayed ? "delay" : "bounce",
-		          e->mail_from, error);
-	else if (dsn.n_rcpts > 0)
-		log_info("queue %s %s notice sent to=<%s> nrcpt=%zu", e->id, delayed ? "delay" : "bounce", e->mail_from,
-		         dsn.n_rcpts);
-	if (dsn.orig_fd != -1)
-		close(dsn.orig_fd);
+	if (dsn.n_rcpts > 0 && e->mail_from[0] != '\0') {
+		snprintf(path, sizeof(path), "%s/%s.eml", queue_dir, e->id);
+		dsn.orig_fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+		ret = queue_dsn_send(qr.cfg->data_dir, &dsn, &error);
+		if (ret == -1)
+			log_warnx("queue %s: sending the %s notice to <%s> failed: %s", e->id, what[action], e->mail_from,
+			          error);
+		else
+			log_info("queue %s %s notice sent to=<%s> nrcpt=%zu", e->id, what[action], e->mail_from,
+			         dsn.n_rcpts);
+		if (dsn.orig_fd != -1)
+			close(dsn.orig_fd);
+	}
 	free(r);
-	(void)now;
 	return ret;
 }
 
@@ -566,8 +662,7 @@ attempt_end(struct qentry *e)
 	if (failed > 0) {
 		/* the sender first, then the note: a crash in between repeats
 		 * the bounce rather than losing it; never one for a bounce */
-		if (e->mail_from[0] != '\0')
-			tell_sender(e, false, now);
+		tell_sender(e, QUEUE_DSN_FAILED);
 		for (size_t i = 0; i < e->n_rcpts; i++) {
 			if (!e->new_fail[i])
 				continue;
@@ -578,6 +673,15 @@ attempt_end(struct qentry *e)
 				log_warnx("queue %s: %s", e->id, error);
 		}
 	}
+	/* NOTIFY=SUCCESS to servers without DSN: "relayed" (RFC 3461 4.1);
+	 * told once, best effort (a crash before this loses the notice) */
+	for (size_t i = 0; i < e->n_rcpts; i++) {
+		if (e->new_relayed[i]) {
+			tell_sender(e, QUEUE_DSN_RELAYED);
+			memset(e->new_relayed, 0, e->n_rcpts);
+			break;
+		}
+	}
 	if (pending == 0) {
 		log_info("queue %s removed", e->id);
 		entry_remove(e);
@@ -585,7 +689,7 @@ attempt_end(struct qentry *e)
 	}
 	if (cfg->delivery.delay_warning > 0 && e->warned_at == 0 && e->mail_from[0] != '\0' &&
 	    now - e->queued_at >= (int64_t)cfg->delivery.delay_warning) {
-		if (tell_sender(e, true, now) == 0) {
+		if (tell_sender(e, QUEUE_DSN_DELAYED) == 0) {
 			e->warned_at = now;
 			if (queue_note_warned(cfg->data_dir, e->id, now, &error) == -1)
 				log_warnx("queue %s: %s", e->id, error);

@@ -41,6 +41,14 @@ struct qentry {
 	bool bounce;                     /* tern queue delete: fail every pending recipient */
 	bool scanned, body_8bit, smtputf8;
 	char *dkim;                      /* DKIM-Signature sent before the file, or NULL */
+	/* DSN requests (RFC 3461): told to the next server when it offers
+	 * DSN, else acted on here */
+	enum queue_ret ret;
+	char *envid;
+	unsigned *notify;                /* per recipient, 0: not given */
+	char **orcpt;                    /* per recipient, or NULL */
+	char *mail_params;               /* "RET=.. ENVID=.." or NULL */
+	unsigned char *new_relayed;      /* delivered to a server without DSN, SUCCESS asked: tell */
 	bool signed_once;                /* dkim computed (maybe NULL: no key) */
 };
 
@@ -53,6 +61,7 @@ struct qjob {
 	size_t n;
 	size_t idx[QJOB_RCPT_MAX];
 	const char *rcpts[QJOB_RCPT_MAX];
+	char *rcpt_params[QJOB_RCPT_MAX];   /* "NOTIFY=.. ORCPT=.." or NULL */
 	int fd;                          /* -1 until a session takes the job */
 	struct mta_msg msg;
 };
@@ -103,9 +112,9 @@ struct qrunner_settings {
 extern struct qrunner_settings qr;
 /* Opens the job's message file for sending.  Returns 0 or -1 (logged). */
 int qrunner_job_open(struct qjob *job);
-/* A job ended: per_rcpt[i] is about job->rcpts[i]; host answered (or NULL).
- * Frees the job. */
-void qrunner_job_done(struct qjob *job, const struct mta_reply *per_rcpt, const char *host);
+/* A job ended: per_rcpt[i] is about job->rcpts[i]; host answered (or NULL);
+ * peer_dsn: it offered DSN (so it took over NOTIFY=SUCCESS).  Frees the job. */
+void qrunner_job_done(struct qjob *job, const struct mta_reply *per_rcpt, const char *host, bool peer_dsn);
 
 /* queue_dest.c */
 struct qdest *qdest_get(const char *domain);

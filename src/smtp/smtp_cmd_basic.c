@@ -35,7 +35,7 @@ smtp_cmd_helo(struct smtp_session *s, const char *args)
 int
 smtp_cmd_ehlo(struct smtp_session *s, const char *args)
 {
-	const char *ext[12];
+	const char *ext[16];
 	size_t n = 0, i;
 	char size[32];
 
@@ -50,6 +50,7 @@ smtp_cmd_ehlo(struct smtp_session *s, const char *args)
 	ext[n++] = "ENHANCEDSTATUSCODES";   /* RFC 2034 */
 	ext[n++] = "SMTPUTF8";              /* RFC 6531 */
 	ext[n++] = "CHUNKING";              /* RFC 3030 */
+	ext[n++] = "DSN";                   /* RFC 3461 */
 	if (conn_tls_available(s->c) && !conn_tls_active(s->c))
 		ext[n++] = "STARTTLS";      /* RFC 3207 */
 	if (smtp_is_submission(s) && smtp_auth_allowed_here(s)) {

@@ -81,6 +81,8 @@ smtp_cmd_mail(struct smtp_session *s, const char *args)
 	tx->size = m.size_given ? m.size : 0;
 	tx->smtputf8 = m.smtputf8;
 	tx->body_8bit = m.body == SMTP_BODY_8BITMIME;
+	tx->ret = m.ret;
+	tx->envid = m.envid[0] != '\0' ? arena_strdup(tx->arena, m.envid) : NULL;
 	return smtp_reply(s, 250, "2.1.0", "Ok");
 }
 
@@ -182,7 +184,7 @@ smtp_cmd_rcpt(struct smtp_session *s, const char *args)
 			return smtp_error(s, 554, "5.7.1", "<%s>: Relay access denied", addr);
 		}
 		/* submission: the user is authenticated (MAIL required it) */
-		smtp_strvec_add(tx, &tx->remote, addr);
+		smtp_tx_add_remote(tx, addr, r.notify, r.orcpt[0] != '\0' ? r.orcpt : NULL);
 		break;
 	case RCPT_LOCAL:
 		/* Mailbox full: refused only when every local target is (an
@@ -198,8 +200,19 @@ smtp_cmd_rcpt(struct smtp_session *s, const char *args)
 			smtp_strvec_add(tx, &tx->local, res->local[i]);
 		/* alias targets elsewhere: forwarded through the queue, on
 		 * port 25 too (the alias is ours, so this is not relaying) */
-		for (i = 0; i < res->n_remote; i++)
-			smtp_strvec_add(tx, &tx->remote, res->remote[i]);
+		for (i = 0; i < res->n_remote; i++) {
+			/* RFC 3461 5.2.1: an expanded alias keeps the address
+			 * the sender used as its original recipient */
+			char orcpt[SMTP_ORCPT_MAX + 1];
+
+			if (r.orcpt[0] != '\0')
+				snprintf(orcpt, sizeof(orcpt), "%s", r.orcpt);
+			else
+				smtp_xtext_encode("rfc822;", addr, orcpt, sizeof(orcpt));
+			smtp_tx_add_remote(tx, res->remote[i], r.notify, orcpt);
+		}
+		if ((r.notify & SMTP_NOTIFY_SUCCESS) && res->n_local > 0)
+			smtp_strvec_add(tx, &tx->success, addr);
 		break;
 	}
 	free(res);

@@ -11,6 +11,7 @@
 
 #include "lib/log.h"
 #include "queue/queue.h"
+#include "queue/queue_dsn.h"
 #include "smtp/smtp_inbound.h"
 #include "smtp/smtp_session.h"
 
@@ -22,10 +23,14 @@ struct smtp_deliver_job {
 	struct store_spool *spool;
 	const char *mail_from;
 	const char *tx_id;              /* the queue entry takes this id */
+	const char *hostname;
 	const char **local;
 	size_t n_local;
-	const char **remote;
+	const char **remote;            /* each once (smtp_tx_add_remote) */
 	size_t n_remote;
+	struct queue_dsn_req dsn;       /* what the remote ones asked for (RFC 3461) */
+	const char **success;           /* local recipients that asked NOTIFY=SUCCESS */
+	size_t n_success;
 	int64_t now;
 	bool check;                     /* port 25 with [inbound] checks on */
 	struct smtp_inbound inbound;    /* its input and the reject verdict */
@@ -59,6 +64,34 @@ dedup(const char **v, size_t n)
 	return o + 1;
 }
 
+/* NOTIFY=SUCCESS for local recipients (RFC 3461 4.1): a "delivered"
+ * notice once the copies are durable.  Best effort: the message itself
+ * is delivered whatever happens to the notice. */
+static void
+notify_delivered(struct smtp_deliver_job *j)
+{
+	struct queue_dsn_rcpt r[SMTP_RCPT_MAX];
+	struct queue_dsn dsn = {
+		.hostname = j->hostname,
+		.orig_id = j->tx_id,
+		.orig_sender = j->mail_from,
+		.arrival = j->now,
+		.action = QUEUE_DSN_DELIVERED,
+		.envid = j->dsn.envid,
+		.rcpts = r,
+		.orig_fd = j->spool->fd,
+		.orig_size = j->spool->size,
+	};
+	const char *error;
+
+	for (size_t i = 0; i < j->n_success && i < SMTP_RCPT_MAX; i++) {
+		r[i] = (struct queue_dsn_rcpt){ .rcpt = j->success[i], .reply = "250 2.0.0 delivered" };
+		dsn.n_rcpts++;
+	}
+	if (queue_dsn_send(j->data_dir, &dsn, &error) == -1)
+		log_warnx("smtp message id=%s: the delivery notice failed: %s", j->tx_id, error);
+}
+
 static void
 deliver_work(void *arg)
 {
@@ -68,7 +101,6 @@ deliver_work(void *arg)
 	j->result = -1;
 	j->err = STORE_ERR_TEMP;
 	j->n_local = dedup(j->local, j->n_local);
-	j->n_remote = dedup(j->remote, j->n_remote);
 	/* SPF/DKIM/DMARC on the complete message, before anything is stored */
 	if (j->check && smtp_inbound_check(j->data_dir, j->spool, &j->inbound, &j->err) == -1) {
 		snprintf(j->error, sizeof(j->error), "inbound checks: spool rewrite failed");
@@ -87,11 +119,13 @@ deliver_work(void *arg)
 		snprintf(j->error, sizeof(j->error), "deliver: %s", error != NULL ? error : "?");
 		goto out;
 	}
-	if (j->n_remote > 0 && queue_enqueue(j->data_dir, j->spool, j->mail_from, j->remote, j->n_remote,
+	if (j->n_remote > 0 && queue_enqueue(j->data_dir, j->spool, j->mail_from, j->remote, j->n_remote, &j->dsn,
 	                                     j->tx_id, j->queue_id, &j->err, &error) == -1) {
 		snprintf(j->error, sizeof(j->error), "queue: %s", error != NULL ? error : "?");
 		goto out;
 	}
+	if (j->n_success > 0 && j->mail_from[0] != '\0')
+		notify_delivered(j);
 	j->result = 0;
 	j->err = STORE_OK;
 out:
@@ -149,6 +183,23 @@ smtp_deliver(struct smtp_session *s)
 	j->n_local = tx->local.n;
 	j->remote = tx->remote.v;
 	j->n_remote = tx->remote.n;
+	j->hostname = s->cfg->hostname;
+	j->dsn.ret = tx->ret == SMTP_RET_FULL ? QUEUE_RET_FULL : tx->ret == SMTP_RET_HDRS ? QUEUE_RET_HDRS
+	                                                                                   : QUEUE_RET_UNSPEC;
+	j->dsn.envid = tx->envid;
+	if (tx->remote.n > 0) {
+		unsigned *notify = arena_alloc(tx->arena, tx->remote.n * sizeof(*notify));
+		const char **orcpt = arena_alloc(tx->arena, tx->remote.n * sizeof(*orcpt));
+
+		for (size_t i = 0; i < tx->remote.n; i++) {
+			notify[i] = tx->remote_dsn[i].notify;
+			orcpt[i] = tx->remote_dsn[i].orcpt;
+		}
+		j->dsn.notify = notify;
+		j->dsn.orcpt = orcpt;
+	}
+	j->success = tx->success.v;
+	j->n_success = tx->success.n;
 	j->now = (int64_t)time(NULL);
 	/* port 25 only: submission users are authenticated, not checked */
 	j->check = s->service == SERVICE_SMTP && s->cfg->inbound.checks;

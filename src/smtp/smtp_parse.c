@@ -804,3 +804,32 @@ smtp_parse_auth(const char *args, const char **mech_out, size_t *mech_len_out, c
 	*initial_out = args + i;
 	return SMTP_PARSE_OK;
 }
+
+void
+smtp_xtext_encode(const char *prefix, const char *addr, char *out, size_t size)
+{
+	size_t o = 0;
+
+	if (size == 0)
+		return;
+	for (; *prefix != '\0' && o + 1 < size; prefix++)
+		out[o++] = *prefix;
+	for (; *addr != '\0'; addr++) {
+		unsigned char c = (unsigned char)*addr;
+
+		if (c >= 0x21 && c <= 0x7e && c != '+' && c != '=') {
+			if (o + 1 >= size)
+				break;
+			out[o++] = (char)c;
+		} else {
+			static const char hex[] = "0123456789ABCDEF";
+
+			if (o + 3 >= size)
+				break;
+			out[o++] = '+';
+			out[o++] = hex[c >> 4];
+			out[o++] = hex[c & 15];
+		}
+	}
+	out[o] = '\0';
+}

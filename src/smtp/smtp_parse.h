@@ -137,6 +137,10 @@ enum smtp_parse_error smtp_parse_helo(const char *args);
 enum smtp_parse_error smtp_parse_auth(const char *args, const char **mech_out, size_t *mech_len_out,
                                       const char **initial_out);
 
+/* prefix, then addr as xtext (RFC 3461 4: '+', '=' and bytes outside
+ * 0x21-0x7e as "+XX"), into out; cut at size (NUL-terminated). */
+void smtp_xtext_encode(const char *prefix, const char *addr, char *out, size_t size);
+
 /* true if s (len bytes) is well-formed UTF-8 (no overlong forms, no
  * surrogates, nothing above U+10FFFF). */
 bool smtp_utf8_valid(const unsigned char *s, size_t len);

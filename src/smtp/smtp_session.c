@@ -209,6 +209,27 @@ smtp_strvec_add(struct smtp_tx *tx, struct smtp_strvec *v, const char *str)
 }
 
 void
+smtp_tx_add_remote(struct smtp_tx *tx, const char *addr, unsigned notify, const char *orcpt)
+{
+	size_t old_cap = tx->remote.cap;
+
+	for (size_t i = 0; i < tx->remote.n; i++) {
+		if (strcmp(tx->remote.v[i], addr) == 0)
+			return;
+	}
+	smtp_strvec_add(tx, &tx->remote, addr);
+	if (tx->remote.cap != old_cap || tx->remote_dsn == NULL) {
+		struct smtp_rcpt_dsn *nd = arena_alloc(tx->arena, tx->remote.cap * sizeof(*nd));
+
+		if (tx->remote_dsn != NULL)
+			memcpy(nd, tx->remote_dsn, (tx->remote.n - 1) * sizeof(*nd));
+		tx->remote_dsn = nd;
+	}
+	tx->remote_dsn[tx->remote.n - 1].notify = notify;
+	tx->remote_dsn[tx->remote.n - 1].orcpt = orcpt != NULL ? arena_strdup(tx->arena, orcpt) : NULL;
+}
+
+void
 smtp_session_busy(struct smtp_session *s)
 {
 	s->busy = true;

@@ -39,6 +39,12 @@ struct smtp_strvec {
 	size_t n, cap;
 };
 
+/* DSN requests (RFC 3461) of one recipient headed for the queue. */
+struct smtp_rcpt_dsn {
+	unsigned notify;                /* SMTP_NOTIFY_* bits, 0: not given */
+	const char *orcpt;              /* "type;xtext" or NULL */
+};
+
 /* One mail transaction: from MAIL to the end of DATA/BDAT LAST or RSET. */
 struct smtp_tx {
 	struct arena *arena;
@@ -50,7 +56,11 @@ struct smtp_tx {
 	unsigned n_rcpt;                /* accepted RCPT commands */
 	const char *first_rcpt;         /* for Received "for" (when n_rcpt == 1) */
 	struct smtp_strvec local;       /* local users (deduplicated at delivery) */
-	struct smtp_strvec remote;      /* addresses to queue */
+	struct smtp_strvec remote;      /* addresses to queue, each once */
+	struct smtp_rcpt_dsn *remote_dsn; /* what each asked for, parallel to remote.v */
+	enum smtp_dsn_ret ret;          /* MAIL RET= */
+	const char *envid;              /* MAIL ENVID=, or NULL */
+	struct smtp_strvec success;     /* local recipients that asked NOTIFY=SUCCESS */
 
 	/* the message being received (DATA or BDAT) */
 	bool spool_open;
@@ -127,6 +137,10 @@ struct smtp_tx *smtp_tx_new(struct smtp_session *s);
 void smtp_tx_free(struct smtp_session *s);
 /* Adds a copy of str to v (in the transaction's arena). */
 void smtp_strvec_add(struct smtp_tx *tx, struct smtp_strvec *v, const char *str);
+/* Adds a recipient for the queue with its DSN requests, unless it is
+ * there already (two RCPTs, or aliases, reaching one address: the first
+ * one's requests stand). */
+void smtp_tx_add_remote(struct smtp_tx *tx, const char *addr, unsigned notify, const char *orcpt);
 /* Stops reading input until smtp_session_unbusy() (deferred work). */
 void smtp_session_busy(struct smtp_session *s);
 void smtp_session_unbusy(struct smtp_session *s);

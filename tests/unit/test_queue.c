@@ -61,7 +61,7 @@ enqueue_text(const char *dd, const char *text, const char *from, const char *con
 
 	if (spool_with(dd, text, &sp) == -1)
 		return -1;
-	r = queue_enqueue(dd, &sp, from, rcpts, n, NULL, id, &err, &error);
+	r = queue_enqueue(dd, &sp, from, rcpts, n, NULL, NULL, id, &err, &error);
 	store_spool_discard(&sp);
 	return r;
 }
@@ -279,21 +279,21 @@ test_enqueue_refuses(void)
 	test_begin("queue: bad envelopes are refused and leave nothing behind");
 	snprintf(qdir, sizeof(qdir), "%s/queue", dd);
 	test_assert(spool_with(dd, "x\r\n", &sp) == 0);
-	test_assert(queue_enqueue(dd, &sp, "a@b", nl, 1, NULL, id, &err, &error) == -1);
-	test_assert(queue_enqueue(dd, &sp, "a@b\r", ok, 1, NULL, id, &err, &error) == -1);
-	test_assert(queue_enqueue(dd, &sp, "a@b", empty, 1, NULL, id, &err, &error) == -1);
-	test_assert(queue_enqueue(dd, &sp, "a@b", ok, 0, NULL, id, &err, &error) == -1);
-	test_assert(queue_enqueue(dd, &none, "a@b", ok, 1, NULL, id, &err, &error) == -1);
+	test_assert(queue_enqueue(dd, &sp, "a@b", nl, 1, NULL, NULL, id, &err, &error) == -1);
+	test_assert(queue_enqueue(dd, &sp, "a@b\r", ok, 1, NULL, NULL, id, &err, &error) == -1);
+	test_assert(queue_enqueue(dd, &sp, "a@b", empty, 1, NULL, NULL, id, &err, &error) == -1);
+	test_assert(queue_enqueue(dd, &sp, "a@b", ok, 0, NULL, NULL, id, &err, &error) == -1);
+	test_assert(queue_enqueue(dd, &none, "a@b", ok, 1, NULL, NULL, id, &err, &error) == -1);
 	many = malloc(sizeof(*many) * (QUEUE_RCPT_MAX + 1));
 	for (size_t i = 0; i <= QUEUE_RCPT_MAX; i++)
 		many[i] = "x@remote.example";
-	test_assert(queue_enqueue(dd, &sp, "a@b", many, QUEUE_RCPT_MAX + 1, NULL, id, &err, &error) == -1);
+	test_assert(queue_enqueue(dd, &sp, "a@b", many, QUEUE_RCPT_MAX + 1, NULL, NULL, id, &err, &error) == -1);
 	test_assert_inteq(count_dir(qdir), 0);
 	/* The most recipients allowed fit, and read back. */
 	{
 		struct seen s = { 0 };
 
-		test_assert(queue_enqueue(dd, &sp, "a@b", many, QUEUE_RCPT_MAX, NULL, id, &err, &error) == 0);
+		test_assert(queue_enqueue(dd, &sp, "a@b", many, QUEUE_RCPT_MAX, NULL, NULL, id, &err, &error) == 0);
 		test_assert(queue_list(dd, collect, &s, &error) == 0);
 		test_assert_inteq(s.n, 1);
 		test_assert_inteq(s.n_rcpts[0], QUEUE_RCPT_MAX);
@@ -339,6 +339,78 @@ test_env_parse(void)
 	test_end();
 }
 
+struct dsn_seen {
+	int calls;
+	enum queue_ret ret;
+	char envid[64], orcpt1[64];
+	unsigned notify0, notify1;
+	unsigned char state1;
+	char reply1[64];
+	unsigned attempts;
+};
+
+static void
+collect_dsn(const struct queue_entry *e, void *arg)
+{
+	struct dsn_seen *s = arg;
+
+	s->calls++;
+	s->ret = e->ret;
+	snprintf(s->envid, sizeof(s->envid), "%s", e->envid != NULL ? e->envid : "");
+	snprintf(s->orcpt1, sizeof(s->orcpt1), "%s", e->rcpt_orcpt[1] != NULL ? e->rcpt_orcpt[1] : "");
+	s->notify0 = e->rcpt_notify[0];
+	s->notify1 = e->rcpt_notify[1];
+	s->state1 = e->rcpt_state[1];
+	snprintf(s->reply1, sizeof(s->reply1), "%s", e->rcpt_reply[1] != NULL ? e->rcpt_reply[1] : "");
+	s->attempts = e->attempts;
+}
+
+static void
+test_dsn_and_progress(void)
+{
+	char *dd = tmpdir();
+	const char *rcpts[] = { "a@example.net", "b@example.net" };
+	unsigned notify[] = { 0, QUEUE_NOTIFY_SUCCESS | QUEUE_NOTIFY_FAILURE };
+	const char *orcpt[] = { NULL, "rfc822;b+2Bx@example.org" };
+	struct queue_dsn_req dsn = { .ret = QUEUE_RET_HDRS, .envid = "env-1", .notify = notify, .orcpt = orcpt };
+	char id[QUEUE_ID_MAX + 1], path[PATH_MAX];
+	struct store_spool sp;
+	struct dsn_seen seen = { 0 };
+	enum store_error err;
+	const char *error;
+	int fd;
+
+	test_begin("queue: DSN requests and the delivery agent's notes survive a read back; a torn note is ignored");
+	test_assert(spool_with(dd, "Subject: x\r\n\r\nx\r\n", &sp) == 0);
+	test_assert(queue_enqueue(dd, &sp, "me@example.org", rcpts, 2, &dsn, "ABCDEF0123456789", id, &err, &error) == 0);
+	store_spool_discard(&sp);
+	test_assert_streq(id, "ABCDEF0123456789");
+	test_assert(queue_note_rcpt(dd, id, 1, QUEUE_RCPT_DONE, false, 1800000000, "250 2.0.0 ok", &error) == 0);
+	test_assert(queue_note_attempt(dd, id, 1800000000, 1800000300, &error) == 0);
+	/* a crash in the middle of an append: half a line at the end */
+	snprintf(path, sizeof(path), "%s/queue/%s.env", dd, id);
+	fd = open(path, O_WRONLY | O_APPEND);
+	test_assert(fd >= 0 && write(fd, "failed 0 18", 11) == 11);
+	close(fd);
+	test_assert(queue_get(dd, id, collect_dsn, &seen, &error) == 1);
+	test_assert_inteq(seen.calls, 1);
+	test_assert_inteq(seen.ret, QUEUE_RET_HDRS);
+	test_assert_streq(seen.envid, "env-1");
+	test_assert_inteq(seen.notify0, 0);
+	test_assert_inteq(seen.notify1, QUEUE_NOTIFY_SUCCESS | QUEUE_NOTIFY_FAILURE);
+	test_assert_streq(seen.orcpt1, "rfc822;b+2Bx@example.org");
+	test_assert_inteq(seen.state1, QUEUE_RCPT_DONE);
+	test_assert_streq(seen.reply1, "250 2.0.0 ok");
+	test_assert_inteq(seen.attempts, 1);
+	/* removal takes everything; a second one is harmless */
+	test_assert(queue_remove(dd, id, &error) == 0);
+	test_assert(queue_remove(dd, id, &error) == 0);
+	test_assert(queue_get(dd, id, collect_dsn, &seen, &error) == 0);
+	rm_rf(dd);
+	free(dd);
+	test_end();
+}
+
 int
 main(void)
 {
@@ -346,5 +418,6 @@ main(void)
 	test_incomplete_entries();
 	test_enqueue_refuses();
 	test_env_parse();
+	test_dsn_and_progress();
 	return test_done();
 }
