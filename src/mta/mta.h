@@ -106,6 +106,10 @@ void mta_session_send(struct mta_session *s, const struct mta_msg *m);
  * ready; any other time it drops the connection (closed with why set). */
 void mta_session_quit(struct mta_session *s);
 
+/* Frees the TLS contexts the calling thread's sessions made (they are
+ * kept per thread and policy).  Call when the thread's loop has ended. */
+void mta_tls_thread_end(void);
+
 /* What the peer offered and how it went, for logs and the runner. */
 bool mta_session_tls(const struct mta_session *s);
 /* "TLSv1.3 TLS_AES_256_GCM_SHA384" or NULL. */

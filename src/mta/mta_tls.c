@@ -6,6 +6,7 @@
  * the next-hop domain, RFC 7672 3.2.2), or encrypt (STARTTLS that must
  * happen, certificate not checked). */
 #include <stdio.h>
+#include <string.h>
 #include <strings.h>
 
 #include <openssl/err.h>
@@ -14,38 +15,100 @@
 
 #include "mta/mta_private.h"
 
-SSL *
-mta_tls_new_ssl(const struct mta_session *s, const char **error_out)
+/* Contexts are made once per thread and policy (and CA file), not per
+ * connection: loading the system's CA store costs milliseconds.  Sessions
+ * of one thread share them; mta_tls_thread_end() frees them. */
+#define MTA_TLS_CTX_CACHE 4
+static __thread struct {
+	enum mta_tls tls;
+	char ca_file[256];
+	SSL_CTX *ctx;
+} ctx_cache[MTA_TLS_CTX_CACHE];
+
+static SSL_CTX *
+ctx_make(const struct mta_params *p, const char **error_out)
 {
-	const struct mta_params *p = &s->p;
 	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
-	SSL *ssl = NULL;
-	size_t usable = 0;
 
 	if (ctx == NULL) {
 		*error_out = "SSL_CTX_new failed";
-		goto fail;
+		return NULL;
 	}
 	if (p->tls == MTA_TLS_REQUIRED) {
-		if (p->tls_name == NULL) {
-			*error_out = "no name to verify";
-			goto fail;
-		}
 		if ((p->ca_file != NULL ? SSL_CTX_load_verify_locations(ctx, p->ca_file, NULL)
 		                        : SSL_CTX_set_default_verify_paths(ctx)) != 1) {
 			*error_out = "cannot load the trusted CAs";
-			goto fail;
+			SSL_CTX_free(ctx);
+			return NULL;
 		}
 		SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
 	} else if (p->tls == MTA_TLS_DANE) {
-		if (p->tls_name == NULL || SSL_CTX_dane_enable(ctx) <= 0) {
+		if (SSL_CTX_dane_enable(ctx) <= 0) {
 			*error_out = "cannot enable DANE";
-			goto fail;
+			SSL_CTX_free(ctx);
+			return NULL;
 		}
 		SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
 	} else {
 		SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
 	}
+	return ctx;
+}
+
+/* The thread's context for p's policy, made on first use; a new
+ * reference the caller frees. */
+static SSL_CTX *
+ctx_get(const struct mta_params *p, const char **error_out)
+{
+	const char *ca = p->tls == MTA_TLS_REQUIRED && p->ca_file != NULL ? p->ca_file : "";
+	size_t i, free_slot = MTA_TLS_CTX_CACHE;
+	SSL_CTX *ctx;
+
+	for (i = 0; i < MTA_TLS_CTX_CACHE; i++) {
+		if (ctx_cache[i].ctx == NULL) {
+			if (free_slot == MTA_TLS_CTX_CACHE)
+				free_slot = i;
+			continue;
+		}
+		if (ctx_cache[i].tls == p->tls && strcmp(ctx_cache[i].ca_file, ca) == 0) {
+			SSL_CTX_up_ref(ctx_cache[i].ctx);
+			return ctx_cache[i].ctx;
+		}
+	}
+	if ((ctx = ctx_make(p, error_out)) == NULL)
+		return NULL;
+	if (free_slot < MTA_TLS_CTX_CACHE && strlen(ca) < sizeof(ctx_cache[0].ca_file)) {
+		ctx_cache[free_slot].tls = p->tls;
+		snprintf(ctx_cache[free_slot].ca_file, sizeof(ctx_cache[0].ca_file), "%s", ca);
+		ctx_cache[free_slot].ctx = ctx;
+		SSL_CTX_up_ref(ctx);
+	}
+	return ctx;
+}
+
+void
+mta_tls_thread_end(void)
+{
+	for (size_t i = 0; i < MTA_TLS_CTX_CACHE; i++) {
+		SSL_CTX_free(ctx_cache[i].ctx);
+		ctx_cache[i].ctx = NULL;
+	}
+}
+
+SSL *
+mta_tls_new_ssl(const struct mta_session *s, const char **error_out)
+{
+	const struct mta_params *p = &s->p;
+	SSL_CTX *ctx = NULL;
+	SSL *ssl = NULL;
+	size_t usable = 0;
+
+	if ((p->tls == MTA_TLS_REQUIRED || p->tls == MTA_TLS_DANE) && p->tls_name == NULL) {
+		*error_out = "no name to verify";
+		goto fail;
+	}
+	if ((ctx = ctx_get(p, error_out)) == NULL)
+		goto fail;
 	if ((ssl = SSL_new(ctx)) == NULL) {
 		*error_out = "SSL_new failed";
 		goto fail;

@@ -916,6 +916,7 @@ static void *
 runner_main(void *arg)
 {
 	evloop_run(qr.loop);
+	mta_tls_thread_end();
 	return NULL;
 }
 

@@ -524,5 +524,6 @@ main(void)
 	test_smtputf8_absent();
 	test_required_tls_absent();
 	test_disconnect_421();
+	mta_tls_thread_end();
 	return test_done();
 }
