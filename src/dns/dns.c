@@ -134,11 +134,9 @@ ctx_new(const struct dns_settings *set, char **error_out)
 		set_error(error_out, "dns: async: %s", ub_strerror(r));
 		goto fail;
 	}
-	/* A resolver on the loopback (a local unbound, systemd-resolved, the
-	 * tests' server) is what we usually forward to; libunbound refuses
-	 * to ask localhost by default. */
-	if (ctx_option(ctx, "do-not-query-localhost:", "no", error_out) == -1)
-		goto fail;
+	/* Forwarding (ub_ctx_set_fwd, also what ub_ctx_resolvconf does) may
+	 * go to the loopback without "do-not-query-localhost: no": that
+	 * option only guards iteration (libunbound 1.17, checked). */
 	if (set->resolver == NULL || set->resolver[0] == '\0') {
 		if ((r = ub_ctx_resolvconf(ctx, NULL)) != 0) {
 			set_error(error_out, "dns: /etc/resolv.conf: %s", ub_strerror(r));

@@ -18,17 +18,10 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "lib/limits.h"   /* DNS_NAME_MAX and the other DNS_* bounds */
+
 struct evloop;
 struct dns;
-
-#define DNS_NAME_MAX 253      /* RFC 1035 2.3.4, presentation form without the dot */
-#define DNS_MX_MAX 32         /* MX records kept per domain (more are dropped) */
-#define DNS_ADDR_MAX 16       /* addresses kept per name, A and AAAA together */
-#define DNS_TXT_MAX 32        /* TXT records kept per name */
-#define DNS_TXT_LEN_MAX 4096  /* one TXT record, its strings joined */
-#define DNS_TLSA_MAX 16
-#define DNS_TLSA_DATA_MAX 64  /* SHA2-512 */
-#define DNS_TIMEOUT_MS 10000  /* default per lookup */
 
 enum dns_status {
 	DNS_OK,          /* at least one record */

@@ -87,4 +87,14 @@
 #define DMARC_TAGS_MAX         32     /* RFC 7489 6.3 defines 11 tags */
 #define PSL_FILE_MAX           (4 * 1024 * 1024) /* the Public Suffix List file; Debian's is 240K */
 
+/* DNS (src/dns) */
+#define DNS_NAME_MAX           253    /* RFC 1035 2.3.4: 255 octets on the wire, presentation form without the dot */
+#define DNS_MX_MAX             32     /* MX records kept per domain, the most preferred (more are dropped) */
+#define DNS_ADDR_MAX           16     /* addresses kept per name, A and AAAA together */
+#define DNS_TXT_MAX            32     /* TXT records kept per name */
+#define DNS_TXT_LEN_MAX        4096   /* one TXT record, its strings joined (SPF, DMARC, DKIM keys fit) */
+#define DNS_TLSA_MAX           16
+#define DNS_TLSA_DATA_MAX      64     /* RFC 6698 2.1.3: a SHA2-512 digest; full certificates (matching type 0) are not kept */
+#define DNS_TIMEOUT_MS         10000  /* default per lookup */
+
 #endif
