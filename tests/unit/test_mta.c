@@ -498,10 +498,72 @@ test_reply_parser(void)
 	test_end();
 }
 
+/* "test_mta --deliver PORT none|opportunistic|required CAFILE|- FROM FILE TO...":
+ * one session to 127.0.0.1:PORT for tests/e2e/test_mta.py (a real Tern
+ * as the peer); prints "rcpt CODE STATUS TEXT" per recipient, "tls 0|1",
+ * "has EXT" for what the peer offered, and "closed CODE TEXT". */
+static struct run deliver_run;
+static bool deliver_tls, deliver_chunking, deliver_size;
+
+static void
+deliver_ready(void *arg, struct mta_session *s)
+{
+	deliver_tls = mta_session_tls(s);
+	deliver_chunking = mta_session_has(s, "CHUNKING");
+	deliver_size = mta_session_has(s, "SIZE");
+	on_ready(arg, s);
+}
+
+static const struct mta_callbacks deliver_cbs = { deliver_ready, on_msg_done, on_closed };
+
+static int
+deliver(int argc, char **argv)
+{
+	struct mta_params p = base_params;
+	struct sockaddr_in sin = { .sin_family = AF_INET };
+	struct mta_msg m = { .id = "e2e" };
+	struct stat st;
+	int fd;
+
+	if (argc < 8)
+		return 2;
+	sin.sin_port = htons((uint16_t)atoi(argv[2]));
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	p.tls = strcmp(argv[3], "none") == 0 ? MTA_TLS_NONE
+	      : strcmp(argv[3], "required") == 0 ? MTA_TLS_REQUIRED : MTA_TLS_OPPORTUNISTIC;
+	p.ca_file = strcmp(argv[4], "-") == 0 ? NULL : argv[4];
+	p.tls_name = "mail.example.test";
+	m.mail_from = argv[5];
+	fd = open(argv[6], O_RDONLY);
+	if (fd == -1 || fstat(fd, &st) == -1)
+		return 2;
+	m.fd = fd;
+	m.size = (uint64_t)st.st_size;
+	m.rcpts = (const char *const *)argv + 7;
+	m.n_rcpts = (size_t)(argc - 7) < 8 ? (size_t)(argc - 7) : 8;
+	deliver_run.msgs[0] = &m;
+	deliver_run.n_msgs = 1;
+	loop = evloop_new();
+	if (mta_session_connect(loop, (struct sockaddr *)&sin, sizeof(sin), &p, &deliver_cbs, &deliver_run) == NULL)
+		return 2;
+	evloop_run(loop);
+	evloop_free(&loop);
+	for (size_t i = 0; i < deliver_run.done * m.n_rcpts; i++)
+		printf("rcpt %d %s %s\n", deliver_run.res[0][i].code, deliver_run.res[0][i].status[0] ? deliver_run.res[0][i].status : "-", deliver_run.res[0][i].text);
+	printf("tls %d\nchunking %d\nsize %d\n", deliver_tls, deliver_chunking, deliver_size);
+	printf("closed %d %s\n", deliver_run.clean ? 221 : deliver_run.why.code, deliver_run.clean ? "" : deliver_run.why.text);
+	close(fd);
+	return 0;
+}
+
 int
-main(void)
+main(int argc, char **argv)
 {
 	signal(SIGPIPE, SIG_IGN);
+	if (argc > 1 && strcmp(argv[1], "--deliver") == 0) {
+		log_set_level(getenv("MTA_DEBUG") != NULL ? LOG_DEBUG : LOG_WARN);
+		return deliver(argc, argv);
+	}
 	if (getenv("MTA_DEBUG") != NULL)
 		log_set_level(LOG_DEBUG);
 	else
