@@ -1402,7 +1402,7 @@ config_print(const struct tern_config *cfg, FILE *out)
 	fprintf(out, "retry_delay = %u\n", cfg->delivery.retry_delay);
 	fprintf(out, "retry_max = %u\n", cfg->delivery.retry_max);
 	fprintf(out, "srs = %s\n", cfg->delivery.srs ? "yes" : "no");
-	print_value(out, "srs_domain", config_srs_domain(cfg));
+	print_value(out, "srs_domain", cfg->delivery.srs_domain);   /* "" as helo_name: derived */
 
 	fprintf(out, "\n[inbound]\n");
 	fprintf(out, "checks = %s\n", cfg->inbound.checks ? "yes" : "no");
