@@ -190,7 +190,8 @@ smtp_cmd_rcpt(struct smtp_session *s, const char *args)
 			free(res);
 			return smtp_error(s, 554, "5.7.1", "<%s>: Relay access denied", shown);
 		}
-		/* submission: the user is authenticated (MAIL required it) */
+		/* submission: the user is authenticated (MAIL required it);
+		 * a reversed SRS address: one we made (the hash said so) */
 		smtp_strvec_add(tx, &tx->remote, addr);
 		break;
 	case RCPT_LOCAL:
