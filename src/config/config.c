@@ -195,6 +195,7 @@ config_defaults(struct tern_config *cfg, const char *path)
 	cfg->delivery.delay_warning = 4 * 3600;
 	cfg->delivery.retry_delay = 300;
 	cfg->delivery.retry_max = 4 * 3600;
+	cfg->delivery.srs = true;
 }
 
 /* One key's handler: parses value into cfg, or returns -1 with a message
@@ -924,6 +925,36 @@ set_delivery_tls(struct tern_config *cfg, const char *key, const char *value, ch
 }
 
 static int
+set_delivery_srs(struct tern_config *cfg, const char *key, const char *value, char *msg, size_t msgsize)
+{
+	return set_bool(&cfg->delivery.srs, key, value, msg, msgsize);
+}
+
+static int
+set_delivery_srs_domain(struct tern_config *cfg, const char *key, const char *value, char *msg, size_t msgsize)
+{
+	if (value[0] != '\0' && !valid_hostname(value)) {
+		snprintf(msg, msgsize, "%s must be a domain name", key);
+		return -1;
+	}
+	return set_string(cfg->delivery.srs_domain, sizeof(cfg->delivery.srs_domain), key, value, msg, msgsize);
+}
+
+const char *
+config_srs_domain(const struct tern_config *cfg)
+{
+	const char *dot;
+
+	if (cfg->delivery.srs_domain[0] != '\0')
+		return cfg->delivery.srs_domain;
+	dot = strchr(cfg->hostname, '.');
+	/* mail.example.com -> example.com; example.com stays itself */
+	if (dot != NULL && strchr(dot + 1, '.') != NULL)
+		return dot + 1;
+	return cfg->hostname;
+}
+
+static int
 set_delivery_helo_name(struct tern_config *cfg, const char *key, const char *value, char *msg, size_t msgsize)
 {
 	if (value[0] != '\0' && !valid_hostname(value)) {
@@ -1054,6 +1085,8 @@ static const struct config_key config_keys[] = {
 	{ "delivery", "delay_warning", set_delivery_delay_warning },
 	{ "delivery", "retry_delay", set_delivery_retry_delay },
 	{ "delivery", "retry_max", set_delivery_retry_max },
+	{ "delivery", "srs", set_delivery_srs },
+	{ "delivery", "srs_domain", set_delivery_srs_domain },
 	{ "inbound", "checks", set_inbound_checks },
 	{ "inbound", "dmarc_enforce", set_inbound_dmarc_enforce },
 };
@@ -1368,6 +1401,8 @@ config_print(const struct tern_config *cfg, FILE *out)
 	fprintf(out, "delay_warning = %u\n", cfg->delivery.delay_warning);
 	fprintf(out, "retry_delay = %u\n", cfg->delivery.retry_delay);
 	fprintf(out, "retry_max = %u\n", cfg->delivery.retry_max);
+	fprintf(out, "srs = %s\n", cfg->delivery.srs ? "yes" : "no");
+	print_value(out, "srs_domain", cfg->delivery.srs_domain);   /* "" as helo_name: derived */
 
 	fprintf(out, "\n[inbound]\n");
 	fprintf(out, "checks = %s\n", cfg->inbound.checks ? "yes" : "no");

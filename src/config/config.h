@@ -155,6 +155,10 @@ struct tern_config {
 		unsigned delay_warning;        /* default 4 hours; 0: never */
 		unsigned retry_delay;          /* first retry after; default 300 */
 		unsigned retry_max;            /* the delay doubles up to this; default 4 hours */
+		/* SRS (src/srs/srs.h): port-25 mail forwarded to an alias target
+		 * elsewhere leaves with an SRS0 sender at srs_domain */
+		bool srs;                      /* default yes */
+		char srs_domain[256];          /* "" = [server] hostname's domain (config_srs_domain) */
 	} delivery;
 
 	/* [inbound]: SPF, DKIM and DMARC checks of mail arriving on port 25
@@ -176,6 +180,11 @@ bool config_service_enabled(const struct tern_config *cfg, enum service s);
 int config_load(const char *path, struct tern_config *cfg_out, char **error_out);
 /* Same, from text (for tests and fuzzers). */
 int config_parse_text(const char *path, const char *text, size_t len, struct tern_config *cfg_out, char **error_out);
+/* The domain of SRS addresses: [delivery] srs_domain, or when that is
+ * empty the [server] hostname without its first label (mail.example.com
+ * -> example.com; a name with one dot or none is used whole).  Points
+ * into cfg. */
+const char *config_srs_domain(const struct tern_config *cfg);
 /* Prints the effective configuration in the config file syntax. */
 void config_print(const struct tern_config *cfg, FILE *out);
 

@@ -38,6 +38,7 @@
 #include "server/maint.h"
 #include "queue/queue_runner.h"
 #include "server/server.h"
+#include "srs/srs.h"
 #include "smtp/smtp.h"
 #include "store/store_fts.h"
 #include "store/store_maint.h"
@@ -509,6 +510,14 @@ server_run(const struct tern_config *cfg)
 	if (auth_oauth_start(cfg, &error) == -1) {
 		log_error("oauth: %s", error);
 		goto fail;
+	}
+	/* SRS (srs.h): the key, made on first start; a cluster shares it */
+	if (cfg->delivery.srs) {
+		const char *kerr;
+
+		if (srs_key_start(cfg->data_dir, &kerr) == -1)
+			log_error("%s; SRS is off: forwarded mail keeps its sender, bounces to SRS addresses wait",
+			          kerr);
 	}
 	if (auth_penalty_start(cfg, &error) == -1) {
 		log_error("bruteforce: %s", error);

@@ -136,8 +136,9 @@ smtp_cmd_rcpt(struct smtp_session *s, const char *args)
 	struct smtp_rcpt_args r;
 	struct rcpt_resolution *res;
 	struct directory *d;
-	char pm[ADDRESS_MAX + 1];
-	const char *error = "Syntax error", *addr;
+	char pm[ADDRESS_MAX + 1], srs[ADDRESS_MAX + 1];
+	const char *error = "Syntax error", *addr, *shown;
+	bool srs_reversed = false;
 	enum smtp_parse_error e;
 	unsigned i;
 	int ret;
@@ -155,14 +156,22 @@ smtp_cmd_rcpt(struct smtp_session *s, const char *args)
 	d = directory_for_thread(s->cfg->data_dir);
 	if (d == NULL)
 		return smtp_reply(s, 451, "4.3.0", "Temporary lookup failure");
+	/* a bounce to an address SRS made: sent on to the original sender */
+	if (!r.path.postmaster && (ret = smtp_srs_rcpt(s, r.path.addr, srs)) != 0) {
+		if (ret == -1)
+			return 0;
+		srs_reversed = true;
+	}
 	res = xmalloc(sizeof(*res));
-	addr = r.path.addr;
+	addr = srs_reversed ? srs : r.path.addr;
 	if (r.path.postmaster) {
 		ret = resolve_postmaster(s, d, res, pm, &error);
 		addr = "postmaster";
 	} else {
 		ret = directory_resolve_rcpt(d, addr, res, &error);
 	}
+	/* replies name the address as the client gave it */
+	shown = srs_reversed ? r.path.addr : addr;
 	if (ret == -1) {
 		log_warnx("smtp %s recipient lookup failed: %s", conn_id(s->c), error);
 		free(res);
@@ -174,16 +183,17 @@ smtp_cmd_rcpt(struct smtp_session *s, const char *args)
 		if (res->rejected) {
 			/* tern user set --reject-mail on (RFC 3463 5.2.1) */
 			free(res);
-			return smtp_error(s, 550, "5.2.1", "<%s>: Recipient address rejected: Mailbox disabled", addr);
+			return smtp_error(s, 550, "5.2.1", "<%s>: Recipient address rejected: Mailbox disabled", shown);
 		}
 		free(res);
-		return smtp_error(s, 550, "5.1.1", "<%s>: Recipient address rejected: User unknown", addr);
+		return smtp_error(s, 550, "5.1.1", "<%s>: Recipient address rejected: User unknown", shown);
 	case RCPT_REMOTE:
-		if (!smtp_is_submission(s)) {
+		if (!smtp_is_submission(s) && !srs_reversed) {
 			free(res);
-			return smtp_error(s, 554, "5.7.1", "<%s>: Relay access denied", addr);
+			return smtp_error(s, 554, "5.7.1", "<%s>: Relay access denied", shown);
 		}
-		/* submission: the user is authenticated (MAIL required it) */
+		/* submission: the user is authenticated (MAIL required it);
+		 * a reversed SRS address: one we made (the hash said so) */
 		smtp_tx_add_remote(tx, addr, r.notify, r.orcpt[0] != '\0' ? r.orcpt : NULL);
 		break;
 	case RCPT_LOCAL:
@@ -194,7 +204,7 @@ smtp_cmd_rcpt(struct smtp_session *s, const char *args)
 				break;
 		if (res->n_local > 0 && i == res->n_local) {
 			free(res);
-			return smtp_reply(s, 452, "4.2.2", "<%s>: Mailbox full, try again later", addr);
+			return smtp_reply(s, 452, "4.2.2", "<%s>: Mailbox full, try again later", shown);
 		}
 		for (i = 0; i < res->n_local; i++)
 			smtp_strvec_add(tx, &tx->local, res->local[i]);
@@ -217,6 +227,6 @@ smtp_cmd_rcpt(struct smtp_session *s, const char *args)
 	}
 	free(res);
 	if (tx->n_rcpt++ == 0)
-		tx->first_rcpt = arena_strdup(tx->arena, r.path.postmaster ? pm : addr);
+		tx->first_rcpt = arena_strdup(tx->arena, r.path.postmaster ? pm : r.path.addr);
 	return smtp_reply(s, 250, "2.1.5", "Ok");
 }

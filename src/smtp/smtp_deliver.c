@@ -22,6 +22,7 @@ struct smtp_deliver_job {
 	const char *data_dir;
 	struct store_spool *spool;
 	const char *mail_from;
+	const char *queue_from;         /* the queue entry's sender: mail_from or its SRS form */
 	const char *tx_id;              /* the queue entry takes this id */
 	const char *hostname;
 	const char **local;
@@ -119,7 +120,7 @@ deliver_work(void *arg)
 		snprintf(j->error, sizeof(j->error), "deliver: %s", error != NULL ? error : "?");
 		goto out;
 	}
-	if (j->n_remote > 0 && queue_enqueue(j->data_dir, j->spool, j->mail_from, j->remote, j->n_remote, &j->dsn,
+	if (j->n_remote > 0 && queue_enqueue(j->data_dir, j->spool, j->queue_from, j->remote, j->n_remote, &j->dsn,
 	                                     j->tx_id, j->queue_id, &j->err, &error) == -1) {
 		snprintf(j->error, sizeof(j->error), "queue: %s", error != NULL ? error : "?");
 		goto out;
@@ -139,16 +140,18 @@ deliver_done(void *arg)
 	struct smtp_deliver_job *j = arg;
 	struct smtp_session *s = j->s;
 	struct smtp_tx *tx = s->tx;
-	char from[64];
+	char from[64], srs[96];
 
 	smtp_session_unbusy(s);
 	tx->spool_open = false;   /* discarded by the job */
 	if (j->result == 0)
 		s->n_msgs++;
 	log_info("smtp %s message id=%s from=<%s> nrcpt=%u local=%zu remote=%zu size=%" PRIu64
-	         " result=%s%s%s",
+	         "%s%s%s result=%s%s%s",
 	         conn_id(s->c), tx->id, smtp_log_safe(tx->mail_from, from, sizeof(from)), tx->n_rcpt, j->n_local,
-	         j->n_remote, tx->body.size,
+	         j->n_remote, tx->body.size, j->queue_from != j->mail_from ? " srs=<" : "",
+	         j->queue_from != j->mail_from ? smtp_log_safe(j->queue_from, srs, sizeof(srs)) : "",
+	         j->queue_from != j->mail_from ? ">" : "",
 	         j->result != 0 ? (j->inbound.reject ? "rejected" : "failed") : j->n_remote > 0 ? "queued" : "delivered",
 	         j->result == 0 ? "" : " error=", j->result == 0 ? "" : j->error);
 	if (!conn_closing(s->c)) {
@@ -178,6 +181,9 @@ smtp_deliver(struct smtp_session *s)
 	j->data_dir = s->cfg->data_dir;
 	j->spool = &tx->spool;
 	j->mail_from = tx->mail_from;
+	j->queue_from = smtp_srs_sender(s);
+	if (j->queue_from == NULL)
+		j->queue_from = tx->mail_from;
 	j->tx_id = tx->id;
 	j->local = tx->local.v;
 	j->n_local = tx->local.n;

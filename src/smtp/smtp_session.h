@@ -171,6 +171,19 @@ int smtp_cmd_bdat(struct smtp_session *s, const char *args);
 bool smtp_data_input(struct smtp_session *s);
 bool smtp_bdat_input(struct smtp_session *s);
 
+/* smtp_srs.c */
+/* RCPT of addr: if it is an SRS address at our SRS domain (and SRS is
+ * on), reverses it.  Returns 0 when it is not one (look it up as usual),
+ * 1 with the address to forward to in out, or -1 when it replied (550
+ * 5.1.1 for a bad hash or an expired one, 451 without a key). */
+int smtp_srs_rcpt(struct smtp_session *s, const char *addr, char out[ADDRESS_MAX + 1]);
+/* At the end of a port-25 message with remote recipients (alias targets
+ * elsewhere, reversed SRS addresses): the SRS sender for the queue entry,
+ * in the transaction arena, or NULL to keep the envelope sender (SRS
+ * off, the null sender, a sender in a local domain or at the SRS domain,
+ * a result too long: logged). */
+const char *smtp_srs_sender(struct smtp_session *s);
+
 /* smtp_deliver.c */
 /* The message is complete and valid: commits, delivers and queues it in
  * a worker job, replies, and ends the transaction. */

@@ -454,6 +454,27 @@ test_service_names(void)
 	test_end();
 }
 
+static void
+test_srs(void)
+{
+	char *error = NULL;
+
+	test_begin("config: [delivery] srs and srs_domain");
+	test_assert_inteq(parse("[server]\nhostname = mail.example.com\n", &error), 0);
+	test_assert(cfg.delivery.srs);
+	test_assert_streq(config_srs_domain(&cfg), "example.com");
+	test_assert_inteq(parse("[server]\nhostname = example.com\n", &error), 0);
+	test_assert_streq(config_srs_domain(&cfg), "example.com");
+	test_assert_inteq(parse("[server]\nhostname = mail.example.com\n[delivery]\nsrs = no\n"
+	                        "srs_domain = srs.example.net\n", &error), 0);
+	test_assert(!cfg.delivery.srs);
+	test_assert_streq(config_srs_domain(&cfg), "srs.example.net");
+	free(error);
+	expect_error("[delivery]\nsrs_domain = not a domain\n", 2, "domain name");
+	expect_error("[delivery]\nsrs = maybe\n", 2, "srs");
+	test_end();
+}
+
 int
 main(void)
 {
@@ -481,6 +502,7 @@ main(void)
 	test_print_roundtrip();
 	test_load_file();
 	test_service_names();
+	test_srs();
 
 	{
 		char cmd[128];
