@@ -113,7 +113,15 @@ def deferred(a):
 
 
 def case(fn):
-    suite.case(fn)
+    def run(f):
+        try:
+            fn(f)
+        except AssertionError as e:
+            # the sender's last lines say why (a fetch, a handshake)
+            tails = "".join("\n--- %s\n%s" % (s.log_path, s.tail(30)) for s in f.servers.list)
+            raise AssertionError("%s%s" % (e, tails)) from None
+    run.__name__ = fn.__name__
+    suite.case(run)
     return fn
 
 
