@@ -13,7 +13,8 @@ static const char dns_usage[] =
 	"Prints every DNS record DOMAIN needs to receive and send mail through this\n"
 	"server, one per line in zone-file syntax, ready to paste: MX (to [server]\n"
 	"hostname), SPF, the DKIM key records (tern dkim generate), DMARC, and the\n"
-	"SRV records mail clients use to find the server (RFC 6186, RFC 8314).\n";
+	"SRV records mail clients use to find the server (RFC 6186, RFC 8314); and,\n"
+	"as comments, an MTA-STS record and policy (RFC 8461).\n";
 
 /* RFC 6186 3: a service not offered gets target "." */
 static void
@@ -70,6 +71,15 @@ dns_records(struct cli_ctx *ctx, int argc, char **argv)
 	print_srv(&cfg, domain, "_submissions", SERVICE_SUBMISSIONS);
 	print_srv(&cfg, domain, "_imaps", SERVICE_IMAPS);
 	print_srv(&cfg, domain, "_pop3s", SERVICE_POP3S);
+	/* MTA-STS (RFC 8461): optional, and it needs an HTTPS server this
+	 * one is not, so a comment the owner can follow */
+	printf("; MTA-STS (RFC 8461), optional: publish the policy below at\n"
+	       ";   https://mta-sts.%s/.well-known/mta-sts.txt (Content-Type: text/plain,\n"
+	       ";   a certificate valid for mta-sts.%s), start with mode: testing, then\n"
+	       ";   enforce; change the id whenever the policy changes.\n"
+	       "; _mta-sts.%s. IN TXT \"v=STSv1; id=1\"\n"
+	       ";   version: STSv1\n;   mode: testing\n;   mx: %s\n;   max_age: 604800\n",
+	       domain, domain, domain, cfg.hostname);
 	dkim_keys_free(&keys);
 	return CLI_EXIT_OK;
 }

@@ -188,6 +188,7 @@ config_defaults(struct tern_config *cfg, const char *path)
 	cfg->orphan_scan_interval = CONFIG_DEFAULT_ORPHAN_SCAN;
 	cfg->orphan_min_age = CONFIG_DEFAULT_ORPHAN_AGE;
 	cfg->delivery.mx_port = 25;
+	cfg->delivery.mta_sts_port = 443;
 	cfg->delivery.tls = DELIVERY_TLS_OPPORTUNISTIC;
 	cfg->delivery.connections_per_domain = 10;
 	cfg->delivery.connections_total = 100;
@@ -889,6 +890,12 @@ set_delivery_ca_file(struct tern_config *cfg, const char *key, const char *value
 }
 
 static int
+set_delivery_mta_sts_port(struct tern_config *cfg, const char *key, const char *value, char *msg, size_t msgsize)
+{
+	return set_unsigned(&cfg->delivery.mta_sts_port, key, value, 1, 65535, msg, msgsize);
+}
+
+static int
 set_delivery_mx_port(struct tern_config *cfg, const char *key, const char *value, char *msg, size_t msgsize)
 {
 	return set_unsigned(&cfg->delivery.mx_port, key, value, 1, 65535, msg, msgsize);
@@ -1073,6 +1080,7 @@ static const struct config_key config_keys[] = {
 	{ "delivery", "resolver", set_delivery_resolver },
 	{ "delivery", "dnssec_trust_anchor", set_delivery_trust_anchor },
 	{ "delivery", "mx_port", set_delivery_mx_port },
+	{ "delivery", "mta_sts_port", set_delivery_mta_sts_port },
 	{ "delivery", "relay", set_delivery_relay },
 	{ "delivery", "relay_user", set_delivery_relay_user },
 	{ "delivery", "relay_password", set_delivery_relay_password },
@@ -1387,6 +1395,7 @@ config_print(const struct tern_config *cfg, FILE *out)
 	print_value(out, "resolver", cfg->delivery.resolver);
 	print_value(out, "dnssec_trust_anchor", cfg->delivery.dnssec_trust_anchor);
 	fprintf(out, "mx_port = %u\n", cfg->delivery.mx_port);
+	fprintf(out, "mta_sts_port = %u\n", cfg->delivery.mta_sts_port);
 	print_value(out, "relay", cfg->delivery.relay);
 	print_value(out, "relay_user", cfg->delivery.relay_user);
 	fprintf(out, "relay_password = %s\n", cfg->delivery.relay_password[0] != '\0' ? "(set)" : "");

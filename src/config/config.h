@@ -143,6 +143,7 @@ struct tern_config {
 		char resolver[300];            /* "IP" or "IP:PORT"; "" = the system's */
 		char dnssec_trust_anchor[PATH_MAX]; /* file; "none": no DNSSEC; "" = Debian's root key */
 		unsigned mx_port;              /* default 25 */
+		unsigned mta_sts_port;         /* HTTPS port of mta-sts.<domain>; default 443 (tests change it) */
 		char relay[300];               /* "host:port" smarthost; "" = deliver by MX */
 		char relay_user[256];
 		char relay_password[256];

@@ -119,9 +119,11 @@ int dns_tlsa_sync(struct dns *d, const char *name, struct dns_tlsa_list *out);
 typedef void dns_mx_cb(void *arg, const struct dns_mx_list *res);
 typedef void dns_addr_cb(void *arg, const struct dns_addr_list *res);
 typedef void dns_tlsa_cb(void *arg, const struct dns_tlsa_list *res);
+typedef void dns_txt_cb(void *arg, const struct dns_txt_list *res);
 void dns_mx_async(struct dns *d, const char *domain, dns_mx_cb *cb, void *arg);
 void dns_addr_async(struct dns *d, const char *name, dns_addr_cb *cb, void *arg);
 void dns_tlsa_async(struct dns *d, const char *name, dns_tlsa_cb *cb, void *arg);
+void dns_txt_async(struct dns *d, const char *name, dns_txt_cb *cb, void *arg);
 
 const char *dns_status_name(enum dns_status s);
 

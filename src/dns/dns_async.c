@@ -22,6 +22,7 @@ struct dns_query {
 		dns_mx_cb *mx;
 		dns_addr_cb *addr;
 		dns_tlsa_cb *tlsa;
+		dns_txt_cb *txt;
 	} cb;
 	void *arg;
 	char name[DNS_NAME_MAX + 1];
@@ -204,6 +205,18 @@ deliver_tlsa(struct dns_query *q)
 	q->cb.tlsa(q->arg, &res);
 }
 
+static void
+deliver_txt(struct dns_query *q)
+{
+	struct dns_txt_list *res = xmalloc(sizeof(*res));   /* 130 KiB: not on the stack */
+
+	dns_result_txt(&q->part[0], res);
+	if (q->bad_name)
+		res->status = DNS_PERMFAIL;
+	q->cb.txt(q->arg, res);
+	free(res);
+}
+
 void
 dns_mx_async(struct dns *d, const char *domain, dns_mx_cb *cb, void *arg)
 {
@@ -236,6 +249,18 @@ dns_tlsa_async(struct dns *d, const char *name, dns_tlsa_cb *cb, void *arg)
 
 	q->deliver = deliver_tlsa;
 	q->cb.tlsa = cb;
+	q->arg = arg;
+	query_start(d, q, name, types, 1);
+}
+
+void
+dns_txt_async(struct dns *d, const char *name, dns_txt_cb *cb, void *arg)
+{
+	static const int types[] = { DNS_RR_TXT };
+	struct dns_query *q = xcalloc(1, sizeof(*q));
+
+	q->deliver = deliver_txt;
+	q->cb.txt = cb;
 	q->arg = arg;
 	query_start(d, q, name, types, 1);
 }

@@ -84,6 +84,13 @@
 #define SPF_DOMAIN_MAX         253    /* RFC 7208 7.3: an expanded domain is cut from the left to 253 */
 #define SPF_MACRO_OUT_MAX      1024   /* one expanded macro-string before that cut (exp texts are ignored) */
 #define DMARC_RECORD_MAX       4096   /* one DMARC TXT record (DNS_TXT_LEN_MAX) */
+
+/* MTA-STS (RFC 8461, src/queue/queue_sts*.c) */
+#define STS_ID_MAX             32     /* RFC 8461 3.1: sts-id 1*32(ALPHA / DIGIT) */
+#define STS_POLICY_MAX         65536  /* RFC 8461 3.3: a policy body over 64 KiB is a failed fetch */
+#define STS_MAX_AGE_MAX        31557600 /* RFC 8461 3.2: max_age up to one year; larger values are cut to it */
+#define STS_MX_MAX             32     /* mx patterns kept per policy; a policy with more is refused */
+#define STS_FETCH_TIMEOUT_SEC  10     /* RFC 8461 3.3 asks for a timeout; about one minute is its upper bound */
 #define DMARC_TAGS_MAX         32     /* RFC 7489 6.3 defines 11 tags */
 #define PSL_FILE_MAX           (4 * 1024 * 1024) /* the Public Suffix List file; Debian's is 240K */
 

@@ -20,9 +20,17 @@
 #include "lib/xalloc.h"
 #include "queue/queue_runner_private.h"
 
+/* How a session's TLS policy is chosen. */
+enum conn_how {
+	CONN_POLICY,   /* the configured policy, then DANE or MTA-STS */
+	CONN_PLAIN,    /* opportunistic TLS broke: plain text */
+	CONN_NO_STS,   /* MTA-STS testing failed: as without the policy */
+};
+
 struct qconn {
 	struct qdest *d;
 	size_t addr_i;
+	enum conn_how how;
 	bool was_ready;
 	struct qjob *job;
 	struct mta_params params;
@@ -32,7 +40,7 @@ struct qconn {
 static struct qdest *dests;
 
 static void dest_kick(struct qdest *d);
-static void conn_start(struct qdest *d, size_t addr_i, bool plain);
+static void conn_start(struct qdest *d, size_t addr_i, enum conn_how how);
 
 struct qdest *
 qdest_get(const char *domain)
@@ -136,6 +144,7 @@ qdest_free_all(void)
 		free(d);
 	}
 	dests = NULL;
+	qsts_free_all();
 }
 
 /* ---- finding the servers ---- */
@@ -146,7 +155,7 @@ static void resolve_next_host(struct qdest *d);
 static size_t
 next_addr(const struct qdest *d, size_t from)
 {
-	while (from < d->n_addr && !qdane_usable(&d->addr[from]))
+	while (from < d->n_addr && !(qdane_usable(&d->addr[from]) && qsts_usable(&d->addr[from])))
 		from++;
 	return from;
 }
@@ -166,6 +175,7 @@ add_addrs(struct qdest *d, const char *host, const struct dns_addr_list *res)
 			a->len = sizeof(struct sockaddr_in);
 		}
 		snprintf(a->host, sizeof(a->host), "%s", host);
+		a->sts = QADDR_STS_NONE;
 	}
 }
 
@@ -182,6 +192,25 @@ resolved(struct qdest *d)
 	if (next_addr(d, 0) == d->n_addr) {
 		d->st = QDEST_IDLE;
 		fail_waiting(d, 0, "4.7.5", "TLSA lookup failed for every mail server of the domain (DANE, RFC 7672 2.2.1)");
+		return;
+	}
+	if (qsts_wanted(d)) {
+		qsts_lookup(d);   /* qdest_sts_done follows */
+		return;
+	}
+	d->st = QDEST_READY;
+	dest_kick(d);
+}
+
+void
+qdest_sts_done(struct qdest *d)
+{
+	if (qr.stopping)
+		return;
+	if (next_addr(d, 0) == d->n_addr) {
+		d->st = QDEST_IDLE;
+		fail_waiting(d, 0, "4.7.5",
+		             "MTA-STS policy (enforce): no MX host of the domain matches the policy's mx (RFC 8461 4.1)");
 		return;
 	}
 	d->st = QDEST_READY;
@@ -388,7 +417,7 @@ dest_kick(struct qdest *d)
 		return;
 	while (d->n_waiting > d->sessions && d->sessions < qr.cfg->delivery.connections_per_domain &&
 	       qr.sessions_total < qr.cfg->delivery.connections_total)
-		conn_start(d, next_addr(d, 0), false);
+		conn_start(d, next_addr(d, 0), CONN_POLICY);
 }
 
 static void
@@ -439,17 +468,24 @@ on_closed(void *arg, struct mta_session *s, const struct mta_reply *why, bool tl
 		c->job = NULL;
 	}
 	if (!c->was_ready && !qr.stopping && d->st == QDEST_READY) {
+		const struct qaddr *a = &d->addr[c->addr_i];
+
 		if (why != NULL)
 			log_info("queue dest=%s host=%s peer=%s tls=%s failed: %d %s %s%s", d->domain,
 			         d->addr[c->addr_i].host, mta_session_peer(s), mta_tls_policy_name(c->params.tls), why->code,
 			         why->status, why->text, tls_failed ? " (tls)" : "");
-		if (tls_failed && c->params.tls == MTA_TLS_OPPORTUNISTIC) {
+		if (tls_failed && a->sts == QADDR_STS_TESTING && c->how == CONN_POLICY) {
+			/* RFC 8461 5: testing reports and delivers anyway */
+			log_info("queue dest=%s host=%s mta-sts=testing: the policy would have failed: %s", d->domain,
+			         a->host, why != NULL ? why->text : "TLS failed");
+			conn_start(d, c->addr_i, CONN_NO_STS);
+		} else if (tls_failed && c->params.tls == MTA_TLS_OPPORTUNISTIC) {
 			/* opportunistic TLS is no better than none when it
 			 * breaks: say it, and deliver in plain text (Postfix);
 			 * never for DANE, required or encrypt (RFC 7672 2.2) */
-			conn_start(d, c->addr_i, true);
+			conn_start(d, c->addr_i, CONN_PLAIN);
 		} else if (next_addr(d, c->addr_i + 1) < d->n_addr) {
-			conn_start(d, next_addr(d, c->addr_i + 1), false);
+			conn_start(d, next_addr(d, c->addr_i + 1), CONN_POLICY);
 		} else if (d->n_waiting > 0) {
 			/* Every address failed: the destination is down for now.
 			 * Everything waiting for it is deferred at once, even
@@ -457,7 +493,11 @@ on_closed(void *arg, struct mta_session *s, const struct mta_reply *why, bool tl
 			 * each failure would start a new session, without end. */
 			char text[MTA_REPLY_TEXT_MAX + 64];
 
-			snprintf(text, sizeof(text), "%s", why != NULL ? why->text : "no server answered");
+			if (a->sts == QADDR_STS_ENFORCE && c->how == CONN_POLICY)
+				snprintf(text, sizeof(text), "MTA-STS policy (enforce) of %s: %s", d->domain,
+				         why != NULL ? why->text : "no server answered");
+			else
+				snprintf(text, sizeof(text), "%s", why != NULL ? why->text : "no server answered");
 			d->st = QDEST_IDLE;
 			if (why != NULL && why->code >= 500)
 				fail_waiting(d, why->code, why->status[0] != '\0' ? why->status : "5.0.0", text);
@@ -479,17 +519,19 @@ static const struct mta_callbacks callbacks = {
 };
 
 static void
-conn_start(struct qdest *d, size_t addr_i, bool plain)
+conn_start(struct qdest *d, size_t addr_i, enum conn_how how)
 {
+	bool plain = how == CONN_PLAIN;
 	const struct tern_config *cfg = qr.cfg;
 	struct qconn *c = xcalloc(1, sizeof(*c));
 	struct qaddr *a;
 
-	if (addr_i >= d->n_addr || !qdane_usable(&d->addr[addr_i]))
+	if (addr_i >= d->n_addr || !qdane_usable(&d->addr[addr_i]) || !qsts_usable(&d->addr[addr_i]))
 		panic("queue dest=%s: session to unusable address %zu of %zu", d->domain, addr_i, d->n_addr);
 	a = &d->addr[addr_i];
 	c->d = d;
 	c->addr_i = addr_i;
+	c->how = how;
 	c->params.helo_name = cfg->delivery.helo_name[0] != '\0' ? cfg->delivery.helo_name : cfg->hostname;
 	c->params.tls_name = a->host;
 	c->params.tls_domain = d->domain;
@@ -502,6 +544,8 @@ conn_start(struct qdest *d, size_t addr_i, bool plain)
 		c->params.tls = MTA_TLS_OPPORTUNISTIC;
 	if (!plain)
 		qdane_params(a, &c->params);
+	if (how == CONN_POLICY)
+		qsts_params(a, &c->params);
 	if (strcmp(d->domain, "[relay]") == 0 && cfg->delivery.relay_user[0] != '\0') {
 		/* a password goes only to the relay it is for: over TLS with
 		 * its certificate checked, never in plain text */

@@ -986,7 +986,7 @@ fail:
 static void
 stop_on_loop(void *arg)
 {
-	qr.stopping = true;
+	__atomic_store_n(&qr.stopping, true, __ATOMIC_RELAXED);
 	if (timer != NULL)
 		evloop_timer_cancel(qr.loop, &timer);
 	/* sessions end now; their messages are tried again after a restart */
@@ -1009,6 +1009,10 @@ queue_runner_stop(void)
 	evloop_post(qr.loop, stop_on_loop, NULL);
 	/* the closes above complete on the loop; give them a moment */
 	for (int i = 0; i < 50 && __atomic_load_n(&qr.sessions_total, __ATOMIC_RELAXED) > 0; i++)
+		nanosleep(&ts, NULL);
+	/* an MTA-STS fetch on a worker posts its end to the loop: the loop
+	 * must outlive it (the fetch sees qr.stopping and ends soon) */
+	for (int i = 0; i < 1500 && qsts_in_flight() > 0; i++)
 		nanosleep(&ts, NULL);
 	evloop_post(qr.loop, exit_loop, NULL);
 	pthread_join(thread, NULL);

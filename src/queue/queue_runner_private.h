@@ -75,6 +75,16 @@ enum qaddr_dane {
 	QADDR_DANE_FAILED,    /* the TLSA lookup failed in a secure MX set: not used at all (2.2.1) */
 };
 
+/* What MTA-STS (RFC 8461, queue_sts.c) says about one address, from its
+ * MX host name and the destination's policy. */
+enum qaddr_sts {
+	QADDR_STS_NONE,       /* no policy applies (none, no policy, DANE): as configured */
+	QADDR_STS_ENFORCE,    /* enforce, the host matches: MTA_TLS_REQUIRED for the host name */
+	QADDR_STS_TESTING,    /* testing, the host matches: tried as REQUIRED first; a failure is
+	                         logged and the address tried again as configured */
+	QADDR_STS_MISMATCH,   /* enforce, the host is not in the policy's mx: not used (4.1) */
+};
+
 struct qaddr {
 	struct sockaddr_storage sa;
 	socklen_t len;
@@ -82,6 +92,7 @@ struct qaddr {
 	enum qaddr_dane dane;
 	struct dns_tlsa_list *tlsa;      /* QADDR_DANE: malloc'd, freed with the destination's addresses */
 	enum dns_status tlsa_status;     /* QADDR_DANE_FAILED: how the lookup ended */
+	enum qaddr_sts sts;
 };
 
 enum qdest_state { QDEST_IDLE, QDEST_RESOLVING, QDEST_READY };
@@ -142,5 +153,29 @@ bool qdane_usable(const struct qaddr *a);
 void qdane_params(const struct qaddr *a, struct mta_params *p);
 /* Frees the TLSA records of d's addresses and clears their DANE state. */
 void qdane_forget(struct qdest *d);
+
+/* queue_sts.c: MTA-STS (RFC 8461) for the MX hosts of a destination. */
+/* Whether d's policy is to be looked up: a recipient domain (not the
+ * relay, not an address literal) none of whose hosts DANE covers (RFC
+ * 8461 2: DANE wins). */
+bool qsts_wanted(const struct qdest *d);
+/* Finds d's policy (the _mta-sts TXT record, the cache in memory and in
+ * data_dir/mta-sts, a fetch on a worker thread), sets the MTA-STS state
+ * of d's addresses, and then calls qdest_sts_done(d) on the loop (never
+ * before returning; not at all once the runner is stopping). */
+void qsts_lookup(struct qdest *d);
+/* Whether a session may be opened to a (not QADDR_STS_MISMATCH). */
+bool qsts_usable(const struct qaddr *a);
+/* Sets p->tls for an enforced or tested address (MTA_TLS_REQUIRED;
+ * tls_name is already the MX host name); other addresses keep p. */
+void qsts_params(const struct qaddr *a, struct mta_params *p);
+/* Fetches running on workers: queue_runner_stop waits for none to be
+ * left before freeing the loop (their completion is posted to it). */
+unsigned qsts_in_flight(void);
+/* Frees the in-memory cache (the files stay). */
+void qsts_free_all(void);
+
+/* queue_dest.c, for queue_sts.c: d's addresses have their MTA-STS state. */
+void qdest_sts_done(struct qdest *d);
 
 #endif

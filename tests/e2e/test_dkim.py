@@ -216,7 +216,11 @@ def dns_records(fx):
     assert out[6] == "_pop3s._tcp.example.org. IN SRV 0 0 0 .", out[6]   # not offered: RFC 6186 3
     line = generate(fx, "example.org", "--selector", "s1")
     out = fx.tern("dns", "records", "example.org").stdout.decode().strip().split("\n")
-    assert out[2] == line and len(out) == 7
+    assert out[2] == line and len(out) == 16, out
+    # MTA-STS (RFC 8461): a commented record and policy at the end
+    assert out[7].startswith("; MTA-STS (RFC 8461)"), out[7]
+    assert '; _mta-sts.example.org. IN TXT "v=STSv1; id=1"' in out, out
+    assert ";   mx: mail.example.test" in out and all(x.startswith(";") for x in out[7:]), out
     r = fx.tern("dns", "records", "bad/domain", check=False)
     assert r.returncode == 1 and r.stderr
 
