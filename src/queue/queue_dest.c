@@ -491,7 +491,7 @@ on_closed(void *arg, struct mta_session *s, const struct mta_reply *why, bool tl
 			 * Everything waiting for it is deferred at once, even
 			 * while other sessions are still connecting; otherwise
 			 * each failure would start a new session, without end. */
-			char text[MTA_REPLY_TEXT_MAX + 64];
+			char text[MTA_REPLY_TEXT_MAX + DNS_NAME_MAX + 64];
 
 			if (a->sts == QADDR_STS_ENFORCE && c->how == CONN_POLICY)
 				snprintf(text, sizeof(text), "MTA-STS policy (enforce) of %s: %s", d->domain,

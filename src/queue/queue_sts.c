@@ -64,7 +64,7 @@ struct sts_job {
 	char id[STS_ID_MAX + 1];
 	int64_t fetched_at;
 	const char *source;            /* "memory", "disk", "fetched" */
-	char error[300];               /* the fetch failed: why */
+	char error[600];               /* the fetch failed: why (the URL, then the reason) */
 };
 
 static int64_t
