@@ -64,8 +64,14 @@ class Fixture:
                 "retry_delay = %s\n%s" % (self.dns.port, self.mx_port, retry, extra))
         return self.servers.std(users=("alice@example.test",), extra=conf)
 
-    def destination(self, host="127.0.0.2"):
-        b = self.servers.bare(listen={"smtp": (host, self.mx_port)})
+    def destination(self, host="127.0.0.2", checks=False):
+        """Tern B; checks: it runs SPF/DKIM/DMARC on what arrives, asking
+        the fixture's DNS server."""
+        extra = ""
+        if checks:
+            extra = ("[inbound]\nchecks = yes\n[delivery]\nresolver = 127.0.0.1:%d\n"
+                     "dnssec_trust_anchor = none\n" % self.dns.port)
+        b = self.servers.bare(listen={"smtp": (host, self.mx_port)}, extra=extra)
         b.cli("domain", "add", "example.net")
         b.cli("domain", "add", "example.com")
         b.add_user("friend@example.net")
@@ -362,12 +368,17 @@ def dkim_signed_on_the_way_out(f):
     with the record generate printed."""
     import dkim
     a = f.sender()
-    b = f.destination()
+    b = f.destination(checks=True)
     records = {}
     for alg in ("rsa", "ed25519"):
         out = a.cli("dkim", "generate", "example.test", "--selector", "s" + alg, "--algorithm", alg).stdout
         name, value = dns_txt_line(out.strip().splitlines()[-1])
         records[name] = value
+    # published, so that B (and anyone) can check the signatures
+    z = zone()
+    for name, value in records.items():
+        z[name] = {"TXT": [value]}
+    f.dns.set(z)
     # the newest key signs: make that the RSA one, whatever the clock did
     keydir = os.path.join(a.data, "dkim", "example.test")
     now = time.time()
@@ -383,6 +394,9 @@ def dkim_signed_on_the_way_out(f):
         n = name.decode() if isinstance(name, bytes) else name
         return records.get(n.rstrip("."), "").encode()
     assert dkim.verify(raw, dnsfunc=dnsfunc), "dkimpy does not verify the signature"
+    # and B, the receiving Tern, checked it too
+    ar = [l for l in raw.split(b"\r\n") if l.startswith(b"Authentication-Results: mail.example.test;")]
+    assert ar and b"dkim=pass header.d=example.test header.s=srsa" in b" ".join(raw.split()), raw[:900]
     # without the RSA key the ed25519 one signs
     assert b"a=rsa-sha256" in raw and b"s=srsa" in raw, raw[:600]
     os.unlink(os.path.join(keydir, "srsa.pem"))
