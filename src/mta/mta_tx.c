@@ -215,13 +215,17 @@ mta_tx_reply(struct mta_session *s, const struct mta_reply *r)
 	mta_tx_finish(s);
 }
 
+/* Debug only: the caller logs each recipient's outcome once (the queue
+ * runner's "status=" line), so info level has one line per recipient. */
 static void
 log_result(struct mta_session *s)
 {
 	const struct mta_msg *m = s->m;
 
+	if (!log_debug_enabled())
+		return;
 	for (size_t k = 0; k < m->n_rcpts; k++)
-		log_info("mta %s msg=%s peer=%s to=<%s> tls=%d result=%s reply=\"%d %s %s\"", conn_id(s->conn),
+		log_debug("mta %s msg=%s peer=%s to=<%s> tls=%d result=%s reply=\"%d %s %s\"", conn_id(s->conn),
 		         m->id != NULL ? m->id : "-", s->peer, m->rcpts[k], s->tls,
 		         s->res[k].code / 100 == 2 ? "sent" : s->res[k].code / 100 == 5 ? "bounced" : "deferred",
 		         s->res[k].code, s->res[k].status, s->res[k].text);
