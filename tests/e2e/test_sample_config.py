@@ -115,4 +115,33 @@ def names_every_key_of_config_md(_):
         % (sorted(documented - sample), sorted(sample - documented)))
 
 
+@suite.case
+def man_page_lists_every_key(_):
+    with open(os.path.join(ROOT, "man", "tern.conf.5")) as f:
+        text = f.read()
+    listed, section = set(), None
+    for line in text.splitlines():
+        m = re.match(r"^\.Ss \[([a-z]+)\]", line)
+        if m:
+            section = m.group(1)
+        m = re.match(r"^\.It Ic ([a-z0-9_]+) ", line)
+        if m and section:
+            listed.add((section, m.group(1)))
+    sample = set(sample_keys())
+    assert listed == sample, "only in tern.conf.5: %s; only in the sample: %s" % (
+        sorted(listed - sample), sorted(sample - listed))
+
+
+@suite.case
+def man_pages_pass_mandoc_lint(_):
+    import shutil
+    if shutil.which("mandoc") is None:
+        print("# skip: mandoc is not installed (scripts/deps.sh installs it)")
+        return
+    r = subprocess.run(["mandoc", "-T", "lint", "-W", "warning",
+                        os.path.join(ROOT, "man", "tern.8"), os.path.join(ROOT, "man", "tern.conf.5")],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
 suite.run(lambda: None, lambda _: None)
