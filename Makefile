@@ -3,12 +3,20 @@
 #   make run        install missing packages, build, set up run/, start the server
 #   make test       install missing packages, build, run every test (unit, e2e, fuzz smoke)
 #   make fuzz       build the libFuzzer targets into build/fuzz/
-#   make install    install the binary (PREFIX, DESTDIR)
+#   make install    install the binary, the sample config, man pages and the
+#                   systemd unit (PREFIX, DESTDIR, BINDIR, MANDIR, SYSCONFDIR,
+#                   UNITDIR; README.md, "Installing")
 #   SANITIZE=address,undefined   build into build/san/ with sanitizers
 
 CC       ?= cc
 PREFIX   ?= /usr/local
 DESTDIR  ?=
+BINDIR   ?= $(PREFIX)/bin
+MANDIR   ?= $(PREFIX)/share/man
+SYSCONFDIR ?= /etc
+# systemd reads units from /usr/local/lib/systemd/system too; a package
+# for /usr sets UNITDIR=/lib/systemd/system.
+UNITDIR  ?= $(PREFIX)/lib/systemd/system
 SANITIZE ?=
 JOBS     ?= $(shell nproc 2>/dev/null || echo 2)
 
@@ -37,7 +45,7 @@ TEST_SRCS := $(sort $(wildcard tests/unit/test_*.c))
 TEST_BINS := $(TEST_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 FUZZ_SRCS := $(sort $(wildcard fuzz/fuzz_*.c))
 
-.PHONY: all run test unit e2e fuzz fuzz-smoke install clean deps bench
+.PHONY: all run test unit e2e fuzz fuzz-smoke install manlint clean deps bench
 
 all: $(BUILD)/tern
 
@@ -100,9 +108,25 @@ fuzz-smoke: fuzz
 bench: all
 	$(MAKE) -C bench
 
-install: all
-	install -d $(DESTDIR)$(PREFIX)/bin
-	install -m 0755 build/tern $(DESTDIR)$(PREFIX)/bin/tern
+$(BUILD)/tern.service: etc/tern.service.in
+	@mkdir -p $(dir $@)
+	sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' $< > $@
+
+# The sample config is installed as tern.conf.sample, always (so it
+# follows the version installed); tern.conf itself is never written here:
+# tern init writes it and refuses to overwrite one.
+install: all $(BUILD)/tern.service
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SYSCONFDIR)/tern $(DESTDIR)$(MANDIR)/man5 \
+		$(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(UNITDIR)
+	install -m 0755 $(BUILD)/tern $(DESTDIR)$(BINDIR)/tern
+	install -m 0644 etc/tern.conf $(DESTDIR)$(SYSCONFDIR)/tern/tern.conf.sample
+	install -m 0644 man/tern.8 $(DESTDIR)$(MANDIR)/man8/tern.8
+	install -m 0644 man/tern.conf.5 $(DESTDIR)$(MANDIR)/man5/tern.conf.5
+	install -m 0644 $(BUILD)/tern.service $(DESTDIR)$(UNITDIR)/tern.service
+
+# The man pages: mandoc -T lint (a test dependency, scripts/deps.sh).
+manlint:
+	mandoc -T lint -W warning man/tern.8 man/tern.conf.5
 
 clean:
 	rm -rf build

@@ -20,6 +20,7 @@ publicsuffix
 ca-certificates
 postfix
 nsd ldnsutils
+mandoc
 "
 # Why each one: README.md, section "Dependencies".
 

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "lib/log.h"
@@ -39,35 +40,86 @@ log_level_parse(const char *s, enum log_level *out)
 	return -1;
 }
 
+/* journald's stream protocol (sd-daemon.h): a line starting "<N>" gets
+ * syslog priority N; journald stamps the time itself. */
+static const char *const level_prio[] = { "<3>", "<4>", "<6>", "<7>" };
+
+/* -1: not decided yet; 0: a file or terminal; 1: journald. */
+static int journal_mode = -1;
+
+bool
+log_stderr_is_journal(void)
+{
+	const char *env = getenv("JOURNAL_STREAM");
+	unsigned long long dev, ino;
+	struct stat st;
+
+	/* systemd sets JOURNAL_STREAM=DEV:INODE of the stream it connected;
+	 * a child whose stderr was redirected elsewhere inherits the
+	 * variable, so the descriptor must still be that stream. */
+	if (env == NULL || sscanf(env, "%llu:%llu", &dev, &ino) != 2)
+		return false;
+	if (fstat(STDERR_FILENO, &st) != 0)
+		return false;
+	return (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino;
+}
+
+void
+log_set_journal(bool journal)
+{
+	journal_mode = journal ? 1 : 0;
+}
+
+size_t
+log_format(char *line, size_t size, enum log_level level, bool journal, const struct timespec *ts,
+           const char *errstr, const char *fmt, va_list ap)
+{
+	struct tm tm;
+	size_t n = 0;
+	int r;
+
+	if (size < 2)
+		return 0;
+	if (journal) {
+		r = snprintf(line, size - 1, "%s%s ", level_prio[level], level_names[level]);
+	} else {
+		gmtime_r(&ts->tv_sec, &tm);
+		n = strftime(line, size - 1, "%Y-%m-%dT%H:%M:%S", &tm);
+		r = snprintf(line + n, size - 1 - n, ".%03ldZ %s ", ts->tv_nsec / 1000000, level_names[level]);
+	}
+	if (r > 0)
+		n = n + (size_t)r >= size - 1 ? size - 2 : n + (size_t)r;
+	r = vsnprintf(line + n, size - 1 - n, fmt, ap);
+	if (r > 0)
+		n = n + (size_t)r >= size - 1 ? size - 2 : n + (size_t)r;
+	if (errstr != NULL) {
+		r = snprintf(line + n, size - 1 - n, ": %s", errstr);
+		if (r > 0)
+			n = n + (size_t)r >= size - 1 ? size - 2 : n + (size_t)r;
+	}
+	/* Control characters from the network must not forge log lines. */
+	for (size_t i = journal ? 3 : 0; i < n; i++) {
+		if ((unsigned char)line[i] < 0x20 && line[i] != '\t')
+			line[i] = '?';
+	}
+	line[n++] = '\n';
+	line[n] = '\0';
+	return n;
+}
+
 static void __attribute__((format(printf, 3, 0)))
 log_vwrite(enum log_level level, const char *errstr, const char *fmt, va_list ap)
 {
 	char line[LOG_LINE_MAX];
 	struct timespec ts;
-	struct tm tm;
 	size_t n;
-	int r;
 
+	/* Decided once, before any thread but main logs; a race would
+	 * only compute the same answer twice. */
+	if (journal_mode < 0)
+		journal_mode = log_stderr_is_journal() ? 1 : 0;
 	clock_gettime(CLOCK_REALTIME, &ts);
-	gmtime_r(&ts.tv_sec, &tm);
-	n = strftime(line, sizeof(line), "%Y-%m-%dT%H:%M:%S", &tm);
-	r = snprintf(line + n, sizeof(line) - n, ".%03ldZ %s ", ts.tv_nsec / 1000000, level_names[level]);
-	if (r > 0)
-		n += (size_t)r;
-	r = vsnprintf(line + n, sizeof(line) - n, fmt, ap);
-	if (r > 0)
-		n = n + (size_t)r >= sizeof(line) ? sizeof(line) - 1 : n + (size_t)r;
-	if (errstr != NULL) {
-		r = snprintf(line + n, sizeof(line) - n, ": %s", errstr);
-		if (r > 0)
-			n = n + (size_t)r >= sizeof(line) ? sizeof(line) - 1 : n + (size_t)r;
-	}
-	/* Control characters from the network must not forge log lines. */
-	for (size_t i = 0; i < n; i++) {
-		if ((unsigned char)line[i] < 0x20 && line[i] != '\t')
-			line[i] = '?';
-	}
-	line[n++] = '\n';
+	n = log_format(line, sizeof(line), level, journal_mode == 1, &ts, errstr, fmt, ap);
 	(void)!write(STDERR_FILENO, line, n);
 }
 

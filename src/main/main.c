@@ -12,6 +12,7 @@ const char cli_main_usage[] =
 	"Tern, a mail server: IMAP, POP3 and SMTP.\n"
 	"\n"
 	"Commands:\n"
+	"  init                       write a configuration and data for a new domain\n"
 	"  serve                      run the server\n"
 	"  domain add|del|list        manage local mail domains\n"
 	"  user add|del|show|list|passwd|set|import-passwd\n"
@@ -34,6 +35,7 @@ const char cli_main_usage[] =
 	"Every command takes --help.\n";
 
 static const struct cli_cmd commands[] = {
+	{ "init", cli_init },
 	{ "serve", cli_serve },
 	{ "domain", cli_domain },
 	{ "user", cli_user },

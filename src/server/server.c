@@ -92,6 +92,32 @@ handler_for(enum service s)
 	}
 }
 
+/* A listener that cannot open: say which service and address, and what
+ * an operator does about the two usual causes. */
+static void
+listen_explain(const char *name, const struct listen_config *lc, int err)
+{
+	const char *host = lc->host[0] != '\0' ? lc->host : "*";
+	bool v6 = strchr(host, ':') != NULL;
+	char addr[300];
+
+	snprintf(addr, sizeof(addr), v6 ? "[%s]:%s" : "%s:%s", host, lc->port);
+	if (err == EADDRINUSE)
+		log_error("listen %s %s: %s: another process holds this address; find it with "
+		          "\"ss -ltnp 'sport = :%s'\", stop it or change [listen] %s",
+		          name, addr, strerror(err), lc->port, name);
+	else if (err == EACCES && atoi(lc->port) < 1024 && geteuid() != 0)
+		log_error("listen %s %s: %s: port %s is below 1024 and needs root or CAP_NET_BIND_SERVICE: "
+		          "start as root with [server] user set (the server drops to it after binding), "
+		          "or grant the capability (systemd: AmbientCapabilities=CAP_NET_BIND_SERVICE)",
+		          name, addr, strerror(err), lc->port);
+	else if (err == EADDRNOTAVAIL)
+		log_error("listen %s %s: %s: no interface of this machine has that address; change [listen] %s",
+		          name, addr, strerror(err), name);
+	else
+		log_error("listen %s %s: %s", name, addr, strerror(err));
+}
+
 static int
 listen_on(const struct listen_config *lc, const char *name)
 {
@@ -110,7 +136,7 @@ listen_on(const struct listen_config *lc, const char *name)
 	    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) == -1 ||
 	    bind(fd, res->ai_addr, res->ai_addrlen) == -1 ||
 	    listen(fd, NET_LISTEN_BACKLOG) == -1) {
-		log_error("listen %s %s:%s: %s", name, lc->host, lc->port, strerror(errno));
+		listen_explain(name, lc, errno);
 		if (fd != -1)
 			close(fd);
 		freeaddrinfo(res);
