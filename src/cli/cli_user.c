@@ -156,6 +156,13 @@ move_aside(const struct tern_config *cfg, const char *address, const char *path,
 		cli_error("cannot move %s to %s: %s", path, moved, strerror(errno));
 		return -1;
 	}
+	/* mail/ and mail/DOMAIN stay for the server: make sure it owns them
+	 * (a folder made by hand as root, say). */
+	if ((size_t)snprintf(name, sizeof(name), "%.*s", (int)(local - path), path) < sizeof(name) &&
+	    cli_own_path(cfg, name) == 0 && (local = strrchr(name, '/')) != NULL) {
+		name[local - name] = '\0';
+		cli_own_path(cfg, name);
+	}
 	return 1;
 }
 

@@ -500,9 +500,10 @@ check_data_writable(const struct tern_config *cfg)
 	closedir(d);
 	if (bad == 0)
 		return 0;
-	log_error("data file %s (owner uid %u, mode %04o) and %u more cannot be written by %s (uid %u): "
+	log_error("data file %s (owner uid %u, mode %04o)%s cannot be written by %s (uid %u): "
 	          "chown -R %s %s and chmod go-rwx it, then start again",
-	          first, (unsigned)owner, (unsigned)mode, bad - 1, pw != NULL ? pw->pw_name : "this user",
+	          first, (unsigned)owner, (unsigned)mode, bad > 1 ? " and others" : "",
+	          pw != NULL ? pw->pw_name : "this user",
 	          (unsigned)geteuid(), pw != NULL ? pw->pw_name : "USER", cfg->data_dir);
 	return -1;
 }
