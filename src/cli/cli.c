@@ -3,9 +3,13 @@
 #include "cli/cli.h"
 
 #include <errno.h>
+#include <limits.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -179,19 +183,107 @@ cli_load_config(struct cli_ctx *ctx, struct tern_config *cfg)
 	return 0;
 }
 
-int
-cli_open_directory(struct cli_ctx *ctx, struct directory **dir_out)
-{
-	static struct tern_config cfg;
-	const char *error;
+static struct tern_config cli_cfg;
 
-	if (cli_load_config(ctx, &cfg) != 0)
-		return -1;
-	if (directory_open(cfg.data_dir, dir_out, &error) != 0) {
-		cli_error("%s", error);
+const struct tern_config *
+cli_config_loaded(void)
+{
+	return &cli_cfg;
+}
+
+int
+cli_own_path(const struct tern_config *cfg, const char *path)
+{
+	struct passwd *pw;
+	struct stat sb;
+
+	if (lstat(path, &sb) != 0)
+		return errno == ENOENT ? 0 : (cli_error("%s: %s", path, strerror(errno)), -1);
+	if (S_ISLNK(sb.st_mode))
+		return 0;
+	if (geteuid() == 0 && cfg->user[0] != '\0') {
+		pw = getpwnam(cfg->user);
+		if (pw == NULL) {
+			cli_error("[server] user %s: no such user: cannot give %s to it", cfg->user, path);
+			return -1;
+		}
+		if ((sb.st_uid != pw->pw_uid || sb.st_gid != pw->pw_gid) &&
+		    chown(path, pw->pw_uid, pw->pw_gid) != 0) {
+			cli_error("chown %s %s: %s", cfg->user, path, strerror(errno));
+			return -1;
+		}
+	}
+	if ((sb.st_mode & 07777) != (S_ISDIR(sb.st_mode) ? 0700 : 0600) &&
+	    chmod(path, S_ISDIR(sb.st_mode) ? 0700 : 0600) != 0) {
+		cli_error("chmod %s: %s", path, strerror(errno));
 		return -1;
 	}
 	return 0;
+}
+
+int
+cli_own_directory_files(const struct tern_config *cfg)
+{
+	static const char *const names[] = { "directory.db", "directory.db-wal", "directory.db-shm" };
+	char path[PATH_MAX];
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		if ((size_t)snprintf(path, sizeof(path), "%s/%s", cfg->data_dir, names[i]) >= sizeof(path)) {
+			cli_error("data_dir path too long");
+			return -1;
+		}
+		if (cli_own_path(cfg, path) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* data_dir itself: made by directory_open when missing; given to the
+ * server's user as long as root owns it (a data_dir is tern's own). */
+static int
+own_data_dir(const struct tern_config *cfg)
+{
+	struct stat sb;
+
+	if (geteuid() != 0 || cfg->user[0] == '\0' || stat(cfg->data_dir, &sb) != 0 || sb.st_uid != 0)
+		return 0;
+	return cli_own_path(cfg, cfg->data_dir);
+}
+
+int
+cli_open_directory(struct cli_ctx *ctx, struct directory **dir_out)
+{
+	struct tern_config *cfg = &cli_cfg;
+	const char *error;
+
+	if (cli_load_config(ctx, cfg) != 0)
+		return -1;
+	/* Password hashes inside: new files are the owner's only. */
+	umask(077);
+	if (directory_open(cfg->data_dir, dir_out, &error) != 0) {
+		cli_error("%s", error);
+		return -1;
+	}
+	/* directory.db, -wal and -shm exist now (the schema check wrote
+	 * them): the server's user must be able to write all three. */
+	if (own_data_dir(cfg) != 0 || cli_own_directory_files(cfg) != 0) {
+		directory_close(dir_out);
+		return -1;
+	}
+	return 0;
+}
+
+bool
+cli_confirm(const char *question)
+{
+	char line[32];
+
+	fprintf(stderr, "%s [y/N] ", question);
+	fflush(stderr);
+	if (fgets(line, sizeof(line), stdin) == NULL)
+		return false;
+	line[strcspn(line, "\r\n")] = '\0';
+	return strcasecmp(line, "y") == 0 || strcasecmp(line, "yes") == 0;
 }
 
 int

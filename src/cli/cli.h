@@ -58,6 +58,19 @@ struct directory;
  * 0700 if missing).  Prints the error and returns -1 on failure. */
 int cli_open_directory(struct cli_ctx *ctx, struct directory **dir_out);
 
+/* The configuration cli_open_directory loaded (valid after it succeeded). */
+const struct tern_config *cli_config_loaded(void);
+/* Data-file ownership: the server runs as [server] user, so a file a
+ * command run as root creates in data_dir must belong to that user.
+ * Gives path (if it exists) to that user when running as root and sets
+ * its mode (0600 for files, 0700 for directories).  0, or -1 printed. */
+int cli_own_path(const struct tern_config *cfg, const char *path);
+/* cli_own_path of directory.db and its -wal and -shm files. */
+int cli_own_directory_files(const struct tern_config *cfg);
+/* Asks a yes/no question on the terminal (stdin and stderr); true only
+ * for "y" or "yes".  Call only when stdin is a terminal. */
+bool cli_confirm(const char *question);
+
 /* Reads one line of password from stdin into out (outsize bytes), without
  * its line end.  Refuses an empty or over-long password.  0 or -1 (printed). */
 int cli_read_password(char *out, size_t outsize);

@@ -1,7 +1,10 @@
 /* tern alias add|del|list */
 #include "cli/cli.h"
 
+#include <stdlib.h>
+
 #include "directory/directory.h"
+#include "lib/xalloc.h"
 
 static const char alias_usage[] =
 	"usage: tern alias add ALIAS TARGET\n"
@@ -10,7 +13,10 @@ static const char alias_usage[] =
 	"\n"
 	"Mail to ALIAS (an address in a local domain) is delivered to TARGET, a\n"
 	"local user or an address elsewhere.  Add several targets to fan out.\n"
-	"Without TARGET, del removes every target of ALIAS.\n";
+	"Without TARGET, del removes every target of ALIAS.\n"
+	"list marks a target in a local domain that is neither a user nor an\n"
+	"alias (a deleted user, say) with \"(dangling: no such user)\": mail to the\n"
+	"alias bounces for it.  Remove it with tern alias del ALIAS TARGET.\n";
 
 static int
 alias_add(struct cli_ctx *ctx, int argc, char **argv)
@@ -57,16 +63,35 @@ alias_del(struct cli_ctx *ctx, int argc, char **argv)
 	return r == 0 ? CLI_EXIT_OK : CLI_EXIT_ERROR;
 }
 
+/* A row to print after the list query: the dangling check queries too. */
+struct alias_row {
+	char *alias, *target;
+};
+
+struct alias_rows {
+	struct alias_row *v;
+	size_t n, cap;
+};
+
 static void
-print_alias(const char *alias, const char *target, void *arg)
+collect_alias(const char *alias, const char *target, void *arg)
 {
-	printf("%s -> %s\n", alias, target);
+	struct alias_rows *rows = arg;
+
+	if (rows->n == rows->cap) {
+		rows->cap = rows->cap != 0 ? rows->cap * 2 : 64;
+		rows->v = xrealloc(rows->v, rows->cap * sizeof(*rows->v));
+	}
+	rows->v[rows->n].alias = xstrdup(alias);
+	rows->v[rows->n].target = xstrdup(target);
+	rows->n++;
 }
 
 static int
 alias_list(struct cli_ctx *ctx, int argc, char **argv)
 {
 	struct directory *dir = NULL;
+	struct alias_rows rows = { NULL, 0, 0 };
 	const char *error;
 	int r;
 
@@ -75,7 +100,19 @@ alias_list(struct cli_ctx *ctx, int argc, char **argv)
 		return r;
 	if (cli_open_directory(ctx, &dir) != 0)
 		return CLI_EXIT_ERROR;
-	r = directory_alias_list(dir, print_alias, NULL, &error);
+	r = directory_alias_list(dir, collect_alias, &rows, &error);
+	for (size_t i = 0; i < rows.n; i++) {
+		int dangling = r == 0 ? directory_alias_target_dangling(dir, rows.v[i].target, &error) : 0;
+
+		if (dangling < 0)
+			r = -1;
+		else
+			printf("%s -> %s%s\n", rows.v[i].alias, rows.v[i].target,
+			       dangling > 0 ? "   (dangling: no such user)" : "");
+		free(rows.v[i].alias);
+		free(rows.v[i].target);
+	}
+	free(rows.v);
 	if (r != 0)
 		cli_error("%s", error);
 	directory_close(&dir);

@@ -3,21 +3,29 @@
 #include "cli/cli.h"
 #include "cli/cli_user_apppw.h"
 
+#define _XOPEN_SOURCE_EXTENDED 1
+#include <errno.h>
+#include <ftw.h>
+#include <limits.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "auth/password.h"
 #include "directory/directory.h"
 #include "directory/directory_addr.h"
 #include "lib/limits.h"
 #include "lib/str.h"
+#include "store/store.h"
 
 /* Length of a generated password: 16 of 62 characters is over 95 bits. */
 #define CLI_PASSWORD_GEN_LEN 16
 
 static const char user_usage[] =
 	"usage: tern user add ADDRESS [--password-stdin] [--role user|admin] [--quota SIZE]\n"
-	"       tern user del ADDRESS\n"
+	"       tern user del ADDRESS [--yes | --keep-mail]\n"
 	"       tern user show ADDRESS\n"
 	"       tern user list [DOMAIN]\n"
 	"       tern user passwd ADDRESS [--password-stdin]\n"
@@ -33,7 +41,20 @@ static const char user_usage[] =
 	"Administrators cannot open their mailbox over IMAP or POP3.\n"
 	"A disabled user cannot log in but still receives mail, unless\n"
 	"--reject-mail is on: then mail to it is refused (550 5.2.1).\n"
-	"import-passwd reads a Dovecot passwd-file (user:{SCHEME}hash:...).\n";
+	"import-passwd reads a Dovecot passwd-file (user:{SCHEME}hash:...); users\n"
+	"that exist already are skipped and counted.\n"
+	"\n"
+	"del removes the user, its app passwords and its mail folder\n"
+	"(data_dir/mail/DOMAIN/LOCAL).  It asks first on a terminal; elsewhere it\n"
+	"needs --yes (remove the mail) or --keep-mail (move the folder to\n"
+	"data_dir/deleted/ADDRESS.TIME and print where).  Aliases that still point\n"
+	"at the user are listed with the command that removes them.  Sessions the\n"
+	"user has open keep working on the old files until they log out; mail to\n"
+	"the address is refused (550 5.1.1) from then on.  add gives a new user an\n"
+	"empty mailbox: a folder left at its path is moved to data_dir/deleted/.\n"
+	"\n"
+	"--smtp is accepted as another name for --submission, as in\n"
+	"app-password --protocols: the protocol is called submission everywhere.\n";
 
 static int
 parse_role(const char *s, enum user_role *out)
@@ -66,6 +87,114 @@ new_password_hash(bool from_stdin, char *hash, size_t hashsize, char *plain, siz
 	return 0;
 }
 
+
+/* data_dir/deleted/ADDRESS.YYYYmmddTHHMMSSZ (-N when taken): where
+ * folders of deleted users go.  0, or -1 printed. */
+static int
+aside_path(const struct tern_config *cfg, const char *address, char *out, size_t outsize)
+{
+	char dir[PATH_MAX], stamp[32];
+	time_t now = time(NULL);
+	struct tm tm;
+
+	if ((size_t)snprintf(dir, sizeof(dir), "%s/deleted", cfg->data_dir) >= sizeof(dir)) {
+		cli_error("data_dir path too long");
+		return -1;
+	}
+	if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+		cli_error("cannot create %s: %s", dir, strerror(errno));
+		return -1;
+	}
+	if (cli_own_path(cfg, dir) != 0)
+		return -1;
+	gmtime_r(&now, &tm);
+	strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm);
+	for (int n = 0; n < 100; n++) {
+		int r = n == 0 ? snprintf(out, outsize, "%s/%s.%s", dir, address, stamp)
+		               : snprintf(out, outsize, "%s/%s.%s-%d", dir, address, stamp, n);
+
+		if (r < 0 || (size_t)r >= outsize) {
+			cli_error("path too long under %s", dir);
+			return -1;
+		}
+		if (access(out, F_OK) != 0)
+			return 0;
+	}
+	cli_error("too many deleted folders of %s in %s", address, dir);
+	return -1;
+}
+
+/* Moves the folder at path aside (aside_path) and writes where into
+ * moved (movedsize bytes).  1 moved, 0 nothing there, -1 printed. */
+static int
+move_aside(const struct tern_config *cfg, const char *address, const char *path, char *moved, size_t movedsize)
+{
+	char name[PATH_MAX];
+	const char *local, *domain_end;
+	struct stat sb;
+
+	if (lstat(path, &sb) != 0) {
+		if (errno == ENOENT)
+			return 0;
+		cli_error("%s: %s", path, strerror(errno));
+		return -1;
+	}
+	/* The folder's own escaped names (store_user_dir: .../DOMAIN/LOCAL)
+	 * make the new name, so that no address can reach outside deleted/. */
+	local = strrchr(path, '/');
+	for (domain_end = local; local != NULL && domain_end > path && domain_end[-1] != '/';)
+		domain_end--;
+	if (local == NULL || domain_end == local ||
+	    (size_t)snprintf(name, sizeof(name), "%s@%.*s", local + 1, (int)(local - domain_end), domain_end) >=
+	        sizeof(name)) {
+		cli_error("unexpected mail folder path %s for %s", path, address);
+		return -1;
+	}
+	if (aside_path(cfg, name, moved, movedsize) != 0)
+		return -1;
+	if (rename(path, moved) != 0) {
+		cli_error("cannot move %s to %s: %s", path, moved, strerror(errno));
+		return -1;
+	}
+	/* mail/ and mail/DOMAIN stay for the server: make sure it owns them
+	 * (a folder made by hand as root, say). */
+	if ((size_t)snprintf(name, sizeof(name), "%.*s", (int)(local - path), path) < sizeof(name) &&
+	    cli_own_path(cfg, name) == 0 && (local = strrchr(name, '/')) != NULL) {
+		name[local - name] = '\0';
+		cli_own_path(cfg, name);
+	}
+	return 1;
+}
+
+static int
+remove_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	if (remove(path) != 0 && errno != ENOENT) {
+		cli_error("cannot remove %s: %s", path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* The user's mail folder: data_dir/mail/DOMAIN/LOCAL. */
+static int
+mail_folder(const struct tern_config *cfg, const char *address, char *out, size_t outsize)
+{
+	if (store_user_dir(cfg->data_dir, address, out, outsize) != 0) {
+		cli_error("no mail folder path for %s", address);
+		return -1;
+	}
+	return 0;
+}
+
+static void
+print_dangling(const char *alias, void *arg)
+{
+	const char *address = arg;
+
+	printf("alias %s -> %s now points at no user: tern alias del %s %s\n", alias, address, alias, address);
+}
+
 static int
 user_add(struct cli_ctx *ctx, int argc, char **argv)
 {
@@ -95,6 +224,23 @@ user_add(struct cli_ctx *ctx, int argc, char **argv)
 		return CLI_EXIT_ERROR;
 	if (new_password_hash(from_stdin, hash, sizeof(hash), plain, sizeof(plain)) != 0)
 		goto out;
+	/* A new account starts empty, whatever an earlier deletion (or an
+	 * older tern, which kept the files) left at its folder's path. */
+	{
+		struct dir_addr a;
+		char folder[PATH_MAX], moved[PATH_MAX];
+
+		if (dir_addr_parse(pos[0], &a) == 0 && directory_user_get(dir, a.address, NULL, &error) == 0) {
+			if (mail_folder(cli_config_loaded(), a.address, folder, sizeof(folder)) != 0)
+				goto out;
+			r = move_aside(cli_config_loaded(), a.address, folder, moved, sizeof(moved));
+			if (r < 0)
+				goto out;
+			if (r > 0)
+				printf("an old mail folder of %s was moved to %s: the new account starts empty\n",
+				       a.address, moved);
+		}
+	}
 	if (directory_user_add(dir, pos[0], hash, role, &error) != 0) {
 		cli_error("%s", error);
 		goto out;
@@ -128,21 +274,80 @@ static int
 user_del(struct cli_ctx *ctx, int argc, char **argv)
 {
 	struct directory *dir = NULL;
+	const struct tern_config *cfg;
 	const char *pos[1], *error;
-	int r;
+	char folder[PATH_MAX], moved[PATH_MAX], question[PATH_MAX + ADDRESS_MAX + 64];
+	bool yes = false, keep = false;
+	struct dir_addr a;
+	struct stat sb;
+	int r, ret = CLI_EXIT_ERROR;
+	const struct cli_opt opts[] = {
+		{ "--yes", NULL, &yes },
+		{ "--keep-mail", NULL, &keep },
+		{ NULL, NULL, NULL },
+	};
 
-	r = cli_parse(ctx, argc, argv, NULL, pos, 1, 1, NULL, user_usage);
+	r = cli_parse(ctx, argc, argv, opts, pos, 1, 1, NULL, user_usage);
 	if (r != CLI_CONTINUE)
 		return r;
+	if (dir_addr_parse(pos[0], &a) != 0) {
+		cli_error("invalid address \"%s\"", pos[0]);
+		return CLI_EXIT_ERROR;
+	}
 	if (cli_open_directory(ctx, &dir) != 0)
 		return CLI_EXIT_ERROR;
-	r = directory_user_del(dir, pos[0], &error);
-	if (r != 0)
+	cfg = cli_config_loaded();
+	r = directory_user_get(dir, a.address, NULL, &error);
+	if (r <= 0) {
+		if (r < 0)
+			cli_error("%s", error);
+		else
+			cli_error("no such user: %s", a.address);
+		goto out;
+	}
+	if (mail_folder(cfg, a.address, folder, sizeof(folder)) != 0)
+		goto out;
+	if (!yes && !keep) {
+		if (isatty(STDIN_FILENO) != 1) {
+			cli_error("user del %s removes its mail (%s): give --yes to remove it, or --keep-mail to "
+			          "keep it apart (no terminal to ask)",
+			          a.address, folder);
+			goto out;
+		}
+		snprintf(question, sizeof(question), "Delete user %s and remove its mail in %s?", a.address, folder);
+		if (!cli_confirm(question)) {
+			cli_error("nothing deleted");
+			goto out;
+		}
+	}
+	if (directory_user_del(dir, a.address, &error) != 0) {
 		cli_error("%s", error);
+		goto out;
+	}
+	printf("user %s deleted\n", a.address);
+	/* Moved aside first in both cases: the folder leaves its path at
+	 * once, so a new account of that address never sees a half-removed
+	 * one. */
+	r = move_aside(cfg, a.address, folder, moved, sizeof(moved));
+	if (r < 0)
+		goto out;
+	if (r == 0)
+		printf("it had no mail folder\n");
+	else if (keep)
+		printf("its mail was kept in %s\n", moved);
+	else if (nftw(moved, remove_one, 16, FTW_DEPTH | FTW_PHYS) != 0)
+		cli_error("its mail was moved to %s, but not all of it could be removed", moved);
 	else
-		printf("user %s deleted (the mailbox files are kept)\n", pos[0]);
+		printf("its mail was removed\n");
+	if (r != 0 && stat(folder, &sb) == 0)
+		cli_error("%s appeared again (a session still open on the server?): it will be moved aside when "
+		          "the address is added again", folder);
+	if (directory_alias_targeting(dir, a.address, print_dangling, a.address, &error) != 0)
+		cli_error("%s", error);
+	ret = r < 0 || (r > 0 && !keep && access(moved, F_OK) == 0) ? CLI_EXIT_ERROR : CLI_EXIT_OK;
+out:
 	directory_close(&dir);
-	return r == 0 ? CLI_EXIT_OK : CLI_EXIT_ERROR;
+	return ret;
 }
 
 static const char *
@@ -286,6 +491,7 @@ user_set(struct cli_ctx *ctx, int argc, char **argv)
 		{ "--imap", &imap_s, NULL },
 		{ "--pop3", &pop3_s, NULL },
 		{ "--submission", &sub_s, NULL },
+		{ "--smtp", &sub_s, NULL },
 		{ "--disabled", NULL, &disabled },
 		{ "--enabled", NULL, &enabled },
 		{ "--reject-mail", &reject_s, NULL },

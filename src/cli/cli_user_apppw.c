@@ -19,8 +19,9 @@ static const char apppw_usage[] =
 	"App passwords let a user give each mail client its own password, limited\n"
 	"to some protocols, and revoke it alone.  add prints the new password once:\n"
 	"tern keeps only a hash.  It is 16 letters in four groups; spaces and case\n"
-	"do not matter when it is typed.  LIST is imap, pop3, smtp (submission)\n"
-	"separated by commas, or all (the default).  NAME is 1 to 32 letters,\n"
+	"do not matter when it is typed.  LIST is imap, pop3, submission (also\n"
+	"spelt smtp) separated by commas, or all (the default): the names of\n"
+	"tern user set --imap/--pop3/--submission.  NAME is 1 to 32 letters,\n"
 	"digits, '.', '_' or '-'; a user has at most 32 app passwords.\n";
 
 /* The first three are the single bits, in display order. */
@@ -30,8 +31,8 @@ static const struct {
 } protocol_names[] = {
 	{ "imap", DIR_PROTO_IMAP },
 	{ "pop3", DIR_PROTO_POP3 },
-	{ "smtp", DIR_PROTO_SMTP },
 	{ "submission", DIR_PROTO_SMTP },
+	{ "smtp", DIR_PROTO_SMTP },          /* accepted, never printed */
 	{ "all", DIR_PROTO_ALL },
 };
 
@@ -106,7 +107,7 @@ apppw_add(struct cli_ctx *ctx, int argc, char **argv)
 	if (r != CLI_CONTINUE)
 		return r;
 	if (protocols_s != NULL && parse_protocols(protocols_s, &protocols) != 0)
-		return cli_usage_error(apppw_usage, "bad --protocols \"%s\": use imap, pop3, smtp or all", protocols_s);
+		return cli_usage_error(apppw_usage, "bad --protocols \"%s\": use imap, pop3, submission or all", protocols_s);
 	if (!directory_app_password_name_valid(pos[1]))
 		return cli_usage_error(apppw_usage,
 		                       "bad name \"%s\": 1 to %d letters, digits, '.', '_' or '-', "

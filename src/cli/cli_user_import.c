@@ -30,8 +30,10 @@ static const char import_usage[] =
 	"  --domain DOMAIN    domain for user names without one\n"
 	"  --create-domains   add missing domains instead of failing those lines\n"
 	"\n"
-	"Bad lines are reported as FILE:LINE and skipped; the exit status is 1 if\n"
-	"any line failed.\n";
+	"Users that exist already are skipped (their password is left alone)\n"
+	"and counted, so the same file can be imported again.  Bad lines are\n"
+	"reported as FILE:LINE and skipped; the exit status is 1 if any line\n"
+	"failed.\n";
 
 struct import_opts {
 	const char *domain;
@@ -105,8 +107,9 @@ import_password(char *field, char *hash, size_t hashsize, const char **msg)
 	return 0;
 }
 
-/* Imports one non-comment line.  Returns 0, or -1 with *msg set (static
- * text or the directory's message). */
+/* Imports one non-comment line.  Returns 0, 1 when the user exists
+ * already (skipped: a second run of the same file adds nothing), or -1
+ * with *msg set (static text or the directory's message). */
 static int
 import_line(struct directory *dir, const struct import_opts *o, char *line, const char **msg)
 {
@@ -146,6 +149,11 @@ import_line(struct directory *dir, const struct import_opts *o, char *line, cons
 		*msg = "invalid address";
 		return -1;
 	}
+	r = directory_user_get(dir, a.address, NULL, msg);
+	if (r < 0)
+		return -1;
+	if (r > 0)
+		return 1;
 	if (import_password(pass, hash, sizeof(hash), msg) != 0)
 		goto out;
 	r = directory_domain_is_local(dir, a.domain, msg);
@@ -185,7 +193,7 @@ cli_user_import(struct cli_ctx *ctx, int argc, char **argv)
 	char *line = NULL;
 	size_t cap = 0, len;
 	ssize_t n;
-	unsigned lineno = 0, imported = 0, failed = 0;
+	unsigned lineno = 0, imported = 0, skipped = 0, failed = 0;
 	FILE *f;
 	int r;
 	const struct cli_opt opts[] = {
@@ -233,9 +241,12 @@ cli_user_import(struct cli_ctx *ctx, int argc, char **argv)
 		}
 		if (blank_or_comment(line))
 			continue;
-		if (import_line(dir, &o, line, &msg) != 0) {
+		r = import_line(dir, &o, line, &msg);
+		if (r < 0) {
 			fprintf(stderr, "%s:%u: %s\n", pos[0], lineno, msg);
 			failed++;
+		} else if (r > 0) {
+			skipped++;
 		} else {
 			imported++;
 		}
@@ -251,7 +262,7 @@ cli_user_import(struct cli_ctx *ctx, int argc, char **argv)
 	if (f != stdin)
 		fclose(f);
 	directory_close(&dir);
-	printf("%u user%s imported, %u line%s failed\n", imported, imported == 1 ? "" : "s", failed,
-	       failed == 1 ? "" : "s");
+	printf("%u user%s imported, %u skipped (already there), %u line%s failed\n", imported,
+	       imported == 1 ? "" : "s", skipped, failed, failed == 1 ? "" : "s");
 	return failed == 0 ? CLI_EXIT_OK : CLI_EXIT_ERROR;
 }

@@ -36,7 +36,15 @@
 #define CONFIG_DEFAULT_DISK_RESERVE (32ULL * 1024 * 1024)
 #define CONFIG_DISK_RESERVE_MAX   (1024ULL * 1024 * 1024)
 #define CONFIG_DEFAULT_CONNS      10000
-#define CONFIG_DEFAULT_CONNS_PER_IP 50
+/* One NAT address can be a whole office: 100 people with a desktop client
+ * (about 5 IMAP connections with IDLE), a phone (1 or 2) and submission
+ * bursts is some 800 connections.  Still a tenth of the total, so one
+ * address cannot take the server; pre-login abuse has its own limits. */
+#define CONFIG_DEFAULT_CONNS_PER_IP 1000
+/* Dovecot's mail_max_userip_connections: a client that leaks sessions is
+ * stopped at 10, a normal one (5 IMAP connections) never meets it. */
+#define CONFIG_DEFAULT_USERIP_IMAP 10
+#define CONFIG_DEFAULT_USERIP_POP3 10
 #define CONFIG_DEFAULT_UNAUTH     5000
 #define CONFIG_DEFAULT_CMDS_PREAUTH 20
 #define CONFIG_DEFAULT_AUTH_TIMEOUT 60   /* AUTH_PREAUTH_TIMEOUT_SEC: Dovecot's login processes allow a minute */
@@ -176,6 +184,8 @@ config_defaults(struct tern_config *cfg, const char *path)
 	cfg->max_recipients = SMTP_RCPT_MAX;
 	cfg->max_connections = CONFIG_DEFAULT_CONNS;
 	cfg->max_connections_per_ip = CONFIG_DEFAULT_CONNS_PER_IP;
+	cfg->max_imap_connections_per_user_ip = CONFIG_DEFAULT_USERIP_IMAP;
+	cfg->max_pop3_connections_per_user_ip = CONFIG_DEFAULT_USERIP_POP3;
 	/* half of max_connections unless set: config_check_whole */
 	cfg->max_connections_smtp = CONFIG_DEFAULT_CONNS / 2;
 	cfg->data_deadline = CONFIG_DEFAULT_DATA_DEADLINE;
@@ -764,6 +774,20 @@ set_max_connections_per_ip(struct tern_config *cfg, const char *key, const char 
 }
 
 static int
+set_max_imap_userip(struct tern_config *cfg, const char *key, const char *value, char *msg, size_t msgsize)
+{
+	return set_unsigned(&cfg->max_imap_connections_per_user_ip, key, value, 0, CONFIG_CONNECTIONS_MAX, msg,
+	                    msgsize);
+}
+
+static int
+set_max_pop3_userip(struct tern_config *cfg, const char *key, const char *value, char *msg, size_t msgsize)
+{
+	return set_unsigned(&cfg->max_pop3_connections_per_user_ip, key, value, 0, CONFIG_CONNECTIONS_MAX, msg,
+	                    msgsize);
+}
+
+static int
 set_max_connections_smtp(struct tern_config *cfg, const char *key, const char *value, char *msg, size_t msgsize)
 {
 	return set_unsigned(&cfg->max_connections_smtp, key, value, 0, CONFIG_CONNECTIONS_MAX, msg, msgsize);
@@ -1068,6 +1092,8 @@ static const struct config_key config_keys[] = {
 	{ "limits", "max_recipients", set_max_recipients },
 	{ "limits", "max_connections", set_max_connections },
 	{ "limits", "max_connections_per_ip", set_max_connections_per_ip },
+	{ "limits", "max_imap_connections_per_user_ip", set_max_imap_userip },
+	{ "limits", "max_pop3_connections_per_user_ip", set_max_pop3_userip },
 	{ "limits", "max_connections_smtp", set_max_connections_smtp },
 	{ "limits", "data_deadline", set_data_deadline },
 	{ "limits", "min_data_rate", set_min_data_rate },
@@ -1379,6 +1405,8 @@ config_print(const struct tern_config *cfg, FILE *out)
 	fprintf(out, "max_recipients = %u\n", cfg->max_recipients);
 	fprintf(out, "max_connections = %u\n", cfg->max_connections);
 	fprintf(out, "max_connections_per_ip = %u\n", cfg->max_connections_per_ip);
+	fprintf(out, "max_imap_connections_per_user_ip = %u\n", cfg->max_imap_connections_per_user_ip);
+	fprintf(out, "max_pop3_connections_per_user_ip = %u\n", cfg->max_pop3_connections_per_user_ip);
 	fprintf(out, "max_connections_smtp = %u\n", cfg->max_connections_smtp);
 	fprintf(out, "data_deadline = %u\n", cfg->data_deadline);
 	fprintf(out, "min_data_rate = %u\n", cfg->min_data_rate);

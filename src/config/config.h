@@ -124,7 +124,11 @@ struct tern_config {
 	unsigned min_data_rate;         /* bytes per second */
 	/* Connection hygiene; 0 turns a limit off.  Pre-authentication limits
 	 * apply to submission and POP3 only (port 25 never authenticates). */
-	unsigned max_connections_per_ip;   /* per IPv4 address / IPv6 /64, every service; default 50 */
+	unsigned max_connections_per_ip;   /* per IPv4 address / IPv6 /64, every service; default 1000 */
+	/* Logged-in sessions of one user from one client address (Dovecot's
+	 * mail_max_userip_connections), per protocol; default 10, 0: none. */
+	unsigned max_imap_connections_per_user_ip;
+	unsigned max_pop3_connections_per_user_ip;
 	unsigned max_unauthenticated;      /* not yet logged in, in total; default 5000 */
 	unsigned max_commands_before_auth; /* default 20 */
 	unsigned auth_timeout;             /* seconds from connect to login; default 60 */

@@ -873,6 +873,53 @@ directory_alias_list(struct directory *d, void (*fn)(const char *alias, const ch
 	return 0;
 }
 
+int
+directory_alias_targeting(struct directory *d, const char *target_address,
+                          void (*fn)(const char *alias, void *arg), void *arg, const char **error_out)
+{
+	struct dir_addr a;
+	sqlite3_stmt *st;
+	int rc;
+
+	if (dir_addr_parse(target_address, &a) != 0)
+		return dir_fail(d, error_out, "invalid address \"%s\"", target_address);
+	st = dir_prepare(d, error_out, "SELECT alias FROM aliases WHERE target = ? ORDER BY alias", a.address, NULL);
+	if (st == NULL)
+		return -1;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		fn((const char *)sqlite3_column_text(st, 0), arg);
+	if (rc != SQLITE_DONE) {
+		dir_sql_fail(d, error_out, "alias targeting");
+		sqlite3_finalize(st);
+		return -1;
+	}
+	sqlite3_finalize(st);
+	return 0;
+}
+
+int
+directory_alias_target_dangling(struct directory *d, const char *target_address, const char **error_out)
+{
+	struct dir_addr a;
+	long long n;
+	int r;
+
+	if (dir_addr_parse(target_address, &a) != 0)
+		return 0;   /* not an address tern would resolve: not ours to judge */
+	r = dir_domain_exists(d, a.domain, error_out);
+	if (r <= 0)
+		return r;
+	n = dir_query_int(d,
+	                  dir_prepare(d, error_out,
+	                              "SELECT (SELECT count(*) FROM users WHERE address = ?1) +"
+	                              " (SELECT count(*) FROM aliases WHERE alias = ?1)",
+	                              a.address, NULL),
+	                  error_out, "alias target");
+	if (n < 0)
+		return -1;
+	return n == 0 ? 1 : 0;
+}
+
 /* ---- recipient resolution ---- */
 
 /* Targets of one alias, read into a fixed array.  Returns the count or -1. */

@@ -69,6 +69,15 @@ int directory_alias_list(struct directory *d,
                          void (*fn)(const char *alias, const char *target, void *arg), void *arg,
                          const char **error_out);
 
+/* Calls fn for each alias that has target_address among its targets, in
+ * name order. */
+int directory_alias_targeting(struct directory *d, const char *target_address,
+                              void (*fn)(const char *alias, void *arg), void *arg, const char **error_out);
+/* 1 if target_address, an alias target, is dangling: in a local domain
+ * but neither a user nor an alias (mail to the alias would bounce for it);
+ * 0 if not, -1 on error. */
+int directory_alias_target_dangling(struct directory *d, const char *target_address, const char **error_out);
+
 enum rcpt_kind {
 	RCPT_LOCAL,            /* delivered to local mailboxes (targets filled) */
 	RCPT_UNKNOWN_USER,     /* local domain, no such user or alias: 550 5.1.1 */

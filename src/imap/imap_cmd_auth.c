@@ -21,6 +21,7 @@
 #include "imap/imap_session.h"
 #include "lib/arena.h"
 #include "lib/log.h"
+#include "lib/name_count.h"
 #include "lib/str.h"
 #include "lib/xalloc.h"
 #include "store/store_imap.h"
@@ -309,6 +310,20 @@ login_fail_reply(void *arg)
 	imap_complete(s, IMAP_NO, "AUTHENTICATIONFAILED", "Authentication failed.");
 }
 
+struct name_count imap_userip_count = NAME_COUNT_INIT;
+
+/* "user\naddress": the key of [limits] max_imap_connections_per_user_ip. */
+static bool
+userip_take(struct imap_session *s, const char *user, unsigned *count_out)
+{
+	char key[ADDRESS_MAX + 64];
+
+	snprintf(key, sizeof(key), "%s\n%s", user, conn_peer_addr(s->c));
+	s->userip_slot = name_count_acquire(&imap_userip_count, key, s->cfg->max_imap_connections_per_user_ip,
+	                                    count_out);
+	return s->userip_slot != NULL;
+}
+
 static void
 login_ok(struct imap_session *s, struct login_job *job)
 {
@@ -354,6 +369,19 @@ login_done(void *arg)
 	if (conn_closing(s->c))
 		goto out;
 	if (job->res.status == AUTH_OK && !job->store_failed) {
+		unsigned held = 0;
+
+		if (!userip_take(s, job->res.user, &held)) {
+			/* RFC 5530 LIMIT; Dovecot answers this limit with BYE too. */
+			log_info("imap %s refused peer=%s user=%s reason=max_imap_connections_per_user_ip sessions=%u",
+			         conn_id(s->c), conn_peer_addr(s->c), job->res.user, held);
+			conn_printf(s->c,
+			            "* BYE [LIMIT] Too many IMAP connections of this user from your address (%u), "
+			            "closing.\r\n",
+			            s->cfg->max_imap_connections_per_user_ip);
+			imap_close(s, "max-userip");
+			goto out;
+		}
 		login_ok(s, job);
 		goto out;
 	}

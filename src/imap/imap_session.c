@@ -764,6 +764,7 @@ imap_session_close(void *arg)
 	buf_free(&s->tagged);
 	buf_free(&s->tag);
 	free(s->saved);
+	name_count_release(&imap_userip_count, &s->userip_slot);
 	free(s->user);
 	free(s);
 }

@@ -26,6 +26,7 @@
 #include "lib/buf.h"
 #include "lib/conn.h"
 #include "lib/limits.h"
+#include "lib/name_count.h"
 #include "store/store.h"
 
 /* RFC 9051 5.4: the autologout timer of an authenticated session is at
@@ -102,6 +103,7 @@ struct imap_session {
 
 	/* Authenticated. */
 	char *user;                    /* canonical address, malloc'd */
+	struct name_count_slot *userip_slot; /* [limits] max_imap_connections_per_user_ip */
 	uint64_t quota_bytes;
 	uint64_t quota_messages;
 
@@ -212,6 +214,8 @@ void imap_uidset_write(struct buf *out, const uint32_t *uids, size_t n);
 /* The change bus (imap_bus.c): the store's change hook posts to the loops
  * of the sessions that selected that user's mailbox, and only those. */
 void imap_bus_init(void);
+/* Logged-in sessions per user and client address (imap_cmd_auth.c). */
+extern struct name_count imap_userip_count;
 struct imap_bus_sub *imap_bus_subscribe(struct imap_session *s, const char *user, const char *mailbox);
 void imap_bus_unsubscribe(struct imap_bus_sub **sub);
 /* On the session's loop: its mailbox changed (HIGHESTMODSEQ now modseq,

@@ -17,6 +17,7 @@
 #include "auth/auth.h"
 #include "lib/limits.h"
 #include "lib/log.h"
+#include "lib/name_count.h"
 #include "lib/xalloc.h"
 #include "pop3/pop3.h"
 #include "pop3/pop3_lock.h"
@@ -392,6 +393,7 @@ pop3_session_close(void *arg)
 		store_close(&s->st);
 	/* On this loop thread: no kick runs for the claim after this. */
 	pop3_lock_release(&s->lock);
+	name_count_release(&pop3_userip_count, &s->userip_slot);
 	free(s->mailbox_user);
 	free(s->msgs);
 	free(s->deleted);

@@ -13,6 +13,7 @@
 #include "auth/sasl_oauth.h"
 #include "directory/directory.h"
 #include "lib/log.h"
+#include "lib/name_count.h"
 #include "lib/str.h"
 #include "lib/xalloc.h"
 #include "pop3/pop3_lock.h"
@@ -146,12 +147,16 @@ login_take(struct pop3_session *s, struct pop3_login_job *job)
 	job->msgs = NULL;
 }
 
+struct name_count pop3_userip_count = NAME_COUNT_INIT;
+
 static void
 login_done(void *arg)
 {
 	struct pop3_login_job *job = arg;
 	struct pop3_session *s = job->s;
 	const char *result;
+	bool userip_full = false;
+	unsigned held = 0;
 
 	s->busy = false;
 	if (job->lock != NULL && !pop3_lock_held(job->lock)) {
@@ -161,8 +166,19 @@ login_done(void *arg)
 		job->in_use = true;
 	}
 	if (job->res.status == AUTH_OK && !job->in_use && !job->store_failed) {
+		/* [limits] max_pop3_connections_per_user_ip, keyed "user\naddress" */
+		char key[ADDRESS_MAX + 64];
+
+		snprintf(key, sizeof(key), "%s\n%s", job->res.user, conn_peer_addr(s->c));
+		s->userip_slot = name_count_acquire(&pop3_userip_count, key, s->cfg->max_pop3_connections_per_user_ip,
+		                                    &held);
+		userip_full = s->userip_slot == NULL;
+	}
+	if (job->res.status == AUTH_OK && !job->in_use && !job->store_failed && !userip_full) {
 		result = "ok";
 		login_take(s, job);
+	} else if (userip_full) {
+		result = "max-userip";
 	} else if (job->in_use) {
 		result = "in-use";
 	} else if (job->store_failed) {
@@ -196,6 +212,12 @@ login_done(void *arg)
 		conn_set_authenticated(s->c);   /* the pre-auth limits end */
 		conn_set_timeout(s->c, POP3_TIMEOUT_SEC);
 		conn_puts(s->c, "+OK Logged in.\r\n");
+	} else if (userip_full) {
+		/* RFC 3206 IN-USE: the nearest code for "too many sessions". */
+		log_info("pop3 %s refused peer=%s reason=max_pop3_connections_per_user_ip sessions=%u", conn_id(s->c),
+		         conn_peer_addr(s->c), held);
+		pop3_err(s, "[IN-USE] Too many POP3 sessions of this user from your address (%u).",
+		         s->cfg->max_pop3_connections_per_user_ip);
 	} else if (job->in_use) {
 		/* RFC 2449 section 8.1.1; the session stays in the
 		 * AUTHORIZATION state and may try again.  Only while another

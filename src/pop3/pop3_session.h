@@ -12,6 +12,7 @@
 #include "config/config.h"
 #include "lib/limits.h"
 #include "lib/conn.h"
+#include "lib/name_count.h"
 #include "pop3/pop3_parse.h"
 #include "pop3/pop3_stuff.h"
 #include "store/store.h"
@@ -79,6 +80,7 @@ struct pop3_session {
 	/* TRANSACTION: the snapshot taken at login (RFC 1939 section 5:
 	 * later deliveries are seen by the next session). */
 	char *mailbox_user;         /* canonical address (malloc'd) */
+	struct name_count_slot *userip_slot; /* [limits] max_pop3_connections_per_user_ip */
 	struct pop3_lock *lock;     /* the in-use claim (pop3_lock.h); a newer login may take it over */
 	struct store *st;
 	struct store_mailbox_info info;
@@ -104,6 +106,9 @@ pop3_msg_deleted(const struct pop3_session *s, size_t i)
 /* Replies.  pop3_ok/pop3_err write one line ("+OK text"/"-ERR text" and
  * CRLF).  pop3_client_error also counts a client mistake and closes the
  * session past POP3_MAX_ERRORS. */
+/* Logged-in sessions per user and client address (pop3_cmd_auth.c). */
+extern struct name_count pop3_userip_count;
+
 void pop3_ok(struct pop3_session *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void pop3_err(struct pop3_session *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void pop3_client_error(struct pop3_session *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

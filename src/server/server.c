@@ -1,5 +1,6 @@
 /* tern serve: listeners, event loop threads, signals, graceful stop. */
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -487,6 +488,52 @@ drop_privileges(const struct tern_config *cfg)
 	return 0;
 }
 
+/* Data written by another user (a tern command run as root before it
+ * gave files to [server] user, or a copy restored as root) would fail
+ * later, one write at a time ("attempt to write a readonly database"):
+ * say so now, in one line, and stop.  Checks directory.db with its -wal
+ * and -shm, and the entries at the top of data_dir (not every message). */
+static int
+check_data_writable(const struct tern_config *cfg)
+{
+	char path[PATH_MAX], first[PATH_MAX] = "";
+	struct passwd *pw = getpwuid(geteuid());
+	struct dirent *de;
+	struct stat sb;
+	unsigned bad = 0;
+	uid_t owner = 0;
+	mode_t mode = 0;
+	DIR *d;
+
+	d = opendir(cfg->data_dir);
+	if (d == NULL)
+		return 0;   /* made or refused elsewhere */
+	while ((de = readdir(d)) != NULL) {
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		if ((size_t)snprintf(path, sizeof(path), "%s/%s", cfg->data_dir, de->d_name) >= sizeof(path))
+			continue;
+		if (lstat(path, &sb) != 0 || S_ISLNK(sb.st_mode))
+			continue;
+		if (access(path, S_ISDIR(sb.st_mode) ? R_OK | W_OK | X_OK : R_OK | W_OK) == 0)
+			continue;
+		if (bad++ == 0) {
+			str_lcpy(first, path, sizeof(first));
+			owner = sb.st_uid;
+			mode = sb.st_mode & 07777;
+		}
+	}
+	closedir(d);
+	if (bad == 0)
+		return 0;
+	log_error("data file %s (owner uid %u, mode %04o)%s cannot be written by %s (uid %u): "
+	          "chown -R %s %s and chmod go-rwx it, then start again",
+	          first, (unsigned)owner, (unsigned)mode, bad > 1 ? " and others" : "",
+	          pw != NULL ? pw->pw_name : "this user",
+	          (unsigned)geteuid(), pw != NULL ? pw->pw_name : "USER", cfg->data_dir);
+	return -1;
+}
+
 /* Every connection is a descriptor: take all the kernel allows us
  * (the soft limit is often 1024, far below max_connections). */
 static void
@@ -531,7 +578,8 @@ server_run(const struct tern_config *cfg)
 	 * unprivileged user before opening any data file. */
 	if (cfg->tls_cert[0] != '\0' && tls_start(&srv, &error) == -1)
 		goto fail;
-	if (open_listeners(&srv) == -1 || ensure_data_dir(cfg) == -1 || drop_privileges(cfg) == -1)
+	if (open_listeners(&srv) == -1 || ensure_data_dir(cfg) == -1 || drop_privileges(cfg) == -1 ||
+	    check_data_writable(cfg) == -1)
 		goto fail;
 	if (auth_oauth_start(cfg, &error) == -1) {
 		log_error("oauth: %s", error);

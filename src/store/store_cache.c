@@ -4,8 +4,10 @@
  * users again and again keeps their handles instead (least recently used
  * goes first).  Handles are closed when the thread ends. */
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "lib/limits.h"
 #include "store/store_private.h"
@@ -43,6 +45,22 @@ cache_key_init(void)
 	pthread_key_create(&cache_key, cache_destroy);
 }
 
+/* A cached handle is stale when the user's folder was deleted or moved
+ * aside (tern user del) since it was opened: its msg directory is not the
+ * one at its path any more.  A re-added user must not get the old mail. */
+static bool
+cache_stale(const struct store *st)
+{
+	char path[PATH_MAX + 8];
+	struct stat a, b;
+
+	if ((size_t)snprintf(path, sizeof(path), "%s/msg", st->dir) >= sizeof(path))
+		return true;
+	if (fstat(st->msg_dirfd, &a) != 0 || stat(path, &b) != 0)
+		return true;
+	return a.st_dev != b.st_dev || a.st_ino != b.st_ino;
+}
+
 static struct cache *
 cache_get(void)
 {
@@ -72,6 +90,11 @@ store_cache_open(const char *data_dir, const char *user, struct store **st_out, 
 		struct cache_slot *s = &c->slots[i];
 
 		if (s->st != NULL && strcmp(s->user, user) == 0 && strcmp(s->data_dir, data_dir) == 0) {
+			if (cache_stale(s->st)) {
+				store_close(&s->st);
+				victim = s;
+				break;
+			}
 			s->used = ++c->tick;
 			*st_out = s->st;
 			return 0;

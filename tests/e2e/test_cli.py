@@ -72,8 +72,10 @@ def help_for_every_command(f):
     assert r.stdout.strip(), r.stdout
     # The top-level help names every command group.
     r = ok(tern("--help"))
-    for group in ("serve", "domain", "user", "alias", "config", "queue"):
+    for group in ("serve", "domain", "user", "alias", "config", "queue", "user app-password"):
         assert group in r.stdout, (group, r.stdout)
+    r = ok(tern("user", "del", "--help"))
+    assert "--keep-mail" in r.stdout and "--yes" in r.stdout, r.stdout
 
 
 @t
@@ -110,7 +112,7 @@ def domains(f):
         fails(srv.cli("domain", "add", bad, check=False))
     srv.add_user("u@example.net")
     fails(srv.cli("domain", "del", "example.net", check=False))  # still has a user
-    ok(srv.cli("user", "del", "u@example.net"))
+    ok(srv.cli("user", "del", "u@example.net", "--yes", input=""))
     ok(srv.cli("domain", "del", "example.net"))
     assert "example.net" not in srv.cli("domain", "list").stdout.split()
     fails(srv.cli("domain", "del", "example.net", check=False))  # not there
@@ -146,9 +148,12 @@ def users(f):
     fails(srv.cli("user", "set", "alice@example.test", check=False))  # nothing to change
     fails(srv.cli("user", "set", "ghost@example.test", "--pop3", "on", check=False))
     fails(srv.cli("user", "show", "ghost@example.test", check=False))
-    ok(srv.cli("user", "del", "boss@example.test"))
+    ok(srv.cli("user", "del", "boss@example.test", "--yes", input=""))
     fails(srv.cli("user", "show", "boss@example.test", check=False))
-    fails(srv.cli("user", "del", "boss@example.test", check=False))
+    fails(srv.cli("user", "del", "boss@example.test", "--yes", input="", check=False))
+    # user set --smtp is --submission (one vocabulary, both spellings)
+    ok(srv.cli("user", "set", "alice@example.test", "--smtp", "off"))
+    assert "submission: off" in srv.cli("user", "show", "alice@example.test").stdout
     # The data directory (password hashes inside) is private.
     mode = os.stat(srv.data).st_mode
     assert mode & 0o077 == 0, "data_dir mode %o" % (mode & 0o777)
@@ -192,7 +197,7 @@ def changes_apply_to_running_server(f):
     assert deliver(srv, "postmaster@example.test", message(to="postmaster@example.test")) == {}
     assert pop3_count(srv, "alice@example.test") == 1
     # A deleted user is unknown at once.
-    ok(srv.cli("user", "del", "late@example.test"))
+    ok(srv.cli("user", "del", "late@example.test", "--yes", input=""))
     assert not can_login(srv, "late@example.test", PASSWORD)
     import smtplib
     s = smtplib.SMTP("127.0.0.1", srv.port("smtp"), timeout=15)
@@ -354,6 +359,133 @@ def import_passwd_bad_lines(f):
     assert "short@example.test" in users and "other@new.example" in users, users
     assert "new.example" in srv.cli("domain", "list").stdout.split()
     fails(srv.cli("user", "import-passwd", os.path.join(srv.dir, "missing.passwd"), check=False))
+
+
+@t
+def import_passwd_twice_skips_existing(f):
+    srv = f.bare()
+    h = sha512_crypt("pw one", "s1")
+    path = os.path.join(srv.dir, "again.passwd")
+    with open(path, "w") as fp:
+        for name in ("one", "two", "three"):
+            fp.write("%s@example.test:{SHA512-CRYPT}%s::::::\n" % (name, h))
+    r = ok(srv.cli("user", "import-passwd", path))
+    assert "3 users imported, 0 skipped" in r.stdout, r.stdout
+    ok(srv.cli("user", "passwd", "two@example.test", "--password-stdin", input="changed password\n"))
+    with open(path, "a") as fp:
+        fp.write("four@example.test:{SHA512-CRYPT}%s::::::\n" % h)
+    r = ok(srv.cli("user", "import-passwd", path))
+    assert "1 user imported, 3 skipped" in r.stdout, r.stdout
+    srv.start()
+    # a skipped user keeps the password it has now
+    assert can_login(srv, "two@example.test", "changed password")
+    assert can_login(srv, "four@example.test", "pw one")
+
+
+def mail_dir(srv, address):
+    local, domain = address.split("@")
+    return os.path.join(srv.data, "mail", domain, local)
+
+
+@t
+def user_del_refuses_without_a_choice(f):
+    srv = f.std(users=("alice@example.test",), start=False)
+    # no terminal (stdin is a pipe): refuse at once, never wait for input
+    r = fails(srv.cli("user", "del", "alice@example.test", input="yes\n", check=False), 1)
+    assert "--yes" in r.stderr and "--keep-mail" in r.stderr, r.stderr
+    assert "alice@example.test" in srv.cli("user", "list").stdout
+    fails(srv.cli("user", "del", "ghost@example.test", "--yes", input="", check=False), 1)
+
+
+@t
+def user_del_keep_mail_and_re_add(f):
+    srv = f.std(users=("alice@example.test", "bob@example.test"))
+    ok(srv.cli("alias", "add", "info@example.test", "alice@example.test"))
+    ok(srv.cli("alias", "add", "info@example.test", "bob@example.test"))
+    assert deliver(srv, "alice@example.test", message(subject="old mail")) == {}
+    assert pop3_count(srv, "alice@example.test") == 1
+    r = ok(srv.cli("user", "del", "alice@example.test", "--keep-mail", input=""))
+    m = re.search(r"kept in (\S+)", r.stdout)
+    assert m, r.stdout
+    kept = m.group(1)
+    assert kept.startswith(os.path.join(srv.data, "deleted") + "/"), kept
+    assert os.path.isdir(kept) and os.listdir(os.path.join(kept, "msg")), kept
+    assert not os.path.exists(mail_dir(srv, "alice@example.test"))
+    # the alias still pointing at her is reported, with the command
+    assert "tern alias del info@example.test alice@example.test" in r.stdout, r.stdout
+    out = ok(srv.cli("alias", "list")).stdout
+    assert "info@example.test -> alice@example.test   (dangling: no such user)" in out, out
+    assert "info@example.test -> bob@example.test\n" in out, out
+    # a new alice starts empty, even on the running server (cached stores)
+    srv.add_user("alice@example.test")
+    assert pop3_count(srv, "alice@example.test") == 0
+    assert deliver(srv, "alice@example.test", message(subject="new mail")) == {}
+    assert pop3_count(srv, "alice@example.test") == 1
+    assert "dangling" not in ok(srv.cli("alias", "list")).stdout
+
+
+@t
+def user_del_yes_removes_the_mail(f):
+    srv = f.std(users=("alice@example.test",))
+    assert deliver(srv, "alice@example.test", message()) == {}
+    assert pop3_count(srv, "alice@example.test") == 1
+    r = ok(srv.cli("user", "del", "alice@example.test", "--yes", input=""))
+    assert "its mail was removed" in r.stdout, r.stdout
+    assert not os.path.exists(mail_dir(srv, "alice@example.test"))
+    assert os.listdir(os.path.join(srv.data, "deleted")) == []
+    srv.add_user("alice@example.test")
+    assert pop3_count(srv, "alice@example.test") == 0
+
+
+@t
+def user_add_moves_a_leftover_folder_aside(f):
+    # what an older tern left behind (it kept the files of deleted users)
+    srv = f.bare()
+    left = os.path.join(mail_dir(srv, "dave@example.test"), "msg")
+    os.makedirs(left)
+    with open(os.path.join(left, "old"), "w") as fp:
+        fp.write("old mail")
+    r = ok(srv.cli("user", "add", "dave@example.test", "--password-stdin", input=PASSWORD + "\n"))
+    assert "starts empty" in r.stdout and "/deleted/dave@example.test." in r.stdout, r.stdout
+    assert not os.path.exists(mail_dir(srv, "dave@example.test"))
+
+
+@t
+def config_check_catches_what_serve_rejects(f):
+    srv = f.bare()
+    with open(srv.conf) as fp:
+        text = fp.read()
+    # a key that is not the certificate's
+    other = os.path.join(srv.dir, "other-key.pem")
+    subprocess.run(["openssl", "genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out", other],
+                   check=True, capture_output=True)
+    path = os.path.join(srv.dir, "mismatch.conf")
+    with open(path, "w") as fp:
+        fp.write(re.sub(r"(?m)^key = .*$", "key = " + other, text))
+    r = fails(tern("--config", path, "config", "check"), 1)
+    assert "does not match" in r.stderr, r.stderr
+    r = fails(tern("--config", path, "serve"))
+    # a data_dir that cannot be created (under a file)
+    blocker = os.path.join(srv.dir, "a-file")
+    open(blocker, "w").close()
+    path = os.path.join(srv.dir, "datadir.conf")
+    with open(path, "w") as fp:
+        fp.write(text.replace("data_dir = " + srv.data, "data_dir = " + blocker + "/data"))
+    r = fails(tern("--config", path, "config", "check"), 1)
+    assert "data_dir" in r.stderr and "cannot be created" in r.stderr, r.stderr
+    fails(tern("--config", path, "serve"))
+    # a [server] user that does not exist
+    path = os.path.join(srv.dir, "nouser.conf")
+    with open(path, "w") as fp:
+        fp.write(text.replace("[server]\n", "[server]\nuser = no-such-user-here\n", 1))
+    r = fails(tern("--config", path, "config", "check"), 1)
+    assert "no-such-user-here" in r.stderr, r.stderr
+    # as root without [server] user: a warning, still exit 0
+    r = ok(tern("--config", srv.conf, "config", "check"))
+    if os.geteuid() == 0:
+        assert "warning" in r.stderr and "[server] user" in r.stderr, r.stderr
+    else:
+        assert "warning" not in r.stderr, r.stderr
 
 
 @t

@@ -48,7 +48,7 @@ def many_idle_connections(f):
     try:
         for i in range(300):
             service = ("smtp", "pop3", "submission", "pop3s", "submissions")[i % 5]
-            # from 10 addresses: [limits] max_connections_per_ip is 50
+            # from 10 addresses: 30 each, well under max_connections_per_ip
             idle.append(socket.create_connection((HOST, srv.port(service)), timeout=10,
                                                  source_address=("127.0.4.%d" % (i % 10 + 1), 0)))
         msg = message(subject="among the idle")
@@ -185,6 +185,94 @@ def big_mailbox_listing(f):
         assert b"Subject: n299" in retr(p, 300)
     finally:
         p.quit()
+
+
+def imap_login(srv, user, source="127.0.0.1"):
+    """An IMAP session logged in as user from source; returns (socket
+    file, the login's answer lines)."""
+    sock = socket.create_connection((HOST, srv.port("imap")), timeout=10, source_address=(source, 0))
+    fp = sock.makefile("rwb")
+    assert fp.readline().startswith(b"* OK")
+    fp.write(b"a LOGIN \"%s\" \"%s\"\r\n" % (user.encode(), PASSWORD.encode()))
+    fp.flush()
+    lines = []
+    while True:
+        line = fp.readline().decode()
+        lines.append(line)
+        if not line or line.startswith("a ") or line.startswith("* BYE"):
+            return sock, fp, lines
+
+
+@t
+def imap_sessions_per_user_and_address(f):
+    # [limits] max_imap_connections_per_user_ip (default 10, like Dovecot's
+    # mail_max_userip_connections), counted after login
+    srv = f.std()
+    held = []
+    try:
+        for i in range(10):
+            sock, fp, lines = imap_login(srv, ALICE)
+            assert lines[-1].startswith("a OK"), (i, lines)
+            held.append((sock, fp))
+        # not yet logged in: not counted
+        idle = socket.create_connection((HOST, srv.port("imap")), timeout=10)
+        held.append((idle, None))
+        sock, fp, lines = imap_login(srv, ALICE)
+        assert lines[-1].startswith("* BYE [LIMIT]"), lines
+        assert fp.readline() == b"", "still open after BYE"
+        sock.close()
+        # another user from the same address, the same user from another
+        for user, source in (("bob@example.test", "127.0.0.1"), (ALICE, "127.0.5.1")):
+            sock, fp, lines = imap_login(srv, user, source)
+            assert lines[-1].startswith("a OK"), (user, source, lines)
+            held.append((sock, fp))
+        # one logs out: there is room again
+        sock, fp = held.pop(0)
+        fp.write(b"z LOGOUT\r\n")
+        fp.flush()
+        while fp.readline():
+            pass
+        sock.close()
+        for _ in range(50):
+            sock, fp, lines = imap_login(srv, ALICE)
+            if lines[-1].startswith("a OK"):
+                held.append((sock, fp))
+                break
+            sock.close()
+            time.sleep(0.1)
+        else:
+            raise AssertionError("no room after a logout: %r" % lines)
+    finally:
+        for sock, _ in held:
+            sock.close()
+    assert "reason=max_imap_connections_per_user_ip" in open(srv.log_path).read()
+
+
+@t
+def imap_sessions_per_user_and_address_configurable(f):
+    srv = f.std(extra="max_imap_connections_per_user_ip = 2\n")
+    held = []
+    try:
+        for _ in range(2):
+            sock, fp, lines = imap_login(srv, ALICE)
+            assert lines[-1].startswith("a OK"), lines
+            held.append(sock)
+        sock, fp, lines = imap_login(srv, ALICE)
+        held.append(sock)
+        assert lines[-1].startswith("* BYE [LIMIT]"), lines
+    finally:
+        for sock in held:
+            sock.close()
+    srv = f.std(extra="max_imap_connections_per_user_ip = 0\n")   # 0: no limit
+    held = []
+    try:
+        for _ in range(12):
+            sock, fp, lines = imap_login(srv, ALICE)
+            assert lines[-1].startswith("a OK"), lines
+            held.append(sock)
+    finally:
+        for sock in held:
+            sock.close()
 
 
 suite.run(setup, teardown_all)

@@ -68,7 +68,9 @@ test_defaults(void)
 	test_assert_inteq(cfg.max_message_size, 50ULL * 1024 * 1024);
 	test_assert_inteq(cfg.max_recipients, SMTP_RCPT_MAX);
 	test_assert_inteq(cfg.max_connections, 10000);
-	test_assert_inteq(cfg.max_connections_per_ip, 50);
+	test_assert_inteq(cfg.max_connections_per_ip, 1000);
+	test_assert_inteq(cfg.max_imap_connections_per_user_ip, 10);
+	test_assert_inteq(cfg.max_pop3_connections_per_user_ip, 10);
 	test_assert_inteq(cfg.max_unauthenticated, 5000);
 	test_assert_inteq(cfg.max_commands_before_auth, 20);
 	test_assert_inteq(cfg.auth_timeout, 60);
