@@ -21,6 +21,7 @@
 #include <openssl/ssl.h>
 
 #include "auth/auth.h"
+#include "http/http.h"
 #include "imap/imap.h"
 #include "imap/imap_session.h"
 #include "lib/conn.h"
@@ -87,6 +88,9 @@ handler_for(enum service s)
 	case SERVICE_IMAP:
 	case SERVICE_IMAPS:
 		return &imap_conn_handler;
+	case SERVICE_HTTP:
+	case SERVICE_HTTPS:
+		return &http_conn_handler;
 	default:
 		return NULL;
 	}
