@@ -330,7 +330,7 @@ open_listeners(struct server *srv)
 		l->implicit_tls = lc->implicit_tls;
 		srv->nlisteners++;
 		log_info("listening service=%s address=%s:%s tls=%s", name, lc->host, lc->port,
-		         lc->implicit_tls ? "implicit" : srv->tls != NULL ? "starttls" : "none");
+		         lc->implicit_tls ? "implicit" : srv->tls != NULL && s != SERVICE_HTTP ? "starttls" : "none");
 	}
 	return 0;
 }
