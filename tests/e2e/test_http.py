@@ -8,9 +8,8 @@ disappears from every document."""
 
 import http.client
 import json
-import socket
 import subprocess
-import urllib.error
+import time
 import urllib.request
 import xml.etree.ElementTree as ET
 
@@ -289,6 +288,30 @@ def switched_off_service_disappears(_):
         _, _, body = curl(srv, https_url(srv, AD_XML), "--data-binary", AD_REQUEST % ADDR)
         check_autodiscover(srv, body, off=("pop3",))
         assert b"POP3" not in body and b"pop3" not in body
+    finally:
+        stop_and_check(srv)
+
+
+@suite.case
+def per_address_limit(_):
+    # [limits] is the config's last section: the key lands in it
+    srv = Server(extra="max_connections_per_ip = 2\n")
+    srv.start()
+    try:
+        held = [Raw(srv.port("http")), Raw(srv.port("http"))]
+        st, closed, buf = raw_status(srv.port("http"), "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert st == 503 and closed and b"Too many connections from your address" in buf, buf
+        for r in held:
+            r.close()
+        for _ in range(50):
+            try:
+                st, _, _ = raw_status(srv.port("http"), "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            except (EOFError, OSError):
+                st = None
+            if st == 200:
+                break
+            time.sleep(0.1)
+        assert st == 200, st
     finally:
         stop_and_check(srv)
 

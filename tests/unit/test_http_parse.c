@@ -288,6 +288,58 @@ test_docs(void)
 	test_end();
 }
 
+/* The documents from a configuration filled in by hand: only services
+ * that listen, STARTTLS ones only with a certificate, external_hostname,
+ * OAuth2 when an issuer is set, no passwords with basic = off, and the
+ * client's domain escaped. */
+static void
+test_doc_contents(void)
+{
+	static struct tern_config cfg;
+	struct buf b = BUF_INIT;
+
+	test_begin("http documents follow the configuration");
+	memset(&cfg, 0, sizeof(cfg));
+	strcpy(cfg.hostname, "mx1.example.test");
+	strcpy(cfg.external_hostname, "mail.example.test");
+	cfg.imap_enabled = cfg.pop3_enabled = cfg.submission_enabled = true;
+	for (int s = 0; s < SERVICE_COUNT; s++) {
+		cfg.listen[s].enabled = true;
+		strcpy(cfg.listen[s].host, "0.0.0.0");
+		snprintf(cfg.listen[s].port, sizeof(cfg.listen[s].port), "%d", 1000 + s);
+		cfg.listen[s].implicit_tls = s == SERVICE_IMAPS || s == SERVICE_POP3S || s == SERVICE_SUBMISSIONS ||
+		                             s == SERVICE_HTTPS;
+	}
+	cfg.pop3_enabled = false;
+	/* no certificate: no STARTTLS ports */
+	http_autoconfig(&cfg, "x@We<ird.test", &b);
+	test_assert(strstr(b.data, "<emailProvider id=\"we&lt;ird.test\">") != NULL);
+	test_assert(strstr(b.data, "<hostname>mail.example.test</hostname>") != NULL);
+	test_assert(strstr(b.data, "<port>1001</port>") != NULL);      /* imaps */
+	test_assert(strstr(b.data, "<port>1000</port>") == NULL);      /* imap: STARTTLS, no cert */
+	test_assert(strstr(b.data, "pop3") == NULL);
+	test_assert(strstr(b.data, "<port>1006</port>") != NULL);      /* submissions */
+	test_assert(strstr(b.data, "OAuth2") == NULL);
+	test_assert(strstr(b.data, "password-cleartext") != NULL);
+	buf_reset(&b);
+	strcpy(cfg.tls_cert, "/cert.pem");
+	strcpy(cfg.oauth.issuer, "https://idp.example.test");
+	cfg.basic = BASIC_OFF;
+	http_autoconfig(&cfg, NULL, &b);
+	test_assert(strstr(b.data, "<emailProvider id=\"example.test\">") != NULL);
+	test_assert(strstr(b.data, "<port>1000</port>") != NULL);
+	test_assert(strstr(b.data, "<socketType>STARTTLS</socketType>") != NULL);
+	test_assert(strstr(b.data, "<authentication>OAuth2</authentication>") != NULL);
+	test_assert(strstr(b.data, "password-cleartext") == NULL);
+	buf_reset(&b);
+	http_autodiscover(&cfg, "a&b@example.test", &b);
+	test_assert(strstr(b.data, "<LoginName>a&amp;b@example.test</LoginName>") != NULL);
+	test_assert(strstr(b.data, "<Server>mail.example.test</Server>") != NULL);
+	test_assert(strstr(b.data, "POP3") == NULL);
+	buf_free(&b);
+	test_end();
+}
+
 int
 main(void)
 {
@@ -299,5 +351,6 @@ main(void)
 	test_trickle();
 	test_query();
 	test_docs();
+	test_doc_contents();
 	return test_done();
 }
