@@ -164,6 +164,14 @@ def autodiscover_post(srv):
     r = c.getresponse()
     root = ET.fromstring(r.read())
     assert root.findtext(AD_NS + "Response/" + AD_NS + "Error/" + AD_NS + "ErrorCode") == "600"
+    # Expect: 100-continue: the interim response comes before the body is sent
+    body = (AD_REQUEST % ADDR).encode()
+    raw = Raw(srv.port("https"), tls=True)
+    raw.send("POST %s HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\nExpect: 100-continue\r\n\r\n" % (AD_XML, len(body)))
+    assert raw.line() == "HTTP/1.1 100 Continue" and raw.line() == ""
+    raw.send(body)
+    assert raw.line() == "HTTP/1.1 200 OK"
+    raw.close()
     # probes with GET get the settings too, without LoginName
     c.request("GET", AD_XML)
     r = c.getresponse()
