@@ -36,6 +36,8 @@ pop3s = 127.0.0.1:1995
 smtp = 127.0.0.1:2525
 submission = 127.0.0.1:1587
 submissions = 127.0.0.1:1465
+http = 127.0.0.1:8080           # autoconfig for mail clients (80 in production)
+https = 127.0.0.1:8443          # autoconfig, Autodiscover (443 in production)
 
 [auth]
 allow_plaintext = never        # never | loopback | always; never: no password before TLS
@@ -44,6 +46,12 @@ allow_plaintext = never        # never | loopback | always; never: no password b
 max_message_size = 50M
 CONF
 	echo "run: wrote $CONF"
+fi
+
+# run/ made before Tern had an HTTP listener: add the two ports
+if ! grep -q '^https *=' "$CONF"; then
+	sed -i 's|^\[listen\]$|[listen]\nhttp = 127.0.0.1:8080\nhttps = 127.0.0.1:8443|' "$CONF"
+	echo "run: added http (8080) and https (8443) to $CONF"
 fi
 
 if [ ! -f "$RUN/cert.pem" ]; then
@@ -81,6 +89,13 @@ cat <<TABLE
   SMTP (sending)    127.0.0.1   1587  STARTTLS    $USER_ADDR
   SMTP (sending)    127.0.0.1   1465  SSL/TLS     $USER_ADDR
   SMTP (receiving)  127.0.0.1   2525  STARTTLS    (no login; mail for $DOMAIN)
+
+  What mail clients fetch to configure themselves (docs/OPERATIONS.md):
+    Thunderbird  http://127.0.0.1:8080/mail/config-v1.1.xml?emailaddress=$USER_ADDR
+                 https://localhost:8443/.well-known/autoconfig/mail/config-v1.1.xml
+    Outlook      https://localhost:8443/autodiscover/autodiscover.xml (POST)
+    Health       https://localhost:8443/healthz
+  Try: curl --cacert $RUN/cert.pem "https://localhost:8443/.well-known/autoconfig/mail/config-v1.1.xml?emailaddress=$USER_ADDR"
 
   The certificate is self-signed for $HOST: accept it in your client, or
   trust $RUN/cert.pem.

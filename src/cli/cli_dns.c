@@ -13,8 +13,10 @@ static const char dns_usage[] =
 	"Prints every DNS record DOMAIN needs to receive and send mail through this\n"
 	"server, one per line in zone-file syntax, ready to paste: MX (to [server]\n"
 	"hostname), SPF, the DKIM key records (tern dkim generate), DMARC, and the\n"
-	"SRV records mail clients use to find the server (RFC 6186, RFC 8314); and,\n"
-	"as comments, an MTA-STS record and policy (RFC 8461).\n";
+	"SRV records mail clients use to find the server (RFC 6186, RFC 8314), the\n"
+	"autoconfig and autodiscover host names and the _autodiscover._tcp SRV record\n"
+	"(when [listen] http or https is on); and, as comments, an MTA-STS record and\n"
+	"policy (RFC 8461).\n";
 
 /* RFC 6186 3: a service not offered gets target "." */
 static void
@@ -71,6 +73,18 @@ dns_records(struct cli_ctx *ctx, int argc, char **argv)
 	print_srv(&cfg, domain, "_submissions", SERVICE_SUBMISSIONS);
 	print_srv(&cfg, domain, "_imaps", SERVICE_IMAPS);
 	print_srv(&cfg, domain, "_pop3s", SERVICE_POP3S);
+	print_srv(&cfg, domain, "_submission", SERVICE_SUBMISSION);
+	print_srv(&cfg, domain, "_imap", SERVICE_IMAP);
+	print_srv(&cfg, domain, "_pop3", SERVICE_POP3);
+	/* What Thunderbird (autoconfig.DOMAIN) and Outlook (autodiscover.DOMAIN,
+	 * then the SRV record) look up; the https certificate must name them */
+	if (config_service_listening(&cfg, SERVICE_HTTP) || config_service_listening(&cfg, SERVICE_HTTPS)) {
+		printf("autoconfig.%s. IN CNAME %s.\n", domain, config_client_hostname(&cfg));
+		printf("autodiscover.%s. IN CNAME %s.\n", domain, config_client_hostname(&cfg));
+	}
+	if (config_service_listening(&cfg, SERVICE_HTTPS))
+		printf("_autodiscover._tcp.%s. IN SRV 0 1 %s %s.\n", domain, cfg.listen[SERVICE_HTTPS].port,
+		       config_client_hostname(&cfg));
 	/* MTA-STS (RFC 8461): optional, and it needs an HTTPS server this
 	 * one is not, so a comment the owner can follow */
 	printf("; MTA-STS (RFC 8461), optional: publish the policy below at\n"

@@ -67,6 +67,8 @@ static const char *const service_names[SERVICE_COUNT] = {
 	[SERVICE_SMTP] = "smtp",
 	[SERVICE_SUBMISSION] = "submission",
 	[SERVICE_SUBMISSIONS] = "submissions",
+	[SERVICE_HTTP] = "http",
+	[SERVICE_HTTPS] = "https",
 };
 
 static const char *const plaintext_names[] = {
@@ -99,7 +101,7 @@ config_service_name(enum service s)
 static bool
 service_implicit_tls(enum service s)
 {
-	return s == SERVICE_IMAPS || s == SERVICE_POP3S || s == SERVICE_SUBMISSIONS;
+	return s == SERVICE_IMAPS || s == SERVICE_POP3S || s == SERVICE_SUBMISSIONS || s == SERVICE_HTTPS;
 }
 
 /* Formats "path:line: message" into a malloc'd string. */
@@ -456,6 +458,28 @@ parse_listen(struct listen_config *l, const char *key, const char *value, char *
 	snprintf(l->port, sizeof(l->port), "%u", (unsigned)portnum);
 	l->enabled = true;
 	return 0;
+}
+
+static int
+set_external_hostname(struct tern_config *cfg, const char *key, const char *value, char *msg, size_t msgsize)
+{
+	if (value[0] != '\0' && !valid_hostname(value)) {
+		snprintf(msg, msgsize, "external_hostname \"%s\" is not a valid host name", value);
+		return -1;
+	}
+	return set_string(cfg->external_hostname, sizeof(cfg->external_hostname), key, value, msg, msgsize);
+}
+
+const char *
+config_client_hostname(const struct tern_config *cfg)
+{
+	return cfg->external_hostname[0] != '\0' ? cfg->external_hostname : cfg->hostname;
+}
+
+bool
+config_service_listening(const struct tern_config *cfg, enum service s)
+{
+	return (unsigned)s < SERVICE_COUNT && cfg->listen[s].enabled && config_service_enabled(cfg, s);
 }
 
 static int
@@ -1039,6 +1063,7 @@ set_delivery_retry_max(struct tern_config *cfg, const char *key, const char *val
 
 static const struct config_key config_keys[] = {
 	{ "server", "hostname", set_hostname },
+	{ "server", "external_hostname", set_external_hostname },
 	{ "server", "data_dir", set_data_dir },
 	{ "server", "threads", set_threads },
 	{ "server", "workers", set_workers },
@@ -1058,6 +1083,8 @@ static const struct config_key config_keys[] = {
 	{ "listen", "smtp", set_listen },
 	{ "listen", "submission", set_listen },
 	{ "listen", "submissions", set_listen },
+	{ "listen", "http", set_listen },
+	{ "listen", "https", set_listen },
 	{ "imap", "enabled", set_imap_enabled },
 	{ "pop3", "enabled", set_pop3_enabled },
 	{ "submission", "enabled", set_submission_enabled },
@@ -1334,6 +1361,7 @@ config_print(const struct tern_config *cfg, FILE *out)
 		fprintf(out, " of %s", cfg->path);
 	fprintf(out, "\n\n[server]\n");
 	fprintf(out, "hostname = %s\n", cfg->hostname);
+	print_value(out, "external_hostname", cfg->external_hostname);
 	print_value(out, "data_dir", cfg->data_dir);
 	fprintf(out, "threads = %u\n", cfg->threads);
 	fprintf(out, "workers = %u\n", cfg->workers);

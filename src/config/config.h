@@ -16,6 +16,8 @@ enum service {
 	SERVICE_SMTP,          /* 25, mail from other servers */
 	SERVICE_SUBMISSION,    /* 587, STARTTLS, AUTH required */
 	SERVICE_SUBMISSIONS,   /* 465, implicit TLS, AUTH required */
+	SERVICE_HTTP,          /* autoconfig over plain HTTP; off unless configured */
+	SERVICE_HTTPS,         /* autoconfig, Autodiscover; implicit TLS; off unless configured */
 	SERVICE_COUNT
 };
 
@@ -44,6 +46,7 @@ struct tern_config {
 
 	/* [server] */
 	char hostname[256];             /* default: gethostname() */
+	char external_hostname[256];    /* the name clients use ("" = hostname): autoconfig, Autodiscover */
 	char data_dir[PATH_MAX];        /* default: /var/lib/tern */
 	unsigned threads;               /* event loops; default: number of cores */
 	unsigned workers;               /* threads for blocking work; default 4 */
@@ -179,6 +182,13 @@ const char *config_service_name(enum service s);
 /* true if the service's switch ([imap]/[pop3]/[submission] enabled) is on;
  * the inbound smtp service has no switch. */
 bool config_service_enabled(const struct tern_config *cfg, enum service s);
+
+/* The host name clients are told to connect to: [server]
+ * external_hostname, or hostname when that is empty. */
+const char *config_client_hostname(const struct tern_config *cfg);
+/* true when service s has a [listen] address and its switch is on:
+ * it really listens (tern serve) and clients may be told about it. */
+bool config_service_listening(const struct tern_config *cfg, enum service s);
 
 /* Loads and checks path.  Returns 0, or -1 with a malloc'd
  * "file:line: message" in *error_out (caller frees). */

@@ -94,6 +94,15 @@
 #define DMARC_TAGS_MAX         32     /* RFC 7489 6.3 defines 11 tags */
 #define PSL_FILE_MAX           (4 * 1024 * 1024) /* the Public Suffix List file; Debian's is 240K */
 
+/* HTTP (src/http): autoconfig and Autodiscover requests are small */
+#define HTTP_LINE_MAX          8192   /* RFC 9112 3: servers SHOULD accept request lines of at least 8000 octets */
+#define HTTP_HEADERS_MAX       100    /* header fields per request (nginx allows large_client_header_buffers 4 8k) */
+#define HTTP_HEAD_MAX          32768  /* request line and header section together */
+#define HTTP_BODY_MAX          65536  /* request body (an Autodiscover POST is under 1 KiB) */
+#define HTTP_METHOD_MAX        16     /* the longest registered method is 17 (UPDATEREDIRECTREF); none we serve */
+#define HTTP_TIMEOUT_SEC       60     /* idle keep-alive and slow requests (nginx: client_header_timeout 60 s) */
+#define HTTP_REQUESTS_MAX      1000   /* requests per connection (nginx keepalive_requests) */
+
 /* DNS (src/dns) */
 #define DNS_NAME_MAX           253    /* RFC 1035 2.3.4: 255 octets on the wire, presentation form without the dot */
 #define DNS_MX_MAX             32     /* MX records kept per domain, the most preferred (more are dropped) */

@@ -22,6 +22,7 @@
 #include <openssl/ssl.h>
 
 #include "auth/auth.h"
+#include "http/http.h"
 #include "imap/imap.h"
 #include "imap/imap_session.h"
 #include "lib/conn.h"
@@ -88,6 +89,9 @@ handler_for(enum service s)
 	case SERVICE_IMAP:
 	case SERVICE_IMAPS:
 		return &imap_conn_handler;
+	case SERVICE_HTTP:
+	case SERVICE_HTTPS:
+		return &http_conn_handler;
 	default:
 		return NULL;
 	}
@@ -353,7 +357,7 @@ open_listeners(struct server *srv)
 		l->implicit_tls = lc->implicit_tls;
 		srv->nlisteners++;
 		log_info("listening service=%s address=%s:%s tls=%s", name, lc->host, lc->port,
-		         lc->implicit_tls ? "implicit" : srv->tls != NULL ? "starttls" : "none");
+		         lc->implicit_tls ? "implicit" : srv->tls != NULL && s != SERVICE_HTTP ? "starttls" : "none");
 	}
 	return 0;
 }

@@ -18,7 +18,8 @@ import traceback
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TERN = os.environ.get("TERN_BIN", os.path.join(ROOT, "build", "tern"))
-SERVICES = ["pop3", "pop3s", "smtp", "submission", "submissions", "imap", "imaps"]
+SERVICES = ["pop3", "pop3s", "smtp", "submission", "submissions", "imap", "imaps", "http", "https"]
+TLS_SERVICES = ("pop3s", "submissions", "imaps", "https")
 PASSWORD = "correct horse battery"
 
 
@@ -98,7 +99,7 @@ class Server:
         self.dir = tempfile.mkdtemp(prefix="tern-e2e-")
         self.data = os.path.join(self.dir, "data")
         self.conf = os.path.join(self.dir, "tern.conf")
-        services = SERVICES if tls else [s for s in SERVICES if s not in ("pop3s", "submissions", "imaps")]
+        services = SERVICES if tls else [s for s in SERVICES if s not in TLS_SERVICES]
         self.ports = dict(zip(services, free_ports(len(services))))
         self.hosts = {}
         for service, (host, port) in (listen or {}).items():

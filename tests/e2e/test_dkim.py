@@ -42,6 +42,7 @@ class Fixture:
         with open(self.conf, "w") as f:
             f.write("[server]\nhostname = mail.example.test\ndata_dir = %s\n[tls]\ncert = %s\nkey = %s\n"
                     "[listen]\nsubmissions = 127.0.0.1:4465\nimaps = 127.0.0.1:4993\npop3s = \n"
+                    "https = 127.0.0.1:4443\n"
                     % (self.data, cert, key))
 
     def tern(self, *args, check=True):
@@ -214,13 +215,19 @@ def dns_records(fx):
     assert out[4] == "_submissions._tcp.example.org. IN SRV 0 1 4465 mail.example.test.", out[4]
     assert out[5] == "_imaps._tcp.example.org. IN SRV 0 1 4993 mail.example.test.", out[5]
     assert out[6] == "_pop3s._tcp.example.org. IN SRV 0 0 0 .", out[6]   # not offered: RFC 6186 3
+    assert out[7:10] == ["_submission._tcp.example.org. IN SRV 0 0 0 .", "_imap._tcp.example.org. IN SRV 0 0 0 .",
+                         "_pop3._tcp.example.org. IN SRV 0 0 0 ."], out[7:10]
+    # what Thunderbird and Outlook look up (issue 12)
+    assert out[10:13] == ["autoconfig.example.org. IN CNAME mail.example.test.",
+                          "autodiscover.example.org. IN CNAME mail.example.test.",
+                          "_autodiscover._tcp.example.org. IN SRV 0 1 4443 mail.example.test."], out[10:13]
     line = generate(fx, "example.org", "--selector", "s1")
     out = fx.tern("dns", "records", "example.org").stdout.decode().strip().split("\n")
-    assert out[2] == line and len(out) == 16, out
+    assert out[2] == line and len(out) == 22, out
     # MTA-STS (RFC 8461): a commented record and policy at the end
-    assert out[7].startswith("; MTA-STS (RFC 8461)"), out[7]
+    assert out[13].startswith("; MTA-STS (RFC 8461)"), out[13]
     assert '; _mta-sts.example.org. IN TXT "v=STSv1; id=1"' in out, out
-    assert ";   mx: mail.example.test" in out and all(x.startswith(";") for x in out[7:]), out
+    assert ";   mx: mail.example.test" in out and all(x.startswith(";") for x in out[13:]), out
     r = fx.tern("dns", "records", "bad/domain", check=False)
     assert r.returncode == 1 and r.stderr
 

@@ -274,6 +274,18 @@ test_listen(void)
 	test_assert_streq(cfg.listen[SERVICE_IMAP].port, "143");
 	test_assert_inteq(parse("[listen]\nsmtp = [::ffff:127.0.0.1]:25\n", &error), 0);
 	test_assert_streq(cfg.listen[SERVICE_SMTP].host, "::ffff:127.0.0.1");
+	/* http and https: off unless configured; clients are told
+	 * external_hostname when it is set */
+	test_assert_inteq(parse("[server]\nhostname = mx.example.test\n", &error), 0);
+	test_assert(!cfg.listen[SERVICE_HTTP].enabled && !cfg.listen[SERVICE_HTTPS].enabled);
+	test_assert(cfg.listen[SERVICE_HTTPS].implicit_tls && !cfg.listen[SERVICE_HTTP].implicit_tls);
+	test_assert_streq(config_client_hostname(&cfg), "mx.example.test");
+	test_assert_inteq(parse("[server]\nhostname = mx.example.test\nexternal_hostname = mail.example.test\n"
+	                        "[listen]\nhttp = 0.0.0.0:8080\n", &error), 0);
+	test_assert_streq(config_client_hostname(&cfg), "mail.example.test");
+	test_assert(config_service_listening(&cfg, SERVICE_HTTP));
+	test_assert(!config_service_listening(&cfg, SERVICE_HTTPS));
+	test_assert_streq(cfg.listen[SERVICE_HTTP].port, "8080");
 	test_assert(error == NULL);
 	expect_error("[listen]\nimap = ::1:143\n", 2, "brackets");
 	expect_error("[listen]\nimap = [::1]143\n", 2, "[address]:port");
@@ -301,7 +313,9 @@ test_errors(void)
 	test_begin("config: errors name file and line");
 	expect_error("[server]\nhostname = x\n[bogus]\nfoo = 1\n", 3, "unknown section [bogus]");
 	expect_error("[server]\n# c\nnope = 1\n", 3, "unknown key \"nope\" in [server]");
-	expect_error("[listen]\nhttp = 127.0.0.1:80\n", 2, "unknown key");
+	expect_error("[listen]\ngopher = 127.0.0.1:70\n", 2, "unknown key");
+	expect_error("[listen]\nhttp = 127.0.0.1:80\nhttps = 127.0.0.1:443\n", 3, "https is a TLS listener");
+	expect_error("[server]\nexternal_hostname = a..b\n", 2, "external_hostname");
 	expect_error("[server]\nthreads = 0\n", 2, "between 1 and 64");
 	expect_error("[server]\nthreads = 65\n", 2, "between 1 and 64");
 	expect_error("[server]\nthreads = two\n", 2, "must be a number");
@@ -452,6 +466,8 @@ test_service_names(void)
 	test_begin("config: service names");
 	test_assert_streq(config_service_name(SERVICE_IMAP), "imap");
 	test_assert_streq(config_service_name(SERVICE_SUBMISSIONS), "submissions");
+	test_assert_streq(config_service_name(SERVICE_HTTP), "http");
+	test_assert_streq(config_service_name(SERVICE_HTTPS), "https");
 	test_assert_streq(config_service_name(SERVICE_COUNT), "?");
 	test_end();
 }

@@ -1,0 +1,361 @@
+/* HTTP sessions on a connection (lib/conn.h): requests parsed by
+ * http_parse.h, answered in order (keep-alive and pipelining), each
+ * response with a Content-Length.
+ *
+ * Flow: conn calls http_input() when bytes are buffered.  The loop looks
+ * for a whole request head, then for its body, answers it, consumes it
+ * and goes on with the next buffered request.  A malformed request gets
+ * its status with "Connection: close" and the connection closes: its
+ * framing cannot be trusted any more (RFC 9112 2.2).  A client that sends
+ * without reading the responses is paused above NET_OUTPUT_HIGH.
+ *
+ * What is served (http_docs.h):
+ *   /.well-known/autoconfig/mail/config-v1.1.xml, /mail/config-v1.1.xml
+ *   /autodiscover/autodiscover.xml (POST, and GET for probes)
+ *   /autodiscover/autodiscover.json (?Email=...&Protocol=AutodiscoverV1,
+ *     or /autodiscover/autodiscover.json/v1.0/ADDRESS?Protocol=...)
+ *   /healthz
+ * Plain HTTP serves autoconfig (Thunderbird's fallback) and /healthz, and
+ * redirects everything else to https when https listens. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "http/http.h"
+#include "http/http_docs.h"
+#include "http/http_parse.h"
+#include "lib/limits.h"
+#include "lib/log.h"
+#include "lib/xalloc.h"
+#include "server/listener.h"
+
+struct http_session {
+	struct conn *c;
+	const struct tern_config *cfg;
+	enum service service;
+	struct http_scan scan;          /* looking for the current request's head */
+	size_t head_len;                /* 0 until the head is complete */
+	bool continue_sent;             /* 100 Continue for this request */
+	bool output_paused;
+	unsigned requests;
+};
+
+/* What one response says. */
+struct http_reply {
+	int status;
+	const char *type;               /* Content-Type, or NULL without a body */
+	struct buf body;
+	char extra[1024];               /* more header fields, CRLF after each */
+	bool close;
+};
+
+static void
+reply_text(struct http_reply *r, int status, const char *text)
+{
+	r->status = status;
+	r->type = "text/plain; charset=utf-8";
+	buf_reset(&r->body);
+	buf_printf(&r->body, "%s\n", text);
+}
+
+/* Writes r; head: no body, its length still given (RFC 9110 9.3.2). */
+static void
+send_reply(struct http_session *s, struct http_reply *r, bool head)
+{
+	char date[64];
+	time_t now = time(NULL);
+	struct tm tm;
+
+	gmtime_r(&now, &tm);
+	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+	conn_printf(s->c, "HTTP/1.1 %d %s\r\nDate: %s\r\nServer: Tern\r\nContent-Length: %zu\r\n", r->status,
+	            http_reason(r->status), date, r->body.len);
+	if (r->type != NULL)
+		conn_printf(s->c, "Content-Type: %s\r\n", r->type);
+	if (r->status == 200)
+		conn_puts(s->c, "Cache-Control: no-store\r\n");
+	conn_puts(s->c, r->extra);
+	conn_puts(s->c, r->close ? "Connection: close\r\n\r\n" : "\r\n");
+	if (!head && r->body.len > 0)
+		conn_write(s->c, r->body.data, r->body.len);
+}
+
+/* A request that cannot be parsed: its status, then close. */
+static void
+fail(struct http_session *s, int status, const char *why)
+{
+	struct http_reply r = { .close = true };
+
+	log_info("http %s bad request peer=%s status=%d reason=\"%s\"", conn_id(s->c), conn_peer_addr(s->c), status,
+	         why);
+	reply_text(&r, status, http_reason(status));
+	send_reply(s, &r, false);
+	buf_free(&r.body);
+	conn_close(s->c);
+}
+
+static bool
+method_is(const struct http_request *req, const char *m)
+{
+	return strcmp(req->method, m) == 0;
+}
+
+/* Methods RFC 9110 defines that no resource here allows: 405; others 501. */
+static void
+bad_method(const struct http_request *req, struct http_reply *r, const char *allow)
+{
+	static const char *const known[] = { "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH", "POST" };
+
+	for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++) {
+		if (method_is(req, known[i])) {
+			reply_text(r, 405, "Method Not Allowed");
+			snprintf(r->extra, sizeof(r->extra), "Allow: %s\r\n", allow);
+			return;
+		}
+	}
+	reply_text(r, 501, "Not Implemented");
+}
+
+static bool
+is_get(const struct http_request *req)
+{
+	return method_is(req, "GET") || method_is(req, "HEAD");
+}
+
+static void
+autodiscover_json(struct http_session *s, const struct http_request *req, const char *path_address,
+                  struct http_reply *r)
+{
+	char protocol[64], base[DOMAIN_MAX + 32];
+
+	r->type = "application/json; charset=utf-8";
+	if (http_query_get(req->query, "Protocol", protocol, sizeof(protocol)) == 0 &&
+	    strcasecmp(protocol, "AutodiscoverV1") == 0 && http_https_base(s->cfg, base, sizeof(base))) {
+		r->status = 200;
+		buf_puts(&r->body, "{\"Protocol\":\"AutodiscoverV1\",\"Url\":\"");
+		http_json_escape(&r->body, base);
+		buf_puts(&r->body, "/autodiscover/autodiscover.xml\"}\n");
+		return;
+	}
+	/* what Exchange answers for a protocol it does not serve */
+	r->status = 404;
+	buf_puts(&r->body, "{\"ErrorCode\":\"InvalidProtocol\",\"ErrorMessage\":\"The given protocol value is "
+	                   "invalid. Supported values are 'AutodiscoverV1'.\"}\n");
+}
+
+static bool
+is_autoconfig(const char *path)
+{
+	return strcmp(path, "/.well-known/autoconfig/mail/config-v1.1.xml") == 0 ||
+	       strcmp(path, "/mail/config-v1.1.xml") == 0;
+}
+
+#define JSON_PATH "/autodiscover/autodiscover.json"
+
+static void
+route(struct http_session *s, const struct http_request *req, const char *body, size_t body_len,
+      struct http_reply *r)
+{
+	const char *path = req->path;
+	char address[ADDRESS_MAX + 1], base[DOMAIN_MAX + 32];
+
+	if (strcmp(path, "/healthz") == 0) {
+		if (is_get(req))
+			reply_text(r, 200, "ok");
+		else
+			bad_method(req, r, "GET, HEAD");
+		return;
+	}
+	if (is_autoconfig(path)) {
+		if (!is_get(req)) {
+			bad_method(req, r, "GET, HEAD");
+			return;
+		}
+		r->status = 200;
+		r->type = "application/xml; charset=utf-8";
+		http_autoconfig(s->cfg, http_query_get(req->query, "emailaddress", address, sizeof(address)) == 0
+		                ? address : NULL, &r->body);
+		return;
+	}
+	if (s->service == SERVICE_HTTP && http_https_base(s->cfg, base, sizeof(base))) {
+		r->status = 301;
+		snprintf(r->extra, sizeof(r->extra), "Location: %s%s%s%s\r\n", base, path, req->query[0] ? "?" : "",
+		         req->query);
+		reply_text(r, 301, "Moved Permanently");
+		return;
+	}
+	if (strcasecmp(path, "/autodiscover/autodiscover.xml") == 0) {
+		r->type = "application/xml; charset=utf-8";
+		r->status = 200;
+		if (method_is(req, "POST")) {
+			if (http_autodiscover_request(body, body_len, address, sizeof(address)) == 0)
+				http_autodiscover(s->cfg, address, &r->body);
+			else
+				http_autodiscover_error(&r->body);
+		} else if (is_get(req)) {
+			bool given = http_query_get(req->query, "Email", address, sizeof(address)) == 0 &&
+			             http_address_ok(address);
+
+			http_autodiscover(s->cfg, given ? address : NULL, &r->body);
+		} else {
+			bad_method(req, r, "GET, HEAD, POST");
+		}
+		return;
+	}
+	if (strncasecmp(path, JSON_PATH, strlen(JSON_PATH)) == 0 &&
+	    (path[strlen(JSON_PATH)] == '\0' || path[strlen(JSON_PATH)] == '/')) {
+		if (is_get(req))
+			autodiscover_json(s, req, path + strlen(JSON_PATH), r);
+		else
+			bad_method(req, r, "GET, HEAD");
+		return;
+	}
+	reply_text(r, 404, "Not Found");
+}
+
+/* Takes the next buffered request and answers it.  false: wait for more
+ * input (or the connection is closing). */
+static bool
+next_request(struct http_session *s)
+{
+	struct buf *in = conn_input(s->c);
+	struct http_request *req;
+	struct http_reply r = { 0 };
+	size_t head_len;
+	int status;
+	const char *error;
+
+	if (s->head_len == 0) {
+		int rc = http_head_end(in->data, in->len, &s->scan, &head_len, &status);
+
+		if (rc == 0)
+			return false;
+		if (rc < 0) {
+			fail(s, status, status == 414 ? "request line too long" : "request head too long");
+			return false;
+		}
+		s->head_len = head_len;
+	}
+	req = xmalloc(sizeof(*req));
+	if (http_parse_head(in->data, s->head_len, req, &status, &error) == -1) {
+		fail(s, status, error);
+		goto done;
+	}
+	if (in->len - s->head_len < req->content_length) {
+		/* RFC 9110 10.1.1: the client waits for this before the body */
+		if (req->expect_continue && req->version == 11 && !s->continue_sent) {
+			conn_puts(s->c, "HTTP/1.1 100 Continue\r\n\r\n");
+			s->continue_sent = true;
+		}
+		goto done;
+	}
+	s->requests++;
+	route(s, req, in->data + s->head_len, (size_t)req->content_length, &r);
+	r.close = !req->keep_alive || s->requests >= HTTP_REQUESTS_MAX;
+	log_debug("http %s %s %s status=%d", conn_id(s->c), req->method, req->path, r.status);
+	send_reply(s, &r, method_is(req, "HEAD"));
+	buf_free(&r.body);
+	conn_consume(s->c, s->head_len + (size_t)req->content_length);
+	conn_progress(s->c);
+	memset(&s->scan, 0, sizeof(s->scan));
+	s->head_len = 0;
+	s->continue_sent = false;
+	if (r.close) {
+		conn_close(s->c);
+		goto done;
+	}
+	free(req);
+	return true;
+done:
+	free(req);
+	return false;
+}
+
+static void
+http_input(void *arg)
+{
+	struct http_session *s = arg;
+
+	while (!s->output_paused && !conn_closing(s->c)) {
+		if (conn_output_pending(s->c) >= NET_OUTPUT_HIGH) {
+			s->output_paused = true;
+			conn_pause(s->c);
+			return;
+		}
+		if (!next_request(s))
+			return;
+	}
+}
+
+static void
+http_drained(void *arg)
+{
+	struct http_session *s = arg;
+
+	if (s->output_paused) {
+		s->output_paused = false;
+		conn_resume(s->c);
+	}
+}
+
+/* Idle: a keep-alive connection closes without a word; one in the middle
+ * of a request gets 408 (RFC 9110 15.5.9). */
+static void
+http_timeout(void *arg)
+{
+	struct http_session *s = arg;
+
+	if (conn_input(s->c)->len > 0)
+		fail(s, 408, "timeout");
+	else
+		conn_close(s->c);
+}
+
+static void *
+http_open(struct conn *c, void *listener_arg)
+{
+	const struct listener_ctx *l = listener_arg;
+	struct http_session *s = xcalloc(1, sizeof(*s));
+
+	s->c = c;
+	s->cfg = l->cfg;
+	s->service = l->service;
+	conn_set_timeout(c, HTTP_TIMEOUT_SEC);
+	log_debug("http %s connect peer=%s service=%s tls=%s", conn_id(c), conn_peer_addr(c),
+	          config_service_name(s->service), conn_tls_active(c) ? "yes" : "no");
+	return s;
+}
+
+static void
+http_close(void *arg)
+{
+	struct http_session *s = arg;
+
+	log_debug("http %s disconnect peer=%s requests=%u", conn_id(s->c), conn_peer_addr(s->c), s->requests);
+	free(s);
+}
+
+/* Refused at accept (server.c); only on plain HTTP: the https listener
+ * closes without a handshake. */
+static size_t
+http_refusal(const void *listener_arg, const char *why, char *out, size_t size)
+{
+	int n = snprintf(out, size,
+	                 "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nContent-Length: %zu\r\n"
+	                 "Connection: close\r\n\r\n%s\n",
+	                 strlen(why) + 1, why);
+
+	return n > 0 && (size_t)n < size ? (size_t)n : 0;
+}
+
+const struct conn_handler http_conn_handler = {
+	.name = "http",
+	.open = http_open,
+	.input = http_input,
+	.drained = http_drained,
+	.timeout = http_timeout,
+	.close = http_close,
+	.refusal = http_refusal,
+};
