@@ -19,7 +19,8 @@ KEY_LINE = re.compile(r"^#([a-z0-9_]+) = ?(.*)$")
 # shows an example value instead (and says so).
 EXAMPLES = {("server", "hostname"), ("server", "threads"), ("tls", "cert"), ("tls", "key"),
             ("listen", "smtp"), ("listen", "submission"), ("listen", "submissions"),
-            ("listen", "pop3"), ("listen", "pop3s"), ("listen", "imap"), ("listen", "imaps")}
+            ("listen", "pop3"), ("listen", "pop3s"), ("listen", "imap"), ("listen", "imaps"),
+            ("listen", "http"), ("listen", "https")}
 
 suite = Suite()
 
