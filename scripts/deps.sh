@@ -21,6 +21,7 @@ ca-certificates
 postfix
 nsd ldnsutils
 mandoc
+python3-prometheus-client
 "
 # Why each one: README.md, section "Dependencies".
 

@@ -11,6 +11,7 @@
 
 #include "auth/penalty_private.h"
 #include "lib/log.h"
+#include "lib/metrics.h"
 #include "lib/xalloc.h"
 
 void
@@ -546,6 +547,7 @@ penalty_record(struct penalty *p, const char *addr, const char *account, bool su
 		char text[PENALTY_SOURCE_MAX];
 
 		pen_format(nb[i].addr, nb[i].prefix, text, sizeof(text));
+		metrics_penalty_block();
 		log_warnx("penalty blocked source=%s until=%lld reason=\"%s\"", text, (long long)nb[i].until,
 		          pen_why_text(nb[i].why));
 		if (p->db != NULL)

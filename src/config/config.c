@@ -47,6 +47,7 @@
 #define CONFIG_DEFAULT_USERIP_POP3 10
 #define CONFIG_DEFAULT_UNAUTH     5000
 #define CONFIG_DEFAULT_CMDS_PREAUTH 20
+#define CONFIG_DEFAULT_METRICS_ALLOW "127.0.0.1/8, ::1"
 #define CONFIG_DEFAULT_AUTH_TIMEOUT 60   /* AUTH_PREAUTH_TIMEOUT_SEC: Dovecot's login processes allow a minute */
 #define CONFIG_DEFAULT_BYTES_PREAUTH (64 * 1024)
 #define CONFIG_BYTES_PREAUTH_MAX  (1024ULL * 1024 * 1024)
@@ -174,6 +175,7 @@ config_defaults(struct tern_config *cfg, const char *path)
 	}
 
 	cfg->imap_enabled = true;
+	str_lcpy(cfg->http.metrics_allow, CONFIG_DEFAULT_METRICS_ALLOW, sizeof(cfg->http.metrics_allow));
 	cfg->pop3_enabled = true;
 	cfg->submission_enabled = true;
 	cfg->inbound.checks = true;
@@ -674,12 +676,13 @@ BRUTEFORCE_SETTER(block_time, 1, 30 * 86400)
 BRUTEFORCE_SETTER(good_time, 0, 365 * 86400)
 BRUTEFORCE_SETTER(max_tracked, 64, 100000000)
 
+/* A list of addresses and networks ("192.0.2.0/24, ::1") into dst. */
 static int
-set_bf_allow(struct tern_config *cfg, const char *key, const char *value, char *msg, size_t msgsize)
+set_networks(char *dst, size_t dstsize, const char *key, const char *value, char *msg, size_t msgsize)
 {
-	char copy[sizeof(cfg->bruteforce.allow)], *tok, *save = NULL;
+	char copy[1024], *tok, *save = NULL;
 
-	if (set_string(cfg->bruteforce.allow, sizeof(cfg->bruteforce.allow), key, value, msg, msgsize) != 0)
+	if (set_string(dst, dstsize, key, value, msg, msgsize) != 0)
 		return -1;
 	str_lcpy(copy, value, sizeof(copy));
 	for (tok = strtok_r(copy, ", \t", &save); tok != NULL; tok = strtok_r(NULL, ", \t", &save)) {
@@ -687,11 +690,41 @@ set_bf_allow(struct tern_config *cfg, const char *key, const char *value, char *
 		unsigned prefix;
 
 		if (penalty_parse_cidr(tok, addr, &prefix) != 0) {
-			snprintf(msg, msgsize, "allow: \"%s\" is not an address or network", tok);
+			snprintf(msg, msgsize, "%s: \"%s\" is not an address or network", key, tok);
 			return -1;
 		}
 	}
 	return 0;
+}
+
+static int
+set_bf_allow(struct tern_config *cfg, const char *key, const char *value, char *msg, size_t msgsize)
+{
+	return set_networks(cfg->bruteforce.allow, sizeof(cfg->bruteforce.allow), key, value, msg, msgsize);
+}
+
+static int
+set_metrics_allow(struct tern_config *cfg, const char *key, const char *value, char *msg, size_t msgsize)
+{
+	return set_networks(cfg->http.metrics_allow, sizeof(cfg->http.metrics_allow), key, value, msg, msgsize);
+}
+
+static int
+set_metrics_token(struct tern_config *cfg, const char *key, const char *value, char *msg, size_t msgsize)
+{
+	for (const char *p = value; *p != '\0'; p++) {
+		if ((unsigned char)*p <= 0x20 || (unsigned char)*p >= 0x7f) {
+			snprintf(msg, msgsize, "%s: only printable ASCII without spaces", key);
+			return -1;
+		}
+	}
+	return set_string(cfg->http.metrics_token, sizeof(cfg->http.metrics_token), key, value, msg, msgsize);
+}
+
+static int
+set_metrics_http(struct tern_config *cfg, const char *key, const char *value, char *msg, size_t msgsize)
+{
+	return set_bool(&cfg->http.metrics_http, key, value, msg, msgsize);
 }
 
 static int
@@ -1103,6 +1136,9 @@ static const struct config_key config_keys[] = {
 	{ "bruteforce", "good_time", set_bf_good_time },
 	{ "bruteforce", "max_tracked", set_bf_max_tracked },
 	{ "bruteforce", "allow", set_bf_allow },
+	{ "http", "metrics_token", set_metrics_token },
+	{ "http", "metrics_allow", set_metrics_allow },
+	{ "http", "metrics_http", set_metrics_http },
 	{ "oauth", "issuer", set_oauth_issuer },
 	{ "oauth", "audience", set_oauth_audience },
 	{ "oauth", "user_claim", set_oauth_user_claim },
@@ -1413,6 +1449,11 @@ config_print(const struct tern_config *cfg, FILE *out)
 	fprintf(out, "good_time = %u\n", cfg->bruteforce.good_time);
 	fprintf(out, "max_tracked = %u\n", cfg->bruteforce.max_tracked);
 	print_value(out, "allow", cfg->bruteforce.allow);
+
+	fprintf(out, "\n[http]\n");
+	print_value(out, "metrics_token", cfg->http.metrics_token);
+	print_value(out, "metrics_allow", cfg->http.metrics_allow);
+	fprintf(out, "metrics_http = %s\n", cfg->http.metrics_http ? "yes" : "no");
 
 	fprintf(out, "\n[oauth]\n");
 	print_value(out, "issuer", cfg->oauth.issuer);

@@ -111,6 +111,16 @@ struct tern_config {
 		char allow[1024];
 	} bruteforce;
 
+	/* [http]: who may read GET /metrics (src/http/http_metrics.c).  A
+	 * peer in metrics_allow needs nothing; any other needs the bearer
+	 * token, when one is set.  Plain http serves metrics only with
+	 * metrics_http. */
+	struct {
+		char metrics_token[256];        /* "" = no token: only metrics_allow */
+		char metrics_allow[1024];       /* CIDRs/addresses; default loopback */
+		bool metrics_http;              /* default no */
+	} http;
+
 	/* [limits] */
 	uint64_t max_message_size;      /* default 50M */
 	unsigned max_recipients;        /* default SMTP_RCPT_MAX */

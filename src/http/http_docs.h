@@ -35,4 +35,19 @@ void http_autodiscover_error(struct buf *out);
  * false when https does not listen. */
 bool http_https_base(const struct tern_config *cfg, char *out, size_t size);
 
+/* Apple configuration profile (a .mobileconfig plist with one
+ * com.apple.mail.managed payload) for address (http_address_ok), with
+ * the IMAP and submission ports autoconfig would offer first; unsigned.
+ * Returns 0, or -1 (nothing appended) when no IMAP or no submission port
+ * can be offered. */
+int http_mobileconfig(const struct tern_config *cfg, const char *address, struct buf *out);
+
+/* Whether peer (an address as text) may read /metrics with the given
+ * Authorization header (or NULL): 200, 401 (a token is configured and
+ * was not given, or not this one) or 403 (no token configured and peer
+ * not in [http] metrics_allow). */
+int http_metrics_access(const struct tern_config *cfg, const char *peer, const char *authorization);
+/* The Prometheus text (format 0.0.4) of lib/metrics.h. */
+void http_metrics(struct buf *out);
+
 #endif

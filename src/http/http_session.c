@@ -14,9 +14,12 @@
  *   /autodiscover/autodiscover.xml (POST, and GET for probes)
  *   /autodiscover/autodiscover.json (?Email=...&Protocol=AutodiscoverV1,
  *     or /autodiscover/autodiscover.json/v1.0/ADDRESS?Protocol=...)
+ *   /apple.mobileconfig?emailaddress=... (Apple configuration profile)
+ *   /metrics (Prometheus; [http] metrics_allow and metrics_token)
  *   /healthz
- * Plain HTTP serves autoconfig (Thunderbird's fallback) and /healthz, and
- * redirects everything else to https when https listens. */
+ * Plain HTTP serves autoconfig (Thunderbird's fallback), /healthz and,
+ * with [http] metrics_http, /metrics, and redirects everything else to
+ * https when https listens. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -145,6 +148,51 @@ autodiscover_json(struct http_session *s, const struct http_request *req, const 
 	                   "invalid. Supported values are 'AutodiscoverV1'.\"}\n");
 }
 
+/* GET /metrics: the peer must be in metrics_allow or show the token. */
+static void
+metrics(struct http_session *s, const struct http_request *req, struct http_reply *r)
+{
+	int status;
+
+	if (!is_get(req)) {
+		bad_method(req, r, "GET, HEAD");
+		return;
+	}
+	status = http_metrics_access(s->cfg, conn_peer_addr(s->c), http_header_get(req, "Authorization"));
+	if (status != 200) {
+		log_info("http %s metrics refused peer=%s status=%d", conn_id(s->c), conn_peer_addr(s->c), status);
+		reply_text(r, status, http_reason(status));
+		if (status == 401)
+			snprintf(r->extra, sizeof(r->extra), "WWW-Authenticate: Bearer realm=\"tern metrics\"\r\n");
+		return;
+	}
+	r->status = 200;
+	r->type = "text/plain; version=0.0.4; charset=utf-8";
+	http_metrics(&r->body);
+}
+
+static void
+mobileconfig(struct http_session *s, const struct http_request *req, struct http_reply *r)
+{
+	char address[ADDRESS_MAX + 1];
+
+	if (!is_get(req)) {
+		bad_method(req, r, "GET, HEAD");
+		return;
+	}
+	if (http_query_get(req->query, "emailaddress", address, sizeof(address)) != 0 || !http_address_ok(address)) {
+		reply_text(r, 400, "emailaddress=ADDRESS is required");
+		return;
+	}
+	if (http_mobileconfig(s->cfg, address, &r->body) == -1) {
+		reply_text(r, 404, "No IMAP or submission port to configure");
+		return;
+	}
+	r->status = 200;
+	r->type = "application/x-apple-aspen-config";
+	snprintf(r->extra, sizeof(r->extra), "Content-Disposition: attachment; filename=\"mail.mobileconfig\"\r\n");
+}
+
 static bool
 is_autoconfig(const char *path)
 {
@@ -179,11 +227,19 @@ route(struct http_session *s, const struct http_request *req, const char *body, 
 		                ? address : NULL, &r->body);
 		return;
 	}
+	if (strcmp(path, "/metrics") == 0 && (s->service == SERVICE_HTTPS || s->cfg->http.metrics_http)) {
+		metrics(s, req, r);
+		return;
+	}
 	if (s->service == SERVICE_HTTP && http_https_base(s->cfg, base, sizeof(base))) {
 		r->status = 301;
 		snprintf(r->extra, sizeof(r->extra), "Location: %s%s%s%s\r\n", base, path, req->query[0] ? "?" : "",
 		         req->query);
 		reply_text(r, 301, "Moved Permanently");
+		return;
+	}
+	if (strcmp(path, "/apple.mobileconfig") == 0) {
+		mobileconfig(s, req, r);
 		return;
 	}
 	if (strcasecmp(path, "/autodiscover/autodiscover.xml") == 0) {

@@ -21,6 +21,7 @@
 #include "imap/imap_session.h"
 #include "lib/arena.h"
 #include "lib/log.h"
+#include "lib/metrics.h"
 #include "lib/name_count.h"
 #include "lib/str.h"
 #include "lib/xalloc.h"
@@ -254,6 +255,7 @@ log_attempt(struct imap_session *s, const char *mech, const char *user, const ch
 		safe[i] = (unsigned char)user[i] < 0x20 || user[i] == '"' || (unsigned char)user[i] == 0x7f
 		          ? '?' : user[i];
 	safe[i] = '\0';
+	metrics_login(METRICS_PROTO_IMAP, strcmp(result, "ok") == 0);
 	log_info("imap %s login user=\"%s\" peer=%s mech=%s tls=%s result=%s reason=\"%s\"", conn_id(s->c), safe,
 	         conn_peer_addr(s->c), mech, conn_tls_active(s->c) ? "yes" : "no", result,
 	         reason != NULL ? reason : "");

@@ -24,6 +24,7 @@
 #include "lib/conn.h"
 #include "lib/limits.h"
 #include "lib/log.h"
+#include "lib/metrics.h"
 #include "lib/str.h"
 #include "lib/tls.h"
 #include "lib/xalloc.h"
@@ -379,6 +380,8 @@ ssl_fail(struct conn *c, int err, const char *what)
 
 	if (e != 0)
 		ERR_error_string_n(e, buf, sizeof(buf));
+	if (c->state == CONN_HANDSHAKE && !c->tls_client)
+		metrics_tls_handshake(false);
 	if (c->state == CONN_HANDSHAKE)
 		log_info("%s %s tls handshake failed peer=%s err=%d %s", c->h->name, c->id, c->peer, err, buf);
 	ERR_clear_error();
@@ -525,6 +528,8 @@ do_handshake(struct conn *c)
 	if (r == 1) {
 		c->state = CONN_OPEN;
 		c->ssl_want_write = false;
+		if (!c->tls_client)
+			metrics_tls_handshake(true);
 		log_debug("%s %s tls established %s", c->h->name, c->id, conn_tls_description(c));
 		if (c->tls_client && c->h->tls_ready != NULL) {
 			c->depth++;
@@ -1301,6 +1306,8 @@ idle_fired(void *arg)
 		mark_dead(c, NULL);
 	} else if (c->state == CONN_HANDSHAKE || !c->opened) {
 		log_info("%s %s tls handshake timeout peer=%s", c->h->name, c->id, c->peer);
+		if (!c->tls_client && c->ssl != NULL)
+			metrics_tls_handshake(false);
 		mark_dead(c, NULL);
 	} else if (stalled) {
 		log_info("%s %s closed peer=%s reason=send-timeout pending=%zu", c->h->name, c->id, c->peer,

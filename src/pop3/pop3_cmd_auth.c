@@ -13,6 +13,7 @@
 #include "auth/sasl_oauth.h"
 #include "directory/directory.h"
 #include "lib/log.h"
+#include "lib/metrics.h"
 #include "lib/name_count.h"
 #include "lib/str.h"
 #include "lib/xalloc.h"
@@ -62,6 +63,7 @@ log_attempt(struct pop3_session *s, const char *mech, const char *user, const ch
 	char safe[AUTH_USER_MAX + 1];
 
 	pop3_log_safe(user, strlen(user), safe, sizeof(safe));
+	metrics_login(METRICS_PROTO_POP3, strcmp(result, "ok") == 0);
 	log_info("pop3 %s login user=\"%s\" peer=%s mech=%s tls=%s result=%s reason=\"%s\"", conn_id(s->c),
 	         safe, conn_peer_addr(s->c), mech, conn_tls_active(s->c) ? "yes" : "no", result,
 	         reason != NULL ? reason : "");

@@ -29,6 +29,7 @@
 #include "lib/conn.h"
 #include "lib/evloop.h"
 #include "lib/log.h"
+#include "lib/metrics.h"
 #include "lib/xalloc.h"
 #include "mailauth/dkim.h"
 #include "queue/queue_dsn.h"
@@ -47,6 +48,22 @@ static struct qentry *table[QR_HASH_SIZE];
 static struct qentry *all;
 static struct qentry **heap;
 static size_t heap_n, heap_cap;
+/* For metrics: entries in the table, the oldest queued_at among them and
+ * how many share it (a walk finds the next oldest only when the last of
+ * those leaves). */
+static size_t n_entries, n_oldest;
+static int64_t oldest_queued_at;
+
+static void
+oldest_add(int64_t at)
+{
+	if (n_oldest == 0 || at < oldest_queued_at) {
+		oldest_queued_at = at;
+		n_oldest = 1;
+	} else if (at == oldest_queued_at) {
+		n_oldest++;
+	}
+}
 static struct evloop_timer *timer;
 static int64_t timer_at;
 static int inotify_fd = -1;
@@ -202,6 +219,12 @@ entry_free(struct qentry *e)
 	free(e->mail_params);
 	free(e->mail_from);
 	free(e->dkim);
+	n_entries--;
+	if (e->queued_at == oldest_queued_at && --n_oldest == 0) {
+		for (struct qentry *o = all; o != NULL; o = o->next)
+			oldest_add(o->queued_at);
+	}
+	metrics_queue_set(n_entries, n_oldest > 0 ? oldest_queued_at : 0);
 	free(e);
 }
 
@@ -270,6 +293,9 @@ entry_loaded(const struct queue_entry *qe, void *arg)
 	if (all != NULL)
 		all->prev = e;
 	all = e;
+	n_entries++;
+	oldest_add(e->queued_at);
+	metrics_queue_set(n_entries, oldest_queued_at);
 	if (arg != NULL)
 		*(struct qentry **)arg = e;
 	schedule(e, qe->next_attempt);
@@ -533,6 +559,8 @@ qrunner_job_done(struct qjob *job, const struct mta_reply *per_rcpt, const char 
 			log_warnx("queue %s: %s", e->id, error);
 		}
 		/* after the note: a line saying "sent" means it is on disk */
+		metrics_delivery(r->code >= 200 && r->code < 300 ? METRICS_DELIVERY_SENT
+		                 : r->code >= 500 ? METRICS_DELIVERY_BOUNCED : METRICS_DELIVERY_DEFERRED);
 		log_info("queue %s to=<%s> relay=%s status=%s reply=%s", e->id, e->rcpts[k], host != NULL ? host : "none",
 		         r->code >= 200 && r->code < 300 ? "sent" : r->code >= 500 ? "bounced" : "deferred", text);
 	}

@@ -29,6 +29,7 @@
 #include "lib/evloop.h"
 #include "lib/limits.h"
 #include "lib/log.h"
+#include "lib/metrics.h"
 #include "lib/reserve.h"
 #include "lib/source_count.h"
 #include "lib/str.h"
@@ -166,6 +167,7 @@ static atomic_uint conns_service[SERVICE_COUNT];
 struct conn_ticket {
 	struct source_slot *slot;
 	atomic_uint *service;           /* NULL: its service has no budget */
+	enum service svc;
 };
 
 /* Takes one of max places in *n; false if all are taken. */
@@ -218,6 +220,7 @@ release_ticket(void *arg)
 	if (t->service != NULL)
 		atomic_fetch_sub(t->service, 1);
 	atomic_fetch_sub(&conns_total, 1);
+	metrics_conn_close(t->svc);
 	free(t);
 }
 
@@ -282,6 +285,8 @@ on_accept(void *arg, uint32_t events)
 		ticket = xmalloc(sizeof(*ticket));
 		ticket->slot = slot;
 		ticket->service = service;
+		ticket->svc = svc;
+		metrics_conn_open(svc);
 		conn_new_tracked(a->loop, fd, a->l->handler, &a->l->ctx, a->srv->tls, a->l->implicit_tls,
 		                 release_ticket, ticket);
 	}

@@ -21,6 +21,7 @@
 #include "auth/sasl_oauth.h"
 #include "directory/directory.h"
 #include "lib/log.h"
+#include "lib/metrics.h"
 #include "lib/str.h"
 #include "lib/xalloc.h"
 #include "smtp/smtp_session.h"
@@ -87,6 +88,7 @@ log_attempt(struct smtp_session *s, const char *result, const char *reason)
 {
 	char user[64];
 
+	metrics_login(METRICS_PROTO_SUBMISSION, strcmp(result, "ok") == 0);
 	log_info("smtp %s auth user=%s peer=%s mech=%s result=%s reason=\"%s\"", conn_id(s->c),
 	         s->auth->user[0] != '\0' ? smtp_log_safe(s->auth->user, user, sizeof(user)) : "-",
 	         conn_peer_addr(s->c), mech_name(s->auth), result, reason);

@@ -18,6 +18,7 @@
 
 #include "lib/buf.h"
 #include "lib/log.h"
+#include "lib/metrics.h"
 #include "smtp/smtp_received.h"
 #include "smtp/smtp_session.h"
 
@@ -146,6 +147,7 @@ refuse_message(struct smtp_session *s, enum smtp_body_status st)
 			smtp_reply(s, 451, "4.3.0", "Temporary local problem, try again later");
 		break;
 	}
+	metrics_smtp_message(s->service != SERVICE_SMTP, false);
 	log_info("smtp %s message id=%s from=<%s> nrcpt=%u size=%" PRIu64 " result=rejected reason=\"%s\"",
 	         conn_id(s->c), tx->id, smtp_log_safe(tx->mail_from, from, sizeof(from)), tx->n_rcpt,
 	         tx->body.size, smtp_body_status_text(st));
@@ -261,6 +263,7 @@ smtp_cmd_bdat(struct smtp_session *s, const char *args)
 	if (size > SMTP_BDAT_CHUNK_MAX || tx->bdat_total + size > s->cfg->max_message_size) {
 		char from[64];
 
+		metrics_smtp_message(s->service != SERVICE_SMTP, false);
 		log_info("smtp %s message id=%s from=<%s> nrcpt=%u size=%" PRIu64 " result=rejected reason=\"too big\"",
 		         conn_id(s->c), tx->id, smtp_log_safe(tx->mail_from, from, sizeof(from)), tx->n_rcpt,
 		         tx->bdat_total + size);

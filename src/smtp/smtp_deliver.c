@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "lib/log.h"
+#include "lib/metrics.h"
 #include "queue/queue.h"
 #include "queue/queue_dsn.h"
 #include "smtp/smtp_inbound.h"
@@ -146,6 +147,7 @@ deliver_done(void *arg)
 	tx->spool_open = false;   /* discarded by the job */
 	if (j->result == 0)
 		s->n_msgs++;
+	metrics_smtp_message(s->service != SERVICE_SMTP, j->result == 0);
 	log_info("smtp %s message id=%s from=<%s> nrcpt=%u local=%zu remote=%zu size=%" PRIu64
 	         "%s%s%s result=%s%s%s",
 	         conn_id(s->c), tx->id, smtp_log_safe(tx->mail_from, from, sizeof(from)), tx->n_rcpt, j->n_local,

@@ -22,6 +22,7 @@
 #include "auth/auth.h"
 #include "lib/limits.h"
 #include "lib/log.h"
+#include "lib/metrics.h"
 #include "lib/xalloc.h"
 #include "server/listener.h"
 #include "smtp/smtp.h"
@@ -419,13 +420,15 @@ smtp_transfer_timeout(struct smtp_session *s)
 	struct smtp_tx *tx = s->tx;
 	char from[64];
 
-	if (tx != NULL)
+	if (tx != NULL) {
+		metrics_smtp_message(s->service != SERVICE_SMTP, false);
 		log_info("smtp %s message id=%s from=<%s> nrcpt=%u size=%" PRIu64
 		         " result=rejected reason=\"data deadline\" peer=%s",
 		         conn_id(s->c), tx->id, smtp_log_safe(tx->mail_from, from, sizeof(from)), tx->n_rcpt,
 		         tx->spool_open ? tx->body.size : 0, conn_peer_addr(s->c));
-	else
+	} else {
 		log_info("smtp %s data deadline peer=%s chunk=refused", conn_id(s->c), conn_peer_addr(s->c));
+	}
 	conn_printf(s->c, "421 4.4.2 %s Error: timeout exceeded\r\n", s->cfg->hostname);
 	smtp_tx_free(s);
 	s->state = SMTP_ST_CMD;

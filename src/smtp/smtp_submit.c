@@ -12,6 +12,7 @@
 
 #include "directory/directory.h"
 #include "lib/log.h"
+#include "lib/metrics.h"
 #include "smtp/smtp_from.h"
 #include "smtp/smtp_received.h"
 #include "smtp/smtp_session.h"
@@ -55,6 +56,7 @@ refuse(struct smtp_session *s, const char *reason, int code, const char *enh, co
 	struct smtp_tx *tx = s->tx;
 	char from[64], user[64];
 
+	metrics_smtp_message(s->service != SERVICE_SMTP, false);
 	log_info("smtp %s message id=%s from=<%s> user=%s nrcpt=%u size=%" PRIu64
 	         " result=rejected reason=\"%s\"",
 	         conn_id(s->c), tx->id, smtp_log_safe(tx->mail_from, from, sizeof(from)),

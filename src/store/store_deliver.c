@@ -39,9 +39,11 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "lib/limits.h"
+#include "lib/metrics.h"
 #include "lib/reserve.h"
 #include "store/store_fts.h"
 #include "store/store_private.h"
@@ -161,6 +163,7 @@ store_insert_batch(struct store *st, const char *mailbox, struct store_delivery 
 {
 	struct store_mailbox_row mb;
 	bool committing = false, guarded = false;
+	struct timespec t0, t1;
 	int ret = STORE_ERR_TEMP;
 	size_t i;
 	int rc, r;
@@ -224,7 +227,11 @@ store_insert_batch(struct store *st, const char *mailbox, struct store_delivery 
 	if (store_mailbox_set_counters(st, &mb) == -1)
 		goto sqlfail;
 	committing = true;
-	if ((rc = store_exec(st, "COMMIT")) != SQLITE_OK) {
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	rc = store_exec(st, "COMMIT");
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	metrics_store_commit((uint64_t)((t1.tv_sec - t0.tv_sec) * 1000000 + (t1.tv_nsec - t0.tv_nsec) / 1000));
+	if (rc != SQLITE_OK) {
 		ret = (int)store_sqlite_class(st, rc);
 		goto fail;
 	}
