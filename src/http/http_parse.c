@@ -367,6 +367,8 @@ http_reason(int status)
 	case 200: return "OK";
 	case 301: return "Moved Permanently";
 	case 400: return "Bad Request";
+	case 401: return "Unauthorized";
+	case 403: return "Forbidden";
 	case 404: return "Not Found";
 	case 405: return "Method Not Allowed";
 	case 408: return "Request Timeout";

@@ -207,6 +207,7 @@ def token_required_outside_metrics_allow(_):
     try:
         status, head, _ = curl(srv, https(srv, "/metrics"))
         assert status == 401, status
+        assert head.startswith("HTTP/1.1 401 Unauthorized\r\n"), head
         assert 'www-authenticate: bearer realm="tern metrics"' in head.lower(), head
         status, _, _ = curl(srv, https(srv, "/metrics"), "-H", "Authorization: Bearer wrong")
         assert status == 401, status
@@ -227,6 +228,7 @@ def forbidden_without_token_and_metrics_http(_):
     try:
         status, head, _ = curl(srv, https(srv, "/metrics"))
         assert status == 403, status
+        assert head.startswith("HTTP/1.1 403 Forbidden\r\n"), head
         status, _, _ = curl(srv, https(srv, "/metrics"), "-H", "Authorization: Bearer anything")
         assert status == 403, status
         # metrics_http: plain http answers itself instead of redirecting
