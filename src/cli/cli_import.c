@@ -2,7 +2,8 @@
  * user's store, keeping what lets clients carry on without downloading
  * everything again: each folder's UIDVALIDITY and every UID (from
  * dovecot-uidlist), the POP3 UIDL Dovecot showed (pop3_uidl_format =
- * %08Xu%08Xv, or the P<uidl> a uidlist line carries), flags and keywords
+ * %08Xu%08Xv, which Dovecot prints in lower-case hex, or the P<uidl> a
+ * uidlist line carries), flags and keywords
  * (the ":2," info letters and dovecot-keywords), the internal date (the
  * file's mtime, as Dovecot has it), folder names and subscriptions.
  *
@@ -49,9 +50,9 @@ static const char import_usage[] =
 	"levels), subscriptions from PATH/subscriptions.  From Dovecot's\n"
 	"dovecot-uidlist each folder keeps its UIDVALIDITY and every message its\n"
 	"UID, so IMAP clients do not resynchronise, and its POP3 UIDL (the P\n"
-	"value the uidlist holds, else %08Xu%08Xv: UID and UIDVALIDITY in\n"
-	"upper-case hex, Dovecot's common pop3_uidl_format), so POP3 clients\n"
-	"that leave mail on the server download nothing again.  Flags, keywords\n"
+	"value the uidlist holds, else what Dovecot's common pop3_uidl_format\n"
+	"%08Xu%08Xv prints: UID and UIDVALIDITY in hex, lower case), so POP3\n"
+	"clients that leave mail on the server download nothing again.  Flags, keywords\n"
 	"(dovecot-keywords) and internal dates (the files' mtimes) are kept.\n"
 	"Sent, Drafts, Trash, Junk and Archive become Tern's special-use\n"
 	"folders (\"Sent Messages\", \"Sent Items\", \"Deleted Messages\",\n"
@@ -549,7 +550,7 @@ import_folder(struct store *st, const char *data_dir, const char *dir, const cha
 				goto flush_fail;
 			}
 			if (m->uidl == NULL) {
-				snprintf(dflt, sizeof(dflt), "%08X%08X", (unsigned)m->uid, (unsigned)f.uidvalidity);
+				snprintf(dflt, sizeof(dflt), "%08x%08x", (unsigned)m->uid, (unsigned)f.uidvalidity);
 				if ((m->uidl = strdup(dflt)) == NULL) {
 					nb++;
 					ret = -1;
@@ -675,8 +676,8 @@ import_maildir(struct cli_ctx *ctx, int argc, char **argv)
 	}
 	if (cli_open_directory(ctx, &dir) != 0)
 		return CLI_EXIT_ERROR;
-	if (directory_user_get(dir, pos[0], &u, &error) != 0) {
-		cli_error("%s: %s", pos[0], error != NULL ? error : "no such user");
+	if ((r = directory_user_get(dir, pos[0], &u, &error)) != 1) {
+		cli_error("%s: %s", pos[0], r == 0 ? "no such user" : error);
 		goto done;
 	}
 	if (store_open(cli_config_loaded()->data_dir, u.address, &st, &error) != 0) {

@@ -87,10 +87,13 @@ service pop3-login {{
 """.format(d=self.dir, mail=self.mail, users=users, owner=owner, imap=self.imap, pop3=self.pop3))
 
     def start(self):
-        r = subprocess.run(["dovecot", "-c", self.conf], stdin=subprocess.DEVNULL,
-                           capture_output=True, text=True)
-        if r.returncode != 0:
-            raise AssertionError("dovecot failed to start: " + r.stderr + self.tail())
+        # Dovecot daemonizes: its children must not inherit a pipe of ours
+        with open(os.path.join(self.dir, "start.err"), "w+") as err:
+            r = subprocess.run(["dovecot", "-c", self.conf], stdin=subprocess.DEVNULL,
+                               stdout=subprocess.DEVNULL, stderr=err)
+            if r.returncode != 0:
+                err.seek(0)
+                raise AssertionError("dovecot failed to start: " + err.read() + self.tail())
         deadline = time.time() + 15
         for port in (self.imap, self.pop3):
             while True:
@@ -105,7 +108,7 @@ service pop3-login {{
 
     def stop(self):
         subprocess.run(["dovecot", "-c", self.conf, "stop"], stdin=subprocess.DEVNULL,
-                       capture_output=True)
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         pidfile = os.path.join(self.dir, "run", "master.pid")
         deadline = time.time() + 20
         while os.path.exists(pidfile) and time.time() < deadline:
@@ -229,7 +232,8 @@ def import_keeps_uids_flags_dates_bodies_and_uidls(fx):
     assert "Work/Reports" in got_subs, got_subs
     imap.logout()
 
-    assert uidls(srv.port("pop3"), USER) == dovecot_uidls
+    got_uidls = uidls(srv.port("pop3"), USER)
+    assert got_uidls == dovecot_uidls, (got_uidls, dovecot_uidls)
 
     # idempotent
     r = srv.cli("import", "maildir", USER, maildir, check=False)
