@@ -22,6 +22,7 @@ postfix
 nsd ldnsutils
 mandoc
 python3-prometheus-client
+dovecot-core dovecot-imapd dovecot-pop3d
 "
 # Why each one: README.md, section "Dependencies".
 
@@ -50,10 +51,11 @@ export DEBIAN_FRONTEND=noninteractive
 # the DNSSEC-signed zone of tests/e2e/test_dane.py, which runs its own
 # nsd on a free port): no configuration, and no system daemon started
 # while they install -- a system nsd would sit on port 53 (the same
-# policy-rc.d guard as .ci/run uses for dovecot-core).
+# policy-rc.d guard as .ci/run uses for dovecot-core).  Dovecot likewise:
+# tests/e2e/test_import_maildir.py starts its own with `dovecot -c`.
 made_policy=
 case " $missing " in
-*" postfix "* | *" nsd "*)
+*" postfix "* | *" nsd "* | *" dovecot-"*)
 	case " $missing " in
 	*" postfix "*)
 		echo "postfix postfix/main_mailer_type select No configuration" | $SUDO debconf-set-selections ;;

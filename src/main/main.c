@@ -21,6 +21,7 @@ const char cli_main_usage[] =
 	"                             a user's per-client passwords, each limited to\n"
 	"                             some protocols (imap, pop3, submission)\n"
 	"  alias add|del|list         manage aliases\n"
+	"  import maildir USER PATH   a Dovecot Maildir, keeping UIDs and POP3 UIDLs\n"
 	"  config check               check the configuration and print it in full\n"
 	"  queue list                 show the outbound queue\n"
 	"  auth blocked|unblock       show or lift blocks on failing client addresses\n"
@@ -48,6 +49,7 @@ static const struct cli_cmd commands[] = {
 	{ "auth", cli_auth },
 	{ "dkim", cli_dkim },
 	{ "dns", cli_dns },
+	{ "import", cli_import },
 	{ NULL, NULL },
 };
 

@@ -80,6 +80,15 @@ pop3_cmd_list(struct pop3_session *s, const struct pop3_command *cmd)
 	start_listing(s, POP3_STREAM_LIST);
 }
 
+const char *
+pop3_msg_uidl(const struct pop3_session *s, const struct store_msg *m, char *buf)
+{
+	if (m->pop3_uidl[0] != '\0')
+		return m->pop3_uidl;
+	pop3_uidl_format(s->info.uidvalidity, m->uid, buf);
+	return buf;
+}
+
 void
 pop3_cmd_uidl(struct pop3_session *s, const struct pop3_command *cmd)
 {
@@ -95,8 +104,7 @@ pop3_cmd_uidl(struct pop3_session *s, const struct pop3_command *cmd)
 	}
 	if (given) {
 		if ((i = msg_index(s, num)) >= 0) {
-			pop3_uidl_format(s->info.uidvalidity, s->msgs[i].uid, uidl);
-			pop3_ok(s, "%" PRIu32 " %s", num, uidl);
+			pop3_ok(s, "%" PRIu32 " %s", num, pop3_msg_uidl(s, &s->msgs[i], uidl));
 		}
 		return;
 	}

@@ -93,8 +93,7 @@ produce_listing(struct pop3_session *s, struct pop3_stream *st)
 		if (st->kind == POP3_STREAM_LIST) {
 			buf_printf(&st->out, "%zu %" PRIu64 "\r\n", st->next + 1, m->size);
 		} else {
-			pop3_uidl_format(s->info.uidvalidity, m->uid, uidl);
-			buf_printf(&st->out, "%zu %s\r\n", st->next + 1, uidl);
+			buf_printf(&st->out, "%zu %s\r\n", st->next + 1, pop3_msg_uidl(s, m, uidl));
 		}
 	}
 	if (st->next == s->n_msgs) {

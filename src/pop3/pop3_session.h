@@ -134,6 +134,9 @@ void pop3_cmd_stls(struct pop3_session *s, const struct pop3_command *cmd);
 void pop3_cmd_stat(struct pop3_session *s, const struct pop3_command *cmd);
 void pop3_cmd_list(struct pop3_session *s, const struct pop3_command *cmd);
 void pop3_cmd_uidl(struct pop3_session *s, const struct pop3_command *cmd);
+/* m's UIDL: the one an import kept (store_imap_import), else Tern's own
+ * (pop3_uidl_format, written into buf of POP3_UIDL_SIZE bytes). */
+const char *pop3_msg_uidl(const struct pop3_session *s, const struct store_msg *m, char *buf);
 void pop3_cmd_retr(struct pop3_session *s, const struct pop3_command *cmd);
 void pop3_cmd_top(struct pop3_session *s, const struct pop3_command *cmd);
 void pop3_cmd_dele(struct pop3_session *s, const struct pop3_command *cmd);

@@ -71,6 +71,9 @@ int store_deliver(const char *data_dir, struct store_spool *sp, const char *cons
 
 struct store;
 
+/* Longest POP3 UIDL (RFC 1939 section 7: 1 to 70 characters 0x21..0x7E). */
+#define STORE_UIDL_MAX 70
+
 struct store_mailbox_info {
 	uint32_t uidvalidity;
 	uint32_t uidnext;
@@ -85,6 +88,7 @@ struct store_msg {
 	uint64_t size;           /* octets of the message file (CRLF line ends) */
 	int64_t internal_date;
 	char file[64];           /* file name inside the user's msg/ directory */
+	char pop3_uidl[STORE_UIDL_MAX + 1]; /* "" or the UIDL an import kept (store_imap_import) */
 };
 
 /* Opens user's store, creating the folder, index and INBOX if missing. */

@@ -36,6 +36,7 @@
  * triggers keep.  SMTP delivery passes none yet. */
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -92,13 +93,18 @@ static int
 insert_rows(struct store *st, const struct store_mailbox_row *mb, uint64_t modseq, struct store_delivery *d,
             size_t n)
 {
+	uint32_t next = mb->uidnext;
+
 	for (size_t i = 0; i < n; i++) {
-		sqlite3_stmt *s = store_stmt(st, STMT_MSG_INSERT);
+		sqlite3_stmt *s;
 		int rc;
 
-		if (s == NULL)
+		if (d[i].skipped_out)
+			continue;
+		if ((s = store_stmt(st, STMT_MSG_INSERT)) == NULL)
 			return -1;
-		d[i].uid_out = mb->uidnext + (uint32_t)i;
+		d[i].uid_out = d[i].uid != 0 ? d[i].uid : next;
+		next = d[i].uid_out + 1;
 		sqlite3_bind_int64(s, 1, mb->id);
 		sqlite3_bind_int64(s, 2, d[i].uid_out);
 		sqlite3_bind_int64(s, 3, (sqlite3_int64)modseq);
@@ -108,6 +114,8 @@ insert_rows(struct store *st, const struct store_mailbox_row *mb, uint64_t modse
 		sqlite3_bind_int64(s, 7, d[i].flags);
 		if (d[i].keywords != NULL)
 			sqlite3_bind_text(s, 8, d[i].keywords, -1, SQLITE_STATIC);
+		if (d[i].pop3_uidl != NULL)
+			sqlite3_bind_text(s, 9, d[i].pop3_uidl, -1, SQLITE_STATIC);
 		rc = sqlite3_step(s);
 		sqlite3_reset(s);
 		if (rc != SQLITE_DONE) {
@@ -129,7 +137,7 @@ static int
 quota_check(struct store *st, const struct store_delivery *d, size_t n, uint64_t quota_bytes,
             uint64_t quota_messages)
 {
-	uint64_t bytes = 0, messages = 0, add = 0;
+	uint64_t bytes = 0, messages = 0, add = 0, count = 0;
 	sqlite3_stmt *s;
 	int rc;
 
@@ -147,21 +155,91 @@ quota_check(struct store *st, const struct store_delivery *d, size_t n, uint64_t
 		store_errorf(st, "usage: %s", sqlite3_errmsg(st->db));
 		return STORE_ERR_TEMP;
 	}
-	for (size_t i = 0; i < n; i++)
-		add += d[i].size;
+	for (size_t i = 0; i < n; i++) {
+		if (!d[i].skipped_out) {
+			add += d[i].size;
+			count++;
+		}
+	}
 	if ((quota_bytes != 0 && bytes + add > quota_bytes) ||
-	    (quota_messages != 0 && messages + n > quota_messages)) {
-		store_errorf(st, "over quota");
+	    (quota_messages != 0 && messages + count > quota_messages)) {
+		store_errorf(st, "over quota: %" PRIu64 " of %" PRIu64 " bytes and %" PRIu64 " of %" PRIu64
+		             " messages used, %" PRIu64 " bytes more wanted", bytes, quota_bytes, messages,
+		             quota_messages, add);
 		return STORE_ERR_QUOTA;
 	}
 	return STORE_OK;
 }
 
-int
-store_insert_batch(struct store *st, const char *mailbox, struct store_delivery *d, size_t n,
-                   uint64_t quota_bytes, uint64_t quota_messages, uint32_t *uidvalidity_out)
+/* An import's UIDVALIDITY and UIDNEXT for the mailbox (insert_batch). */
+struct import_ids {
+	uint32_t uidvalidity;
+	uint32_t uidnext;
+};
+
+/* Import: takes over imp's UIDVALIDITY when mb has none of its messages
+ * under another one, marks the messages whose UID is below mb's UIDNEXT
+ * skipped (given out already), and checks the others ascend.  Returns
+ * STORE_OK, STORE_IMAP_UIDVALIDITY or STORE_ERR_TEMP. */
+static int
+import_prepare(struct store *st, const char *mailbox, struct store_mailbox_row *mb, const struct import_ids *imp,
+               struct store_delivery *d, size_t n, uint32_t *last_out)
+{
+	uint32_t last = 0;
+
+	if (mb->uidvalidity != imp->uidvalidity) {
+		sqlite3_stmt *s;
+		int rc;
+
+		if (mb->messages > 0) {
+			store_errorf(st, "mailbox %s holds %u messages under UIDVALIDITY %u, not %u: not changed",
+			             mailbox, mb->messages, mb->uidvalidity, imp->uidvalidity);
+			return STORE_IMAP_UIDVALIDITY;
+		}
+		/* An empty mailbox: its old UIDs name nothing any more. */
+		if (sqlite3_prepare_v2(st->db, "UPDATE mailboxes SET uidvalidity = ?2, uidnext = 1 WHERE id = ?1", -1, &s,
+		                       NULL) != SQLITE_OK) {
+			store_errorf(st, "prepare: %s", sqlite3_errmsg(st->db));
+			return STORE_ERR_TEMP;
+		}
+		sqlite3_bind_int64(s, 1, mb->id);
+		sqlite3_bind_int64(s, 2, imp->uidvalidity);
+		rc = sqlite3_step(s);
+		sqlite3_finalize(s);
+		if (rc != SQLITE_DONE || (s = store_stmt(st, STMT_EXPUNGED_DELETE_ALL)) == NULL) {
+			store_errorf(st, "uidvalidity: %s", sqlite3_errmsg(st->db));
+			return STORE_ERR_TEMP;
+		}
+		sqlite3_bind_int64(s, 1, mb->id);
+		rc = sqlite3_step(s);
+		sqlite3_reset(s);
+		if (rc != SQLITE_DONE) {
+			store_errorf(st, "uidvalidity: %s", sqlite3_errmsg(st->db));
+			return STORE_ERR_TEMP;
+		}
+		mb->uidvalidity = imp->uidvalidity;
+		mb->uidnext = 1;
+	}
+	for (size_t i = 0; i < n; i++) {
+		d[i].skipped_out = d[i].uid < mb->uidnext;
+		if (d[i].skipped_out)
+			continue;
+		if (d[i].uid <= last) {
+			store_errorf(st, "import: UID %u after %u", d[i].uid, last);
+			return STORE_ERR_TEMP;
+		}
+		last = d[i].uid;
+	}
+	*last_out = last;
+	return STORE_OK;
+}
+
+static int
+insert_batch(struct store *st, const char *mailbox, struct store_delivery *d, size_t n, uint64_t quota_bytes,
+             uint64_t quota_messages, uint32_t *uidvalidity_out, const struct import_ids *imp)
 {
 	struct store_mailbox_row mb;
+	uint32_t last = 0;
 	bool committing = false, guarded = false;
 	struct timespec t0, t1;
 	int ret = STORE_ERR_TEMP;
@@ -170,6 +248,9 @@ store_insert_batch(struct store *st, const char *mailbox, struct store_delivery 
 
 	for (i = 0; i < n; i++) {
 		d[i].file[0] = '\0';
+		d[i].skipped_out = false;
+		if (imp == NULL)
+			d[i].uid = 0;
 		memset(&d[i].parsed, 0, sizeof(d[i].parsed));
 	}
 	/* While a delete uses the disk reserve, or the reserve cannot be
@@ -211,10 +292,12 @@ store_insert_batch(struct store *st, const char *mailbox, struct store_delivery 
 		}
 		goto sqlfail;
 	}
+	if (imp != NULL && (ret = import_prepare(st, mailbox, &mb, imp, d, n, &last)) != STORE_OK)
+		goto fail;
 	if ((ret = quota_check(st, d, n, quota_bytes, quota_messages)) != STORE_OK)
 		goto fail;
 	ret = STORE_ERR_TEMP;
-	if ((uint64_t)mb.uidnext + n > UINT32_MAX) {
+	if (imp == NULL && (uint64_t)mb.uidnext + n > UINT32_MAX) {
 		/* IMAP's answer is a new UIDVALIDITY and renumbering; at one
 		 * message a second that is 136 years away. */
 		store_errorf(st, "mailbox %s: UID space exhausted", mailbox);
@@ -223,7 +306,14 @@ store_insert_batch(struct store *st, const char *mailbox, struct store_delivery 
 	mb.highestmodseq++;
 	if (insert_rows(st, &mb, mb.highestmodseq, d, n) == -1)
 		goto sqlfail;
-	mb.uidnext += (uint32_t)n;
+	if (imp == NULL) {
+		mb.uidnext += (uint32_t)n;
+	} else {
+		if (last != 0 && last + 1 > mb.uidnext)
+			mb.uidnext = last + 1;
+		if (imp->uidnext > mb.uidnext)
+			mb.uidnext = imp->uidnext;
+	}
 	if (store_mailbox_set_counters(st, &mb) == -1)
 		goto sqlfail;
 	committing = true;
@@ -237,6 +327,13 @@ store_insert_batch(struct store *st, const char *mailbox, struct store_delivery 
 	}
 	store_orphan_guard_leave(st);
 	parsed_free_all(d, n);
+	/* Imported messages found already there: their links are spare. */
+	for (i = 0; i < n; i++) {
+		if (d[i].skipped_out && d[i].file[0] != '\0') {
+			unlinkat(st->msg_dirfd, d[i].file, 0);
+			d[i].file[0] = '\0';
+		}
+	}
 	if (uidvalidity_out != NULL)
 		*uidvalidity_out = mb.uidvalidity;
 	store_change_notify(st, store_mailbox_canon(mailbox), mb.highestmodseq);
@@ -255,6 +352,22 @@ fail:
 	if (guarded)
 		store_orphan_guard_leave(st);
 	return ret;
+}
+
+int
+store_insert_batch(struct store *st, const char *mailbox, struct store_delivery *d, size_t n,
+                   uint64_t quota_bytes, uint64_t quota_messages, uint32_t *uidvalidity_out)
+{
+	return insert_batch(st, mailbox, d, n, quota_bytes, quota_messages, uidvalidity_out, NULL);
+}
+
+int
+store_import_batch(struct store *st, const char *mailbox, struct store_delivery *d, size_t n,
+                   uint32_t uidvalidity, uint32_t uidnext, uint64_t quota_bytes, uint64_t quota_messages)
+{
+	struct import_ids imp = { uidvalidity, uidnext };
+
+	return insert_batch(st, mailbox, d, n, quota_bytes, quota_messages, NULL, &imp);
 }
 
 int

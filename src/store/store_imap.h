@@ -42,6 +42,7 @@ enum store_imap_error {
 	STORE_IMAP_HASCHILDREN,        /* DELETE of a \Noselect name with inferiors: NO [INUSE]-ish */
 	STORE_IMAP_LIMIT,              /* STORE_MAILBOXES_MAX or keywords: NO [LIMIT] */
 	STORE_IMAP_NOPERM,             /* e.g. DELETE INBOX: NO [CANNOT] */
+	STORE_IMAP_UIDVALIDITY,        /* import: the mailbox holds messages under another UIDVALIDITY */
 };
 
 /* --- change notification (the change bus hangs off this) --- */
@@ -250,6 +251,33 @@ struct store_append {
  * Returns STORE_OK, STORE_IMAP_NONEXISTENT, or a store_error. */
 int store_imap_append(struct store *st, const char *mailbox, struct store_append *a, size_t n,
                       uint64_t quota_bytes, uint64_t quota_messages, uint32_t *uidvalidity_out,
+                      const char **error_out);
+
+/* One message for store_imap_import: a committed spool file and the
+ * identity it had on the server it comes from. */
+struct store_import {
+	struct store_spool *spool;
+	uint32_t uid;                  /* kept (1 and up) */
+	uint32_t flags;                /* enum store_flag bits */
+	const char *keywords;          /* space-separated or "" */
+	int64_t internal_date;
+	const char *pop3_uidl;         /* the UIDL POP3 serves for it; NULL: Tern's own */
+	bool skipped_out;              /* set: its UID was given out already, not added */
+};
+/* Imports n messages into mailbox (an existing one) in one transaction,
+ * keeping their UIDs (ascending) and the other server's UIDVALIDITY: a
+ * mailbox without messages takes uidvalidity (and forgets its expunged
+ * UIDs); one holding messages under another UIDVALIDITY is
+ * STORE_IMAP_UIDVALIDITY, and nothing changes.  A message whose UID is
+ * below the mailbox's UIDNEXT was imported already (or its UID given out):
+ * it is skipped (skipped_out), so importing again adds nothing.  UIDNEXT
+ * becomes at least uidnext and above every UID added.  Quota as for
+ * append (the messages added only).  Otherwise as store_imap_append: the
+ * change hook, the cache, the full-text index.  Returns STORE_OK,
+ * STORE_IMAP_NONEXISTENT, STORE_IMAP_UIDVALIDITY, STORE_IMAP_BADNAME (a
+ * keyword or UIDL that is not valid, a UID 0), or a store_error. */
+int store_imap_import(struct store *st, const char *mailbox, uint32_t uidvalidity, uint32_t uidnext,
+                      struct store_import *m, size_t n, uint64_t quota_bytes, uint64_t quota_messages,
                       const char **error_out);
 
 /* Copies (move false) or moves the listed UIDs (ascending) of from into

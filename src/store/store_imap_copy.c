@@ -85,6 +85,99 @@ done:
 	return r;
 }
 
+/* RFC 1939 section 7: 1 to 70 characters from 0x21 to 0x7E. */
+static bool
+uidl_ok(const char *u)
+{
+	size_t len = strlen(u);
+
+	if (len == 0 || len > STORE_UIDL_MAX)
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		if ((unsigned char)u[i] < 0x21 || (unsigned char)u[i] > 0x7e)
+			return false;
+	}
+	return true;
+}
+
+int
+store_imap_import(struct store *st, const char *mailbox, uint32_t uidvalidity, uint32_t uidnext,
+                  struct store_import *m, size_t n, uint64_t quota_bytes, uint64_t quota_messages,
+                  const char **error_out)
+{
+	char canon[STORE_MAILBOX_NAME_MAX + 1];
+	const char *name = store_name_canon(mailbox, canon, sizeof(canon));
+	char kw[STORE_KEYWORDS_BUF];
+	struct store_delivery *d;
+	size_t i;
+	int r = STORE_ERR_TEMP;
+
+	if (n == 0) {
+		*error_out = store_errorf(st, "nothing to import");
+		return STORE_ERR_TEMP;
+	}
+	if (uidvalidity == 0) {
+		*error_out = store_errorf(st, "import: UIDVALIDITY 0");
+		return STORE_IMAP_BADNAME;
+	}
+	if ((d = calloc(n, sizeof(*d))) == NULL) {
+		*error_out = store_errorf(st, "out of memory");
+		return STORE_ERR_TEMP;
+	}
+	for (i = 0; i < n; i++) {
+		struct stat sb;
+
+		if (m[i].spool == NULL || m[i].spool->fd < 0 || m[i].spool->path[0] == '\0') {
+			store_errorf(st, "import: no spool file");
+			goto done;
+		}
+		if (fstat(m[i].spool->fd, &sb) == -1) {
+			store_errorf(st, "fstat %s: %s", m[i].spool->path, strerror(errno));
+			goto done;
+		}
+		r = STORE_IMAP_BADNAME;
+		if (m[i].uid == 0) {
+			store_errorf(st, "import: UID 0");
+			goto done;
+		}
+		if ((m[i].flags & ~(uint32_t)STORE_FLAGS_ALL) != 0) {
+			store_errorf(st, "unknown flag bits 0x%x", m[i].flags);
+			goto done;
+		}
+		if (m[i].pop3_uidl != NULL && !uidl_ok(m[i].pop3_uidl)) {
+			store_errorf(st, "UID %u: not a valid POP3 UIDL", m[i].uid);
+			goto done;
+		}
+		if ((r = store_keywords_normalize(m[i].keywords, kw)) != STORE_OK) {
+			store_errorf(st, r == STORE_IMAP_LIMIT ? "too many or too long keywords" : "not a valid keyword");
+			goto done;
+		}
+		r = STORE_ERR_TEMP;
+		if (kw[0] != '\0' && (d[i].keywords = strdup(kw)) == NULL) {
+			store_errorf(st, "out of memory");
+			goto done;
+		}
+		d[i].spool_path = m[i].spool->path;
+		d[i].size = (uint64_t)sb.st_size;
+		d[i].internal_date = m[i].internal_date;
+		d[i].flags = m[i].flags;
+		d[i].uid = m[i].uid;
+		d[i].pop3_uidl = m[i].pop3_uidl;
+	}
+	r = store_import_batch(st, name, d, n, uidvalidity, uidnext, quota_bytes, quota_messages);
+	if (r == STORE_OK) {
+		for (i = 0; i < n; i++)
+			m[i].skipped_out = d[i].skipped_out;
+	}
+done:
+	for (i = 0; i < n; i++)
+		free((char *)d[i].keywords);
+	free(d);
+	if (r != STORE_OK)
+		*error_out = st->errbuf;
+	return r;
+}
+
 static int
 step_done(struct store *st, sqlite3_stmt *s, const char *what)
 {

@@ -139,6 +139,12 @@ static const char migrate_4_to_5[] =
 	"ALTER TABLE mailboxes ADD COLUMN first_recent_uid INTEGER NOT NULL DEFAULT 1;"
 	"UPDATE mailboxes SET first_recent_uid = uidnext;";
 
+/* Version 6: a message's POP3 UIDL when it is not Tern's own (a message
+ * imported from Dovecot keeps the one Dovecot showed: store_imap_import).
+ * NULL for every other message. */
+static const char migrate_5_to_6[] =
+	"ALTER TABLE messages ADD COLUMN pop3_uidl TEXT;";
+
 /* The columns store_imsg_push reads, in its order. */
 #define IMSG_COLS "uid, flags, modseq, size, internal_date, keywords, file"
 
@@ -158,10 +164,10 @@ static const char *const stmt_sql[STMT_COUNT] = {
 		"INSERT INTO uidvalidity_used(name, uidvalidity) VALUES(?1, ?2)"
 		" ON CONFLICT(name) DO UPDATE SET uidvalidity = excluded.uidvalidity",
 	[STMT_MSG_INSERT] =
-		"INSERT INTO messages(mailbox_id, uid, modseq, flags, internal_date, size, file, keywords)"
-		" VALUES(?1, ?2, ?3, ?7, ?4, ?5, ?6, coalesce(?8, ''))",
+		"INSERT INTO messages(mailbox_id, uid, modseq, flags, internal_date, size, file, keywords, pop3_uidl)"
+		" VALUES(?1, ?2, ?3, ?7, ?4, ?5, ?6, coalesce(?8, ''), ?9)",
 	[STMT_MSG_LIST] =
-		"SELECT uid, flags, modseq, size, internal_date, file FROM messages"
+		"SELECT uid, flags, modseq, size, internal_date, file, pop3_uidl FROM messages"
 		" WHERE mailbox_id = ?1 ORDER BY uid",
 	[STMT_MSG_COUNT] =
 		"SELECT count(*) FROM messages WHERE mailbox_id = ?1",
@@ -594,6 +600,11 @@ schema_ensure(struct store *st, enum store_error *err_out)
 		if ((rc = add_column(st, "mailboxes", "first_recent_uid", migrate_4_to_5, 5)) != SQLITE_OK)
 			goto fail;
 		version = 5;
+	}
+	if (version == 5) {
+		if ((rc = add_column(st, "messages", "pop3_uidl", migrate_5_to_6, 6)) != SQLITE_OK)
+			goto fail;
+		version = 6;
 	}
 	if ((rc = store_exec(st, "COMMIT")) != SQLITE_OK)
 		goto fail;

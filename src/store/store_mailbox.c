@@ -66,6 +66,14 @@ list_rows(struct store *st, int64_t mailbox_id, struct store_msg **msgs_out, siz
 			goto fail;
 		}
 		memcpy(m->file, file, flen);
+		/* store_msg comes zeroed: "" unless an import kept a UIDL */
+		if (sqlite3_column_type(s, 6) == SQLITE_TEXT) {
+			const char *u = (const char *)sqlite3_column_text(s, 6);
+			size_t ulen = (size_t)sqlite3_column_bytes(s, 6);
+
+			if (u != NULL && ulen <= STORE_UIDL_MAX)
+				memcpy(m->pop3_uidl, u, ulen);
+		}
 	}
 	if (rc != SQLITE_DONE) {
 		store_errorf(st, "list: %s", sqlite3_errmsg(st->db));

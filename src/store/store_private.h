@@ -22,7 +22,7 @@
 
 /* PRAGMA user_version of the index schema this code writes (store_index.c
  * migrates older versions in place). */
-#define STORE_SCHEMA_VERSION 5
+#define STORE_SCHEMA_VERSION 6
 /* SQLite page cache per open index, in KiB (PRAGMA cache_size=-N): one
  * handle per user per worker thread, so keep it small. */
 #define STORE_CACHE_KIB 256
@@ -149,6 +149,9 @@ struct store_delivery {
 	int64_t internal_date;
 	uint32_t flags;                /* APPEND: enum store_flag bits (0 for delivery) */
 	const char *keywords;          /* APPEND: normalised keywords, or NULL */
+	uint32_t uid;                  /* import: the UID to give it (0: the next one) */
+	const char *pop3_uidl;         /* import: its POP3 UIDL, or NULL for Tern's own */
+	bool skipped_out;              /* import: its UID was taken already, not added */
 	uint32_t uid_out;              /* set on success */
 	char file[STORE_FILE_NAME_MAX + 1]; /* internal: the link's name */
 	struct store_parsed parsed;    /* internal */
@@ -222,6 +225,13 @@ int store_deliver_batch(struct store *st, const char *mailbox, struct store_deli
  * STORE_ERR_NOSPACE (message in st->errbuf). */
 int store_insert_batch(struct store *st, const char *mailbox, struct store_delivery *d, size_t n,
                        uint64_t quota_bytes, uint64_t quota_messages, uint32_t *uidvalidity_out);
+/* store_insert_batch for an import (store_imap_import): each d[i].uid is
+ * kept.  The mailbox takes uidvalidity unless it holds messages under
+ * another (STORE_IMAP_UIDVALIDITY); messages whose UID is below its
+ * UIDNEXT are skipped (d[i].skipped_out), the others must ascend; UIDNEXT
+ * becomes at least uidnext. */
+int store_import_batch(struct store *st, const char *mailbox, struct store_delivery *d, size_t n,
+                       uint32_t uidvalidity, uint32_t uidnext, uint64_t quota_bytes, uint64_t quota_messages);
 /* Links the file at path (or, with path NULL, the msg/ file src) into
  * msg/ under a fresh name written to name (STORE_FILE_NAME_MAX + 1
  * bytes).  Returns STORE_OK or a store_error (st->errbuf). */
