@@ -10,10 +10,11 @@
  *   1. in a read snapshot, link (or copy) every file the index names:
  *      the bulk of the work, with no lock held that the server notices;
  *   2. BEGIN IMMEDIATE on the index (the server's writers of this one user
- *      wait, up to its 10 s busy timeout), copy the index in that
- *      snapshot, link the files it names that pass 1 had not (messages
- *      that arrived meanwhile): none can be unlinked now, because no
- *      expunge can commit while we hold the write lock; then ROLLBACK;
+ *      wait, up to its 10 s busy timeout), copy the index (a snapshot
+ *      that cannot change now), link the files it names that pass 1 had
+ *      not (messages that arrived meanwhile): none can be unlinked now,
+ *      because no expunge can commit while we hold the write lock; then
+ *      ROLLBACK;
  *   3. remove from the copy the files of pass 1 that the snapshot of 2
  *      no longer names (expunged in between): they would only be orphans.
  * Linking in the snapshot of step 2 alone (without the lock) would lose a
@@ -210,7 +211,7 @@ backup_user(struct backup_run *b, const char *src_dir, const char *dst_dir)
 	char src_db[PATH_MAX], dst_db[PATH_MAX], src_msg[PATH_MAX], dst_msg[PATH_MAX];
 	struct names ns = { 0 };
 	struct stat sb;
-	sqlite3 *db = NULL;
+	sqlite3 *db = NULL, *lock = NULL;
 	bool in_tx = false;
 
 	if (backup_join(src_db, sizeof(src_db), src_dir, "index.db") == -1 ||
@@ -234,15 +235,19 @@ backup_user(struct backup_run *b, const char *src_dir, const char *dst_dir)
 		goto fail;
 	exec_sql(db, "COMMIT", src_db);
 	in_tx = false;
-	/* 2: the snapshot, under the write lock. */
-	if (exec_sql(db, "BEGIN IMMEDIATE", src_db) == -1)
+	/* 2: the snapshot, under the write lock.  The lock is held by a
+	 * second connection: SQLite's backup refuses a source connection that
+	 * is in a write transaction itself.  Nothing commits while it is
+	 * held, so every read of db below sees one and the same state. */
+	if (backup_db_open(src_db, SQLITE_OPEN_READWRITE, &lock) == -1 ||
+	    exec_sql(lock, "BEGIN IMMEDIATE", src_db) == -1)
 		goto fail;
-	in_tx = true;
 	if (backup_db_copy_from(db, dst_db, sb.st_mode & 07777) == -1 ||
 	    link_pass(b, db, src_msg, dst_msg, &ns, true) == -1)
 		goto fail;
-	exec_sql(db, "ROLLBACK", src_db);
-	in_tx = false;
+	sqlite3_exec(lock, "ROLLBACK", NULL, NULL, NULL);
+	sqlite3_close(lock);
+	lock = NULL;
 	sqlite3_close(db);
 	db = NULL;
 	/* 3 */
@@ -256,6 +261,9 @@ backup_user(struct backup_run *b, const char *src_dir, const char *dst_dir)
 fail:
 	if (in_tx)
 		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+	if (lock != NULL)
+		sqlite3_exec(lock, "ROLLBACK", NULL, NULL, NULL);
+	sqlite3_close(lock);
 	sqlite3_close(db);
 	names_free(&ns);
 	return -1;

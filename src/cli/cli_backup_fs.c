@@ -226,11 +226,12 @@ backup_db_copy_from(sqlite3 *src, const char *dst_path, mode_t mode)
 	/* All pages in one step: one read snapshot of the source, which in WAL
 	 * mode blocks no writer (stepping in parts would restart at each
 	 * change the server commits meanwhile). */
-	do {
+	for (int waited = 0;; waited += 10) {
 		rc = sqlite3_backup_step(bk, -1);
-		if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED)
-			sqlite3_sleep(10);
-	} while (rc == SQLITE_OK || rc == SQLITE_BUSY || rc == SQLITE_LOCKED);
+		if ((rc != SQLITE_BUSY && rc != SQLITE_LOCKED) || waited >= BACKUP_BUSY_MS)
+			break;
+		sqlite3_sleep(10);
+	}
 	sqlite3_backup_finish(bk);
 	if (rc != SQLITE_DONE) {
 		cli_error("backup to %s: %s", dst_path, sqlite3_errstr(rc));
