@@ -92,6 +92,8 @@ int cli_dkim(struct cli_ctx *ctx, int argc, char **argv);
 int cli_dns(struct cli_ctx *ctx, int argc, char **argv);
 int cli_init(struct cli_ctx *ctx, int argc, char **argv);
 int cli_import(struct cli_ctx *ctx, int argc, char **argv);
+int cli_backup(struct cli_ctx *ctx, int argc, char **argv);
+int cli_restore(struct cli_ctx *ctx, int argc, char **argv);
 /* user import-passwd, from cli_user. */
 int cli_user_import(struct cli_ctx *ctx, int argc, char **argv);
 

@@ -28,6 +28,11 @@ const char cli_main_usage[] =
 	"  dkim generate|list|sign|verify\n"
 	"                             DKIM signing keys (sign, verify: for testing)\n"
 	"  dns records DOMAIN         the DNS records a domain needs, ready to paste\n"
+	"  backup DEST [--user ADDRESS]\n"
+	"                             copy data_dir while the server runs (online,\n"
+	"                             consistent)\n"
+	"  restore SRC [--user ADDRESS] [--force]\n"
+	"                             put a backup back (whole: server stopped)\n"
 	"  help [COMMAND]             show this help, or a command's\n"
 	"\n"
 	"Options:\n"
@@ -50,6 +55,8 @@ static const struct cli_cmd commands[] = {
 	{ "dkim", cli_dkim },
 	{ "dns", cli_dns },
 	{ "import", cli_import },
+	{ "backup", cli_backup },
+	{ "restore", cli_restore },
 	{ NULL, NULL },
 };
 

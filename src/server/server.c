@@ -28,6 +28,7 @@
 #include "lib/conn.h"
 #include "lib/evloop.h"
 #include "lib/limits.h"
+#include "lib/lockfile.h"
 #include "lib/log.h"
 #include "lib/metrics.h"
 #include "lib/reserve.h"
@@ -568,7 +569,7 @@ server_run(const struct tern_config *cfg)
 	struct acceptor *acceptors;
 	sigset_t sigs;
 	char *error = NULL;
-	int status = 0, sig;
+	int status = 0, sig, lock_fd = -1;
 
 	/* Signals go to this thread only, through sigwait below; blocked
 	 * before the ports open, so a SIGTERM that comes as soon as a client
@@ -590,6 +591,21 @@ server_run(const struct tern_config *cfg)
 	if (open_listeners(&srv) == -1 || ensure_data_dir(cfg) == -1 || drop_privileges(cfg) == -1 ||
 	    check_data_writable(cfg) == -1)
 		goto fail;
+	/* One server per data_dir; tern restore takes the same lock. */
+	{
+		const char *lerr = NULL;
+		int lr = lockfile_take(cfg->data_dir, &lock_fd, &lerr);
+
+		if (lr == 1) {
+			log_error("%s/%s is locked: another tern serve (or a tern restore) is using data_dir", cfg->data_dir,
+			          LOCKFILE_NAME);
+			goto fail;
+		}
+		if (lr == -1) {
+			log_error("%s", lerr);
+			goto fail;
+		}
+	}
 	if (auth_oauth_start(cfg, &error) == -1) {
 		log_error("oauth: %s", error);
 		goto fail;
@@ -734,10 +750,13 @@ server_run(const struct tern_config *cfg)
 	tls_server_free(&srv.tls);
 	free(acceptors);
 	free(srv.loops);
+	close(lock_fd);
 	return status;
 
 fail:
 	free(error);
+	if (lock_fd != -1)
+		close(lock_fd);
 	auth_penalty_stop();
 	auth_oauth_stop();
 	for (size_t j = 0; j < srv.nlisteners; j++)

@@ -55,7 +55,7 @@ COMMANDS = [
     [], ["serve"], ["domain"], ["domain", "add"], ["domain", "del"], ["domain", "list"],
     ["user"], ["user", "add"], ["user", "del"], ["user", "list"], ["user", "show"], ["user", "passwd"],
     ["user", "set"], ["user", "import-passwd"], ["alias"], ["alias", "add"], ["alias", "del"], ["alias", "list"],
-    ["config"], ["config", "check"], ["queue"], ["queue", "list"],
+    ["config"], ["config", "check"], ["queue"], ["queue", "list"], ["backup"], ["restore"],
 ]
 
 
@@ -72,7 +72,7 @@ def help_for_every_command(f):
     assert r.stdout.strip(), r.stdout
     # The top-level help names every command group.
     r = ok(tern("--help"))
-    for group in ("serve", "domain", "user", "alias", "config", "queue", "user app-password"):
+    for group in ("serve", "domain", "user", "alias", "config", "queue", "user app-password", "backup", "restore"):
         assert group in r.stdout, (group, r.stdout)
     r = ok(tern("user", "del", "--help"))
     assert "--keep-mail" in r.stdout and "--yes" in r.stdout, r.stdout
