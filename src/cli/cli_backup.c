@@ -178,7 +178,8 @@ prune_extras(struct backup_run *b, const char *dst_msg, struct names *ns)
 	struct stat sb;
 	DIR *dir;
 
-	qsort(ns->v, ns->n, sizeof(*ns->v), cmp_name);
+	if (ns->n > 0)   /* an empty mailbox: no array at all */
+		qsort(ns->v, ns->n, sizeof(*ns->v), cmp_name);
 	dir = opendir(dst_msg);
 	if (dir == NULL) {
 		cli_error("%s: %s", dst_msg, strerror(errno));
@@ -193,7 +194,7 @@ prune_extras(struct backup_run *b, const char *dst_msg, struct names *ns)
 			closedir(dir);
 			return -1;
 		}
-		if (bsearch(&name, ns->v, ns->n, sizeof(*ns->v), cmp_name) == NULL) {
+		if (ns->n == 0 || bsearch(&name, ns->v, ns->n, sizeof(*ns->v), cmp_name) == NULL) {
 			if (unlink(d) == 0)
 				b->extra_removed++;
 		} else if (stat(d, &sb) == 0) {

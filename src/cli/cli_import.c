@@ -236,7 +236,8 @@ read_uidlist(const char *dir, struct folder *f)
 			}
 		}
 	}
-	qsort(f->ent, f->n_ent, sizeof(*f->ent), cmp_ent);
+	if (f->n_ent > 0)   /* qsort of no array at all is undefined */
+		qsort(f->ent, f->n_ent, sizeof(*f->ent), cmp_ent);
 	ret = 0;
 done:
 	free(line);
@@ -391,7 +392,8 @@ number_unlisted(struct folder *f)
 	}
 	if (next == 0)
 		next = 1;
-	qsort(f->msgs, f->n_msgs, sizeof(*f->msgs), cmp_msg_base);
+	if (f->n_msgs > 0)
+		qsort(f->msgs, f->n_msgs, sizeof(*f->msgs), cmp_msg_base);
 	for (size_t i = 0; i < f->n_msgs; i++) {
 		if (f->msgs[i].uid == 0) {
 			f->msgs[i].uid = next++;
@@ -402,7 +404,8 @@ number_unlisted(struct folder *f)
 		f->uidvalidity = (uint32_t)time(NULL);
 	if (next > f->uidnext)
 		f->uidnext = next;
-	qsort(f->msgs, f->n_msgs, sizeof(*f->msgs), cmp_msg_uid);
+	if (f->n_msgs > 0)
+		qsort(f->msgs, f->n_msgs, sizeof(*f->msgs), cmp_msg_uid);
 	return k;
 }
 
