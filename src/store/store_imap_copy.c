@@ -21,13 +21,51 @@
 #include "store/store_fts.h"
 #include "store/store_private.h"
 
+/* One message to insert: its spool file (its own size, whatever path the
+ * bytes took to it), flags and keywords checked and normalised into d.
+ * Returns STORE_OK or an error with the reason in st->errbuf;
+ * d->keywords is malloc'd (the caller frees it either way). */
+static int
+delivery_from(struct store *st, const struct store_spool *sp, uint32_t flags, const char *keywords,
+              int64_t internal_date, struct store_delivery *d)
+{
+	char kw[STORE_KEYWORDS_BUF];
+	struct stat sb;
+	int r;
+
+	if (sp == NULL || sp->fd < 0 || sp->path[0] == '\0') {
+		store_errorf(st, "no spool file");
+		return STORE_ERR_TEMP;
+	}
+	if (fstat(sp->fd, &sb) == -1) {
+		store_errorf(st, "fstat %s: %s", sp->path, strerror(errno));
+		return STORE_ERR_TEMP;
+	}
+	if ((flags & ~(uint32_t)STORE_FLAGS_ALL) != 0) {
+		store_errorf(st, "unknown flag bits 0x%x", flags);
+		return STORE_IMAP_BADNAME;
+	}
+	if ((r = store_keywords_normalize(keywords, kw)) != STORE_OK) {
+		store_errorf(st, r == STORE_IMAP_LIMIT ? "too many or too long keywords" : "not a valid keyword");
+		return r;
+	}
+	if (kw[0] != '\0' && (d->keywords = strdup(kw)) == NULL) {
+		store_errorf(st, "out of memory");
+		return STORE_ERR_TEMP;
+	}
+	d->spool_path = sp->path;
+	d->size = (uint64_t)sb.st_size;
+	d->internal_date = internal_date;
+	d->flags = flags;
+	return STORE_OK;
+}
+
 int
 store_imap_append(struct store *st, const char *mailbox, struct store_append *a, size_t n, uint64_t quota_bytes,
                   uint64_t quota_messages, uint32_t *uidvalidity_out, const char **error_out)
 {
 	char canon[STORE_MAILBOX_NAME_MAX + 1];
 	const char *name = store_name_canon(mailbox, canon, sizeof(canon));
-	char kw[STORE_KEYWORDS_BUF];
 	struct store_delivery *d;
 	size_t i;
 	int r = STORE_ERR_TEMP;
@@ -41,35 +79,9 @@ store_imap_append(struct store *st, const char *mailbox, struct store_append *a,
 		return STORE_ERR_TEMP;
 	}
 	for (i = 0; i < n; i++) {
-		struct stat sb;
-
-		if (a[i].spool == NULL || a[i].spool->fd < 0 || a[i].spool->path[0] == '\0') {
-			store_errorf(st, "append: no spool file");
+		r = delivery_from(st, a[i].spool, a[i].flags, a[i].keywords, a[i].internal_date, &d[i]);
+		if (r != STORE_OK)
 			goto done;
-		}
-		/* The file's own size, whatever path the bytes took to it. */
-		if (fstat(a[i].spool->fd, &sb) == -1) {
-			store_errorf(st, "fstat %s: %s", a[i].spool->path, strerror(errno));
-			goto done;
-		}
-		if ((a[i].flags & ~(uint32_t)STORE_FLAGS_ALL) != 0) {
-			store_errorf(st, "unknown flag bits 0x%x", a[i].flags);
-			r = STORE_IMAP_BADNAME;
-			goto done;
-		}
-		if ((r = store_keywords_normalize(a[i].keywords, kw)) != STORE_OK) {
-			store_errorf(st, r == STORE_IMAP_LIMIT ? "too many or too long keywords" : "not a valid keyword");
-			goto done;
-		}
-		r = STORE_ERR_TEMP;
-		if (kw[0] != '\0' && (d[i].keywords = strdup(kw)) == NULL) {
-			store_errorf(st, "out of memory");
-			goto done;
-		}
-		d[i].spool_path = a[i].spool->path;
-		d[i].size = (uint64_t)sb.st_size;
-		d[i].internal_date = a[i].internal_date;
-		d[i].flags = a[i].flags;
 	}
 	r = store_insert_batch(st, name, d, n, quota_bytes, quota_messages, uidvalidity_out);
 	if (r == STORE_OK) {
@@ -107,7 +119,6 @@ store_imap_import(struct store *st, const char *mailbox, uint32_t uidvalidity, u
 {
 	char canon[STORE_MAILBOX_NAME_MAX + 1];
 	const char *name = store_name_canon(mailbox, canon, sizeof(canon));
-	char kw[STORE_KEYWORDS_BUF];
 	struct store_delivery *d;
 	size_t i;
 	int r = STORE_ERR_TEMP;
@@ -125,42 +136,18 @@ store_imap_import(struct store *st, const char *mailbox, uint32_t uidvalidity, u
 		return STORE_ERR_TEMP;
 	}
 	for (i = 0; i < n; i++) {
-		struct stat sb;
-
-		if (m[i].spool == NULL || m[i].spool->fd < 0 || m[i].spool->path[0] == '\0') {
-			store_errorf(st, "import: no spool file");
-			goto done;
-		}
-		if (fstat(m[i].spool->fd, &sb) == -1) {
-			store_errorf(st, "fstat %s: %s", m[i].spool->path, strerror(errno));
-			goto done;
-		}
 		r = STORE_IMAP_BADNAME;
 		if (m[i].uid == 0) {
 			store_errorf(st, "import: UID 0");
-			goto done;
-		}
-		if ((m[i].flags & ~(uint32_t)STORE_FLAGS_ALL) != 0) {
-			store_errorf(st, "unknown flag bits 0x%x", m[i].flags);
 			goto done;
 		}
 		if (m[i].pop3_uidl != NULL && !uidl_ok(m[i].pop3_uidl)) {
 			store_errorf(st, "UID %u: not a valid POP3 UIDL", m[i].uid);
 			goto done;
 		}
-		if ((r = store_keywords_normalize(m[i].keywords, kw)) != STORE_OK) {
-			store_errorf(st, r == STORE_IMAP_LIMIT ? "too many or too long keywords" : "not a valid keyword");
+		r = delivery_from(st, m[i].spool, m[i].flags, m[i].keywords, m[i].internal_date, &d[i]);
+		if (r != STORE_OK)
 			goto done;
-		}
-		r = STORE_ERR_TEMP;
-		if (kw[0] != '\0' && (d[i].keywords = strdup(kw)) == NULL) {
-			store_errorf(st, "out of memory");
-			goto done;
-		}
-		d[i].spool_path = m[i].spool->path;
-		d[i].size = (uint64_t)sb.st_size;
-		d[i].internal_date = m[i].internal_date;
-		d[i].flags = m[i].flags;
 		d[i].uid = m[i].uid;
 		d[i].pop3_uidl = m[i].pop3_uidl;
 	}
