@@ -29,31 +29,12 @@ static const char config_usage[] =
 static int
 check_tls(const struct tern_config *cfg)
 {
-	struct tls_settings set = {
-		.cert = cfg->tls_cert,
-		.key = cfg->tls_key,
-		.min_version = cfg->tls_min_version,
-		.ciphers = cfg->tls_ciphers[0] != '\0' ? cfg->tls_ciphers : NULL,
-		.ciphersuites = cfg->tls_ciphersuites[0] != '\0' ? cfg->tls_ciphersuites : NULL,
-	};
-	char sni[sizeof(cfg->tls_sni)], *tok, *save = NULL, *error = NULL;
+	char *error = NULL;
 	struct tls_server *ts;
 
 	if (cfg->tls_cert[0] == '\0')
 		return 0;
-	str_lcpy(sni, cfg->tls_sni, sizeof(sni));
-	for (tok = strtok_r(sni, ", \t", &save); tok != NULL && set.n_sni < TLS_SNI_MAX;
-	     tok = strtok_r(NULL, ", \t", &save)) {
-		char *colon = strchr(tok, ':');
-
-		if (colon == NULL)
-			continue;
-		*colon = '\0';
-		set.sni_cert[set.n_sni] = tok;
-		set.sni_key[set.n_sni] = colon + 1;
-		set.n_sni++;
-	}
-	ts = tls_server_new(&set, &error);
+	ts = config_tls_server_new(cfg, &error);
 	if (ts == NULL) {
 		cli_error("[tls]: %s%s", error != NULL ? error : "cannot load the certificate and key",
 		          error != NULL && strstr(error, "mismatch") != NULL ? " (the key does not match its certificate)"

@@ -210,6 +210,10 @@ int config_parse_text(const char *path, const char *text, size_t len, struct ter
  * -> example.com; a name with one dot or none is used whole).  Points
  * into cfg. */
 const char *config_srs_domain(const struct tern_config *cfg);
+/* The server's TLS contexts from [tls] (default certificate, cipher lists,
+ * SNI certificates), as tls_server_new() (lib/tls.h) returns them. */
+struct tls_server;
+struct tls_server *config_tls_server_new(const struct tern_config *cfg, char **error_out);
 /* Prints the effective configuration in the config file syntax. */
 void config_print(const struct tern_config *cfg, FILE *out);
 

@@ -393,29 +393,7 @@ finish_in_flight(struct server *srv)
 static int
 tls_start(struct server *srv, char **error_out)
 {
-	const struct tern_config *cfg = srv->cfg;
-	struct tls_settings set = {
-		.cert = cfg->tls_cert,
-		.key = cfg->tls_key,
-		.min_version = cfg->tls_min_version,
-		.ciphers = cfg->tls_ciphers[0] != '\0' ? cfg->tls_ciphers : NULL,
-		.ciphersuites = cfg->tls_ciphersuites[0] != '\0' ? cfg->tls_ciphersuites : NULL,
-	};
-	char sni[sizeof(cfg->tls_sni)], *tok, *save = NULL;
-
-	str_lcpy(sni, cfg->tls_sni, sizeof(sni));
-	for (tok = strtok_r(sni, ", \t", &save); tok != NULL && set.n_sni < TLS_SNI_MAX;
-	     tok = strtok_r(NULL, ", \t", &save)) {
-		char *colon = strchr(tok, ':');
-
-		if (colon == NULL)
-			continue;
-		*colon = '\0';
-		set.sni_cert[set.n_sni] = tok;
-		set.sni_key[set.n_sni] = colon + 1;
-		set.n_sni++;
-	}
-	srv->tls = tls_server_new(&set, error_out);
+	srv->tls = config_tls_server_new(srv->cfg, error_out);
 	if (srv->tls == NULL) {
 		log_error("tls: %s", *error_out);
 		return -1;
