@@ -101,6 +101,16 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	    memchr(h.data, '\r', h.len) != NULL || memchr(b.data, '\r', b.len) != NULL)
 		abort();
 
+	/* the preview: valid UTF-8, no control characters, at most
+	 * data[0] characters (4 octets each at most) */
+	buf_reset(&out);
+	mime_text_preview(in, n, mime_parse(in, n, arena), data[0], &out);
+	if (out.len > 4 * (size_t)data[0] || !utf8_ok(out.data, out.len))
+		abort();
+	for (size_t i = 0; i < out.len; i++)
+		if ((unsigned char)out.data[i] < 0x20 || out.data[i] == 0x7F)
+			abort();
+
 	arena_free(&arena);
 	buf_free(&out);
 	buf_free(&h);

@@ -32,6 +32,7 @@ static const struct {
 	{ "RFC822", IMAP_FI_RFC822 },
 	{ "RFC822.HEADER", IMAP_FI_RFC822_HEADER },
 	{ "RFC822.TEXT", IMAP_FI_RFC822_TEXT },
+	{ "PREVIEW", IMAP_FI_PREVIEW },
 };
 
 static void
@@ -133,6 +134,22 @@ section_item(struct imap_ctx *ctx, struct imap_fetch_spec *spec, const struct im
 	return 0;
 }
 
+/* RFC 8970 3.2: "PREVIEW" [SP "(" preview-mod *(SP preview-mod) ")"],
+ * preview-mod = "LAZY".  We always compute the preview, which LAZY
+ * allows, so the modifier changes nothing. */
+static bool
+is_preview_mods(const struct imap_arg *a)
+{
+	const struct imap_arg *m;
+
+	if (a == NULL || a->type != IMAP_ARG_LIST || a->count == 0)
+		return false;
+	for (m = a->list; m != NULL; m = m->next)
+		if (!imap_arg_atom_is(m, "LAZY"))
+			return false;
+	return true;
+}
+
 static int
 one_item(struct imap_ctx *ctx, struct imap_fetch_spec *spec, const struct imap_arg *a,
          struct imap_result *res)
@@ -213,9 +230,12 @@ imap_fetch_parse(struct imap_ctx *ctx, const struct imap_arg *items, const struc
 	}
 	spec->items = arena_alloc(ctx->arena, cap * sizeof(*spec->items));
 	if (items->type == IMAP_ARG_LIST) {
-		for (a = items->list; a != NULL; a = a->next)
+		for (a = items->list; a != NULL; a = a->next) {
 			if (one_item(ctx, spec, a, res) == -1)
 				return NULL;
+			if (imap_arg_atom_is(a, "PREVIEW") && is_preview_mods(a->next))
+				a = a->next;
+		}
 	} else if (imap_arg_atom_is(items, "ALL") || imap_arg_atom_is(items, "FAST") ||
 	           imap_arg_atom_is(items, "FULL")) {
 		/* RFC 9051 6.4.5 macros */
@@ -228,6 +248,9 @@ imap_fetch_parse(struct imap_ctx *ctx, const struct imap_arg *items, const struc
 			add_simple(spec, IMAP_FI_BODY, "BODY");
 	} else if (one_item(ctx, spec, items, res) == -1) {
 		return NULL;
+	} else if (imap_arg_atom_is(items, "PREVIEW") && is_preview_mods(modifiers)) {
+		/* "FETCH 1 PREVIEW (LAZY)": the list is the item's, not modifiers */
+		modifiers = modifiers->next;
 	}
 	if (modifiers != NULL && modifiers_parse(ctx, spec, modifiers, res) == -1)
 		return NULL;
@@ -263,6 +286,7 @@ imap_fetch_parse(struct imap_ctx *ctx, const struct imap_arg *items, const struc
 			break;
 		case IMAP_FI_BINARY:
 		case IMAP_FI_BINARY_SIZE:
+		case IMAP_FI_PREVIEW:
 			spec->need_file = true;
 			break;
 		default:

@@ -40,7 +40,11 @@ enum imap_fetch_kind {
 	IMAP_FI_SECTION,           /* BODY[...] / BODY.PEEK[...] */
 	IMAP_FI_BINARY,            /* BINARY[...] / BINARY.PEEK[...] */
 	IMAP_FI_BINARY_SIZE,       /* BINARY.SIZE[...] */
+	IMAP_FI_PREVIEW,           /* PREVIEW [(LAZY)] (RFC 8970) */
 };
+
+/* RFC 8970 3.1: a preview is at most 256 characters. */
+#define IMAP_PREVIEW_CHARS 256
 
 /* What follows the part numbers of a section (RFC 9051 6.4.5). */
 enum imap_section_text {

@@ -41,6 +41,7 @@
 #include "lib/xalloc.h"
 #include "mime/mime.h"
 #include "mime/mime_decode.h"
+#include "mime/mime_text.h"
 #include "store/store_imap.h"
 
 static void
@@ -422,6 +423,25 @@ put_structure(struct buf *out, struct imap_fetch_msg *msg, const char *cached, e
 		mime_bodystructure_write(out, msg->root, kind == IMAP_FI_BODYSTRUCTURE);
 }
 
+/* PREVIEW "text" (RFC 8970); NIL only when the message was not read. */
+static void
+put_preview(struct render *r)
+{
+	struct imap_fetch_msg *msg = r->msg;
+	struct buf text = BUF_INIT;
+
+	buf_puts(r->text, "PREVIEW ");
+	if (msg->data == NULL) {
+		buf_puts(r->text, "NIL");
+		return;
+	}
+	if (msg->root == NULL)
+		msg->root = mime_parse(msg->data, msg->len, r->ctx->arena);
+	mime_text_preview(msg->data, msg->len, msg->root, IMAP_PREVIEW_CHARS, &text);
+	imap_write_nstring(r->text, text.data, text.len);
+	buf_free(&text);
+}
+
 /* "BODY[1.MIME]" with "<origin>" for a partial fetch, then a space. */
 static void
 put_name(struct buf *out, const struct imap_fetch_item *it)
@@ -505,6 +525,9 @@ put_item(struct render *r, const struct imap_fetch_item *it)
 	case IMAP_FI_BINARY_SIZE:
 		put_name(out, it);
 		return put_binary_item(r, it, it->kind == IMAP_FI_BINARY_SIZE);
+	case IMAP_FI_PREVIEW:
+		put_preview(r);
+		break;
 	}
 	return 0;
 }

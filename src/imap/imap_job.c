@@ -30,6 +30,11 @@ static const struct {
 	{ "UNSUBSCRIBE", imap_unsubscribe_run },
 	{ "GETQUOTA", imap_getquota_run },
 	{ "GETQUOTAROOT", imap_getquotaroot_run },
+	{ "MYRIGHTS", imap_myrights_run },
+	{ "GETACL", imap_getacl_run },
+	{ "LISTRIGHTS", imap_listrights_run },
+	{ "SETACL", imap_setacl_run },
+	{ "DELETEACL", imap_deleteacl_run },
 	{ "SEARCH", imap_search_run },
 };
 

@@ -1,7 +1,8 @@
 /* LIST (RFC 9051 6.3.9, RFC 3501 6.3.8) with LIST-EXTENDED (RFC 5258):
  * selection options SUBSCRIBED, REMOTE, RECURSIVEMATCH and SPECIAL-USE
- * (RFC 6154), return options SUBSCRIBED, CHILDREN, SPECIAL-USE and STATUS
- * (RFC 5819 LIST-STATUS), several patterns; and LSUB (RFC 3501 6.3.9).
+ * (RFC 6154), return options SUBSCRIBED, CHILDREN, SPECIAL-USE, STATUS
+ * (RFC 5819 LIST-STATUS) and MYRIGHTS (RFC 8440 LIST-MYRIGHTS), several
+ * patterns; and LSUB (RFC 3501 6.3.9).
  *
  * The names: every mailbox and every subscribed name from the store, and
  * every level above them that is neither (a deleted mailbox whose
@@ -43,7 +44,7 @@ struct list_req {
 	bool lsub;
 	bool extended;           /* RFC 5258 syntax: options or a list of patterns */
 	bool sel_subscribed, sel_special, sel_recursive;
-	bool ret_subscribed, ret_children, ret_status;
+	bool ret_subscribed, ret_children, ret_status, ret_myrights;
 	struct imap_status_req status;
 	struct imap_pattern *pat[LIST_PATTERNS_MAX];
 	size_t npat;
@@ -107,6 +108,8 @@ parse_return(struct imap_ctx *ctx, const struct imap_arg *list, struct list_req 
 			q->ret_children = true;
 		} else if (imap_arg_atom_is(a, "SPECIAL-USE")) {
 			/* sent always */
+		} else if (imap_arg_atom_is(a, "MYRIGHTS")) {
+			q->ret_myrights = true;     /* RFC 8440 */
 		} else if (imap_arg_atom_is(a, "STATUS")) {
 			if (q->ret_status) {
 				imap_result_set(res, IMAP_BAD, NULL, "STATUS given twice in RETURN");
@@ -473,6 +476,8 @@ list_nodes(struct imap_ctx *ctx, const struct list_req *q, struct node *nodes, s
 		}
 		if (q->ret_status && listed && nd->exists)
 			write_status(ctx, q, nd, out);
+		if (q->ret_myrights && listed && nd->exists)
+			imap_myrights_write(ctx, arena_strndup(ctx->arena, nd->name, nd->len), out);
 	}
 }
 

@@ -23,6 +23,14 @@ void imap_subscribe_run(struct imap_ctx *ctx, const struct imap_arg *args, struc
 void imap_unsubscribe_run(struct imap_ctx *ctx, const struct imap_arg *args, struct buf *out, struct imap_result *res);
 void imap_getquota_run(struct imap_ctx *ctx, const struct imap_arg *args, struct buf *out, struct imap_result *res);
 void imap_getquotaroot_run(struct imap_ctx *ctx, const struct imap_arg *args, struct buf *out, struct imap_result *res);
+/* ACL (RFC 4314) for single-owner mailboxes: imap_acl.c */
+void imap_myrights_run(struct imap_ctx *ctx, const struct imap_arg *args, struct buf *out, struct imap_result *res);
+void imap_getacl_run(struct imap_ctx *ctx, const struct imap_arg *args, struct buf *out, struct imap_result *res);
+void imap_listrights_run(struct imap_ctx *ctx, const struct imap_arg *args, struct buf *out, struct imap_result *res);
+void imap_setacl_run(struct imap_ctx *ctx, const struct imap_arg *args, struct buf *out, struct imap_result *res);
+void imap_deleteacl_run(struct imap_ctx *ctx, const struct imap_arg *args, struct buf *out, struct imap_result *res);
+/* "* MYRIGHTS name rights\r\n", also for LIST RETURN (MYRIGHTS) (RFC 8440). */
+void imap_myrights_write(struct imap_ctx *ctx, const char *name, struct buf *out);
 /* NAMESPACE needs no store: personal "" with "/", no others. */
 void imap_namespace_write(struct buf *out, bool utf8);
 

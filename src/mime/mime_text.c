@@ -451,3 +451,89 @@ mime_text_extract(const char *msg, size_t len, const struct mime_part *root, siz
 	buf_free(&ex.tmp);
 	arena_free(&ex.arena);
 }
+
+/* ---- preview (RFC 8970) ---- */
+
+/* The part a reader sees first: depth first, the first text/plain or
+ * text/html leaf that is not an attachment; in a multipart/alternative
+ * the plain version when there is one.  Enclosed messages are not
+ * entered: their text is not this message's. */
+static const struct mime_part *
+preview_part(const struct mime_part *part)
+{
+	const struct mime_part *c, *found;
+	bool alternative;
+
+	if (part->children != NULL) {
+		alternative = part->subtype != NULL && strcmp(part->subtype, "ALTERNATIVE") == 0;
+		found = NULL;
+		for (c = part->children; c != NULL; c = c->next) {
+			const struct mime_part *p = preview_part(c);
+
+			if (p == NULL)
+				continue;
+			if (!alternative || strcmp(p->subtype, "PLAIN") == 0)
+				return p;
+			if (found == NULL)
+				found = p;
+		}
+		return found;
+	}
+	if (part->type == NULL || part->subtype == NULL || strcmp(part->type, "TEXT") != 0)
+		return NULL;
+	if (part->disposition != NULL && strcmp(part->disposition, "ATTACHMENT") == 0)
+		return NULL;
+	if (strcmp(part->subtype, "PLAIN") != 0 && strcmp(part->subtype, "HTML") != 0)
+		return NULL;
+	return part;
+}
+
+void
+mime_text_preview(const char *msg, size_t len, const struct mime_part *root, size_t max_chars,
+		  struct buf *out)
+{
+	const struct mime_part *part = preview_part(root);
+	struct extract ex;
+	struct buf text = BUF_INIT;
+	size_t i, chars = 0;
+	bool space = false, started = false;
+
+	buf_append(out, "", 0);
+	if (part == NULL)
+		return;
+	memset(&ex, 0, sizeof(ex));
+	ex.msg = msg;
+	ex.len = len;
+	ex.left = 4 * max_chars + 64;   /* UTF-8 of max_chars, and white space to fold */
+	ex.body = &text;
+	put_part_text(&ex, part, strcmp(part->subtype, "HTML") == 0);
+	/* white space runs (line breaks included) become one space, control
+	 * characters go, and the text is cut after max_chars characters */
+	for (i = 0; i < text.len; i++) {
+		unsigned char c = (unsigned char)text.data[i];
+
+		if (c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f') {
+			space = started;
+			continue;
+		}
+		if (c < 0x20 || c == 0x7F)
+			continue;
+		if ((c & 0xC0) != 0x80) {
+			if (chars + (space ? 1 : 0) >= max_chars)
+				break;
+			if (space) {
+				buf_append(out, " ", 1);
+				chars++;
+				space = false;
+			}
+			chars++;
+			started = true;
+		}
+		buf_append(out, (const char *)&text.data[i], 1);
+	}
+	buf_free(&text);
+	buf_free(&ex.dec);
+	buf_free(&ex.utf);
+	buf_free(&ex.html);
+	buf_free(&ex.tmp);
+}

@@ -35,6 +35,15 @@ struct mime_part;
 void mime_text_extract(const char *msg, size_t len, const struct mime_part *root, size_t max,
 		       struct buf *header_out, struct buf *body_out);
 
+/* The preview of a message (RFC 8970 3.1, FETCH PREVIEW): the text of
+ * the first text/plain or text/html part that is not an attachment (in
+ * a multipart/alternative the plain one), decoded to UTF-8, HTML reduced
+ * to its text, every run of white space made one space, control
+ * characters dropped, cut after max_chars characters.  Appended to out
+ * ("" when the message has no such part). */
+void mime_text_preview(const char *msg, size_t len, const struct mime_part *root, size_t max_chars,
+		       struct buf *out);
+
 /* Appends the text of html (UTF-8, len octets) to out, as described
  * above.  Exposed for the tests. */
 void mime_text_html(const char *html, size_t len, struct buf *out);

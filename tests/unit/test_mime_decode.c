@@ -568,6 +568,62 @@ test_extract(void)
 	buf_free(&b);
 }
 
+static void
+preview(const char *msg, size_t max_chars, struct buf *out)
+{
+	struct arena *a = arena_new(4096, false);
+	struct mime_part *root = mime_parse(msg, strlen(msg), a);
+
+	buf_reset(out);
+	mime_text_preview(msg, strlen(msg), root, max_chars, out);
+	arena_free(&a);
+}
+
+/* RFC 8970 3.1: the text a reader sees first, white space folded, at most
+ * 256 characters (counted as characters, not octets). */
+static void
+test_preview(void)
+{
+	struct buf out = BUF_INIT;
+	char big[2048];
+	size_t i;
+
+	test_begin("mime_text_preview: plain text, white space folded");
+	preview("Subject: s\r\n\r\n  Hello,\r\n\r\n\tthis   is\r\nthe text.  \r\n", 256, &out);
+	test_assert_streq(out.data, "Hello, this is the text.");
+	test_end();
+
+	test_begin("mime_text_preview: alternative prefers text/plain, QP and charset decoded");
+	preview("Content-Type: multipart/alternative; boundary=b\r\n\r\n"
+		"--b\r\nContent-Type: text/html\r\n\r\n<p>html version</p>\r\n"
+		"--b\r\nContent-Type: text/plain; charset=ISO-8859-1\r\n"
+		"Content-Transfer-Encoding: quoted-printable\r\n\r\ncaf=E9 au lait\r\n--b--\r\n", 256, &out);
+	test_assert_streq(out.data, "caf\xc3\xa9 au lait");
+	test_end();
+
+	test_begin("mime_text_preview: HTML only, attachment skipped");
+	preview("Content-Type: multipart/mixed; boundary=b\r\n\r\n"
+		"--b\r\nContent-Type: text/plain\r\nContent-Disposition: attachment\r\n\r\nnot this\r\n"
+		"--b\r\nContent-Type: text/html\r\n\r\n<html><body><p>Hi <b>there</b></p></body></html>\r\n"
+		"--b--\r\n", 256, &out);
+	test_assert_streq(out.data, "Hi there");
+	test_end();
+
+	test_begin("mime_text_preview: no text part gives an empty preview");
+	preview("Content-Type: image/png\r\nContent-Transfer-Encoding: base64\r\n\r\niVBORw0K\r\n", 256, &out);
+	test_assert_streq(out.data, "");
+	test_end();
+
+	test_begin("mime_text_preview: cut after max characters, not octets");
+	strcpy(big, "Subject: x\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n");
+	for (i = 0; i < 300; i++)
+		strcat(big, "\xc3\xa9");
+	preview(big, 256, &out);
+	test_assert(out.len == 512);
+	test_end();
+	buf_free(&out);
+}
+
 int
 main(void)
 {
@@ -578,5 +634,6 @@ main(void)
 	test_words();
 	test_html();
 	test_extract();
+	test_preview();
 	return test_done();
 }
