@@ -10,7 +10,9 @@
  * retry_max) until max_age, and after delay_warning the sender is told
  * once that the message is late.  Every outcome is appended to the
  * envelope before the next step, so a restart goes on where it stopped;
- * an entry whose recipients are all done or failed is removed. */
+ * an entry whose recipients are all done or failed is removed.  What
+ * the runner learns from outside (new entries, holds, deletes, `tern
+ * queue` requests) comes through queue_control.c. */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -20,11 +22,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/inotify.h>
 #include <time.h>
 #include <unistd.h>
-#include <dirent.h>
-#include <sys/epoll.h>
 
 #include "lib/conn.h"
 #include "lib/evloop.h"
@@ -66,9 +65,7 @@ oldest_add(int64_t at)
 }
 static struct evloop_timer *timer;
 static int64_t timer_at;
-static int inotify_fd = -1;
-static int wd_queue = -1, wd_ctl = -1;
-static char queue_dir[PATH_MAX + 16], ctl_dir[PATH_MAX + 16];
+static char queue_dir[PATH_MAX + 16];
 /* The signing keys (data_dir/dkim), loaded again at most every
  * DKIM_RELOAD_SEC so that `tern dkim generate` takes effect without a
  * restart, and on `tern queue flush`. */
@@ -96,14 +93,20 @@ hash_id(const char *id)
 	return h % QR_HASH_SIZE;
 }
 
-static struct qentry *
-entry_find(const char *id)
+struct qentry *
+qrunner_entry_find(const char *id)
 {
 	for (struct qentry *e = table[hash_id(id)]; e != NULL; e = e->hnext) {
 		if (strcmp(e->id, id) == 0)
 			return e;
 	}
 	return NULL;
+}
+
+struct qentry *
+qrunner_entries(void)
+{
+	return all;
 }
 
 /* ---- the schedule: a min-heap on next_at ---- */
@@ -145,8 +148,8 @@ heap_down(size_t i)
 	}
 }
 
-static void
-unschedule(struct qentry *e)
+void
+qrunner_unschedule(struct qentry *e)
 {
 	size_t i = e->heap_i;
 
@@ -162,8 +165,8 @@ unschedule(struct qentry *e)
 }
 
 /* Due at when (0: now), unless held or in flight. */
-static void
-schedule(struct qentry *e, int64_t when)
+void
+qrunner_schedule(struct qentry *e, int64_t when)
 {
 	e->next_at = when;
 	if (e->held || e->jobs > 0 || e->deleted)
@@ -185,12 +188,12 @@ schedule(struct qentry *e, int64_t when)
 
 /* ---- loading and forgetting entries ---- */
 
-static void
-entry_free(struct qentry *e)
+void
+qrunner_entry_free(struct qentry *e)
 {
 	struct qentry **pp = &table[hash_id(e->id)];
 
-	unschedule(e);
+	qrunner_unschedule(e);
 	while (*pp != e)
 		pp = &(*pp)->hnext;
 	*pp = e->hnext;
@@ -235,16 +238,16 @@ entry_remove(struct qentry *e)
 
 	if (!e->deleted && queue_remove(qr.cfg->data_dir, e->id, &error) == -1)
 		log_warnx("queue %s: %s", e->id, error);
-	entry_free(e);
+	qrunner_entry_free(e);
 }
 
-static void
-entry_loaded(const struct queue_entry *qe, void *arg)
+void
+qrunner_entry_loaded(const struct queue_entry *qe, void *arg)
 {
 	struct qentry *e;
 	unsigned h;
 
-	if (entry_find(qe->id) != NULL)
+	if (qrunner_entry_find(qe->id) != NULL)
 		return;
 	e = xcalloc(1, sizeof(*e));
 	snprintf(e->id, sizeof(e->id), "%s", qe->id);
@@ -298,16 +301,16 @@ entry_loaded(const struct queue_entry *qe, void *arg)
 	metrics_queue_set(n_entries, oldest_queued_at);
 	if (arg != NULL)
 		*(struct qentry **)arg = e;
-	schedule(e, qe->next_attempt);
+	qrunner_schedule(e, qe->next_attempt);
 }
 
-static void
-entry_load(const char *id)
+void
+qrunner_entry_load(const char *id)
 {
 	struct qentry *e = NULL;
 	const char *error;
 
-	if (queue_get(qr.cfg->data_dir, id, entry_loaded, &e, &error) == -1)
+	if (queue_get(qr.cfg->data_dir, id, qrunner_entry_loaded, &e, &error) == -1)
 		log_warnx("queue %s: %s", id, error);
 }
 
@@ -347,8 +350,8 @@ scan_message(struct qentry *e, int fd)
 	}
 }
 
-static void
-load_dkim_keys(void)
+void
+qrunner_load_dkim_keys(void)
 {
 	struct dkim_keys *keys = NULL;
 	char *error = NULL;
@@ -372,7 +375,7 @@ sign_message(struct qentry *e, int fd)
 	const char *error;
 
 	if (dkim_keys == NULL || now_sec() - dkim_loaded_at >= DKIM_RELOAD_SEC)
-		load_dkim_keys();
+		qrunner_load_dkim_keys();
 	e->signed_once = true;
 	if (dkim_keys == NULL || dkim_keys->n == 0)
 		return;
@@ -382,8 +385,8 @@ sign_message(struct qentry *e, int fd)
 	}
 }
 
-static const char *
-rcpt_domain(const char *rcpt)
+const char *
+qrunner_rcpt_domain(const char *rcpt)
 {
 	const char *at = strrchr(rcpt, '@');
 
@@ -442,7 +445,6 @@ job_seal(struct qjob *j)
 	e->jobs++;
 }
 
-static void attempt_end(struct qentry *e);
 
 /* "NOTIFY=... ORCPT=..." for the next server (sent only if it offers
  * DSN), or NULL. */
@@ -494,13 +496,13 @@ entry_start(struct qentry *e)
 
 		if (taken[i] || e->state[i] != QUEUE_RCPT_PENDING)
 			continue;
-		dom = qr.cfg->delivery.relay[0] != '\0' ? "[relay]" : rcpt_domain(e->rcpts[i]);
+		dom = qr.cfg->delivery.relay[0] != '\0' ? "[relay]" : qrunner_rcpt_domain(e->rcpts[i]);
 		d = qdest_get(dom);
 		j = job_new(e);
 		for (size_t k = i; k < e->n_rcpts && j->n < QJOB_RCPT_MAX; k++) {
 			if (taken[k] || e->state[k] != QUEUE_RCPT_PENDING)
 				continue;
-			if (k != i && strcmp(dom, "[relay]") != 0 && strcasecmp(rcpt_domain(e->rcpts[k]), dom) != 0)
+			if (k != i && strcmp(dom, "[relay]") != 0 && strcasecmp(qrunner_rcpt_domain(e->rcpts[k]), dom) != 0)
 				continue;
 			taken[k] = true;
 			j->idx[j->n] = k;
@@ -513,7 +515,7 @@ entry_start(struct qentry *e)
 	free(taken);
 	close(fd);
 	if (e->jobs == 0)
-		attempt_end(e);
+		qrunner_attempt_end(e);
 }
 
 static void
@@ -570,7 +572,7 @@ qrunner_job_done(struct qjob *job, const struct mta_reply *per_rcpt, const char 
 		free(job->rcpt_params[i]);
 	free(job);
 	if (--e->jobs == 0)
-		attempt_end(e);
+		qrunner_attempt_end(e);
 }
 
 /* Tells the sender about the recipients marked in new_fail (or, with
@@ -655,8 +657,8 @@ tell_sender(struct qentry *e, enum queue_dsn_action action)
 	return ret;
 }
 
-static void
-attempt_end(struct qentry *e)
+void
+qrunner_attempt_end(struct qentry *e)
 {
 	const struct tern_config *cfg = qr.cfg;
 	int64_t now = now_sec(), next;
@@ -665,7 +667,7 @@ attempt_end(struct qentry *e)
 	unsigned shift;
 
 	if (e->deleted) {
-		entry_free(e);
+		qrunner_entry_free(e);
 		return;
 	}
 	for (size_t i = 0; i < e->n_rcpts; i++) {
@@ -736,7 +738,7 @@ attempt_end(struct qentry *e)
 		log_warnx("queue %s: %s", e->id, error);
 	log_info("queue %s deferred pending=%zu attempts=%u next_in=%llds", e->id, pending, e->attempts,
 	         (long long)(next - now));
-	schedule(e, next);
+	qrunner_schedule(e, next);
 }
 
 /* ---- the timer ---- */
@@ -750,7 +752,7 @@ on_timer(void *arg)
 	while (heap_n > 0 && heap[0]->next_at <= now && !qr.stopping) {
 		struct qentry *e = heap[0];
 
-		unschedule(e);
+		qrunner_unschedule(e);
 		entry_start(e);
 	}
 	schedule_timer();
@@ -773,171 +775,6 @@ schedule_timer(void)
 	timer = evloop_timer_add(qr.loop, (uint64_t)(at - now) * 1000, on_timer, NULL);
 }
 
-/* ---- control: holds, deletes, requests ---- */
-
-static bool
-id_of(const char *name, const char *suffix, char id[QUEUE_ID_MAX + 1])
-{
-	size_t len = strlen(name), sl = strlen(suffix);
-
-	if (len <= sl || strcmp(name + len - sl, suffix) != 0 || len - sl > QUEUE_ID_MAX ||
-	    !queue_id_valid(name, len - sl))
-		return false;
-	memcpy(id, name, len - sl);
-	id[len - sl] = '\0';
-	return true;
-}
-
-static void
-flush_entry(struct qentry *e)
-{
-	if (!e->held && e->jobs == 0 && !e->deleted)
-		schedule(e, 0);
-}
-
-static bool
-entry_has_domain(const struct qentry *e, const char *domain)
-{
-	for (size_t i = 0; i < e->n_rcpts; i++) {
-		if (e->state[i] == QUEUE_RCPT_PENDING && strcasecmp(rcpt_domain(e->rcpts[i]), domain) == 0)
-			return true;
-	}
-	return false;
-}
-
-static void
-do_request(const char *line)
-{
-	struct qentry *e;
-
-	log_info("queue request: %s", line);
-	if (strcmp(line, "flush all") == 0) {
-		qdest_forget_all();
-		load_dkim_keys();
-		for (e = all; e != NULL; e = e->next)
-			flush_entry(e);
-	} else if (strncmp(line, "flush id ", 9) == 0) {
-		if ((e = entry_find(line + 9)) != NULL) {
-			qdest_forget_all();
-			flush_entry(e);
-		}
-	} else if (strncmp(line, "flush domain ", 13) == 0) {
-		qdest_forget_all();
-		for (e = all; e != NULL; e = e->next) {
-			if (entry_has_domain(e, line + 13))
-				flush_entry(e);
-		}
-	} else if (strncmp(line, "bounce ", 7) == 0) {
-		if ((e = entry_find(line + 7)) != NULL) {
-			e->bounce = true;
-			if (e->jobs == 0) {
-				unschedule(e);
-				attempt_end(e);
-			}
-		}
-	} else {
-		log_warnx("queue request not understood: %s", line);
-	}
-}
-
-static void
-read_request(const char *name)
-{
-	char path[PATH_MAX + 256], line[1100];
-	ssize_t n;
-	int fd;
-
-	if (name[0] == '.')
-		return;
-	snprintf(path, sizeof(path), "%s/%s", ctl_dir, name);
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd == -1)
-		return;
-	n = read(fd, line, sizeof(line) - 1);
-	close(fd);
-	unlink(path);
-	if (n <= 0)
-		return;
-	line[n] = '\0';
-	line[strcspn(line, "\r\n")] = '\0';
-	do_request(line);
-}
-
-static void
-read_all_requests(void)
-{
-	DIR *d = opendir(ctl_dir);
-	struct dirent *de;
-
-	if (d == NULL)
-		return;
-	while ((de = readdir(d)) != NULL)
-		read_request(de->d_name);
-	closedir(d);
-}
-
-static void
-on_event(const struct inotify_event *ev)
-{
-	char id[QUEUE_ID_MAX + 1];
-	struct qentry *e;
-
-	if (ev->mask & IN_Q_OVERFLOW) {
-		/* events were lost: look at everything again */
-		const char *error;
-
-		if (queue_list(qr.cfg->data_dir, entry_loaded, NULL, &error) == -1)
-			log_warnx("queue: %s", error);
-		read_all_requests();
-		return;
-	}
-	if (ev->len == 0)
-		return;
-	if (ev->wd == wd_ctl) {
-		if (ev->mask & IN_MOVED_TO)
-			read_request(ev->name);
-		return;
-	}
-	if (id_of(ev->name, ".env", id)) {
-		if (ev->mask & IN_MOVED_TO)
-			entry_load(id);
-		else if ((ev->mask & IN_DELETE) && (e = entry_find(id)) != NULL) {
-			if (e->jobs > 0) {
-				e->deleted = true;
-			} else {
-				log_info("queue %s deleted", id);
-				entry_free(e);
-			}
-		}
-	} else if (id_of(ev->name, ".hold", id) && (e = entry_find(id)) != NULL) {
-		if (ev->mask & IN_CREATE) {
-			e->held = true;
-			unschedule(e);
-			log_info("queue %s held", id);
-		} else if (ev->mask & IN_DELETE) {
-			e->held = false;
-			log_info("queue %s released", id);
-			flush_entry(e);
-		}
-	}
-}
-
-static void
-on_inotify(void *arg, uint32_t events)
-{
-	char buf[16384] __attribute__((aligned(__alignof__(struct inotify_event))));
-	ssize_t n;
-
-	while ((n = read(inotify_fd, buf, sizeof(buf))) > 0) {
-		for (char *p = buf; p < buf + n;) {
-			const struct inotify_event *ev = (const struct inotify_event *)p;
-
-			on_event(ev);
-			p += sizeof(*ev) + ev->len;
-		}
-	}
-}
-
 /* ---- the thread ---- */
 
 static void *
@@ -953,9 +790,9 @@ start_on_loop(void *arg)
 {
 	const char *error;
 
-	if (queue_list(qr.cfg->data_dir, entry_loaded, NULL, &error) == -1)
+	if (queue_list(qr.cfg->data_dir, qrunner_entry_loaded, NULL, &error) == -1)
 		log_warnx("queue: %s", error);
-	read_all_requests();
+	qcontrol_read_pending();
 	log_info("queue runner started entries=%zu", heap_n);
 }
 
@@ -968,11 +805,6 @@ queue_runner_start(const struct tern_config *cfg, char **error_out)
 	memset(&qr, 0, sizeof(qr));
 	qr.cfg = cfg;
 	snprintf(queue_dir, sizeof(queue_dir), "%s/queue", cfg->data_dir);
-	snprintf(ctl_dir, sizeof(ctl_dir), "%s/queue/ctl", cfg->data_dir);
-	if (store_mkdirs(ctl_dir) == -1) {
-		*error_out = xasprintf("%s: %s", ctl_dir, strerror(errno));
-		return -1;
-	}
 	ds.resolver = cfg->delivery.resolver;
 	ds.trust_anchor_file = cfg->delivery.dnssec_trust_anchor[0] != '\0' ? cfg->delivery.dnssec_trust_anchor : NULL;
 	if ((qr.dns = dns_new(&ds, &err)) == NULL) {
@@ -986,14 +818,8 @@ queue_runner_start(const struct tern_config *cfg, char **error_out)
 		free(err);
 		goto fail;
 	}
-	inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-	if (inotify_fd == -1 ||
-	    (wd_queue = inotify_add_watch(inotify_fd, queue_dir, IN_MOVED_TO | IN_CREATE | IN_DELETE)) == -1 ||
-	    (wd_ctl = inotify_add_watch(inotify_fd, ctl_dir, IN_MOVED_TO)) == -1 ||
-	    evloop_add(qr.loop, inotify_fd, EPOLLIN, on_inotify, NULL) == -1) {
-		*error_out = xasprintf("inotify on %s: %s", queue_dir, strerror(errno));
+	if (qcontrol_start(queue_dir, error_out) == -1)
 		goto fail;
-	}
 	evloop_post(qr.loop, start_on_loop, NULL);
 	if (pthread_create(&thread, NULL, runner_main, NULL) != 0) {
 		*error_out = xasprintf("cannot start the delivery thread");
@@ -1002,9 +828,7 @@ queue_runner_start(const struct tern_config *cfg, char **error_out)
 	started = true;
 	return 0;
 fail:
-	if (inotify_fd != -1)
-		close(inotify_fd);
-	inotify_fd = -1;
+	qcontrol_stop();
 	dns_detach_loop(qr.dns);
 	evloop_free(&qr.loop);
 	dns_free(&qr.dns);
@@ -1046,11 +870,9 @@ queue_runner_stop(void)
 	pthread_join(thread, NULL);
 	started = false;
 	dns_detach_loop(qr.dns);
-	evloop_del(qr.loop, inotify_fd);
-	close(inotify_fd);
-	inotify_fd = -1;
+	qcontrol_stop();
 	while (all != NULL)
-		entry_free(all);
+		qrunner_entry_free(all);
 	free(heap);
 	heap = NULL;
 	heap_n = heap_cap = 0;

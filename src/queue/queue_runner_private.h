@@ -123,6 +123,29 @@ struct qrunner_settings {
 extern struct qrunner_settings qr;
 /* Opens the job's message file for sending.  Returns 0 or -1 (logged). */
 int qrunner_job_open(struct qjob *job);
+
+/* queue_runner.c, for queue_control.c: the entries and their schedule */
+struct queue_entry;
+struct qentry *qrunner_entries(void);             /* the first; ->next for the others */
+struct qentry *qrunner_entry_find(const char *id);
+/* Loads (or loads again) the entry with that id from its envelope. */
+void qrunner_entry_load(const char *id);
+/* queue_list() callback: takes in one listed entry. */
+void qrunner_entry_loaded(const struct queue_entry *qe, void *arg);
+void qrunner_entry_free(struct qentry *e);
+void qrunner_schedule(struct qentry *e, int64_t when);
+void qrunner_unschedule(struct qentry *e);
+/* Ends an attempt with no job in flight: DSNs, retry time, removal. */
+void qrunner_attempt_end(struct qentry *e);
+void qrunner_load_dkim_keys(void);
+/* The domain part of an address (after the last '@'), or "". */
+const char *qrunner_rcpt_domain(const char *rcpt);
+
+/* queue_control.c: inotify on the queue and its ctl/ requests */
+int qcontrol_start(const char *queue_dir, char **error_out);
+/* Reads requests written before the loop ran. */
+void qcontrol_read_pending(void);
+void qcontrol_stop(void);
 /* A job ended: per_rcpt[i] is about job->rcpts[i]; host answered (or NULL);
  * peer_dsn: it offered DSN (so it took over NOTIFY=SUCCESS).  Frees the job. */
 void qrunner_job_done(struct qjob *job, const struct mta_reply *per_rcpt, const char *host, bool peer_dsn);
