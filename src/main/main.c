@@ -5,6 +5,7 @@
 
 #include "cli/cli.h"
 #include "cli/cli_auth.h"
+#include "store/store.h"
 
 const char cli_main_usage[] =
 	"usage: tern [--config FILE] COMMAND [ARGS...]\n"
@@ -68,6 +69,7 @@ main(int argc, char **argv)
 	const struct cli_cmd *c;
 	int i = 1;
 
+	store_sqlite_setup();
 	ctx.config_path = env != NULL && env[0] != '\0' ? env : CLI_DEFAULT_CONFIG;
 	while (i < argc && argv[i][0] == '-') {
 		const char *arg = argv[i];

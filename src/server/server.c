@@ -719,6 +719,7 @@ server_run(const struct tern_config *cfg)
 	evloop_workers_stop();
 	mailauth_stop();
 	store_fts_async_stop();
+	store_cache_close_all();
 	for (unsigned i = 0; i < srv.nloops; i++)
 		evloop_free(&srv.loops[i].loop);
 	source_count_free(&server_sources);

@@ -91,6 +91,14 @@ struct store_msg {
 	char pop3_uidl[STORE_UIDL_MAX + 1]; /* "" or the UIDL an import kept (store_imap_import) */
 };
 
+/* Process-wide SQLite settings, before any store is opened (main()):
+ * no page cache memory is set aside per connection before it is used
+ * (SQLite's default is about 90 KiB per open index, idle or not). */
+void store_sqlite_setup(void);
+/* Closes the open indexes the pool keeps for jobs (store_cache.c) that
+ * no thread uses: at shutdown once the workers stopped (and at exit). */
+void store_cache_close_all(void);
+
 /* Opens user's store, creating the folder, index and INBOX if missing. */
 int store_open(const char *data_dir, const char *user, struct store **st_out, const char **error_out);
 void store_close(struct store **st);

@@ -357,6 +357,14 @@ store_read_end(struct store *st)
 	store_unlink_reader_leave(st->dir, st->read_token);
 }
 
+void
+store_sqlite_setup(void)
+{
+	/* SQLITE_CONFIG_PAGECACHE with no buffer and N = 0: no initial bulk
+	 * allocation of page cache per connection; pages come as used. */
+	sqlite3_config(SQLITE_CONFIG_PAGECACHE, NULL, 0, 0);
+}
+
 sqlite3_stmt *
 store_stmt(struct store *st, enum store_stmt which)
 {

@@ -337,10 +337,11 @@ int store_cache_put(struct store *st, int64_t mailbox_id, uint32_t uid, const st
 int64_t store_date_parse(const char *s);
 int64_t store_date_parse_zone(const char *s, int32_t *zone_out);
 
-/* A per-thread cache of open stores for deliveries (store_cache.c).
- * store_cache_open gives a handle owned by the cache; give it back with
- * store_cache_release (failed=true closes it, so the next delivery
- * starts from a fresh connection). */
+/* The process's pool of open stores (store_cache.c), for jobs on any
+ * thread.  store_cache_open gives a handle owned by the pool and used by
+ * this thread alone until store_cache_release gives it back
+ * (failed=true closes it, so the next job starts from a fresh
+ * connection).  store_cache_close_all (store.h) closes the rest. */
 int store_cache_open(const char *data_dir, const char *user, struct store **st_out, enum store_error *err_out,
                      const char **error_out);
 void store_cache_release(struct store **st, bool failed);
