@@ -64,6 +64,10 @@ struct imap_view {
 
 /* Sequence number of uid in v (1-based) or 0 when not in the view. */
 uint32_t imap_view_seq(const struct imap_view *v, uint32_t uid);
+/* imap_view_seq for UIDs asked in ascending order: *hint is where the
+ * last one was found (start at 0), so a run of UIDs costs one compare
+ * each instead of a binary search. */
+uint32_t imap_view_seq_next(const struct imap_view *v, uint32_t uid, size_t *hint);
 /* Whether uid is \Recent for v (imap_flags.c). */
 bool imap_view_recent(const struct imap_view *v, uint32_t uid);
 /* Marks the UIDs of v's uids[from..count) that are >= first as recent

@@ -51,6 +51,7 @@ struct imap_fetch_job {
 	struct store_imap_msg *rows;   /* the step read, rendered from row on */
 	bool *added;                   /* ... whose \Seen this FETCH set */
 	size_t nrows, row;
+	size_t seq_hint;               /* imap_view_seq_next: rows come in UID order */
 	bool uid, set_seen, first;
 	uint64_t changedsince;
 	bool vanished;
@@ -234,7 +235,7 @@ fetch_work(void *arg)
 		m = &j->rows[j->row];
 		added = j->added[j->row];
 		j->row++;
-		seq = imap_view_seq(&s->view, m->uid);
+		seq = imap_view_seq_next(&s->view, m->uid, &j->seq_hint);
 		if (seq == 0 || (j->changedsince > 0 && m->modseq <= j->changedsince))
 			continue;
 		if (imap_fetch_render(&ctx, j->spec, seq, m, added, &j->out, &j->res) == -1)

@@ -465,7 +465,8 @@ put_item(struct render *r, const struct imap_fetch_item *it)
 
 	switch (it->kind) {
 	case IMAP_FI_UID:
-		buf_printf(out, "UID %u", msg->uid);
+		buf_puts(out, "UID ");
+		buf_put_u64(out, msg->uid);
 		break;
 	case IMAP_FI_FLAGS:
 		buf_puts(out, "FLAGS ");
@@ -476,7 +477,8 @@ put_item(struct render *r, const struct imap_fetch_item *it)
 		imap_date_time_write(out, msg->internal_date);
 		break;
 	case IMAP_FI_RFC822_SIZE:
-		buf_printf(out, "RFC822.SIZE %llu", (unsigned long long)msg->size);
+		buf_puts(out, "RFC822.SIZE ");
+		buf_put_u64(out, msg->size);
 		break;
 	case IMAP_FI_ENVELOPE:
 		buf_puts(out, "ENVELOPE ");
@@ -554,10 +556,13 @@ imap_fetch_render_msg(const struct imap_ctx *ctx, const struct imap_fetch_spec *
 		uid |= spec->items[i].kind == IMAP_FI_UID;
 		modseq |= spec->items[i].kind == IMAP_FI_MODSEQ;
 	}
-	buf_printf(text, "* %u FETCH (", seq);
+	buf_puts(text, "* ");
+	buf_put_u64(text, seq);
+	buf_puts(text, " FETCH (");
 	/* UID first, as most servers do: clients find it early */
 	if (uid || implicit) {
-		buf_printf(text, "UID %u", msg->uid);
+		buf_puts(text, "UID ");
+		buf_put_u64(text, msg->uid);
 		first = false;
 	}
 	for (i = 0; i < spec->count; i++) {

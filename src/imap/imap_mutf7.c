@@ -403,6 +403,24 @@ imap_write_nstring(struct buf *out, const char *s, size_t len)
 }
 
 uint32_t
+imap_view_seq_next(const struct imap_view *v, uint32_t uid, size_t *hint)
+{
+	uint32_t seq;
+
+	if (*hint < v->count && v->uids[*hint] == uid) {
+		seq = (uint32_t)(*hint + 1);
+	} else if (*hint + 1 < v->count && v->uids[*hint + 1] == uid) {
+		seq = (uint32_t)(*hint + 2);
+	} else {
+		seq = imap_view_seq(v, uid);
+		if (seq == 0)
+			return 0;
+	}
+	*hint = seq;     /* the next UID is most likely at index seq */
+	return seq;
+}
+
+uint32_t
 imap_view_seq(const struct imap_view *v, uint32_t uid)
 {
 	size_t lo = 0, hi = v->count;

@@ -65,6 +65,19 @@ buf_puts(struct buf *b, const char *s)
 }
 
 void
+buf_put_u64(struct buf *b, uint64_t v)
+{
+	char tmp[20];
+	size_t n = 0;
+
+	do {
+		tmp[sizeof(tmp) - 1 - n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v != 0);
+	buf_append(b, tmp + sizeof(tmp) - n, n);
+}
+
+void
 buf_vprintf(struct buf *b, const char *fmt, va_list ap)
 {
 	va_list ap2;

@@ -1,4 +1,5 @@
 /* Unit tests for src/lib: buffers, arenas, strings, base64, config syntax. */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -26,6 +27,18 @@ test_buf(void)
 	test_assert_inteq(b.len, 10000);
 	buf_free(&b);
 	test_assert(b.data == NULL);
+	test_end();
+
+	test_begin("buf: put_u64 writes decimal");
+	buf_put_u64(&b, 0);
+	buf_puts(&b, " ");
+	buf_put_u64(&b, 7);
+	buf_puts(&b, " ");
+	buf_put_u64(&b, 4294967295u);
+	buf_puts(&b, " ");
+	buf_put_u64(&b, UINT64_MAX);
+	test_assert_streq(b.data, "0 7 4294967295 18446744073709551615");
+	buf_free(&b);
 	test_end();
 }
 
