@@ -32,6 +32,7 @@
 #include "http/http_settings.h"
 #include "lib/limits.h"
 #include "lib/log.h"
+#include "lib/metrics.h"
 #include "lib/str.h"
 #include "lib/xalloc.h"
 #include "server/listener.h"
@@ -391,6 +392,7 @@ next_request(struct http_session *s)
 		goto done;
 	}
 	s->requests++;
+	metrics_command(METRICS_CMD_HTTP);
 	if (s->service == SERVICE_HTTPS && http_settings_path(req->path) && strcmp(req->path, "/settings/style.css") != 0) {
 		bool more = settings_start(s, req, in->data + s->head_len);
 

@@ -25,6 +25,15 @@ enum metrics_proto {
 };
 #define METRICS_PROTO_COUNT 3
 
+/* Which protocol a command was in (labels of tern_commands_total). */
+enum metrics_cmd {
+	METRICS_CMD_IMAP,
+	METRICS_CMD_POP3,
+	METRICS_CMD_SMTP,           /* port 25 and submission */
+	METRICS_CMD_HTTP,           /* a request */
+};
+#define METRICS_CMD_COUNT 4
+
 enum metrics_delivery {
 	METRICS_DELIVERY_SENT,
 	METRICS_DELIVERY_DEFERRED,
@@ -37,6 +46,8 @@ void metrics_conn_open(unsigned service);
 void metrics_conn_close(unsigned service);
 /* A login attempt ended: ok, or any refusal (bad password, blocked...). */
 void metrics_login(enum metrics_proto proto, bool ok);
+/* A client's command was dispatched (a known verb, about to run). */
+void metrics_command(enum metrics_cmd proto);
 /* An SMTP message ended: accepted (stored or queued) or rejected.
  * submission: it came in on a submission port (else port 25). */
 void metrics_smtp_message(bool submission, bool accepted);
