@@ -17,6 +17,8 @@
  *   /apple.mobileconfig?emailaddress=... (Apple configuration profile)
  *   /metrics (Prometheus; [http] metrics_allow and metrics_token)
  *   /healthz
+ *   /settings... (https only: http_settings.h; run on a worker, the
+ *     session paused until the reply is sent)
  * Plain HTTP serves autoconfig (Thunderbird's fallback), /healthz and,
  * with [http] metrics_http, /metrics, and redirects everything else to
  * https when https listens. */

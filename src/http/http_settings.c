@@ -670,7 +670,8 @@ http_settings_work(void *arg)
 			snprintf(r->extra, sizeof(r->extra), "Allow: GET, HEAD\r\n");
 		} else if (signed_in) {
 			settings_page(r, job->cfg, &ws, NULL);
-		} else if (new_anonymous(r, &ws)) {
+		} else if (have || new_anonymous(r, &ws)) {
+			/* a reload keeps its anonymous session: no churn in the table */
 			login_page(r, 200, &ws, NULL, NULL);
 		}
 		return;
