@@ -468,6 +468,37 @@ def chromium(srv):
     return drv
 
 
+CONTRAST_JS = """
+function lum(c) {
+  var m = c.match(/[0-9.]+/g).map(Number);
+  var v = m.slice(0, 3).map(function (x) { x /= 255; return x <= 0.03928 ? x / 12.92 : Math.pow((x + 0.055) / 1.055, 2.4); });
+  return 0.2126 * v[0] + 0.7152 * v[1] + 0.0722 * v[2];
+}
+function bg(el) {
+  for (; el; el = el.parentElement) {
+    var b = getComputedStyle(el).backgroundColor;
+    if (b && b !== 'rgba(0, 0, 0, 0)' && b !== 'transparent') return b;
+  }
+  return 'rgb(255, 255, 255)';
+}
+var out = [];
+document.querySelectorAll(arguments[0]).forEach(function (el) {
+  var a = lum(getComputedStyle(el).color), b = lum(bg(el));
+  out.push([el.tagName + (el.className ? '.' + el.className : ''), (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05)]);
+});
+return out;
+"""
+
+
+def check_contrast(drv, selector):
+    """WCAG 2.1 1.4.3: text contrast at least 4.5:1 (computed by the
+    browser from the styles it applied)."""
+    ratios = drv.execute_script(CONTRAST_JS, selector)
+    assert ratios, selector
+    for what, ratio in ratios:
+        assert ratio >= 4.5, (what, ratio)
+
+
 def artifacts():
     d = os.environ.get("TERN_ARTIFACTS", os.path.join(ROOT, "build", "artifacts"))
     os.makedirs(d, exist_ok=True)
@@ -507,6 +538,7 @@ def browser_sign_in_create_use_revoke(srv):
         bg = drv.find_element(By.CSS_SELECTOR, "form[action='/settings/app-passwords'] button").value_of_css_property(
             "background-color")
         assert bg in ("rgba(26, 79, 139, 1)", "rgb(26, 79, 139)"), bg
+        check_contrast(drv, "h1, h2, p, th, td, label, legend, button, a, strong")
         # create an app password for IMAP only
         drv.find_element(By.ID, "apw-name").send_keys("laptop")
         for box in ("apw-pop3", "apw-smtp"):
@@ -547,6 +579,7 @@ def browser_bad_passwords_penalised(srv):
             drv.find_element(By.ID, "password").send_keys("wrong %d" % i)
             drv.find_element(By.CSS_SELECTOR, "form[action='/settings/login'] button").click()
             assert drv.find_element(By.ID, "error").text == "Wrong email address or password."
+            check_contrast(drv, "h1, p, label, button")
         drv.get(base + "/settings")
         drv.find_element(By.ID, "address").send_keys(ALICE)
         drv.find_element(By.ID, "password").send_keys(PASSWORD)
