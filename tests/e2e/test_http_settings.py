@@ -8,8 +8,8 @@ Raw HTTPS (http.client, with HTML read by html.parser) covers every rule;
 browser_* cases drive Debian's chromium (headless, through
 python3-selenium and chromium-driver) through the same steps as a user
 would, and save a screenshot in $TERN_ARTIFACTS (default
-build/artifacts).  Without chromium they print "ok ... # SKIP" and say
-why."""
+build/artifacts).  Without chromium or selenium they say why in a "# SKIP"
+line and pass."""
 
 import html.parser
 import http.client
@@ -23,7 +23,7 @@ import subprocess
 import time
 import urllib.parse
 
-from harness import PASSWORD, ROOT, Server, Suite, certificate, client_tls, stop_and_check
+from harness import PASSWORD, ROOT, Raw, Server, Suite, certificate, client_tls, stop_and_check
 
 suite = Suite()
 HOST = "mail.example.test"
@@ -309,6 +309,9 @@ def app_password_create_use_revoke(srv):
     assert not imap_login(srv, ALICE, shown)
     assert "no app passwords" in srv.cli("user", "app-password", "list", ALICE).stdout
     b.close()
+    with open(srv.log_path, "rb") as log:
+        text = log.read()
+        assert shown.encode() not in text and shown.replace(" ", "").encode() not in text
 
 
 @suite.case
@@ -424,6 +427,29 @@ def only_over_https(srv):
     sock = b.conn.sock
     r, _ = b.request("GET", "/healthz")
     assert r.status == 200 and b.conn.sock is sock
+    b.close()
+
+
+@suite.case
+def pipelined_requests_wait_for_a_delayed_reply(srv):
+    """A failed sign-in's reply waits out its delay on a loop timer; a
+    request pipelined behind it is answered after it, in order."""
+    b = Browser(srv)
+    r, page = b.request("GET", "/settings")
+    csrf = Form(page).form("/settings/login")["fields"]["csrf"]
+    body = urllib.parse.urlencode({"csrf": csrf, "address": ALICE, "password": "wrong"})
+    raw = Raw(srv.port("https"), tls=True, timeout=30)
+    t0 = time.time()
+    raw.send("POST /settings/login HTTP/1.1\r\nHost: x\r\nCookie: %s=%s\r\n"
+             "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: %d\r\n\r\n%s"
+             "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+             % (COOKIE, b.cookies[COOKIE], len(body), body))
+    assert raw.closed(30)
+    first, second = raw.buf.split(b"HTTP/1.1 ")[1:3]
+    assert first.startswith(b"403 ") and b"Wrong email address or password." in first, first[:300]
+    assert second.startswith(b"200 ") and second.endswith(b"\r\n\r\nok\n"), second
+    assert time.time() - t0 >= 1.4, "the failure was answered before its delay"
+    raw.close()
     b.close()
 
 
