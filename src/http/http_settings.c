@@ -653,6 +653,21 @@ post_ok(struct http_settings_job *job, bool have, const struct http_websession *
 	return false;
 }
 
+/* A signed-in session whose user was deleted or disabled since ends
+ * here, before it can do anything. */
+static bool
+user_gone(const struct tern_config *cfg, const struct http_websession *ws)
+{
+	struct directory *d = directory_for_thread(cfg->data_dir);
+	struct dir_user u;
+	const char *error;
+	int r = d != NULL ? directory_user_get(d, ws->user, &u, &error) : -1;
+
+	if (r == 1)
+		str_wipe(u.password_hash, sizeof(u.password_hash));
+	return r == 0 || (r == 1 && u.disabled);
+}
+
 void
 http_settings_work(void *arg)
 {
@@ -664,6 +679,14 @@ http_settings_work(void *arg)
 	bool post = strcmp(job->method, "POST") == 0;
 
 	r->page = true;
+	if (signed_in && user_gone(job->cfg, &ws)) {
+		log_info("http settings session ended user=%s peer=%s reason=\"account deleted or disabled\"", ws.user,
+		         job->peer);
+		http_websession_end(ws.id);
+		set_cookie(r, NULL);
+		see_other(r, "/settings");
+		return;
+	}
 	if (strcmp(job->path, "/settings") == 0 || strcmp(job->path, "/settings/") == 0) {
 		if (post) {
 			plain(r, 405, "Method Not Allowed");

@@ -383,6 +383,21 @@ def sign_out_ends_the_session(srv):
 
 
 @suite.case
+def disabling_the_account_ends_its_sessions(srv):
+    b = Browser(srv)
+    b.sign_in()
+    assert b.settings().text("user") == ALICE
+    srv.cli("user", "set", ALICE, "--disabled")
+    r, _ = b.request("GET", "/settings")
+    assert r.status == 303 and any("Max-Age=0" in c for c in b.last_set_cookie), (r.status, b.last_set_cookie)
+    r, page = b.request("GET", "/settings")
+    assert 'action="/settings/login"' in page and ALICE not in page
+    r, page = b.sign_in()
+    assert r.status == 403 and Form(page).text("error") == "This account is disabled."
+    b.close()
+
+
+@suite.case
 def bad_passwords_are_penalised(srv):
     b = Browser(srv)
     t0 = time.time()
