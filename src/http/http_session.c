@@ -316,6 +316,8 @@ settings_done(void *arg)
 	http_settings_job_reply(s->job, &s->pending, &delay_ms);
 	http_settings_job_free(&s->job);
 	if (conn_closing(s->c)) {
+		if (s->pending.body.data != NULL)
+			str_wipe(s->pending.body.data, s->pending.body.len);
 		buf_free(&s->pending.body);
 		return;
 	}
@@ -395,7 +397,8 @@ next_request(struct http_session *s)
 	}
 	s->requests++;
 	metrics_command(METRICS_CMD_HTTP);
-	if (s->service == SERVICE_HTTPS && http_settings_path(req->path) && strcmp(req->path, "/settings/style.css") != 0) {
+	if (s->service == SERVICE_HTTPS && http_settings_path(req->path) &&
+	    strcmp(req->path, "/settings/style.css") != 0) {
 		bool more = settings_start(s, req, in->data + s->head_len);
 
 		conn_consume(s->c, s->head_len + (size_t)req->content_length);

@@ -160,7 +160,8 @@ set_cookie(struct http_reply *r, const char *id)
 		         "Set-Cookie: " HTTP_SESSION_COOKIE "=%s; Path=/; Secure; HttpOnly; SameSite=Strict\r\n", id);
 	else
 		snprintf(r->extra + len, sizeof(r->extra) - len,
-		         "Set-Cookie: " HTTP_SESSION_COOKIE "=; Path=/; Max-Age=0; Secure; HttpOnly; SameSite=Strict\r\n");
+		         "Set-Cookie: " HTTP_SESSION_COOKIE "=; Path=/; Max-Age=0; Secure; HttpOnly; "
+		         "SameSite=Strict\r\n");
 }
 
 static void
@@ -700,7 +701,8 @@ http_settings_work(void *arg)
 		return;
 	}
 	if (strcmp(job->path, "/settings/login") != 0 && strcmp(job->path, "/settings/logout") != 0 &&
-	    strcmp(job->path, "/settings/app-passwords") != 0 && strcmp(job->path, "/settings/app-passwords/revoke") != 0) {
+	    strcmp(job->path, "/settings/app-passwords") != 0 &&
+	    strcmp(job->path, "/settings/app-passwords/revoke") != 0) {
 		plain(r, 404, "Not Found");
 		return;
 	}
