@@ -14,6 +14,7 @@
 #include "http/http_docs.h"
 #include "http/http_websession.h"
 #include "lib/log.h"
+#include "lib/metrics.h"
 #include "lib/str.h"
 #include "lib/xalloc.h"
 #include "store/store.h"
@@ -541,6 +542,7 @@ sign_in(struct http_settings_job *job, const struct http_websession *ws)
 		login_page(r, 403, ws, "Wrong email address or password.", address);
 		break;
 	}
+	metrics_login(METRICS_PROTO_SETTINGS, res.status == AUTH_OK);
 	log_safe(address, safe, sizeof(safe));
 	log_info("http settings login user=\"%s\" peer=%s result=%s reason=\"%s\"%s", safe, job->peer, result,
 	         res.reason != NULL ? res.reason : "", res.app_password[0] != '\0' ? " app_password=yes" : "");

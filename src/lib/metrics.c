@@ -146,7 +146,7 @@ render_commit(struct buf *out)
 void
 metrics_render(struct buf *out, const char *const *service_names, unsigned nservices, int64_t now)
 {
-	static const char *const protos[METRICS_PROTO_COUNT] = { "imap", "pop3", "submission" };
+	static const char *const protos[METRICS_PROTO_COUNT] = { "imap", "pop3", "submission", "settings" };
 	static const char *const delivery[METRICS_DELIVERY_COUNT] = { "sent", "deferred", "bounced" };
 	static const char *const cmd_protos[METRICS_CMD_COUNT] = { "imap", "pop3", "smtp", "http" };
 	int64_t oldest = M_GET(queue_oldest);

@@ -22,8 +22,9 @@ enum metrics_proto {
 	METRICS_PROTO_IMAP,
 	METRICS_PROTO_POP3,
 	METRICS_PROTO_SUBMISSION,
+	METRICS_PROTO_SETTINGS,     /* the users' settings page (src/http/http_settings.c) */
 };
-#define METRICS_PROTO_COUNT 3
+#define METRICS_PROTO_COUNT 4
 
 /* Which protocol a command was in (labels of tern_commands_total). */
 enum metrics_cmd {

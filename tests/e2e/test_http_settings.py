@@ -412,6 +412,11 @@ def bad_passwords_are_penalised(srv):
     assert r.status == 429, (r.status, page)
     assert "Too many failed sign-ins" in page and r.getheader("Retry-After")
     assert COOKIE not in [c.split("=")[0] for c in b.last_set_cookie]
+    # counted in /metrics (read from loopback: [http] metrics_allow)
+    r, text = b.request("GET", "/metrics")
+    assert r.status == 200
+    assert 'tern_logins_total{service="settings",result="fail"} 5' in text.splitlines(), text
+    assert 'tern_logins_total{service="settings",result="ok"} 0' in text.splitlines(), text
     # the same box as IMAP's: IMAP from here is refused too
     assert not imap_login(srv, ALICE, PASSWORD)
     assert "Too many failed logins" in imap_login.refused, imap_login.refused
