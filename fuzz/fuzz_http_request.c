@@ -4,7 +4,8 @@
  * scan must find the same end as a one-piece scan), then parsed; every
  * string of a parsed request must lie inside its buffer, the limits must
  * hold, and an error must carry a status the session can send.  The
- * Autodiscover request reader and the query decoder get the same bytes. */
+ * Autodiscover request reader, the query decoder and the cookie reader
+ * get the same bytes. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -93,6 +94,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			inside(req.headers[i].value);
 		}
 		if (http_query_get(req.query, "emailaddress", val, sizeof(val)) == 0 && strlen(val) >= sizeof(val))
+			abort();
+		if (http_cookie_get(&req, "__Host-tern", val, sizeof(val)) == 0 && strlen(val) >= sizeof(val))
 			abort();
 		off += head_a;
 		if (req.content_length > size - off)

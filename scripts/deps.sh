@@ -22,6 +22,7 @@ postfix
 nsd ldnsutils
 mandoc
 python3-prometheus-client
+chromium chromium-driver python3-selenium
 dovecot-core dovecot-imapd dovecot-pop3d
 "
 # Why each one: README.md, section "Dependencies".

@@ -28,6 +28,8 @@ auth_protocol_name(enum auth_protocol proto)
 		return "pop3";
 	case AUTH_PROTO_IMAP:
 		return "imap";
+	case AUTH_PROTO_WEB:
+		return "settings";
 	}
 	return "?";
 }
@@ -88,6 +90,8 @@ protocol_enabled(const struct dir_user *u, enum auth_protocol proto)
 		return u->pop3;
 	case AUTH_PROTO_IMAP:
 		return u->imap;
+	case AUTH_PROTO_WEB:
+		return true;
 	}
 	return false;
 }
@@ -102,6 +106,8 @@ protocol_bit(enum auth_protocol proto)
 		return DIR_PROTO_POP3;
 	case AUTH_PROTO_IMAP:
 		return DIR_PROTO_IMAP;
+	case AUTH_PROTO_WEB:
+		return DIR_PROTO_ALL;
 	}
 	return 0;
 }

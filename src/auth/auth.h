@@ -13,7 +13,10 @@
 
 struct directory;
 
-enum auth_protocol { AUTH_PROTO_SMTP, AUTH_PROTO_POP3, AUTH_PROTO_IMAP };
+/* AUTH_PROTO_WEB: the users' settings page (src/http/http_settings.c):
+ * no per-protocol switch applies, admins may sign in, and any of the
+ * user's app passwords is accepted whatever its protocols. */
+enum auth_protocol { AUTH_PROTO_SMTP, AUTH_PROTO_POP3, AUTH_PROTO_IMAP, AUTH_PROTO_WEB };
 
 enum auth_status {
 	AUTH_OK,

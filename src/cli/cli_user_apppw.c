@@ -5,7 +5,6 @@
 #include <string.h>
 #include <time.h>
 
-#include "auth/password.h"
 #include "directory/directory.h"
 #include "directory/directory_addr.h"
 #include "lib/limits.h"
@@ -93,8 +92,7 @@ apppw_add(struct cli_ctx *ctx, int argc, char **argv)
 {
 	struct directory *dir = NULL;
 	const char *pos[2], *protocols_s = NULL, *error;
-	char shown[DIRECTORY_APP_PASSWORD_SHOWN_LEN + 1], plain[DIRECTORY_APP_PASSWORD_LEN + 1];
-	char hash[PASSWORD_HASH_MAX + 1], protos[32];
+	char shown[DIRECTORY_APP_PASSWORD_SHOWN_LEN + 1], protos[32];
 	unsigned protocols = DIR_PROTO_ALL;
 	struct dir_addr a;
 	int r, ret = CLI_EXIT_ERROR;
@@ -115,16 +113,7 @@ apppw_add(struct cli_ctx *ctx, int argc, char **argv)
 		                       pos[1], DIRECTORY_APP_PASSWORD_NAME_MAX);
 	if (cli_open_directory(ctx, &dir) != 0)
 		return CLI_EXIT_ERROR;
-	if (directory_app_password_generate(shown, sizeof(shown)) != 0 ||
-	    directory_app_password_normalise(shown, plain, sizeof(plain)) != 0) {
-		cli_error("cannot generate a password");
-		goto out;
-	}
-	if (password_hash(plain, hash, sizeof(hash)) != 0) {
-		cli_error("cannot hash the password");
-		goto out;
-	}
-	if (directory_app_password_add(dir, pos[0], pos[1], hash, protocols, &error) != 0) {
+	if (directory_app_password_create(dir, pos[0], pos[1], protocols, shown, sizeof(shown), &error) != 0) {
 		cli_error("%s", error);
 		goto out;
 	}
@@ -136,7 +125,6 @@ apppw_add(struct cli_ctx *ctx, int argc, char **argv)
 	ret = CLI_EXIT_OK;
 out:
 	str_wipe(shown, sizeof(shown));
-	str_wipe(plain, sizeof(plain));
 	directory_close(&dir);
 	return ret;
 }

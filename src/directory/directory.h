@@ -164,6 +164,14 @@ int directory_app_password_normalise(const char *in, char *out, size_t outsize);
  * DIRECTORY_APP_PASSWORDS_MAX already. */
 int directory_app_password_add(struct directory *d, const char *address, const char *name, const char *hash,
                                unsigned protocols, const char **error_out);
+/* Generates an app password, hashes it and adds it (as
+ * directory_app_password_add) in one step: the one way the CLI and the
+ * settings page make them.  The password, in its shown form, goes to
+ * shown_out (at least DIRECTORY_APP_PASSWORD_SHOWN_LEN + 1 bytes; wiped on
+ * failure): it is never stored, so the caller shows it once and wipes it.
+ * Blocking (one hash): call from a worker on a server. */
+int directory_app_password_create(struct directory *d, const char *address, const char *name, unsigned protocols,
+                                  char *shown_out, size_t shown_size, const char **error_out);
 /* Calls fn for each app password of the user, oldest first (the struct is
  * valid during the call only).  Fails when the user does not exist. */
 int directory_app_password_list(struct directory *d, const char *address,
@@ -175,8 +183,10 @@ int directory_app_password_count(struct directory *d, const char *address, const
  * there is no such user or name. */
 int directory_app_password_revoke(struct directory *d, const char *address, const char *name,
                                   const char **error_out);
-/* Checks password against the user's app passwords valid for protocol_bit
- * (one DIR_PROTO_* bit).  A password that cannot be an app password
+/* Checks password against the user's app passwords valid for any of
+ * protocol_bits (one DIR_PROTO_* bit for a protocol's login; DIR_PROTO_ALL
+ * for the settings page, where any of the user's app passwords proves
+ * who they are).  A password that cannot be an app password
  * (directory_app_password_normalise) is refused without hashing; else
  * this costs one verification per app password of the user valid for the
  * protocol (at most DIRECTORY_APP_PASSWORDS_MAX).  On a match, records the
@@ -187,7 +197,7 @@ int directory_app_password_revoke(struct directory *d, const char *address, cons
  * does.  Returns 1 on a match, 0 on none (also for an unknown user or an
  * invalid address), -1 on error. */
 int directory_app_password_check(struct directory *d, const char *address, const char *password,
-                                 unsigned protocol_bit, const char *peer_addr, char *name_out, size_t name_size,
+                                 unsigned protocol_bits, const char *peer_addr, char *name_out, size_t name_size,
                                  const char **error_out);
 
 #endif

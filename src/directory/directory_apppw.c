@@ -193,6 +193,33 @@ fail:
 	return -1;
 }
 
+int
+directory_app_password_create(struct directory *d, const char *address, const char *name, unsigned protocols,
+                              char *shown_out, size_t shown_size, const char **error_out)
+{
+	char plain[DIRECTORY_APP_PASSWORD_LEN + 1], hash[PASSWORD_HASH_MAX + 1];
+	int r = -1;
+
+	if (shown_size < DIRECTORY_APP_PASSWORD_SHOWN_LEN + 1)
+		return dir_fail(d, error_out, "app password create: buffer too small");
+	if (directory_app_password_generate(shown_out, shown_size) != 0 ||
+	    directory_app_password_normalise(shown_out, plain, sizeof(plain)) != 0) {
+		dir_fail(d, error_out, "cannot generate a password");
+		goto out;
+	}
+	if (password_hash(plain, hash, sizeof(hash)) != 0) {
+		dir_fail(d, error_out, "cannot hash the password");
+		goto out;
+	}
+	r = directory_app_password_add(d, address, name, hash, protocols, error_out);
+out:
+	str_wipe(plain, sizeof(plain));
+	str_wipe(hash, sizeof(hash));
+	if (r != 0)
+		str_wipe(shown_out, shown_size);
+	return r;
+}
+
 static void
 apw_row(sqlite3_stmt *st, struct dir_app_password *p)
 {
@@ -334,7 +361,7 @@ struct apw_candidate {
 
 int
 directory_app_password_check(struct directory *d, const char *address, const char *password,
-                             unsigned protocol_bit, const char *peer_addr, char *name_out, size_t name_size,
+                             unsigned protocol_bits, const char *peer_addr, char *name_out, size_t name_size,
                              const char **error_out)
 {
 	char plain[DIRECTORY_APP_PASSWORD_LEN + 1];
@@ -346,8 +373,8 @@ directory_app_password_check(struct directory *d, const char *address, const cha
 
 	if (name_out != NULL && name_size > 0)
 		name_out[0] = '\0';
-	if (protocol_bit == 0 || (protocol_bit & (protocol_bit - 1)) != 0 || (protocol_bit & ~DIR_PROTO_ALL) != 0)
-		return dir_fail(d, error_out, "app password check: invalid protocol %u", protocol_bit);
+	if (protocol_bits == 0 || (protocol_bits & ~DIR_PROTO_ALL) != 0)
+		return dir_fail(d, error_out, "app password check: invalid protocol set %u", protocol_bits);
 	if (dir_addr_parse(address, &a) != 0 || directory_app_password_normalise(password, plain, sizeof(plain)) != 0)
 		return 0;
 	st = dir_prepare(d, error_out,
@@ -358,7 +385,7 @@ directory_app_password_check(struct directory *d, const char *address, const cha
 		ret = -1;
 		goto out;
 	}
-	if (sqlite3_bind_int(st, 2, (int)protocol_bit) != SQLITE_OK ||
+	if (sqlite3_bind_int(st, 2, (int)protocol_bits) != SQLITE_OK ||
 	    sqlite3_bind_int(st, 3, DIRECTORY_APP_PASSWORDS_MAX) != SQLITE_OK) {
 		dir_sql_fail(d, error_out, "bind");
 		sqlite3_finalize(st);

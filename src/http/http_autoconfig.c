@@ -53,6 +53,12 @@ http_address_ok(const char *addr)
 }
 
 bool
+http_service_offered(const struct tern_config *cfg, enum service s)
+{
+	return config_service_listening(cfg, s) && (cfg->listen[s].implicit_tls || cfg->tls_cert[0] != '\0');
+}
+
+bool
 http_https_base(const struct tern_config *cfg, char *out, size_t size)
 {
 	const struct listen_config *l = &cfg->listen[SERVICE_HTTPS];
@@ -75,17 +81,13 @@ element(struct buf *out, const char *indent, const char *name, const char *value
 	buf_printf(out, "</%s>\n", name);
 }
 
-/* One incomingServer or outgoingServer, if service s listens.  STARTTLS
- * ports are offered only with a certificate (without one Tern offers no
- * STARTTLS, and no client should be told to send passwords in clear). */
+/* One incomingServer or outgoingServer, if service s is offered. */
 static void
 server(const struct tern_config *cfg, struct buf *out, const char *tag, const char *type, enum service s)
 {
 	const char *in = "      ";
 
-	if (!config_service_listening(cfg, s))
-		return;
-	if (!cfg->listen[s].implicit_tls && cfg->tls_cert[0] == '\0')
+	if (!http_service_offered(cfg, s))
 		return;
 	buf_printf(out, "    <%s type=\"%s\">\n", tag, type);
 	element(out, in, "hostname", config_client_hostname(cfg));

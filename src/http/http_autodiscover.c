@@ -103,7 +103,7 @@ protocol(const struct tern_config *cfg, struct buf *out, const char *type, enum 
 {
 	bool ssl = cfg->listen[s].implicit_tls;
 
-	if (!config_service_listening(cfg, s) || (!ssl && cfg->tls_cert[0] == '\0'))
+	if (!http_service_offered(cfg, s))
 		return;
 	buf_puts(out, "      <Protocol>\n");
 	element(out, "Type", type);

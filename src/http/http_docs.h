@@ -31,6 +31,11 @@ void http_autodiscover(const struct tern_config *cfg, const char *address, struc
 /* The error response (ErrorCode 600, Invalid Request). */
 void http_autodiscover_error(struct buf *out);
 
+/* Whether the documents offer service s to clients: it listens, and a
+ * STARTTLS port only with a certificate (without one Tern offers no
+ * STARTTLS, and no client should be told to send passwords in clear). */
+bool http_service_offered(const struct tern_config *cfg, enum service s);
+
 /* "https://host[:port]" of the https listener (":port" unless 443), or
  * false when https does not listen. */
 bool http_https_base(const struct tern_config *cfg, char *out, size_t size);

@@ -45,9 +45,9 @@ uuid5_url(const char *name, char out[37])
 static int
 pick(const struct tern_config *cfg, enum service tls, enum service starttls)
 {
-	if (config_service_listening(cfg, tls))
+	if (http_service_offered(cfg, tls))
 		return (int)tls;
-	if (config_service_listening(cfg, starttls) && cfg->tls_cert[0] != '\0')
+	if (http_service_offered(cfg, starttls))
 		return (int)starttls;
 	return -1;
 }

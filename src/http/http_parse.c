@@ -359,6 +359,43 @@ http_query_get(const char *query, const char *name, char *out, size_t outsize)
 	return -1;
 }
 
+int
+http_cookie_get(const struct http_request *req, const char *name, char *out, size_t outsize)
+{
+	size_t nlen = strlen(name);
+
+	for (size_t i = 0; i < req->nheaders; i++) {
+		if (strcasecmp(req->headers[i].name, "Cookie") != 0)
+			continue;
+		/* cookie-string = cookie-pair *( ";" SP cookie-pair ), RFC 6265 4.2.1;
+		 * blanks around the separator are forgiven */
+		for (const char *p = req->headers[i].value; *p != '\0';) {
+			size_t plen = strcspn(p, ";");
+
+			if (plen > nlen && p[nlen] == '=' && strncmp(p, name, nlen) == 0) {
+				const char *v = p + nlen + 1;
+				size_t vlen = plen - nlen - 1;
+
+				while (vlen > 0 && (v[vlen - 1] == ' ' || v[vlen - 1] == '\t'))
+					vlen--;
+				if (vlen >= 2 && v[0] == '"' && v[vlen - 1] == '"') {
+					v++;
+					vlen -= 2;
+				}
+				if (vlen + 1 > outsize)
+					return -1;
+				memcpy(out, v, vlen);
+				out[vlen] = '\0';
+				return 0;
+			}
+			p += plen;
+			while (*p == ';' || *p == ' ' || *p == '\t')
+				p++;
+		}
+	}
+	return -1;
+}
+
 const char *
 http_reason(int status)
 {
@@ -366,6 +403,7 @@ http_reason(int status)
 	case 100: return "Continue";
 	case 200: return "OK";
 	case 301: return "Moved Permanently";
+	case 303: return "See Other";
 	case 400: return "Bad Request";
 	case 401: return "Unauthorized";
 	case 403: return "Forbidden";
@@ -375,6 +413,8 @@ http_reason(int status)
 	case 411: return "Length Required";
 	case 413: return "Content Too Large";
 	case 414: return "URI Too Long";
+	case 415: return "Unsupported Media Type";
+	case 429: return "Too Many Requests";
 	case 431: return "Request Header Fields Too Large";
 	case 500: return "Internal Server Error";
 	case 501: return "Not Implemented";

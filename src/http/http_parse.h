@@ -73,6 +73,11 @@ const char *http_header_get(const struct http_request *req, const char *name);
  * absent, too long for out, or decodes to a NUL or control byte. */
 int http_query_get(const char *query, const char *name, char *out, size_t outsize);
 
+/* The value of the cookie called name (case-sensitive, RFC 6265 5.4) in
+ * the request's Cookie header fields, without DQUOTEs, into out.
+ * Returns 0, or -1 if absent or too long for out. */
+int http_cookie_get(const struct http_request *req, const char *name, char *out, size_t outsize);
+
 /* The reason phrase of status ("Not Found"). */
 const char *http_reason(int status);
 

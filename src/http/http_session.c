@@ -17,6 +17,8 @@
  *   /apple.mobileconfig?emailaddress=... (Apple configuration profile)
  *   /metrics (Prometheus; [http] metrics_allow and metrics_token)
  *   /healthz
+ *   /settings... (https only: http_settings.h; run on a worker, the
+ *     session paused until the reply is sent)
  * Plain HTTP serves autoconfig (Thunderbird's fallback), /healthz and,
  * with [http] metrics_http, /metrics, and redirects everything else to
  * https when https listens. */
@@ -29,8 +31,11 @@
 #include "http/http.h"
 #include "http/http_docs.h"
 #include "http/http_parse.h"
+#include "http/http_settings.h"
 #include "lib/limits.h"
 #include "lib/log.h"
+#include "lib/metrics.h"
+#include "lib/str.h"
 #include "lib/xalloc.h"
 #include "server/listener.h"
 
@@ -43,15 +48,13 @@ struct http_session {
 	bool continue_sent;             /* 100 Continue for this request */
 	bool output_paused;
 	unsigned requests;
-};
-
-/* What one response says. */
-struct http_reply {
-	int status;
-	const char *type;               /* Content-Type, or NULL without a body */
-	struct buf body;
-	char extra[1024];               /* more header fields, CRLF after each */
-	bool close;
+	/* the settings page's request running on a worker, then its reply
+	 * waiting out a failed sign-in's delay (input paused meanwhile) */
+	struct http_settings_job *job;
+	bool job_head;                  /* the request was HEAD */
+	bool job_close;                 /* close after its reply */
+	struct http_reply pending;
+	bool pending_set;
 };
 
 static void
@@ -77,7 +80,9 @@ send_reply(struct http_session *s, struct http_reply *r, bool head)
 	            http_reason(r->status), date, r->body.len);
 	if (r->type != NULL)
 		conn_printf(s->c, "Content-Type: %s\r\n", r->type);
-	if (r->status == 200)
+	if (r->page)
+		conn_puts(s->c, HTTP_PAGE_HEADERS);
+	else if (r->status == 200)
 		conn_puts(s->c, "Cache-Control: no-store\r\n");
 	conn_puts(s->c, r->extra);
 	conn_puts(s->c, r->close ? "Connection: close\r\n\r\n" : "\r\n");
@@ -238,6 +243,13 @@ route(struct http_session *s, const struct http_request *req, const char *body, 
 		reply_text(r, 301, "Moved Permanently");
 		return;
 	}
+	if (strcmp(path, "/settings/style.css") == 0) {
+		if (is_get(req))
+			http_settings_style(r);
+		else
+			bad_method(req, r, "GET, HEAD");
+		return;
+	}
 	if (strcmp(path, "/apple.mobileconfig") == 0) {
 		mobileconfig(s, req, r);
 		return;
@@ -269,6 +281,82 @@ route(struct http_session *s, const struct http_request *req, const char *body, 
 		return;
 	}
 	reply_text(r, 404, "Not Found");
+}
+
+/* Sends the reply of the settings page's request and ends it. */
+static void
+settings_send(struct http_session *s, struct http_reply *r)
+{
+	log_debug("http %s settings status=%d", conn_id(s->c), r->status);
+	r->close = r->close || s->job_close;
+	send_reply(s, r, s->job_head);
+	if (r->body.data != NULL)
+		str_wipe(r->body.data, r->body.len);   /* may show a new app password */
+	buf_free(&r->body);
+	if (r->close)
+		conn_close(s->c);
+}
+
+static void
+settings_delayed(void *arg)
+{
+	struct http_session *s = arg;
+
+	s->pending_set = false;
+	settings_send(s, &s->pending);
+	conn_resume(s->c);
+}
+
+static void
+settings_done(void *arg)
+{
+	struct http_session *s = arg;
+	unsigned delay_ms;
+
+	http_settings_job_reply(s->job, &s->pending, &delay_ms);
+	http_settings_job_free(&s->job);
+	if (conn_closing(s->c)) {
+		if (s->pending.body.data != NULL)
+			str_wipe(s->pending.body.data, s->pending.body.len);
+		buf_free(&s->pending.body);
+		return;
+	}
+	if (delay_ms == 0) {
+		settings_send(s, &s->pending);
+		return;
+	}
+	/* a failed sign-in: the reply, and the next request, wait */
+	s->pending_set = true;
+	conn_pause(s->c);
+	conn_after(s->c, delay_ms, settings_delayed, s);
+}
+
+static void
+settings_work(void *arg)
+{
+	struct http_session *s = arg;
+
+	/* the job alone is touched here; the session waits for settings_done */
+	http_settings_work(s->job);
+}
+
+/* Hands a settings page request to a worker: false, as next_request. */
+static bool
+settings_start(struct http_session *s, const struct http_request *req, const char *body)
+{
+	if (!is_get(req) && !method_is(req, "POST")) {
+		struct http_reply r = { .page = true, .close = !req->keep_alive };
+
+		bad_method(req, &r, "GET, HEAD, POST");
+		send_reply(s, &r, false);
+		buf_free(&r.body);
+		return !r.close;
+	}
+	s->job = http_settings_job_new(s->cfg, req, body, (size_t)req->content_length, conn_peer_addr(s->c));
+	s->job_head = method_is(req, "HEAD");
+	s->job_close = !req->keep_alive || s->requests >= HTTP_REQUESTS_MAX;
+	conn_defer(s->c, settings_work, settings_done, s);
+	return false;
 }
 
 /* Takes the next buffered request and answers it.  false: wait for more
@@ -308,6 +396,21 @@ next_request(struct http_session *s)
 		goto done;
 	}
 	s->requests++;
+	metrics_command(METRICS_CMD_HTTP);
+	if (s->service == SERVICE_HTTPS && http_settings_path(req->path) &&
+	    strcmp(req->path, "/settings/style.css") != 0) {
+		bool more = settings_start(s, req, in->data + s->head_len);
+
+		conn_consume(s->c, s->head_len + (size_t)req->content_length);
+		conn_progress(s->c);
+		memset(&s->scan, 0, sizeof(s->scan));
+		s->head_len = 0;
+		s->continue_sent = false;
+		if (!more && s->job == NULL)
+			conn_close(s->c);
+		free(req);
+		return more;
+	}
 	route(s, req, in->data + s->head_len, (size_t)req->content_length, &r);
 	r.close = !req->keep_alive || s->requests >= HTTP_REQUESTS_MAX;
 	log_debug("http %s %s %s status=%d", conn_id(s->c), req->method, req->path, r.status);
@@ -390,6 +493,11 @@ http_close(void *arg)
 	struct http_session *s = arg;
 
 	log_debug("http %s disconnect peer=%s requests=%u", conn_id(s->c), conn_peer_addr(s->c), s->requests);
+	http_settings_job_free(&s->job);
+	if (s->pending_set) {
+		str_wipe(s->pending.body.data, s->pending.body.len);
+		buf_free(&s->pending.body);
+	}
 	free(s);
 }
 

@@ -12,6 +12,7 @@
 #include "imap/imap_session.h"
 #include "lib/arena.h"
 #include "lib/log.h"
+#include "lib/metrics.h"
 #include "lib/xalloc.h"
 #include "server/listener.h"
 #include "store/store_private.h"
@@ -490,6 +491,7 @@ dispatch(struct imap_session *s, struct imap_command *cmd)
 		return;
 	}
 	s->no_expunge = def->no_expunge && !uid;
+	metrics_command(METRICS_CMD_IMAP);
 	def->fn(s, args, uid);
 }
 

@@ -102,6 +102,12 @@
 #define HTTP_METHOD_MAX        16     /* the longest registered method is 17 (UPDATEREDIRECTREF); none we serve */
 #define HTTP_TIMEOUT_SEC       60     /* idle keep-alive and slow requests (nginx: client_header_timeout 60 s) */
 #define HTTP_REQUESTS_MAX      1000   /* requests per connection (nginx keepalive_requests) */
+/* The settings page's sign-in sessions (src/http/http_websession.c), kept
+ * in memory: a restart signs everyone out, which is the safe direction. */
+#define HTTP_WEBSESSIONS_MAX   4096   /* in the process; the least recently used goes first */
+#define HTTP_WEBSESSION_IDLE_SEC 1800 /* signed out after 30 min without a request (OWASP: 15-30 min) */
+#define HTTP_WEBSESSION_MAX_SEC 28800 /* and after 8 h whatever happens */
+#define HTTP_WEBSESSION_ANON_SEC 900  /* a sign-in form's session: its CSRF token only */
 
 /* DNS (src/dns) */
 #define DNS_NAME_MAX           253    /* RFC 1035 2.3.4: 255 octets on the wire, presentation form without the dot */

@@ -13,6 +13,7 @@
 static atomic_uint_fast64_t conns_open[METRICS_SERVICES_MAX];
 static atomic_uint_fast64_t conns_total[METRICS_SERVICES_MAX];
 static atomic_uint_fast64_t logins[METRICS_PROTO_COUNT][2];          /* [proto][ok] */
+static atomic_uint_fast64_t commands[METRICS_CMD_COUNT];
 static atomic_uint_fast64_t smtp_messages[2][2];                     /* [submission][accepted] */
 static atomic_uint_fast64_t deliveries[METRICS_DELIVERY_COUNT];
 static atomic_uint_fast64_t queue_entries;
@@ -49,6 +50,13 @@ metrics_login(enum metrics_proto proto, bool ok)
 {
 	if ((unsigned)proto < METRICS_PROTO_COUNT)
 		M_ADD(logins[proto][ok]);
+}
+
+void
+metrics_command(enum metrics_cmd proto)
+{
+	if ((unsigned)proto < METRICS_CMD_COUNT)
+		M_ADD(commands[proto]);
 }
 
 void
@@ -138,8 +146,9 @@ render_commit(struct buf *out)
 void
 metrics_render(struct buf *out, const char *const *service_names, unsigned nservices, int64_t now)
 {
-	static const char *const protos[METRICS_PROTO_COUNT] = { "imap", "pop3", "submission" };
+	static const char *const protos[METRICS_PROTO_COUNT] = { "imap", "pop3", "submission", "settings" };
 	static const char *const delivery[METRICS_DELIVERY_COUNT] = { "sent", "deferred", "bounced" };
+	static const char *const cmd_protos[METRICS_CMD_COUNT] = { "imap", "pop3", "smtp", "http" };
 	int64_t oldest = M_GET(queue_oldest);
 	unsigned i;
 
@@ -160,6 +169,10 @@ metrics_render(struct buf *out, const char *const *service_names, unsigned nserv
 		buf_printf(out, "tern_logins_total{service=\"%s\",result=\"fail\"} %llu\n", protos[i],
 		           (unsigned long long)M_GET(logins[i][0]));
 	}
+	head(out, "tern_commands_total", "counter", "Client commands run (HTTP: requests), by protocol.");
+	for (i = 0; i < METRICS_CMD_COUNT; i++)
+		buf_printf(out, "tern_commands_total{protocol=\"%s\"} %llu\n", cmd_protos[i],
+		           (unsigned long long)M_GET(commands[i]));
 	head(out, "tern_smtp_messages_total", "counter", "SMTP messages received, by port and result.");
 	for (i = 0; i < 2; i++) {
 		const char *svc = i ? "submission" : "smtp";

@@ -22,8 +22,18 @@ enum metrics_proto {
 	METRICS_PROTO_IMAP,
 	METRICS_PROTO_POP3,
 	METRICS_PROTO_SUBMISSION,
+	METRICS_PROTO_SETTINGS,     /* the users' settings page (src/http/http_settings.c) */
 };
-#define METRICS_PROTO_COUNT 3
+#define METRICS_PROTO_COUNT 4
+
+/* Which protocol a command was in (labels of tern_commands_total). */
+enum metrics_cmd {
+	METRICS_CMD_IMAP,
+	METRICS_CMD_POP3,
+	METRICS_CMD_SMTP,           /* port 25 and submission */
+	METRICS_CMD_HTTP,           /* a request */
+};
+#define METRICS_CMD_COUNT 4
 
 enum metrics_delivery {
 	METRICS_DELIVERY_SENT,
@@ -37,6 +47,8 @@ void metrics_conn_open(unsigned service);
 void metrics_conn_close(unsigned service);
 /* A login attempt ended: ok, or any refusal (bad password, blocked...). */
 void metrics_login(enum metrics_proto proto, bool ok);
+/* A client's command was dispatched (a known verb, about to run). */
+void metrics_command(enum metrics_cmd proto);
 /* An SMTP message ended: accepted (stored or queued) or rejected.
  * submission: it came in on a submission port (else port 25). */
 void metrics_smtp_message(bool submission, bool accepted);

@@ -17,6 +17,7 @@
 #include "auth/auth.h"
 #include "lib/limits.h"
 #include "lib/log.h"
+#include "lib/metrics.h"
 #include "lib/name_count.h"
 #include "lib/xalloc.h"
 #include "pop3/pop3.h"
@@ -195,6 +196,7 @@ pop3_command(struct pop3_session *s, const char *line, size_t len)
 		pop3_client_error(s, "Command not valid in this state");
 		return;
 	}
+	metrics_command(METRICS_CMD_POP3);
 	def->fn(s, &cmd);
 }
 

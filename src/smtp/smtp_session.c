@@ -294,6 +294,7 @@ dispatch(struct smtp_session *s, char *line, size_t len)
 		smtp_error(s, 503, "5.5.1", "Send HELO/EHLO first");
 		return;
 	}
+	metrics_command(METRICS_CMD_SMTP);
 	def->fn(s, cmd.args);
 	/* A client that only sends NOOPs (one every 299 s) would otherwise
 	 * hold its connection forever. */

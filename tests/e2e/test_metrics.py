@@ -19,7 +19,7 @@ import uuid
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from harness import PASSWORD, Server, Suite, certificate, client_tls, stop_and_check
+from harness import PASSWORD, Raw, Server, Suite, certificate, client_tls, stop_and_check
 
 suite = Suite()
 HOST = "mail.example.test"
@@ -104,7 +104,7 @@ def families_and_types(srv):
             "tern_smtp_messages": "counter", "tern_queue_messages": "gauge", "tern_delivery": "counter",
             "tern_queue_oldest_age_seconds": "gauge", "tern_tls_handshakes": "counter",
             "tern_penalty_blocks": "counter", "tern_process_resident_memory_bytes": "gauge",
-            "tern_store_commit_seconds": "histogram"}
+            "tern_store_commit_seconds": "histogram", "tern_commands": "counter"}
     for name, typ in want.items():
         assert types.get(name) == (typ if isinstance(typ, set) else {typ}), (name, types.get(name))
     # counters carry _total in the exposition (the parser strips it from the family)
@@ -192,6 +192,49 @@ def counters_move_with_traffic(srv):
                 break
             time.sleep(0.1)
         assert val(now, "tern_connections", service=svc) == 0, svc
+
+
+@suite.case
+def commands_per_protocol(srv):
+    """Each command a session runs counts once for its protocol; a verb
+    the server does not know, or one refused in this state, does not."""
+    before, _ = scrape(srv)
+    smtp = Raw(srv.port("smtp"))
+    assert smtp.reply()[0].startswith("220")
+    for line, code in (("EHLO client.example", "250"), ("NOOP", "250"), ("XYZZY", "500"), ("QUIT", "221")):
+        smtp.send(line + "\r\n")
+        assert smtp.reply()[-1].startswith(code), line
+    smtp.close()
+    pop = Raw(srv.port("pop3"))
+    assert pop.line().startswith("+OK")
+    for line, ok in (("CAPA", True), ("STAT", False), ("QUIT", True)):
+        pop.send(line + "\r\n")
+        first = pop.line()
+        assert first.startswith("+OK" if ok else "-ERR"), (line, first)
+        if line == "CAPA":
+            while pop.line() != ".":
+                pass
+    pop.close()
+    imap = Raw(srv.port("imap"))
+    assert imap.line().startswith("* OK")
+    for tag, line in (("a", "CAPABILITY"), ("b", "NOOP"), ("c", "FROB"), ("d", "LOGOUT")):
+        imap.send("%s %s\r\n" % (tag, line))
+        while True:
+            got = imap.line()
+            if got.startswith(tag + " "):
+                break
+        assert got.startswith(tag + (" BAD" if line == "FROB" else " OK")), got
+    imap.close()
+    after, _ = scrape(srv)
+
+    def delta(protocol):
+        return val(after, "tern_commands_total", protocol=protocol) - val(before, "tern_commands_total",
+                                                                           protocol=protocol)
+
+    assert delta("smtp") == 3, delta("smtp")       # EHLO, NOOP, QUIT
+    assert delta("pop3") == 2, delta("pop3")       # CAPA, QUIT (STAT before login is refused)
+    assert delta("imap") == 3, delta("imap")       # CAPABILITY, NOOP, LOGOUT
+    assert delta("http") == 1, delta("http")       # the second scrape itself
 
 
 @suite.case

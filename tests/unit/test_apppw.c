@@ -352,12 +352,16 @@ test_check(void)
 	/* failures record nothing */
 	test_assert_inteq(list(d, "alice@example.com", &l), 0);
 	test_assert_streq(l.last.last_addr, "");
-	/* one protocol bit at a time */
-	test_assert_inteq(directory_app_password_check(d, "alice@example.com", shown, 0, NULL, name, sizeof(name),
-	                                               &error),
-	                  -1);
+	/* a set of bits: valid for any of them (the settings page asks for
+	 * DIR_PROTO_ALL); an empty set or unknown bits are a caller's bug */
 	test_assert_inteq(directory_app_password_check(d, "alice@example.com", shown, DIR_PROTO_ALL, NULL, name,
 	                                               sizeof(name), &error),
+	                  1);
+	test_assert_inteq(directory_app_password_check(d, "alice@example.com", shown, DIR_PROTO_POP3 | DIR_PROTO_SMTP,
+	                                               NULL, name, sizeof(name), &error),
+	                  1);
+	test_assert_inteq(directory_app_password_check(d, "alice@example.com", shown, 0, NULL, name, sizeof(name),
+	                                               &error),
 	                  -1);
 	test_assert_inteq(directory_app_password_check(d, "alice@example.com", shown, 8, NULL, name, sizeof(name),
 	                                               &error),
@@ -638,6 +642,48 @@ test_migration(void)
 	test_end();
 }
 
+/* directory_app_password_create: the one way the CLI and the settings
+ * page make a password; the shown one is what the check accepts. */
+static void
+test_create(void)
+{
+	struct directory *d = open_fresh("create");
+	char shown[DIRECTORY_APP_PASSWORD_SHOWN_LEN + 1], tiny[8], name[DIRECTORY_APP_PASSWORD_NAME_MAX + 1];
+	const char *error = NULL;
+
+	test_begin("apppw: create generates, hashes and adds");
+	test_assert(d != NULL);
+	if (d == NULL) {
+		test_end();
+		return;
+	}
+	test_assert_inteq(directory_app_password_create(d, "alice@example.com", "phone", DIR_PROTO_IMAP, shown,
+	                                                sizeof(shown), &error),
+	                  0);
+	test_assert_inteq((int)strlen(shown), DIRECTORY_APP_PASSWORD_SHOWN_LEN);
+	test_assert_inteq(directory_app_password_check(d, "alice@example.com", shown, DIR_PROTO_IMAP, NULL, name,
+	                                               sizeof(name), &error),
+	                  1);
+	test_assert_streq(name, "phone");
+	test_assert_inteq(directory_app_password_check(d, "alice@example.com", shown, DIR_PROTO_SMTP, NULL, name,
+	                                               sizeof(name), &error),
+	                  0);
+	/* a taken name, an unknown user, a short buffer: nothing shown */
+	test_assert_inteq(directory_app_password_create(d, "alice@example.com", "PHONE", DIR_PROTO_ALL, shown,
+	                                                sizeof(shown), &error),
+	                  -1);
+	test_assert_streq(shown, "");
+	test_assert_inteq(directory_app_password_create(d, "nobody@example.com", "x", DIR_PROTO_ALL, shown,
+	                                                sizeof(shown), &error),
+	                  -1);
+	test_assert_inteq(directory_app_password_create(d, "alice@example.com", "y", DIR_PROTO_ALL, tiny,
+	                                                sizeof(tiny), &error),
+	                  -1);
+	test_assert_inteq(directory_app_password_count(d, "alice@example.com", &error), 1);
+	directory_close(&d);
+	test_end();
+}
+
 int
 main(void)
 {
@@ -649,6 +695,7 @@ main(void)
 	test_generate();
 	test_add_list_revoke();
 	test_check();
+	test_create();
 	test_reject_mail();
 	test_migration();
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);

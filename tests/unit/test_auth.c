@@ -160,6 +160,14 @@ test_policy(void)
 	test_assert_inteq(check(AUTH_PROTO_POP3, "nosub@example.com", "ns pw", &r), AUTH_OK);
 	test_assert_inteq(check(AUTH_PROTO_POP3, "nopop@example.com", "wrong", &r), AUTH_FAILED);
 	test_end();
+
+	test_begin("auth: the settings page (AUTH_PROTO_WEB) has no protocol switch");
+	test_assert_inteq(check(AUTH_PROTO_WEB, "nosub@example.com", "ns pw", &r), AUTH_OK);
+	test_assert_inteq(check(AUTH_PROTO_WEB, "nopop@example.com", "np pw", &r), AUTH_OK);
+	test_assert_inteq(check(AUTH_PROTO_WEB, "root@example.com", "root pw", &r), AUTH_OK);
+	test_assert_inteq(check(AUTH_PROTO_WEB, "dis@example.com", "dis pw", &r), AUTH_ACCOUNT_DISABLED);
+	test_assert_inteq(check(AUTH_PROTO_WEB, "alice@example.com", "wrong", &r), AUTH_FAILED);
+	test_end();
 }
 
 static void

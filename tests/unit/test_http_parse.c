@@ -252,6 +252,33 @@ test_query(void)
 	test_end();
 }
 
+/* Cookie header fields (RFC 6265 4.2.1, 5.4): "a=b; c=d", names
+ * case-sensitive, DQUOTEs around a value dropped, several fields. */
+static void
+test_cookie(void)
+{
+	const char *in = "GET / HTTP/1.1\r\nHost: x\r\nCookie: theme=dark; __Host-tern=abc123;x=\"q\"\r\n"
+	                 "Cookie: late=1\r\n\r\n";
+	char out[16];
+	int status;
+	size_t used;
+
+	test_begin("http cookies");
+	test_assert_inteq(parse(in, strlen(in), &status, &used), 1);
+	test_assert_inteq(http_cookie_get(&req, "__Host-tern", out, sizeof(out)), 0);
+	test_assert_streq(out, "abc123");
+	test_assert_inteq(http_cookie_get(&req, "theme", out, sizeof(out)), 0);
+	test_assert_streq(out, "dark");
+	test_assert_inteq(http_cookie_get(&req, "x", out, sizeof(out)), 0);
+	test_assert_streq(out, "q");
+	test_assert_inteq(http_cookie_get(&req, "late", out, sizeof(out)), 0);
+	test_assert_streq(out, "1");
+	test_assert_inteq(http_cookie_get(&req, "__host-tern", out, sizeof(out)), -1);
+	test_assert_inteq(http_cookie_get(&req, "Host-tern", out, sizeof(out)), -1);
+	test_assert_inteq(http_cookie_get(&req, "__Host-tern", out, 4), -1);
+	test_end();
+}
+
 static void
 test_docs(void)
 {
@@ -350,6 +377,7 @@ main(void)
 	test_body_and_pipelining();
 	test_trickle();
 	test_query();
+	test_cookie();
 	test_docs();
 	test_doc_contents();
 	return test_done();

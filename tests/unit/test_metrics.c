@@ -44,6 +44,9 @@ test_render(void)
 	metrics_conn_open(METRICS_SERVICES_MAX);      /* ignored, not a crash */
 	metrics_login(METRICS_PROTO_IMAP, true);
 	metrics_login(METRICS_PROTO_SUBMISSION, false);
+	metrics_login(METRICS_PROTO_SETTINGS, true);
+	metrics_command(METRICS_CMD_POP3);
+	metrics_command(METRICS_CMD_POP3);
 	metrics_smtp_message(false, true);
 	metrics_smtp_message(true, false);
 	metrics_delivery(METRICS_DELIVERY_BOUNCED);
@@ -59,6 +62,10 @@ test_render(void)
 	test_assert(has_line(&b, "tern_logins_total{service=\"imap\",result=\"ok\"} 1"));
 	test_assert(has_line(&b, "tern_logins_total{service=\"imap\",result=\"fail\"} 0"));
 	test_assert(has_line(&b, "tern_logins_total{service=\"submission\",result=\"fail\"} 1"));
+	test_assert(has_line(&b, "tern_logins_total{service=\"settings\",result=\"ok\"} 1"));
+	test_assert(has_line(&b, "# TYPE tern_commands_total counter"));
+	test_assert(has_line(&b, "tern_commands_total{protocol=\"pop3\"} 2"));
+	test_assert(has_line(&b, "tern_commands_total{protocol=\"imap\"} 0"));
 	test_assert(has_line(&b, "tern_smtp_messages_total{service=\"smtp\",result=\"accepted\"} 1"));
 	test_assert(has_line(&b, "tern_smtp_messages_total{service=\"submission\",result=\"rejected\"} 1"));
 	test_assert(has_line(&b, "tern_delivery_total{result=\"bounced\"} 1"));
