@@ -21,6 +21,7 @@
 #include "imap/imap_session.h"
 #include "imap/imap_url.h"
 #include "imap/imap_url_fetch.h"
+#include "imap/imap_urlauth.h"
 #include "lib/arena.h"
 #include "lib/log.h"
 #include "lib/xalloc.h"
@@ -196,9 +197,14 @@ catenate_build(struct append_job *j, struct store *st, struct append_item *it, s
 		}
 		memset(&d, 0, sizeof(d));
 		d.fd = -1;
-		rc = imap_url_owner_is(&p->parsed, s->user) && p->parsed.access == IMAP_URL_ACCESS_NONE
-		             ? imap_url_data_open(st, &p->parsed, a, &d)
-		             : 1;
+		/* a plain URL of the user's own mailbox, or a URLAUTH one that
+		 * lets this user read it (RFC 4469 5) */
+		if (p->parsed.access == IMAP_URL_ACCESS_NONE)
+			rc = imap_url_owner_is(&p->parsed, s->user) ? imap_url_data_open(st, &p->parsed, a, &d) : 1;
+		else
+			rc = imap_urlauth_check(st, p->url, &p->parsed, s->user, false)
+			             ? imap_url_data_open(st, &p->parsed, a, &d)
+			             : 1;
 		if (rc == 1) {
 			j->res.status = IMAP_NO;
 			snprintf(j->res.code, sizeof(j->res.code), "BADURL %.200s", p->url);

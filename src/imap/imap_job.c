@@ -9,6 +9,7 @@
 #include "imap/imap_mailbox.h"
 #include "imap/imap_search.h"
 #include "imap/imap_session.h"
+#include "imap/imap_urlauth.h"
 #include "lib/arena.h"
 #include "lib/xalloc.h"
 #include "store/store_imap.h"
@@ -31,6 +32,9 @@ static const struct {
 	{ "GETQUOTA", imap_getquota_run },
 	{ "GETQUOTAROOT", imap_getquotaroot_run },
 	{ "SEARCH", imap_search_run },
+	{ "GENURLAUTH", imap_genurlauth_run },
+	{ "URLFETCH", imap_urlfetch_run },
+	{ "RESETKEY", imap_resetkey_run },
 };
 
 struct worker_job {
