@@ -135,41 +135,133 @@ imap_url_data_close(struct imap_url_data *d)
 	buf_free(&d->filtered);
 }
 
+/* Writes data[*cursor, upto) and moves the cursor there. */
+static void
+copy_to(const char *data, size_t *cursor, size_t upto, struct buf *out)
+{
+	if (upto > *cursor) {
+		buf_append(out, data + *cursor, upto - *cursor);
+		*cursor = upto;
+	}
+}
+
+/* The binary form of part p (RFC 5524 3, as Dovecot converts): every leaf
+ * in a transfer encoding is decoded and its Content-Transfer-Encoding
+ * field says "binary"; everything else (headers, boundaries, preambles,
+ * epilogues) goes out as it is, copied from *cursor on.  Returns 0, or -1
+ * for a leaf that does not decode. */
+static int
+binary_convert(const char *data, const struct mime_part *p, size_t *cursor, struct buf *out, bool keep_cte,
+               int depth)
+{
+	static const struct imap_fetch_name cte = { "Content-Transfer-Encoding", 25, true };
+	enum mime_cte enc;
+	size_t blank, mark;
+	const char *hdr, *eol;
+
+	if (depth > MIME_DEPTH_MAX)
+		return 0;
+	if (p->children != NULL || p->message != NULL) {
+		for (const struct mime_part *c = p->children; c != NULL; c = c->next)
+			if (binary_convert(data, c, cursor, out, keep_cte, depth + 1) == -1)
+				return -1;
+		return p->message != NULL ? binary_convert(data, p->message, cursor, out, keep_cte, depth + 1) : 0;
+	}
+	enc = mime_cte_parse(p->encoding);
+	if (enc == MIME_CTE_IDENTITY || enc == MIME_CTE_UNKNOWN || p->header_offset < *cursor)
+		return 0;
+	if (keep_cte) {
+		copy_to(data, cursor, p->body_offset, out);
+		goto body;
+	}
+	copy_to(data, cursor, p->header_offset, out);
+	hdr = data + p->header_offset;
+	eol = memchr(hdr, '\r', p->header_size) != NULL ? "\r\n" : "\n";
+	mark = out->len;
+	imap_header_filter(hdr, p->header_size, &cte, 1, true, out);
+	blank = mark + imap_header_blank_start(out->data + mark, out->len - mark);
+	out->len = blank;
+	buf_printf(out, "Content-Transfer-Encoding: binary%s%s", eol, eol);
+body:
+	if (mime_decode_transfer(p->encoding, data + p->body_offset, p->body_size, out) != MIME_DECODE_OK)
+		return -1;
+	*cursor = p->body_offset + p->body_size;
+	return 0;
+}
+
 int
 imap_url_data_binary(struct imap_url_data *d, struct arena *a, struct buf *out)
 {
 	struct buf dec = BUF_INIT;
+	const struct mime_part *p = NULL;
 	const char *data;
 	size_t len;
+	int rc;
 
-	(void)a;
-	if (d->leaf == NULL || mime_cte_parse(d->leaf->encoding) == MIME_CTE_IDENTITY) {
+	if (d->sect.text == IMAP_SECT_NONE && d->leaf == NULL) {
+		/* the message or a multipart / message part: convert its leaves */
+		if (d->msg.root == NULL)
+			d->msg.root = mime_parse(d->msg.data, d->msg.len, a);
+		p = d->sect.n == 0 ? d->msg.root : mime_part_find(d->msg.root, d->sect.nums, d->sect.n);
+	}
+	if (p != NULL) {
+		size_t start = (size_t)(d->sect_data - d->msg.data), cursor = start;
+
+		rc = binary_convert(d->msg.data, p, &cursor, &dec, false, 0);
+		copy_to(d->msg.data, &cursor, start + d->sect_len, &dec);
+	} else if (d->leaf == NULL || mime_cte_parse(d->leaf->encoding) == MIME_CTE_IDENTITY) {
 		buf_append(out, d->data, d->len);
 		return 0;
+	} else if (mime_cte_parse(d->leaf->encoding) == MIME_CTE_UNKNOWN) {
+		rc = -1;
+	} else {
+		rc = mime_decode_transfer(d->leaf->encoding, d->sect_data, d->sect_len, &dec) == MIME_DECODE_OK ? 0 : -1;
 	}
-	if (mime_cte_parse(d->leaf->encoding) == MIME_CTE_UNKNOWN)
-		return -1;
-	if (mime_decode_transfer(d->leaf->encoding, d->sect_data, d->sect_len, &dec) != MIME_DECODE_OK) {
-		buf_free(&dec);
-		return -1;
+	if (rc == 0) {
+		data = dec.data != NULL ? dec.data : "";
+		len = dec.len;
+		partial_cut(d->url, &data, &len);
+		buf_append(out, data, len);
 	}
-	data = dec.data != NULL ? dec.data : "";
-	len = dec.len;
-	partial_cut(d->url, &data, &len);
-	buf_append(out, data, len);
 	buf_free(&dec);
-	return 0;
+	return rc;
 }
 
-void
-imap_url_data_structure(struct imap_url_data *d, struct arena *a, struct buf *out)
+/* The part the section names: the message for none. */
+static const struct mime_part *
+section_part(struct imap_url_data *d, struct arena *a)
 {
 	const struct mime_part *p;
 
 	if (d->msg.root == NULL)
 		d->msg.root = mime_parse(d->msg.data, d->msg.len, a);
 	p = d->sect.n == 0 ? d->msg.root : mime_part_find(d->msg.root, d->sect.nums, d->sect.n);
-	if (p == NULL)
-		p = d->msg.root;
-	mime_bodystructure_write(out, p, true);
+	return p != NULL ? p : d->msg.root;
+}
+
+void
+imap_url_data_structure(struct imap_url_data *d, bool binary, struct arena *a, struct buf *out)
+{
+	const struct mime_part *p = section_part(d, a);
+	struct buf conv = BUF_INIT;
+	size_t cursor, end;
+
+	if (!binary) {
+		mime_bodystructure_write(out, p, true);
+		return;
+	}
+	/* With BINARY, the structure of what BINARY sends: the part with
+	 * its leaves decoded, their fields as they were (sizes and lines
+	 * are the decoded ones, the encoding named stays; Dovecot's answer
+	 * too). */
+	cursor = p->header_offset;
+	end = p->body_offset + p->body_size;
+	if (binary_convert(d->msg.data, p, &cursor, &conv, true, 0) == -1) {
+		buf_free(&conv);
+		mime_bodystructure_write(out, p, true);
+		return;
+	}
+	copy_to(d->msg.data, &cursor, end, &conv);
+	mime_bodystructure_write(out, mime_parse(conv.data != NULL ? conv.data : "", conv.len, a), true);
+	buf_free(&conv);
 }

@@ -48,7 +48,8 @@ void imap_url_data_close(struct imap_url_data *d);
  * encoding cannot be decoded. */
 int imap_url_data_binary(struct imap_url_data *d, struct arena *a, struct buf *out);
 /* RFC 5524 BODYPARTSTRUCTURE: the extended body structure of the part
- * the section names (the message for none), appended to out. */
-void imap_url_data_structure(struct imap_url_data *d, struct arena *a, struct buf *out);
+ * the section names (the message for none), appended to out; with binary,
+ * of the part as imap_url_data_binary sends it (decoded sizes). */
+void imap_url_data_structure(struct imap_url_data *d, bool binary, struct arena *a, struct buf *out);
 
 #endif

@@ -267,7 +267,7 @@ urlfetch_one(struct imap_ctx *ctx, const char *text, size_t len, const struct ur
 		buf_puts(out, " (");
 		if (w->structure) {
 			buf_puts(out, "BODYPARTSTRUCTURE ");
-			imap_url_data_structure(&d, ctx->arena, out);
+			imap_url_data_structure(&d, w->binary, ctx->arena, out);
 			sep = " ";
 		}
 		if (w->binary) {
