@@ -10,6 +10,7 @@
  * spool files by the job.  The job fsyncs every spool file, then
  * store_imap_append links them all into the mailbox in one transaction:
  * the tagged OK means every message is on disk (DESIGN.md promise 1). */
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -144,25 +145,29 @@ set_res(struct imap_result *res, enum imap_status st, const char *code, const ch
 	snprintf(res->text, sizeof(res->text), "%s", text);
 }
 
-/* Copies a streamed TEXT literal's spool file into out. */
+/* Copies a streamed TEXT literal's spool file (open for writing only)
+ * into to. */
 static int
 spool_copy(struct store_spool *from, struct store_spool *to, enum store_error *err)
 {
 	char chunk[65536];
 	uint64_t off = 0;
+	int fd = open(from->path, O_RDONLY | O_CLOEXEC);
 
+	*err = STORE_ERR_TEMP;
+	if (fd == -1)
+		return -1;
 	while (off < from->size) {
 		size_t want = from->size - off < sizeof(chunk) ? (size_t)(from->size - off) : sizeof(chunk);
-		ssize_t r = pread(from->fd, chunk, want, (off_t)off);
+		ssize_t r = pread(fd, chunk, want, (off_t)off);
 
-		if (r <= 0) {
-			*err = STORE_ERR_TEMP;
+		if (r <= 0 || store_spool_write(to, chunk, (size_t)r, err) == -1) {
+			close(fd);
 			return -1;
 		}
-		if (store_spool_write(to, chunk, (size_t)r, err) == -1)
-			return -1;
 		off += (uint64_t)r;
 	}
+	close(fd);
 	return 0;
 }
 
