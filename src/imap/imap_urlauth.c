@@ -9,6 +9,7 @@
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
 
+#include "imap/imap.h"
 #include "imap/imap_mailbox.h"
 #include "imap/imap_parse.h"
 #include "imap/imap_url.h"
@@ -320,4 +321,52 @@ imap_urlfetch_run(struct imap_ctx *ctx, const struct imap_arg *args, struct buf 
 		total += urlfetch_one(ctx, text, len, &w, out);
 	}
 	set_result(res, IMAP_OK, "", "URLFETCH completed");
+}
+
+int
+imap_burl_fetch(const char *data_dir, const char *user, const char *url, size_t len,
+                int (*sink)(void *arg, const char *data, size_t len), void *arg, const char **error_out)
+{
+	struct arena *a = arena_new(4096, false);
+	struct store *st = NULL;
+	struct imap_url u;
+	struct imap_url_data d;
+	const char *error = NULL;
+	bool ok;
+	int rc = 1;
+
+	memset(&d, 0, sizeof(d));
+	d.fd = -1;
+	if (imap_url_parse(url, len, a, &u, &error) == -1) {
+		*error_out = error;
+		goto out;
+	}
+	if (!u.absolute || u.uid == 0) {
+		*error_out = "BURL needs an absolute IMAP URL of a message";
+		goto out;
+	}
+	if (store_open(data_dir, user, &st, &error) == -1) {
+		*error_out = "the mailbox store is unavailable";
+		rc = -1;
+		goto out;
+	}
+	ok = u.access == IMAP_URL_ACCESS_NONE ? imap_url_owner_is(&u, user)
+	                                      : imap_urlauth_check(st, url, &u, user, true);
+	if (!ok) {
+		*error_out = "the URL does not grant access to this user";
+		goto out;
+	}
+	rc = imap_url_data_open(st, &u, a, &d);
+	if (rc == 1)
+		*error_out = "the URL names no message";
+	else if (rc == -1)
+		*error_out = "the mailbox store is unavailable";
+	else
+		(void)sink(arg, d.data, d.len);  /* the sink's owner looks at its own state */
+out:
+	imap_url_data_close(&d);
+	if (st != NULL)
+		store_close(&st);
+	arena_free(&a);
+	return rc;
 }
