@@ -24,7 +24,7 @@ from harness import PASSWORD, ROOT, Server  # noqa: E402
 # imaptest 0de0dbf against Tern: 45 of the 71 scripts pass (catenate,
 # catenate-multiappend and urlauth since CATENATE and URLAUTH); the others
 # need extensions not offered yet (SORT, THREAD, CONTEXT, ESORT, NOTIFY),
-# urlauth2 fetches as a second user (not offered; its script fails against
+# urlauth2's script is broken (it passes once mended; it fails against
 # Dovecot too) and urlauth-binary differs from Dovecot only in the line
 # count of a decoded part without a final newline.  Raise this as they come.
 EXPECTED_PASSED = 45
@@ -33,8 +33,8 @@ EXPECTED_PASSED = 45
 # failure" rather than "not ok" (a pass still counts).
 KNOWN_FAILURES = {
     # Its "1 ok fetch 1:2" runs in an empty mailbox (the script has no
-    # "messages:" header): BAD, as from Dovecot.  It also fetches one
-    # user's "authuser" URL as another, which Tern does not offer.
+    # "messages:" header): BAD, as from Dovecot.  With "messages: 2" added
+    # it passes (a second user fetching the first one's authuser URLs).
     "urlauth2": "script broken (FETCH 1:2 of an empty mailbox; Dovecot fails it too)",
     # Dovecot counts the lines of a decoded part "hello world" (no final
     # newline) as 0, Tern's BODYSTRUCTURE as 1 (src/mime/mime_parse.c).

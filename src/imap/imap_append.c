@@ -207,7 +207,8 @@ catenate_build(struct append_job *j, struct store *st, struct append_item *it, s
 		if (p->parsed.access == IMAP_URL_ACCESS_NONE)
 			rc = imap_url_owner_is(&p->parsed, s->user) ? imap_url_data_open(st, &p->parsed, a, &d) : 1;
 		else
-			rc = imap_urlauth_check(st, p->url, &p->parsed, s->user, false)
+			rc = imap_url_owner_is(&p->parsed, s->user) &&
+			             imap_urlauth_check(st, p->url, &p->parsed, s->user, false)
 			             ? imap_url_data_open(st, &p->parsed, a, &d)
 			             : 1;
 		if (rc == 1) {

@@ -365,6 +365,7 @@ imap_ctx_init(struct imap_session *s, struct imap_ctx *ctx, struct arena *arena)
 	memset(ctx, 0, sizeof(*ctx));
 	ctx->arena = arena;
 	ctx->user = s->user;
+	ctx->data_dir = s->cfg->data_dir;
 	ctx->view = s->state == IMAP_STATE_SELECTED ? &s->view : NULL;
 	ctx->imap4rev2 = s->imap4rev2;
 	ctx->utf8 = s->utf8;

@@ -2,6 +2,8 @@
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include <limits.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include <openssl/crypto.h>
@@ -61,7 +63,7 @@ imap_urlauth_check(struct store *st, const char *text, const struct imap_url *u,
 	bool ok;
 
 	if (!u->absolute || u->uid == 0 || u->mechanism == NULL || strcasecmp(u->mechanism, "INTERNAL") != 0 ||
-	    strlen(u->token) != 2 * TOKEN_LEN || !imap_url_owner_is(u, user))
+	    strlen(u->token) != 2 * TOKEN_LEN)
 		return false;
 	switch (u->access) {
 	case IMAP_URL_ACCESS_USER:
@@ -235,6 +237,39 @@ literal_write(struct buf *out, const char *data, size_t len, bool binary)
 	buf_append(out, data, len);
 }
 
+/* The store of a URL's owner who is another user of this server: the
+ * URL's user, with "@host" when it has no domain of its own (as
+ * imap_url_owner_is reads it), lower-cased.  Only a store that exists is
+ * opened (one is never made here).  NULL when there is none. */
+static struct store *
+owner_store(const char *data_dir, const struct imap_url *u, struct arena *a)
+{
+	char dir[PATH_MAX];
+	struct store *st = NULL;
+	struct stat sb;
+	const char *error = NULL;
+	char *owner;
+	size_t n;
+
+	if (data_dir == NULL || u->user == NULL || u->host == NULL)
+		return NULL;
+	n = strlen(u->user) + strlen(u->host) + 2;
+	owner = arena_alloc(a, n);
+	if (strchr(u->user, '@') != NULL)
+		snprintf(owner, n, "%s", u->user);
+	else
+		snprintf(owner, n, "%s@%s", u->user, u->host);
+	for (char *p = owner; *p != '\0'; p++)
+		if (*p >= 'A' && *p <= 'Z')
+			*p = (char)(*p - 'A' + 'a');
+	if (store_user_dir(data_dir, owner, dir, sizeof(dir) - 10) == -1)
+		return NULL;
+	strcat(dir, "/index.db");
+	if (stat(dir, &sb) == -1 || store_open(data_dir, owner, &st, &error) == -1)
+		return NULL;
+	return st;
+}
+
 /* One URL's "* URLFETCH url data" line.  Returns its data octets. */
 static size_t
 urlfetch_one(struct imap_ctx *ctx, const char *text, size_t len, const struct urlfetch_want *w, struct buf *out)
@@ -242,6 +277,7 @@ urlfetch_one(struct imap_ctx *ctx, const char *text, size_t len, const struct ur
 	struct imap_url u;
 	struct imap_url_data d;
 	struct buf bin = BUF_INIT;
+	struct store *st = NULL, *other = NULL;
 	const char *error = NULL;
 	size_t sent = 0;
 	int rc = 1;
@@ -250,9 +286,16 @@ urlfetch_one(struct imap_ctx *ctx, const char *text, size_t len, const struct ur
 	d.fd = -1;
 	buf_puts(out, "* URLFETCH ");
 	imap_write_nstring(out, text, len);
-	if (imap_url_parse(text, len, ctx->arena, &u, &error) == 0 &&
-	    imap_urlauth_check(ctx->st, text, &u, ctx->user, false))
-		rc = imap_url_data_open(ctx->st, &u, ctx->arena, &d);
+	if (imap_url_parse(text, len, ctx->arena, &u, &error) == 0) {
+		/* the user's own mailbox, or another user's for a URL whose
+		 * access may admit this user (never submit+ here) */
+		if (imap_url_owner_is(&u, ctx->user))
+			st = ctx->st;
+		else if (u.access == IMAP_URL_ACCESS_AUTHUSER || u.access == IMAP_URL_ACCESS_USER)
+			st = other = owner_store(ctx->data_dir, &u, ctx->arena);
+		if (st != NULL && imap_urlauth_check(st, text, &u, ctx->user, false))
+			rc = imap_url_data_open(st, &u, ctx->arena, &d);
+	}
 	if (rc == 0 && w->binary && imap_url_data_binary(&d, ctx->arena, &bin) == -1)
 		rc = 1;
 	if (rc != 0) {
@@ -284,6 +327,8 @@ urlfetch_one(struct imap_ctx *ctx, const char *text, size_t len, const struct ur
 	}
 	buf_free(&bin);
 	imap_url_data_close(&d);
+	if (other != NULL)
+		store_close(&other);
 	return sent;
 }
 
@@ -350,8 +395,8 @@ imap_burl_fetch(const char *data_dir, const char *user, const char *url, size_t 
 		rc = -1;
 		goto out;
 	}
-	ok = u.access == IMAP_URL_ACCESS_NONE ? imap_url_owner_is(&u, user)
-	                                      : imap_urlauth_check(st, url, &u, user, true);
+	ok = imap_url_owner_is(&u, user) &&
+	     (u.access == IMAP_URL_ACCESS_NONE || imap_urlauth_check(st, url, &u, user, true));
 	if (!ok) {
 		*error_out = "the URL does not grant access to this user";
 		goto out;

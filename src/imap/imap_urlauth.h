@@ -13,8 +13,9 @@
  * name, "authuser" any logged-in user, "submit+name" only the submission
  * server acting for name (BURL; never an IMAP session), "anonymous"
  * nobody: Tern has no anonymous access, so GENURLAUTH refuses to make one.
- * URLs of other users' mailboxes are not fetched (NIL): a session reads
- * only its own store. */
+ * URLFETCH of another user's URL ("authuser", or "user+" this user)
+ * opens that user's store for the key and the message; CATENATE and BURL
+ * take URLs of the user's own mailboxes only. */
 #ifndef TERN_IMAP_URLAUTH_H
 #define TERN_IMAP_URLAUTH_H
 
@@ -35,8 +36,8 @@ void imap_urlfetch_run(struct imap_ctx *ctx, const struct imap_arg *args, struct
 void imap_resetkey_run(struct imap_ctx *ctx, const struct imap_arg *args, struct buf *out, struct imap_result *res);
 
 /* Whether the URLAUTH-authorized URL u (with a verifier; parsed from
- * text) lets user read what it names, with the mailbox keys of st (the
- * owner's store): the
+ * text) lets user read what it names, with the mailbox keys of st, which
+ * must be the store of the URL's owner (the caller's business): the
  * mechanism is INTERNAL, the token matches, it has not expired and the
  * access identifier admits user (submit: whether submission is true).
  * For URLFETCH, CATENATE and BURL. */

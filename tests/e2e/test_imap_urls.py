@@ -21,6 +21,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from harness import Suite  # noqa: E402
 from imapcheck import Lit, fetches, parse, select, shared_suite, untagged_of  # noqa: E402
+from mailcheck import user_dir  # noqa: E402
 
 suite = Suite()
 t, run = shared_suite(suite)
@@ -246,10 +247,20 @@ def urlauth_generate_fetch_reset(f):
         assert urlfetch(c, '"%s"' % submit)[1] is None, "submit+ URLs are for the submission server only"
         expired = genurlauth(c, base + ";EXPIRE=2001-01-01T00:00:00Z;URLAUTH=authuser")
         assert urlfetch(c, '"%s"' % expired)[1] is None
-        # The other user cannot read this user's user+ URL.
+        # Another user of the server reads what a URL for them names
+        # (RFC 4467 3: "user+<them>" and "authuser"), from the owner's
+        # mailbox, but not this user's own user+ URL, nor a forged one.
         c2 = f.conn(other)
         try:
             assert urlfetch(c2, '"%s"' % url)[1] is None
+            assert bytes(urlfetch(c2, '"%s"' % mine_for_other)[1]) == SOURCE
+            assert bytes(urlfetch(c2, '"%s"' % sect)[1]) == HEADER
+            assert urlfetch(c2, '"%s"' % (sect[:-1] + ("0" if sect[-1] != "0" else "1")))[1] is None
+            assert urlfetch(c2, '"%s"' % submit)[1] is None
+            # A URL of a user that does not exist: NIL, and no store made.
+            ghost = "imap://ghost@%s/INBOX/;UID=1;URLAUTH=authuser:internal:%s" % (domain, "0" * 64)
+            assert urlfetch(c2, '"%s"' % ghost)[1] is None
+            assert not os.path.exists(user_dir(f.srv, "ghost@" + domain))
         finally:
             c2.logout()
         # GENURLAUTH refusals.
