@@ -1,7 +1,8 @@
 /* Commands that run whole on a worker thread with the imap_cmd.h
  * signature: the mailbox commands (imap_mailbox.h), SEARCH
- * (imap_search.h) and GENURLAUTH, URLFETCH, RESETKEY (imap_urlauth.h).  The job opens the user's store, runs the function,
- * syncs the selected mailbox in the same job, and the loop sends it all. */
+ * (imap_search.h) and GENURLAUTH, URLFETCH, RESETKEY (imap_urlauth.h).
+ * The job opens the user's store, runs the function, syncs the selected
+ * mailbox in the same job, and the loop sends it all. */
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
