@@ -1,5 +1,8 @@
 /* APPEND (RFC 9051 6.3.12) with MULTIAPPEND (RFC 3502), APPENDUID (RFC
- * 4315) and the APPENDLIMIT / TOOBIG rules (RFC 7889).
+ * 4315), the APPENDLIMIT / TOOBIG rules (RFC 7889) and CATENATE (RFC
+ * 4469: a message made of TEXT literals and URL parts, each URL naming a
+ * message or part of the user's own mailboxes, read as FETCH
+ * BODY.PEEK[section]<partial> would: imap_url_fetch.c).
  *
  * A literal above IMAP_APPEND_STREAM_MIN goes to a spool file as it
  * arrives (the parser's LITERAL_STREAM state), so a 50 MB message costs
@@ -7,14 +10,19 @@
  * spool files by the job.  The job fsyncs every spool file, then
  * store_imap_append links them all into the mailbox in one transaction:
  * the tagged OK means every message is on disk (DESIGN.md promise 1). */
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "imap/imap_mailbox.h"
 #include "imap/imap_session.h"
+#include "imap/imap_url.h"
+#include "imap/imap_url_fetch.h"
+#include "imap/imap_urlauth.h"
 #include "lib/arena.h"
 #include "lib/log.h"
 #include "lib/xalloc.h"
@@ -97,6 +105,16 @@ imap_append_literal_bytes(struct imap_session *s, const char *data, size_t len)
 		a->failed = true;
 }
 
+/* One part of a CATENATE message: a TEXT literal (as an item's literal
+ * below) or a URL. */
+struct append_part {
+	const char *data;              /* buffered TEXT */
+	size_t len;
+	struct store_spool *spool;     /* streamed TEXT, else NULL */
+	const char *url;               /* URL: as written (for BADURL), NULL for TEXT */
+	struct imap_url parsed;
+};
+
 /* One message of the command. */
 struct append_item {
 	uint32_t flags;
@@ -105,6 +123,8 @@ struct append_item {
 	const char *data;              /* buffered literal, or NULL when streamed */
 	size_t len;
 	struct store_spool *spool;     /* where it is (streamed) or will be */
+	struct append_part *parts;     /* CATENATE (in the command arena), else NULL */
+	size_t nparts;
 };
 
 struct append_job {
@@ -118,6 +138,145 @@ struct append_job {
 };
 
 static void
+set_res(struct imap_result *res, enum imap_status st, const char *code, const char *text)
+{
+	res->status = st;
+	snprintf(res->code, sizeof(res->code), "%s", code);
+	snprintf(res->text, sizeof(res->text), "%s", text);
+}
+
+/* Copies a streamed TEXT literal's spool file (open for writing only)
+ * into to. */
+static int
+spool_copy(struct store_spool *from, struct store_spool *to, enum store_error *err)
+{
+	char chunk[65536];
+	uint64_t off = 0;
+	int fd = open(from->path, O_RDONLY | O_CLOEXEC);
+
+	*err = STORE_ERR_TEMP;
+	if (fd == -1)
+		return -1;
+	while (off < from->size) {
+		size_t want = from->size - off < sizeof(chunk) ? (size_t)(from->size - off) : sizeof(chunk);
+		ssize_t r = pread(fd, chunk, want, (off_t)off);
+
+		if (r <= 0 || store_spool_write(to, chunk, (size_t)r, err) == -1) {
+			close(fd);
+			return -1;
+		}
+		off += (uint64_t)r;
+	}
+	close(fd);
+	return 0;
+}
+
+/* Builds a CATENATE message into it->spool (RFC 4469 5): its parts in
+ * order.  Returns 0, or -1 with j->res filled (BADURL, TOOBIG, ...). */
+static int
+catenate_build(struct append_job *j, struct store *st, struct append_item *it, struct arena *a)
+{
+	struct imap_session *s = j->s;
+	enum store_error err = STORE_OK;
+	const char *error = NULL;
+	uint64_t total = 0;
+
+	if (store_spool_create(s->cfg->data_dir, it->spool, &error) == -1) {
+		set_res(&j->res, IMAP_NO, "UNAVAILABLE", "APPEND failed, try again later");
+		return -1;
+	}
+	for (size_t k = 0; k < it->nparts; k++) {
+		struct append_part *p = &it->parts[k];
+		struct imap_url_data d;
+		int rc;
+
+		if (p->url == NULL) {
+			total += p->spool != NULL ? p->spool->size : p->len;
+			if (total > s->cfg->max_message_size)
+				goto toobig;
+			rc = p->spool != NULL ? spool_copy(p->spool, it->spool, &err)
+			                      : store_spool_write(it->spool, p->data, p->len, &err);
+			if (rc == -1)
+				goto io;
+			continue;
+		}
+		memset(&d, 0, sizeof(d));
+		d.fd = -1;
+		/* a plain URL of the user's own mailbox, or a URLAUTH one that
+		 * lets this user read it (RFC 4469 5) */
+		if (p->parsed.access == IMAP_URL_ACCESS_NONE)
+			rc = imap_url_owner_is(&p->parsed, s->user) ? imap_url_data_open(st, &p->parsed, a, &d) : 1;
+		else
+			rc = imap_url_owner_is(&p->parsed, s->user) &&
+			             imap_urlauth_check(st, p->url, &p->parsed, s->user, false)
+			             ? imap_url_data_open(st, &p->parsed, a, &d)
+			             : 1;
+		if (rc == 1) {
+			j->res.status = IMAP_NO;
+			snprintf(j->res.code, sizeof(j->res.code), "BADURL %.200s", p->url);
+			snprintf(j->res.text, sizeof(j->res.text), "The URL names no message this user can read");
+			imap_url_data_close(&d);
+			return -1;
+		}
+		if (rc == -1) {
+			imap_url_data_close(&d);
+			set_res(&j->res, IMAP_NO, "UNAVAILABLE", "APPEND failed, try again later");
+			return -1;
+		}
+		total += d.len;
+		rc = total > s->cfg->max_message_size ? 1 : store_spool_write(it->spool, d.data, d.len, &err);
+		imap_url_data_close(&d);
+		if (rc == 1)
+			goto toobig;
+		if (rc == -1)
+			goto io;
+	}
+	if (total == 0) {
+		set_res(&j->res, IMAP_NO, "", "Empty messages cannot be appended");
+		return -1;
+	}
+	return 0;
+toobig:
+	/* RFC 4469 5: the result is over the limit (APPENDLIMIT, RFC 7889) */
+	set_res(&j->res, IMAP_NO, "TOOBIG", "The message would be too big");
+	return -1;
+io:
+	if (err == STORE_ERR_NOSPACE)
+		set_res(&j->res, IMAP_NO, "LIMIT", "The server is out of disk space");
+	else
+		set_res(&j->res, IMAP_NO, "UNAVAILABLE", "APPEND failed, try again later");
+	return -1;
+}
+
+/* CATENATE messages are built first, with the store open: a missing
+ * mailbox is TRYCREATE whatever the URLs say (RFC 4469 5 and imaptest). */
+static int
+catenate_all(struct append_job *j, struct store *st)
+{
+	struct store_mailbox_status status;
+	struct arena *a;
+	const char *error = NULL;
+	int rc;
+
+	rc = store_mailbox_status(st, j->mailbox, &status, &error);
+	if (rc == STORE_IMAP_NONEXISTENT) {
+		set_res(&j->res, IMAP_NO, "TRYCREATE", "No such mailbox");
+		return -1;
+	}
+	if (rc != STORE_OK) {
+		set_res(&j->res, IMAP_NO, "UNAVAILABLE", "APPEND failed, try again later");
+		return -1;
+	}
+	a = arena_new(4096, false);
+	rc = 0;
+	for (size_t i = 0; i < j->n && rc == 0; i++)
+		if (j->items[i].parts != NULL)
+			rc = catenate_build(j, st, &j->items[i], a);
+	arena_free(&a);
+	return rc;
+}
+
+static void
 append_work(void *arg)
 {
 	struct append_job *j = arg;
@@ -128,11 +287,25 @@ append_work(void *arg)
 	uint32_t uidvalidity = 0;
 	const char *error = NULL;
 	int r = STORE_OK;
+	bool catenate = false;
 
+	for (size_t i = 0; i < j->n; i++)
+		catenate |= j->items[i].parts != NULL;
+	if (catenate) {
+		if ((st = imap_store_get(s, &j->res)) == NULL) {
+			free(sa);
+			return;
+		}
+		if (catenate_all(j, st) == -1) {
+			imap_store_release(&st, false);
+			free(sa);
+			return;
+		}
+	}
 	for (size_t i = 0; i < j->n && r == STORE_OK; i++) {
 		struct append_item *it = &j->items[i];
 
-		if (it->data != NULL) {
+		if (it->data != NULL && it->parts == NULL) {
 			if (store_spool_create(s->cfg->data_dir, it->spool, &error) == -1) {
 				r = STORE_ERR_TEMP;
 				break;
@@ -151,7 +324,7 @@ append_work(void *arg)
 		sa[i].keywords = it->keywords;
 		sa[i].internal_date = it->internal_date;
 	}
-	if (r == STORE_OK && (st = imap_store_get(s, &j->res)) == NULL) {
+	if (r == STORE_OK && st == NULL && (st = imap_store_get(s, &j->res)) == NULL) {
 		free(sa);
 		return;
 	}
@@ -210,7 +383,7 @@ append_done(void *arg)
 	struct imap_session *s = j->s;
 
 	for (size_t i = 0; i < j->n; i++)
-		if (j->items[i].data != NULL)
+		if (j->items[i].data != NULL || j->items[i].parts != NULL)
 			store_spool_discard(j->items[i].spool);
 	if (!conn_closing(s->c)) {
 		if (j->out.len > 0)
@@ -225,6 +398,63 @@ append_done(void *arg)
 	free(j);
 }
 
+/* "(" cat-part *(SP cat-part) ")" with cat-part = "TEXT" SP literal /
+ * "URL" SP astring (RFC 4469 6).  A URL's syntax is checked here; what
+ * it names, by the job.  Returns 0 or -1 with a static *error_out. */
+static int
+catenate_parse(struct imap_session *s, const struct imap_arg *list, struct append_item *it,
+               size_t *next_spool, const char **error_out)
+{
+	struct imap_append_state *a = s->append;
+	const struct imap_arg *x = list->list;
+	size_t k = 0;
+
+	if (list->count == 0) {
+		*error_out = "CATENATE needs at least one part";
+		return -1;
+	}
+	it->parts = arena_alloc(s->arena, list->count * sizeof(*it->parts));
+	memset(it->parts, 0, list->count * sizeof(*it->parts));
+	while (x != NULL) {
+		struct append_part *p = &it->parts[k];
+		const struct imap_arg *v = x->next;
+
+		if (v == NULL) {
+			*error_out = "CATENATE part without its value";
+			return -1;
+		}
+		if (imap_arg_atom_is(x, "TEXT") && v->type == IMAP_ARG_LITERAL) {
+			p->data = v->str;
+			p->len = v->len;
+		} else if (imap_arg_atom_is(x, "TEXT") && v->type == IMAP_ARG_LITERAL_STREAM) {
+			if (a == NULL || *next_spool >= a->n) {
+				*error_out = "Internal error: literal without spool";
+				return -1;
+			}
+			p->spool = &a->spools[(*next_spool)++];
+		} else if (imap_arg_atom_is(x, "URL")) {
+			const char *url, *error;
+			size_t len;
+
+			if (!imap_arg_astring(v, &url, &len)) {
+				*error_out = "CATENATE URL needs a string";
+				return -1;
+			}
+			p->url = arena_strndup(s->arena, url, len);
+			/* an invalid URL is still a URL part: BADURL in the job */
+			if (imap_url_parse(url, len, s->arena, &p->parsed, &error) == -1)
+				memset(&p->parsed, 0, sizeof(p->parsed));
+		} else {
+			*error_out = "CATENATE parts are TEXT literal or URL string";
+			return -1;
+		}
+		k++;
+		x = v->next;
+	}
+	it->nparts = k;
+	return 0;
+}
+
 size_t
 imap_append_messages(const struct imap_arg *args)
 {
@@ -232,7 +462,8 @@ imap_append_messages(const struct imap_arg *args)
 
 	/* The first argument is the mailbox, which may be a literal too. */
 	for (const struct imap_arg *x = args != NULL ? args->next : NULL; x != NULL; x = x->next)
-		if (x->type == IMAP_ARG_LITERAL || x->type == IMAP_ARG_LITERAL_STREAM)
+		if (x->type == IMAP_ARG_LITERAL || x->type == IMAP_ARG_LITERAL_STREAM ||
+		    (imap_arg_atom_is(x, "CATENATE") && x->next != NULL && x->next->type == IMAP_ARG_LIST))
 			n++;
 	return n;
 }
@@ -313,6 +544,14 @@ imap_cmd_append(struct imap_session *s, const struct imap_arg *args, bool uid)
 				goto bad;
 			}
 			x = x->next;
+		}
+		if (imap_arg_atom_is(x, "CATENATE") && x->next != NULL && x->next->type == IMAP_ARG_LIST) {
+			x = x->next;
+			if (catenate_parse(s, x, it, &next_spool, &error) == -1)
+				goto bad;
+			it->spool = &j->own[i];
+			x = x->next;
+			continue;
 		}
 		if (x == NULL || (x->type != IMAP_ARG_LITERAL && x->type != IMAP_ARG_LITERAL_STREAM)) {
 			error = "APPEND expects [flags] [date-time] and a message literal";

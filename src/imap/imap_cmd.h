@@ -79,6 +79,7 @@ struct imap_ctx {
 	struct store *st;              /* the user's store, open on this thread */
 	struct arena *arena;           /* scratch for this command, reset after it */
 	const char *user;              /* canonical address */
+	const char *data_dir;          /* [server] data_dir (URLFETCH opens a URL owner's store) */
 	const struct imap_view *view;  /* NULL when no mailbox is selected */
 	bool imap4rev2;                /* ENABLE IMAP4rev2 was done (RFC 9051) */
 	bool utf8;                     /* mailbox names are UTF-8 on the wire (rev2 or UTF8=ACCEPT) */

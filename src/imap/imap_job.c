@@ -1,7 +1,8 @@
 /* Commands that run whole on a worker thread with the imap_cmd.h
- * signature: the mailbox commands (imap_mailbox.h) and SEARCH
- * (imap_search.h).  The job opens the user's store, runs the function,
- * syncs the selected mailbox in the same job, and the loop sends it all. */
+ * signature: the mailbox commands (imap_mailbox.h), SEARCH
+ * (imap_search.h) and GENURLAUTH, URLFETCH, RESETKEY (imap_urlauth.h).
+ * The job opens the user's store, runs the function, syncs the selected
+ * mailbox in the same job, and the loop sends it all. */
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -9,6 +10,7 @@
 #include "imap/imap_mailbox.h"
 #include "imap/imap_search.h"
 #include "imap/imap_session.h"
+#include "imap/imap_urlauth.h"
 #include "lib/arena.h"
 #include "lib/xalloc.h"
 #include "store/store_imap.h"
@@ -36,6 +38,9 @@ static const struct {
 	{ "SETACL", imap_setacl_run },
 	{ "DELETEACL", imap_deleteacl_run },
 	{ "SEARCH", imap_search_run },
+	{ "GENURLAUTH", imap_genurlauth_run },
+	{ "URLFETCH", imap_urlfetch_run },
+	{ "RESETKEY", imap_resetkey_run },
 };
 
 struct worker_job {

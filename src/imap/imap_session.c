@@ -61,6 +61,9 @@ static const struct imap_cmd_def cmd_table[] = {
 	{ "APPEND", imap_cmd_append, ST_LOGGED, false, false },
 	{ "IDLE", imap_cmd_idle, ST_LOGGED, false, false },
 	{ "COMPRESS", imap_cmd_compress, ST_LOGGED, false, false },
+	{ "GENURLAUTH", imap_cmd_worker, ST_LOGGED, false, false },
+	{ "URLFETCH", imap_cmd_worker, ST_LOGGED, false, false },
+	{ "RESETKEY", imap_cmd_worker, ST_LOGGED, false, false },
 	{ "CHECK", imap_cmd_check, ST_SELECTED, false, false },
 	{ "CLOSE", imap_cmd_close, ST_SELECTED, false, false },
 	{ "UNSELECT", imap_cmd_unselect, ST_SELECTED, false, false },
@@ -368,6 +371,7 @@ imap_ctx_init(struct imap_session *s, struct imap_ctx *ctx, struct arena *arena)
 	memset(ctx, 0, sizeof(*ctx));
 	ctx->arena = arena;
 	ctx->user = s->user;
+	ctx->data_dir = s->cfg->data_dir;
 	ctx->view = s->state == IMAP_STATE_SELECTED ? &s->view : NULL;
 	ctx->imap4rev2 = s->imap4rev2;
 	ctx->utf8 = s->utf8;

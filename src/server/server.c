@@ -602,6 +602,7 @@ server_run(const struct tern_config *cfg)
 	}
 	/* Store changes wake the IMAP sessions that watch them. */
 	imap_bus_init();
+	smtp_set_burl_fetch(imap_burl_fetch);  /* BURL reads IMAP URLs in-process */
 	store_fts_async_start();
 	{
 		/* Nothing is in flight yet: every spool file is a leftover. */

@@ -65,6 +65,8 @@ smtp_cmd_ehlo(struct smtp_session *s, const char *args)
 		else if (tokens)
 			ext[n++] = "AUTH OAUTHBEARER XOAUTH2";
 	}
+	if (smtp_burl_offered(s))
+		ext[n++] = "BURL imap";             /* RFC 4468: URLs of this server's IMAP */
 
 	conn_printf(s->c, "250-%s\r\n", s->cfg->hostname);
 	for (i = 0; i < n; i++)

@@ -1,4 +1,5 @@
-/* DATA (RFC 5321 4.1.1.4) and BDAT (RFC 3030): receiving the message.
+/* DATA (RFC 5321 4.1.1.4), BDAT (RFC 3030) and BURL (RFC 4468):
+ * receiving the message.
  *
  * The message is one transfer for lib/conn (conn_transfer_begin): from the
  * 354 to the end of the data, or from the first BDAT chunk to the end of
@@ -13,12 +14,16 @@
  * is read to its end, so the session stays in sync, then refused and its
  * spool file removed. */
 #include <inttypes.h>
+#include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "lib/buf.h"
 #include "lib/log.h"
 #include "lib/metrics.h"
+#include "lib/xalloc.h"
+#include "smtp/smtp.h"
 #include "smtp/smtp_received.h"
 #include "smtp/smtp_session.h"
 
@@ -333,4 +338,131 @@ smtp_bdat_input(struct smtp_session *s)
 	}
 	bdat_chunk_done(s);
 	return true;
+}
+
+/* BURL: set once at start-up, before any session (server.c). */
+static smtp_burl_fetch_fn *burl_fetch;
+
+void
+smtp_set_burl_fetch(smtp_burl_fetch_fn *fn)
+{
+	burl_fetch = fn;
+}
+
+bool
+smtp_burl_offered(const struct smtp_session *s)
+{
+	return burl_fetch != NULL && smtp_is_submission(s) && s->auth_user != NULL;
+}
+
+struct burl_job {
+	struct smtp_session *s;
+	char *url;
+	size_t len;
+	bool last;
+	int rc;
+	const char *error;
+	uint64_t got;
+};
+
+/* The URL's octets go through the body machine as a BDAT chunk's do (the
+ * submission header checks included), on the worker: the session is
+ * paused meanwhile, so the job owns the transaction. */
+static int
+burl_sink(void *arg, const char *data, size_t len)
+{
+	struct burl_job *j = arg;
+	struct smtp_tx *tx = j->s->tx;
+	size_t used;
+
+	j->got += len;
+	smtp_body_feed(&tx->body, data, len, &used);
+	return tx->body.status == SMTP_BODY_OK ? 0 : -1;
+}
+
+static void
+burl_work(void *arg)
+{
+	struct burl_job *j = arg;
+
+	j->rc = burl_fetch(j->s->cfg->data_dir, j->s->auth_user, j->url, j->len, burl_sink, j, &j->error);
+}
+
+static void
+burl_done(void *arg)
+{
+	struct burl_job *j = arg;
+	struct smtp_session *s = j->s;
+	struct smtp_tx *tx = s->tx;
+
+	smtp_session_unbusy(s);
+	if (conn_closing(s->c))
+		goto out;
+	if (j->rc != 0) {
+		/* RFC 4468 5: the message cannot be made; the transaction ends */
+		if (j->rc == -1)
+			smtp_reply(s, 451, "4.3.0", "Cannot read the mailbox now, try again later");
+		else
+			smtp_reply(s, 554, "5.6.6", "IMAP URL resolution failed: %s", j->error);
+		smtp_tx_free(s);
+		goto out;
+	}
+	if (tx->body.status != SMTP_BODY_OK) {
+		refuse_message(s, tx->body.status);
+		goto out;
+	}
+	if (!j->last) {
+		smtp_reply(s, 250, "2.0.0", "%" PRIu64 " octets received", j->got);
+		goto out;
+	}
+	smtp_body_finish(&tx->body);
+	end_of_message(s);
+out:
+	free(j->url);
+	free(j);
+}
+
+int
+smtp_cmd_burl(struct smtp_session *s, const char *args)
+{
+	struct smtp_tx *tx = s->tx;
+	struct burl_job *j;
+	const char *sp = strchr(args, ' ');
+	size_t len = sp != NULL ? (size_t)(sp - args) : strlen(args);
+	bool last = false;
+
+	if (!smtp_is_submission(s) || burl_fetch == NULL)
+		return smtp_error(s, 502, "5.5.1", "Command not implemented");
+	if (s->auth_user == NULL)
+		return smtp_error(s, 530, "5.7.0", "Authentication required");
+	if (len == 0)
+		return smtp_error(s, 501, "5.5.4", "Syntax: BURL absolute-URI [LAST]");
+	if (sp != NULL) {
+		if (strcasecmp(sp + 1, "LAST") != 0)
+			return smtp_error(s, 501, "5.5.4", "Syntax: BURL absolute-URI [LAST]");
+		last = true;
+	}
+	if (tx == NULL)
+		return smtp_error(s, 503, "5.5.1", "Need MAIL command");
+	if (tx->n_rcpt == 0)
+		return smtp_error(s, 554, "5.5.1", "No valid recipients");
+	if (!tx->bdat) {
+		/* BURL and BDAT chunks make one message (RFC 4468 3); DATA
+		 * is refused after either */
+		if (begin_message(s, SMTP_BODY_BDAT) == -1) {
+			smtp_tx_free(s);
+			return 0;
+		}
+		tx->bdat = true;
+	}
+	j = xcalloc(1, sizeof(*j));
+	j->s = s;
+	j->url = xmalloc(len + 1);
+	memcpy(j->url, args, len);
+	j->url[len] = '\0';
+	j->len = len;
+	j->last = last;
+	smtp_session_busy(s);
+	conn_defer(s->c, burl_work, burl_done, j);
+	return 0;
 }

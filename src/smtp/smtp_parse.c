@@ -21,6 +21,7 @@ static const struct {
 	{ "RCPT", SMTP_VERB_RCPT },
 	{ "DATA", SMTP_VERB_DATA },
 	{ "BDAT", SMTP_VERB_BDAT },
+	{ "BURL", SMTP_VERB_BURL },
 	{ "RSET", SMTP_VERB_RSET },
 	{ "NOOP", SMTP_VERB_NOOP },
 	{ "QUIT", SMTP_VERB_QUIT },

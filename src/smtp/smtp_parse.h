@@ -23,6 +23,7 @@ enum smtp_verb {
 	SMTP_VERB_RCPT,
 	SMTP_VERB_DATA,
 	SMTP_VERB_BDAT,
+	SMTP_VERB_BURL,        /* RFC 4468, submission */
 	SMTP_VERB_RSET,
 	SMTP_VERB_NOOP,
 	SMTP_VERB_QUIT,

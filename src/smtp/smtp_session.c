@@ -46,6 +46,7 @@ static const struct smtp_cmd_def smtp_cmds[SMTP_VERB_COUNT] = {
 	[SMTP_VERB_RCPT] = { smtp_cmd_rcpt, SMTP_CMD_NEED_HELO },
 	[SMTP_VERB_DATA] = { smtp_cmd_data, SMTP_CMD_NEED_HELO },
 	[SMTP_VERB_BDAT] = { smtp_cmd_bdat, 0 },   /* checks itself: must consume the chunk */
+	[SMTP_VERB_BURL] = { smtp_cmd_burl, SMTP_CMD_NEED_HELO },
 	[SMTP_VERB_RSET] = { smtp_cmd_rset, SMTP_CMD_JUNK },
 	[SMTP_VERB_NOOP] = { smtp_cmd_noop, SMTP_CMD_JUNK },
 	[SMTP_VERB_QUIT] = { smtp_cmd_quit, 0 },

@@ -166,6 +166,10 @@ int smtp_cmd_rcpt(struct smtp_session *s, const char *args);
 /* smtp_cmd_data.c */
 int smtp_cmd_data(struct smtp_session *s, const char *args);
 int smtp_cmd_bdat(struct smtp_session *s, const char *args);
+/* BURL SP absolute-URI [SP "LAST"]   RFC 4468 3 */
+int smtp_cmd_burl(struct smtp_session *s, const char *args);
+/* Whether BURL is offered to s: submission, logged in, a reader set. */
+bool smtp_burl_offered(const struct smtp_session *s);
 /* Takes body bytes from the connection in SMTP_ST_DATA / SMTP_ST_BDAT.
  * Returns true if it made progress and the input loop should go on. */
 bool smtp_data_input(struct smtp_session *s);

@@ -305,4 +305,20 @@ int store_imap_expunge(struct store *st, const char *mailbox, const uint32_t *ui
  * their number (QUOTA, RFC 9208).  Returns 0 or -1. */
 int store_usage(struct store *st, uint64_t *bytes_out, uint64_t *messages_out, const char **error_out);
 
+/* URLAUTH mailbox access keys (RFC 4467 7, store_urlauth.c): one secret
+ * per mailbox, kept in the index's meta table under the mailbox's id and
+ * UIDVALIDITY, so a mailbox deleted and made again has none.  The store
+ * only keeps them; the caller makes them (random) and uses them (HMAC). */
+#define STORE_URLAUTH_KEY_LEN 32
+/* The key of mailbox into key_out.  When it has none: with fresh (random
+ * bytes of STORE_URLAUTH_KEY_LEN) it becomes the key, without it the
+ * answer is STORE_IMAP_NONEXISTENT.  Returns STORE_OK,
+ * STORE_IMAP_NONEXISTENT (no such mailbox, or no key) or STORE_ERR_TEMP. */
+int store_urlauth_key(struct store *st, const char *mailbox, const uint8_t *fresh, uint8_t *key_out,
+                      const char **error_out);
+/* Forgets the key of mailbox, or of every mailbox (mailbox NULL): URLs
+ * made with it stop working (RESETKEY).  Returns STORE_OK,
+ * STORE_IMAP_NONEXISTENT or STORE_ERR_TEMP. */
+int store_urlauth_reset(struct store *st, const char *mailbox, const char **error_out);
+
 #endif
