@@ -21,13 +21,12 @@ import sys
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "e2e"))
 from harness import PASSWORD, ROOT, Server  # noqa: E402
 
-# imaptest 0de0dbf against Tern: 45 of the 71 scripts pass (catenate,
-# catenate-multiappend and urlauth since CATENATE and URLAUTH); the others
-# need extensions not offered yet (SORT, THREAD, CONTEXT, ESORT, NOTIFY),
-# urlauth2's script is broken (it passes once mended; it fails against
-# Dovecot too) and urlauth-binary differs from Dovecot only in the line
-# count of a decoded part without a final newline.  Raise this as they come.
-EXPECTED_PASSED = 45
+# imaptest 0de0dbf against Tern: 46 of the 71 scripts pass (catenate,
+# catenate-multiappend, urlauth and urlauth-binary since CATENATE and
+# URLAUTH); the others need extensions not offered yet (SORT, THREAD,
+# CONTEXT, ESORT, NOTIFY), and urlauth2's script is broken (it passes once
+# mended; it fails against Dovecot too).  Raise this as they come.
+EXPECTED_PASSED = 46
 
 # Scripts that fail for a reason written down, reported as "# known
 # failure" rather than "not ok" (a pass still counts).
@@ -36,9 +35,6 @@ KNOWN_FAILURES = {
     # "messages:" header): BAD, as from Dovecot.  With "messages: 2" added
     # it passes (a second user fetching the first one's authuser URLs).
     "urlauth2": "script broken (FETCH 1:2 of an empty mailbox; Dovecot fails it too)",
-    # Dovecot counts the lines of a decoded part "hello world" (no final
-    # newline) as 0, Tern's BODYSTRUCTURE as 1 (src/mime/mime_parse.c).
-    "urlauth-binary": "BODYPARTSTRUCTURE line count of a part without a final newline (1, Dovecot 0)",
 }
 
 

@@ -76,7 +76,7 @@ struct mime_part {
 	size_t header_lines;
 	size_t body_offset;
 	size_t body_size;       /* octets, in the transfer encoding */
-	size_t body_lines;      /* LFs, plus one for an unterminated last line */
+	size_t body_lines;      /* LFs (an unterminated last line is not counted) */
 
 	const char *type;       /* upper-case, e.g. "TEXT" */
 	const char *subtype;    /* upper-case, e.g. "PLAIN" */

@@ -100,11 +100,11 @@ test_alternative(void)
 		"(NIL \"=?UTF-8?Q?caf=C3=A9?=\" ((NIL NIL \"a\" \"b.test\")) "
 		"((NIL NIL \"a\" \"b.test\")) ((NIL NIL \"a\" \"b.test\")) NIL NIL NIL NIL NIL)");
 	test_assert_streq(structure_of(msg_alt, true),
-		"((\"TEXT\" \"PLAIN\" (\"CHARSET\" \"utf-8\") NIL NIL \"QUOTED-PRINTABLE\" 9 1 NIL NIL NIL NIL)"
+		"((\"TEXT\" \"PLAIN\" (\"CHARSET\" \"utf-8\") NIL NIL \"QUOTED-PRINTABLE\" 9 0 NIL NIL NIL NIL)"
 		"(\"TEXT\" \"HTML\" (\"CHARSET\" \"utf-8\") NIL NIL \"7BIT\" 20 1 NIL NIL NIL NIL)"
 		" \"ALTERNATIVE\" (\"BOUNDARY\" \"XX\") NIL NIL NIL)");
 	test_assert_streq(structure_of(msg_alt, false),
-		"((\"TEXT\" \"PLAIN\" (\"CHARSET\" \"utf-8\") NIL NIL \"QUOTED-PRINTABLE\" 9 1)"
+		"((\"TEXT\" \"PLAIN\" (\"CHARSET\" \"utf-8\") NIL NIL \"QUOTED-PRINTABLE\" 9 0)"
 		"(\"TEXT\" \"HTML\" (\"CHARSET\" \"utf-8\") NIL NIL \"7BIT\" 20 1) \"ALTERNATIVE\")");
 	root = mime_parse(msg_alt, strlen(msg_alt), arena);
 	test_assert_inteq(root->preamble_size, 29);
@@ -149,7 +149,7 @@ test_mixed(void)
 		"((\"Sender\" NIL \"s\" \"example.com\")) ((\"Sender\" NIL \"s\" \"example.com\")) "
 		"((NIL NIL \"undisclosed-recipients\" NIL)(NIL NIL NIL NIL)) NIL NIL NIL NIL)");
 	test_assert_streq(structure_of(msg_mixed, true),
-		"((\"TEXT\" \"PLAIN\" NIL NIL NIL \"7BIT\" 13 1 NIL NIL NIL NIL)"
+		"((\"TEXT\" \"PLAIN\" NIL NIL NIL \"7BIT\" 13 0 NIL NIL NIL NIL)"
 		"(\"APPLICATION\" \"PDF\" (\"NAME\" \"report.pdf\") \"<att1@example.com>\" \"The report\" "
 		"\"BASE64\" 12 NIL (\"ATTACHMENT\" (\"FILENAME\" {10}\r\nr\xc3\xa9sum.pdf)) (\"en\" \"fr\") NIL)"
 		" \"MIXED\" (\"BOUNDARY\" \"frontier\") NIL NIL NIL)");
@@ -188,22 +188,22 @@ test_nested(void)
 
 	test_begin("mime: nested multipart and message/rfc822");
 	test_assert_streq(structure_of(msg_nested, true),
-		"(((\"TEXT\" \"PLAIN\" (\"CHARSET\" \"US-ASCII\") NIL NIL \"7BIT\" 5 1 NIL NIL NIL NIL)"
-		"(\"TEXT\" \"HTML\" NIL NIL NIL \"7BIT\" 11 1 NIL NIL NIL NIL)"
+		"(((\"TEXT\" \"PLAIN\" (\"CHARSET\" \"US-ASCII\") NIL NIL \"7BIT\" 5 0 NIL NIL NIL NIL)"
+		"(\"TEXT\" \"HTML\" NIL NIL NIL \"7BIT\" 11 0 NIL NIL NIL NIL)"
 		" \"ALTERNATIVE\" (\"BOUNDARY\" \"inner\") NIL NIL NIL)"
 		"(\"MESSAGE\" \"RFC822\" NIL NIL NIL \"7BIT\" 92 "
 		"(\"Mon, 2 Jan 2006 15:04:05 -0700\" \"fwd\" ((\"Inner\" NIL \"inner\" \"z.test\")) "
 		"((\"Inner\" NIL \"inner\" \"z.test\")) ((\"Inner\" NIL \"inner\" \"z.test\")) NIL NIL NIL NIL NIL) "
-		"(\"TEXT\" \"PLAIN\" (\"CHARSET\" \"US-ASCII\") NIL NIL \"7BIT\" 10 1 NIL NIL NIL NIL) 5 "
+		"(\"TEXT\" \"PLAIN\" (\"CHARSET\" \"US-ASCII\") NIL NIL \"7BIT\" 10 0 NIL NIL NIL NIL) 4 "
 		"NIL NIL NIL NIL)"
 		" \"MIXED\" (\"BOUNDARY\" \"outer\") NIL NIL NIL)");
 	test_assert_streq(structure_of(msg_nested, false),
-		"(((\"TEXT\" \"PLAIN\" (\"CHARSET\" \"US-ASCII\") NIL NIL \"7BIT\" 5 1)"
-		"(\"TEXT\" \"HTML\" NIL NIL NIL \"7BIT\" 11 1) \"ALTERNATIVE\")"
+		"(((\"TEXT\" \"PLAIN\" (\"CHARSET\" \"US-ASCII\") NIL NIL \"7BIT\" 5 0)"
+		"(\"TEXT\" \"HTML\" NIL NIL NIL \"7BIT\" 11 0) \"ALTERNATIVE\")"
 		"(\"MESSAGE\" \"RFC822\" NIL NIL NIL \"7BIT\" 92 "
 		"(\"Mon, 2 Jan 2006 15:04:05 -0700\" \"fwd\" ((\"Inner\" NIL \"inner\" \"z.test\")) "
 		"((\"Inner\" NIL \"inner\" \"z.test\")) ((\"Inner\" NIL \"inner\" \"z.test\")) NIL NIL NIL NIL NIL) "
-		"(\"TEXT\" \"PLAIN\" (\"CHARSET\" \"US-ASCII\") NIL NIL \"7BIT\" 10 1) 5) \"MIXED\")");
+		"(\"TEXT\" \"PLAIN\" (\"CHARSET\" \"US-ASCII\") NIL NIL \"7BIT\" 10 0) 4) \"MIXED\")");
 	root = mime_parse(msg_nested, strlen(msg_nested), arena);
 	test_assert(root->children->next->message != NULL);
 	test_assert(memcmp(msg_nested + root->children->next->message->body_offset,
@@ -256,7 +256,7 @@ test_missing_headers(void)
 		"(\"TEXT\" \"PLAIN\" (\"CHARSET\" \"US-ASCII\") NIL NIL \"7BIT\" 0 0)");
 	/* bad Content-Type syntax: RFC 2045 5.2 default */
 	test_assert_streq(structure_of("Content-Type: garbage\r\n\r\nx", false),
-		"(\"TEXT\" \"PLAIN\" (\"CHARSET\" \"US-ASCII\") NIL NIL \"7BIT\" 1 1)");
+		"(\"TEXT\" \"PLAIN\" (\"CHARSET\" \"US-ASCII\") NIL NIL \"7BIT\" 1 0)");
 	/* LF-only line ends, header line without colon skipped */
 	test_assert_streq(structure_of("no colon here\nContent-Type: image/png\n\nab\ncd\n", true),
 		"(\"IMAGE\" \"PNG\" NIL NIL NIL \"7BIT\" 6 NIL NIL NIL NIL)");
@@ -276,19 +276,19 @@ test_malformed_boundaries(void)
 	/* no close delimiter: the last part runs to the end */
 	test_assert_streq(structure_of("Content-Type: multipart/mixed; boundary=zz\r\n\r\n"
 				       "--zz\r\n\r\none\r\n--zz\r\n\r\ntwo\r\nmore", false),
-		"((\"TEXT\" \"PLAIN\" (\"CHARSET\" \"US-ASCII\") NIL NIL \"7BIT\" 3 1)"
-		"(\"TEXT\" \"PLAIN\" (\"CHARSET\" \"US-ASCII\") NIL NIL \"7BIT\" 9 2) \"MIXED\")");
+		"((\"TEXT\" \"PLAIN\" (\"CHARSET\" \"US-ASCII\") NIL NIL \"7BIT\" 3 0)"
+		"(\"TEXT\" \"PLAIN\" (\"CHARSET\" \"US-ASCII\") NIL NIL \"7BIT\" 9 1) \"MIXED\")");
 	/* inner multipart unterminated: ends at the outer delimiter */
 	test_assert_streq(structure_of("Content-Type: multipart/mixed; boundary=o\r\n\r\n"
 				       "--o\r\nContent-Type: multipart/mixed; boundary=i\r\n\r\n"
 				       "--i\r\n\r\nin\r\n--o\r\n\r\nout\r\n--o--\r\n", false),
-		"(((\"TEXT\" \"PLAIN\" (\"CHARSET\" \"US-ASCII\") NIL NIL \"7BIT\" 2 1) \"MIXED\")"
-		"(\"TEXT\" \"PLAIN\" (\"CHARSET\" \"US-ASCII\") NIL NIL \"7BIT\" 3 1) \"MIXED\")");
+		"(((\"TEXT\" \"PLAIN\" (\"CHARSET\" \"US-ASCII\") NIL NIL \"7BIT\" 2 0) \"MIXED\")"
+		"(\"TEXT\" \"PLAIN\" (\"CHARSET\" \"US-ASCII\") NIL NIL \"7BIT\" 3 0) \"MIXED\")");
 	/* empty part between two delimiters, transport padding after one */
 	test_assert_streq(structure_of("Content-Type: multipart/mixed; boundary=zz\r\n\r\n"
 				       "--zz\r\n--zz  \r\n\r\nx\r\n--zz--", false),
 		"((\"TEXT\" \"PLAIN\" (\"CHARSET\" \"US-ASCII\") NIL NIL \"7BIT\" 0 0)"
-		"(\"TEXT\" \"PLAIN\" (\"CHARSET\" \"US-ASCII\") NIL NIL \"7BIT\" 1 1) \"MIXED\")");
+		"(\"TEXT\" \"PLAIN\" (\"CHARSET\" \"US-ASCII\") NIL NIL \"7BIT\" 1 0) \"MIXED\")");
 	test_end();
 }
 
@@ -355,7 +355,7 @@ test_digest(void)
 				       "--d\r\n\r\nSubject: one\r\n\r\nbody\r\n--d--\r\n", false),
 		"((\"MESSAGE\" \"RFC822\" NIL NIL NIL \"7BIT\" 20 "
 		"(NIL \"one\" NIL NIL NIL NIL NIL NIL NIL NIL) "
-		"(\"TEXT\" \"PLAIN\" (\"CHARSET\" \"US-ASCII\") NIL NIL \"7BIT\" 4 1) 3) \"DIGEST\")");
+		"(\"TEXT\" \"PLAIN\" (\"CHARSET\" \"US-ASCII\") NIL NIL \"7BIT\" 4 0) 2) \"DIGEST\")");
 	test_end();
 }
 
