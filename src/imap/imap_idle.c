@@ -23,6 +23,8 @@ imap_changed(struct imap_session *s, uint64_t modseq)
 		s->bus_modseq = modseq;
 	if (s->idling && !s->busy && !s->sync_running && imap_sync_needed(s))
 		imap_sync_start(s, true, idle_synced);
+	else if (imap_notify_selected_events(s))
+		imap_notify_kick(s);
 }
 
 void

@@ -55,6 +55,7 @@ static const struct imap_cmd_def cmd_table[] = {
 	{ "APPEND", imap_cmd_append, ST_LOGGED, false, false },
 	{ "IDLE", imap_cmd_idle, ST_LOGGED, false, false },
 	{ "COMPRESS", imap_cmd_compress, ST_LOGGED, false, false },
+	{ "NOTIFY", imap_cmd_notify, ST_LOGGED, false, false },
 	{ "CHECK", imap_cmd_check, ST_SELECTED, false, false },
 	{ "CLOSE", imap_cmd_close, ST_SELECTED, false, false },
 	{ "UNSELECT", imap_cmd_unselect, ST_SELECTED, false, false },
@@ -583,8 +584,11 @@ imap_run(struct imap_session *s)
 			continue;
 		}
 		in = conn_input(s->c);
-		if (in->len == 0)
+		if (in->len == 0) {
+			/* Between commands: NOTIFY may speak (RFC 5465 3). */
+			imap_notify_kick(s);
 			return;
+		}
 		if (imap_parser_state(s->parser) == IMAP_PARSER_LITERAL_STREAM) {
 			size_t take = imap_parser_literal_take(s->parser, in->len);
 
@@ -759,6 +763,7 @@ imap_session_close(void *arg)
 	imap_fetch_free(s);
 	imap_append_free(s);
 	imap_view_clear(s);
+	imap_notify_free(s);
 	imap_parser_free(&s->parser);
 	arena_free(&s->arena);
 	buf_free(&s->tagged);
