@@ -225,6 +225,8 @@ finish_command(struct imap_session *s)
 	tag_clear(s);
 	s->no_expunge = false;
 	arena_reset(s->arena);
+	/* What NOTIFY held while the command ran (RFC 5465 3). */
+	imap_notify_kick(s);
 }
 
 /* The sync before a tagged reply is over: the reply goes out. */
