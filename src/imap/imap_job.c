@@ -7,6 +7,7 @@
 #include <strings.h>
 
 #include "imap/imap_mailbox.h"
+#include "imap/imap_metadata.h"
 #include "imap/imap_search.h"
 #include "imap/imap_session.h"
 #include "lib/arena.h"
@@ -31,6 +32,8 @@ static const struct {
 	{ "GETQUOTA", imap_getquota_run },
 	{ "GETQUOTAROOT", imap_getquotaroot_run },
 	{ "SEARCH", imap_search_run },
+	{ "GETMETADATA", imap_getmetadata_run },
+	{ "SETMETADATA", imap_setmetadata_run },
 };
 
 struct worker_job {

@@ -9,6 +9,7 @@
 
 #include "auth/auth.h"
 #include "imap/imap.h"
+#include "imap/imap_metadata.h"
 #include "imap/imap_session.h"
 #include "lib/arena.h"
 #include "lib/log.h"
@@ -56,6 +57,8 @@ static const struct imap_cmd_def cmd_table[] = {
 	{ "IDLE", imap_cmd_idle, ST_LOGGED, false, false },
 	{ "COMPRESS", imap_cmd_compress, ST_LOGGED, false, false },
 	{ "NOTIFY", imap_cmd_notify, ST_LOGGED, false, false },
+	{ "GETMETADATA", imap_cmd_worker, ST_LOGGED, false, false },
+	{ "SETMETADATA", imap_cmd_worker, ST_LOGGED, false, false },
 	{ "CHECK", imap_cmd_check, ST_SELECTED, false, false },
 	{ "CLOSE", imap_cmd_close, ST_SELECTED, false, false },
 	{ "UNSELECT", imap_cmd_unselect, ST_SELECTED, false, false },
@@ -484,7 +487,11 @@ dispatch(struct imap_session *s, struct imap_command *cmd)
 		return;
 	}
 	if (imap_append_dropped(s)) {
-		imap_complete_bad(s, "Literal too large for this command");
+		/* RFC 5464 4.3: a value over our bound is MAXSIZE, not BAD. */
+		if (strcasecmp(def->name, "SETMETADATA") == 0)
+			imap_complete(s, IMAP_NO, IMAP_METADATA_MAXSIZE_CODE, "Value too large");
+		else
+			imap_complete_bad(s, "Literal too large for this command");
 		return;
 	}
 	s->no_expunge = def->no_expunge && !uid;

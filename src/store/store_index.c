@@ -32,7 +32,8 @@
  * Version 3 replaces the full-text tables by an index without the text
  * (store_fts.c: the migration, and why).
  * Version 4 adds msg_cache.sent_zone (the Date header's zone), version 5
- * mailboxes.first_recent_uid (\Recent).
+ * mailboxes.first_recent_uid (\Recent), version 6 messages.pop3_uidl,
+ * version 7 the metadata table (RFC 5464, store_metadata.c).
  *
  * auto_vacuum=INCREMENTAL: a new index is created so, and an older one
  * becomes so at the VACUUM after its migration to version 3, so that
@@ -144,6 +145,19 @@ static const char migrate_4_to_5[] =
  * NULL for every other message. */
 static const char migrate_5_to_6[] =
 	"ALTER TABLE messages ADD COLUMN pop3_uidl TEXT;";
+
+/* Version 7: METADATA entries (RFC 5464; store_metadata.c), by mailbox
+ * id (0 for the server's), so a rename keeps them and a trigger drops
+ * them with their mailbox (RFC 5464 3.3: they go with it). */
+static const char migrate_6_to_7[] =
+	"CREATE TABLE IF NOT EXISTS metadata("
+	" mailbox_id INTEGER NOT NULL,"
+	" name TEXT NOT NULL,"
+	" value BLOB NOT NULL,"
+	" PRIMARY KEY(mailbox_id, name));"
+	"CREATE TRIGGER IF NOT EXISTS mailboxes_metadata_delete AFTER DELETE ON mailboxes BEGIN"
+	" DELETE FROM metadata WHERE mailbox_id = OLD.id; END;"
+	"PRAGMA user_version = 7;";
 
 /* The columns store_imsg_push reads, in its order. */
 #define IMSG_COLS "uid, flags, modseq, size, internal_date, keywords, file"
@@ -605,6 +619,11 @@ schema_ensure(struct store *st, enum store_error *err_out)
 		if ((rc = add_column(st, "messages", "pop3_uidl", migrate_5_to_6, 6)) != SQLITE_OK)
 			goto fail;
 		version = 6;
+	}
+	if (version == 6) {
+		if ((rc = store_exec(st, migrate_6_to_7)) != SQLITE_OK)
+			goto fail;
+		version = 7;
 	}
 	if ((rc = store_exec(st, "COMMIT")) != SQLITE_OK)
 		goto fail;
