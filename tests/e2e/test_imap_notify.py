@@ -170,6 +170,37 @@ def selected_updates_without_command(f):
 
 
 @t
+def message_new_fetch_att(f):
+    user = f.user()
+    a, b = f.conn(user), f.conn(user)
+    try:
+        select(a)
+        # 5.2: MessageNew's fetch-att come as a FETCH after EXISTS.
+        a.ok("NOTIFY SET (selected (MessageNew (UID BODY.PEEK[HEADER.FIELDS (Subject)]) MessageExpunge))")
+        append(b, "INBOX", "told with its subject")
+        got = wait_for(a, lambda r: b"FETCH" in r)
+        assert untagged_of(got, "EXISTS") == [b"* 1 EXISTS"], got
+        fs = fetches(got)
+        hdr = {k.upper(): v for k, v in fs[1].items()}["BODY[HEADER.FIELDS (SUBJECT)]"]
+        assert fs[1]["UID"] == "1" and hdr == b"Subject: told with its subject\r\n\r\n", fs
+        # During IDLE too.
+        a.send("i2 IDLE\r\n")
+        assert a.response().startswith(b"+")
+        append(b, "INBOX", "second")
+        got = wait_for(a, lambda r: b"FETCH" in r)
+        assert untagged_of(got, "EXISTS") == [b"* 2 EXISTS"] and b"Subject: second" in got[-1], got
+        a.send("DONE\r\n")
+        _, tagged = a.read_until_tagged("i2")
+        assert tagged.startswith("i2 OK"), tagged
+        # Telling is not reading: no \Seen.
+        fs = fetches(a.ok("FETCH 1:2 (FLAGS)"))
+        assert all("\\Seen" not in fs[n]["FLAGS"] for n in fs), fs
+    finally:
+        a.logout()
+        b.logout()
+
+
+@t
 def mailbox_names_and_subscriptions(f):
     user = f.user()
     a, b = f.conn(user), f.conn(user)
