@@ -11,7 +11,8 @@
  *
  * A NOTIFY session (imap_notify.c) also holds one subscription to all of
  * the user's mailboxes: its posts carry the names that changed and how, in
- * a queue bounded by IMAP_BUS_QUEUE_MAX distinct names; past it the queue
+ * a queue bounded by IMAP_BUS_QUEUE_MAX distinct names (and METADATA
+ * entries); past it the queue
  * is dropped and the session told of the overflow (RFC 5465 5.8). */
 #include <pthread.h>
 #include <stdlib.h>
@@ -54,12 +55,25 @@ bucket_of(const char *user)
 	return h & (BUS_BUCKETS - 1);
 }
 
-static void
-queue_free(struct imap_bus_change *q, size_t n)
+void
+imap_bus_changes_free(struct imap_bus_change *q, size_t n)
 {
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < n; i++) {
 		free(q[i].mailbox);
+		free(q[i].entry);
+	}
 	free(q);
+}
+#define queue_free imap_bus_changes_free
+
+bool
+imap_bus_change_is(const struct imap_bus_change *c, const char *mailbox, const char *entry)
+{
+	if (strcmp(c->mailbox, mailbox) != 0)
+		return false;
+	if (c->entry == NULL || entry == NULL)
+		return c->entry == entry;
+	return strcmp(c->entry, entry) == 0;
 }
 
 static void
@@ -109,10 +123,10 @@ deliver(void *arg)
 /* An all-mailboxes subscription: adds mailbox to the queue (merging
  * kinds), or marks the overflow. */
 static void
-queue_add_locked(struct imap_bus_sub *sub, const char *mailbox, unsigned kinds)
+queue_add_locked(struct imap_bus_sub *sub, const char *mailbox, const char *entry, unsigned kinds)
 {
 	for (size_t i = 0; i < sub->n_queue; i++) {
-		if (strcmp(sub->queue[i].mailbox, mailbox) == 0) {
+		if (imap_bus_change_is(&sub->queue[i], mailbox, entry)) {
 			sub->queue[i].kinds |= kinds;
 			return;
 		}
@@ -129,6 +143,7 @@ queue_add_locked(struct imap_bus_sub *sub, const char *mailbox, unsigned kinds)
 	if (sub->queue == NULL)
 		sub->queue = xcalloc(IMAP_BUS_QUEUE_MAX, sizeof(*sub->queue));
 	sub->queue[sub->n_queue].mailbox = xstrdup(mailbox);
+	sub->queue[sub->n_queue].entry = entry != NULL ? xstrdup(entry) : NULL;
 	sub->queue[sub->n_queue].kinds = kinds;
 	sub->n_queue++;
 }
@@ -153,7 +168,7 @@ bus_publish(const char *user, const char *mailbox, uint64_t highestmodseq)
 		if (sub->s == NULL || strcmp(sub->user, user) != 0)
 			continue;
 		if (sub->all) {
-			queue_add_locked(sub, mailbox, highestmodseq != 0 ? IMAP_BUS_MESSAGES : IMAP_BUS_NAME);
+			queue_add_locked(sub, mailbox, NULL, highestmodseq != 0 ? IMAP_BUS_MESSAGES : IMAP_BUS_NAME);
 			post_locked(sub);
 			continue;
 		}
@@ -169,7 +184,7 @@ bus_publish(const char *user, const char *mailbox, uint64_t highestmodseq)
 }
 
 void
-imap_bus_publish_event(const char *user, const char *mailbox, unsigned kinds)
+imap_bus_publish_event(const char *user, const char *mailbox, const char *entry, unsigned kinds)
 {
 	size_t b = bucket_of(user);
 
@@ -177,7 +192,7 @@ imap_bus_publish_event(const char *user, const char *mailbox, unsigned kinds)
 	for (struct imap_bus_sub *sub = buckets[b]; sub != NULL; sub = sub->next) {
 		if (sub->s == NULL || !sub->all || strcmp(sub->user, user) != 0)
 			continue;
-		queue_add_locked(sub, mailbox, kinds);
+		queue_add_locked(sub, mailbox, entry, kinds);
 		post_locked(sub);
 	}
 	pthread_mutex_unlock(&bus_lock);

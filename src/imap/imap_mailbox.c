@@ -279,7 +279,7 @@ imap_rename_run(struct imap_ctx *ctx, const struct imap_arg *args, struct buf *o
 	/* The store's hook tells of the old name only; NOTIFY's MailboxName
 	 * wants the new one too (RFC 5465 5.4). */
 	if (r == STORE_OK)
-		imap_bus_publish_event(ctx->user, to, IMAP_BUS_NAME);
+		imap_bus_publish_event(ctx->user, to, NULL, IMAP_BUS_NAME);
 	if (r == STORE_IMAP_EXISTS) {
 		imap_result_store(res, r, to, error);
 		return;
@@ -337,7 +337,7 @@ subscribe(struct imap_ctx *ctx, const struct imap_arg *args, bool on, struct ima
 	}
 	/* The store has no hook for subscriptions: NOTIFY's
 	 * SubscriptionChange (RFC 5465 5.5) hears of them here. */
-	imap_bus_publish_event(ctx->user, name, IMAP_BUS_SUBSCRIPTION);
+	imap_bus_publish_event(ctx->user, name, NULL, IMAP_BUS_SUBSCRIPTION);
 	imap_result_set(res, IMAP_OK, NULL, "%s", "");
 }
 

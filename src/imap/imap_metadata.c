@@ -93,7 +93,7 @@ emit(struct imap_ctx *ctx, const char *mailbox, const char *name, const struct s
 	} else {
 		buf_puts(out, " ");
 	}
-	imap_write_nstring(out, name, strlen(name));
+	imap_metadata_entry_write(out, name);
 	buf_puts(out, " ");
 	write_value(out, v != NULL ? v->value : NULL, v != NULL ? v->len : 0);
 }
@@ -222,6 +222,9 @@ imap_setmetadata_run(struct imap_ctx *ctx, const struct imap_arg *args, struct b
 		imap_result_store(res, r, mailbox, error);
 		return;
 	}
-	imap_bus_publish_event(ctx->user, mailbox != NULL ? mailbox : "", IMAP_BUS_METADATA);
+	/* NOTIFY's MailboxMetadataChange / ServerMetadataChange (RFC 5465
+	 * 5.7, 5.8) name the entries. */
+	for (size_t i = 0; i < n; i++)
+		imap_bus_publish_event(ctx->user, mailbox != NULL ? mailbox : "", set[i].name, IMAP_BUS_METADATA);
 	imap_result_set(res, IMAP_OK, NULL, "%s", "");
 }

@@ -39,6 +39,10 @@ char *imap_metadata_entry(const char *s, size_t len, bool for_set, struct arena 
 int imap_metadata_options(const struct imap_arg *list, uint32_t *maxsize_out, int *depth_out,
                           const char **error_out);
 
+/* Appends an entry name as an astring: an atom when it can be one (as
+ * RFC 5464's examples write them), else quoted or a literal. */
+void imap_metadata_entry_write(struct buf *out, const char *name);
+
 /* The commands (imap_job.c runs them). */
 void imap_getmetadata_run(struct imap_ctx *ctx, const struct imap_arg *args, struct buf *out,
                           struct imap_result *res);

@@ -5,6 +5,7 @@
 #include "imap/imap_metadata.h"
 #include "imap/imap_parse.h"
 #include "lib/arena.h"
+#include "lib/buf.h"
 #include "store/store_metadata.h"
 
 char *
@@ -56,6 +57,23 @@ imap_metadata_entry(const char *s, size_t len, bool for_set, struct arena *a, co
 		if (*p >= 'A' && *p <= 'Z')
 			*p = (char)(*p - 'A' + 'a');
 	return name;
+}
+
+void
+imap_metadata_entry_write(struct buf *out, const char *name)
+{
+	size_t len = strlen(name);
+
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)name[i];
+
+		/* ATOM-CHAR: no CTL, SP, 8-bit or atom-specials. */
+		if (c <= 0x20 || c >= 0x7f || strchr("(){%*\"\\]", c) != NULL) {
+			imap_write_nstring(out, name, len);
+			return;
+		}
+	}
+	buf_append(out, name, len);
 }
 
 int

@@ -22,6 +22,7 @@
 #include "imap/imap_fetch.h"
 #include "imap/imap_fetch_private.h"
 #include "imap/imap_mailbox_int.h"
+#include "imap/imap_metadata.h"
 #include "imap/imap_notify.h"
 #include "imap/imap_session.h"
 #include "lib/arena.h"
@@ -31,7 +32,8 @@
 /* The events Tern can report (BADEVENT lists them, RFC 5465 5.9). */
 #define SUPPORTED_EVENTS                                                                   \
 	(IMAP_NOTIFY_MESSAGE_NEW | IMAP_NOTIFY_MESSAGE_EXPUNGE | IMAP_NOTIFY_FLAG_CHANGE | \
-	 IMAP_NOTIFY_MAILBOX_NAME | IMAP_NOTIFY_SUBSCRIPTION_CHANGE)
+	 IMAP_NOTIFY_MAILBOX_NAME | IMAP_NOTIFY_SUBSCRIPTION_CHANGE |                       \
+	 IMAP_NOTIFY_MAILBOX_METADATA_CHANGE | IMAP_NOTIFY_SERVER_METADATA_CHANGE)
 
 struct imap_notify {
 	struct arena *arena;           /* the spec's names and fetch-att */
@@ -44,13 +46,7 @@ struct imap_notify {
 	bool need_subscriptions;       /* a SUBSCRIBED group or SubscriptionChange */
 };
 
-static void
-pending_free(struct imap_bus_change *q, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		free(q[i].mailbox);
-	free(q);
-}
+#define pending_free imap_bus_changes_free
 
 static void
 notify_free(struct imap_notify **np)
@@ -168,6 +164,44 @@ change_lines(struct imap_ctx *ctx, const struct notify_job *j, const struct imap
 		status_line(ctx, c->mailbox, events, out);
 }
 
+/* "* METADATA mailbox entry ..." (RFC 5464 4.4.2's unsolicited form) for
+ * the METADATA changes of changes[i]'s mailbox, once, at the first of
+ * them: MailboxMetadataChange (RFC 5465 5.7) for a mailbox, the server's
+ * ("") for ServerMetadataChange (5.8) in any group. */
+static void
+metadata_line(struct imap_ctx *ctx, const struct notify_job *j, size_t i, struct buf *out)
+{
+	const struct imap_notify_spec *spec = &j->n->spec;
+	const char *mb = j->changes[i].mailbox;
+	bool selected = j->selected != NULL && strcmp(j->selected, mb) == 0;
+	bool want;
+
+	for (size_t k = 0; k < i; k++)
+		if ((j->changes[k].kinds & IMAP_BUS_METADATA) && strcmp(j->changes[k].mailbox, mb) == 0)
+			return;
+	if (mb[0] == '\0')
+		want = (spec->used_events & IMAP_NOTIFY_SERVER_METADATA_CHANGE) != 0;
+	else
+		want = (events_for(spec, mb, false) & IMAP_NOTIFY_MAILBOX_METADATA_CHANGE) != 0 ||
+		       (selected && (spec->selected_events & IMAP_NOTIFY_MAILBOX_METADATA_CHANGE));
+	if (!want)
+		return;
+	buf_puts(out, "* METADATA ");
+	if (mb[0] == '\0')
+		buf_puts(out, "\"\"");
+	else
+		imap_mailbox_write(out, mb, ctx->utf8);
+	for (size_t k = i; k < j->n_changes; k++) {
+		const struct imap_bus_change *c = &j->changes[k];
+
+		if ((c->kinds & IMAP_BUS_METADATA) && c->entry != NULL && strcmp(c->mailbox, mb) == 0) {
+			buf_puts(out, " ");
+			imap_metadata_entry_write(out, c->entry);
+		}
+	}
+	buf_puts(out, "\r\n");
+}
+
 static void
 notify_job_work(void *arg)
 {
@@ -195,8 +229,12 @@ notify_job_work(void *arg)
 			status_line(&ctx, e[i].name, events_for(&j->n->spec, e[i].name, e[i].subscribed), &j->out);
 		}
 	} else {
-		for (size_t i = 0; i < j->n_changes; i++)
-			change_lines(&ctx, j, &j->changes[i], e, n_e, &j->out);
+		for (size_t i = 0; i < j->n_changes; i++) {
+			if (j->changes[i].kinds & IMAP_BUS_METADATA)
+				metadata_line(&ctx, j, i, &j->out);
+			else
+				change_lines(&ctx, j, &j->changes[i], e, n_e, &j->out);
+		}
 	}
 	j->res.status = IMAP_OK;
 out:
@@ -410,7 +448,7 @@ imap_notify_changes(struct imap_session *s, struct imap_bus_change *q, size_t nq
 		size_t k;
 
 		for (k = 0; k < n->n_pending; k++)
-			if (strcmp(n->pending[k].mailbox, q[i].mailbox) == 0)
+			if (imap_bus_change_is(&n->pending[k], q[i].mailbox, q[i].entry))
 				break;
 		if (k < n->n_pending) {
 			n->pending[k].kinds |= q[i].kinds;
@@ -422,9 +460,9 @@ imap_notify_changes(struct imap_session *s, struct imap_bus_change *q, size_t nq
 		}
 		if (n->pending == NULL)
 			n->pending = xcalloc(IMAP_BUS_QUEUE_MAX, sizeof(*n->pending));
-		n->pending[n->n_pending].mailbox = q[i].mailbox;
-		n->pending[n->n_pending].kinds = q[i].kinds;
+		n->pending[n->n_pending] = q[i];
 		q[i].mailbox = NULL;
+		q[i].entry = NULL;
 		n->n_pending++;
 	}
 	if (n->overflow) {

@@ -92,12 +92,19 @@ void imap_notify_events_write(unsigned mask, char *buf, size_t size);
 #define IMAP_BUS_QUEUE_MAX     256
 struct imap_bus_change {
 	char *mailbox;                 /* malloc'd, UTF-8 */
+	char *entry;                   /* METADATA: the entry that changed (malloc'd), else NULL */
 	unsigned kinds;                /* IMAP_BUS_* */
 };
 /* Tells the all-mailboxes subscriptions of user of a change the store's
- * hook does not report (subscriptions, metadata, a rename's new name).
- * Any thread (imap_bus.c). */
-void imap_bus_publish_event(const char *user, const char *mailbox, unsigned kinds);
+ * hook does not report (subscriptions, metadata, a rename's new name);
+ * entry: the METADATA entry's name, NULL for the others.  Any thread
+ * (imap_bus.c). */
+void imap_bus_publish_event(const char *user, const char *mailbox, const char *entry, unsigned kinds);
+/* Whether c is about mailbox and entry (either may be NULL: entry NULL
+ * is "not a METADATA change"). */
+bool imap_bus_change_is(const struct imap_bus_change *c, const char *mailbox, const char *entry);
+/* Frees the n changes of q and q. */
+void imap_bus_changes_free(struct imap_bus_change *q, size_t n);
 /* Whether mailbox name (UTF-8) falls under group g; subscribed says if it
  * is subscribed (for SUBSCRIBED). */
 bool imap_notify_group_matches(const struct imap_notify_group *g, const char *name, bool subscribed);

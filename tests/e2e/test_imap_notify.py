@@ -4,7 +4,8 @@ another mailbox's new and expunged messages, sent while no command runs
 and during IDLE (3, 5.2, 5.3); the selected mailbox's EXISTS, FETCH (FLAGS)
 and EXPUNGE with no command running (SELECTED), and with expunges held
 for a command (SELECTED-DELAYED); LIST for MailboxName (5.4) and
-SubscriptionChange (5.5); NOTIFY NONE; BADEVENT for events Tern does not
+SubscriptionChange (5.5), METADATA for MailboxMetadataChange and
+ServerMetadataChange (5.7, 5.8); NOTIFY NONE; BADEVENT for events Tern does not
 report (5.9) and BAD for the combinations section 5 forbids; and
 NOTIFICATIONOVERFLOW (5.8) when changes pile up past the session's bound,
 after which NOTIFY is off.  Expected answers are written from the RFC."""
@@ -224,6 +225,36 @@ def mailbox_names_and_subscriptions(f):
         b.ok('DELETE "renamed"')
         got = wait_for(a, lambda r: r.startswith(b"* LIST"))
         assert "\\NONEXISTENT" in list_entries(got)["renamed"][0], got
+    finally:
+        a.logout()
+        b.logout()
+
+
+@t
+def metadata_changes(f):
+    user = f.user()
+    a, b = f.conn(user), f.conn(user)
+    try:
+        b.ok('CREATE "meta"')
+        a.ok("NOTIFY SET (mailboxes meta (MailboxMetadataChange)) (personal (ServerMetadataChange))")
+        # RFC 5465 5.7 with RFC 5464 4.4.2's unsolicited form: the names.
+        # (One response or two: the second entry may be told apart.)
+        b.ok('SETMETADATA meta (/private/comment "x" /shared/comment "y")')
+        seen = []
+
+        def both(r):
+            if r.startswith(b"* METADATA meta "):
+                seen.extend(r[len(b"* METADATA meta "):].split(b" "))
+            return len(seen) >= 2
+        got = wait_for(a, both)
+        assert seen == [b"/private/comment", b"/shared/comment"], got
+        # 5.8: the server's entries.
+        b.ok('SETMETADATA "" (/shared/admin "mailto:x@example.test")')
+        got = wait_for(a, lambda r: r.startswith(b"* METADATA"))
+        assert got[-1] == b'* METADATA "" /shared/admin', got
+        # INBOX is not watched for metadata.
+        b.ok('SETMETADATA INBOX (/private/comment "z")')
+        quiet(a)
     finally:
         a.logout()
         b.logout()
