@@ -2,8 +2,8 @@
  * Mailbox "" names the server's entries (METADATA-SERVER); any other the
  * mailbox's (METADATA).  Values go out as literals ("~{n}" when they hold
  * NUL, as literal8 allows), as Dovecot sends them.  Choices: an entry
- * asked for that does not exist is answered NIL, its absent descendants
- * not at all (RFC 5464 4.2.2's examples, Dovecot); the bounds are
+ * asked for that does not exist is answered NIL with DEPTH 0, and not at
+ * all with a deeper DEPTH (RFC 5464 4.2.2's examples, Dovecot); the bounds are
  * store_metadata.h's, told with MAXSIZE and TOOMANY (4.3). */
 #include <stdio.h>
 #include <string.h>
@@ -152,10 +152,13 @@ imap_getmetadata_run(struct imap_ctx *ctx, const struct imap_arg *args, struct b
 	for (size_t i = 0; i < n_names; i++) {
 		size_t x;
 
-		/* The entry itself, NIL when absent; then its descendants. */
+		/* The entry itself, then its descendants.  Absent, it is NIL
+		 * when asked alone (DEPTH 0) and left out when its subtree was
+		 * asked (RFC 5464 4.2.2's example, Dovecot). */
 		for (x = 0; x < n_m && strcmp(m[x].name, names[i]) != 0; x++)
 			;
-		emit(ctx, mailbox, names[i], x < n_m ? &m[x] : NULL, maxsize, &open, &largest, out);
+		if (x < n_m || depth == 0)
+			emit(ctx, mailbox, names[i], x < n_m ? &m[x] : NULL, maxsize, &open, &largest, out);
 		for (size_t k = 0; k < n_m; k++)
 			if (under(m[k].name, names[i], depth))
 				emit(ctx, mailbox, m[k].name, &m[k], maxsize, &open, &largest, out);
