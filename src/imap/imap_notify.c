@@ -523,7 +523,10 @@ imap_cmd_notify(struct imap_session *s, const struct imap_arg *args, bool uid)
 		imap_complete(s, IMAP_OK, NULL, "NOTIFY completed");
 		return;
 	}
-	if (n->spec.n_groups > 0)
+	/* Other mailboxes, or the selected one's metadata, come through a
+	 * subscription to all of the user's mailboxes; the selected
+	 * mailbox's messages through the view's own. */
+	if (n->spec.n_groups > 0 || (n->spec.selected_events & ~(unsigned)IMAP_NOTIFY_MESSAGE_EVENTS) != 0)
 		n->sub = imap_bus_subscribe(s, s->user, NULL);
 	s->notify = n;
 	if (n->spec.status && n->spec.n_groups > 0) {
