@@ -79,7 +79,8 @@ int imap_notify_parse(const struct imap_arg *args, bool utf8, struct arena *a, s
                       const char **error_out);
 
 /* Writes the names of the events in mask, space-separated, to buf (size
- * bytes, always terminated): BADEVENT's list of the supported events
+ * bytes, always terminated; names that do not fit are left out whole):
+ * BADEVENT's list of the supported events
  * (RFC 5465 section 5.9). */
 void imap_notify_events_write(unsigned mask, char *buf, size_t size);
 

@@ -41,8 +41,10 @@ imap_notify_events_write(unsigned mask, char *buf, size_t size)
 		if ((mask & (1u << i)) == 0)
 			continue;
 		n = snprintf(buf + len, size - len, "%s%s", len > 0 ? " " : "", event_names[i]);
-		if (n < 0 || (size_t)n >= size - len)
+		if (n < 0 || (size_t)n >= size - len) {
+			buf[len] = '\0';  /* whole names only */
 			return;
+		}
 		len += (size_t)n;
 	}
 }
