@@ -43,7 +43,7 @@ struct imap_notify {
 	size_t n_pending;
 	bool overflow;
 	bool running;                  /* a notify job is in flight */
-	bool need_subscriptions;       /* a SUBSCRIBED group or SubscriptionChange */
+	bool need_subscriptions;       /* a SUBSCRIBED group: jobs read the mailbox list */
 };
 
 #define pending_free imap_bus_changes_free
@@ -149,7 +149,8 @@ change_lines(struct imap_ctx *ctx, const struct notify_job *j, const struct imap
              const struct store_mailbox_entry *e, size_t n_e, struct buf *out)
 {
 	const struct store_mailbox_entry *me = entry_find(e, n_e, c->mailbox);
-	bool exists = me != NULL && me->exists;
+	/* Without the list (message changes only), STATUS finds out. */
+	bool exists = e == NULL || (me != NULL && me->exists);
 	bool subscribed = me != NULL && me->subscribed;
 	unsigned events = events_for(&j->n->spec, c->mailbox, subscribed);
 	bool selected = j->selected != NULL && strcmp(j->selected, c->mailbox) == 0;
@@ -169,10 +170,13 @@ change_lines(struct imap_ctx *ctx, const struct notify_job *j, const struct imap
  * them: MailboxMetadataChange (RFC 5465 5.7) for a mailbox, the server's
  * ("") for ServerMetadataChange (5.8) in any group. */
 static void
-metadata_line(struct imap_ctx *ctx, const struct notify_job *j, size_t i, struct buf *out)
+metadata_line(struct imap_ctx *ctx, const struct notify_job *j, size_t i, const struct store_mailbox_entry *e,
+              size_t n_e, struct buf *out)
 {
 	const struct imap_notify_spec *spec = &j->n->spec;
 	const char *mb = j->changes[i].mailbox;
+	const struct store_mailbox_entry *me = entry_find(e, n_e, mb);
+	bool subscribed = me != NULL && me->subscribed;
 	bool selected = j->selected != NULL && strcmp(j->selected, mb) == 0;
 	bool want;
 
@@ -182,7 +186,7 @@ metadata_line(struct imap_ctx *ctx, const struct notify_job *j, size_t i, struct
 	if (mb[0] == '\0')
 		want = (spec->used_events & IMAP_NOTIFY_SERVER_METADATA_CHANGE) != 0;
 	else
-		want = (events_for(spec, mb, false) & IMAP_NOTIFY_MAILBOX_METADATA_CHANGE) != 0 ||
+		want = (events_for(spec, mb, subscribed) & IMAP_NOTIFY_MAILBOX_METADATA_CHANGE) != 0 ||
 		       (selected && (spec->selected_events & IMAP_NOTIFY_MAILBOX_METADATA_CHANGE));
 	if (!want)
 		return;
@@ -202,6 +206,17 @@ metadata_line(struct imap_ctx *ctx, const struct notify_job *j, size_t i, struct
 	buf_puts(out, "\r\n");
 }
 
+static bool
+needs_list(const struct notify_job *j)
+{
+	if (j->changes == NULL || j->n->need_subscriptions)
+		return true;
+	for (size_t i = 0; i < j->n_changes; i++)
+		if (j->changes[i].kinds & (IMAP_BUS_NAME | IMAP_BUS_SUBSCRIPTION))
+			return true;
+	return false;
+}
+
 static void
 notify_job_work(void *arg)
 {
@@ -216,7 +231,10 @@ notify_job_work(void *arg)
 	ctx.view = NULL;
 	if ((ctx.st = imap_store_get(j->s, &j->res)) == NULL)
 		goto out;
-	if (store_mailboxes(ctx.st, &e, &n_e, &error) == -1) {
+	/* The mailbox list (up to STORE_MAILBOXES_MAX names) only when
+	 * needed: SET STATUS, a name or subscription change, a SUBSCRIBED
+	 * group.  Message changes alone read one STATUS each. */
+	if (needs_list(j) && store_mailboxes(ctx.st, &e, &n_e, &error) == -1) {
 		imap_result_store(&j->res, -1, NULL, error);
 		goto out;
 	}
@@ -231,7 +249,7 @@ notify_job_work(void *arg)
 	} else {
 		for (size_t i = 0; i < j->n_changes; i++) {
 			if (j->changes[i].kinds & IMAP_BUS_METADATA)
-				metadata_line(&ctx, j, i, &j->out);
+				metadata_line(&ctx, j, i, e, n_e, &j->out);
 			else
 				change_lines(&ctx, j, &j->changes[i], e, n_e, &j->out);
 		}
@@ -505,6 +523,9 @@ imap_cmd_notify(struct imap_session *s, const struct imap_arg *args, bool uid)
 		imap_complete(s, IMAP_NO, code, "Unsupported NOTIFY event");
 		return;
 	}
+	for (size_t i = 0; i < n->spec.n_groups; i++)
+		if (n->spec.groups[i].filter == IMAP_NOTIFY_SUBSCRIBED)
+			n->need_subscriptions = true;
 	if (n->spec.fetch_att != NULL) {
 		struct imap_ctx ctx;
 		struct imap_result res = { 0 };

@@ -128,6 +128,31 @@ def other_mailbox_status_without_command(f):
 
 
 @t
+def subscribed_and_subtree_filters(f):
+    user = f.user()
+    a, b = f.conn(user), f.conn(user)
+    try:
+        for m in ("subbed", "plain", "tree", "tree/leaf", "treex"):
+            b.ok('CREATE "%s"' % m)
+        b.ok('SUBSCRIBE "subbed"')
+        a.ok("NOTIFY SET (subscribed (MessageNew MessageExpunge)) (subtree tree (MessageNew MessageExpunge))")
+        for m in ("plain", "treex", "subbed", "tree/leaf"):
+            append(b, m)
+        seen = set()
+
+        def both(r):
+            if r.startswith(b"* STATUS"):
+                seen.update(status_of([r]))
+            return {"subbed", "tree/leaf"} <= seen
+        wait_for(a, both)
+        quiet(a)
+        assert seen == {"subbed", "tree/leaf"}, seen
+    finally:
+        a.logout()
+        b.logout()
+
+
+@t
 def selected_updates_without_command(f):
     user = f.user()
     a, b = f.conn(user), f.conn(user)
