@@ -13,8 +13,9 @@
  *
  * Choices: INBOXES is INBOX (mail is delivered nowhere else); the STATUS
  * items are MESSAGES UIDNEXT UIDVALIDITY UNSEEN, with HIGHESTMODSEQ when
- * FlagChange is asked (as Dovecot), sent for any change of the mailbox
- * (the bus does not say which kind of message change it was); a rename is
+ * FlagChange is asked (as Dovecot); without FlagChange a change that
+ * moved neither MESSAGES, UIDNEXT nor UIDVALIDITY is not told (the bus
+ * does not say which kind of change it was: see told_changed); a rename is
  * told as the old name's LIST (\NonExistent) and the new name's LIST. */
 #include <stdlib.h>
 #include <string.h>
@@ -35,8 +36,19 @@
 	 IMAP_NOTIFY_MAILBOX_NAME | IMAP_NOTIFY_SUBSCRIPTION_CHANGE |                       \
 	 IMAP_NOTIFY_MAILBOX_METADATA_CHANGE | IMAP_NOTIFY_SERVER_METADATA_CHANGE)
 
+/* What STATUS last told of a mailbox: without FlagChange, a change that
+ * moved none of these (a flag change) is not told.  A small ring: a
+ * mailbox that fell out of it is told again, harmlessly. */
+#define NOTIFY_TOLD_MAX 64
+struct notify_told {
+	char *name;                    /* malloc'd; NULL: free slot */
+	uint32_t messages, uidnext, uidvalidity;
+};
+
 struct imap_notify {
 	struct arena *arena;           /* the spec's names and fetch-att */
+	struct notify_told told[NOTIFY_TOLD_MAX]; /* owned by the job while one runs */
+	size_t told_next;
 	struct imap_notify_spec spec;
 	struct imap_bus_sub *sub;      /* all of the user's mailboxes */
 	struct imap_bus_change *pending; /* merged by name, at most IMAP_BUS_QUEUE_MAX */
@@ -58,8 +70,37 @@ notify_free(struct imap_notify **np)
 	*np = NULL;
 	imap_bus_unsubscribe(&n->sub);
 	pending_free(n->pending, n->n_pending);
+	for (size_t i = 0; i < NOTIFY_TOLD_MAX; i++)
+		free(n->told[i].name);
 	arena_free(&n->arena);
 	free(n);
+}
+
+/* Whether st differs from what was last told of name (or nothing was);
+ * remembers st. */
+static bool
+told_changed(struct imap_notify *n, const char *name, const struct store_mailbox_status *st)
+{
+	struct notify_told *t = NULL;
+	bool changed;
+
+	for (size_t i = 0; i < NOTIFY_TOLD_MAX && t == NULL; i++)
+		if (n->told[i].name != NULL && strcmp(n->told[i].name, name) == 0)
+			t = &n->told[i];
+	if (t == NULL) {
+		t = &n->told[n->told_next];
+		n->told_next = (n->told_next + 1) % NOTIFY_TOLD_MAX;
+		free(t->name);
+		t->name = xstrdup(name);
+		changed = true;
+	} else {
+		changed = t->messages != st->messages || t->uidnext != st->uidnext ||
+		          t->uidvalidity != st->uidvalidity;
+	}
+	t->messages = st->messages;
+	t->uidnext = st->uidnext;
+	t->uidvalidity = st->uidvalidity;
+	return changed;
 }
 
 void
@@ -111,13 +152,21 @@ entry_find(const struct store_mailbox_entry *e, size_t n, const char *name)
 	return NULL;
 }
 
+/* A STATUS for name (RFC 5465 5.2-5.4), left out when nothing events
+ * care about moved since the last one (unless always: SET STATUS). */
 static void
-status_line(struct imap_ctx *ctx, const char *name, unsigned events, struct buf *out)
+status_line(struct imap_ctx *ctx, struct imap_notify *n, const char *name, unsigned events, bool always,
+            struct buf *out)
 {
 	struct imap_status_req req = { 0, { 0 } };
+	struct store_mailbox_status st;
 	const char *error = NULL;
 
 	if ((events & IMAP_NOTIFY_MESSAGE_EVENTS) == 0)
+		return;
+	if (store_mailbox_status(ctx->st, name, &st, &error) != STORE_OK)
+		return;  /* gone meanwhile: its LIST tells */
+	if (!told_changed(n, name, &st) && !always && !(events & IMAP_NOTIFY_FLAG_CHANGE))
 		return;
 	req.item[req.n++] = IMAP_STATUS_MESSAGES;
 	req.item[req.n++] = IMAP_STATUS_UIDNEXT;
@@ -125,7 +174,6 @@ status_line(struct imap_ctx *ctx, const char *name, unsigned events, struct buf 
 	req.item[req.n++] = IMAP_STATUS_UNSEEN;
 	if (events & IMAP_NOTIFY_FLAG_CHANGE)
 		req.item[req.n++] = IMAP_STATUS_HIGHESTMODSEQ;
-	/* A mailbox gone meanwhile has no STATUS: its LIST tells. */
 	(void)imap_status_write(ctx, name, &req, out, &error);
 }
 
@@ -162,7 +210,7 @@ change_lines(struct imap_ctx *ctx, const struct notify_job *j, const struct imap
 	/* The selected mailbox speaks through its own updates (the SELECTED
 	 * group), never STATUS (RFC 5465 5.1). */
 	if ((c->kinds & IMAP_BUS_MESSAGES) && exists && !selected)
-		status_line(ctx, c->mailbox, events, out);
+		status_line(ctx, j->n, c->mailbox, events, false, out);
 }
 
 /* "* METADATA mailbox entry ..." (RFC 5464 4.4.2's unsolicited form) for
@@ -244,7 +292,8 @@ notify_job_work(void *arg)
 		for (size_t i = 0; i < n_e; i++) {
 			if (!e[i].exists || (j->selected != NULL && strcmp(j->selected, e[i].name) == 0))
 				continue;
-			status_line(&ctx, e[i].name, events_for(&j->n->spec, e[i].name, e[i].subscribed), &j->out);
+			status_line(&ctx, j->n, e[i].name, events_for(&j->n->spec, e[i].name, e[i].subscribed), true,
+			            &j->out);
 		}
 	} else {
 		for (size_t i = 0; i < j->n_changes; i++) {

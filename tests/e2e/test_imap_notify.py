@@ -103,8 +103,11 @@ def other_mailbox_status_without_command(f):
         assert st["watched"]["MESSAGES"] == 1 and st["watched"]["UIDNEXT"] == 2, got
         append(b, "unwatched")
         quiet(a)
-        # 5.3: an expunge elsewhere.
+        # A flag change is not MessageNew or MessageExpunge: no STATUS.
         b.ok('SELECT "watched"')
+        b.ok("STORE 1 +FLAGS (\\Flagged)")
+        quiet(a)
+        # 5.3: an expunge elsewhere.
         b.ok("STORE 1 +FLAGS.SILENT (\\Deleted)")
         b.ok("EXPUNGE")
         got = wait_for(a, lambda r: r.startswith(b"* STATUS") and b" 0" in r)
