@@ -277,9 +277,9 @@ imap_rename_run(struct imap_ctx *ctx, const struct imap_arg *args, struct buf *o
 	}
 	r = store_mailbox_rename(ctx->st, from, to, &error);
 	/* The store's hook tells of the old name only; NOTIFY's MailboxName
-	 * wants the new one too (RFC 5465 5.4). */
+	 * wants the new one, with the old as OLDNAME (RFC 5465 5.4). */
 	if (r == STORE_OK)
-		imap_bus_publish_event(ctx->user, to, NULL, IMAP_BUS_NAME);
+		imap_bus_publish_event(ctx->user, to, from, IMAP_BUS_NAME);
 	if (r == STORE_IMAP_EXISTS) {
 		imap_result_store(res, r, to, error);
 		return;

@@ -177,10 +177,11 @@ status_line(struct imap_ctx *ctx, struct imap_notify *n, const char *name, unsig
 	(void)imap_status_write(ctx, name, &req, out, &error);
 }
 
-/* "* LIST (attrs) "/" name": RFC 5465 5.4 (MailboxName), 5.5
- * (SubscriptionChange). */
+/* "* LIST (attrs) "/" name": RFC 5465 5.4 (MailboxName, with OLDNAME
+ * after a rename as RFC 5465's example has it), 5.5 (SubscriptionChange). */
 static void
-list_line(struct imap_ctx *ctx, const char *name, bool exists, bool subscribed, struct buf *out)
+list_line(struct imap_ctx *ctx, const char *name, const char *oldname, bool exists, bool subscribed,
+          struct buf *out)
 {
 	buf_puts(out, "* LIST (");
 	if (subscribed)
@@ -189,6 +190,11 @@ list_line(struct imap_ctx *ctx, const char *name, bool exists, bool subscribed, 
 		buf_puts(out, "\\NonExistent");
 	buf_puts(out, ") \"/\" ");
 	imap_mailbox_write(out, name, ctx->utf8);
+	if (oldname != NULL && exists) {
+		buf_puts(out, " (\"OLDNAME\" (");
+		imap_mailbox_write(out, oldname, ctx->utf8);
+		buf_puts(out, "))");
+	}
 	buf_puts(out, "\r\n");
 }
 
@@ -204,9 +210,9 @@ change_lines(struct imap_ctx *ctx, const struct notify_job *j, const struct imap
 	bool selected = j->selected != NULL && strcmp(j->selected, c->mailbox) == 0;
 
 	if ((c->kinds & IMAP_BUS_NAME) && (events & IMAP_NOTIFY_MAILBOX_NAME))
-		list_line(ctx, c->mailbox, exists, subscribed, out);
+		list_line(ctx, c->mailbox, c->entry, exists, subscribed, out);
 	else if ((c->kinds & IMAP_BUS_SUBSCRIPTION) && (events & IMAP_NOTIFY_SUBSCRIPTION_CHANGE))
-		list_line(ctx, c->mailbox, exists, subscribed, out);
+		list_line(ctx, c->mailbox, NULL, exists, subscribed, out);
 	/* The selected mailbox speaks through its own updates (the SELECTED
 	 * group), never STATUS (RFC 5465 5.1). */
 	if ((c->kinds & IMAP_BUS_MESSAGES) && exists && !selected)

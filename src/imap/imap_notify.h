@@ -93,12 +93,13 @@ void imap_notify_events_write(unsigned mask, char *buf, size_t size);
 #define IMAP_BUS_QUEUE_MAX     256
 struct imap_bus_change {
 	char *mailbox;                 /* malloc'd, UTF-8 */
-	char *entry;                   /* METADATA: the entry that changed (malloc'd), else NULL */
+	char *entry;                   /* METADATA: the entry that changed; NAME: the old name
+	                                * of a rename; else NULL (malloc'd) */
 	unsigned kinds;                /* IMAP_BUS_* */
 };
 /* Tells the all-mailboxes subscriptions of user of a change the store's
  * hook does not report (subscriptions, metadata, a rename's new name);
- * entry: the METADATA entry's name, NULL for the others.  Any thread
+ * entry: the METADATA entry's name or the rename's old name, else NULL.  Any thread
  * (imap_bus.c). */
 void imap_bus_publish_event(const char *user, const char *mailbox, const char *entry, unsigned kinds);
 /* Whether c is about mailbox and entry (either may be NULL: entry NULL

@@ -250,6 +250,8 @@ def mailbox_names_and_subscriptions(f):
         got += wait_for(a, lambda r: b"fresh" in r) if not any(b"fresh" in r for r in got) else []
         e = list_entries(got)
         assert "\\NONEXISTENT" in e["fresh"][0] and "\\NONEXISTENT" not in e["renamed"][0], got
+        # RFC 5465 5.4's example: the new name carries OLDNAME.
+        assert e["renamed"][2] == [[b"OLDNAME", ["fresh"]]], got
         b.ok('DELETE "renamed"')
         got = wait_for(a, lambda r: r.startswith(b"* LIST"))
         assert "\\NONEXISTENT" in list_entries(got)["renamed"][0], got
