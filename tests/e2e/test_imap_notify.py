@@ -8,7 +8,10 @@ SubscriptionChange (5.5), METADATA for MailboxMetadataChange and
 ServerMetadataChange (5.7, 5.8); NOTIFY NONE; BADEVENT for events Tern does not
 report (5.9) and BAD for the combinations section 5 forbids; and
 NOTIFICATIONOVERFLOW (5.8) when changes pile up past the session's bound,
-after which NOTIFY is off.  Expected answers are written from the RFC."""
+after which NOTIFY is off.  Expected answers are written from the RFC;
+the STATUS items, the LIST of a subscription and the selected mailbox's
+EXISTS / FETCH (UID) were cross-checked with Dovecot 2.3 (mail_plugins
+notify), which answers the same during IDLE."""
 
 import os
 import re
