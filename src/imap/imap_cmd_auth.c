@@ -55,8 +55,8 @@ imap_capabilities(struct imap_session *s, struct buf *out)
 	buf_puts(out, " NAMESPACE UNSELECT UIDPLUS MOVE CHILDREN SPECIAL-USE CREATE-SPECIAL-USE"
 	              " LIST-EXTENDED LIST-STATUS ESEARCH SEARCHRES CONDSTORE QRESYNC BINARY MULTIAPPEND"
 	              " STATUS=SIZE QUOTA QUOTA=RES-STORAGE QUOTA=RES-MESSAGE");
-	buf_puts(out, " NOTIFY METADATA METADATA-SERVER");
 	buf_printf(out, " APPENDLIMIT=%llu", (unsigned long long)s->cfg->max_message_size);
+	buf_puts(out, " NOTIFY METADATA METADATA-SERVER");
 	if (!s->compressed)
 		buf_puts(out, " COMPRESS=DEFLATE");
 }
