@@ -399,6 +399,9 @@ fetch_new(struct imap_session *s, struct store *st, const struct imap_arg *fetch
 		goto out;
 	if (store_imap_get(st, v->mailbox, &v->uids[from], v->count - from, &m, &n_m, &error) != STORE_OK)
 		goto out;
+	/* \Recent in their FLAGS, as FETCH shows it (the sync just told
+	 * their keywords, so no FLAGS response comes of it). */
+	imap_view_prepare(v, m, n_m, out);
 	for (size_t i = 0; i < n_m; i++) {
 		uint32_t seq = imap_view_seq(v, m[i].uid);
 

@@ -208,13 +208,16 @@ def message_new_fetch_att(f):
     try:
         select(a)
         # 5.2: MessageNew's fetch-att come as a FETCH after EXISTS.
-        a.ok("NOTIFY SET (selected (MessageNew (UID BODY.PEEK[HEADER.FIELDS (Subject)]) MessageExpunge))")
+        a.ok("NOTIFY SET (selected (MessageNew (UID FLAGS BODY.PEEK[HEADER.FIELDS (Subject)]) MessageExpunge))")
         append(b, "INBOX", "told with its subject")
         got = wait_for(a, lambda r: b"FETCH" in r)
         assert untagged_of(got, "EXISTS") == [b"* 1 EXISTS"], got
         fs = fetches(got)
         hdr = {k.upper(): v for k, v in fs[1].items()}["BODY[HEADER.FIELDS (SUBJECT)]"]
         assert fs[1]["UID"] == "1" and hdr == b"Subject: told with its subject\r\n\r\n", fs
+        # Recent for this read-write IMAP4rev1 session, which was told first
+        # (RFC 3501 2.3.2), as a FETCH FLAGS would show it.
+        assert [x.upper() for x in fs[1]["FLAGS"]] == ["\\RECENT"], fs
         # During IDLE too.
         a.send("i2 IDLE\r\n")
         assert a.response().startswith(b"+")
