@@ -359,7 +359,7 @@ notify_job_start(struct imap_session *s, struct imap_bus_change *changes, size_t
 	imap_job(s, notify_job_work, notify_job_done, j);
 }
 
-/* --- the selected mailbox: its updates, and MessageNew's fetch-att --- */
+/* --- the selected mailbox: MessageNew's fetch-att --- */
 
 /* New messages told with their fetch-att at most (more: EXISTS only, the
  * client fetches), and the bytes of one message's FETCH (a literal above
@@ -367,23 +367,15 @@ notify_job_start(struct imap_session *s, struct imap_bus_change *changes, size_t
 #define NOTIFY_FETCH_MSGS_MAX   100
 #define NOTIFY_FETCH_BYTES_MAX  IMAP_FETCH_BATCH_BYTES
 
-struct notify_sync_job {
-	struct imap_session *s;
-	struct imap_notify *n;
-	bool expunges_ok;
-	bool failed;
-	struct buf out;
-};
-
 /* RFC 5465 5.2: "* n FETCH (fetch-att ...)" after EXISTS for each new
  * message.  The attributes were checked by NOTIFY SET; \Seen is never
  * set by them (the client did not ask to read, it was told). */
-static void
-fetch_new(struct imap_session *s, struct store *st, const struct imap_arg *fetch_att, size_t from,
-          struct buf *out)
+void
+imap_notify_new_messages(struct imap_session *s, struct store *st, size_t from, struct buf *out)
 {
 	struct imap_view *v = &s->view;
-	struct arena *a = arena_new(4096, false);
+	const struct imap_arg *fetch_att;
+	struct arena *a;
 	struct store_imap_msg *m = NULL;
 	struct imap_fetch_spec *spec;
 	struct imap_fetch_out fo;
@@ -392,6 +384,10 @@ fetch_new(struct imap_session *s, struct store *st, const struct imap_arg *fetch
 	const char *error = NULL;
 	size_t n_m = 0;
 
+	if (s->notify == NULL || s->notify->spec.fetch_att == NULL || from >= v->count)
+		return;
+	fetch_att = s->notify->spec.fetch_att;
+	a = arena_new(4096, false);
 	imap_ctx_init(s, &ctx, a);
 	ctx.st = st;
 	imap_fetch_out_init(&fo);
@@ -418,57 +414,10 @@ out:
 }
 
 static void
-notify_sync_work(void *arg)
+notify_synced(struct imap_session *s, bool failed)
 {
-	struct notify_sync_job *j = arg;
-	struct store *st = imap_store_get(j->s, NULL);
-	size_t before = j->s->view.count;
-
-	if (st == NULL) {
-		j->failed = true;
-		return;
-	}
-	j->failed = imap_sync_work(j->s, st, j->expunges_ok, NULL, 0, &j->out) == -1;
-	if (!j->failed && j->n->spec.fetch_att != NULL && j->s->view.count > before)
-		fetch_new(j->s, st, j->n->spec.fetch_att, before, &j->out);
-	imap_store_release(&st, j->failed);
-}
-
-static void
-notify_sync_done(void *arg)
-{
-	struct notify_sync_job *j = arg;
-	struct imap_session *s = j->s;
-
-	s->sync_running = false;
-	if (s->notify == j->n)
-		j->n->running = false;
-	else
-		notify_free(&j->n);
-	if (!conn_closing(s->c)) {
-		if (j->out.len > 0)
-			conn_write(s->c, j->out.data, j->out.len);
-		if (!j->failed)
-			notify_kick(s);
-	}
-	buf_free(&j->out);
-	free(j);
-}
-
-/* imap_sync_start for NOTIFY's SELECTED group: the same sync, plus the
- * fetch-att of MessageNew. */
-static void
-notify_sync_start(struct imap_session *s, bool expunges_ok)
-{
-	struct notify_sync_job *j = xcalloc(1, sizeof(*j));
-
-	j->s = s;
-	j->n = s->notify;
-	j->n->running = true;
-	j->expunges_ok = expunges_ok;
-	s->changes_unknown = false;
-	s->sync_running = true;
-	imap_job(s, notify_sync_work, notify_sync_done, j);
+	if (!failed)
+		imap_notify_kick(s);
 }
 
 /* --- when the session may speak --- */
@@ -498,7 +447,7 @@ imap_notify_kick(struct imap_session *s)
 	if (n->spec.selected_events != 0 && imap_sync_needed(s)) {
 		/* SELECTED-DELAYED: expunges wait for a command that may tell
 		 * them (RFC 5465 5.2), IDLE being one. */
-		notify_sync_start(s, !n->spec.selected_delayed || s->idling);
+		imap_sync_start(s, !n->spec.selected_delayed || s->idling, notify_synced);
 		return;
 	}
 	if (n->n_pending == 0)

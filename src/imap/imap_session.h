@@ -236,6 +236,10 @@ void imap_notify_changes(struct imap_session *s, struct imap_bus_change *q, size
  * NOTIFY asks for the selected mailbox's changes while no command runs.
  * imap_notify_free: NOTIFY off (NOTIFY NONE, logout). */
 void imap_notify_kick(struct imap_session *s);
+/* In imap_sync_work, on the worker (the session paused): new messages
+ * came into the view at uids[from..]; appends the FETCH of NOTIFY's
+ * MessageNew fetch-att for them, if asked (RFC 5465 5.2). */
+void imap_notify_new_messages(struct imap_session *s, struct store *st, size_t from, struct buf *out);
 bool imap_notify_selected_events(const struct imap_session *s);
 void imap_notify_free(struct imap_session *s);
 

@@ -227,8 +227,22 @@ def message_new_fetch_att(f):
         a.send("DONE\r\n")
         _, tagged = a.read_until_tagged("i2")
         assert tagged.startswith("i2 OK"), tagged
+        # Messages that came while a command ran: with the EXISTS before
+        # its tagged reply (here A's own APPEND, held at its literal).
+        held = message(subject="third")
+        held = held if isinstance(held, bytes) else held.encode()
+        a.send('ap APPEND INBOX {%d}\r\n' % len(held))
+        assert a.response().startswith(b"+")
+        append(b, "INBOX", "fourth")
+        a.send(held + b"\r\n")
+        u, tagged = a.read_until_tagged("ap")
+        assert tagged.startswith("ap OK"), tagged
+        fs = fetches(u)
+        assert untagged_of(u, "EXISTS")[-1] == b"* 4 EXISTS" and sorted(fs) == [3, 4], u
+        subjects = sorted(v for f in fs.values() for k, v in f.items() if k.upper().startswith("BODY["))
+        assert subjects == [b"Subject: fourth\r\n\r\n", b"Subject: third\r\n\r\n"], fs
         # Telling is not reading: no \Seen.
-        fs = fetches(a.ok("FETCH 1:2 (FLAGS)"))
+        fs = fetches(a.ok("FETCH 1:4 (FLAGS)"))
         assert all("\\Seen" not in fs[n]["FLAGS"] for n in fs), fs
     finally:
         a.logout()
