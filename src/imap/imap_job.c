@@ -21,6 +21,8 @@ static const struct {
 	const char *name;
 	imap_run_fn *fn;
 } runners[] = {
+	{ "GETMETADATA", imap_getmetadata_run },
+	{ "SETMETADATA", imap_setmetadata_run },
 	{ "LIST", imap_list_run },
 	{ "LSUB", imap_lsub_run },
 	{ "STATUS", imap_status_run },
@@ -32,8 +34,6 @@ static const struct {
 	{ "GETQUOTA", imap_getquota_run },
 	{ "GETQUOTAROOT", imap_getquotaroot_run },
 	{ "SEARCH", imap_search_run },
-	{ "GETMETADATA", imap_getmetadata_run },
-	{ "SETMETADATA", imap_setmetadata_run },
 };
 
 struct worker_job {
