@@ -202,6 +202,43 @@ def selected_updates_without_command(f):
 
 
 @t
+def selected_follows_select_and_idle(f):
+    user = f.user()
+    a, b = f.conn(user), f.conn(user)
+    try:
+        b.ok('CREATE "one"')
+        b.ok('CREATE "two"')
+        append(b, "two")
+        a.ok("NOTIFY SET (selected-delayed (MessageNew MessageExpunge)) (personal (MessageNew MessageExpunge))")
+        select(a, "one")
+        # The selected mailbox: its own EXISTS, no STATUS (5.1).
+        append(b, "one")
+        got = wait_for(a, lambda r: r.endswith(b"EXISTS"))
+        assert untagged_of(got, "EXISTS") == [b"* 1 EXISTS"] and untagged_of(got, "STATUS") == [], got
+        quiet(a)
+        # Another SELECT: "one" is now just one of the personal mailboxes.
+        select(a, "two")
+        append(b, "one")
+        got = wait_for(a, lambda r: r.startswith(b"* STATUS"))
+        assert status_of(got)["one"]["MESSAGES"] == 2, got
+        # SELECTED-DELAYED lets the expunge through in IDLE (a command that
+        # allows it).
+        a.send("i3 IDLE\r\n")
+        assert a.response().startswith(b"+")
+        b.ok('SELECT "two"')
+        b.ok("STORE 1 +FLAGS.SILENT (\\Deleted)")
+        b.ok("EXPUNGE")
+        got = wait_for(a, lambda r: r.endswith(b"EXPUNGE"))
+        assert untagged_of(got, "EXPUNGE") == [b"* 1 EXPUNGE"], got
+        a.send("DONE\r\n")
+        _, tagged = a.read_until_tagged("i3")
+        assert tagged.startswith("i3 OK"), tagged
+    finally:
+        a.logout()
+        b.logout()
+
+
+@t
 def message_new_fetch_att(f):
     user = f.user()
     a, b = f.conn(user), f.conn(user)
