@@ -213,7 +213,7 @@ def selected_follows_select_and_idle(f):
         select(a, "one")
         # The selected mailbox: its own EXISTS, no STATUS (5.1).
         append(b, "one")
-        got = wait_for(a, lambda r: r.endswith(b"EXISTS"))
+        got = wait_for(a, lambda r: r.endswith(b"RECENT"))  # IMAP4rev1: RECENT follows EXISTS
         assert untagged_of(got, "EXISTS") == [b"* 1 EXISTS"] and untagged_of(got, "STATUS") == [], got
         quiet(a)
         # Another SELECT: "one" is now just one of the personal mailboxes.
