@@ -57,6 +57,7 @@ imap_capabilities(struct imap_session *s, struct buf *out)
 	              " STATUS=SIZE QUOTA QUOTA=RES-STORAGE QUOTA=RES-MESSAGE PREVIEW"
 	              " ACL RIGHTS=texk LIST-MYRIGHTS CATENATE URLAUTH URLAUTH=BINARY");
 	buf_printf(out, " APPENDLIMIT=%llu", (unsigned long long)s->cfg->max_message_size);
+	buf_puts(out, " NOTIFY METADATA METADATA-SERVER");
 	if (!s->compressed)
 		buf_puts(out, " COMPRESS=DEFLATE");
 }

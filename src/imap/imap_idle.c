@@ -21,7 +21,11 @@ imap_changed(struct imap_session *s, uint64_t modseq)
 		s->changes_unknown = true;
 	else if (modseq > s->bus_modseq)
 		s->bus_modseq = modseq;
-	if (s->idling && !s->busy && !s->sync_running && imap_sync_needed(s))
+	/* NOTIFY's SELECTED group speaks for the selected mailbox, in IDLE
+	 * too (its MessageNew may carry fetch attributes). */
+	if (imap_notify_selected_events(s))
+		imap_notify_kick(s);
+	else if (s->idling && !s->busy && !s->sync_running && imap_sync_needed(s))
 		imap_sync_start(s, true, idle_synced);
 }
 

@@ -8,6 +8,7 @@
 #include <strings.h>
 
 #include "imap/imap_mailbox.h"
+#include "imap/imap_metadata.h"
 #include "imap/imap_search.h"
 #include "imap/imap_session.h"
 #include "imap/imap_urlauth.h"
@@ -22,6 +23,8 @@ static const struct {
 	const char *name;
 	imap_run_fn *fn;
 } runners[] = {
+	{ "GETMETADATA", imap_getmetadata_run },
+	{ "SETMETADATA", imap_setmetadata_run },
 	{ "LIST", imap_list_run },
 	{ "LSUB", imap_lsub_run },
 	{ "STATUS", imap_status_run },

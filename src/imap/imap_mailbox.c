@@ -10,6 +10,7 @@
 
 #include "imap/imap_mailbox.h"
 #include "imap/imap_mailbox_int.h"
+#include "imap/imap_notify.h"
 #include "imap/imap_parse.h"
 #include "lib/buf.h"
 #include "lib/log.h"
@@ -275,6 +276,10 @@ imap_rename_run(struct imap_ctx *ctx, const struct imap_arg *args, struct buf *o
 		return;
 	}
 	r = store_mailbox_rename(ctx->st, from, to, &error);
+	/* The store's hook tells of the old name only; NOTIFY's MailboxName
+	 * wants the new one, with the old as OLDNAME (RFC 5465 5.4). */
+	if (r == STORE_OK)
+		imap_bus_publish_event(ctx->user, to, from, IMAP_BUS_NAME);
 	if (r == STORE_IMAP_EXISTS) {
 		imap_result_store(res, r, to, error);
 		return;
@@ -330,6 +335,9 @@ subscribe(struct imap_ctx *ctx, const struct imap_arg *args, bool on, struct ima
 		imap_result_store(res, -1, name, error);
 		return;
 	}
+	/* The store has no hook for subscriptions: NOTIFY's
+	 * SubscriptionChange (RFC 5465 5.5) hears of them here. */
+	imap_bus_publish_event(ctx->user, name, NULL, IMAP_BUS_SUBSCRIPTION);
 	imap_result_set(res, IMAP_OK, NULL, "%s", "");
 }
 

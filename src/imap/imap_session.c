@@ -9,6 +9,7 @@
 
 #include "auth/auth.h"
 #include "imap/imap.h"
+#include "imap/imap_metadata.h"
 #include "imap/imap_session.h"
 #include "lib/arena.h"
 #include "lib/log.h"
@@ -40,6 +41,9 @@ static const struct imap_cmd_def cmd_table[] = {
 	{ "LOGIN", imap_cmd_login, ST_NOT_AUTH, false, false },
 	{ "AUTHENTICATE", imap_cmd_authenticate, ST_NOT_AUTH, false, false },
 	{ "ENABLE", imap_cmd_enable, ST_LOGGED, false, false },
+	{ "NOTIFY", imap_cmd_notify, ST_LOGGED, false, false },
+	{ "GETMETADATA", imap_cmd_worker, ST_LOGGED, false, false },
+	{ "SETMETADATA", imap_cmd_worker, ST_LOGGED, false, false },
 	{ "SELECT", imap_cmd_select, ST_LOGGED, false, false },
 	{ "EXAMINE", imap_cmd_examine, ST_LOGGED, false, false },
 	{ "CREATE", imap_cmd_worker, ST_LOGGED, false, false },
@@ -233,6 +237,8 @@ finish_command(struct imap_session *s)
 	tag_clear(s);
 	s->no_expunge = false;
 	arena_reset(s->arena);
+	/* What NOTIFY held while the command ran (RFC 5465 3). */
+	imap_notify_kick(s);
 }
 
 /* The sync before a tagged reply is over: the reply goes out. */
@@ -491,7 +497,11 @@ dispatch(struct imap_session *s, struct imap_command *cmd)
 		return;
 	}
 	if (imap_append_dropped(s)) {
-		imap_complete_bad(s, "Literal too large for this command");
+		/* RFC 5464 4.3: a value over our bound is MAXSIZE, not BAD. */
+		if (strcasecmp(def->name, "SETMETADATA") == 0)
+			imap_complete(s, IMAP_NO, IMAP_METADATA_MAXSIZE_CODE, "Value too large");
+		else
+			imap_complete_bad(s, "Literal too large for this command");
 		return;
 	}
 	s->no_expunge = def->no_expunge && !uid;
@@ -594,8 +604,11 @@ imap_run(struct imap_session *s)
 			continue;
 		}
 		in = conn_input(s->c);
-		if (in->len == 0)
+		if (in->len == 0) {
+			/* Between commands: NOTIFY may speak (RFC 5465 3). */
+			imap_notify_kick(s);
 			return;
+		}
 		if (imap_parser_state(s->parser) == IMAP_PARSER_LITERAL_STREAM) {
 			size_t take = imap_parser_literal_take(s->parser, in->len);
 
@@ -770,6 +783,7 @@ imap_session_close(void *arg)
 	imap_fetch_free(s);
 	imap_append_free(s);
 	imap_view_clear(s);
+	imap_notify_free(s);
 	imap_parser_free(&s->parser);
 	arena_free(&s->arena);
 	buf_free(&s->tagged);

@@ -22,6 +22,7 @@
 
 #include "config/config.h"
 #include "imap/imap_cmd.h"
+#include "imap/imap_notify.h"
 #include "imap/imap_parse.h"
 #include "lib/buf.h"
 #include "lib/conn.h"
@@ -69,6 +70,7 @@ enum imap_sasl {
 };
 
 struct imap_bus_sub;
+struct imap_notify;
 struct imap_fetch_job;
 struct imap_append_state;
 
@@ -118,6 +120,7 @@ struct imap_session {
 	uint32_t *saved;               /* SEARCHRES "$" (UIDs, ascending) */
 	size_t saved_count;
 
+	struct imap_notify *notify;    /* NOTIFY SET in force (imap_notify.c), or NULL */
 	struct imap_fetch_job *fetch;  /* a FETCH streaming its responses */
 	struct imap_append_state *append;
 };
@@ -176,7 +179,7 @@ imap_cmd_fn imap_cmd_capability, imap_cmd_noop, imap_cmd_logout, imap_cmd_startt
 	imap_cmd_authenticate, imap_cmd_enable, imap_cmd_id, imap_cmd_namespace, imap_cmd_select,
 	imap_cmd_examine, imap_cmd_close, imap_cmd_unselect, imap_cmd_check, imap_cmd_idle,
 	imap_cmd_expunge, imap_cmd_store, imap_cmd_copy, imap_cmd_move, imap_cmd_fetch, imap_cmd_append,
-	imap_cmd_compress, imap_cmd_worker;
+	imap_cmd_compress, imap_cmd_worker, imap_cmd_notify;
 
 /* A line while AUTHENTICATE waits for the client (imap_cmd_auth.c). */
 void imap_auth_continue(struct imap_session *s, const char *line, size_t len);
@@ -216,11 +219,29 @@ void imap_uidset_write(struct buf *out, const uint32_t *uids, size_t n);
 void imap_bus_init(void);
 /* Logged-in sessions per user and client address (imap_cmd_auth.c). */
 extern struct name_count imap_userip_count;
+/* mailbox NULL: every mailbox of the user, for NOTIFY (see imap_bus_change). */
 struct imap_bus_sub *imap_bus_subscribe(struct imap_session *s, const char *user, const char *mailbox);
 void imap_bus_unsubscribe(struct imap_bus_sub **sub);
 /* On the session's loop: its mailbox changed (HIGHESTMODSEQ now modseq,
  * 0 when unknown). */
 void imap_changed(struct imap_session *s, uint64_t modseq);
+
+/* On the session's loop (imap_notify.c): changes for its NOTIFY; takes
+ * q (n entries, malloc'd); overflow: some were lost. */
+void imap_notify_changes(struct imap_session *s, struct imap_bus_change *q, size_t n, bool overflow);
+
+/* NOTIFY (imap_notify.c).  imap_notify_kick: on the loop, whenever the
+ * session may have become free to speak (between commands, during IDLE):
+ * sends the notifications waiting, if any.  imap_notify_selected_events:
+ * NOTIFY asks for the selected mailbox's changes while no command runs.
+ * imap_notify_free: NOTIFY off (NOTIFY NONE, logout). */
+void imap_notify_kick(struct imap_session *s);
+/* In imap_sync_work, on the worker (the session paused): new messages
+ * came into the view at uids[from..]; appends the FETCH of NOTIFY's
+ * MessageNew fetch-att for them, if asked (RFC 5465 5.2). */
+void imap_notify_new_messages(struct imap_session *s, struct store *st, size_t from, struct buf *out);
+bool imap_notify_selected_events(const struct imap_session *s);
+void imap_notify_free(struct imap_session *s);
 
 /* On the loop, not busy: the bus told of changes the view has not seen
  * (our own changes are seen already when the job synced after them). */

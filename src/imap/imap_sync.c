@@ -259,6 +259,7 @@ imap_sync_work(struct imap_session *s, struct store *st, bool expunges_ok, const
 		buf_printf(out, "* %zu EXISTS\r\n", v->count);
 		if (!s->imap4rev2)
 			sync_recent(s, st, old_count, info.uidnext, out);
+		imap_notify_new_messages(s, st, old_count, out);
 	}
 	v->highestmodseq = info.highestmodseq;
 	if (info.uidnext > v->uidnext)

@@ -33,7 +33,8 @@
  * (store_fts.c: the migration, and why).
  * Version 4 adds msg_cache.sent_zone (the Date header's zone), version 5
  * mailboxes.first_recent_uid (\Recent), version 6 messages.pop3_uidl,
- * version 7 makes messages a WITHOUT ROWID table (migrate_6_to_7).
+ * version 7 makes messages a WITHOUT ROWID table (migrate_6_to_7),
+ * version 8 adds the metadata table (RFC 5464, store_metadata.c).
  *
  * auto_vacuum=INCREMENTAL: a new index is created so, and an older one
  * becomes so at the VACUUM after its migration to version 3, so that
@@ -170,6 +171,19 @@ static const char migrate_6_to_7[] =
 	" SELECT mailbox_id, uid, modseq, flags, keywords, internal_date, size, file, pop3_uidl FROM messages;"
 	"DROP TABLE messages;"
 	"ALTER TABLE messages_v7 RENAME TO messages;";
+
+/* Version 8: METADATA entries (RFC 5464; store_metadata.c), by mailbox
+ * id (0 for the server's), so a rename keeps them and a trigger drops
+ * them with their mailbox (RFC 5464 3.3: they go with it). */
+static const char migrate_7_to_8[] =
+	"CREATE TABLE IF NOT EXISTS metadata("
+	" mailbox_id INTEGER NOT NULL,"
+	" name TEXT NOT NULL,"
+	" value BLOB NOT NULL,"
+	" PRIMARY KEY(mailbox_id, name));"
+	"CREATE TRIGGER IF NOT EXISTS mailboxes_metadata_delete AFTER DELETE ON mailboxes BEGIN"
+	" DELETE FROM metadata WHERE mailbox_id = OLD.id; END;"
+	"PRAGMA user_version = 8;";
 
 /* The columns store_imsg_push reads, in its order. */
 #define IMSG_COLS "uid, flags, modseq, size, internal_date, keywords, file"
@@ -696,6 +710,11 @@ schema_ensure(struct store *st, enum store_error *err_out)
 		if ((rc = rebuild_messages(st)) != SQLITE_OK)
 			goto fail;
 		version = 7;
+	}
+	if (version == 7) {
+		if ((rc = store_exec(st, migrate_7_to_8)) != SQLITE_OK)
+			goto fail;
+		version = 8;
 	}
 	if ((rc = store_exec(st, "COMMIT")) != SQLITE_OK)
 		goto fail;
