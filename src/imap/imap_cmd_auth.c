@@ -53,7 +53,7 @@ imap_capabilities(struct imap_session *s, struct buf *out)
 		return;
 	}
 	buf_puts(out, " NAMESPACE UNSELECT UIDPLUS MOVE CHILDREN SPECIAL-USE CREATE-SPECIAL-USE"
-	              " LIST-EXTENDED LIST-STATUS ESEARCH SEARCHRES CONDSTORE QRESYNC BINARY MULTIAPPEND"
+	              " LIST-EXTENDED LIST-STATUS ESEARCH SEARCHRES CONTEXT=SEARCH WITHIN CONDSTORE QRESYNC BINARY MULTIAPPEND"
 	              " STATUS=SIZE QUOTA QUOTA=RES-STORAGE QUOTA=RES-MESSAGE");
 	buf_printf(out, " APPENDLIMIT=%llu", (unsigned long long)s->cfg->max_message_size);
 	if (!s->compressed)

@@ -60,6 +60,7 @@ static const struct imap_cmd_def cmd_table[] = {
 	{ "UNSELECT", imap_cmd_unselect, ST_SELECTED, false, false },
 	{ "EXPUNGE", imap_cmd_expunge, ST_SELECTED, true, false },
 	{ "SEARCH", imap_cmd_worker, ST_SELECTED, true, true },
+	{ "CANCELUPDATE", imap_cmd_cancelupdate, ST_SELECTED, false, false },
 	{ "FETCH", imap_cmd_fetch, ST_SELECTED, true, true },
 	{ "STORE", imap_cmd_store, ST_SELECTED, true, true },
 	{ "COPY", imap_cmd_copy, ST_SELECTED, true, false },
@@ -373,6 +374,7 @@ imap_ctx_init(struct imap_session *s, struct imap_ctx *ctx, struct arena *arena)
 	ctx->tag = imap_tag(s);
 	ctx->saved = &s->saved;
 	ctx->saved_count = &s->saved_count;
+	ctx->contexts = s->state == IMAP_STATE_SELECTED ? &s->contexts : NULL;
 }
 
 struct store *

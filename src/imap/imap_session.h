@@ -23,6 +23,7 @@
 #include "config/config.h"
 #include "imap/imap_cmd.h"
 #include "imap/imap_parse.h"
+#include "imap/imap_search_update.h"
 #include "lib/buf.h"
 #include "lib/conn.h"
 #include "lib/limits.h"
@@ -117,6 +118,7 @@ struct imap_session {
 	size_t n_pending_expunged;
 	uint32_t *saved;               /* SEARCHRES "$" (UIDs, ascending) */
 	size_t saved_count;
+	struct imap_search_contexts contexts; /* SEARCH RETURN (UPDATE), RFC 5267 */
 
 	struct imap_fetch_job *fetch;  /* a FETCH streaming its responses */
 	struct imap_append_state *append;
@@ -176,7 +178,7 @@ imap_cmd_fn imap_cmd_capability, imap_cmd_noop, imap_cmd_logout, imap_cmd_startt
 	imap_cmd_authenticate, imap_cmd_enable, imap_cmd_id, imap_cmd_namespace, imap_cmd_select,
 	imap_cmd_examine, imap_cmd_close, imap_cmd_unselect, imap_cmd_check, imap_cmd_idle,
 	imap_cmd_expunge, imap_cmd_store, imap_cmd_copy, imap_cmd_move, imap_cmd_fetch, imap_cmd_append,
-	imap_cmd_compress, imap_cmd_worker;
+	imap_cmd_compress, imap_cmd_worker, imap_cmd_cancelupdate;
 
 /* A line while AUTHENTICATE waits for the client (imap_cmd_auth.c). */
 void imap_auth_continue(struct imap_session *s, const char *line, size_t len);
