@@ -1,0 +1,286 @@
+"""End-to-end tests of live and paged searches: CONTEXT=SEARCH (RFC 5267:
+SEARCH RETURN (UPDATE) with its ESEARCH ADDTO / REMOVEFROM notifications,
+CANCELUPDATE, NOUPDATE, PARTIAL), RFC 9394's "-m:-n" PARTIAL ranges, and
+WITHIN (RFC 5032: OLDER, YOUNGER).  Expected answers are written from the
+RFCs' text and examples (RFC 5267 4.3.3 and 4.3.4: ADDTO after the EXISTS
+that numbers the message, REMOVEFROM before the EXPUNGE while its number
+still holds; positions are 0 for SEARCH)."""
+
+import os
+import re
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from harness import Suite  # noqa: E402
+from imapcheck import Lit, esearch, fetches, select, shared_suite, untagged_of  # noqa: E402
+from mailcheck import message  # noqa: E402
+
+suite = Suite()
+t, run = shared_suite(suite)
+
+
+def append(c, msg, flags=None, date=None, mailbox="INBOX"):
+    pieces = ['APPEND "%s" ' % mailbox] + (["(%s) " % flags] if flags else []) + \
+        (['"%s" ' % date] if date else []) + [Lit(msg)]
+    untagged, tagged, sent = c.cmd_literals(pieces)
+    m = re.search(r"\[APPENDUID (\d+) (\d+)\]", tagged)
+    assert sent and m, tagged
+    return int(m.group(2))
+
+
+def fill(c, n):
+    return [append(c, message(subject="ctx %d" % i, body="body %d\r\n" % i)) for i in range(n)]
+
+
+def updates(untagged):
+    """The ESEARCH lines of untagged, as text."""
+    return [r.decode() for r in untagged if r.upper().startswith(b"* ESEARCH")]
+
+
+@t
+def capabilities(f):
+    c = f.conn(f.user())
+    try:
+        caps = c.ok("CAPABILITY")[0].decode().split()
+        for cap in ("CONTEXT=SEARCH", "WITHIN", "ESEARCH"):
+            assert cap in caps, caps
+    finally:
+        c.close()
+
+
+@t
+def partial_ranges(f):
+    c = f.conn(f.user())
+    try:
+        uids = fill(c, 5)
+        select(c)
+        # RFC 5267 4.4 / RFC 9394 3.1: the range as asked (500:400 is
+        # 400:500), then the results in it, NIL when there are none.
+        for rng, want in (("1:1", "(1:1 1)"), ("2:4", "(2:4 2:4)"), ("4:2", "(2:4 2:4)"),
+                          ("1:9", "(1:9 1:5)"), ("6:9", "(6:9 NIL)"),
+                          ("-1:-2", "(-1:-2 4:5)"), ("-2:-1", "(-1:-2 4:5)"), ("-5:-9", "(-5:-9 1)"),
+                          ("-6:-9", "(-6:-9 NIL)")):
+            u = c.ok("SEARCH RETURN (PARTIAL %s) ALL" % rng, tag="p1")
+            assert updates(u) == ['* ESEARCH (TAG "p1") PARTIAL %s' % want], (rng, u)
+        # Over the matches, not the mailbox; COUNT still counts them all.
+        u = c.ok("SEARCH RETURN (PARTIAL 2:3 COUNT) 1:2,4:5", tag="p2")
+        tag, uid, items = esearch(u)
+        assert tag == "p2" and not uid and items["COUNT"] == "4" and items["PARTIAL"] == ["2:3", "2,4"], u
+        u = c.ok("UID SEARCH RETURN (PARTIAL -1:-1) ALL", tag="p3")
+        assert updates(u) == ['* ESEARCH (TAG "p3") UID PARTIAL (-1:-1 %d)' % uids[4]], u
+        # SAVE keeps what was returned, as with MIN and MAX (RFC 5182 2.4).
+        c.ok("SEARCH RETURN (SAVE PARTIAL 2:3) ALL")
+        fs = fetches(c.ok("FETCH $ (UID)"))
+        assert sorted(fs) == [2, 3], fs
+        # Syntax (RFC 9394 4): nz-number, no "*", both ends of one sign;
+        # one PARTIAL or one ALL.
+        for bad in ("PARTIAL 1", "PARTIAL 0:3", "PARTIAL 1:*", "PARTIAL *:1", "PARTIAL -1:3",
+                    "PARTIAL 1:4294967296", "PARTIAL", "PARTIAL 1:2 ALL", "PARTIAL 1:2 PARTIAL 3:4",
+                    "PARTIAL (1:2)"):
+            u, tagged = c.cmd("SEARCH RETURN (%s) ALL" % bad, tag="b1")
+            assert tagged.startswith("b1 BAD"), (bad, tagged)
+    finally:
+        c.close()
+
+
+@t
+def update_own_changes(f):
+    c = f.conn(f.user())
+    try:
+        fill(c, 5)
+        select(c)
+        u = c.ok("SEARCH RETURN (UPDATE COUNT) UNSEEN", tag="U1")
+        assert updates(u) == ['* ESEARCH (TAG "U1") COUNT 5'], u
+        # A flag change: the FETCH, then the REMOVEFROM (position 0).
+        u = c.ok("STORE 2,4 +FLAGS (\\Seen)")
+        assert updates(u) == ['* ESEARCH (TAG "U1") REMOVEFROM (0 2,4)'], u
+        assert u.index(next(r for r in u if b"ESEARCH" in r)) > max(
+            i for i, r in enumerate(u) if b"FETCH" in r), u
+        u = c.ok("STORE 2 -FLAGS (\\Seen)")
+        assert updates(u) == ['* ESEARCH (TAG "U1") ADDTO (0 2)'], u
+        # No change to the result, no notification.
+        u = c.ok("STORE 1 +FLAGS (\\Flagged)")
+        assert updates(u) == [], u
+        # APPEND: EXISTS first, then ADDTO with the new number.
+        untagged, tagged, sent = c.cmd_literals(['APPEND INBOX ', Lit(message(subject="six"))])
+        assert "OK" in tagged, tagged
+        assert untagged[:1] == [b"* 6 EXISTS"], untagged
+        assert updates(untagged) == ['* ESEARCH (TAG "U1") ADDTO (0 6)'], untagged
+        # EXPUNGE of 3 (unseen), 4 (seen) and 5 (unseen): each REMOVEFROM
+        # just before its EXPUNGE, numbered as the client counts then.
+        c.ok("STORE 3:5 +FLAGS.SILENT (\\Deleted)")
+        u = c.ok("EXPUNGE")
+        assert [r.decode() for r in u] == [
+            '* ESEARCH (TAG "U1") REMOVEFROM (0 3)', "* 3 EXPUNGE",
+            "* 3 EXPUNGE",
+            '* ESEARCH (TAG "U1") REMOVEFROM (0 3)', "* 3 EXPUNGE"], u
+        # What the client holds now is what a new search finds.
+        u = c.ok("SEARCH RETURN (ALL) UNSEEN", tag="chk")
+        assert esearch(u)[2]["ALL"] == "1:3", u
+    finally:
+        c.close()
+
+
+@t
+def update_other_session(f):
+    user = f.user()
+    a, b = f.conn(user), f.conn(user)
+    try:
+        uids = fill(a, 4)
+        select(a)
+        select(b)
+        u = a.ok("UID SEARCH RETURN (UPDATE) FLAGGED", tag="W1")
+        assert updates(u) == ['* ESEARCH (TAG "W1") UID'], u
+        u = a.ok("SEARCH RETURN (UPDATE MIN) UNFLAGGED", tag="W2")
+        assert updates(u) == ['* ESEARCH (TAG "W2") MIN 1'], u
+        b.ok("STORE 2:3 +FLAGS (\\Flagged)")
+        u = a.ok("NOOP")
+        # UPDATE does not interact with MIN (RFC 5267 4.3): every change.
+        assert sorted(updates(u)) == ['* ESEARCH (TAG "W1") UID ADDTO (0 %d:%d)' % (uids[1], uids[2]),
+                                      '* ESEARCH (TAG "W2") REMOVEFROM (0 2:3)'], u
+        assert max(i for i, r in enumerate(u) if b"FETCH" in r) < min(
+            i for i, r in enumerate(u) if b"ESEARCH" in r), u
+        # New mail, flagged: EXISTS then ADDTO.
+        new = append(b, message(subject="flagged"), flags="\\Flagged")
+        u = a.ok("NOOP")
+        assert untagged_of(u, "EXISTS") == [b"* 5 EXISTS"], u
+        assert updates(u) == ['* ESEARCH (TAG "W1") UID ADDTO (0 %d)' % new], u
+        assert [r for r in u if b"EXISTS" in r or b"ESEARCH" in r][0] == b"* 5 EXISTS", u
+        # Expunged elsewhere: REMOVEFROM comes before the EXPUNGE.
+        b.ok("STORE 2 +FLAGS.SILENT (\\Deleted)")
+        b.ok("EXPUNGE")
+        u = a.ok("NOOP")
+        assert [r.decode() for r in u if b"ESEARCH" in r or b"EXPUNGE" in r] == [
+            '* ESEARCH (TAG "W1") UID REMOVEFROM (0 %d)' % uids[1], "* 2 EXPUNGE"], u
+        # Nothing while FETCH runs may tell of expunges (RFC 9051 7.5.1),
+        # so neither may its REMOVEFROM.
+        b.ok("STORE 2 +FLAGS.SILENT (\\Deleted)")
+        b.ok("EXPUNGE")
+        u = a.ok("FETCH 1 (FLAGS)")
+        assert updates(u) == [] and not untagged_of(u, "EXPUNGE"), u
+        u = a.ok("NOOP")
+        assert [r.decode() for r in u if b"ESEARCH" in r or b"EXPUNGE" in r] == [
+            '* ESEARCH (TAG "W1") UID REMOVEFROM (0 %d)' % uids[2], "* 2 EXPUNGE"], u
+    finally:
+        a.close()
+        b.close()
+
+
+@t
+def update_with_qresync(f):
+    user = f.user()
+    a, b = f.conn(user), f.conn(user)
+    try:
+        uids = fill(a, 3)
+        a.ok("ENABLE QRESYNC")
+        select(a)
+        select(b)
+        a.ok("SEARCH RETURN (UPDATE) ALL", tag="Q1")
+        b.ok("STORE 1,3 +FLAGS.SILENT (\\Deleted)")
+        b.ok("EXPUNGE")
+        u = a.ok("NOOP")
+        # All of the REMOVEFROM before the one VANISHED, numbered as the
+        # client knew the messages before it.
+        assert [r.decode() for r in u] == ['* ESEARCH (TAG "Q1") REMOVEFROM (0 1,3)',
+                                          "* VANISHED %d,%d" % (uids[0], uids[2])], u
+    finally:
+        a.close()
+        b.close()
+
+
+@t
+def cancel_and_limits(f):
+    user = f.user()
+    a, b = f.conn(user), f.conn(user)
+    try:
+        fill(a, 3)
+        select(a)
+        select(b)
+        a.ok("SEARCH RETURN (UPDATE) SEEN", tag="C1")
+        # RFC 5267 4.3: UPDATE under a tag in use is BAD.
+        u, tagged = a.cmd("SEARCH RETURN (UPDATE) ALL", tag="C1")
+        assert tagged.startswith("C1 BAD"), tagged
+        # A search of that tag without UPDATE is fine.
+        a.ok("SEARCH ALL", tag="C1")
+        u, tagged = a.cmd('CANCELUPDATE "nosuch"')
+        assert " NO " in tagged, tagged
+        for bad in ("CANCELUPDATE", "CANCELUPDATE C1"):
+            u, tagged = a.cmd(bad, tag="b2")
+            assert tagged.startswith("b2 BAD"), (bad, tagged)
+        a.ok('CANCELUPDATE "C1"')
+        b.ok("STORE 1 +FLAGS (\\Seen)")
+        u = a.ok("NOOP")
+        assert updates(u) == [] and fetches(u), u
+        # The tag is free again.
+        a.ok("SEARCH RETURN (UPDATE) SEEN", tag="C1")
+        # Ten live contexts; the eleventh is refused with an untagged
+        # NO [NOUPDATE] and its other options are still answered.
+        for i in range(2, 11):
+            a.ok("SEARCH RETURN (UPDATE) SEEN", tag="C%d" % i)
+        u = a.ok("SEARCH RETURN (UPDATE COUNT) SEEN", tag="C11")
+        assert u[0].decode().startswith('* NO [NOUPDATE "C11"]'), u
+        assert updates(u) == ['* ESEARCH (TAG "C11") COUNT 1'], u
+        b.ok("STORE 2 +FLAGS (\\Seen)")
+        u = a.ok("NOOP")
+        assert sorted(updates(u)) == sorted('* ESEARCH (TAG "C%d") ADDTO (0 2)' % i for i in range(1, 11)), u
+        # Cancelling several at once frees room.
+        a.ok('CANCELUPDATE "C1" "C2"')
+        u = a.ok("SEARCH RETURN (UPDATE) SEEN", tag="C12")
+        assert not untagged_of(u, "NO"), u
+        # Updates end when the mailbox is no longer selected.
+        select(a)
+        b.ok("STORE 3 +FLAGS (\\Seen)")
+        u = a.ok("NOOP")
+        assert updates(u) == [], u
+        a.ok("SEARCH RETURN (UPDATE) SEEN", tag="C3")
+        a.ok("UNSELECT")
+        u, tagged = a.cmd('CANCELUPDATE "C3"', tag="b3")
+        assert tagged.startswith("b3 BAD") or tagged.startswith("b3 NO"), tagged
+    finally:
+        a.close()
+        b.close()
+
+
+@t
+def update_body_search(f):
+    # BODY goes through the full-text index, which must hold a message
+    # appended after the search (store_fts_search indexes what is missing).
+    c = f.conn(f.user())
+    try:
+        append(c, message(subject="a", body="nothing here\r\n"))
+        select(c)
+        u = c.ok("SEARCH RETURN (UPDATE ALL) BODY needle", tag="B1")
+        assert updates(u) == ['* ESEARCH (TAG "B1")'], u
+        untagged, tagged, sent = c.cmd_literals(['APPEND INBOX ', Lit(message(body="a needle inside\r\n"))])
+        assert updates(untagged) == ['* ESEARCH (TAG "B1") ADDTO (0 2)'], untagged
+        assert untagged.index(b"* 2 EXISTS") < untagged.index(b'* ESEARCH (TAG "B1") ADDTO (0 2)'), untagged
+    finally:
+        c.close()
+
+
+@t
+def within(f):
+    c = f.conn(f.user())
+    try:
+        old = append(c, message(subject="old"), date="01-Jan-2020 12:00:00 +0000")
+        new = append(c, message(subject="new"))
+        select(c)
+        # RFC 5032 3: YOUNGER n is an internal date within the last n
+        # seconds, OLDER n before that.
+        u = c.ok("UID SEARCH RETURN (ALL) YOUNGER 3600", tag="y")
+        assert esearch(u)[2]["ALL"] == str(new), u
+        u = c.ok("UID SEARCH RETURN (ALL) OLDER 3600", tag="o")
+        assert esearch(u)[2]["ALL"] == str(old), u
+        u = c.ok("UID SEARCH RETURN (COUNT) OLDER 3600 YOUNGER 3600", tag="n")
+        assert esearch(u)[2]["COUNT"] == "0", u
+        u = c.ok("UID SEARCH RETURN (ALL) OR OLDER 4000000000 YOUNGER 4000000000", tag="b")
+        assert esearch(u)[2]["ALL"] == "%d:%d" % (old, new), u
+        for bad in ("OLDER 0", "YOUNGER", "YOUNGER x", "OLDER -5", "OLDER 4294967296"):
+            u, tagged = c.cmd("SEARCH " + bad, tag="w")
+            assert tagged.startswith("w BAD"), (bad, tagged)
+    finally:
+        c.close()
+
+
+run()
