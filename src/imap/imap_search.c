@@ -43,7 +43,8 @@ struct key_def {
 /* RFC 9051 9 search-key, plus RFC 3501's NEW (RECENT UNSEEN), OLD (NOT
  * RECENT) and RECENT (rev1 clients send them; under IMAP4rev2 nothing is
  * recent, so NEW and RECENT never match and OLD always does), RFC 7162's
- * MODSEQ and RFC 5032's OLDER and YOUNGER. */
+ * MODSEQ, RFC 5032's OLDER and YOUNGER, and RFC 8514's SAVED* keys
+ * (every mailbox keeps save dates, so SAVEDATESUPPORTED is ALL). */
 static const struct key_def key_defs[] = {
 	{ "ALL", KD_PLAIN, ISK_ALL, 0, false, NULL },
 	{ "ANSWERED", KD_FLAG, ISK_FLAG, STORE_FLAG_ANSWERED, true, NULL },
@@ -66,6 +67,10 @@ static const struct key_def key_defs[] = {
 	{ "ON", KD_DATE, ISK_ON, 0, false, NULL },
 	{ "OR", KD_OR, ISK_OR, 0, false, NULL },
 	{ "RECENT", KD_PLAIN, ISK_RECENT, 0, true, NULL },
+	{ "SAVEDATESUPPORTED", KD_PLAIN, ISK_ALL, 0, false, NULL },
+	{ "SAVEDBEFORE", KD_DATE, ISK_SAVEDBEFORE, 0, false, NULL },
+	{ "SAVEDON", KD_DATE, ISK_SAVEDON, 0, false, NULL },
+	{ "SAVEDSINCE", KD_DATE, ISK_SAVEDSINCE, 0, false, NULL },
 	{ "SEEN", KD_FLAG, ISK_FLAG, STORE_FLAG_SEEN, true, NULL },
 	{ "SENTBEFORE", KD_DATE, ISK_SENTBEFORE, 0, false, NULL },
 	{ "SENTON", KD_DATE, ISK_SENTON, 0, false, NULL },

@@ -224,9 +224,11 @@ date_cmp(enum imap_search_op op, int64_t t, int64_t day)
 	switch (op) {
 	case ISK_BEFORE:
 	case ISK_SENTBEFORE:
+	case ISK_SAVEDBEFORE:
 		return d < day;
 	case ISK_ON:
 	case ISK_SENTON:
+	case ISK_SAVEDON:
 		return d == day;
 	default:
 		return d >= day;
@@ -365,6 +367,12 @@ match(struct eval *e, struct imap_search_key *k)
 	case ISK_ON:
 	case ISK_SINCE:
 		return date_cmp(k->op, m->internal_date, k->day);
+	case ISK_SAVEDBEFORE:
+	case ISK_SAVEDON:
+	case ISK_SAVEDSINCE:
+		/* the day in UTC, as for the internal date; messages saved
+		 * before Tern kept save dates use their internal date */
+		return date_cmp(k->op, m->save_date != 0 ? m->save_date : m->internal_date, k->day);
 	case ISK_OLDER:
 		/* RFC 5032 3: OLDER is older than the interval, YOUNGER
 		 * within it; each is the other's complement */

@@ -47,6 +47,9 @@ enum imap_search_op {
 	ISK_BEFORE,       /* internal date's day < day */
 	ISK_ON,
 	ISK_SINCE,        /* >= */
+	ISK_SAVEDBEFORE,  /* the save date's day (RFC 8514; the internal date's when not known) */
+	ISK_SAVEDON,
+	ISK_SAVEDSINCE,
 	ISK_OLDER,        /* internal date at least num seconds ago, exclusive (RFC 5032) */
 	ISK_YOUNGER,      /* internal date at most num seconds ago */
 	ISK_SENTBEFORE,   /* the Date header's day as written (store_msg_cached) */

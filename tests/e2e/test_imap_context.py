@@ -1,20 +1,23 @@
 """End-to-end tests of live and paged searches: CONTEXT=SEARCH (RFC 5267:
 SEARCH RETURN (UPDATE) with its ESEARCH ADDTO / REMOVEFROM notifications,
-CANCELUPDATE, NOUPDATE, PARTIAL), RFC 9394's "-m:-n" PARTIAL ranges, and
-WITHIN (RFC 5032: OLDER, YOUNGER).  Expected answers are written from the
+CANCELUPDATE, NOUPDATE, PARTIAL), RFC 9394's "-m:-n" PARTIAL ranges,
+WITHIN (RFC 5032: OLDER, YOUNGER) and SAVEDATE (RFC 8514: FETCH SAVEDATE,
+SEARCH SAVEDBEFORE / SAVEDON / SAVEDSINCE / SAVEDATESUPPORTED).  Expected answers are written from the
 RFCs' text and examples (RFC 5267 4.3.3 and 4.3.4: ADDTO after the EXISTS
 that numbers the message, REMOVEFROM before the EXPUNGE while its number
 still holds; positions are 0 for SEARCH)."""
 
 import os
 import re
+import sqlite3
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from harness import Suite  # noqa: E402
-from imapcheck import Lit, esearch, fetches, select, shared_suite, untagged_of  # noqa: E402
-from mailcheck import message  # noqa: E402
+from imapcheck import Lit, esearch, fetches, internaldate_epoch, select, shared_suite, untagged_of  # noqa: E402
+from mailcheck import message, user_dir  # noqa: E402
 
 suite = Suite()
 t, run = shared_suite(suite)
@@ -279,6 +282,56 @@ def within(f):
         for bad in ("OLDER 0", "YOUNGER", "YOUNGER x", "OLDER -5", "OLDER 4294967296"):
             u, tagged = c.cmd("SEARCH " + bad, tag="w")
             assert tagged.startswith("w BAD"), (bad, tagged)
+    finally:
+        c.close()
+
+
+@t
+def savedate(f):
+    user = f.user()
+    c = f.conn(user)
+    try:
+        caps = c.ok("CAPABILITY")[0].decode().split()
+        assert "SAVEDATE" in caps, caps
+        c.ok('CREATE "Other"')
+        t0 = time.time()
+        old = append(c, message(subject="appended"), date="01-Jan-2020 12:00:00 +0000")
+        kept = append(c, message(subject="kept"), date="02-Jan-2020 12:00:00 +0000")
+        gone = append(c, message(subject="pre-savedate"), date="03-Jan-2020 12:00:00 +0000")
+        t1 = time.time()
+        # A message stored before Tern kept save dates has none.
+        db = sqlite3.connect(os.path.join(user_dir(f.srv, user), "index.db"), timeout=30)
+        db.execute("UPDATE messages SET save_date = NULL WHERE uid = ?", (gone,))
+        db.commit()
+        db.close()
+        select(c)
+        fs = fetches(c.ok("UID FETCH 1:* (SAVEDATE INTERNALDATE)"))
+        by_uid = {int(v["UID"]): v for v in fs.values()}
+        # RFC 8514 3: when the message was saved, not its internal date.
+        for uid in (old, kept):
+            saved = internaldate_epoch(by_uid[uid]["SAVEDATE"])
+            assert int(t0) - 1 <= saved <= t1 + 1, (by_uid[uid], t0, t1)
+            assert internaldate_epoch(by_uid[uid]["INTERNALDATE"]) < saved, by_uid[uid]
+        assert by_uid[gone]["SAVEDATE"] is None, by_uid[gone]
+        # SAVED* compare the save date's day in UTC (the internal date's
+        # for a message without one); SAVEDATESUPPORTED is every message.
+        today = time.strftime("%d-%b-%Y", time.gmtime(t1))
+        for key, want in (("SAVEDON " + today, [old, kept]), ("SAVEDSINCE " + today, [old, kept]),
+                          ("SAVEDBEFORE " + today, [gone]), ("SAVEDON 3-Jan-2020", [gone]),
+                          ("SAVEDSINCE 1-Jan-2030", []), ("SAVEDATESUPPORTED", [old, kept, gone])):
+            u = c.ok("UID SEARCH " + key)
+            got = [int(w) for w in untagged_of(u, "SEARCH")[0].decode().split()[2:]]
+            assert got == want, (key, u)
+        # COPY and MOVE save anew: the copy's save date is the copy's time.
+        time.sleep(1.1)
+        t2 = time.time()
+        c.ok("UID COPY %d Other" % old)
+        c.ok("UID MOVE %d Other" % gone)
+        select(c, "Other")
+        fs = fetches(c.ok("FETCH 1:* (SAVEDATE)"))
+        assert len(fs) == 2, fs
+        for v in fs.values():
+            assert v["SAVEDATE"] is not None and internaldate_epoch(v["SAVEDATE"]) >= int(t2), fs
     finally:
         c.close()
 
