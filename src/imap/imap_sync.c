@@ -8,7 +8,10 @@
  * HIGHESTMODSEQ and tells the client: new messages as EXISTS, flag changes
  * as FETCH, expunges as EXPUNGE (or VANISHED under QRESYNC).  Expunges
  * found while FETCH, STORE or SEARCH run are held back (their sequence
- * numbers stay valid) and told at the next command that allows them. */
+ * numbers stay valid) and told at the next command that allows them.
+ * Live searches (imap_search_update.h) hear of each change here too:
+ * REMOVEFROM just before an expunge is told, ADDTO / REMOVEFROM after the
+ * EXISTS and FETCH of new and changed messages. */
 #include <stdlib.h>
 #include <string.h>
 
