@@ -54,7 +54,7 @@ imap_capabilities(struct imap_session *s, struct buf *out)
 	}
 	buf_puts(out, " NAMESPACE UNSELECT UIDPLUS MOVE CHILDREN SPECIAL-USE CREATE-SPECIAL-USE"
 	              " LIST-EXTENDED LIST-STATUS ESEARCH SEARCHRES CONTEXT=SEARCH WITHIN SAVEDATE CONDSTORE QRESYNC BINARY MULTIAPPEND"
-	              " STATUS=SIZE QUOTA QUOTA=RES-STORAGE QUOTA=RES-MESSAGE");
+	              " STATUS=SIZE QUOTA QUOTA=RES-STORAGE QUOTA=RES-MESSAGE REPLACE");
 	buf_printf(out, " APPENDLIMIT=%llu", (unsigned long long)s->cfg->max_message_size);
 	if (!s->compressed)
 		buf_puts(out, " COMPRESS=DEFLATE");
