@@ -8,15 +8,18 @@ that numbers the message, REMOVEFROM before the EXPUNGE while its number
 still holds; positions are 0 for SEARCH)."""
 
 import os
+import random
 import re
 import sqlite3
 import sys
+import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from harness import Suite  # noqa: E402
-from imapcheck import Lit, esearch, fetches, internaldate_epoch, select, shared_suite, untagged_of  # noqa: E402
+from imapcheck import (  # noqa: E402
+    Lit, esearch, expand_set, fetches, internaldate_epoch, select, shared_suite, untagged_of)
 from mailcheck import message, user_dir  # noqa: E402
 
 suite = Suite()
@@ -284,6 +287,135 @@ def within(f):
             assert tagged.startswith("w BAD"), (bad, tagged)
     finally:
         c.close()
+
+
+def apply_updates(model, untagged):
+    """Applies what the client is told to its copies of two live results
+    (model: {"S": set of sequence numbers, "U": set of UIDs, "n": messages
+    in the mailbox}) the way RFC 5267 4.3.3/4.3.4 says: ADDTO and
+    REMOVEFROM in order, and each EXPUNGE renumbering the sequence numbers
+    above it."""
+    for r in untagged:
+        text = r.decode()
+        m = re.match(r"\* (\d+) EXISTS$", text)
+        if m:
+            model["n"] = int(m.group(1))
+            continue
+        m = re.match(r'\* ESEARCH \(TAG "(\w+)"\)( UID)?(.*)$', text)
+        if m:
+            key = "U" if m.group(2) else "S"
+            for op, pos, ids in re.findall(r"(ADDTO|REMOVEFROM) \((\d+) ([\d:,]+)\)", m.group(3)):
+                assert pos == "0", text
+                model["told"] = model.get("told", 0) + 1
+                for x in expand_set(ids):
+                    if op == "ADDTO":
+                        assert x not in model[key], (text, model)
+                        model[key].add(x)
+                    else:
+                        assert x in model[key], (text, model)
+                        model[key].discard(x)
+            continue
+        m = re.match(r"\* (\d+) EXPUNGE$", text)
+        if m:
+            n = int(m.group(1))
+            # REMOVEFROM came first: the expunged message left the result
+            assert n not in model["S"], (text, model)
+            model["S"] = {x - 1 if x > n else x for x in model["S"]}
+            model["n"] -= 1
+
+
+def result_of(untagged, tag):
+    """The ALL of the ESEARCH for tag, as a sorted list."""
+    rs = [r.decode() for r in untagged if r.startswith(b'* ESEARCH (TAG "%s")' % tag.encode())]
+    assert len(rs) == 1, untagged
+    m = re.search(r" ALL ([\d:,]+)", rs[0])
+    return expand_set(m.group(1)) if m else []
+
+
+@t
+def live_results_stay_true_under_concurrent_change(f):
+    # Two other sessions flag, unflag, expunge and append at random while
+    # this one holds a live SEARCH and a live UID SEARCH and works too; the
+    # results it keeps from the notifications must stay what a new search
+    # finds (imaptest's stress mode has no UPDATE).
+    user = f.user()
+    a = f.conn(user)
+    others = [f.conn(user), f.conn(user)]
+    rng = random.Random(5267)
+    try:
+        fill(a, 12)
+        select(a)
+        for o in others:
+            select(o)
+        model = {"S": set(), "U": set(), "n": 12}
+        u = a.ok("SEARCH RETURN (UPDATE) FLAGGED", tag="LS")
+        u += a.ok("UID SEARCH RETURN (UPDATE) FLAGGED", tag="LU")
+        assert updates(u) == ['* ESEARCH (TAG "LS")', '* ESEARCH (TAG "LU") UID'], u
+        stop = threading.Event()
+        errors = []
+        top = [12]                      # the highest UID given out so far
+
+        def churn(c, seed):
+            r = random.Random(seed)
+            try:
+                while not stop.is_set():
+                    op = r.random()
+                    uid = r.randint(max(1, top[0] - 15), top[0])
+                    if op < 0.05:
+                        c.ok("UID STORE 1:* %sFLAGS.SILENT (\\Flagged)" % r.choice("+-"))
+                    elif op < 0.7:
+                        c.ok("UID STORE %d:%d %sFLAGS.SILENT (\\Flagged)" % (uid, uid + r.randint(0, 2),
+                                                                            r.choice("+-")))
+                    elif op < 0.85:
+                        c.ok("UID STORE %d +FLAGS.SILENT (\\Deleted)" % uid)
+                        c.ok("UID EXPUNGE 1:*")
+                    else:
+                        top[0] = max(top[0], append(c, message(subject="churn"),
+                                                    flags=r.choice(["\\Flagged", None])))
+            except Exception as e:  # noqa: BLE001
+                errors.append(e)
+
+        def check(exact):
+            # While others change the mailbox a search's answer and the
+            # updates after it may be of different moments (the sync
+            # before the tagged reply reads anew), so only the invariants
+            # in apply_updates hold; once all is quiet the copies must be
+            # exactly what a new search finds.  SEARCH holds expunges
+            # back, UID SEARCH tells them.
+            u = a.ok("UID SEARCH RETURN (ALL) FLAGGED", tag="chk")
+            apply_updates(model, u)
+            if exact:
+                assert sorted(model["U"]) == result_of(u, "chk"), (sorted(model["U"]), u)
+            u, tagged = a.cmd("SEARCH RETURN (ALL) FLAGGED", tag="chs")
+            assert " OK " in tagged, tagged
+            apply_updates(model, u)
+            if exact:
+                assert "EXPUNGEISSUED" not in tagged, tagged
+                assert sorted(model["S"]) == result_of(u, "chs"), (sorted(model["S"]), u)
+
+        threads = [threading.Thread(target=churn, args=(o, 100 + i)) for i, o in enumerate(others)]
+        for th in threads:
+            th.start()
+        try:
+            for i in range(80):
+                uid = rng.randint(max(1, top[0] - 15), top[0])
+                cmd = rng.choice(["NOOP", "FETCH 1:* (FLAGS)", "UID FETCH 1:* (UID)", "CHECK",
+                                  "UID STORE %d -FLAGS (\\Flagged)" % uid, "UID STORE %d +FLAGS (\\Flagged)" % uid])
+                apply_updates(model, a.ok(cmd))
+                check(False)
+        finally:
+            stop.set()
+            for th in threads:
+                th.join()
+        assert not errors, errors
+        # Quiet now: the copies are exact.
+        apply_updates(model, a.ok("NOOP"))
+        check(True)
+        assert model["told"] > 20, model
+    finally:
+        a.close()
+        for o in others:
+            o.close()
 
 
 @t
