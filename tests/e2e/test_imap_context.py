@@ -174,6 +174,34 @@ def update_other_session(f):
 
 
 @t
+def update_during_idle(f):
+    # RFC 5267 4.3.2: updates may come at any time, IDLE included; the
+    # session is woken as for EXISTS and FETCH.
+    user = f.user()
+    a, b = f.conn(user), f.conn(user)
+    try:
+        fill(a, 2)
+        select(a)
+        select(b)
+        a.ok("SEARCH RETURN (UPDATE) SEEN", tag="I1")
+        a.send("idle IDLE\r\n")
+        assert a.response().startswith(b"+"), "no continuation"
+        b.ok("STORE 2 +FLAGS (\\Seen)")
+        a.sock.settimeout(10)
+        got = []
+        while b"ESEARCH" not in b"".join(got):
+            got.append(a.response())
+        assert got[-1] == b'* ESEARCH (TAG "I1") ADDTO (0 2)', got
+        assert any(b"FETCH" in r for r in got[:-1]), got
+        a.send("DONE\r\n")
+        untagged, tagged = a.read_until_tagged("idle")
+        assert tagged.startswith("idle OK") and updates(untagged) == [], (untagged, tagged)
+    finally:
+        a.close()
+        b.close()
+
+
+@t
 def update_with_qresync(f):
     user = f.user()
     a, b = f.conn(user), f.conn(user)
