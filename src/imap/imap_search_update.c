@@ -51,7 +51,9 @@ imap_search_context_add(struct imap_ctx *ctx, const struct imap_arg *args, const
 
 	if (cs == NULL)
 		return;
-	if (cs->count >= IMAP_SEARCH_CONTEXTS_MAX || args_size(args) > IMAP_SEARCH_CONTEXT_PROGRAM_MAX) {
+	/* the tag is kept too, and a tag may be as long as a command line */
+	if (cs->count >= IMAP_SEARCH_CONTEXTS_MAX ||
+	    args_size(args) + strlen(ctx->tag) > IMAP_SEARCH_CONTEXT_PROGRAM_MAX) {
 		/* RFC 5267 4.3.1: the search is still answered */
 		buf_puts(out, "* NO [NOUPDATE \"");
 		for (const char *s = ctx->tag; *s != '\0'; s++) {

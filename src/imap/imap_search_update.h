@@ -34,8 +34,9 @@ struct imap_search_context;
 /* Live contexts per session (RFC 5267 4.3.1: at least one; Dovecot keeps
  * 10).  Each holds at most IMAP_VIEW_MAX UIDs and its program. */
 #define IMAP_SEARCH_CONTEXTS_MAX 10
-/* Octets of search program (strings and sets as sent) one context may
- * keep; a bigger one gets NOUPDATE.  Real live searches are short. */
+/* Octets of search program (strings and sets as sent) and tag one
+ * context may keep; a bigger one gets NOUPDATE.  Real live searches are
+ * short. */
 #define IMAP_SEARCH_CONTEXT_PROGRAM_MAX (64 * 1024)
 
 struct imap_search_contexts {

@@ -262,6 +262,16 @@ def cancel_and_limits(f):
         a.ok('CANCELUPDATE "C1" "C2"')
         u = a.ok("SEARCH RETURN (UPDATE) SEEN", tag="C12")
         assert not untagged_of(u, "NO"), u
+        # A program over 64 KiB is answered but not kept.
+        pieces = ["SEARCH RETURN (UPDATE)"]
+        for ch in b"vwxyz":
+            pieces += [" SUBJECT ", Lit(bytes([ch]) * 15000)]
+        u, tagged, sent = a.cmd_literals(pieces, tag="Cbig")
+        assert tagged.startswith("Cbig OK"), tagged
+        assert u[0].decode().startswith('* NO [NOUPDATE "Cbig"]'), u
+        assert updates(u) == ['* ESEARCH (TAG "Cbig")'], u
+        u = a.ok("SEARCH RETURN (UPDATE) SEEN", tag="C13")
+        assert not untagged_of(u, "NO"), u
         # Updates end when the mailbox is no longer selected.
         select(a)
         b.ok("STORE 3 +FLAGS (\\Seen)")
