@@ -5,7 +5,14 @@ WITHIN (RFC 5032: OLDER, YOUNGER) and SAVEDATE (RFC 8514: FETCH SAVEDATE,
 SEARCH SAVEDBEFORE / SAVEDON / SAVEDSINCE / SAVEDATESUPPORTED).  Expected answers are written from the
 RFCs' text and examples (RFC 5267 4.3.3 and 4.3.4: ADDTO after the EXISTS
 that numbers the message, REMOVEFROM before the EXPUNGE while its number
-still holds; positions are 0 for SEARCH)."""
+still holds; positions are 0 for SEARCH).  Cross-checked by hand with
+Dovecot 2.3.19 on the same commands: PARTIAL answers, COUNT with PARTIAL,
+SAVE with PARTIAL, UPDATE after STORE, CANCELUPDATE of an unknown tag (NO),
+OLDER 0 (BAD), SAVEDATE and SAVEDATESUPPORTED agree; Dovecot 2.3 predates
+RFC 9394's "-m:-n" (BAD there), and it sends every REMOVEFROM of an
+EXPUNGE first (numbers before any removal) and the EXPUNGEs from the
+highest down, where Tern puts each REMOVEFROM just before its own EXPUNGE
+(both keep the numbers valid, as RFC 5267 4.3.4 asks)."""
 
 import os
 import random
