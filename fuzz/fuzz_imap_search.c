@@ -4,7 +4,10 @@
  * same bytes.  Checks: every answer is OK, BAD, or NO with one of our two
  * codes; every accepted tree has the documented shape (OR two children,
  * NOT one, groups at least one, cheap children first) and respects
- * IMAP_SEARCH_KEYS_MAX; folding never grows a string. */
+ * IMAP_SEARCH_KEYS_MAX; a PARTIAL range is 1 <= lo <= hi and never
+ * comes with ALL (RFC 9394); parsing the same arguments again (what an
+ * UPDATE context does, imap_search_update.c) succeeds with the same
+ * program; folding never grows a string. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -79,7 +82,7 @@ parse_program(const uint8_t *data, size_t size, struct arena *a)
 {
 	struct imap_parse_limits lim = { 0, 4096, 0, false };
 	struct imap_parser *p = imap_parser_new(a, &lim);
-	struct imap_search_program prog;
+	struct imap_search_program prog, again;
 	struct imap_parse_error err;
 	struct imap_command cmd;
 	struct imap_result res;
@@ -97,6 +100,14 @@ parse_program(const uint8_t *data, size_t size, struct arena *a)
 			if (check_key(prog.root, 0) != prog.keys + 1)
 				abort();
 			if (prog.ret == 0 || (!prog.esearch && prog.ret != IMAP_SEARCH_RET_ALL))
+				abort();
+			if ((prog.ret & IMAP_SEARCH_RET_PARTIAL) &&
+			    (prog.partial_lo == 0 || prog.partial_lo > prog.partial_hi ||
+			     (prog.ret & IMAP_SEARCH_RET_ALL)))
+				abort();
+			if (imap_search_parse(cmd.args, a, &again, &res) != 0 || again.keys != prog.keys ||
+			    again.ret != prog.ret || again.partial_lo != prog.partial_lo ||
+			    again.partial_hi != prog.partial_hi || again.partial_from_end != prog.partial_from_end)
 				abort();
 		} else if (res.text[0] == '\0' ||
 		           (res.status == IMAP_NO && strcmp(res.code, "LIMIT") != 0 &&

@@ -1,8 +1,10 @@
 /* APPEND (RFC 9051 6.3.12) with MULTIAPPEND (RFC 3502), APPENDUID (RFC
- * 4315), the APPENDLIMIT / TOOBIG rules (RFC 7889) and CATENATE (RFC
+ * 4315), the APPENDLIMIT / TOOBIG rules (RFC 7889), CATENATE (RFC
  * 4469: a message made of TEXT literals and URL parts, each URL naming a
  * message or part of the user's own mailboxes, read as FETCH
- * BODY.PEEK[section]<partial> would: imap_url_fetch.c).
+ * BODY.PEEK[section]<partial> would: imap_url_fetch.c), and REPLACE / UID
+ * REPLACE (RFC 8508), an APPEND of one message that then expunges the
+ * message it replaces in the selected mailbox.
  *
  * A literal above IMAP_APPEND_STREAM_MIN goes to a spool file as it
  * arrives (the parser's LITERAL_STREAM state), so a 50 MB message costs
@@ -70,7 +72,7 @@ imap_append_literal_begin(struct imap_session *s)
 		s->append = xcalloc(1, sizeof(*s->append));
 	a = s->append;
 	imap_parser_command(s->parser, &so_far, NULL);
-	if (so_far.name == NULL || strcasecmp(so_far.name, "APPEND") != 0 || s->state == IMAP_STATE_NOT_AUTH) {
+	if (!imap_append_like(&so_far) || s->state == IMAP_STATE_NOT_AUTH) {
 		a->dropping = true;
 		return;
 	}
@@ -130,12 +132,46 @@ struct append_item {
 struct append_job {
 	struct imap_session *s;
 	char *mailbox;
+	uint32_t replace_uid;          /* REPLACE: the message of the selected mailbox it replaces */
 	struct append_item *items;
 	size_t n;
 	struct store_spool *own;       /* spools the job creates for buffered literals */
 	struct imap_result res;
 	struct buf out;
 };
+
+/* RFC 8508 3.3: the new message's APPENDUID goes in an untagged OK (the
+ * tagged one is REPLACE's), then the replaced message is expunged; its
+ * EXPUNGE (and the new message's EXISTS, when it came to the selected
+ * mailbox) follow from the sync.  The APPEND is committed first: should
+ * the expunge fail, the client has both messages, never neither. */
+static void
+replace_expunge(struct append_job *j, struct store *st, uint32_t uidvalidity, uint32_t new_uid)
+{
+	struct store_flags_change ch = { STORE_FLAGS_ADD, STORE_FLAG_DELETED, "", 0 };
+	struct store_imap_msg *changed = NULL;
+	uint32_t *failed = NULL;
+	size_t n_changed = 0, n_failed = 0;
+	const char *mailbox = j->s->view.mailbox, *error = NULL;
+	int r;
+
+	buf_printf(&j->out, "* OK [APPENDUID %u %u] Replacement Message ID\r\n", uidvalidity, new_uid);
+	r = store_imap_flags(st, mailbox, &j->replace_uid, 1, &ch, &changed, &n_changed, &failed, &n_failed, &error);
+	store_imap_msgs_free(changed, n_changed);
+	free(failed);
+	if (r == STORE_OK)
+		r = store_imap_expunge(st, mailbox, &j->replace_uid, 1, NULL, NULL, &error);
+	if (r != STORE_OK) {
+		log_warnx("imap %s REPLACE: the replaced message stays: %s", conn_id(j->s->c),
+		          error != NULL ? error : "?");
+		j->res.status = IMAP_NO;
+		snprintf(j->res.code, sizeof(j->res.code), "UNAVAILABLE");
+		snprintf(j->res.text, sizeof(j->res.text), "Appended, but the old message could not be removed");
+		return;
+	}
+	snprintf(j->res.code, sizeof(j->res.code), "%s", "");
+	snprintf(j->res.text, sizeof(j->res.text), "REPLACE completed");
+}
 
 static void
 set_res(struct imap_result *res, enum imap_status st, const char *code, const char *text)
@@ -370,6 +406,8 @@ append_work(void *arg)
 		buf_free(&code);
 		free(uids);
 	}
+	if (j->replace_uid != 0)
+		replace_expunge(j, st, uidvalidity, sa[0].uid_out);
 	if (s->state == IMAP_STATE_SELECTED)
 		(void)imap_sync_work(s, st, true, NULL, 0, &j->out);
 	imap_store_release(&st, false);
@@ -474,8 +512,62 @@ imap_append_dropped(struct imap_session *s)
 	return s->append != NULL && s->append->dropping;
 }
 
+bool
+imap_append_like(const struct imap_command *cmd)
+{
+	if (cmd->name == NULL)
+		return false;
+	if (strcasecmp(cmd->name, "APPEND") == 0 || strcasecmp(cmd->name, "REPLACE") == 0)
+		return true;
+	return strcasecmp(cmd->name, "UID") == 0 && imap_arg_atom_is(cmd->args, "REPLACE");
+}
+
+static void append_start(struct imap_session *s, const struct imap_arg *args, uint32_t replace_uid);
+
 void
 imap_cmd_append(struct imap_session *s, const struct imap_arg *args, bool uid)
+{
+	append_start(s, args, 0);
+}
+
+/* REPLACE / UID REPLACE: message SP mailbox [SP flag-list] [SP date-time]
+ * SP literal (RFC 8508 6). */
+void
+imap_cmd_replace(struct imap_session *s, const struct imap_arg *args, bool uid)
+{
+	uint64_t num = 0;
+	uint32_t target = 0;
+
+	if (!imap_arg_number(args, &num) || num == 0 || num > UINT32_MAX) {
+		imap_complete_bad(s, uid ? "REPLACE needs a UID" : "REPLACE needs a message sequence number");
+		return;
+	}
+	if (!uid) {
+		if (num > s->view.count) {
+			imap_complete_bad(s, "Invalid message sequence number");
+			return;
+		}
+		target = s->view.uids[num - 1];
+	} else if (imap_view_seq(&s->view, (uint32_t)num) != 0) {
+		target = (uint32_t)num;
+	}
+	if (s->view.read_only) {
+		imap_complete(s, IMAP_NO, "READ-ONLY", "The mailbox is read-only (EXAMINE)");
+		return;
+	}
+	if (target == 0) {
+		imap_complete(s, IMAP_NO, NULL, "No such message to replace");
+		return;
+	}
+	if (imap_append_messages(args->next) != 1) {
+		imap_complete_bad(s, "REPLACE takes one message");
+		return;
+	}
+	append_start(s, args->next, target);
+}
+
+static void
+append_start(struct imap_session *s, const struct imap_arg *args, uint32_t replace_uid)
 {
 	struct imap_append_state *a = s->append;
 	struct imap_ctx ctx;
@@ -586,5 +678,6 @@ bad:
 	}
 	j->n = n;
 	j->mailbox = xstrdup(mailbox);
+	j->replace_uid = replace_uid;
 	imap_job(s, append_work, append_done, j);
 }

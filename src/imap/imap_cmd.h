@@ -24,6 +24,7 @@ struct arena;
 struct buf;
 struct store;
 struct imap_arg;
+struct imap_search_contexts;
 
 enum imap_status { IMAP_OK, IMAP_NO, IMAP_BAD };
 
@@ -96,6 +97,9 @@ struct imap_ctx {
 	 * session; *saved may be NULL). */
 	uint32_t **saved;
 	size_t *saved_count;
+	/* SEARCH RETURN (UPDATE) contexts (RFC 5267; imap_search_update.h),
+	 * owned by the session; NULL when no mailbox is selected. */
+	struct imap_search_contexts *contexts;
 };
 
 /* Mailbox name conversions at the wire (imap_mutf7.c).  Names are UTF-8

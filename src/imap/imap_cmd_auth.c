@@ -58,6 +58,8 @@ imap_capabilities(struct imap_session *s, struct buf *out)
 	              " ACL RIGHTS=texk LIST-MYRIGHTS CATENATE URLAUTH URLAUTH=BINARY");
 	buf_printf(out, " APPENDLIMIT=%llu", (unsigned long long)s->cfg->max_message_size);
 	buf_puts(out, " NOTIFY METADATA METADATA-SERVER");
+	/* RFC 5267, RFC 5032, RFC 8514, RFC 8508 (docs/IMAP.md) */
+	buf_puts(out, " CONTEXT=SEARCH WITHIN SAVEDATE REPLACE");
 	if (!s->compressed)
 		buf_puts(out, " COMPRESS=DEFLATE");
 }

@@ -303,6 +303,30 @@ imap_cmd_unselect(struct imap_session *s, const struct imap_arg *args, bool uid)
 	imap_complete(s, IMAP_OK, NULL, "UNSELECT completed");
 }
 
+/* CANCELUPDATE 1*(SP quoted) (RFC 5267 4.3.5): ends the live searches
+ * of those tags; an unknown tag is NO, as in Dovecot, and the tags
+ * before it stay cancelled. */
+void
+imap_cmd_cancelupdate(struct imap_session *s, const struct imap_arg *args, bool uid)
+{
+	const struct imap_arg *a;
+
+	for (a = args; a != NULL; a = a->next)
+		if (a->type != IMAP_ARG_QUOTED || memchr(a->str, '\0', a->len) != NULL)
+			break;
+	if (args == NULL || a != NULL) {
+		imap_complete_bad(s, "CANCELUPDATE needs quoted tags");
+		return;
+	}
+	for (a = args; a != NULL; a = a->next) {
+		if (!imap_search_contexts_cancel(&s->contexts, a->str)) {
+			imap_complete(s, IMAP_NO, NULL, "Unknown search update tag");
+			return;
+		}
+	}
+	imap_complete(s, IMAP_OK, NULL, "Updates cancelled");
+}
+
 struct close_job {
 	struct imap_session *s;
 	bool failed;

@@ -34,6 +34,7 @@ enum imap_fetch_kind {
 	IMAP_FI_BODY,              /* BODY without a section: non-extended structure */
 	IMAP_FI_BODYSTRUCTURE,
 	IMAP_FI_MODSEQ,
+	IMAP_FI_SAVEDATE,          /* RFC 8514 */
 	IMAP_FI_RFC822,            /* = BODY[] (sets \Seen), answered as "RFC822" */
 	IMAP_FI_RFC822_HEADER,     /* = BODY.PEEK[HEADER] */
 	IMAP_FI_RFC822_TEXT,       /* = BODY[TEXT] */
@@ -101,6 +102,7 @@ struct imap_fetch_msg {
 	uint64_t modseq;
 	uint64_t size;             /* RFC822.SIZE */
 	int64_t internal_date;
+	int64_t save_date;         /* 0: not known (SAVEDATE NIL) */
 	const char *keywords;      /* space-separated, NULL or "" for none */
 	const char *envelope;      /* cached ENVELOPE, BODYSTRUCTURE, BODY; when */
 	const char *bodystructure; /* NULL and data is set they are computed */

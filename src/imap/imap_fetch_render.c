@@ -476,6 +476,14 @@ put_item(struct render *r, const struct imap_fetch_item *it)
 		buf_puts(out, "INTERNALDATE ");
 		imap_date_time_write(out, msg->internal_date);
 		break;
+	case IMAP_FI_SAVEDATE:
+		/* RFC 8514 3: NIL when the save date is not known */
+		buf_puts(out, "SAVEDATE ");
+		if (msg->save_date != 0)
+			imap_date_time_write(out, msg->save_date);
+		else
+			buf_puts(out, "NIL");
+		break;
 	case IMAP_FI_RFC822_SIZE:
 		buf_puts(out, "RFC822.SIZE ");
 		buf_put_u64(out, msg->size);
@@ -682,6 +690,7 @@ imap_fetch_render(struct imap_ctx *ctx, const struct imap_fetch_spec *spec, uint
 	msg.modseq = m->modseq;
 	msg.size = m->size;
 	msg.internal_date = m->internal_date;
+	msg.save_date = m->save_date;
 	msg.keywords = m->keywords;
 	if (ctx->view == NULL) {
 		set_result(res, IMAP_BAD, "", "No mailbox selected");

@@ -9,6 +9,7 @@
 #include <strings.h>
 
 #include "imap/imap_search_private.h"
+#include "imap/imap_search_update.h"
 #include "lib/arena.h"
 #include "lib/str.h"
 #include "store/store.h"
@@ -27,6 +28,7 @@ enum key_kind {
 	KD_OR,            /* search-key SP search-key */
 	KD_UID,           /* sequence-set */
 	KD_MODSEQ,        /* [entry-name SP entry-type-req SP] mod-sequence-valzer */
+	KD_INTERVAL,      /* nz-number of seconds (RFC 5032 WITHIN) */
 };
 
 struct key_def {
@@ -40,8 +42,9 @@ struct key_def {
 
 /* RFC 9051 9 search-key, plus RFC 3501's NEW (RECENT UNSEEN), OLD (NOT
  * RECENT) and RECENT (rev1 clients send them; under IMAP4rev2 nothing is
- * recent, so NEW and RECENT never match and OLD always does) and RFC
- * 7162's MODSEQ. */
+ * recent, so NEW and RECENT never match and OLD always does), RFC 7162's
+ * MODSEQ, RFC 5032's OLDER and YOUNGER, and RFC 8514's SAVED* keys
+ * (every mailbox keeps save dates, so SAVEDATESUPPORTED is ALL). */
 static const struct key_def key_defs[] = {
 	{ "ALL", KD_PLAIN, ISK_ALL, 0, false, NULL },
 	{ "ANSWERED", KD_FLAG, ISK_FLAG, STORE_FLAG_ANSWERED, true, NULL },
@@ -60,9 +63,14 @@ static const struct key_def key_defs[] = {
 	{ "NEW", KD_PLAIN, ISK_RECENT, STORE_FLAG_SEEN, true, NULL },
 	{ "NOT", KD_NOT, ISK_NOT, 0, false, NULL },
 	{ "OLD", KD_PLAIN, ISK_RECENT, 0, false, NULL },
+	{ "OLDER", KD_INTERVAL, ISK_OLDER, 0, false, NULL },
 	{ "ON", KD_DATE, ISK_ON, 0, false, NULL },
 	{ "OR", KD_OR, ISK_OR, 0, false, NULL },
 	{ "RECENT", KD_PLAIN, ISK_RECENT, 0, true, NULL },
+	{ "SAVEDATESUPPORTED", KD_PLAIN, ISK_ALL, 0, false, NULL },
+	{ "SAVEDBEFORE", KD_DATE, ISK_SAVEDBEFORE, 0, false, NULL },
+	{ "SAVEDON", KD_DATE, ISK_SAVEDON, 0, false, NULL },
+	{ "SAVEDSINCE", KD_DATE, ISK_SAVEDSINCE, 0, false, NULL },
 	{ "SEEN", KD_FLAG, ISK_FLAG, STORE_FLAG_SEEN, true, NULL },
 	{ "SENTBEFORE", KD_DATE, ISK_SENTBEFORE, 0, false, NULL },
 	{ "SENTON", KD_DATE, ISK_SENTON, 0, false, NULL },
@@ -79,6 +87,7 @@ static const struct key_def key_defs[] = {
 	{ "UNFLAGGED", KD_FLAG, ISK_FLAG, STORE_FLAG_FLAGGED, false, NULL },
 	{ "UNKEYWORD", KD_KEYWORD, ISK_KEYWORD, 0, false, NULL },
 	{ "UNSEEN", KD_FLAG, ISK_FLAG, STORE_FLAG_SEEN, false, NULL },
+	{ "YOUNGER", KD_INTERVAL, ISK_YOUNGER, 0, false, NULL },
 };
 
 struct parse {
@@ -112,14 +121,18 @@ key_new(struct parse *p, enum imap_search_op op)
 }
 
 /* A search string: astring, no NUL (RFC 9051 9: only literal8 may hold
- * NUL, and literal8 belongs to APPEND). */
+ * NUL, and literal8 belongs to APPEND).  Copied into the program's arena,
+ * which may outlive the command's (an UPDATE context keeps it). */
 static int
 get_string(struct parse *p, const struct imap_arg *arg, const char **str_out, size_t *len_out)
 {
-	if (arg == NULL || !imap_arg_astring(arg, str_out, len_out) || arg->literal8)
+	const char *s;
+
+	if (arg == NULL || !imap_arg_astring(arg, &s, len_out) || arg->literal8)
 		return bad(p, "Search key needs a string");
-	if (memchr(*str_out, '\0', *len_out) != NULL)
+	if (memchr(s, '\0', *len_out) != NULL)
 		return bad(p, "NUL in search string");
+	*str_out = arena_strndup(p->arena, s, *len_out);
 	return 0;
 }
 
@@ -283,7 +296,7 @@ parse_key(struct parse *p, const struct imap_arg **argp, struct imap_search_key 
 		arg = *argp = arg->next;
 		if (arg == NULL || (arg->type != IMAP_ARG_ATOM && arg->type != IMAP_ARG_NIL))
 			return bad(p, "Search key needs a keyword");  /* NIL is an atom too */
-		k->str = arg->str;
+		k->str = arena_strndup(p->arena, arg->str, arg->len);
 		k->len = arg->len;
 		return 0;
 	case KD_SIZE:
@@ -338,6 +351,12 @@ parse_key(struct parse *p, const struct imap_arg **argp, struct imap_search_key 
 	case KD_MODSEQ:
 		*argp = arg->next;
 		return get_modseq(p, argp, k);
+	case KD_INTERVAL:
+		/* RFC 5032 4: "OLDER" / "YOUNGER" SP nz-number */
+		arg = *argp = arg->next;
+		if (!imap_arg_number(arg, &k->num) || k->num == 0 || k->num > UINT32_MAX)
+			return bad(p, "Search key needs a number of seconds");
+		return 0;
 	}
 	return bad(p, "Invalid search key");
 }
@@ -387,9 +406,49 @@ order(struct imap_search_key *k)
 	return k->cost;
 }
 
+/* partial-range = partial-range-first / partial-range-last;
+ * partial-range-first = nz-number ":" nz-number; partial-range-last =
+ * MINUS nz-number ":" MINUS nz-number (RFC 9394 4; RFC 5267 4.4 had the
+ * first form only).  "500:400" is "400:500"; no "*". */
+static int
+parse_partial(struct parse *p, const struct imap_arg *arg)
+{
+	uint64_t v[2] = { 0, 0 };
+	bool minus[2] = { false, false };
+	const char *s, *end;
+	int i;
+
+	if (arg == NULL || arg->type != IMAP_ARG_ATOM)
+		return bad(p, "PARTIAL needs a range");
+	s = arg->str;
+	end = s + arg->len;
+	for (i = 0; i < 2; i++) {
+		if (i == 1 && (s == end || *s++ != ':'))
+			return bad(p, "Invalid PARTIAL range");
+		if (s < end && *s == '-') {
+			minus[i] = true;
+			s++;
+		}
+		if (s == end || *s < '1' || *s > '9')
+			return bad(p, "Invalid PARTIAL range");
+		while (s < end && *s >= '0' && *s <= '9') {
+			v[i] = v[i] * 10 + (uint64_t)(*s++ - '0');
+			if (v[i] > IMAP_SEARCH_PARTIAL_MAX)
+				return bad(p, "Invalid PARTIAL range");
+		}
+	}
+	if (s != end || minus[0] != minus[1])
+		return bad(p, "Invalid PARTIAL range");
+	p->prog->partial_lo = (uint32_t)(v[0] < v[1] ? v[0] : v[1]);
+	p->prog->partial_hi = (uint32_t)(v[0] < v[1] ? v[1] : v[0]);
+	p->prog->partial_from_end = minus[0];
+	return 0;
+}
+
 /* search-return-opts = SP "RETURN" SP "(" [search-return-opt *(SP
- * search-return-opt)] ")" (RFC 4731 3.1, RFC 5182 SAVE); unknown options
- * are BAD (we support none with parameters). */
+ * search-return-opt)] ")" (RFC 4731 3.1, RFC 5182 SAVE, RFC 5267 4:
+ * CONTEXT, UPDATE, PARTIAL range); unknown options are BAD.  One PARTIAL
+ * or one ALL, not both (RFC 9394 3.1). */
 static int
 parse_return(struct parse *p, const struct imap_arg *list)
 {
@@ -397,9 +456,10 @@ parse_return(struct parse *p, const struct imap_arg *list)
 		const char *name;
 		unsigned bit;
 	} opts[] = {
-		{ "MIN", IMAP_SEARCH_RET_MIN },     { "MAX", IMAP_SEARCH_RET_MAX },
-		{ "ALL", IMAP_SEARCH_RET_ALL },     { "COUNT", IMAP_SEARCH_RET_COUNT },
-		{ "SAVE", IMAP_SEARCH_RET_SAVE },
+		{ "MIN", IMAP_SEARCH_RET_MIN },         { "MAX", IMAP_SEARCH_RET_MAX },
+		{ "ALL", IMAP_SEARCH_RET_ALL },         { "COUNT", IMAP_SEARCH_RET_COUNT },
+		{ "SAVE", IMAP_SEARCH_RET_SAVE },       { "UPDATE", IMAP_SEARCH_RET_UPDATE },
+		{ "PARTIAL", IMAP_SEARCH_RET_PARTIAL }, { "CONTEXT", 0 },
 	};
 	const struct imap_arg *a;
 	unsigned ret = 0;
@@ -411,9 +471,19 @@ parse_return(struct parse *p, const struct imap_arg *list)
 				break;
 		if (i == sizeof(opts) / sizeof(opts[0]))
 			return bad(p, "Unknown SEARCH return option");
+		if ((ret & opts[i].bit) != 0 && (opts[i].bit & (IMAP_SEARCH_RET_PARTIAL | IMAP_SEARCH_RET_UPDATE)))
+			return bad(p, "Duplicate SEARCH return option");
+		if (opts[i].bit == IMAP_SEARCH_RET_PARTIAL) {
+			a = a->next;
+			if (parse_partial(p, a) == -1)
+				return -1;
+		}
 		ret |= opts[i].bit;
 	}
-	/* RFC 4731 3.1: RETURN () is RETURN (ALL) */
+	if ((ret & IMAP_SEARCH_RET_PARTIAL) && (ret & IMAP_SEARCH_RET_ALL))
+		return bad(p, "PARTIAL and ALL cannot be used together");
+	/* RFC 4731 3.1: RETURN () is RETURN (ALL); CONTEXT alone is a hint
+	 * (RFC 5267 4.2) and changes nothing else */
 	p->prog->ret = ret != 0 ? ret : IMAP_SEARCH_RET_ALL;
 	p->prog->esearch = true;
 	return 0;
@@ -469,10 +539,19 @@ imap_search_run(struct imap_ctx *ctx, const struct imap_arg *args, struct buf *o
 	}
 	if (imap_search_parse(args, ctx->arena, &prog, res) == -1)
 		goto fail;
+	/* RFC 5267 4.3: UPDATE under the tag of a live context is BAD */
+	if ((prog.ret & IMAP_SEARCH_RET_UPDATE) && ctx->contexts != NULL &&
+	    imap_search_contexts_has(ctx->contexts, ctx->tag)) {
+		res->status = IMAP_BAD;
+		str_lcpy(res->text, "Tag reuse: a search with this tag is being updated", sizeof(res->text));
+		goto fail;
+	}
 	if (prog.modseq)
 		ctx->condstore_used = true;  /* RFC 7162 3.1: the MODSEQ key enables CONDSTORE */
 	if (imap_search_eval(ctx, &prog, &m, res) == -1)
 		goto fail;
+	if (prog.ret & IMAP_SEARCH_RET_UPDATE)
+		imap_search_context_add(ctx, args, &m, out);
 	imap_search_respond(ctx, &prog, &m, out);
 	imap_search_match_free(&m);
 	return;

@@ -1,6 +1,9 @@
 /* SEARCH and UID SEARCH (RFC 9051 6.4.4, RFC 3501 6.4.4), with ESEARCH
- * return options (RFC 4731: MIN MAX ALL COUNT, RFC 5182 SAVE), CONDSTORE's
- * MODSEQ key and result (RFC 7162 3.1.5), CHARSET UTF-8 / US-ASCII, and
+ * return options (RFC 4731: MIN MAX ALL COUNT, RFC 5182 SAVE, RFC 5267:
+ * UPDATE, PARTIAL, CONTEXT; live searches are imap_search_update.h),
+ * CONDSTORE's MODSEQ key and result (RFC 7162 3.1.5), WITHIN's OLDER and
+ * YOUNGER (RFC 5032), SAVEDATE's SAVED* keys (RFC 8514), CHARSET UTF-8 /
+ * US-ASCII, and
  * BODY / TEXT through the full-text index (store_fts.h).  Runs on a worker
  * thread with the signature of imap_cmd.h: args start after "SEARCH";
  * ctx->uid says UID SEARCH, ctx->tag is for ESEARCH's (TAG "..."),

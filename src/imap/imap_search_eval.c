@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "imap/imap_search.h"
@@ -36,6 +37,9 @@ struct eval {
 	struct imap_ctx *ctx;
 	struct imap_result *res;
 	bool failed;                    /* a store error: the command answers NO */
+	int64_t now;                    /* OLDER, YOUNGER: when evaluation began */
+	const uint32_t *only;           /* imap_search_eval_some: the UIDs to look at */
+	size_t n_only;
 	const uint32_t *saved;          /* "$" */
 	size_t n_saved;
 
@@ -220,9 +224,11 @@ date_cmp(enum imap_search_op op, int64_t t, int64_t day)
 	switch (op) {
 	case ISK_BEFORE:
 	case ISK_SENTBEFORE:
+	case ISK_SAVEDBEFORE:
 		return d < day;
 	case ISK_ON:
 	case ISK_SENTON:
+	case ISK_SAVEDON:
 		return d == day;
 	default:
 		return d >= day;
@@ -361,6 +367,18 @@ match(struct eval *e, struct imap_search_key *k)
 	case ISK_ON:
 	case ISK_SINCE:
 		return date_cmp(k->op, m->internal_date, k->day);
+	case ISK_SAVEDBEFORE:
+	case ISK_SAVEDON:
+	case ISK_SAVEDSINCE:
+		/* the day in UTC, as for the internal date; messages saved
+		 * before Tern kept save dates use their internal date */
+		return date_cmp(k->op, m->save_date != 0 ? m->save_date : m->internal_date, k->day);
+	case ISK_OLDER:
+		/* RFC 5032 3: OLDER is older than the interval, YOUNGER
+		 * within it; each is the other's complement */
+		return e->now - m->internal_date > (int64_t)k->num;
+	case ISK_YOUNGER:
+		return e->now - m->internal_date <= (int64_t)k->num;
 	case ISK_SENTBEFORE:
 	case ISK_SENTON:
 	case ISK_SENTSINCE:
@@ -405,6 +423,8 @@ candidates(struct eval *e, const struct imap_search_key *root, size_t *n_out)
 		if (c->op == ISK_SEQSET || c->op == ISK_UIDSET || c->op == ISK_SAVED)
 			sets[n_sets++] = c;
 	for (i = 0; i < v->count; i++) {
+		if (e->only != NULL && !in_uids(e->only, e->n_only, v->uids[i]))
+			continue;
 		for (k = 0; k < n_sets; k++)
 			if (!set_match(e, sets[k], v->uids[i], (uint32_t)(i + 1)))
 				break;
@@ -424,9 +444,9 @@ add_match(struct imap_search_match *out, const struct store_imap_msg *m, uint32_
 	out->n++;
 }
 
-int
-imap_search_eval(struct imap_ctx *ctx, struct imap_search_program *prog, struct imap_search_match *out,
-                 struct imap_result *res)
+static int
+eval(struct imap_ctx *ctx, struct imap_search_program *prog, const uint32_t *only, size_t n_only,
+     struct imap_search_match *out, struct imap_result *res)
 {
 	const struct imap_view *v = ctx->view;
 	struct eval e;
@@ -440,6 +460,9 @@ imap_search_eval(struct imap_ctx *ctx, struct imap_search_program *prog, struct 
 	memset(&e, 0, sizeof(e));
 	e.ctx = ctx;
 	e.res = res;
+	e.now = (int64_t)time(NULL);
+	e.only = only;
+	e.n_only = n_only;
 	if (ctx->saved != NULL && ctx->saved_count != NULL && *ctx->saved != NULL) {
 		e.saved = *ctx->saved;
 		e.n_saved = *ctx->saved_count;
@@ -486,6 +509,22 @@ imap_search_eval(struct imap_ctx *ctx, struct imap_search_program *prog, struct 
 		return -1;
 	}
 	return 0;
+}
+
+int
+imap_search_eval(struct imap_ctx *ctx, struct imap_search_program *prog, struct imap_search_match *out,
+                 struct imap_result *res)
+{
+	return eval(ctx, prog, NULL, 0, out, res);
+}
+
+int
+imap_search_eval_some(struct imap_ctx *ctx, struct imap_search_program *prog, const uint32_t *only,
+                      size_t n_only, struct imap_search_match *out, struct imap_result *res)
+{
+	static const uint32_t none[1];
+
+	return eval(ctx, prog, only != NULL ? only : none, n_only, out, res);
 }
 
 void

@@ -27,7 +27,12 @@ enum {
 	IMAP_SEARCH_RET_ALL   = 1 << 2,
 	IMAP_SEARCH_RET_COUNT = 1 << 3,
 	IMAP_SEARCH_RET_SAVE  = 1 << 4,
+	IMAP_SEARCH_RET_PARTIAL = 1 << 5,  /* RFC 5267 4.4, RFC 9394 */
+	IMAP_SEARCH_RET_UPDATE  = 1 << 6,  /* RFC 5267 4.3 */
 };
+
+/* RFC 9394 4: nz-number, a non-zero unsigned 32-bit integer. */
+#define IMAP_SEARCH_PARTIAL_MAX UINT32_MAX
 
 enum imap_search_op {
 	ISK_AND,          /* children: every one matches (the program, groups) */
@@ -42,6 +47,11 @@ enum imap_search_op {
 	ISK_BEFORE,       /* internal date's day < day */
 	ISK_ON,
 	ISK_SINCE,        /* >= */
+	ISK_SAVEDBEFORE,  /* the save date's day (RFC 8514; the internal date's when not known) */
+	ISK_SAVEDON,
+	ISK_SAVEDSINCE,
+	ISK_OLDER,        /* internal date at least num seconds ago, exclusive (RFC 5032) */
+	ISK_YOUNGER,      /* internal date at most num seconds ago */
 	ISK_SENTBEFORE,   /* the Date header's day as written (store_msg_cached) */
 	ISK_SENTON,
 	ISK_SENTSINCE,
@@ -95,6 +105,10 @@ struct imap_search_program {
 	bool modseq;                    /* the MODSEQ key is used */
 	struct imap_search_key *root;   /* an ISK_AND of the top-level keys */
 	size_t keys;                    /* keys counted against IMAP_SEARCH_KEYS_MAX */
+	/* PARTIAL lo:hi (lo <= hi), counted from the first result, or from
+	 * the last one when from_end ("-lo:-hi", RFC 9394) */
+	uint32_t partial_lo, partial_hi;
+	bool partial_from_end;
 };
 
 /* Parses SEARCH arguments (after "SEARCH": [RETURN (...)] [CHARSET c]
@@ -118,6 +132,10 @@ struct imap_search_match {
  * a store error).  Frees what evaluation attached to prog's keys. */
 int imap_search_eval(struct imap_ctx *ctx, struct imap_search_program *prog, struct imap_search_match *out,
                      struct imap_result *res);
+/* As imap_search_eval, but looks only at the messages whose UID is in
+ * only (n_only of them, ascending): what changed, for an UPDATE context. */
+int imap_search_eval_some(struct imap_ctx *ctx, struct imap_search_program *prog, const uint32_t *only,
+                          size_t n_only, struct imap_search_match *out, struct imap_result *res);
 void imap_search_match_free(struct imap_search_match *m);
 
 /* Appends the untagged SEARCH or ESEARCH response for m to out and, on
@@ -126,6 +144,20 @@ void imap_search_respond(struct imap_ctx *ctx, const struct imap_search_program 
                          const struct imap_search_match *m, struct buf *out);
 /* Empties *ctx->saved (a SEARCH ... SAVE that failed, RFC 5182 2.1). */
 void imap_search_saved_clear(struct imap_ctx *ctx);
+/* Appends "* ESEARCH (TAG "tag")" and " UID" when uid. */
+void imap_search_write_start(struct buf *out, const char *tag, bool uid);
+/* Appends ascending ids (n > 0) as a sequence-set: runs become "a:b". */
+void imap_search_write_ids(struct buf *out, const uint32_t *ids, size_t n);
+
+/* UPDATE contexts (imap_search_update.c). */
+
+/* Keeps a live copy of the search for ctx->tag (RFC 5267 4.3): args
+ * parsed once more into the context's own arena, and m's UIDs as its
+ * result.  Past IMAP_SEARCH_CONTEXTS_MAX contexts, or a program above
+ * IMAP_SEARCH_CONTEXT_PROGRAM_MAX, appends "* NO [NOUPDATE "tag"]" to out
+ * instead (RFC 5267 4.3.1).  Call before the ESEARCH response. */
+void imap_search_context_add(struct imap_ctx *ctx, const struct imap_arg *args, const struct imap_search_match *m,
+                             struct buf *out);
 
 /* Text matching (imap_search_text.c). */
 

@@ -73,10 +73,12 @@ static const struct imap_cmd_def cmd_table[] = {
 	{ "UNSELECT", imap_cmd_unselect, ST_SELECTED, false, false },
 	{ "EXPUNGE", imap_cmd_expunge, ST_SELECTED, true, false },
 	{ "SEARCH", imap_cmd_worker, ST_SELECTED, true, true },
+	{ "CANCELUPDATE", imap_cmd_cancelupdate, ST_SELECTED, false, false },
 	{ "FETCH", imap_cmd_fetch, ST_SELECTED, true, true },
 	{ "STORE", imap_cmd_store, ST_SELECTED, true, true },
 	{ "COPY", imap_cmd_copy, ST_SELECTED, true, false },
 	{ "MOVE", imap_cmd_move, ST_SELECTED, true, false },
+	{ "REPLACE", imap_cmd_replace, ST_SELECTED, true, false },
 };
 
 static void imap_run(struct imap_session *s);
@@ -389,6 +391,7 @@ imap_ctx_init(struct imap_session *s, struct imap_ctx *ctx, struct arena *arena)
 	ctx->tag = imap_tag(s);
 	ctx->saved = &s->saved;
 	ctx->saved_count = &s->saved_count;
+	ctx->contexts = s->state == IMAP_STATE_SELECTED ? &s->contexts : NULL;
 }
 
 struct store *
@@ -518,7 +521,7 @@ decide_literal(struct imap_session *s)
 	bool append;
 
 	imap_parser_command(s->parser, &so_far, &size);
-	append = so_far.name != NULL && strcasecmp(so_far.name, "APPEND") == 0 && s->state != IMAP_STATE_NOT_AUTH;
+	append = imap_append_like(&so_far) && s->state != IMAP_STATE_NOT_AUTH;
 	tag_set(s, so_far.tag);
 	/* A tagged reply instead of "+" ends the command: the client never
 	 * sends this literal (RFC 9051 7.5). */
@@ -551,7 +554,8 @@ parse_error(struct imap_session *s, const struct imap_parse_error *err)
 {
 	tag_set(s, err->tag);
 	if (err->code != NULL && strcmp(err->code, "TOOBIG") == 0 && err->name != NULL &&
-	    strcasecmp(err->name, "APPEND") == 0 && s->state != IMAP_STATE_NOT_AUTH) {
+	    (strcasecmp(err->name, "APPEND") == 0 || strcasecmp(err->name, "REPLACE") == 0) &&
+	    s->state != IMAP_STATE_NOT_AUTH) {
 		/* RFC 7889: a message over APPENDLIMIT is NO [TOOBIG]. */
 		imap_tagged(s, IMAP_NO, "TOOBIG", "Message larger than the limit of %llu bytes",
 		            (unsigned long long)s->cfg->max_message_size);

@@ -24,6 +24,7 @@
 #include "imap/imap_cmd.h"
 #include "imap/imap_notify.h"
 #include "imap/imap_parse.h"
+#include "imap/imap_search_update.h"
 #include "lib/buf.h"
 #include "lib/conn.h"
 #include "lib/limits.h"
@@ -119,6 +120,7 @@ struct imap_session {
 	size_t n_pending_expunged;
 	uint32_t *saved;               /* SEARCHRES "$" (UIDs, ascending) */
 	size_t saved_count;
+	struct imap_search_contexts contexts; /* SEARCH RETURN (UPDATE), RFC 5267 */
 
 	struct imap_notify *notify;    /* NOTIFY SET in force (imap_notify.c), or NULL */
 	struct imap_fetch_job *fetch;  /* a FETCH streaming its responses */
@@ -179,7 +181,7 @@ imap_cmd_fn imap_cmd_capability, imap_cmd_noop, imap_cmd_logout, imap_cmd_startt
 	imap_cmd_authenticate, imap_cmd_enable, imap_cmd_id, imap_cmd_namespace, imap_cmd_select,
 	imap_cmd_examine, imap_cmd_close, imap_cmd_unselect, imap_cmd_check, imap_cmd_idle,
 	imap_cmd_expunge, imap_cmd_store, imap_cmd_copy, imap_cmd_move, imap_cmd_fetch, imap_cmd_append,
-	imap_cmd_compress, imap_cmd_worker, imap_cmd_notify;
+	imap_cmd_compress, imap_cmd_worker, imap_cmd_notify, imap_cmd_cancelupdate, imap_cmd_replace;
 
 /* A line while AUTHENTICATE waits for the client (imap_cmd_auth.c). */
 void imap_auth_continue(struct imap_session *s, const char *line, size_t len);
@@ -254,6 +256,9 @@ void imap_append_free(struct imap_session *s);
 /* Bytes of a streamed APPEND literal (or of any literal too big to keep,
  * which are dropped and the command refused). */
 void imap_append_literal_bytes(struct imap_session *s, const char *data, size_t len);
+/* Whether cmd (as parsed so far) carries messages: APPEND, REPLACE and
+ * UID REPLACE, whose literals may stream and go up to max_message_size. */
+bool imap_append_like(const struct imap_command *cmd);
 /* The message literals among an APPEND command's arguments (after the
  * mailbox): parsed so far, or all of them at dispatch. */
 size_t imap_append_messages(const struct imap_arg *args);

@@ -8,12 +8,16 @@
  * HIGHESTMODSEQ and tells the client: new messages as EXISTS, flag changes
  * as FETCH, expunges as EXPUNGE (or VANISHED under QRESYNC).  Expunges
  * found while FETCH, STORE or SEARCH run are held back (their sequence
- * numbers stay valid) and told at the next command that allows them. */
+ * numbers stay valid) and told at the next command that allows them.
+ * Live searches (imap_search_update.h) hear of each change here too:
+ * REMOVEFROM just before an expunge is told, ADDTO / REMOVEFROM after the
+ * EXISTS and FETCH of new and changed messages. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "imap/imap_fetch.h"
 #include "imap/imap_session.h"
+#include "lib/arena.h"
 #include "lib/xalloc.h"
 #include "lib/conn.h"
 #include "store/store_imap.h"
@@ -63,6 +67,7 @@ imap_view_clear(struct imap_session *s)
 	free(s->saved);
 	s->saved = NULL;
 	s->saved_count = 0;
+	imap_search_contexts_free(&s->contexts);  /* RFC 5267 4.3: updates end with the selection */
 	s->changes_unknown = false;
 	s->bus_modseq = 0;
 }
@@ -115,7 +120,9 @@ imap_sync_flush_expunges(struct imap_session *s, struct buf *out)
 	if (s->n_pending_expunged == 0)
 		return;
 	if (s->qresync) {
-		/* RFC 7162 3.2.10: one VANISHED for them all. */
+		/* RFC 7162 3.2.10: one VANISHED for them all, after the
+		 * contexts' REMOVEFROM (RFC 5267 4.3.4). */
+		imap_search_contexts_expunge(&s->contexts, &s->view, s->pending_expunged, s->n_pending_expunged, out);
 		buf_puts(out, "* VANISHED ");
 		imap_uidset_write(out, s->pending_expunged, s->n_pending_expunged);
 		buf_puts(out, "\r\n");
@@ -125,7 +132,12 @@ imap_sync_flush_expunges(struct imap_session *s, struct buf *out)
 		/* Ascending UIDs; each EXPUNGE renumbers those after it, so
 		 * the sequence number is taken after the previous removal. */
 		for (size_t i = 0; i < s->n_pending_expunged; i++) {
-			uint32_t seq = imap_view_remove(&s->view, s->pending_expunged[i]);
+			uint32_t seq;
+
+			/* RFC 5267 4.3.4: REMOVEFROM first, while its
+			 * sequence number is still the message's */
+			imap_search_contexts_expunge(&s->contexts, &s->view, &s->pending_expunged[i], 1, out);
+			seq = imap_view_remove(&s->view, s->pending_expunged[i]);
 
 			if (seq != 0)
 				buf_printf(out, "* %u EXPUNGE\r\n", seq);
@@ -187,6 +199,36 @@ sync_recent(struct imap_session *s, struct store *st, size_t from, uint32_t uidn
 	if (store_imap_recent(st, v->mailbox, v->read_only ? 0 : uidnext, &first, &error) == STORE_OK)
 		imap_view_recent_add(v, from, first);
 	buf_printf(out, "* %zu RECENT\r\n", v->n_recent);
+}
+
+/* The search contexts see the new and changed messages of the view
+ * (RFC 5267 4.3.3: after their EXISTS and FETCH), the session's own
+ * changes included; messages whose expunge is held back are left to
+ * their EXPUNGE. */
+static void
+sync_contexts(struct imap_session *s, struct store *st, const struct store_imap_msg *changed, size_t n_changed,
+              struct buf *out)
+{
+	struct imap_ctx ctx;
+	struct arena *a;
+	uint32_t *uids;
+	size_t n = 0;
+
+	if (s->contexts.count == 0 || n_changed == 0)
+		return;
+	uids = xmalloc(n_changed * sizeof(*uids));
+	for (size_t i = 0; i < n_changed; i++) {
+		uint32_t uid = changed[i].uid;
+
+		if (imap_view_seq(&s->view, uid) != 0 && !uid_in(s->pending_expunged, s->n_pending_expunged, uid))
+			uids[n++] = uid;
+	}
+	a = arena_new(16384, false);
+	imap_ctx_init(s, &ctx, a);
+	ctx.st = st;
+	imap_search_contexts_changed(&s->contexts, &ctx, uids, n, out);
+	arena_free(&a);
+	free(uids);
 }
 
 int
@@ -261,6 +303,7 @@ imap_sync_work(struct imap_session *s, struct store *st, bool expunges_ok, const
 			sync_recent(s, st, old_count, info.uidnext, out);
 		imap_notify_new_messages(s, st, old_count, out);
 	}
+	sync_contexts(s, st, changed, n_changed, out);
 	v->highestmodseq = info.highestmodseq;
 	if (info.uidnext > v->uidnext)
 		v->uidnext = info.uidnext;

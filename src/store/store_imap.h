@@ -144,6 +144,8 @@ struct store_imap_msg {
 	uint64_t modseq;
 	uint64_t size;
 	int64_t internal_date;
+	int64_t save_date;             /* when saved into the mailbox (RFC 8514); 0: not known (stored
+	                                * before Tern kept it) */
 	char *keywords;                /* space-separated, "" when none; malloc'd by the list functions */
 	char file[64];
 };

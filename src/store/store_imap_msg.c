@@ -88,6 +88,7 @@ store_imsg_push(struct store *st, struct store_imsg_vec *v, sqlite3_stmt *s)
 	m->modseq = (uint64_t)sqlite3_column_int64(s, 2);
 	m->size = (uint64_t)sqlite3_column_int64(s, 3);
 	m->internal_date = sqlite3_column_int64(s, 4);
+	m->save_date = sqlite3_column_type(s, 7) == SQLITE_NULL ? 0 : sqlite3_column_int64(s, 7);
 	m->keywords = store_no_keywords;
 	if (sqlite3_column_bytes(s, 5) > 0) {
 		const char *kw = (const char *)sqlite3_column_text(s, 5);

@@ -34,7 +34,8 @@
  * Version 4 adds msg_cache.sent_zone (the Date header's zone), version 5
  * mailboxes.first_recent_uid (\Recent), version 6 messages.pop3_uidl,
  * version 7 makes messages a WITHOUT ROWID table (migrate_6_to_7),
- * version 8 adds the metadata table (RFC 5464, store_metadata.c).
+ * version 8 adds the metadata table (RFC 5464, store_metadata.c),
+ * version 9 messages.save_date (SAVEDATE, RFC 8514).
  *
  * auto_vacuum=INCREMENTAL: a new index is created so, and an older one
  * becomes so at the VACUUM after its migration to version 3, so that
@@ -185,8 +186,16 @@ static const char migrate_7_to_8[] =
 	" DELETE FROM metadata WHERE mailbox_id = OLD.id; END;"
 	"PRAGMA user_version = 8;";
 
+/* Version 9: when the message was saved into its mailbox (RFC 8514
+ * SAVEDATE), unix time, written by the INSERT and the MOVE below (so
+ * delivery, APPEND, COPY, MOVE and import all set it).  NULL for the
+ * messages stored before: FETCH SAVEDATE answers NIL for them. */
+static const char migrate_8_to_9[] =
+	"ALTER TABLE messages ADD COLUMN save_date INTEGER;";
+#define SAVE_DATE_NOW "CAST(strftime('%s', 'now') AS INTEGER)"
+
 /* The columns store_imsg_push reads, in its order. */
-#define IMSG_COLS "uid, flags, modseq, size, internal_date, keywords, file"
+#define IMSG_COLS "uid, flags, modseq, size, internal_date, keywords, file, save_date"
 
 static const char *const stmt_sql[STMT_COUNT] = {
 	[STMT_MAILBOX_GET] =
@@ -204,8 +213,8 @@ static const char *const stmt_sql[STMT_COUNT] = {
 		"INSERT INTO uidvalidity_used(name, uidvalidity) VALUES(?1, ?2)"
 		" ON CONFLICT(name) DO UPDATE SET uidvalidity = excluded.uidvalidity",
 	[STMT_MSG_INSERT] =
-		"INSERT INTO messages(mailbox_id, uid, modseq, flags, internal_date, size, file, keywords, pop3_uidl)"
-		" VALUES(?1, ?2, ?3, ?7, ?4, ?5, ?6, coalesce(?8, ''), ?9)",
+		"INSERT INTO messages(mailbox_id, uid, modseq, flags, internal_date, size, file, keywords, pop3_uidl,"
+		" save_date) VALUES(?1, ?2, ?3, ?7, ?4, ?5, ?6, coalesce(?8, ''), ?9, " SAVE_DATE_NOW ")",
 	[STMT_MSG_LIST] =
 		"SELECT uid, flags, modseq, size, internal_date, file, pop3_uidl FROM messages"
 		" WHERE mailbox_id = ?1 ORDER BY uid",
@@ -292,7 +301,8 @@ static const char *const stmt_sql[STMT_COUNT] = {
 	[STMT_IMSG_SET_FLAGS] =
 		"UPDATE messages SET flags = ?3, keywords = ?4, modseq = ?5 WHERE mailbox_id = ?1 AND uid = ?2",
 	[STMT_IMSG_MOVE] =
-		"UPDATE messages SET mailbox_id = ?3, uid = ?4, modseq = ?5 WHERE mailbox_id = ?1 AND uid = ?2",
+		"UPDATE messages SET mailbox_id = ?3, uid = ?4, modseq = ?5, save_date = " SAVE_DATE_NOW
+		" WHERE mailbox_id = ?1 AND uid = ?2",
 	[STMT_EXPUNGED_SINCE] =
 		"SELECT uid FROM expunged INDEXED BY expunged_modseq WHERE mailbox_id = ?1 AND modseq > ?2"
 		" ORDER BY uid",
@@ -715,6 +725,11 @@ schema_ensure(struct store *st, enum store_error *err_out)
 		if ((rc = store_exec(st, migrate_7_to_8)) != SQLITE_OK)
 			goto fail;
 		version = 8;
+	}
+	if (version == 8) {
+		if ((rc = add_column(st, "messages", "save_date", migrate_8_to_9, 9)) != SQLITE_OK)
+			goto fail;
+		version = 9;
 	}
 	if ((rc = store_exec(st, "COMMIT")) != SQLITE_OK)
 		goto fail;

@@ -27,7 +27,8 @@ suite = Suite()
 t, run = shared_suite(suite, max_message_size="10M")
 
 LOGGED_IN_CAPS = ("IMAP4REV1", "IMAP4REV2", "NAMESPACE", "UNSELECT", "UIDPLUS", "MOVE", "CHILDREN", "SPECIAL-USE",
-                  "CREATE-SPECIAL-USE", "LIST-EXTENDED", "LIST-STATUS", "ESEARCH", "SEARCHRES", "CONDSTORE",
+                  "CREATE-SPECIAL-USE", "LIST-EXTENDED", "LIST-STATUS", "ESEARCH", "SEARCHRES", "CONTEXT=SEARCH",
+                  "WITHIN", "SAVEDATE", "REPLACE", "CONDSTORE",
                   "QRESYNC", "BINARY", "MULTIAPPEND", "STATUS=SIZE", "QUOTA", "COMPRESS=DEFLATE", "IDLE", "ID",
                   "ENABLE", "LITERAL+", "SASL-IR")
 

@@ -614,6 +614,27 @@ test_errors(void)
 	check_fail("SEARCH RETURN (FOO) ALL", IMAP_BAD, "");
 	check_fail("SEARCH RETURN ALL", IMAP_BAD, "");
 	check_fail("SEARCH RETURN (ALL)", IMAP_BAD, "");
+	/* RFC 9394 4 / RFC 5267 4.4: PARTIAL takes one range of nz-numbers
+	 * of one sign, no "*"; one PARTIAL or one ALL */
+	check_fail("SEARCH RETURN (PARTIAL) ALL", IMAP_BAD, "");
+	check_fail("SEARCH RETURN (PARTIAL 0:1) ALL", IMAP_BAD, "");
+	check_fail("SEARCH RETURN (PARTIAL 1:*) ALL", IMAP_BAD, "");
+	check_fail("SEARCH RETURN (PARTIAL -1:2) ALL", IMAP_BAD, "");
+	check_fail("SEARCH RETURN (PARTIAL 1:2:3) ALL", IMAP_BAD, "");
+	check_fail("SEARCH RETURN (PARTIAL 1:4294967296) ALL", IMAP_BAD, "");
+	check_fail("SEARCH RETURN (PARTIAL 1:2 ALL) ALL", IMAP_BAD, "");
+	check_fail("SEARCH RETURN (PARTIAL 1:2 PARTIAL 1:2) ALL", IMAP_BAD, "");
+	check_fail("SEARCH RETURN (UPDATE UPDATE) ALL", IMAP_BAD, "");
+	check_fail("SEARCH OLDER 0", IMAP_BAD, "");
+	check_fail("SEARCH YOUNGER", IMAP_BAD, "");
+	check_fail("SEARCH SAVEDON 32-Jan-2020", IMAP_BAD, "");
+	/* the matches are 1:4,6 (message 5 is gone from the store) */
+	check("SEARCH RETURN (PARTIAL 4:2) ALL", false, "* ESEARCH (TAG \"a1\") PARTIAL (2:4 2:4)\r\n");
+	check("SEARCH RETURN (PARTIAL -1:-2) ALL", false, "* ESEARCH (TAG \"a1\") PARTIAL (-1:-2 4,6)\r\n");
+	check("SEARCH RETURN (PARTIAL 6:4294967295) ALL", false, "* ESEARCH (TAG \"a1\") PARTIAL (6:4294967295 NIL)\r\n");
+	check("SEARCH RETURN (PARTIAL -4294967295:-6) ALL", false,
+	      "* ESEARCH (TAG \"a1\") PARTIAL (-6:-4294967295 NIL)\r\n");
+	check("SEARCH RETURN (CONTEXT) ALL", false, "* ESEARCH (TAG \"a1\") ALL 1:4,6\r\n");
 	check_fail("SEARCH OR ALL", IMAP_BAD, "");
 	check_fail("SEARCH ()", IMAP_BAD, "");
 	check_fail("SEARCH NOT", IMAP_BAD, "");

@@ -532,6 +532,8 @@ test_migration_v1(void)
 	if (n == 40) {
 		test_assert_streq(m[0].keywords, "");
 		test_assert_inteq(m[0].flags, STORE_FLAG_SEEN);
+		/* stored before save dates were kept: not known (SAVEDATE NIL) */
+		test_assert_inteq(m[0].save_date, 0);
 	}
 	store_imap_msgs_free(m, n);
 	test_assert_inteq(sql_int(dd, user, "SELECT count(*) FROM msg_cache"), 0);
