@@ -94,6 +94,8 @@ int cli_init(struct cli_ctx *ctx, int argc, char **argv);
 int cli_import(struct cli_ctx *ctx, int argc, char **argv);
 int cli_backup(struct cli_ctx *ctx, int argc, char **argv);
 int cli_restore(struct cli_ctx *ctx, int argc, char **argv);
+/* import mbox, from cli_import. */
+int cli_import_mbox(struct cli_ctx *ctx, int argc, char **argv);
 /* user import-passwd, from cli_user. */
 int cli_user_import(struct cli_ctx *ctx, int argc, char **argv);
 

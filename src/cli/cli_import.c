@@ -34,6 +34,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cli/cli_mbox.h"
 #include "directory/directory.h"
 #include "imap/imap_cmd.h"
 #include "lib/arena.h"
@@ -477,32 +478,6 @@ folder_name(const char *disk, struct arena *a)
 	return utf8;
 }
 
-/* The special-use names Tern creates, and other names clients gave them. */
-static const struct {
-	const char *from, *to;
-} special_alias[] = {
-	{ "Sent Messages", "Sent" }, { "Sent Items", "Sent" },
-	{ "Deleted Messages", "Trash" }, { "Deleted Items", "Trash" },
-	{ "Spam", "Junk" }, { "Archives", "Archive" },
-};
-
-/* A source name to its Tern name: an alias of a special-use folder
- * becomes it unless the source has that folder itself. */
-static const char *
-map_name(const char *name, char **names, size_t n)
-{
-	for (size_t i = 0; i < sizeof(special_alias) / sizeof(special_alias[0]); i++) {
-		bool has = false;
-
-		if (strcasecmp(name, special_alias[i].from) != 0)
-			continue;
-		for (size_t k = 0; k < n; k++)
-			has = has || strcmp(names[k], special_alias[i].to) == 0;
-		return has ? name : special_alias[i].to;
-	}
-	return name;
-}
-
 /* Imports one folder (dir on disk) into mailbox.  0; -1 when the import
  * must stop (quota, disk); 1 when this folder failed and others may go
  * on. */
@@ -644,7 +619,7 @@ import_subscriptions(struct store *st, const char *root, char **names, size_t n,
 		}
 		if ((utf8 = imap_mailbox_decode(line, strlen(line), false, a)) == NULL)
 			continue;
-		name = map_name(utf8, names, n);
+		name = cli_import_special(utf8, names, n);
 		if (store_mailbox_subscribe(st, name, true, &error) == 0)
 			count++;
 		else
@@ -732,7 +707,7 @@ import_maildir(struct cli_ctx *ctx, int argc, char **argv)
 	if (r == 1)
 		failed++;
 	for (size_t i = 0; r != -1 && i < n; i++) {
-		const char *to = map_name(names[i], names, n);
+		const char *to = cli_import_special(names[i], names, n);
 
 		if (strcasecmp(to, "INBOX") == 0) {
 			cli_error("%s: a folder named INBOX besides the INBOX: skipped", disk[i]);
@@ -769,11 +744,14 @@ cli_import(struct cli_ctx *ctx, int argc, char **argv)
 {
 	static const char usage[] =
 		"usage: tern import maildir USER PATH\n"
+		"       tern import mbox USER FILE|DIR [--folder NAME] [--format mboxrd|mboxo]\n"
 		"\n"
-		"Imports mail from another server's storage (\"tern import maildir --help\"\n"
-		"for the details).\n";
+		"Imports mail from another server's storage or a mail program's export\n"
+		"(\"tern import maildir --help\", \"tern import mbox --help\" for the\n"
+		"details).\n";
 	static const struct cli_cmd cmds[] = {
 		{ "maildir", import_maildir },
+		{ "mbox", cli_import_mbox },
 		{ NULL, NULL },
 	};
 

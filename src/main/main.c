@@ -22,6 +22,7 @@ const char cli_main_usage[] =
 	"                             some protocols (imap, pop3, submission)\n"
 	"  alias add|del|list         manage aliases\n"
 	"  import maildir USER PATH   a Dovecot Maildir, keeping UIDs and POP3 UIDLs\n"
+	"  import mbox USER FILE|DIR  mbox files (Gmail Takeout, Thunderbird, Outlook)\n"
 	"  config check               check the configuration and print it in full\n"
 	"  queue list                 show the outbound queue\n"
 	"  auth blocked|unblock       show or lift blocks on failing client addresses\n"
