@@ -65,6 +65,12 @@ const struct tern_config *cli_config_loaded(void);
  * Gives path (if it exists) to that user when running as root and sets
  * its mode (0600 for files, 0700 for directories).  0, or -1 printed. */
 int cli_own_path(const struct tern_config *cfg, const char *path);
+/* cli_own_path of path and, for a directory, of everything in it (when
+ * run as root with a [server] user; else nothing).  0, or -1 printed. */
+int cli_own_tree(const struct tern_config *cfg, const char *path);
+/* cli_own_tree of a user's mail folder (after an import wrote to it as
+ * root), and cli_own_path of mail/DOMAIN and mail/.  0, or -1 printed. */
+int cli_own_user_store(const struct tern_config *cfg, const char *address);
 /* cli_own_path of directory.db and its -wal and -shm files. */
 int cli_own_directory_files(const struct tern_config *cfg);
 /* Asks a yes/no question on the terminal (stdin and stderr); true only

@@ -724,6 +724,8 @@ import_maildir(struct cli_ctx *ctx, int argc, char **argv)
 	if (failed > 0)
 		printf(", %zu skipped", failed);
 	putchar('\n');
+	if (cli_own_user_store(cli_config_loaded(), u.address) != 0)
+		r = -1;
 	ret = r == -1 || failed > 0 ? CLI_EXIT_ERROR : CLI_EXIT_OK;
 	goto done;
 oom:

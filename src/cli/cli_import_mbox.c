@@ -758,6 +758,8 @@ cli_import_mbox(struct cli_ctx *ctx, int argc, char **argv)
 			break;
 	}
 	report(&r, s == -1);
+	if (cli_own_user_store(cli_config_loaded(), u.address) != 0)
+		s = -1;
 	if (files_failed > 0)
 		printf("%zu files failed\n", files_failed);
 	ret = s == -1 || files_failed > 0 || r.failed > 0 ? CLI_EXIT_ERROR : CLI_EXIT_OK;

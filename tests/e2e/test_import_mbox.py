@@ -19,6 +19,7 @@ The samples follow each writer's format as documented:
 Every expected body below is written by hand from those rules."""
 import imaplib
 import os
+import pwd
 import re
 import sys
 import time
@@ -333,6 +334,51 @@ def quota_and_not_an_mbox(srv):
     bad = write(os.path.join(srv.dir, "notes.txt"), "Dear diary\n")
     r = srv.cli("import", "mbox", USER, bad, check=False)
     assert r.returncode == 1 and "not an mbox file" in r.stderr, r.stdout + r.stderr
+
+
+@suite.case
+def files_belong_to_the_server_user(srv):
+    if os.geteuid() != 0:
+        print("# skipped: files_belong_to_the_server_user: not root")
+        return
+    nobody = pwd.getpwnam("nobody").pw_uid
+    with open(srv.conf) as fp:
+        text = fp.read()
+    # for the CLI only: the running server keeps its own settings
+    with open(srv.conf, "w") as fp:
+        fp.write(text.replace("[server]\n", "[server]\nuser = nobody\n", 1))
+    path = write(os.path.join(srv.dir, "Inbox"), TB_INBOX)
+    r = srv.cli("import", "mbox", USER, path, check=False)
+    assert r.returncode == 0, r.stdout + r.stderr
+    mail = os.path.join(srv.data, "mail")
+    seen = 0
+    for top, dirs, files in os.walk(mail):
+        for name in dirs + files:
+            st = os.lstat(os.path.join(top, name))
+            assert st.st_uid == nobody, (os.path.join(top, name), st.st_uid)
+            seen += 1
+    assert seen >= 4, seen
+    assert os.stat(os.path.join(srv.data, "spool")).st_uid == nobody
+    with open(srv.conf, "w") as fp:
+        fp.write(text)
+
+
+@suite.case
+def over_max_message_size_is_skipped(srv):
+    big = ("From - Mon Jan  1 10:00:00 2024\nSubject: big\n\n" + ("x" * 99 + "\n") * 700 + "\n")
+    path = write(os.path.join(srv.dir, "Big"), big + TB_SUB)
+    with open(srv.conf) as fp:
+        text = fp.read()
+    with open(srv.conf, "w") as fp:
+        fp.write(text.replace("max_message_size = 50M", "max_message_size = 64K"))
+    r = srv.cli("import", "mbox", USER, path, check=False)
+    with open(srv.conf, "w") as fp:
+        fp.write(text)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "total: 2 messages read, 1 added, 0 already there, 1 over max_message_size skipped" in r.stdout, r.stdout
+    imap = login(srv)
+    assert [g[0] for g in fetch_all(imap, "Big")] == ["tb sub"]
+    imap.logout()
 
 
 def setup():
