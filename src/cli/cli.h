@@ -98,6 +98,7 @@ int cli_dkim(struct cli_ctx *ctx, int argc, char **argv);
 int cli_dns(struct cli_ctx *ctx, int argc, char **argv);
 int cli_init(struct cli_ctx *ctx, int argc, char **argv);
 int cli_import(struct cli_ctx *ctx, int argc, char **argv);
+int cli_export(struct cli_ctx *ctx, int argc, char **argv);
 int cli_backup(struct cli_ctx *ctx, int argc, char **argv);
 int cli_restore(struct cli_ctx *ctx, int argc, char **argv);
 /* import mbox, from cli_import. */

@@ -23,6 +23,9 @@ const char cli_main_usage[] =
 	"  alias add|del|list         manage aliases\n"
 	"  import maildir USER PATH   a Dovecot Maildir, keeping UIDs and POP3 UIDLs\n"
 	"  import mbox USER FILE|DIR  mbox files (Gmail Takeout, Thunderbird, Outlook)\n"
+	"  export maildir|mbox USER PATH\n"
+	"                             a user's mail as a Dovecot Maildir (UIDs kept)\n"
+	"                             or as mbox files\n"
 	"  config check               check the configuration and print it in full\n"
 	"  queue list                 show the outbound queue\n"
 	"  auth blocked|unblock       show or lift blocks on failing client addresses\n"
@@ -56,6 +59,7 @@ static const struct cli_cmd commands[] = {
 	{ "dkim", cli_dkim },
 	{ "dns", cli_dns },
 	{ "import", cli_import },
+	{ "export", cli_export },
 	{ "backup", cli_backup },
 	{ "restore", cli_restore },
 	{ NULL, NULL },
