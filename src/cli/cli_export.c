@@ -225,10 +225,18 @@ done:
 	return ret;
 }
 
+/* Writes dir/name.  0 or -1 (printed). */
 static int
-write_text(const char *path, const char *text, size_t len)
+write_text(const char *dir, const char *name, const char *text, size_t len)
 {
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	char path[PATH_MAX];
+	int fd;
+
+	if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, name) >= sizeof(path)) {
+		cli_error("%s: path too long", dir);
+		return -1;
+	}
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 
 	if (fd < 0 || write(fd, text, len) != (ssize_t)len || close(fd) != 0) {
 		cli_error("%s: %s", path, strerror(errno));
@@ -265,8 +273,7 @@ maildir_folder(struct store *st, const char *mailbox, const char *dir, bool sub,
 		}
 	}
 	if (sub) {
-		snprintf(path, sizeof(path), "%s/maildirfolder", dir);
-		if (write_text(path, "", 0) != 0)
+		if (write_text(dir, "maildirfolder", "", 0) != 0)
 			goto done;
 	}
 	buf_printf(&uidlist, "3 V%" PRIu32 " N%" PRIu32 "\n", info.uidvalidity, info.uidnext);
@@ -298,11 +305,9 @@ maildir_folder(struct store *st, const char *mailbox, const char *dir, bool sub,
 	}
 	for (size_t i = 0; i < k.n; i++)
 		buf_printf(&kwfile, "%zu %s\n", i, k.kw[i]);
-	snprintf(path, sizeof(path), "%s/dovecot-uidlist", dir);
-	if (write_text(path, uidlist.data, uidlist.len) != 0)
+	if (write_text(dir, "dovecot-uidlist", uidlist.data, uidlist.len) != 0)
 		goto done;
-	snprintf(path, sizeof(path), "%s/dovecot-keywords", dir);
-	if (k.n > 0 && write_text(path, kwfile.data, kwfile.len) != 0)
+	if (k.n > 0 && write_text(dir, "dovecot-keywords", kwfile.data, kwfile.len) != 0)
 		goto done;
 	if (k.overflow)
 		cli_error("%s: more than 26 keywords: Maildir++ file names hold 26, the others are left out", mailbox);
@@ -379,14 +384,16 @@ export_maildir(struct store *st, const char *root, struct export_totals *t)
 			buf_free(&enc);
 		}
 		if (e[i].exists) {
-			snprintf(path, sizeof(path), "%s%s%s", root, inbox ? "" : "/", inbox ? "" : disk);
-			if (maildir_folder(st, e[i].name, path, !inbox, t) != 0)
+			if ((size_t)snprintf(path, sizeof(path), "%s%s%s", root, inbox ? "" : "/", inbox ? "" : disk) >=
+			        sizeof(path) ||
+			    maildir_folder(st, e[i].name, path, !inbox, t) != 0) {
+				t->failed++;
 				ret = -1;
+			}
 		}
 		free(disk);
 	}
-	snprintf(path, sizeof(path), "%s/subscriptions", root);
-	if (write_text(path, subs.data, subs.len) != 0)
+	if (write_text(root, "subscriptions", subs.data, subs.len) != 0)
 		ret = -1;
 	buf_free(&subs);
 	store_mailbox_entries_free(e, n);
