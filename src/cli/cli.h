@@ -103,6 +103,9 @@ int cli_backup(struct cli_ctx *ctx, int argc, char **argv);
 int cli_restore(struct cli_ctx *ctx, int argc, char **argv);
 /* import mbox, from cli_import. */
 int cli_import_mbox(struct cli_ctx *ctx, int argc, char **argv);
+/* user export / user import, from cli_user (cli_user_move.c). */
+int cli_user_export(struct cli_ctx *ctx, int argc, char **argv);
+int cli_user_move_import(struct cli_ctx *ctx, int argc, char **argv);
 /* user import-passwd, from cli_user. */
 int cli_user_import(struct cli_ctx *ctx, int argc, char **argv);
 

@@ -34,6 +34,8 @@ static const char user_usage[] =
 	"                     [--role user|admin] [--quota SIZE]\n"
 	"       tern user import-passwd FILE [--domain DOMAIN] [--create-domains]\n"
 	"       tern user app-password add|list|revoke ...   (tern user app-password --help)\n"
+	"       tern user export ADDRESS FILE [--no-app-passwords]\n"
+	"       tern user import FILE [ADDRESS] [--no-app-passwords]\n"
 	"\n"
 	"Manages users.  A user's address must be in a local domain.  Without\n"
 	"--password-stdin, add and passwd generate a password and print it once.\n"
@@ -43,6 +45,8 @@ static const char user_usage[] =
 	"--reject-mail is on: then mail to it is refused (550 5.2.1).\n"
 	"import-passwd reads a Dovecot passwd-file (user:{SCHEME}hash:...); users\n"
 	"that exist already are skipped and counted.\n"
+	"export writes a user's account (directory entry, app passwords, mail) into\n"
+	"one tar file; import adds it on another Tern (tern user export --help).\n"
 	"\n"
 	"del removes the user, its app passwords and its mail folder\n"
 	"(data_dir/mail/DOMAIN/LOCAL).  It asks first on a terminal; elsewhere it\n"
@@ -567,6 +571,8 @@ cli_user(struct cli_ctx *ctx, int argc, char **argv)
 		{ "passwd", user_passwd },
 		{ "set", user_set },
 		{ "import-passwd", cli_user_import },
+		{ "export", cli_user_export },
+		{ "import", cli_user_move_import },
 		{ "app-password", cli_user_apppw },
 		{ NULL, NULL },
 	};

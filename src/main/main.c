@@ -15,7 +15,7 @@ const char cli_main_usage[] =
 	"  init                       write a configuration and data for a new domain\n"
 	"  serve                      run the server\n"
 	"  domain add|del|list        manage local mail domains\n"
-	"  user add|del|show|list|passwd|set|import-passwd\n"
+	"  user add|del|show|list|passwd|set|import-passwd|export|import\n"
 	"                             manage users\n"
 	"  user app-password add|list|revoke\n"
 	"                             a user's per-client passwords, each limited to\n"

@@ -57,6 +57,7 @@ COMMANDS = [
     ["user", "set"], ["user", "import-passwd"], ["alias"], ["alias", "add"], ["alias", "del"], ["alias", "list"],
     ["config"], ["config", "check"], ["queue"], ["queue", "list"], ["backup"], ["restore"],
     ["import"], ["import", "maildir"], ["import", "mbox"], ["export"], ["export", "maildir"], ["export", "mbox"],
+    ["user", "export"], ["user", "import"],
 ]
 
 

@@ -1,6 +1,9 @@
 #!/usr/bin/python3
 """tern export maildir and tern export mbox.
 
+user export/import: one account moved to a second Tern in one tar file,
+listed by GNU tar, and seen there the same over IMAP and POP3.
+
 maildir: mail is put into Tern through IMAP (APPEND with flags, dates and
 a keyword, a folder with hierarchy, a subscription, an expunge that leaves
 a UID gap), exported, and the reference Dovecot from Debian is started on
@@ -142,6 +145,59 @@ def refuses_a_directory_with_files(fx):
     assert r.returncode == 1 and "not empty" in r.stderr, r.stdout + r.stderr
     r = srv.cli("export", "mbox", "nobody@example.test", os.path.join(srv.dir, "n"), check=False)
     assert r.returncode == 1 and "no such user" in r.stderr, r.stdout + r.stderr
+
+
+@suite.case
+def user_export_and_import_on_another_server(fx):
+    srv, dc = fx
+    want, subs = fill_tern(srv)
+    tern_uidls = uidls(srv.port("pop3"), USER)
+    srv.cli("user", "set", USER, "--quota", "10M", "--pop3", "off")
+    out = srv.cli("user", "app-password", "add", USER, "phone", "--protocols", "imap").stdout
+    apppw = re.search(r"^password: ([a-z ]{19})$", out, re.M).group(1)
+    archive = os.path.join(srv.dir, "user.tar")
+    r = srv.cli("user", "export", USER, archive, check=False)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert os.stat(archive).st_mode & 0o777 == 0o600
+    # a plain ustar file: GNU tar lists it
+    names = subprocess.run(["tar", "tf", archive], capture_output=True, text=True, check=True).stdout.split()
+    assert names[0] == "user.json" and "mail/index.db" in names, names
+    assert len([n for n in names if n.startswith("mail/msg/")]) == 6, names
+
+    other = Server()
+    try:
+        other.start()
+        r = other.cli("user", "import", archive, check=False)
+        assert r.returncode == 0, r.stdout + r.stderr
+        shown = other.cli("user", "show", USER).stdout
+        assert re.search(r"quota\W+10M", shown, re.I) and re.search(r"pop3\W+off", shown, re.I), shown
+        imap = imaplib.IMAP4("127.0.0.1", other.port("imap"))
+        imap.login(USER, PASSWORD)
+        for mailbox, (uidvalidity, msgs) in want.items():
+            got_uv, got = snapshot(imap, mailbox)
+            assert (got_uv, got) == (uidvalidity, msgs), mailbox
+        assert subs <= subscribed(imap)
+        imap.logout()
+        imap = imaplib.IMAP4("127.0.0.1", other.port("imap"))
+        imap.login(USER, apppw)
+        imap.logout()
+        # a second import is refused, nothing changes
+        r = other.cli("user", "import", archive, check=False)
+        assert r.returncode == 1 and "exists already" in r.stderr, r.stdout + r.stderr
+        # under another address, without the app passwords
+        r = other.cli("user", "import", archive, OTHER, "--no-app-passwords", check=False)
+        assert r.returncode == 0, r.stdout + r.stderr
+        srv.cli("user", "set", USER, "--pop3", "on")
+        other.cli("user", "set", OTHER, "--pop3", "on")
+        assert uidls(other.port("pop3"), OTHER) == tern_uidls
+        imap = imaplib.IMAP4("127.0.0.1", other.port("imap"))
+        try:
+            imap.login(OTHER, apppw)
+            raise AssertionError("the app password came along")
+        except imaplib.IMAP4.error:
+            pass
+    finally:
+        stop_and_check(other)
 
 
 def setup():
