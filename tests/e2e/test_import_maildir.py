@@ -272,6 +272,31 @@ def quota_is_checked(fx):
     assert "over quota" in r.stderr and "--quota" in r.stderr, r.stderr
 
 
+@suite.case
+def other_uidl_formats(fx):
+    srv, dc = fx
+    fill_dovecot(dc)
+    dc.stop()
+    with open(dc.conf) as f:
+        conf = f.read()
+    for n, fmt in enumerate(("%f", "%v.%u")):
+        # Dovecot serves this format now: the UIDLs its clients keep
+        with open(dc.conf, "w") as f:
+            f.write(conf.replace("pop3_uidl_format = %08Xu%08Xv", "pop3_uidl_format = " + fmt))
+        dc.start()
+        want = uidls(dc.pop3, DOVECOT_USER)
+        dc.stop()
+        user = "uidl%d@example.test" % n
+        srv.add_user(user)
+        r = srv.cli("import", "maildir", user, os.path.join(dc.mail, DOVECOT_USER), "--uidl-format", fmt,
+                    check=False)
+        assert r.returncode == 0, r.stdout + r.stderr
+        got = uidls(srv.port("pop3"), user)
+        assert got == want and len(got) == 4, (fmt, got, want)
+    r = srv.cli("import", "maildir", USER, dc.mail, "--uidl-format", "%m", check=False)
+    assert r.returncode == 2 and "--uidl-format" in r.stderr, r.stderr
+
+
 def setup():
     if shutil.which("dovecot") is None or not os.path.exists("/usr/lib/dovecot/imap"):
         raise AssertionError("the reference Dovecot is missing: run scripts/deps.sh")
