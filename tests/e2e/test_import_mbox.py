@@ -25,7 +25,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import PASSWORD, Server, Suite, stop_and_check  # noqa: E402
+from harness import PASSWORD, Raw, Server, Suite, stop_and_check  # noqa: E402
 
 USER = "user@example.test"
 
@@ -322,6 +322,24 @@ def connected_session_sees_new_mail(srv):
     assert typ == "OK"
     assert imap.untagged_responses.get("EXISTS", [b"0"])[-1] == b"2", imap.untagged_responses
     imap.logout()
+    # an IDLE client sees an import when it starts IDLE again
+    raw = Raw(srv.port("imap"))
+    raw.line()
+    for cmd in ('a LOGIN "%s" "%s"' % (USER, PASSWORD), "b SELECT INBOX"):
+        raw.send(cmd + "\r\n")
+        while not raw.line().startswith(cmd[0] + " OK"):
+            pass
+    raw.send("c IDLE\r\n")
+    while raw.line() != "+ idling":
+        pass
+    r = srv.cli("import", "mbox", USER, write(os.path.join(srv.dir, "more", "Inbox"), TB_SUB), check=False)
+    assert r.returncode == 0, r.stdout + r.stderr
+    raw.send("DONE\r\nd IDLE\r\n")
+    seen = []
+    while "* 3 EXISTS" not in seen:
+        seen.append(raw.line())
+    raw.send("DONE\r\ne LOGOUT\r\n")
+    raw.close()
 
 
 @suite.case
