@@ -319,7 +319,8 @@ progress(struct run *r, const char *file, uint64_t done, uint64_t total)
 
 /* Reads the message's header into b (up to MBOX_HEADER_MAX, or the whole
  * message if shorter).  Returns the header's length (with its empty
- * line), 0 when it has none within the limit, -1 on a read error. */
+ * line; the whole message when it has no body), 0 when it has no end
+ * within the limit, -1 on a read error. */
 static ssize_t
 read_header(struct mbox_reader *mr, struct buf *b, bool *ended_out)
 {
@@ -337,12 +338,13 @@ read_header(struct mbox_reader *mr, struct buf *b, bool *ended_out)
 		if ((n = mbox_reader_read(mr, &data, &error)) < 0)
 			return -1;
 		if (n == 0) {
+			/* a message that is all header */
 			*ended_out = true;
-			break;
+			return (ssize_t)b->len;
 		}
 		buf_append(b, data, (size_t)n);
 	}
-	/* a message that is all header, or no header within the limit */
+	/* no end of the header within the limit: stored as it is */
 	return 0;
 }
 

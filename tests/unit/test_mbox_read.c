@@ -5,6 +5,8 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "cli/cli_mbox.h"
+#include "lib/arena.h"
 #include "lib/buf.h"
 #include "mime/mbox_read.h"
 #include "test.h"
@@ -137,9 +139,45 @@ test_not_mbox(void)
 	test_end();
 }
 
+static void
+test_header(void)
+{
+	static const char h[] =
+		"Status: RO\r\n"
+		"X-Status: AT\r\n"
+		"X-Mozilla-Status: 0004\r\n"
+		"X-Keywords: $Work, bad\"word Later\r\n"
+		"X-Gmail-Labels: Opened,\"A, B\",\r\n"
+		" =?UTF-8?Q?Re=C3=A7us?=,Unread,Category Social\r\n"
+		"Message-ID: <1@x>\r\n"
+		"Subject: s\r\n"
+		"\r\n";
+	struct arena *a = arena_new(4096, false);
+	struct buf kept = BUF_INIT;
+	struct mbox_meta m;
+
+	test_begin("cli_mbox_header: status fields, keywords, Gmail labels");
+	cli_mbox_header(h, sizeof(h) - 1, &m, &kept, a);
+	/* R then Unread: Unread wins; A T from X-Status; 0x4 flagged */
+	test_assert_inteq(m.flags, STORE_FLAG_ANSWERED | STORE_FLAG_DRAFT | STORE_FLAG_FLAGGED);
+	test_assert_streq(m.keywords, "$Work Later");
+	test_assert(m.gmail);
+	test_assert_inteq(m.n_labels, 5);
+	if (m.n_labels == 5) {
+		test_assert_streq(m.labels[1], "A, B");
+		test_assert_streq(m.labels[2], "Re\xc3\xa7us");
+	}
+	test_assert_streq(m.message_id, "<1@x>");
+	test_assert(kept.len == 33 && memcmp(kept.data, "Message-ID: <1@x>\r\nSubject: s\r\n\r\n", 33) == 0);
+	test_end();
+	buf_free(&kept);
+	arena_free(&a);
+}
+
 int
 main(void)
 {
+	test_header();
 	test_dates();
 	test_long_lines();
 	test_blank_lines();
