@@ -400,8 +400,8 @@ take_message(struct run *r, struct mbox_reader *mr, int64_t date, const char *fo
 		cli_error("%s", error);
 		goto done;
 	}
-	if (spool_write(r, p, kept.data, kept.len, &big) != 0 ||
-	    spool_write(r, p, b.data + hlen, b.len - (size_t)hlen, &big) != 0)
+	if ((kept.len > 0 && spool_write(r, p, kept.data, kept.len, &big) != 0) ||
+	    (b.len > (size_t)hlen && spool_write(r, p, b.data + hlen, b.len - (size_t)hlen, &big) != 0))
 		goto done;
 	while (!ended && (n = mbox_reader_read(mr, &data, &error)) != 0) {
 		if (n < 0) {

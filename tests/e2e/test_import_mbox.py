@@ -19,13 +19,15 @@ The samples follow each writer's format as documented:
 Every expected body below is written by hand from those rules."""
 import imaplib
 import os
+import pty
 import pwd
 import re
+import subprocess
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import PASSWORD, Raw, Server, Suite, stop_and_check  # noqa: E402
+from harness import PASSWORD, TERN, Raw, Server, Suite, stop_and_check  # noqa: E402
 
 USER = "user@example.test"
 
@@ -397,6 +399,37 @@ def over_max_message_size_is_skipped(srv):
     imap = login(srv)
     assert [g[0] for g in fetch_all(imap, "Big")] == ["tb sub"]
     imap.logout()
+
+
+@suite.case
+def progress_line_on_a_terminal(srv):
+    path = write(os.path.join(srv.dir, "Inbox"), TB_INBOX)
+    master, slave = pty.openpty()
+    try:
+        r = subprocess.run([TERN, "--config", srv.conf, "import", "mbox", USER, path],
+                           stdout=subprocess.PIPE, stderr=slave, text=True, timeout=60)
+        os.close(slave)
+        slave = None
+        err = b""
+        while True:
+            try:
+                chunk = os.read(master, 4096)
+            except OSError:
+                break
+            if not chunk:
+                break
+            err += chunk
+    finally:
+        if slave is not None:
+            os.close(slave)
+        os.close(master)
+    assert r.returncode == 0, r.stdout
+    # the progress line: carriage return, the file, messages so far, share read
+    assert re.search(rb"\r" + re.escape(path.encode()) + rb": \d+ messages, \d+%", err), err
+    assert "total: 2 messages read, 2 added" in r.stdout, r.stdout
+    # not on a pipe
+    r = srv.cli("import", "mbox", USER, path)
+    assert "%" not in r.stderr, r.stderr
 
 
 def setup():
