@@ -688,7 +688,7 @@ cli_import_mbox(struct cli_ctx *ctx, int argc, char **argv)
 	r.quoting = MBOX_QUOTING_RD;
 	if (format != NULL && strcmp(format, "mboxo") == 0)
 		r.quoting = MBOX_QUOTING_O;
-	else if (format != NULL && strcmp(format, "mboxrd") != 0 && strcmp(format, "mboxcl2") != 0)
+	else if (format != NULL && strcmp(format, "mboxrd") != 0)
 		return cli_usage_error(mbox_usage, "--format: mboxrd or mboxo, not \"%s\"", format);
 	if (stat(pos[1], &sb) != 0 || (!S_ISDIR(sb.st_mode) && !S_ISREG(sb.st_mode))) {
 		cli_error("%s: %s", pos[1], errno != 0 ? strerror(errno) : "not a file or directory");

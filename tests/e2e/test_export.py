@@ -37,6 +37,10 @@ def fill_tern(srv):
     imap.login(USER, PASSWORD)
     assert imap.create("Work/Reports")[0] == "OK"
     assert imap.subscribe("Work/Reports")[0] == "OK"
+    # a name beyond ASCII: modified UTF-7 on disk and in subscriptions, as
+    # Dovecot 2.3 writes them (".Re&AOc-us", "Re&AOc-us\tSub")
+    assert imap.create('"Re&AOc-us/Sub"')[0] == "OK"
+    assert imap.subscribe('"Re&AOc-us/Sub"')[0] == "OK"
     t0 = time.mktime((2025, 3, 4, 5, 6, 7, 0, 0, -1))
     for i in range(1, 6):
         assert imap.append("INBOX", None, t0 + i * 3600, message(i, "inbox %d" % i))[0] == "OK"
@@ -44,6 +48,7 @@ def fill_tern(srv):
     body = message(6, "report 6").replace(b"Second line.", b"From the start")
     assert imap.append("Work/Reports", "(\\Seen $Label1)", t0 + 6 * 3600, body)[0] == "OK"
     assert imap.append("Work/Reports", None, t0 + 7 * 3600, message(7, "report 7"))[0] == "OK"
+    assert imap.append('"Re&AOc-us/Sub"', "(\\Flagged)", t0 + 8 * 3600, message(8, "recu 8"))[0] == "OK"
     imap.select("INBOX")
     imap.uid("STORE", "1", "+FLAGS", "(\\Seen)")
     imap.uid("STORE", "2", "+FLAGS", "(\\Flagged $Label1 Later)")
@@ -51,7 +56,8 @@ def fill_tern(srv):
     imap.uid("STORE", "3", "+FLAGS", "(\\Deleted)")
     imap.expunge()
     imap.uid("STORE", "5", "+FLAGS", "(\\Deleted)")  # stays, flagged deleted
-    want = {"INBOX": snapshot(imap, "INBOX"), "Work/Reports": snapshot(imap, "Work/Reports")}
+    want = {"INBOX": snapshot(imap, "INBOX"), "Work/Reports": snapshot(imap, "Work/Reports"),
+            "Re&AOc-us/Sub": snapshot(imap, "Re&AOc-us/Sub")}
     subs = subscribed(imap)
     imap.logout()
     return want, subs
@@ -71,7 +77,7 @@ def maildir_export_served_by_dovecot(fx):
     target = os.path.join(dc.mail, DOVECOT_USER)
     r = srv.cli("export", "maildir", USER, target, check=False)
     assert r.returncode == 0, r.stdout + r.stderr
-    assert re.search(r"total: \d+ folders, 6 messages", r.stdout), r.stdout
+    assert re.search(r"total: \d+ folders, 7 messages", r.stdout), r.stdout
     # file names by the Maildir rules: ":2," then flag letters in ASCII order
     names = sorted(os.listdir(os.path.join(target, "cur")))
     assert names[1].endswith(":2,Fa") or names[1].endswith(":2,Fab"), names
@@ -79,6 +85,9 @@ def maildir_export_served_by_dovecot(fx):
     st = os.stat(os.path.join(target, "cur", names[0]))
     assert int(st.st_mtime) == int(time.mktime((2025, 3, 4, 6, 6, 7, 0, 0, -1))), st.st_mtime
     assert os.path.exists(os.path.join(target, ".Work.Reports", "maildirfolder"))
+    assert os.path.isdir(os.path.join(target, ".Re&AOc-us.Sub", "cur"))
+    with open(os.path.join(target, "subscriptions"), "rb") as f:
+        assert b"\nRe&AOc-us\tSub\n" in f.read()
     if os.geteuid() == 0:
         subprocess.run(["chown", "-R", "mail:mail", target], check=True)
     dc.start()
@@ -122,6 +131,7 @@ def mbox_export_and_back(fx):
     assert b"Date: Mon, 7 Dec 2026 10:06:00 +0100\nStatus: RO\nX-Keywords: $Label1\n\nBody of message 6.\n" in text, text
     assert text.endswith(b"Second line.\n\n"), text[-40:]
     assert os.path.exists(os.path.join(target, "INBOX.mbox"))
+    assert os.path.exists(os.path.join(target, "Re\u00e7us", "Sub.mbox"))
 
     srv.add_user(OTHER)
     r = srv.cli("import", "mbox", OTHER, target, check=False)
@@ -162,7 +172,7 @@ def user_export_and_import_on_another_server(fx):
     # a plain ustar file: GNU tar lists it
     names = subprocess.run(["tar", "tf", archive], capture_output=True, text=True, check=True).stdout.split()
     assert names[0] == "user.json" and "mail/index.db" in names, names
-    assert len([n for n in names if n.startswith("mail/msg/")]) == 6, names
+    assert len([n for n in names if n.startswith("mail/msg/")]) == 7, names
 
     other = Server()
     try:
