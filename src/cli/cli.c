@@ -4,6 +4,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <ftw.h>
 #include <limits.h>
 #include <pwd.h>
 #include <stdarg.h>
@@ -276,6 +277,22 @@ cli_own_user_store(const struct tern_config *cfg, const char *address)
 	if ((size_t)snprintf(dir, sizeof(dir), "%s/spool", cfg->data_dir) >= sizeof(dir))
 		return -1;
 	return cli_own_path(cfg, dir);
+}
+
+static int
+remove_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	if (remove(path) != 0 && errno != ENOENT) {
+		cli_error("cannot remove %s: %s", path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+int
+cli_remove_tree(const char *path)
+{
+	return nftw(path, remove_one, 16, FTW_DEPTH | FTW_PHYS) != 0 ? -1 : 0;
 }
 
 int

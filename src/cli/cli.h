@@ -73,6 +73,9 @@ int cli_own_tree(const struct tern_config *cfg, const char *path);
 int cli_own_user_store(const struct tern_config *cfg, const char *address);
 /* cli_own_path of directory.db and its -wal and -shm files. */
 int cli_own_directory_files(const struct tern_config *cfg);
+/* rm -r of path (symbolic links removed, not followed); what cannot be
+ * removed is printed.  0 or -1. */
+int cli_remove_tree(const char *path);
 /* Asks a yes/no question on the terminal (stdin and stderr); true only
  * for "y" or "yes".  Call only when stdin is a terminal. */
 bool cli_confirm(const char *question);

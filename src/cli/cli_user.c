@@ -5,7 +5,6 @@
 
 #define _XOPEN_SOURCE_EXTENDED 1
 #include <errno.h>
-#include <ftw.h>
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
@@ -170,16 +169,6 @@ move_aside(const struct tern_config *cfg, const char *address, const char *path,
 	return 1;
 }
 
-static int
-remove_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	if (remove(path) != 0 && errno != ENOENT) {
-		cli_error("cannot remove %s: %s", path, strerror(errno));
-		return -1;
-	}
-	return 0;
-}
-
 /* The user's mail folder: data_dir/mail/DOMAIN/LOCAL. */
 static int
 mail_folder(const struct tern_config *cfg, const char *address, char *out, size_t outsize)
@@ -339,7 +328,7 @@ user_del(struct cli_ctx *ctx, int argc, char **argv)
 		printf("it had no mail folder\n");
 	else if (keep)
 		printf("its mail was kept in %s\n", moved);
-	else if (nftw(moved, remove_one, 16, FTW_DEPTH | FTW_PHYS) != 0)
+	else if (cli_remove_tree(moved) != 0)
 		cli_error("its mail was moved to %s, but not all of it could be removed", moved);
 	else
 		printf("its mail was removed\n");

@@ -17,7 +17,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <inttypes.h>
 #include <jansson.h>
 #include <stdlib.h>
@@ -52,18 +51,6 @@ static const char import_usage[] =
 	"Adds the user \"tern user export\" wrote into FILE, with its mail, as\n"
 	"ADDRESS when given (the domain must be local).  A user or a mail\n"
 	"folder that exists already is refused.  The server may run.\n";
-
-static int
-remove_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	return remove(path);
-}
-
-static void
-remove_tree(const char *path)
-{
-	nftw(path, remove_one, 16, FTW_DEPTH | FTW_PHYS);
-}
 
 static void
 add_apppw(const struct dir_app_password *p, void *arg)
@@ -238,7 +225,7 @@ done:
 	if (d != NULL)
 		closedir(d);
 	if (made_tmp)
-		remove_tree(tmp);
+		cli_remove_tree(tmp);
 	if (json != NULL) {
 		str_wipe(json, strlen(json));
 		free(json);
@@ -506,7 +493,7 @@ cli_user_move_import(struct cli_ctx *ctx, int argc, char **argv)
 	ret = CLI_EXIT_OK;
 done:
 	if (made_tmp)
-		remove_tree(tmp);
+		cli_remove_tree(tmp);
 	if (json != NULL) {
 		str_wipe(json, strlen(json));
 		free(json);
