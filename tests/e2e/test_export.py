@@ -210,6 +210,53 @@ def user_export_and_import_on_another_server(fx):
         stop_and_check(other)
 
 
+@suite.case
+def user_import_refuses_a_hostile_archive(fx):
+    srv, dc = fx
+    import io
+    import json
+    import tarfile
+
+    def archive(path, entries):
+        with tarfile.open(path, "w", format=tarfile.USTAR_FORMAT) as t:
+            for name, data, kind in entries:
+                ti = tarfile.TarInfo(name)
+                ti.type = kind
+                ti.size = len(data) if kind == tarfile.REGTYPE else 0
+                t.addfile(ti, io.BytesIO(data) if kind == tarfile.REGTYPE else None)
+
+    user = json.dumps({"format": "tern-user 1", "address": "evil@example.test",
+                       "password_hash": "$2y$05$abcdefghijklmnopqrstuu5s2v8.1h8c9HkqB1NpT1rYhSmc6eK2a"}).encode()
+    outside = os.path.join(srv.dir, "escaped")
+    for n, entries in enumerate((
+            [("user.json", user, tarfile.REGTYPE), ("mail/msg/../../../../escaped", b"x", tarfile.REGTYPE)],
+            [("user.json", user, tarfile.REGTYPE), ("/tmp/escaped", b"x", tarfile.REGTYPE)],
+            [("user.json", user, tarfile.REGTYPE), ("mail/msg/link", b"", tarfile.SYMTYPE)],
+            [("mail/index.db", b"x", tarfile.REGTYPE), ("user.json", user, tarfile.REGTYPE)])):
+        path = os.path.join(srv.dir, "evil%d.tar" % n)
+        archive(path, entries)
+        r = srv.cli("user", "import", path, check=False)
+        assert r.returncode == 1, (n, r.stdout + r.stderr)
+        assert not os.path.exists(outside)
+        shown = srv.cli("user", "show", "evil@example.test", check=False)
+        assert shown.returncode != 0, (n, shown.stdout)
+    # a GNU tar archive of a real export unpacks and packs again: the format is plain ustar
+    want, _ = fill_tern(srv)
+    archive_ok = os.path.join(srv.dir, "user.tar")
+    assert srv.cli("user", "export", USER, archive_ok).returncode == 0
+    unpacked = os.path.join(srv.dir, "unpacked")
+    os.makedirs(unpacked)
+    subprocess.run(["tar", "xf", archive_ok, "-C", unpacked], check=True)
+    repacked = os.path.join(srv.dir, "repacked.tar")
+    subprocess.run(["tar", "cf", repacked, "--format=ustar", "-C", unpacked, "user.json", "mail"], check=True)
+    r = srv.cli("user", "import", repacked, OTHER, check=False)
+    assert r.returncode == 0, r.stdout + r.stderr
+    imap = imaplib.IMAP4("127.0.0.1", srv.port("imap"))
+    imap.login(OTHER, PASSWORD)
+    assert snapshot(imap, "INBOX") == want["INBOX"]
+    imap.logout()
+
+
 def setup():
     if shutil.which("dovecot") is None or not os.path.exists("/usr/lib/dovecot/imap"):
         raise AssertionError("the reference Dovecot is missing: run scripts/deps.sh")
