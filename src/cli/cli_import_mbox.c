@@ -52,8 +52,9 @@ static const char mbox_usage[] =
 	"of its name (without \".mbox\"; Inbox, Sent Items, Deleted Items, Junk\n"
 	"E-mail and the like become Tern's INBOX, Sent, Trash and Junk), or\n"
 	"NAME with --folder.  A DIR holds one mbox file per folder, subfolders\n"
-	"in Thunderbird's \"Name.sbd\" directories; with --folder the tree goes\n"
-	"under NAME.\n"
+	"in Thunderbird's \"Name.sbd\" directories; a file named \"mbox\" holds\n"
+	"the messages of the directory it is in (readpst -r, Apple Mail).  With\n"
+	"--folder the tree goes under NAME.\n"
 	"\n"
 	"The internal date is the From_ line's.  Status, X-Status, X-Keywords\n"
 	"and X-Mozilla-Status/-Keys become flags and keywords and are taken\n"
@@ -573,10 +574,11 @@ ends_with(const char *s, const char *suffix)
 	return a >= b && strcasecmp(s + a - b, suffix) == 0;
 }
 
-/* Walks dir: each mbox file is a folder (prefix + its name), "X.sbd" and
- * other directories hold subfolders (of X), an Apple Mail "X.mbox"
- * directory holds X's messages in a file named mbox.  depth bounds the
- * recursion (STORE_MAILBOX_DEPTH_MAX). */
+/* Walks dir: each mbox file is a folder (prefix + its name), "X.sbd"
+ * (Thunderbird), "X.mbox" (Apple Mail) and other directories hold the
+ * subfolders of X, and a file named "mbox" in a directory holds the
+ * messages of that directory's own folder (readpst -r, Apple Mail).
+ * depth bounds the recursion (STORE_MAILBOX_DEPTH_MAX). */
 static void
 walk(const char *dir, const char *prefix, int depth, struct found_list *l)
 {
@@ -602,14 +604,7 @@ walk(const char *dir, const char *prefix, int depth, struct found_list *l)
 				len -= 4;
 			else if (ends_with(de->d_name, ".mbox"))
 				len -= 5;
-			if ((size_t)snprintf(name, sizeof(name), "%s%.*s", prefix, (int)len, de->d_name) >= sizeof(name))
-				continue;
-			if (ends_with(de->d_name, ".mbox") &&
-			    (size_t)snprintf(sub, sizeof(sub), "%s/mbox", path) < sizeof(sub) && looks_like_mbox(sub)) {
-				found_add(l, sub, name);
-				continue;
-			}
-			if ((size_t)snprintf(sub, sizeof(sub), "%s/", name) < sizeof(sub))
+			if ((size_t)snprintf(sub, sizeof(sub), "%s%.*s/", prefix, (int)len, de->d_name) < sizeof(sub))
 				walk(path, sub, depth + 1, l);
 			continue;
 		}
@@ -619,10 +614,16 @@ walk(const char *dir, const char *prefix, int depth, struct found_list *l)
 			printf("%s: not an mbox file: passed over\n", path);
 			continue;
 		}
-		if (ends_with(de->d_name, ".mbox"))
-			len -= 5;
-		if ((size_t)snprintf(name, sizeof(name), "%s%.*s", prefix, (int)len, de->d_name) < sizeof(name))
-			found_add(l, path, name);
+		if (prefix[0] != '\0' && strcmp(de->d_name, "mbox") == 0) {
+			/* the messages of the directory's own folder */
+			snprintf(name, sizeof(name), "%.*s", (int)strlen(prefix) - 1, prefix);
+		} else {
+			if (ends_with(de->d_name, ".mbox"))
+				len -= 5;
+			if ((size_t)snprintf(name, sizeof(name), "%s%.*s", prefix, (int)len, de->d_name) >= sizeof(name))
+				continue;
+		}
+		found_add(l, path, name);
 	}
 	closedir(d);
 }

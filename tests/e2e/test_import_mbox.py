@@ -297,6 +297,24 @@ def thunderbird_tree(srv):
 
 
 @suite.case
+def readpst_recursive_tree(srv):
+    # readpst -r (libpst, for Outlook and Exchange .pst files): a directory
+    # per folder, its messages in a file named "mbox" inside it
+    root = os.path.join(srv.dir, "pst")
+    write(os.path.join(root, "Inbox", "mbox"), TB_INBOX)
+    write(os.path.join(root, "Inbox", "Project", "mbox"), TB_SUB)
+    write(os.path.join(root, "Sent Items", "mbox"), CL2)
+    r = srv.cli("import", "mbox", USER, root, check=False)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "total: 5 messages read, 5 added" in r.stdout, r.stdout
+    imap = login(srv)
+    assert [g[0] for g in fetch_all(imap, "INBOX")] == ["tb one", "tb two"]
+    assert [g[0] for g in fetch_all(imap, "INBOX/Project")] == ["tb sub"]
+    assert [g[0] for g in fetch_all(imap, "Sent")] == ["cl2 one", "cl2 two"]
+    imap.logout()
+
+
+@suite.case
 def mboxcl2_content_length(srv):
     path = write(os.path.join(srv.dir, "old.mbox"), CL2)
     r = srv.cli("import", "mbox", USER, path, "--folder", "Old/Mail", check=False)
