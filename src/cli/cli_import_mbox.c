@@ -628,7 +628,8 @@ walk(const char *dir, const char *prefix, int depth, struct found_list *l)
 	closedir(d);
 }
 
-/* The folder of a file: its base name without ".mbox". */
+/* The folder of a file: its base name without ".mbox"; for a file named
+ * "mbox" in a directory, the directory's (readpst -r, Apple Mail). */
 static char *
 file_folder(const char *path)
 {
@@ -636,6 +637,18 @@ file_folder(const char *path)
 	size_t len;
 
 	base = base != NULL ? base + 1 : path;
+	if (strcmp(base, "mbox") == 0 && base > path + 1) {
+		const char *end = base - 1, *start = end;
+
+		while (start > path && start[-1] != '/')
+			start--;
+		if (end > start) {
+			char *dirname = xstrndup(start, (size_t)(end - start)), *folder = file_folder(dirname);
+
+			free(dirname);
+			return folder;
+		}
+	}
 	len = strlen(base);
 	if (ends_with(base, ".mbox"))
 		len -= 5;

@@ -312,6 +312,9 @@ def readpst_recursive_tree(srv):
     assert [g[0] for g in fetch_all(imap, "INBOX/Project")] == ["tb sub"]
     assert [g[0] for g in fetch_all(imap, "Sent")] == ["cl2 one", "cl2 two"]
     imap.logout()
+    # one such file on its own: the folder of its directory
+    r = srv.cli("import", "mbox", USER, os.path.join(root, "Inbox", "Project", "mbox"), check=False)
+    assert "Project: 1 added" in r.stdout, r.stdout + r.stderr
 
 
 @suite.case
