@@ -99,7 +99,7 @@ parse_octal(const unsigned char *h, size_t off, size_t len, uint64_t *out)
 static bool
 name_ok(const char *n)
 {
-	if (n[0] == '\0' || n[0] == '/')
+	if (n[0] == '\0' || n[0] == '/' || n[strlen(n) - 1] == '/')
 		return false;
 	for (const char *p = n; *p != '\0';) {
 		size_t l = strcspn(p, "/");
