@@ -580,6 +580,8 @@ import_folder(struct store *st, const char *data_dir, const char *dir, const cha
 	struct store_mailbox_status status;
 	struct folder f = { 0 };
 	size_t added = 0, skipped = 0, unlisted, nb = 0, i;
+	bool tty = isatty(STDERR_FILENO) == 1, shown = false;
+	time_t last = 0;
 	const char *error;
 	int r, ret = 1;
 
@@ -605,6 +607,13 @@ import_folder(struct store *st, const char *data_dir, const char *dir, const cha
 	for (i = 0; i <= f.n_msgs; i++) {
 		struct import_msg *m = i < f.n_msgs ? &f.msgs[i] : NULL;
 
+		/* a progress line on a terminal, once a second */
+		if (tty && time(NULL) != last) {
+			last = time(NULL);
+			fprintf(stderr, "\r%s: %zu of %zu messages   ", mailbox, i, f.n_msgs);
+			fflush(stderr);
+			shown = true;
+		}
 		/* given out already under the same UIDVALIDITY: no copy needed */
 		if (m != NULL && status.uidvalidity == f.uidvalidity && m->uid < status.uidnext) {
 			skipped++;
@@ -661,6 +670,8 @@ import_folder(struct store *st, const char *data_dir, const char *dir, const cha
 		}
 		nb = 0;
 	}
+	if (shown)
+		fputs("\n", stderr);
 	printf("%s: %zu added, %zu already there (UIDVALIDITY %" PRIu32 ")", mailbox, added, skipped, f.uidvalidity);
 	if (unlisted > 0)
 		printf(", %zu not in dovecot-uidlist given UIDs from %" PRIu32, unlisted, f.uidnext - (uint32_t)unlisted);
@@ -673,6 +684,8 @@ import_folder(struct store *st, const char *data_dir, const char *dir, const cha
 flush_fail:
 	for (size_t k = 0; k < nb; k++)
 		store_spool_discard(&spools[k]);
+	if (shown)
+		fputs("\n", stderr);
 	printf("%s: %zu added, %zu already there before it stopped\n", mailbox, added, skipped);
 	t->added += added;
 	t->skipped += skipped;
