@@ -2,7 +2,9 @@
  * the config and the directory, reading passwords. */
 #include "cli/cli.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <ftw.h>
 #include <limits.h>
 #include <pwd.h>
 #include <stdarg.h>
@@ -14,6 +16,7 @@
 #include <unistd.h>
 
 #include "directory/directory.h"
+#include "store/store.h"
 #include "lib/limits.h"
 #include "lib/str.h"
 
@@ -219,6 +222,77 @@ cli_own_path(const struct tern_config *cfg, const char *path)
 		return -1;
 	}
 	return 0;
+}
+
+int
+cli_own_tree(const struct tern_config *cfg, const char *path)
+{
+	char p[PATH_MAX];
+	struct dirent *de;
+	struct stat sb;
+	DIR *dir;
+	int ret;
+
+	if (geteuid() != 0 || cfg->user[0] == '\0')
+		return 0;
+	if (cli_own_path(cfg, path) != 0)
+		return -1;
+	if (lstat(path, &sb) == -1 || !S_ISDIR(sb.st_mode) || (dir = opendir(path)) == NULL)
+		return 0;
+	ret = 0;
+	while (ret == 0 && (de = readdir(dir)) != NULL) {
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		if ((size_t)snprintf(p, sizeof(p), "%s/%s", path, de->d_name) >= sizeof(p)) {
+			cli_error("%s/%s: path too long", path, de->d_name);
+			ret = -1;
+		} else {
+			ret = cli_own_tree(cfg, p);
+		}
+	}
+	closedir(dir);
+	return ret;
+}
+
+int
+cli_own_user_store(const struct tern_config *cfg, const char *address)
+{
+	char dir[PATH_MAX], *slash;
+
+	if (geteuid() != 0 || cfg->user[0] == '\0')
+		return 0;
+	if (store_user_dir(cfg->data_dir, address, dir, sizeof(dir)) != 0) {
+		cli_error("%s: no mail folder path", address);
+		return -1;
+	}
+	if (cli_own_tree(cfg, dir) != 0)
+		return -1;
+	/* mail/DOMAIN and mail/, which store_open may have made */
+	for (int i = 0; i < 2 && (slash = strrchr(dir, '/')) != NULL; i++) {
+		*slash = '\0';
+		if (cli_own_path(cfg, dir) != 0)
+			return -1;
+	}
+	/* and spool/, where the messages were written first */
+	if ((size_t)snprintf(dir, sizeof(dir), "%s/spool", cfg->data_dir) >= sizeof(dir))
+		return -1;
+	return cli_own_path(cfg, dir);
+}
+
+static int
+remove_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	if (remove(path) != 0 && errno != ENOENT) {
+		cli_error("cannot remove %s: %s", path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+int
+cli_remove_tree(const char *path)
+{
+	return nftw(path, remove_one, 16, FTW_DEPTH | FTW_PHYS) != 0 ? -1 : 0;
 }
 
 int

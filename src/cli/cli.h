@@ -65,8 +65,17 @@ const struct tern_config *cli_config_loaded(void);
  * Gives path (if it exists) to that user when running as root and sets
  * its mode (0600 for files, 0700 for directories).  0, or -1 printed. */
 int cli_own_path(const struct tern_config *cfg, const char *path);
+/* cli_own_path of path and, for a directory, of everything in it (when
+ * run as root with a [server] user; else nothing).  0, or -1 printed. */
+int cli_own_tree(const struct tern_config *cfg, const char *path);
+/* cli_own_tree of a user's mail folder (after an import wrote to it as
+ * root), and cli_own_path of mail/DOMAIN and mail/.  0, or -1 printed. */
+int cli_own_user_store(const struct tern_config *cfg, const char *address);
 /* cli_own_path of directory.db and its -wal and -shm files. */
 int cli_own_directory_files(const struct tern_config *cfg);
+/* rm -r of path (symbolic links removed, not followed); what cannot be
+ * removed is printed.  0 or -1. */
+int cli_remove_tree(const char *path);
 /* Asks a yes/no question on the terminal (stdin and stderr); true only
  * for "y" or "yes".  Call only when stdin is a terminal. */
 bool cli_confirm(const char *question);
@@ -92,8 +101,14 @@ int cli_dkim(struct cli_ctx *ctx, int argc, char **argv);
 int cli_dns(struct cli_ctx *ctx, int argc, char **argv);
 int cli_init(struct cli_ctx *ctx, int argc, char **argv);
 int cli_import(struct cli_ctx *ctx, int argc, char **argv);
+int cli_export(struct cli_ctx *ctx, int argc, char **argv);
 int cli_backup(struct cli_ctx *ctx, int argc, char **argv);
 int cli_restore(struct cli_ctx *ctx, int argc, char **argv);
+/* import mbox, from cli_import. */
+int cli_import_mbox(struct cli_ctx *ctx, int argc, char **argv);
+/* user export / user import, from cli_user (cli_user_move.c). */
+int cli_user_export(struct cli_ctx *ctx, int argc, char **argv);
+int cli_user_move_import(struct cli_ctx *ctx, int argc, char **argv);
 /* user import-passwd, from cli_user. */
 int cli_user_import(struct cli_ctx *ctx, int argc, char **argv);
 

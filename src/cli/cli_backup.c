@@ -205,8 +205,7 @@ prune_extras(struct backup_run *b, const char *dst_msg, struct names *ns)
 	return 0;
 }
 
-/* One user's folder: src_dir (has index.db) to dst_dir (made here). */
-static int
+int
 backup_user(struct backup_run *b, const char *src_dir, const char *dst_dir)
 {
 	char src_db[PATH_MAX], dst_db[PATH_MAX], src_msg[PATH_MAX], dst_msg[PATH_MAX];

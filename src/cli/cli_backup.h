@@ -51,6 +51,11 @@ int backup_db_copy_from(sqlite3 *src, const char *dst_path, mode_t mode);
 /* Opens src_path and copies it so; counts databases.  0 or -1. */
 int backup_db_copy(struct backup_run *b, const char *src_path, const char *dst_path);
 
+/* One user's folder, consistent while the server runs: src_dir (has
+ * index.db) to dst_dir (made here), the index through the online backup
+ * API under the user's write lock, message files hard-linked (or copied)
+ * as that snapshot names them.  0 or -1. */
+int backup_user(struct backup_run *b, const char *src_dir, const char *dst_dir);
 /* Prints the counts: "<what>: users=N messages=N bytes=N files=..." */
 void backup_print_counts(const char *what, const struct backup_run *b);
 

@@ -34,6 +34,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cli/cli_mbox.h"
 #include "directory/directory.h"
 #include "imap/imap_cmd.h"
 #include "lib/arena.h"
@@ -43,7 +44,7 @@
 #include "store/store_imap.h"
 
 static const char import_usage[] =
-	"usage: tern import maildir USER PATH\n"
+	"usage: tern import maildir USER PATH [--uidl-format FORMAT]\n"
 	"\n"
 	"Imports a Dovecot (or Courier) Maildir++ into USER's mailboxes: INBOX\n"
 	"from PATH/cur and PATH/new, folders from PATH/.Name (\".\" separates\n"
@@ -52,7 +53,10 @@ static const char import_usage[] =
 	"UID, so IMAP clients do not resynchronise, and its POP3 UIDL (the P\n"
 	"value the uidlist holds, else what Dovecot's common pop3_uidl_format\n"
 	"%08Xu%08Xv prints: UID and UIDVALIDITY in hex, lower case), so POP3\n"
-	"clients that leave mail on the server download nothing again.  Flags, keywords\n"
+	"clients that leave mail on the server download nothing again.  With\n"
+	"another pop3_uidl_format, give it as --uidl-format (%u UID, %v\n"
+	"UIDVALIDITY, %f file name, %g GUID; width and X as Dovecot has them,\n"
+	"e.g. \"%v.%u\" or \"%f\").  Flags, keywords\n"
 	"(dovecot-keywords) and internal dates (the files' mtimes) are kept.\n"
 	"Sent, Drafts, Trash, Junk and Archive become Tern's special-use\n"
 	"folders (\"Sent Messages\", \"Sent Items\", \"Deleted Messages\",\n"
@@ -477,30 +481,91 @@ folder_name(const char *disk, struct arena *a)
 	return utf8;
 }
 
-/* The special-use names Tern creates, and other names clients gave them. */
-static const struct {
-	const char *from, *to;
-} special_alias[] = {
-	{ "Sent Messages", "Sent" }, { "Sent Items", "Sent" },
-	{ "Deleted Messages", "Trash" }, { "Deleted Items", "Trash" },
-	{ "Spam", "Junk" }, { "Archives", "Archive" },
-};
-
-/* A source name to its Tern name: an alias of a special-use folder
- * becomes it unless the source has that folder itself. */
-static const char *
-map_name(const char *name, char **names, size_t n)
+/* Dovecot's pop3_uidl_format, the variables a Maildir has
+ * (https://doc.dovecot.org/settings/core/#core_setting-pop3_uidl_format):
+ * %u or %{uid} the UID, %v or %{uidvalidity} the UIDVALIDITY, %f or
+ * %{filename} the file's base name, %g or %{guid} the message GUID (for
+ * a Maildir that is the base name too); a width ("08": zero-padded) and
+ * the X modifier (hex, printed in lower case as Dovecot does) before the
+ * variable; %% a percent sign.  %m (an MD5 of the header: mbox only) is
+ * not supported.  Returns 0 with out filled, or -1 with *error_out
+ * (static) for a format it cannot expand or a result POP3 cannot carry
+ * (RFC 1939 7: 1 to 70 characters 0x21..0x7E). */
+static int
+uidl_expand(const char *fmt, uint32_t uid, uint32_t uidvalidity, const char *base, char *out, size_t outsize,
+            const char **error_out)
 {
-	for (size_t i = 0; i < sizeof(special_alias) / sizeof(special_alias[0]); i++) {
-		bool has = false;
+	size_t o = 0;
 
-		if (strcasecmp(name, special_alias[i].from) != 0)
-			continue;
-		for (size_t k = 0; k < n; k++)
-			has = has || strcmp(names[k], special_alias[i].to) == 0;
-		return has ? name : special_alias[i].to;
+	for (const char *p = fmt; *p != '\0'; p++) {
+		char piece[PATH_MAX];
+		int width = 0;
+		bool zero = false, hex = false;
+		const char *name = NULL;
+
+		if (*p != '%') {
+			snprintf(piece, sizeof(piece), "%c", *p);
+			goto put;
+		}
+		p++;
+		if (*p == '%') {
+			snprintf(piece, sizeof(piece), "%%");
+			goto put;
+		}
+		zero = *p == '0';
+		while (*p >= '0' && *p <= '9' && width < 100)
+			width = width * 10 + (*p++ - '0');
+		while (*p == 'X') {
+			hex = true;
+			p++;
+		}
+		if (*p == '{') {
+			const char *end = strchr(p, '}');
+
+			if (end == NULL) {
+				*error_out = "an unclosed %{ in the format";
+				return -1;
+			}
+			if (strncmp(p, "{uid}", 5) == 0)
+				name = "u";
+			else if (strncmp(p, "{uidvalidity}", 13) == 0)
+				name = "v";
+			else if (strncmp(p, "{filename}", 10) == 0)
+				name = "f";
+			else if (strncmp(p, "{guid}", 6) == 0)
+				name = "g";
+			p = end;
+		} else if (*p != '\0' && strchr("uvfg", *p) != NULL) {
+			name = p;
+		}
+		if (name == NULL) {
+			*error_out = "a variable other than %u, %v, %f, %g (and their %{...} names) in the format";
+			return -1;
+		}
+		if (name[0] == 'u' || name[0] == 'v')
+			snprintf(piece, sizeof(piece), hex ? (zero ? "%0*x" : "%*x") : (zero ? "%0*u" : "%*u"), width,
+			         (unsigned)(name[0] == 'u' ? uid : uidvalidity));
+		else
+			snprintf(piece, sizeof(piece), "%*s", width, base);
+	put:
+		if (o + strlen(piece) >= outsize) {
+			*error_out = "the UIDL is longer than POP3 allows (70 characters)";
+			return -1;
+		}
+		memcpy(out + o, piece, strlen(piece) + 1);
+		o += strlen(piece);
 	}
-	return name;
+	for (size_t i = 0; i < o; i++) {
+		if ((unsigned char)out[i] < 0x21 || (unsigned char)out[i] > 0x7e) {
+			*error_out = "the UIDL holds a character POP3 does not allow (a space?)";
+			return -1;
+		}
+	}
+	if (o == 0) {
+		*error_out = "an empty UIDL";
+		return -1;
+	}
+	return 0;
 }
 
 /* Imports one folder (dir on disk) into mailbox.  0; -1 when the import
@@ -508,13 +573,15 @@ map_name(const char *name, char **names, size_t n)
  * on. */
 static int
 import_folder(struct store *st, const char *data_dir, const char *dir, const char *mailbox, uint64_t quota,
-              struct totals *t)
+              const char *uidl_format, struct totals *t)
 {
 	struct store_import batch[IMPORT_BATCH];
 	struct store_spool spools[IMPORT_BATCH];
 	struct store_mailbox_status status;
 	struct folder f = { 0 };
 	size_t added = 0, skipped = 0, unlisted, nb = 0, i;
+	bool tty = isatty(STDERR_FILENO) == 1, shown = false;
+	time_t last = 0;
 	const char *error;
 	int r, ret = 1;
 
@@ -540,20 +607,32 @@ import_folder(struct store *st, const char *data_dir, const char *dir, const cha
 	for (i = 0; i <= f.n_msgs; i++) {
 		struct import_msg *m = i < f.n_msgs ? &f.msgs[i] : NULL;
 
+		/* a progress line on a terminal, once a second */
+		if (tty && time(NULL) != last) {
+			last = time(NULL);
+			fprintf(stderr, "\r%s: %zu of %zu messages   ", mailbox, i, f.n_msgs);
+			fflush(stderr);
+			shown = true;
+		}
 		/* given out already under the same UIDVALIDITY: no copy needed */
 		if (m != NULL && status.uidvalidity == f.uidvalidity && m->uid < status.uidnext) {
 			skipped++;
 			continue;
 		}
 		if (m != NULL) {
-			char dflt[2 * 8 + 1];
+			char dflt[STORE_UIDL_MAX + 1];
 
 			if (spool_message(data_dir, m->path, &spools[nb]) != 0) {
 				ret = -1;
 				goto flush_fail;
 			}
 			if (m->uidl == NULL) {
-				snprintf(dflt, sizeof(dflt), "%08x%08x", (unsigned)m->uid, (unsigned)f.uidvalidity);
+				if (uidl_expand(uidl_format, m->uid, f.uidvalidity, m->base, dflt, sizeof(dflt), &error) != 0) {
+					cli_error("%s: UID %" PRIu32 ": --uidl-format: %s", mailbox, m->uid, error);
+					nb++;
+					ret = -1;
+					goto flush_fail;
+				}
 				if ((m->uidl = strdup(dflt)) == NULL) {
 					nb++;
 					ret = -1;
@@ -591,6 +670,8 @@ import_folder(struct store *st, const char *data_dir, const char *dir, const cha
 		}
 		nb = 0;
 	}
+	if (shown)
+		fputs("\n", stderr);
 	printf("%s: %zu added, %zu already there (UIDVALIDITY %" PRIu32 ")", mailbox, added, skipped, f.uidvalidity);
 	if (unlisted > 0)
 		printf(", %zu not in dovecot-uidlist given UIDs from %" PRIu32, unlisted, f.uidnext - (uint32_t)unlisted);
@@ -603,6 +684,8 @@ import_folder(struct store *st, const char *data_dir, const char *dir, const cha
 flush_fail:
 	for (size_t k = 0; k < nb; k++)
 		store_spool_discard(&spools[k]);
+	if (shown)
+		fputs("\n", stderr);
 	printf("%s: %zu added, %zu already there before it stopped\n", mailbox, added, skipped);
 	t->added += added;
 	t->skipped += skipped;
@@ -644,7 +727,7 @@ import_subscriptions(struct store *st, const char *root, char **names, size_t n,
 		}
 		if ((utf8 = imap_mailbox_decode(line, strlen(line), false, a)) == NULL)
 			continue;
-		name = map_name(utf8, names, n);
+		name = cli_import_special(utf8, names, n);
 		if (store_mailbox_subscribe(st, name, true, &error) == 0)
 			count++;
 		else
@@ -658,7 +741,12 @@ import_subscriptions(struct store *st, const char *root, char **names, size_t n,
 static int
 import_maildir(struct cli_ctx *ctx, int argc, char **argv)
 {
-	const char *pos[2], *error;
+	const char *pos[2], *error, *uidl_format = "%08Xu%08Xv";
+	const struct cli_opt opts[] = {
+		{ "--uidl-format", &uidl_format, NULL },
+		{ NULL, NULL, NULL },
+	};
+	char probe[STORE_UIDL_MAX + 1];
 	struct directory *dir = NULL;
 	struct store *st = NULL;
 	struct arena *a = NULL;
@@ -671,8 +759,10 @@ import_maildir(struct cli_ctx *ctx, int argc, char **argv)
 	DIR *d = NULL;
 	int r, ret = CLI_EXIT_ERROR;
 
-	if ((r = cli_parse(ctx, argc, argv, NULL, pos, 2, 2, NULL, import_usage)) != CLI_CONTINUE)
+	if ((r = cli_parse(ctx, argc, argv, opts, pos, 2, 2, NULL, import_usage)) != CLI_CONTINUE)
 		return r;
+	if (uidl_expand(uidl_format, 1, 1, "1.M1P1.host", probe, sizeof(probe), &error) != 0)
+		return cli_usage_error(import_usage, "--uidl-format %s: %s", uidl_format, error);
 	if (stat(pos[1], &sb) != 0 || !S_ISDIR(sb.st_mode)) {
 		cli_error("%s: not a directory", pos[1]);
 		return CLI_EXIT_ERROR;
@@ -728,18 +818,19 @@ import_maildir(struct cli_ctx *ctx, int argc, char **argv)
 	}
 	closedir(d);
 	d = NULL;
-	r = import_folder(st, cli_config_loaded()->data_dir, pos[1], "INBOX", u.quota_bytes, &t);
+	r = import_folder(st, cli_config_loaded()->data_dir, pos[1], "INBOX", u.quota_bytes, uidl_format, &t);
 	if (r == 1)
 		failed++;
 	for (size_t i = 0; r != -1 && i < n; i++) {
-		const char *to = map_name(names[i], names, n);
+		const char *to = cli_import_special(names[i], names, n);
 
 		if (strcasecmp(to, "INBOX") == 0) {
 			cli_error("%s: a folder named INBOX besides the INBOX: skipped", disk[i]);
 			failed++;
 			continue;
 		}
-		if ((r = import_folder(st, cli_config_loaded()->data_dir, disk[i], to, u.quota_bytes, &t)) == 1)
+		if ((r = import_folder(st, cli_config_loaded()->data_dir, disk[i], to, u.quota_bytes, uidl_format, &t)) ==
+		    1)
 			failed++;
 	}
 	if (r != -1)
@@ -749,6 +840,8 @@ import_maildir(struct cli_ctx *ctx, int argc, char **argv)
 	if (failed > 0)
 		printf(", %zu skipped", failed);
 	putchar('\n');
+	if (cli_own_user_store(cli_config_loaded(), u.address) != 0)
+		r = -1;
 	ret = r == -1 || failed > 0 ? CLI_EXIT_ERROR : CLI_EXIT_OK;
 	goto done;
 oom:
@@ -768,12 +861,15 @@ int
 cli_import(struct cli_ctx *ctx, int argc, char **argv)
 {
 	static const char usage[] =
-		"usage: tern import maildir USER PATH\n"
+		"usage: tern import maildir USER PATH [--uidl-format FORMAT]\n"
+		"       tern import mbox USER FILE|DIR [--folder NAME] [--format mboxrd|mboxo]\n"
 		"\n"
-		"Imports mail from another server's storage (\"tern import maildir --help\"\n"
-		"for the details).\n";
+		"Imports mail from another server's storage or a mail program's export\n"
+		"(\"tern import maildir --help\", \"tern import mbox --help\" for the\n"
+		"details).\n";
 	static const struct cli_cmd cmds[] = {
 		{ "maildir", import_maildir },
+		{ "mbox", cli_import_mbox },
 		{ NULL, NULL },
 	};
 

@@ -198,32 +198,6 @@ restore_all(struct backup_run *b, const char *src, const char *dst)
 	return ret;
 }
 
-/* Gives every restored file to [server] user when run as root. */
-static int
-own_tree(const struct tern_config *cfg, const char *path)
-{
-	char p[PATH_MAX];
-	struct dirent *de;
-	struct stat sb;
-	DIR *dir;
-	int ret;
-
-	if (geteuid() != 0 || cfg->user[0] == '\0')
-		return 0;
-	if (cli_own_path(cfg, path) != 0)
-		return -1;
-	if (lstat(path, &sb) == -1 || !S_ISDIR(sb.st_mode) || (dir = opendir(path)) == NULL)
-		return 0;
-	ret = 0;
-	while (ret == 0 && (de = readdir(dir)) != NULL) {
-		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-			continue;
-		ret = backup_join(p, sizeof(p), path, de->d_name) == -1 ? -1 : own_tree(cfg, p);
-	}
-	closedir(dir);
-	return ret;
-}
-
 /* Moves every entry but tern.lock into data_dir/pre-restore.<time>/; with
  * force false, refuses if there is one.  *moved_out: where they went. */
 static int
@@ -302,7 +276,7 @@ restore_whole(const struct tern_config *cfg, const char *src, bool force)
 		printf("moved the previous contents of data_dir to %s\n", moved);
 	if (restore_all(&b, src, cfg->data_dir) == -1)
 		goto out;
-	if (own_tree(cfg, cfg->data_dir) == -1)
+	if (cli_own_tree(cfg, cfg->data_dir) == -1)
 		goto out;
 	backup_print_counts("restore", &b);
 	r = CLI_EXIT_OK;
@@ -358,9 +332,9 @@ restore_one(const struct tern_config *cfg, const char *src, const char *user)
 		return CLI_EXIT_ERROR;
 	}
 	if (backup_join(p, sizeof(p), cfg->data_dir, "mail") == -1 || backup_mkdir(p, 0700) == -1 ||
-	    own_tree(cfg, p) == -1 || backup_mkdir(dom, 0700) == -1 || cli_own_path(cfg, dom) == -1)
+	    cli_own_tree(cfg, p) == -1 || backup_mkdir(dom, 0700) == -1 || cli_own_path(cfg, dom) == -1)
 		return CLI_EXIT_ERROR;
-	if (restore_user(&b, from, tmp) == -1 || own_tree(cfg, tmp) == -1)
+	if (restore_user(&b, from, tmp) == -1 || cli_own_tree(cfg, tmp) == -1)
 		goto fail;
 	existed = access(live, F_OK) == 0;
 	if (existed) {

@@ -5,7 +5,6 @@
 
 #define _XOPEN_SOURCE_EXTENDED 1
 #include <errno.h>
-#include <ftw.h>
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
@@ -34,6 +33,8 @@ static const char user_usage[] =
 	"                     [--role user|admin] [--quota SIZE]\n"
 	"       tern user import-passwd FILE [--domain DOMAIN] [--create-domains]\n"
 	"       tern user app-password add|list|revoke ...   (tern user app-password --help)\n"
+	"       tern user export ADDRESS FILE [--no-app-passwords]\n"
+	"       tern user import FILE [ADDRESS] [--no-app-passwords]\n"
 	"\n"
 	"Manages users.  A user's address must be in a local domain.  Without\n"
 	"--password-stdin, add and passwd generate a password and print it once.\n"
@@ -43,6 +44,8 @@ static const char user_usage[] =
 	"--reject-mail is on: then mail to it is refused (550 5.2.1).\n"
 	"import-passwd reads a Dovecot passwd-file (user:{SCHEME}hash:...); users\n"
 	"that exist already are skipped and counted.\n"
+	"export writes a user's account (directory entry, app passwords, mail) into\n"
+	"one tar file; import adds it on another Tern (tern user export --help).\n"
 	"\n"
 	"del removes the user, its app passwords and its mail folder\n"
 	"(data_dir/mail/DOMAIN/LOCAL).  It asks first on a terminal; elsewhere it\n"
@@ -164,16 +167,6 @@ move_aside(const struct tern_config *cfg, const char *address, const char *path,
 		cli_own_path(cfg, name);
 	}
 	return 1;
-}
-
-static int
-remove_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	if (remove(path) != 0 && errno != ENOENT) {
-		cli_error("cannot remove %s: %s", path, strerror(errno));
-		return -1;
-	}
-	return 0;
 }
 
 /* The user's mail folder: data_dir/mail/DOMAIN/LOCAL. */
@@ -335,7 +328,7 @@ user_del(struct cli_ctx *ctx, int argc, char **argv)
 		printf("it had no mail folder\n");
 	else if (keep)
 		printf("its mail was kept in %s\n", moved);
-	else if (nftw(moved, remove_one, 16, FTW_DEPTH | FTW_PHYS) != 0)
+	else if (cli_remove_tree(moved) != 0)
 		cli_error("its mail was moved to %s, but not all of it could be removed", moved);
 	else
 		printf("its mail was removed\n");
@@ -567,6 +560,8 @@ cli_user(struct cli_ctx *ctx, int argc, char **argv)
 		{ "passwd", user_passwd },
 		{ "set", user_set },
 		{ "import-passwd", cli_user_import },
+		{ "export", cli_user_export },
+		{ "import", cli_user_move_import },
 		{ "app-password", cli_user_apppw },
 		{ NULL, NULL },
 	};

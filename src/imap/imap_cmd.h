@@ -109,6 +109,9 @@ struct imap_ctx {
  * Returns the UTF-8 name in the arena, or NULL when it is neither valid
  * modified UTF-7 nor valid UTF-8. */
 char *imap_mailbox_decode(const char *wire, size_t len, bool utf8, struct arena *a);
+/* Appends name (UTF-8) to out in modified UTF-7, unquoted (Dovecot's
+ * Maildir++ folder names, tern export maildir). */
+void imap_mailbox_encode(struct buf *out, const char *name);
 /* Appends name (UTF-8) to out as an IMAP astring/quoted string for the
  * wire: modified UTF-7 unless utf8, quoted when needed, a literal when it
  * holds characters a quoted string cannot. */

@@ -88,7 +88,11 @@ imap_cmd_noop(struct imap_session *s, const struct imap_arg *args, bool uid)
 		imap_complete_bad(s, "NOOP takes no arguments");
 		return;
 	}
-	/* imap_complete syncs the selected mailbox first when it changed. */
+	/* imap_complete syncs the selected mailbox first when it changed.
+	 * NOOP is the client's poll (RFC 9051 6.1.2): look at the store even
+	 * when the bus said nothing, since another process (tern import)
+	 * changes it without the bus. */
+	s->changes_unknown = true;
 	imap_complete(s, IMAP_OK, NULL, "NOOP completed");
 }
 

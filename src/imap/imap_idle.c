@@ -46,6 +46,10 @@ imap_cmd_idle(struct imap_session *s, const struct imap_arg *args, bool uid)
 		conn_write(s->c, b.data, b.len);
 		buf_free(&b);
 	}
+	/* Look at the store once as IDLE starts, as NOOP does: another
+	 * process (tern import) changes it without the bus, and clients
+	 * start IDLE again every few minutes (RFC 2177: at least every 29). */
+	s->changes_unknown = s->state == IMAP_STATE_SELECTED;
 	if (imap_sync_needed(s))
 		imap_sync_start(s, true, idle_synced);
 }

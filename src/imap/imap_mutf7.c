@@ -308,6 +308,12 @@ mutf7_encode(struct buf *out, const char *name, size_t len)
 	enc_close(out, &e);
 }
 
+void
+imap_mailbox_encode(struct buf *out, const char *name)
+{
+	mutf7_encode(out, name, strlen(name));
+}
+
 /* An astring that needs no quotes: ATOM-CHARs only (RFC 9051 9), not
  * "NIL" (which a client would read as NIL), not empty.  "]" is an
  * ASTRING-CHAR but some clients' parsers stop at it: we quote it. */

@@ -16,13 +16,17 @@ const char cli_main_usage[] =
 	"  init                       write a configuration and data for a new domain\n"
 	"  serve                      run the server\n"
 	"  domain add|del|list        manage local mail domains\n"
-	"  user add|del|show|list|passwd|set|import-passwd\n"
+	"  user add|del|show|list|passwd|set|import-passwd|export|import\n"
 	"                             manage users\n"
 	"  user app-password add|list|revoke\n"
 	"                             a user's per-client passwords, each limited to\n"
 	"                             some protocols (imap, pop3, submission)\n"
 	"  alias add|del|list         manage aliases\n"
 	"  import maildir USER PATH   a Dovecot Maildir, keeping UIDs and POP3 UIDLs\n"
+	"  import mbox USER FILE|DIR  mbox files (Gmail Takeout, Thunderbird, Outlook)\n"
+	"  export maildir|mbox USER PATH\n"
+	"                             a user's mail as a Dovecot Maildir (UIDs kept)\n"
+	"                             or as mbox files\n"
 	"  config check               check the configuration and print it in full\n"
 	"  queue list                 show the outbound queue\n"
 	"  auth blocked|unblock       show or lift blocks on failing client addresses\n"
@@ -56,6 +60,7 @@ static const struct cli_cmd commands[] = {
 	{ "dkim", cli_dkim },
 	{ "dns", cli_dns },
 	{ "import", cli_import },
+	{ "export", cli_export },
 	{ "backup", cli_backup },
 	{ "restore", cli_restore },
 	{ NULL, NULL },

@@ -56,6 +56,8 @@ COMMANDS = [
     ["user"], ["user", "add"], ["user", "del"], ["user", "list"], ["user", "show"], ["user", "passwd"],
     ["user", "set"], ["user", "import-passwd"], ["alias"], ["alias", "add"], ["alias", "del"], ["alias", "list"],
     ["config"], ["config", "check"], ["queue"], ["queue", "list"], ["backup"], ["restore"],
+    ["import"], ["import", "maildir"], ["import", "mbox"], ["export"], ["export", "maildir"], ["export", "mbox"],
+    ["user", "export"], ["user", "import"],
 ]
 
 

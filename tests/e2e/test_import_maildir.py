@@ -18,7 +18,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import PASSWORD, Server, Suite, free_ports, stop_and_check  # noqa: E402
+from harness import PASSWORD, TERN, Server, Suite, free_ports, stop_and_check  # noqa: E402
 
 USER = "user@example.test"
 DOVECOT_USER = "user"
@@ -270,6 +270,56 @@ def quota_is_checked(fx):
     r = srv.cli("import", "maildir", USER, os.path.join(dc.mail, DOVECOT_USER), check=False)
     assert r.returncode == 1, r.stdout + r.stderr
     assert "over quota" in r.stderr and "--quota" in r.stderr, r.stderr
+
+
+@suite.case
+def other_uidl_formats(fx):
+    srv, dc = fx
+    fill_dovecot(dc)
+    dc.stop()
+    with open(dc.conf) as f:
+        conf = f.read()
+    for n, fmt in enumerate(("%f", "%v.%u")):
+        # Dovecot serves this format now: the UIDLs its clients keep
+        with open(dc.conf, "w") as f:
+            f.write(conf.replace("pop3_uidl_format = %08Xu%08Xv", "pop3_uidl_format = " + fmt))
+        dc.start()
+        want = uidls(dc.pop3, DOVECOT_USER)
+        dc.stop()
+        user = "uidl%d@example.test" % n
+        srv.add_user(user)
+        r = srv.cli("import", "maildir", user, os.path.join(dc.mail, DOVECOT_USER), "--uidl-format", fmt,
+                    check=False)
+        assert r.returncode == 0, r.stdout + r.stderr
+        got = uidls(srv.port("pop3"), user)
+        assert got == want and len(got) == 4, (fmt, got, want)
+    r = srv.cli("import", "maildir", USER, dc.mail, "--uidl-format", "%m", check=False)
+    assert r.returncode == 2 and "--uidl-format" in r.stderr, r.stderr
+
+
+@suite.case
+def progress_line_on_a_terminal(fx):
+    import pty
+    srv, dc = fx
+    fill_dovecot(dc)
+    dc.stop()
+    master, slave = pty.openpty()
+    r = subprocess.run([TERN, "--config", srv.conf, "import", "maildir", USER, os.path.join(dc.mail, DOVECOT_USER)],
+                       stdout=subprocess.PIPE, stderr=slave, text=True, timeout=60)
+    os.close(slave)
+    err = b""
+    while True:
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        err += chunk
+    os.close(master)
+    assert r.returncode == 0, r.stdout
+    assert re.search(rb"\rINBOX: \d+ of 4 messages", err), err
+    assert "total: 7 added" in r.stdout, r.stdout
 
 
 def setup():
