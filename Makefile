@@ -23,8 +23,8 @@ JOBS     ?= $(shell nproc 2>/dev/null || echo 2)
 WARN     = -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wmissing-prototypes \
            -Wno-unused-parameter
 CFLAGS  ?= -O2 -g
-CFLAGS  += -std=gnu17 $(WARN) -D_GNU_SOURCE -pthread -Isrc -MMD -MP
-LDLIBS   = -lssl -lcrypto -lsqlite3 -lcrypt -ljansson -lcurl -lz -lunbound -pthread
+CFLAGS  += -std=gnu17 $(WARN) -D_GNU_SOURCE -pthread -Isrc -I/usr/include/postgresql -MMD -MP
+LDLIBS   = -lssl -lcrypto -lsqlite3 -lpq -lcrypt -ljansson -lcurl -lz -lunbound -pthread
 
 ifneq ($(SANITIZE),)
 BUILD    = build/san

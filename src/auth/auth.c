@@ -128,6 +128,18 @@ apply_policy(const struct dir_user *u, enum auth_protocol proto, struct auth_res
 	}
 }
 
+int
+auth_penalty_state(const struct tern_config *cfg, char *out, size_t size)
+{
+	int n;
+
+	if (cfg->directory.postgresql)
+		n = snprintf(out, size, "%s", cfg->directory.dsn);
+	else
+		n = snprintf(out, size, "%s/%s", cfg->data_dir, PENALTY_DB_NAME);
+	return n < 0 || (size_t)n >= size ? -1 : 0;
+}
+
 /* The process's penalty box: set once before the loops start. */
 static struct penalty *penalties;
 
@@ -152,7 +164,7 @@ auth_penalty_start(const struct tern_config *cfg, char **error_out)
 	pc.good_sec = cfg->bruteforce.good_time;
 	pc.max_tracked = cfg->bruteforce.max_tracked;
 	pc.allow_networks = cfg->bruteforce.allow;
-	if ((size_t)snprintf(path, sizeof(path), "%s/%s", cfg->data_dir, PENALTY_DB_NAME) >= sizeof(path)) {
+	if (auth_penalty_state(cfg, path, sizeof(path)) != 0) {
 		*error_out = xstrdup("data_dir too long");
 		return -1;
 	}
@@ -189,7 +201,11 @@ refuse_blocked(const char *peer, struct auth_result *out)
 	time_t until;
 	const char *why = NULL;
 
-	if (penalties == NULL || peer == NULL || penalty_check(penalties, peer, time(NULL), &until, &why) != 1)
+	if (penalties == NULL || peer == NULL)
+		return false;
+	/* A worker: may read blocks other servers wrote (PostgreSQL). */
+	penalty_poll(penalties, time(NULL));
+	if (penalty_check(penalties, peer, time(NULL), &until, &why) != 1)
 		return false;
 	out->status = AUTH_BLOCKED;
 	out->reason = why != NULL ? why : "address blocked";

@@ -46,7 +46,8 @@
  * counter goes first; blocks and known-good marks go only when they fill
  * three quarters of the table.
  *
- * State: SQLite (WAL) at state_path.  Blocks are written through at once
+ * State: SQLite (WAL) at state_path, or PostgreSQL when state_path is a
+ * postgresql:// dsn (penalty_db.c: then shared by every server on it).  Blocks are written through at once
  * by penalty_record; counters at most every PENALTY_FLUSH_SEC (and by
  * penalty_flush / penalty_free), so that restarting the server does not
  * reset an attack.  `tern auth unblock` (another handle on the same file)
@@ -95,8 +96,8 @@ struct penalty_config {
 	unsigned max_tracked;           /* entries kept in memory (100000) */
 	const char *allow_networks;     /* comma/space-separated CIDRs or addresses exempt from
 	                                 * everything; "" by default (loopback is NOT exempt) */
-	const char *state_path;         /* SQLite file, normally data_dir/penalty.db; NULL or "" =
-	                                 * memory only */
+	const char *state_path;         /* SQLite file, normally data_dir/penalty.db, or the
+	                                 * directory's postgresql:// dsn; NULL or "" = memory only */
 };
 
 struct penalty;
@@ -119,6 +120,13 @@ void penalty_free(struct penalty **p);
  * disk I/O, except a non-waiting read of the unblocks table at most every
  * PENALTY_POLL_SEC: safe on an event-loop thread. */
 int penalty_check(struct penalty *p, const char *addr, time_t now, time_t *until_out, const char **why_out);
+
+/* Reads what other handles on the same state wrote (unblocks; on a
+ * PostgreSQL state shared by several servers, their blocks too), at most
+ * every PENALTY_POLL_SEC.  May wait on the database: call it from worker
+ * jobs, before penalty_check there.  (On SQLite penalty_check polls by
+ * itself without waiting; on PostgreSQL it does not.) */
+void penalty_poll(struct penalty *p, time_t now);
 
 /* After an authentication attempt by addr for account (as given; compared
  * case-insensitively; NULL or "" is one "no account" bucket).  Returns the
