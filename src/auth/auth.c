@@ -201,11 +201,7 @@ refuse_blocked(const char *peer, struct auth_result *out)
 	time_t until;
 	const char *why = NULL;
 
-	if (penalties == NULL || peer == NULL)
-		return false;
-	/* A worker: may read blocks other servers wrote (PostgreSQL). */
-	penalty_poll(penalties, time(NULL));
-	if (penalty_check(penalties, peer, time(NULL), &until, &why) != 1)
+	if (penalties == NULL || peer == NULL || penalty_check(penalties, peer, time(NULL), &until, &why) != 1)
 		return false;
 	out->status = AUTH_BLOCKED;
 	out->reason = why != NULL ? why : "address blocked";

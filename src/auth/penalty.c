@@ -513,12 +513,6 @@ penalty_check(struct penalty *p, const char *addr, time_t now, time_t *until_out
 	return blocked;
 }
 
-void
-penalty_poll(struct penalty *p, time_t now)
-{
-	maybe_poll(p, now);
-}
-
 unsigned
 penalty_record(struct penalty *p, const char *addr, const char *account, bool success, time_t now)
 {
@@ -562,7 +556,8 @@ penalty_record(struct penalty *p, const char *addr, const char *account, bool su
 	}
 	if (flush)
 		pen_db_flush(p, now);
-	maybe_poll(p, now);
+	if (p->poll_on_loop)
+		maybe_poll(p, now);
 	return delay;
 }
 

@@ -121,13 +121,6 @@ void penalty_free(struct penalty **p);
  * PENALTY_POLL_SEC: safe on an event-loop thread. */
 int penalty_check(struct penalty *p, const char *addr, time_t now, time_t *until_out, const char **why_out);
 
-/* Reads what other handles on the same state wrote (unblocks; on a
- * PostgreSQL state shared by several servers, their blocks too), at most
- * every PENALTY_POLL_SEC.  May wait on the database: call it from worker
- * jobs, before penalty_check there.  (On SQLite penalty_check polls by
- * itself without waiting; on PostgreSQL it does not.) */
-void penalty_poll(struct penalty *p, time_t now);
-
 /* After an authentication attempt by addr for account (as given; compared
  * case-insensitively; NULL or "" is one "no account" bucket).  Returns the
  * milliseconds to wait before sending the failure reply (0 on success, 0

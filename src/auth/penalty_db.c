@@ -21,8 +21,9 @@
  * wait for a lock, up to PENALTY_BUSY_MS); poll_db for reading unblocks
  * (and shared blocks) under poll_lock, taken with trylock.  On SQLite the
  * poll runs from penalty_check on a loop thread and never waits (busy
- * timeout 0); on PostgreSQL it is a network round trip, so it runs from
- * penalty_poll in worker jobs only (poll_on_loop false). */
+ * timeout 0); on PostgreSQL it is a network round trip, so a thread of
+ * its own polls every PENALTY_POLL_SEC instead (a blocked source is
+ * refused at connect, so no login would ever poll for its unblock). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -290,6 +291,27 @@ create_schema(struct penalty *p, const char **error_out)
 	return 0;
 }
 
+static void *
+poller_main(void *arg)
+{
+	struct penalty *p = arg;
+	struct timespec ts;
+
+	pthread_mutex_lock(&p->poller_lock);
+	while (!p->poller_stop) {
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += PENALTY_POLL_SEC;
+		pthread_cond_timedwait(&p->poller_cond, &p->poller_lock, &ts);
+		if (p->poller_stop)
+			break;
+		pthread_mutex_unlock(&p->poller_lock);
+		pen_db_poll(p, (int64_t)time(NULL));
+		pthread_mutex_lock(&p->poller_lock);
+	}
+	pthread_mutex_unlock(&p->poller_lock);
+	return NULL;
+}
+
 int
 pen_db_open(struct penalty *p, const char **error_out)
 {
@@ -318,12 +340,31 @@ pen_db_open(struct penalty *p, const char **error_out)
 	p->poll_on_loop = !pg;
 	p->shared_blocks = pg;
 	p->last_block_since = (int64_t)time(NULL);
+	if (pg) {
+		pthread_mutex_init(&p->poller_lock, NULL);
+		pthread_cond_init(&p->poller_cond, NULL);
+		if (pthread_create(&p->poller, NULL, poller_main, p) != 0) {
+			*error_out = "penalty: cannot start the poller thread";
+			return -1;
+		}
+		p->poller_started = true;
+	}
 	return 0;
 }
 
 void
 pen_db_close(struct penalty *p)
 {
+	if (p->poller_started) {
+		pthread_mutex_lock(&p->poller_lock);
+		p->poller_stop = true;
+		pthread_cond_signal(&p->poller_cond);
+		pthread_mutex_unlock(&p->poller_lock);
+		pthread_join(p->poller, NULL);
+		p->poller_started = false;
+		pthread_mutex_destroy(&p->poller_lock);
+		pthread_cond_destroy(&p->poller_cond);
+	}
 	dirdb_close(&p->poll_db);
 	dirdb_close(&p->db);
 }

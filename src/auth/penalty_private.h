@@ -87,6 +87,11 @@ struct penalty {
 	pthread_mutex_t db_lock, poll_lock;
 	struct dirdb *db, *poll_db;
 	bool poll_on_loop;         /* SQLite: penalty_check may poll (it never waits) */
+	pthread_t poller;          /* PostgreSQL: polls every PENALTY_POLL_SEC */
+	bool poller_started;
+	bool poller_stop;          /* under poller_lock */
+	pthread_mutex_t poller_lock;
+	pthread_cond_t poller_cond;
 	bool shared_blocks;        /* PostgreSQL: other servers' blocks are read too */
 	int64_t next_poll;         /* atomic */
 	int64_t last_unblock_id;   /* under poll_lock */

@@ -107,11 +107,12 @@ class Server:
     """One tern instance with its own data directory."""
 
     def __init__(self, allow_plaintext="loopback", max_message_size="50M", extra="", tls=True, listen=None,
-                 dsn=None):
+                 dsn=None, add_domains=True):
         """listen: {service: (host, port)} for listeners that must sit at a
         given address, such as a destination MX on 127.0.0.x.  dsn: a
         PostgreSQL directory (default: none, unless TERN_TEST_DIRECTORY
-        says postgresql: then a fresh database on shared_pg())."""
+        says postgresql: then a fresh database on shared_pg()).
+        add_domains=False: a second server on a directory that has them."""
         if dsn is None and DIRECTORY == "postgresql":
             dsn = shared_pg().create_database()
         self.dsn = dsn
@@ -128,8 +129,9 @@ class Server:
         self.proc = None
         self.settings = (allow_plaintext, max_message_size, extra, tls)
         self.write_config()
-        self.cli("domain", "add", "example.test")
-        self.cli("domain", "add", "example.org")
+        if add_domains:
+            self.cli("domain", "add", "example.test")
+            self.cli("domain", "add", "example.org")
 
     def write_config(self):
         allow_plaintext, max_message_size, extra, tls = self.settings
