@@ -103,3 +103,19 @@ class PgServer:
         name = "tern_%d_%d" % (os.getpid(), self.ndb)
         self.psql(self.dsn("postgres"), "CREATE DATABASE %s" % name)
         return self.dsn(name)
+
+
+if __name__ == "__main__":
+    # python3 tests/e2e/pgserver.py run CMD [ARG...]: runs CMD with
+    # TERN_TEST_PG_DSN naming a fresh database on a PostgreSQL started for
+    # it (the unit tests of src/directory re-run themselves this way).
+    import sys
+    if len(sys.argv) < 3 or sys.argv[1] != "run":
+        sys.exit("usage: pgserver.py run CMD [ARG...]")
+    pg = PgServer().start()
+    try:
+        env = dict(os.environ, TERN_TEST_PG_DSN=pg.create_database(), TERN_TEST_PG_WRAPPED="1")
+        rc = subprocess.call(sys.argv[2:], env=env)
+    finally:
+        pg.cleanup()
+    sys.exit(rc)
