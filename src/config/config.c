@@ -1110,7 +1110,7 @@ set_directory_backend(struct tern_config *cfg, const char *key, const char *valu
 static int
 set_directory_dsn(struct tern_config *cfg, const char *key, const char *value, char *msg, size_t msgsize)
 {
-	if (strncmp(value, "postgresql://", 13) != 0 && strncmp(value, "postgres://", 11) != 0) {
+	if (value[0] != '\0' && strncmp(value, "postgresql://", 13) != 0 && strncmp(value, "postgres://", 11) != 0) {
 		snprintf(msg, msgsize, "dsn must be a URI starting with postgresql://");
 		return -1;
 	}
@@ -1419,6 +1419,42 @@ print_value(FILE *out, const char *key, const char *value)
 		fprintf(out, "%s =\n", key);
 }
 
+/* The dsn with its password, if it holds one (user:PASSWORD@ or
+ * password=PASSWORD), shown as ********. */
+static void
+print_dsn(FILE *out, const char *dsn)
+{
+	const char *auth = strstr(dsn, "://"), *at, *colon, *slash, *pw;
+	char shown[sizeof(((struct tern_config *)0)->directory.dsn) + 16];
+	size_t n = 0;
+
+	for (const char *p = dsn; *p != '\0' && n + 9 < sizeof(shown); p++) {
+		shown[n++] = *p;
+		if (auth != NULL && p == auth + 2) {
+			at = strchr(p, '@');
+			colon = strchr(p, ':');
+			slash = strchr(p + 1, '/');
+			if (at != NULL && colon != NULL && colon < at && (slash == NULL || slash > at)) {
+				/* copy the user, mask the rest up to '@' */
+				memcpy(shown + n, p + 1, (size_t)(colon - p));
+				n += (size_t)(colon - p);
+				memcpy(shown + n, "********", 8);
+				n += 8;
+				p = at - 1;
+			}
+		} else if ((pw = strstr(p, "password=")) == p + 1 && (*p == '?' || *p == '&')) {
+			memcpy(shown + n, "password=********", 17);
+			n += 17;
+			p = pw + 9;
+			while (p[0] != '\0' && p[0] != '&')
+				p++;
+			p--;
+		}
+	}
+	shown[n] = '\0';
+	print_value(out, "dsn", shown);
+}
+
 void
 config_print(const struct tern_config *cfg, FILE *out)
 {
@@ -1439,6 +1475,10 @@ config_print(const struct tern_config *cfg, FILE *out)
 	fprintf(out, "log_level = %s\n", level_names[level]);
 	print_value(out, "user", cfg->user);
 	print_size(out, "disk_reserve", cfg->disk_reserve);
+
+	fprintf(out, "\n[directory]\n");
+	fprintf(out, "backend = %s\n", cfg->directory.postgresql ? "postgresql" : "sqlite");
+	print_dsn(out, cfg->directory.dsn);
 
 	fprintf(out, "\n[tls]\n");
 	print_value(out, "cert", cfg->tls_cert);
