@@ -67,12 +67,6 @@ dir_sql_fail(struct directory *d, const char **error_out, const char *what)
 	return dir_fail(d, error_out, "directory: %s: %s", what, msg);
 }
 
-bool
-directory_unavailable(const struct directory *d)
-{
-	return d == NULL || dirdb_unavailable(d->db);
-}
-
 int
 dir_exec(struct directory *d, const char *sql, const char **error_out)
 {

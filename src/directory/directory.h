@@ -39,10 +39,6 @@ enum directory_backend { DIRECTORY_SQLITE, DIRECTORY_POSTGRESQL };
 void directory_configure(enum directory_backend backend, const char *dsn);
 /* What directory_configure set; *dsn_out (may be NULL) gets the dsn. */
 enum directory_backend directory_backend_configured(const char **dsn_out);
-/* true when the last error on d (or d == NULL: it could not be opened)
- * was the database being out of reach rather than a refusal: callers
- * answer with the protocol's temporary failure. */
-bool directory_unavailable(const struct directory *d);
 
 /* Opens (creating if needed, with the schema) the directory:
  * data_dir/directory.db, or the PostgreSQL database when configured. */

@@ -111,7 +111,8 @@ class Server:
         """listen: {service: (host, port)} for listeners that must sit at a
         given address, such as a destination MX on 127.0.0.x.  dsn: a
         PostgreSQL directory (default: none, unless TERN_TEST_DIRECTORY
-        says postgresql: then a fresh database on shared_pg()).
+        says postgresql: then a fresh database on shared_pg(); "": SQLite
+        whatever it says).
         add_domains=False: a second server on a directory that has them."""
         if dsn is None and DIRECTORY == "postgresql":
             dsn = shared_pg().create_database()
@@ -150,7 +151,7 @@ class Server:
             lines += ["[inbound]", "checks = no"]
         if "[delivery]" not in extra:
             lines += ["[delivery]", "relay = 127.0.0.1:9"]
-        if self.dsn is not None:
+        if self.dsn:
             lines += ["[directory]", "backend = postgresql", "dsn = " + self.dsn]
         # [limits] stays last: some tests add keys to it with no header
         lines += ["[auth]", "allow_plaintext = " + allow_plaintext,

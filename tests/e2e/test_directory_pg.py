@@ -15,6 +15,7 @@ import poplib
 import re
 import smtplib
 import socket
+import subprocess
 import sys
 import time
 
@@ -258,6 +259,38 @@ def schema_version_newer_than_tern_is_refused(srv):
     sql(srv, "UPDATE schema_version SET version = 2")
     assert "alice@example.test" in ok(srv.cli("user", "list")).stdout
     srv.start()
+
+
+@suite.case
+def moving_a_sqlite_directory_as_operations_md_says(srv):
+    old = Server(dsn="")            # SQLite, whatever TERN_TEST_DIRECTORY says
+    try:
+        assert os.path.exists(os.path.join(old.data, "directory.db"))
+        old.add_user("dave@example.test")
+        ok(old.cli("alias", "add", "d@example.test", "dave@example.test"))
+        out = ok(old.cli("user", "app-password", "add", "dave@example.test", "Phone")).stdout
+        apw = SHOWN.search(out).group(1)
+        dsn = PG.create_database()
+        old.dsn = dsn
+        old.write_config()
+        ok(old.cli("domain", "list"))   # creates the tables, empty
+        dump = ""
+        for t in ("domains", "users", "aliases", "app_passwords"):
+            r = subprocess.run(["sqlite3", "-header", "-cmd", ".mode insert " + t,
+                                os.path.join(old.data, "directory.db"), "SELECT * FROM %s ORDER BY rowid" % t],
+                               capture_output=True, text=True, check=True)
+            dump += r.stdout
+        r = subprocess.run([os.path.join(PG.bindir, "psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1",
+                            "--single-transaction", "-d", dsn], input=dump, capture_output=True, text=True)
+        assert r.returncode == 0, r.stderr
+        assert "d@example.test -> dave@example.test" in ok(old.cli("alias", "list")).stdout
+        old.start()
+        typ, text = imap_login(old, "dave@example.test", PASSWORD)
+        assert typ == "OK", text
+        typ, text = imap_login(old, "dave@example.test", apw)
+        assert typ == "OK", text
+    finally:
+        stop_and_check(old)
 
 
 @suite.case
