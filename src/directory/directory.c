@@ -60,8 +60,8 @@ dir_sql_fail(struct directory *d, const char **error_out, const char *what)
 {
 	const char *msg = dirdb_errmsg(d->db);
 
-	/* "directory unavailable" first, so that a reader of the log (and
-	 * auth, which answers with a temporary failure) sees it at once. */
+	/* "directory unavailable" first, so that the log says at once that
+	 * the database was out of reach rather than the query wrong. */
 	if (dirdb_unavailable(d->db) && strncmp(msg, "directory unavailable", 21) == 0)
 		return dir_fail(d, error_out, "%s (%s)", msg, what);
 	return dir_fail(d, error_out, "directory: %s: %s", what, msg);

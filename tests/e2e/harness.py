@@ -166,6 +166,15 @@ class Server:
             raise AssertionError("tern %s failed: %s" % (" ".join(args), r.stderr))
         return r
 
+    def db(self):
+        """A connection to the directory's database: sqlite3 on
+        directory.db, or pgserver.PgConnection on PostgreSQL."""
+        if self.dsn:
+            from pgserver import PgConnection
+            return PgConnection(self.dsn)
+        import sqlite3
+        return sqlite3.connect(os.path.join(self.data, "directory.db"))
+
     def add_user(self, address, password=PASSWORD, role="user"):
         self.cli("user", "add", address, "--password-stdin", "--role", role, input=password + "\n")
 

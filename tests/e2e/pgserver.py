@@ -105,6 +105,53 @@ class PgServer:
         return self.dsn(name)
 
 
+class PgConnection:
+    """Enough of sqlite3.Connection for the tests' looks into a directory
+    on PostgreSQL: execute(sql, params) with "?" parameters (quoted in
+    here), fetchone(), fetchall(), iteration, `with`.  Each execute is one
+    psql run (autocommit); fields that look like integers come back as
+    int, as sqlite3 gives INTEGER columns."""
+
+    def __init__(self, dsn):
+        self.dsn = dsn
+        self.rows = []
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def close(self):
+        pass
+
+    def commit(self):
+        pass
+
+    def execute(self, sql, params=()):
+        parts = sql.split("?")
+        assert len(parts) == len(params) + 1, sql
+        text = parts[0]
+        for p, rest in zip(params, parts[1:]):
+            text += (str(p) if isinstance(p, int) else "'" + str(p).replace("'", "''") + "'") + rest
+        r = subprocess.run([os.path.join(pg_bindir(), "psql"), "-X", "-q", "-A", "-t", "-F", "\x1f",
+                            "-v", "ON_ERROR_STOP=1", "-d", self.dsn, "-c", text], capture_output=True, text=True)
+        if r.returncode != 0:
+            raise RuntimeError("psql: %s" % r.stderr)
+        conv = lambda f: int(f) if f.lstrip("-").isdigit() else f  # noqa: E731
+        self.rows = [tuple(conv(f) for f in line.split("\x1f")) for line in r.stdout.splitlines() if line]
+        return self
+
+    def fetchone(self):
+        return self.rows[0] if self.rows else None
+
+    def fetchall(self):
+        return list(self.rows)
+
+    def __iter__(self):
+        return iter(self.rows)
+
+
 if __name__ == "__main__":
     # python3 tests/e2e/pgserver.py run CMD [ARG...]: runs CMD with
     # TERN_TEST_PG_DSN naming a fresh database on a PostgreSQL started for
