@@ -7,8 +7,10 @@
  * PostgreSQL), the schema tern_penalty of that database, shared by every
  * server on it.  The queries are written once for both (directory/dirdb.h).
  * On PostgreSQL each handle also reads the blocks the others wrote
- * (column since: when a block row was last written), so that a source
- * blocked by one server is refused by all within PENALTY_POLL_SEC.
+ * (column since: when a block row was last written, by the writer's
+ * clock, so the servers' clocks must agree within
+ * PENALTY_SHARED_MARGIN_SEC: NTP), so that a source blocked by one server
+ * is refused by all within PENALTY_POLL_SEC.
  *
  * A write that fails (a full disk: SQLITE_FULL, a lost database, any other
  * error) loses nothing and opens nothing: the memory is the authority and
@@ -40,6 +42,10 @@
 #define PENALTY_UNBLOCK_KEEP_SEC 86400   /* unblocks log rows kept this long */
 #define PENALTY_PG_SCHEMA   "tern_penalty"
 #define PENALTY_PG_LOCK     0x7465726f    /* pg_advisory_xact_lock key while creating */
+/* Shared blocks are read again this far back: a row committed late (its
+ * since taken before a newer one committed) or written by a server whose
+ * clock is a little behind is not missed.  Reading one twice is harmless. */
+#define PENALTY_SHARED_MARGIN_SEC 10
 
 static __thread char db_error[768];
 
@@ -632,6 +638,10 @@ pen_db_flush(struct penalty *p, int64_t now)
 	bool resync;
 	int rc = -1;
 
+	/* Shared: learn of unblocks first, or this flush could write back a
+	 * block another server's `tern auth unblock` just lifted. */
+	if (p->shared_blocks)
+		pen_db_poll(p, now);
 	snap = snapshot_dirty(p, &n, &resync);
 	pthread_mutex_lock(&p->db_lock);
 	if (dirdb_begin(p->db) == 0) {
@@ -663,7 +673,7 @@ poll_blocks(struct penalty *p)
 
 	if (s == NULL)
 		return;
-	dirdb_bind_int(s, 1, p->last_block_since);
+	dirdb_bind_int(s, 1, p->last_block_since - PENALTY_SHARED_MARGIN_SEC);
 	while (dirdb_step(s) == 1) {
 		int64_t since = dirdb_col_int(s, 3);
 
@@ -674,8 +684,8 @@ poll_blocks(struct penalty *p)
 			newest = since;
 	}
 	dirdb_finish(&s);
-	/* Seconds: a row written in the same second as the newest is read
-	 * again next time, which is harmless (take_block keeps the later end). */
+	/* Rows are read again within the margin, which is harmless:
+	 * take_block keeps the later end. */
 	p->last_block_since = newest;
 }
 
