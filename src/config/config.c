@@ -1419,39 +1419,51 @@ print_value(FILE *out, const char *key, const char *value)
 		fprintf(out, "%s =\n", key);
 }
 
+/* Appends len bytes of src to out (size bytes, *n used), truncating. */
+static void
+append_bounded(char *out, size_t size, size_t *n, const char *src, size_t len)
+{
+	if (len > size - 1 - *n)
+		len = size - 1 - *n;
+	memcpy(out + *n, src, len);
+	*n += len;
+	out[*n] = '\0';
+}
+
 /* The dsn with its password, if it holds one (user:PASSWORD@ or
  * password=PASSWORD), shown as ********. */
 static void
 print_dsn(FILE *out, const char *dsn)
 {
-	const char *auth = strstr(dsn, "://"), *at, *colon, *slash, *pw;
-	char shown[sizeof(((struct tern_config *)0)->directory.dsn) + 16];
+	char shown[2 * sizeof(((struct tern_config *)0)->directory.dsn)];
+	const char *p = dsn, *auth = strstr(dsn, "://"), *at, *colon, *slash, *end;
 	size_t n = 0;
 
-	for (const char *p = dsn; *p != '\0' && n + 9 < sizeof(shown); p++) {
-		shown[n++] = *p;
-		if (auth != NULL && p == auth + 2) {
-			at = strchr(p, '@');
-			colon = strchr(p, ':');
-			slash = strchr(p + 1, '/');
-			if (at != NULL && colon != NULL && colon < at && (slash == NULL || slash > at)) {
-				/* copy the user, mask the rest up to '@' */
-				memcpy(shown + n, p + 1, (size_t)(colon - p));
-				n += (size_t)(colon - p);
-				memcpy(shown + n, "********", 8);
-				n += 8;
-				p = at - 1;
-			}
-		} else if ((pw = strstr(p, "password=")) == p + 1 && (*p == '?' || *p == '&')) {
-			memcpy(shown + n, "password=********", 17);
-			n += 17;
-			p = pw + 9;
-			while (p[0] != '\0' && p[0] != '&')
-				p++;
-			p--;
+	shown[0] = '\0';
+	if (auth != NULL) {
+		auth += 3;
+		at = strchr(auth, '@');
+		colon = strchr(auth, ':');
+		slash = strchr(auth, '/');
+		append_bounded(shown, sizeof(shown), &n, dsn, (size_t)(auth - dsn));
+		p = auth;
+		if (at != NULL && colon != NULL && colon < at && (slash == NULL || slash > at)) {
+			append_bounded(shown, sizeof(shown), &n, auth, (size_t)(colon + 1 - auth));
+			append_bounded(shown, sizeof(shown), &n, "********", 8);
+			p = at;
 		}
 	}
-	shown[n] = '\0';
+	while (*p != '\0') {
+		if ((*p == '?' || *p == '&') && strncmp(p + 1, "password=", 9) == 0) {
+			append_bounded(shown, sizeof(shown), &n, p, 10);
+			append_bounded(shown, sizeof(shown), &n, "********", 8);
+			end = strchr(p + 10, '&');
+			p = end != NULL ? end : p + strlen(p);
+			continue;
+		}
+		append_bounded(shown, sizeof(shown), &n, p, 1);
+		p++;
+	}
 	print_value(out, "dsn", shown);
 }
 
