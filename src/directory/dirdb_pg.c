@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "directory/dirdb_private.h"
 #include "lib/xalloc.h"
@@ -16,6 +17,16 @@
 #define PG_SQL_MAX 8192               /* one translated statement */
 #define PG_CONNECT_TIMEOUT "5"        /* seconds, unless the dsn says otherwise */
 #define PG_SCHEMA_LOCK 0x7465726eLL   /* pg_advisory_xact_lock key: "tern" */
+#define PG_RETRY_SEC 1                /* after a failed reconnect, fail at once this long */
+
+static int64_t
+now_sec(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec;
+}
 
 /* CREATE ... IF NOT EXISTS and the like send notices; libpq would print
  * them on stderr. */
@@ -97,16 +108,30 @@ pg_close(struct dirdb *db)
 	db->pg = NULL;
 }
 
-/* Makes sure the connection is up: resets a broken one.  0 or -1
- * (unavailable). */
+/* Makes sure the connection is up: resets a broken one, unless a
+ * transaction was open on it (its work is gone: a statement run now on a
+ * new connection would commit alone, and the COMMIT after it would seem
+ * to succeed).  0 or -1 (unavailable). */
 static int
 pg_ensure(struct dirdb *db)
 {
 	if (PQstatus(db->pg) == CONNECTION_OK)
 		return 0;
+	if (db->in_tx) {
+		db->unavailable = true;
+		return pg_fail(db, "connection lost inside a transaction", PQerrorMessage(db->pg));
+	}
+	/* A thread that just failed to connect fails at once for a while
+	 * rather than wait connect_timeout on every lookup (some run on an
+	 * event loop: RCPT TO). */
+	if (now_sec() < db->retry_after) {
+		db->unavailable = true;
+		return dirdb_fail(db, "directory unavailable: not reconnecting for %d s after a failure", PG_RETRY_SEC);
+	}
 	PQreset(db->pg);
 	db->gen++;
 	if (PQstatus(db->pg) != CONNECTION_OK) {
+		db->retry_after = now_sec() + PG_RETRY_SEC;
 		db->unavailable = true;
 		return pg_fail(db, "reconnecting", PQerrorMessage(db->pg));
 	}

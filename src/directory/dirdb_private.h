@@ -69,6 +69,7 @@ struct dirdb {
 	unsigned ncache;
 	unsigned next_name;      /* PostgreSQL statement names */
 	unsigned gen;            /* PostgreSQL: connections made so far */
+	int64_t retry_after;     /* PostgreSQL: no reconnect before (monotonic s) */
 	sqlite3 *lite;
 	PGconn *pg;
 	char *dsn;

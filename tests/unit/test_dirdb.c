@@ -249,7 +249,13 @@ test_pg(const char *dsn)
 	test_assert(dirdb_unavailable(db));
 	test_assert(strstr(dirdb_errmsg(db), "directory unavailable") != NULL);
 	dirdb_finish(&st);
-	dirdb_rollback(db);
+	/* Not run on a new connection outside the transaction either. */
+	st = dirdb_prepare(db, "DELETE FROM t");
+	test_assert_inteq(dirdb_step(st), -1);
+	test_assert(dirdb_unavailable(db));
+	dirdb_finish(&st);
+	test_assert_inteq(dirdb_commit(db), -1);
+	test_assert_inteq(query_int(db, "SELECT count(*) FROM t", NULL), 1);
 	/* The next statement, outside it, works on a new connection. */
 	test_assert_inteq(query_int(db, "SELECT n FROM t WHERE k = ?", "k'1?"), 43);
 	test_assert(!dirdb_unavailable(db));
