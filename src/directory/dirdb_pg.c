@@ -35,17 +35,35 @@ pg_ignore_notice(void *arg, const char *message)
 {
 }
 
-/* Copies libpq's message (which ends in a newline) into db->error. */
+/* libpq's message on one line (it has newlines and tabs inside, and one
+ * at the end): control characters become spaces, runs of them one. */
+static void
+pg_one_line(char *out, size_t size, const char *msg)
+{
+	size_t n = 0;
+
+	for (const char *p = msg != NULL ? msg : ""; *p != '\0' && n + 1 < size; p++) {
+		bool space = (unsigned char)*p < 0x20 || *p == ' ';
+
+		if (space && (n == 0 || out[n - 1] == ' '))
+			continue;
+		out[n++] = space ? ' ' : *p;
+	}
+	while (n > 0 && out[n - 1] == ' ')
+		n--;
+	out[n] = '\0';
+}
+
+/* Puts libpq's message into db->error; returns -1. */
 static int
 pg_fail(struct dirdb *db, const char *what, const char *msg)
 {
-	size_t len = msg != NULL ? strlen(msg) : 0;
+	char line[400];
 
-	while (len > 0 && (msg[len - 1] == '\n' || msg[len - 1] == ' '))
-		len--;
+	pg_one_line(line, sizeof(line), msg);
 	if (db->unavailable)
-		return dirdb_fail(db, "directory unavailable: %s: %.*s", what, (int)len, msg != NULL ? msg : "");
-	return dirdb_fail(db, "%s: %.*s", what, (int)len, msg != NULL ? msg : "");
+		return dirdb_fail(db, "directory unavailable: %s: %s", what, line);
+	return dirdb_fail(db, "%s: %s", what, line);
 }
 
 static PGconn *
@@ -76,19 +94,15 @@ dirdb_open_pg(const char *dsn, const char *search_path, struct dirdb **db_out, c
 	static __thread char thread_error[512];
 	struct dirdb *db;
 	PGconn *conn;
-	size_t len;
+	char line[400];
 
 	*db_out = NULL;
 	conn = pg_connect(dsn, search_path);
 	if (conn == NULL || PQstatus(conn) != CONNECTION_OK) {
-		const char *msg = conn != NULL ? PQerrorMessage(conn) : "out of memory";
-
-		len = strlen(msg);
-		while (len > 0 && msg[len - 1] == '\n')
-			len--;
+		pg_one_line(line, sizeof(line), conn != NULL ? PQerrorMessage(conn) : "out of memory");
 		/* Not the dsn itself: it may hold a password. */
-		snprintf(thread_error, sizeof(thread_error), "directory unavailable: cannot connect to PostgreSQL: %.*s",
-		         (int)len, msg);
+		snprintf(thread_error, sizeof(thread_error), "directory unavailable: cannot connect to PostgreSQL: %s",
+		         line);
 		*error_out = thread_error;
 		PQfinish(conn);
 		return -1;
