@@ -47,7 +47,9 @@ def free_port():
 class PgServer:
     def __init__(self):
         self.bindir = pg_bindir()
-        self.dir = tempfile.mkdtemp(prefix="tern-pg-")
+        # As root the server runs as nobody, who must reach the directory:
+        # under /tmp, not a TMPDIR that may sit in root's home.
+        self.dir = tempfile.mkdtemp(prefix="tern-pg-", dir="/tmp" if os.geteuid() == 0 else None)
         self.data = os.path.join(self.dir, "data")
         self.log = os.path.join(self.dir, "postgres.log")
         self.port = free_port()
