@@ -89,7 +89,8 @@ stmt_free(struct dirdb_stmt *st)
 	free(st);
 }
 
-void
+/* Drops every cached statement (at close). */
+static void
 dirdb_cache_clear(struct dirdb *db)
 {
 	for (unsigned i = 0; i < db->ncache; i++) {

@@ -14,7 +14,6 @@
 #include "directory/dirdb_private.h"
 #include "lib/xalloc.h"
 
-#define PG_SQL_MAX 8192               /* one translated statement */
 #define PG_CONNECT_TIMEOUT "5"        /* seconds, unless the dsn says otherwise */
 #define PG_SCHEMA_LOCK 0x7465726eLL   /* pg_advisory_xact_lock key: "tern" */
 #define PG_RETRY_SEC 1                /* after a failed reconnect, fail at once this long */
@@ -198,12 +197,14 @@ pg_exec(struct dirdb *db, const char *sql)
 static int
 pg_prepare(struct dirdb *db, struct dirdb_stmt *st)
 {
-	char *out = xmalloc(PG_SQL_MAX);
+	/* Each "?" becomes at most "$16": two bytes more. */
+	size_t size = strlen(st->sql) + 2 * DIRDB_PARAMS_MAX + 1;
+	char *out = xmalloc(size);
 	int n;
 
-	if (dirdb_pg_translate(st->sql, out, PG_SQL_MAX, &n) != 0) {
+	if (dirdb_pg_translate(st->sql, out, size, &n) != 0) {
 		free(out);
-		return dirdb_fail(db, "statement too long or with too many parameters");
+		return dirdb_fail(db, "statement with more than %d parameters", DIRDB_PARAMS_MAX);
 	}
 	st->pgsql = out;
 	return 0;

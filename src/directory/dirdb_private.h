@@ -79,8 +79,6 @@ struct dirdb {
 int dirdb_fail(struct dirdb *db, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* A new connection of the backend (ops set, no handle yet). */
 struct dirdb *dirdb_alloc(enum dirdb_backend backend, const struct dirdb_ops *ops);
-/* Drops every cached statement (PostgreSQL: after a reconnect they are gone). */
-void dirdb_cache_clear(struct dirdb *db);
 
 extern const struct dirdb_ops dirdb_sqlite_ops;
 extern const struct dirdb_ops dirdb_pg_ops;
