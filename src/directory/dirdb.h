@@ -47,10 +47,11 @@ enum dirdb_backend { DIRDB_SQLITE, DIRDB_POSTGRESQL };
  * (the caller sets its PRAGMAs).  0 or -1 with a message in *error_out
  * (thread-local, valid until the next open on this thread). */
 int dirdb_open_sqlite(const char *path, int busy_ms, struct dirdb **db_out, const char **error_out);
-/* Connects to PostgreSQL (a libpq connection string or URI; connect_timeout
- * 5 s unless it says otherwise).  search_path: NULL, or the schema that
- * unqualified names go to on this connection (kept across reconnects).
- * 0 or -1 as above. */
+/* Connects to PostgreSQL (a libpq connection string or URI; unless it
+ * says otherwise: connect_timeout 5 s, statement_timeout 30 s,
+ * tcp_user_timeout 30 s, keepalives after 30 s idle).  search_path: NULL,
+ * or the schema that unqualified names go to on this connection (set
+ * again after every reconnect).  0 or -1 as above. */
 int dirdb_open_pg(const char *dsn, const char *search_path, struct dirdb **db_out, const char **error_out);
 /* true if s names PostgreSQL: "postgresql://" or "postgres://". */
 bool dirdb_is_pg_dsn(const char *s);

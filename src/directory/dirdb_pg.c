@@ -65,26 +65,39 @@ pg_fail(struct dirdb *db, const char *what, const char *msg)
 	return dirdb_fail(db, "%s: %s", what, line);
 }
 
-static PGconn *
-pg_connect(const char *dsn, const char *search_path)
+/* Sets up a new connection: notices off, db->search_path (if any) set,
+ * after every connect, since a reset forgets it.  0 or -1 (error set). */
+static int
+pg_session(struct dirdb *db)
 {
-	/* Later keywords win: a connect_timeout in the dsn overrides ours;
-	 * the search_path option comes last, as the caller needs it. */
-	const char *keys[] = { "connect_timeout", "dbname", NULL, NULL };
-	const char *values[] = { PG_CONNECT_TIMEOUT, dsn, NULL, NULL };
-	char options[128];
-	PGconn *conn;
+	char sql[128];
+	PGresult *res;
+	int r = 0;
 
-	if (search_path != NULL) {
-		snprintf(options, sizeof(options), "-c search_path=%s", search_path);
-		keys[2] = "options";
-		values[2] = options;
-	}
-	conn = PQconnectdbParams(keys, values, 1);
+	PQsetNoticeProcessor(db->pg, pg_ignore_notice, NULL);
+	if (db->search_path == NULL)
+		return 0;
+	snprintf(sql, sizeof(sql), "SET search_path TO %s", db->search_path);
+	res = PQexec(db->pg, sql);
+	if (PQresultStatus(res) != PGRES_COMMAND_OK)
+		r = pg_fail(db, "search_path", PQresultErrorMessage(res));
+	PQclear(res);
+	return r;
+}
 
-	if (conn != NULL && PQstatus(conn) == CONNECTION_OK)
-		PQsetNoticeProcessor(conn, pg_ignore_notice, NULL);
-	return conn;
+/* Tern's defaults come first, so that the dsn overrides any of them: a
+ * 5 s connect timeout; a statement that runs 30 s is cancelled by the
+ * server; unacknowledged data for 30 s, or an idle connection whose
+ * keepalives go unanswered, breaks the connection (a worker never waits
+ * for ever on a database gone behind a network partition). */
+static PGconn *
+pg_connect(const char *dsn)
+{
+	const char *const keys[] = { "connect_timeout", "options", "tcp_user_timeout", "keepalives_idle",
+		                     "keepalives_interval", "keepalives_count", "dbname", NULL };
+	const char *const values[] = { PG_CONNECT_TIMEOUT, "-c statement_timeout=30000", "30000", "30", "10", "3",
+		                       dsn, NULL };
+	return PQconnectdbParams(keys, values, 1);
 }
 
 int
@@ -96,7 +109,7 @@ dirdb_open_pg(const char *dsn, const char *search_path, struct dirdb **db_out, c
 	char line[400];
 
 	*db_out = NULL;
-	conn = pg_connect(dsn, search_path);
+	conn = pg_connect(dsn);
 	if (conn == NULL || PQstatus(conn) != CONNECTION_OK) {
 		pg_one_line(line, sizeof(line), conn != NULL ? PQerrorMessage(conn) : "out of memory");
 		/* Not the dsn itself: it may hold a password. */
@@ -109,7 +122,14 @@ dirdb_open_pg(const char *dsn, const char *search_path, struct dirdb **db_out, c
 	db = dirdb_alloc(DIRDB_POSTGRESQL, &dirdb_pg_ops);
 	db->pg = conn;
 	db->dsn = xstrdup(dsn);
+	db->search_path = search_path != NULL ? xstrdup(search_path) : NULL;
 	db->gen = 1;
+	if (pg_session(db) != 0) {
+		snprintf(thread_error, sizeof(thread_error), "%s", db->error);
+		*error_out = thread_error;
+		dirdb_close(&db);
+		return -1;
+	}
 	*db_out = db;
 	return 0;
 }
@@ -119,6 +139,8 @@ pg_close(struct dirdb *db)
 {
 	PQfinish(db->pg);
 	db->pg = NULL;
+	free(db->search_path);
+	db->search_path = NULL;
 }
 
 /* Makes sure the connection is up: resets a broken one, unless a
@@ -148,8 +170,7 @@ pg_ensure(struct dirdb *db)
 		db->unavailable = true;
 		return pg_fail(db, "reconnecting", PQerrorMessage(db->pg));
 	}
-	PQsetNoticeProcessor(db->pg, pg_ignore_notice, NULL);
-	return 0;
+	return pg_session(db);
 }
 
 /* Whether a failed call may run again on a fresh connection: the

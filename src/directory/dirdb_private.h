@@ -73,6 +73,7 @@ struct dirdb {
 	sqlite3 *lite;
 	PGconn *pg;
 	char *dsn;
+	char *search_path;       /* PostgreSQL: set after every connect, or NULL */
 };
 
 /* Formats the message into db->error; returns -1. */

@@ -269,6 +269,10 @@ test_pg(const char *dsn)
 		test_assert_inteq(dirdb_exec(db, "CREATE TABLE t (k TEXT)"), 0);
 		test_assert_inteq(query_int(killer, "SELECT count(*) FROM other.t", NULL), 0);
 		test_assert_inteq(query_int(killer, "SELECT count(*) FROM public.t", NULL), 1);
+		/* Still there after a reconnect. */
+		kill_backend(killer, backend_pid(db));
+		test_assert_inteq(query_int(db, "SELECT count(*) FROM t", NULL), 0);
+		test_assert(!dirdb_unavailable(db));
 	}
 	test_end();
 out:
