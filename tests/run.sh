@@ -62,7 +62,7 @@ done
 # (the harness starts one: tests/e2e/pgserver.py); test_directory_pg.py
 # above covers logins, delivery, outages and shared blocks there.
 echo "--- directory tests on PostgreSQL"
-for t in test_cli test_cli_apppw test_cli_auth test_auth_modes test_quota; do
+for t in test_cli test_cli_apppw test_cli_auth test_auth_modes test_quota test_bruteforce test_pop3; do
 	run_one "e2e-pg/$t" env TERN_TEST_DIRECTORY=postgresql "$PYTHON" "tests/e2e/$t.py"
 done
 
