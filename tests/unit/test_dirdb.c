@@ -290,14 +290,8 @@ out:
 int
 main(int argc, char **argv)
 {
-	const char *dsn = getenv("TERN_TEST_PG_DSN");
+	const char *dsn = test_pg_dsn(argv[0]);
 
-	if (dsn == NULL && getenv("TERN_TEST_PG_WRAPPED") == NULL) {
-		fflush(stdout);
-		execlp("python3", "python3", "tests/e2e/pgserver.py", "run", argv[0], (char *)NULL);
-		perror("test_dirdb: python3 tests/e2e/pgserver.py");
-		return 1;
-	}
 	test_translate();
 	test_sqlite();
 	if (dsn != NULL)

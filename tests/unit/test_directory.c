@@ -582,16 +582,8 @@ main(int argc, char **argv)
 {
 	struct directory *d = NULL;
 	const char *error = NULL;
-	const char *dsn = getenv("TERN_TEST_PG_DSN");
 	char cmd[128];
-
-	/* Without a database: run again under a throw-away PostgreSQL. */
-	if (dsn == NULL && getenv("TERN_TEST_PG_WRAPPED") == NULL) {
-		fflush(stdout);
-		execlp("python3", "python3", "tests/e2e/pgserver.py", "run", argv[0], (char *)NULL);
-		perror("test_directory: python3 tests/e2e/pgserver.py");
-		return 1;
-	}
+	const char *dsn = test_pg_dsn(argv[0]);
 
 	snprintf(tmpdir, sizeof(tmpdir), "/tmp/tern-test-dir-XXXXXX");
 	if (mkdtemp(tmpdir) == NULL)
