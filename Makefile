@@ -23,8 +23,10 @@ JOBS     ?= $(shell nproc 2>/dev/null || echo 2)
 WARN     = -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wmissing-prototypes \
            -Wno-unused-parameter
 CFLAGS  ?= -O2 -g
-CFLAGS  += -std=gnu17 $(WARN) -D_GNU_SOURCE -pthread -Isrc -MMD -MP
-LDLIBS   = -lssl -lcrypto -lsqlite3 -lcrypt -ljansson -lcurl -lz -lunbound -pthread
+# libpq's headers: Debian puts them in /usr/include/postgresql.
+PQ_CFLAGS = -I/usr/include/postgresql
+CFLAGS  += -std=gnu17 $(WARN) -D_GNU_SOURCE -pthread -Isrc $(PQ_CFLAGS) -MMD -MP
+LDLIBS   = -lssl -lcrypto -lsqlite3 -lpq -lcrypt -ljansson -lcurl -lz -lunbound -pthread
 
 ifneq ($(SANITIZE),)
 BUILD    = build/san
@@ -84,7 +86,7 @@ unit: all $(TEST_BINS)
 	@for t in $(TEST_BINS); do $$t || exit 1; done
 
 # libFuzzer targets, built with clang against the library sources.
-FUZZ_CFLAGS = -std=gnu17 -D_GNU_SOURCE -pthread -Isrc -g -O1 -fno-omit-frame-pointer
+FUZZ_CFLAGS = -std=gnu17 -D_GNU_SOURCE -pthread -Isrc $(PQ_CFLAGS) -g -O1 -fno-omit-frame-pointer
 FUZZ_SAN    = -fsanitize=address,undefined
 FUZZ_OBJS  := $(LIB_SRCS:%.c=build/fuzz/obj/%.o)
 fuzz: $(FUZZ_SRCS:fuzz/%.c=build/fuzz/%)

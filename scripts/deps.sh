@@ -7,6 +7,7 @@ PACKAGES="
 make gcc libc6-dev
 libssl-dev openssl
 libsqlite3-dev
+libpq-dev
 libcrypt-dev
 libjansson-dev
 libcurl4-openssl-dev zlib1g-dev
@@ -24,6 +25,7 @@ mandoc
 python3-prometheus-client
 chromium chromium-driver python3-selenium
 dovecot-core dovecot-imapd dovecot-pop3d
+postgresql
 "
 # Why each one: README.md, section "Dependencies".
 
@@ -54,9 +56,11 @@ export DEBIAN_FRONTEND=noninteractive
 # while they install -- a system nsd would sit on port 53 (the same
 # policy-rc.d guard as .ci/run uses for dovecot-core).  Dovecot likewise:
 # tests/e2e/test_import_maildir.py starts its own with `dovecot -c`.
+# PostgreSQL too: tests/e2e/pgserver.py runs its own initdb and pg_ctl on
+# a temporary directory; no system cluster is started.
 made_policy=
 case " $missing " in
-*" postfix "* | *" nsd "* | *" dovecot-"*)
+*" postfix "* | *" nsd "* | *" dovecot-"* | *" postgresql "*)
 	case " $missing " in
 	*" postfix "*)
 		echo "postfix postfix/main_mailer_type select No configuration" | $SUDO debconf-set-selections ;;

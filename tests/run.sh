@@ -58,6 +58,14 @@ for t in tests/e2e/test_*.py; do
 	run_one "e2e/$(basename "$t" .py)" "$PYTHON" "$t"
 done
 
+# The directory's own tests once more with the directory on PostgreSQL
+# (the harness starts one: tests/e2e/pgserver.py); test_directory_pg.py
+# above covers logins, delivery, outages and shared blocks there.
+echo "--- directory tests on PostgreSQL"
+for t in test_cli test_cli_apppw test_cli_auth test_auth_modes test_quota test_bruteforce test_pop3; do
+	run_one "e2e-pg/$t" env TERN_TEST_DIRECTORY=postgresql "$PYTHON" "tests/e2e/$t.py"
+done
+
 echo "--- imaptest compliance (when IMAPTEST is set)"
 run_one "imaptest-compliance" "$PYTHON" tests/imaptest_compliance.py
 

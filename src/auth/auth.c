@@ -134,6 +134,18 @@ apply_policy(const struct dir_user *u, enum auth_protocol proto, struct auth_res
 	}
 }
 
+int
+auth_penalty_state(const struct tern_config *cfg, char *out, size_t size)
+{
+	int n;
+
+	if (cfg->directory.postgresql)
+		n = snprintf(out, size, "%s", cfg->directory.dsn);
+	else
+		n = snprintf(out, size, "%s/%s", cfg->data_dir, PENALTY_DB_NAME);
+	return n < 0 || (size_t)n >= size ? -1 : 0;
+}
+
 /* The process's penalty box: set once before the loops start. */
 static struct penalty *penalties;
 
@@ -158,7 +170,7 @@ auth_penalty_start(const struct tern_config *cfg, char **error_out)
 	pc.good_sec = cfg->bruteforce.good_time;
 	pc.max_tracked = cfg->bruteforce.max_tracked;
 	pc.allow_networks = cfg->bruteforce.allow;
-	if ((size_t)snprintf(path, sizeof(path), "%s/%s", cfg->data_dir, PENALTY_DB_NAME) >= sizeof(path)) {
+	if (auth_penalty_state(cfg, path, sizeof(path)) != 0) {
 		*error_out = xstrdup("data_dir too long");
 		return -1;
 	}

@@ -98,6 +98,11 @@ void auth_check_token(struct directory *d, const struct auth_token_request *req,
  * auth_check_* call refuses a blocked address (AUTH_BLOCKED, no hash
  * spent), records its outcome, and sets delay_ms for failures. */
 int auth_penalty_start(const struct tern_config *cfg, char **error_out);
+/* Where the brute-force state lives (penalty_config.state_path): the
+ * directory's PostgreSQL dsn when the directory is there, so that every
+ * server on it shares blocks; else data_dir/penalty.db.  0, or -1 when
+ * out (size bytes) is too small. */
+int auth_penalty_state(const struct tern_config *cfg, char *out, size_t size);
 void auth_penalty_stop(void);
 /* At connect (cheap, no I/O; any thread): true if addr is blocked. */
 bool auth_source_blocked(const char *addr);

@@ -484,7 +484,8 @@ penalty_check(struct penalty *p, const char *addr, time_t now, time_t *until_out
 
 	if (allowed(p, full, parsed))
 		return 0;
-	maybe_poll(p, now);
+	if (p->poll_on_loop)
+		maybe_poll(p, now);
 	has_net = pen_net_of(src, sp, net, &np);
 	pthread_mutex_lock(&p->lock);
 	if (now > p->now_hint)
@@ -555,7 +556,8 @@ penalty_record(struct penalty *p, const char *addr, const char *account, bool su
 	}
 	if (flush)
 		pen_db_flush(p, now);
-	maybe_poll(p, now);
+	if (p->poll_on_loop)
+		maybe_poll(p, now);
 	return delay;
 }
 

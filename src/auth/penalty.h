@@ -46,7 +46,8 @@
  * counter goes first; blocks and known-good marks go only when they fill
  * three quarters of the table.
  *
- * State: SQLite (WAL) at state_path.  Blocks are written through at once
+ * State: SQLite (WAL) at state_path, or PostgreSQL when state_path is a
+ * postgresql:// dsn (penalty_db.c: then shared by every server on it).  Blocks are written through at once
  * by penalty_record; counters at most every PENALTY_FLUSH_SEC (and by
  * penalty_flush / penalty_free), so that restarting the server does not
  * reset an attack.  `tern auth unblock` (another handle on the same file)
@@ -95,8 +96,8 @@ struct penalty_config {
 	unsigned max_tracked;           /* entries kept in memory (100000) */
 	const char *allow_networks;     /* comma/space-separated CIDRs or addresses exempt from
 	                                 * everything; "" by default (loopback is NOT exempt) */
-	const char *state_path;         /* SQLite file, normally data_dir/penalty.db; NULL or "" =
-	                                 * memory only */
+	const char *state_path;         /* SQLite file, normally data_dir/penalty.db, or the
+	                                 * directory's postgresql:// dsn; NULL or "" = memory only */
 };
 
 struct penalty;

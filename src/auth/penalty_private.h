@@ -1,10 +1,9 @@
 /* Inside the penalty module: the entry table (penalty.c), addresses and
- * hashing (penalty_addr.c) and the SQLite state (penalty_db.c). */
+ * hashing (penalty_addr.c) and the database state (penalty_db.c). */
 #ifndef TERN_PENALTY_PRIVATE_H
 #define TERN_PENALTY_PRIVATE_H
 
 #include <pthread.h>
-#include <sqlite3.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -82,17 +81,23 @@ struct penalty {
 	bool resync_blocks;        /* a live block was evicted: prune its row at flush */
 	uint64_t hkey[2];          /* SipHash key: from the database, so hashes persist */
 
-	/* Database: db (writes) under db_lock; poll_db (reads of unblocks,
-	 * never waiting) under poll_lock.  Lock order: db_lock or poll_lock
-	 * before lock, never the other way round. */
+	/* Database (directory/dirdb.h): db (writes) under db_lock; poll_db
+	 * (reads of unblocks and shared blocks) under poll_lock.  Lock order:
+	 * db_lock or poll_lock before lock, never the other way round. */
 	pthread_mutex_t db_lock, poll_lock;
-	sqlite3 *db, *poll_db;
+	struct dirdb *db, *poll_db;
+	bool poll_on_loop;         /* SQLite: penalty_check may poll (it never waits) */
+	pthread_t poller;          /* PostgreSQL: polls every PENALTY_POLL_SEC */
+	bool poller_started;
+	bool poller_stop;          /* under poller_lock */
+	pthread_mutex_t poller_lock;
+	pthread_cond_t poller_cond;
+	bool shared_blocks;        /* PostgreSQL: other servers' blocks are read too */
 	int64_t next_poll;         /* atomic */
 	int64_t last_unblock_id;   /* under poll_lock */
+	int64_t last_block_since;  /* under poll_lock: shared blocks read up to this */
 	int64_t db_rows;           /* counters rows, roughly: trimmed past 2 * max_tracked */
 	bool db_failing;           /* the last write failed (full disk): logged once, under db_lock */
-	uint8_t target[16];        /* for the overlap SQL functions, under db_lock */
-	unsigned target_prefix;
 };
 
 /* penalty_addr.c */

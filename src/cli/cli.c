@@ -183,6 +183,8 @@ cli_load_config(struct cli_ctx *ctx, struct tern_config *cfg)
 		free(error);
 		return -1;
 	}
+	/* Every command (and the server) opens the directory through this. */
+	directory_configure(cfg->directory.postgresql ? DIRECTORY_POSTGRESQL : DIRECTORY_SQLITE, cfg->directory.dsn);
 	return 0;
 }
 
@@ -339,8 +341,9 @@ cli_open_directory(struct cli_ctx *ctx, struct directory **dir_out)
 		return -1;
 	}
 	/* directory.db, -wal and -shm exist now (the schema check wrote
-	 * them): the server's user must be able to write all three. */
-	if (own_data_dir(cfg) != 0 || cli_own_directory_files(cfg) != 0) {
+	 * them): the server's user must be able to write all three.  (On
+	 * PostgreSQL there are no files, but data_dir is still the server's.) */
+	if (own_data_dir(cfg) != 0 || (!cfg->directory.postgresql && cli_own_directory_files(cfg) != 0)) {
 		directory_close(dir_out);
 		return -1;
 	}

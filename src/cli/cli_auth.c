@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "auth/auth.h"
 #include "auth/penalty.h"
 
 static const char auth_usage[] =
@@ -42,8 +43,9 @@ static const char unblock_usage[] =
 	"Lifts every block on ADDRESS|CIDR or overlapping it, and forgets its failed\n"
 	"logins.  Examples: 192.0.2.7, 192.0.2.0/24, 2001:db8:1:2::/64, unparseable.\n";
 
-/* The state file in data_dir, or -1 when it does not exist yet (nothing
- * was ever blocked: do not create it, and so not as the wrong user). */
+/* The state (auth_penalty_state): 1 there, 0 when the file in data_dir
+ * does not exist yet (nothing was ever blocked: do not create it, and so
+ * not as the wrong user), -1 on error.  PostgreSQL is always there. */
 static int
 state_path(struct cli_ctx *ctx, char *path, size_t size)
 {
@@ -52,10 +54,12 @@ state_path(struct cli_ctx *ctx, char *path, size_t size)
 
 	if (cli_load_config(ctx, &cfg) != 0)
 		return -1;
-	if (snprintf(path, size, "%s/%s", cfg.data_dir, PENALTY_DB_NAME) >= (int)size) {
+	if (auth_penalty_state(&cfg, path, size) != 0) {
 		cli_error("data_dir is too long");
 		return -1;
 	}
+	if (cfg.directory.postgresql)
+		return 1;
 	if (stat(path, &st) != 0) {
 		if (errno == ENOENT)
 			return 0;

@@ -43,7 +43,9 @@ static const char backup_usage[] =
 	"(copied when DEST is on another file system) so that every message the\n"
 	"copied index names has its file, the outbound queue, dkim/ keys, srs.key\n"
 	"and mta-sts/.  Modes are kept.  --user copies one user's folder only.\n"
-	"Restore with tern restore.\n";
+	"Restore with tern restore.  A directory on PostgreSQL ([directory]\n"
+	"backend = postgresql) is not copied, nor is the penalty state kept there:\n"
+	"back that database up with pg_dump (tern says so when it finishes).\n";
 
 static int
 dest_prepare(const char *dest)
@@ -440,5 +442,8 @@ cli_backup(struct cli_ctx *ctx, int argc, char **argv)
 			return CLI_EXIT_ERROR;
 	}
 	backup_print_counts("backup", &b);
+	if (cfg.directory.postgresql)
+		printf("directory: on PostgreSQL, not in this backup: back it up with pg_dump "
+		       "(docs/OPERATIONS.md, Backups)\n");
 	return CLI_EXIT_OK;
 }

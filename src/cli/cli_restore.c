@@ -45,7 +45,8 @@ static const char restore_usage[] =
 	"With --user only that user's folder is replaced, also while the server\n"
 	"runs; the folder it replaces is kept beside it as .replaced-<local>.<time>.\n"
 	"Message files are hard-linked from SRC when on the same file system,\n"
-	"else copied; databases are copied.\n";
+	"else copied; databases are copied.  A directory on PostgreSQL is not in\n"
+	"the backup: restore it with pg_restore.\n";
 
 /* The message files of one backed-up user folder: all of msg/. */
 static int
@@ -253,7 +254,8 @@ restore_whole(const struct tern_config *cfg, const char *src, bool force)
 
 	if (backup_join(p, sizeof(p), src, "directory.db") == -1)
 		return CLI_EXIT_ERROR;
-	if (access(p, F_OK) != 0) {
+	/* On PostgreSQL the directory is not in data_dir, nor in the backup. */
+	if (!cfg->directory.postgresql && access(p, F_OK) != 0) {
 		cli_error("%s has no directory.db: not a whole backup (a --user backup restores with --user)", src);
 		return CLI_EXIT_ERROR;
 	}

@@ -1094,6 +1094,29 @@ set_delivery_retry_max(struct tern_config *cfg, const char *key, const char *val
 	return set_duration(&cfg->delivery.retry_max, key, value, CONFIG_DELIVERY_SEC_MAX, msg, msgsize);
 }
 
+static int
+set_directory_backend(struct tern_config *cfg, const char *key, const char *value, char *msg, size_t msgsize)
+{
+	if (strcmp(value, "sqlite") == 0 || strcmp(value, "postgresql") == 0) {
+		cfg->directory.postgresql = strcmp(value, "postgresql") == 0;
+		return 0;
+	}
+	snprintf(msg, msgsize, "backend must be sqlite or postgresql, not \"%s\"", value);
+	return -1;
+}
+
+/* A libpq URI (https://www.postgresql.org/docs/current/libpq-connect.html,
+ * 34.1.1.2); its other parts are libpq's to judge when it connects. */
+static int
+set_directory_dsn(struct tern_config *cfg, const char *key, const char *value, char *msg, size_t msgsize)
+{
+	if (value[0] != '\0' && strncmp(value, "postgresql://", 13) != 0 && strncmp(value, "postgres://", 11) != 0) {
+		snprintf(msg, msgsize, "dsn must be a URI starting with postgresql://");
+		return -1;
+	}
+	return set_string(cfg->directory.dsn, sizeof(cfg->directory.dsn), key, value, msg, msgsize);
+}
+
 static const struct config_key config_keys[] = {
 	{ "server", "hostname", set_hostname },
 	{ "server", "external_hostname", set_external_hostname },
@@ -1103,6 +1126,8 @@ static const struct config_key config_keys[] = {
 	{ "server", "log_level", set_log_level },
 	{ "server", "user", set_user },
 	{ "server", "disk_reserve", set_disk_reserve },
+	{ "directory", "backend", set_directory_backend },
+	{ "directory", "dsn", set_directory_dsn },
 	{ "tls", "cert", set_tls_cert },
 	{ "tls", "key", set_tls_key },
 	{ "tls", "min_version", set_tls_min_version },
@@ -1239,6 +1264,16 @@ config_check_whole(const struct conf *conf, struct tern_config *cfg, const unsig
 		}
 		*error_out = config_error(path, line, "%s is a TLS listener but [tls] has no cert and key",
 		                          service_names[s]);
+		return -1;
+	}
+	if (cfg->directory.postgresql && cfg->directory.dsn[0] == '\0') {
+		unsigned line = 0;
+
+		for (i = 0; i < CONFIG_NKEYS; i++) {
+			if (strcmp(config_keys[i].section, "directory") == 0 && strcmp(config_keys[i].key, "backend") == 0)
+				line = key_lines[i];
+		}
+		*error_out = config_error(path, line, "[directory] backend = postgresql needs a dsn");
 		return -1;
 	}
 	/* Port 25's budget defaults to half of the total (rounded up, so that
@@ -1384,6 +1419,54 @@ print_value(FILE *out, const char *key, const char *value)
 		fprintf(out, "%s =\n", key);
 }
 
+/* Appends len bytes of src to out (size bytes, *n used), truncating. */
+static void
+append_bounded(char *out, size_t size, size_t *n, const char *src, size_t len)
+{
+	if (len > size - 1 - *n)
+		len = size - 1 - *n;
+	memcpy(out + *n, src, len);
+	*n += len;
+	out[*n] = '\0';
+}
+
+/* The dsn with its password, if it holds one (user:PASSWORD@ or
+ * password=PASSWORD), shown as ********. */
+static void
+print_dsn(FILE *out, const char *dsn)
+{
+	char shown[2 * sizeof(((struct tern_config *)0)->directory.dsn)];
+	const char *p = dsn, *auth = strstr(dsn, "://"), *at, *colon, *slash, *end;
+	size_t n = 0;
+
+	shown[0] = '\0';
+	if (auth != NULL) {
+		auth += 3;
+		at = strchr(auth, '@');
+		colon = strchr(auth, ':');
+		slash = strchr(auth, '/');
+		append_bounded(shown, sizeof(shown), &n, dsn, (size_t)(auth - dsn));
+		p = auth;
+		if (at != NULL && colon != NULL && colon < at && (slash == NULL || slash > at)) {
+			append_bounded(shown, sizeof(shown), &n, auth, (size_t)(colon + 1 - auth));
+			append_bounded(shown, sizeof(shown), &n, "********", 8);
+			p = at;
+		}
+	}
+	while (*p != '\0') {
+		if ((*p == '?' || *p == '&') && strncmp(p + 1, "password=", 9) == 0) {
+			append_bounded(shown, sizeof(shown), &n, p, 10);
+			append_bounded(shown, sizeof(shown), &n, "********", 8);
+			end = strchr(p + 10, '&');
+			p = end != NULL ? end : p + strlen(p);
+			continue;
+		}
+		append_bounded(shown, sizeof(shown), &n, p, 1);
+		p++;
+	}
+	print_value(out, "dsn", shown);
+}
+
 void
 config_print(const struct tern_config *cfg, FILE *out)
 {
@@ -1404,6 +1487,10 @@ config_print(const struct tern_config *cfg, FILE *out)
 	fprintf(out, "log_level = %s\n", level_names[level]);
 	print_value(out, "user", cfg->user);
 	print_size(out, "disk_reserve", cfg->disk_reserve);
+
+	fprintf(out, "\n[directory]\n");
+	fprintf(out, "backend = %s\n", cfg->directory.postgresql ? "postgresql" : "sqlite");
+	print_dsn(out, cfg->directory.dsn);
 
 	fprintf(out, "\n[tls]\n");
 	print_value(out, "cert", cfg->tls_cert);

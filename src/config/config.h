@@ -54,6 +54,13 @@ struct tern_config {
 	char user[64];                  /* started as root: drop to this user after binding; "" = stay */
 	uint64_t disk_reserve;          /* bytes kept free for deletes on a full disk; default 32M, 0 = off */
 
+	/* [directory]: where domains, users, aliases, app passwords and the
+	 * brute-force state live (src/directory/directory.h) */
+	struct {
+		bool postgresql;               /* backend = postgresql; default sqlite (in data_dir) */
+		char dsn[1024];                /* postgresql://...: a libpq connection URI */
+	} directory;
+
 	/* [tls] */
 	char tls_cert[PATH_MAX];        /* "" = no TLS (then STARTTLS is not offered) */
 	char tls_key[PATH_MAX];

@@ -1,12 +1,12 @@
-/* The directory on SQLite: data_dir/directory.db, WAL, synchronous=FULL.
- * Addresses are checked and lower-cased before they reach SQL (see
+/* The directory: on SQLite (data_dir/directory.db, WAL, synchronous=FULL)
+ * or on PostgreSQL ([directory] dsn), through the statement layer
+ * (dirdb.h), so that each query below is written once.  Addresses are checked and lower-cased before they reach SQL (see
  * directory_addr.c), so every comparison in SQL is a plain equality. */
 #include "directory/directory.h"
 
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
-#include <sqlite3.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,65 +16,32 @@
 
 #include "directory/directory_addr.h"
 #include "directory/directory_private.h"
+#include "directory/dirdb.h"
 #include "lib/log.h"
 #include "lib/reserve.h"
 #include "lib/str.h"
 #include "lib/xalloc.h"
 
-/* PRAGMA user_version of the schema below.  A newer file is refused
- * rather than misread; an older one is brought up to date by the
- * migrations, one version at a time, inside the same transaction. */
-#define DIRECTORY_SCHEMA_VERSION 2
 #define DIRECTORY_BUSY_TIMEOUT_MS 5000
 
-/* Version 1, frozen: a new database runs it and then every migration, so
- * new and upgraded files end up with the same schema.  Change the schema
- * by adding a migration, never by editing this text. */
-static const char directory_schema[] =
-	"CREATE TABLE IF NOT EXISTS domains ("
-	"  name TEXT PRIMARY KEY NOT NULL"
-	");"
-	"CREATE TABLE IF NOT EXISTS users ("
-	"  address TEXT PRIMARY KEY NOT NULL,"
-	"  domain TEXT NOT NULL REFERENCES domains(name),"
-	"  password_hash TEXT NOT NULL,"
-	"  role TEXT NOT NULL DEFAULT 'user' CHECK (role IN ('user', 'admin')),"
-	"  pop3 INTEGER NOT NULL DEFAULT 1,"
-	"  imap INTEGER NOT NULL DEFAULT 1,"
-	"  submission INTEGER NOT NULL DEFAULT 1,"
-	"  disabled INTEGER NOT NULL DEFAULT 0,"
-	"  quota_bytes INTEGER NOT NULL DEFAULT 0,"
-	"  created INTEGER NOT NULL"
-	");"
-	"CREATE INDEX IF NOT EXISTS users_domain ON users(domain);"
-	"CREATE TABLE IF NOT EXISTS aliases ("
-	"  alias TEXT NOT NULL,"
-	"  target TEXT NOT NULL,"
-	"  domain TEXT NOT NULL REFERENCES domains(name),"
-	"  PRIMARY KEY (alias, target)"
-	");"
-	"CREATE INDEX IF NOT EXISTS aliases_domain ON aliases(domain);";
+/* Where the directory lives, set once at start-up (directory_configure). */
+static enum directory_backend dir_backend = DIRECTORY_SQLITE;
+static char dir_dsn[DIRDB_DSN_MAX];
 
-/* directory_migrations[n] takes a database from version n + 1 to n + 2. */
-static const char *const directory_migrations[] = {
-	/* 2: per-user reject_mail; app passwords (issue 4).  Names compare
-	 * without case, so "iPhone" and "iphone" are one name.  Deleting a
-	 * user deletes its app passwords (foreign_keys is on). */
-	"ALTER TABLE users ADD COLUMN reject_mail INTEGER NOT NULL DEFAULT 0;"
-	"CREATE TABLE app_passwords ("
-	"  address TEXT NOT NULL REFERENCES users(address) ON DELETE CASCADE,"
-	"  name TEXT NOT NULL COLLATE NOCASE,"
-	"  hash TEXT NOT NULL,"
-	"  protocols INTEGER NOT NULL,"
-	"  created INTEGER NOT NULL,"
-	"  last_used INTEGER NOT NULL DEFAULT 0,"
-	"  last_addr TEXT NOT NULL DEFAULT '',"
-	"  PRIMARY KEY (address, name)"
-	");",
-};
+void
+directory_configure(enum directory_backend backend, const char *dsn)
+{
+	dir_backend = backend;
+	str_lcpy(dir_dsn, dsn != NULL ? dsn : "", sizeof(dir_dsn));
+}
 
-_Static_assert(sizeof(directory_migrations) / sizeof(directory_migrations[0]) == DIRECTORY_SCHEMA_VERSION - 1,
-               "one migration per schema version after the first");
+enum directory_backend
+directory_backend_configured(const char **dsn_out)
+{
+	if (dsn_out != NULL)
+		*dsn_out = dir_dsn;
+	return dir_backend;
+}
 
 int
 dir_fail(struct directory *d, const char **error_out, const char *fmt, ...)
@@ -91,103 +58,96 @@ dir_fail(struct directory *d, const char **error_out, const char *fmt, ...)
 int
 dir_sql_fail(struct directory *d, const char **error_out, const char *what)
 {
-	return dir_fail(d, error_out, "directory: %s: %s", what, sqlite3_errmsg(d->db));
+	const char *msg = dirdb_errmsg(d->db);
+
+	/* "directory unavailable" first, so that the log says at once that
+	 * the database was out of reach rather than the query wrong. */
+	if (dirdb_unavailable(d->db) && strncmp(msg, "directory unavailable", 21) == 0)
+		return dir_fail(d, error_out, "%s (%s)", msg, what);
+	return dir_fail(d, error_out, "directory: %s: %s", what, msg);
 }
 
 int
 dir_exec(struct directory *d, const char *sql, const char **error_out)
 {
-	char *msg = NULL;
-
-	if (sqlite3_exec(d->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
-		dir_fail(d, error_out, "directory: %s", msg != NULL ? msg : sqlite3_errmsg(d->db));
-		sqlite3_free(msg);
-		return -1;
-	}
+	if (dirdb_exec(d->db, sql) != 0)
+		return dir_sql_fail(d, error_out, "exec");
 	return 0;
 }
 
-/* Prepares sql and binds the text arguments (NULL-terminated list).
- * Returns the statement or NULL with the error set. */
-sqlite3_stmt *
+struct dirdb_stmt *
 dir_prepare(struct directory *d, const char **error_out, const char *sql, ...)
 {
-	sqlite3_stmt *st = NULL;
+	struct dirdb_stmt *st = dirdb_prepare(d->db, sql);
 	const char *arg;
 	va_list ap;
 	int i = 1;
 
-	if (sqlite3_prepare_v2(d->db, sql, -1, &st, NULL) != SQLITE_OK) {
+	if (st == NULL) {
 		dir_sql_fail(d, error_out, "prepare");
 		return NULL;
 	}
 	va_start(ap, sql);
-	while ((arg = va_arg(ap, const char *)) != NULL) {
-		if (sqlite3_bind_text(st, i++, arg, -1, SQLITE_TRANSIENT) != SQLITE_OK) {
-			va_end(ap);
-			dir_sql_fail(d, error_out, "bind");
-			sqlite3_finalize(st);
-			return NULL;
-		}
-	}
+	while ((arg = va_arg(ap, const char *)) != NULL)
+		dirdb_bind_text(st, i++, arg);
 	va_end(ap);
 	return st;
 }
 
-/* Runs a statement that returns no rows.  Returns the number of changed
- * rows, or -1. */
 int
-dir_step_done(struct directory *d, sqlite3_stmt *st, const char **error_out, const char *what)
+dir_step_done(struct directory *d, struct dirdb_stmt *st, const char **error_out, const char *what)
 {
-	int rc = sqlite3_step(st);
+	int64_t n;
 
-	if (rc != SQLITE_DONE) {
+	if (st == NULL)
+		return -1;
+	if (dirdb_step(st) < 0) {
 		dir_sql_fail(d, error_out, what);
-		sqlite3_finalize(st);
+		dirdb_finish(&st);
 		return -1;
 	}
-	sqlite3_finalize(st);
-	return sqlite3_changes(d->db);
+	n = dirdb_changes(st);
+	dirdb_finish(&st);
+	return n > INT_MAX ? INT_MAX : (int)n;
 }
 
-/* Returns the first column of the first row as an integer (0 when there is
- * no row), or -1 on error. */
 long long
-dir_query_int(struct directory *d, sqlite3_stmt *st, const char **error_out, const char *what)
+dir_query_int(struct directory *d, struct dirdb_stmt *st, const char **error_out, const char *what)
 {
 	long long v = 0;
 	int rc;
 
 	if (st == NULL)
 		return -1;
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW)
-		v = sqlite3_column_int64(st, 0);
-	else if (rc != SQLITE_DONE) {
-		dir_sql_fail(d, error_out, what);
-		sqlite3_finalize(st);
-		return -1;
-	}
-	sqlite3_finalize(st);
+	rc = dirdb_step(st);
+	if (rc == 1)
+		v = dirdb_col_int(st, 0);
+	dirdb_finish(&st);
+	if (rc < 0)
+		return dir_sql_fail(d, error_out, what);
 	return v;
 }
 
 int
 dir_begin(struct directory *d, const char **error_out)
 {
-	return dir_exec(d, "BEGIN IMMEDIATE", error_out);
+	if (dirdb_begin(d->db) != 0)
+		return dir_sql_fail(d, error_out, "begin");
+	return 0;
 }
 
 int
 dir_commit(struct directory *d, const char **error_out)
 {
-	return dir_exec(d, "COMMIT", error_out);
+	if (dirdb_commit(d->db) != 0)
+		return dir_sql_fail(d, error_out, "commit");
+	return 0;
 }
 
 void
 dir_rollback(struct directory *d)
 {
-	sqlite3_exec(d->db, "ROLLBACK", NULL, NULL, NULL);
+	dirdb_rollback(d->db);
 }
 
 /* Creates path and its missing parents; the last one with mode 0700. */
@@ -218,42 +178,49 @@ mkdir_parents(const char *path)
 	return 0;
 }
 
+/* Creates or upgrades the schema (directory_schema.c) in one transaction. */
 static int
 dir_init_schema(struct directory *d, const char **error_out)
 {
-	char sql[64], why[sizeof(d->error)];
+	const struct dir_schema *sc = dir_schema_for(dirdb_backend(d->db));
+	char why[sizeof(d->error)];
 	bool changed = false;
-	long long version;
+	int64_t version;
 
 	if (dir_begin(d, error_out) != 0)
 		return -1;
-	version = dir_query_int(d, dir_prepare(d, error_out, "PRAGMA user_version", NULL), error_out,
-	                        "user_version");
-	if (version < 0)
+	if (dirdb_schema_version(d->db, &version) != 0) {
+		dir_sql_fail(d, error_out, "schema version");
 		goto fail;
+	}
 	if (version > DIRECTORY_SCHEMA_VERSION) {
-		dir_fail(d, error_out, "directory: schema version %lld is newer than this tern (%d)", version,
+		dir_fail(d, error_out, "directory: schema version %lld is newer than this tern (%d)", (long long)version,
 		         DIRECTORY_SCHEMA_VERSION);
 		goto fail;
 	}
 	if (version < 1) {
-		if (dir_exec(d, directory_schema, error_out) != 0)
+		if (dir_exec(d, sc->base, error_out) != 0)
 			goto fail;
-		version = 1;
+		version = sc->base_version;
 		changed = true;
 	}
 	for (; version < DIRECTORY_SCHEMA_VERSION; version++) {
-		if (dir_exec(d, directory_migrations[version - 1], error_out) != 0) {
+		if (version < sc->base_version) {
+			dir_fail(d, error_out, "directory: schema version %lld cannot be upgraded on this backend",
+			         (long long)version);
+			goto fail;
+		}
+		if (dir_exec(d, sc->migrations[version - sc->base_version], error_out) != 0) {
 			str_lcpy(why, *error_out, sizeof(why));
-			dir_fail(d, error_out, "directory: upgrading the schema to version %lld: %s", version + 1, why);
+			dir_fail(d, error_out, "directory: upgrading the schema to version %lld: %s",
+			         (long long)version + 1, why);
 			goto fail;
 		}
 		changed = true;
 	}
-	if (changed) {
-		snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", DIRECTORY_SCHEMA_VERSION);
-		if (dir_exec(d, sql, error_out) != 0)
-			goto fail;
+	if (changed && dirdb_set_schema_version(d->db, DIRECTORY_SCHEMA_VERSION) != 0) {
+		dir_sql_fail(d, error_out, "schema version");
+		goto fail;
 	}
 	return dir_commit(d, error_out);
 fail:
@@ -261,15 +228,15 @@ fail:
 	return -1;
 }
 
-/* One try of directory_open; *nospace_out: it failed for disk space. */
+/* One try of directory_open on SQLite; *nospace_out: it failed for disk
+ * space. */
 static int
-open_once(const char *data_dir, struct directory **dir_out, bool *nospace_out, const char **error_out)
+open_sqlite_once(const char *data_dir, struct directory **dir_out, bool *nospace_out, const char **error_out)
 {
 	/* Messages about opening live here: there is no handle to own them. */
-	static __thread char thread_error[PATH_MAX + 256];
+	static __thread char thread_error[PATH_MAX + 768];
 	struct directory *d;
 	char path[PATH_MAX];
-	int rc;
 
 	*dir_out = NULL;
 	if (snprintf(path, sizeof(path), "%s/directory.db", data_dir) >= (int)sizeof(path)) {
@@ -283,47 +250,70 @@ open_once(const char *data_dir, struct directory **dir_out, bool *nospace_out, c
 		return -1;
 	}
 	d = xcalloc(1, sizeof(*d));
-	rc = sqlite3_open_v2(path, &d->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-	                     NULL);
-	if (rc != SQLITE_OK) {
-		snprintf(thread_error, sizeof(thread_error), "directory: cannot open %s: %s", path,
-		         d->db != NULL ? sqlite3_errmsg(d->db) : sqlite3_errstr(rc));
+	if (dirdb_open_sqlite(path, DIRECTORY_BUSY_TIMEOUT_MS, &d->db, error_out) != 0) {
+		snprintf(thread_error, sizeof(thread_error), "directory: %s", *error_out);
 		*error_out = thread_error;
-		goto fail;
+		free(d);
+		return -1;
 	}
-	sqlite3_busy_timeout(d->db, DIRECTORY_BUSY_TIMEOUT_MS);
-	sqlite3_extended_result_codes(d->db, 1);
 	if (dir_exec(d, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;",
 	             error_out) != 0 ||
 	    dir_init_schema(d, error_out) != 0) {
 		snprintf(thread_error, sizeof(thread_error), "%s (%s)", *error_out, path);
 		*error_out = thread_error;
-		goto fail;
+		*nospace_out = dirdb_nospace(d->db);
+		directory_close(&d);
+		return -1;
 	}
 	*dir_out = d;
 	return 0;
-fail:
-	if (d->db != NULL) {
-		int code = sqlite3_extended_errcode(d->db), sys = sqlite3_system_errno(d->db);
+}
 
-		*nospace_out = (code & 0xff) == SQLITE_FULL || sys == ENOSPC || sys == EDQUOT;
+static int
+open_pg(struct directory **dir_out, const char **error_out)
+{
+	static __thread char thread_error[1024];
+	struct directory *d = xcalloc(1, sizeof(*d));
+
+	*dir_out = NULL;
+	if (dirdb_open_pg(dir_dsn, NULL, &d->db, error_out) != 0) {
+		free(d);
+		return -1;
 	}
-	sqlite3_close(d->db);
-	free(d);
-	return -1;
+	if (dir_init_schema(d, error_out) != 0) {
+		snprintf(thread_error, sizeof(thread_error), "%s (PostgreSQL)", *error_out);
+		*error_out = thread_error;
+		directory_close(&d);
+		return -1;
+	}
+	*dir_out = d;
+	return 0;
 }
 
 int
 directory_open(const char *data_dir, struct directory **dir_out, const char **error_out)
 {
 	bool nospace = false;
-	int r = open_once(data_dir, dir_out, &nospace, error_out);
+	int r;
 
+	if (dir_backend == DIRECTORY_POSTGRESQL) {
+		/* The store still lives in data_dir: made here as on SQLite. */
+		if (mkdir_parents(data_dir) != 0) {
+			static __thread char thread_error[PATH_MAX + 64];
+
+			snprintf(thread_error, sizeof(thread_error), "directory: cannot create %s: %s", data_dir,
+			         strerror(errno));
+			*error_out = thread_error;
+			return -1;
+		}
+		return open_pg(dir_out, error_out);
+	}
+	r = open_sqlite_once(data_dir, dir_out, &nospace, error_out);
 	/* Opening a WAL database needs its -shm file: on a full disk (after a
 	 * restart removed it) logins would fail, and with them every delete.
 	 * The disk reserve pays for it (lib/reserve.h). */
 	if (r == -1 && nospace && reserve_borrow(data_dir)) {
-		r = open_once(data_dir, dir_out, &nospace, error_out);
+		r = open_sqlite_once(data_dir, dir_out, &nospace, error_out);
 		reserve_return(data_dir);
 	}
 	return r;
@@ -334,7 +324,7 @@ directory_close(struct directory **dir)
 {
 	if (dir == NULL || *dir == NULL)
 		return;
-	sqlite3_close((*dir)->db);
+	dirdb_close(&(*dir)->db);
 	free(*dir);
 	*dir = NULL;
 }
@@ -395,12 +385,12 @@ int
 directory_domain_add(struct directory *d, const char *domain, const char **error_out)
 {
 	char name[DOMAIN_MAX + 1];
-	sqlite3_stmt *st;
+	struct dirdb_stmt *st;
 	int n;
 
 	if (dir_addr_domain(domain, name, sizeof(name)) != 0)
 		return dir_fail(d, error_out, "invalid domain name \"%s\"", domain);
-	st = dir_prepare(d, error_out, "INSERT OR IGNORE INTO domains(name) VALUES (?)", name, NULL);
+	st = dir_prepare(d, error_out, "INSERT INTO domains(name) VALUES (?) ON CONFLICT DO NOTHING", name, NULL);
 	if (st == NULL)
 		return -1;
 	n = dir_step_done(d, st, error_out, "domain add");
@@ -459,19 +449,19 @@ int
 directory_domain_list(struct directory *d, void (*fn)(const char *domain, void *arg), void *arg,
                       const char **error_out)
 {
-	sqlite3_stmt *st = dir_prepare(d, error_out, "SELECT name FROM domains ORDER BY name", NULL);
+	struct dirdb_stmt *st = dir_prepare(d, error_out, "SELECT name FROM domains ORDER BY name", NULL);
 	int rc;
 
 	if (st == NULL)
 		return -1;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-		fn((const char *)sqlite3_column_text(st, 0), arg);
-	if (rc != SQLITE_DONE) {
+	while ((rc = dirdb_step(st)) == 1)
+		fn(dirdb_col_text(st, 0), arg);
+	if (rc < 0) {
 		dir_sql_fail(d, error_out, "domain list");
-		sqlite3_finalize(st);
+		dirdb_finish(&st);
 		return -1;
 	}
-	sqlite3_finalize(st);
+	dirdb_finish(&st);
 	return 0;
 }
 
@@ -539,8 +529,7 @@ directory_user_add(struct directory *d, const char *address, const char *passwor
                    const char **error_out)
 {
 	struct dir_addr a;
-	sqlite3_stmt *st;
-	char created[32];
+	struct dirdb_stmt *st;
 	int r;
 
 	if (dir_addr_parse(address, &a) != 0)
@@ -573,11 +562,11 @@ directory_user_add(struct directory *d, const char *address, const char *passwor
 		dir_fail(d, error_out, "%s is an alias: delete the alias first", a.address);
 		goto fail;
 	}
-	snprintf(created, sizeof(created), "%lld", (long long)time(NULL));
 	st = dir_prepare(d, error_out,
-	                 "INSERT INTO users(address, domain, password_hash, role, created) "
-	                 "VALUES (?, ?, ?, ?, CAST(? AS INTEGER))",
-	                 a.address, a.domain, password_hash, role == ROLE_ADMIN ? "admin" : "user", created, NULL);
+	                 "INSERT INTO users(address, domain, password_hash, role, created) VALUES (?, ?, ?, ?, ?)",
+	                 a.address, a.domain, password_hash, role == ROLE_ADMIN ? "admin" : "user", NULL);
+	if (st != NULL)
+		dirdb_bind_int(st, 5, (int64_t)time(NULL));
 	if (st == NULL || dir_step_done(d, st, error_out, "user add") < 0)
 		goto fail;
 	return dir_commit(d, error_out);
@@ -629,7 +618,7 @@ int
 directory_user_update(struct directory *d, const struct dir_user *u, const char **error_out)
 {
 	struct dir_addr a;
-	sqlite3_stmt *st;
+	struct dirdb_stmt *st;
 	int n;
 
 	if (dir_addr_parse(u->address, &a) != 0)
@@ -646,18 +635,15 @@ directory_user_update(struct directory *d, const struct dir_user *u, const char 
 	                 NULL);
 	if (st == NULL)
 		return -1;
-	if (sqlite3_bind_text(st, 1, u->password_hash, -1, SQLITE_TRANSIENT) != SQLITE_OK ||
-	    sqlite3_bind_text(st, 2, u->role == ROLE_ADMIN ? "admin" : "user", -1, SQLITE_STATIC) != SQLITE_OK ||
-	    sqlite3_bind_int(st, 3, u->pop3) != SQLITE_OK || sqlite3_bind_int(st, 4, u->imap) != SQLITE_OK ||
-	    sqlite3_bind_int(st, 5, u->submission) != SQLITE_OK ||
-	    sqlite3_bind_int(st, 6, u->disabled) != SQLITE_OK ||
-	    sqlite3_bind_int64(st, 7, (sqlite3_int64)u->quota_bytes) != SQLITE_OK ||
-	    sqlite3_bind_int(st, 8, u->reject_mail) != SQLITE_OK ||
-	    sqlite3_bind_text(st, 9, a.address, -1, SQLITE_TRANSIENT) != SQLITE_OK) {
-		dir_sql_fail(d, error_out, "bind");
-		sqlite3_finalize(st);
-		return -1;
-	}
+	dirdb_bind_text(st, 1, u->password_hash);
+	dirdb_bind_text(st, 2, u->role == ROLE_ADMIN ? "admin" : "user");
+	dirdb_bind_int(st, 3, u->pop3);
+	dirdb_bind_int(st, 4, u->imap);
+	dirdb_bind_int(st, 5, u->submission);
+	dirdb_bind_int(st, 6, u->disabled);
+	dirdb_bind_int(st, 7, (int64_t)u->quota_bytes);
+	dirdb_bind_int(st, 8, u->reject_mail);
+	dirdb_bind_text(st, 9, a.address);
 	n = dir_step_done(d, st, error_out, "user update");
 	if (n < 0)
 		return -1;
@@ -670,51 +656,51 @@ directory_user_update(struct directory *d, const struct dir_user *u, const char 
 	"address, password_hash, role, pop3, imap, submission, disabled, quota_bytes, created, reject_mail"
 
 static void
-dir_row_to_user(sqlite3_stmt *st, struct dir_user *u)
+dir_row_to_user(struct dirdb_stmt *st, struct dir_user *u)
 {
 	const char *s;
-	sqlite3_int64 quota;
+	int64_t quota;
 
 	memset(u, 0, sizeof(*u));
-	s = (const char *)sqlite3_column_text(st, 0);
+	s = dirdb_col_text(st, 0);
 	str_lcpy(u->address, s != NULL ? s : "", sizeof(u->address));
-	s = (const char *)sqlite3_column_text(st, 1);
+	s = dirdb_col_text(st, 1);
 	str_lcpy(u->password_hash, s != NULL ? s : "", sizeof(u->password_hash));
-	s = (const char *)sqlite3_column_text(st, 2);
+	s = dirdb_col_text(st, 2);
 	u->role = s != NULL && strcmp(s, "admin") == 0 ? ROLE_ADMIN : ROLE_USER;
-	u->pop3 = sqlite3_column_int(st, 3) != 0;
-	u->imap = sqlite3_column_int(st, 4) != 0;
-	u->submission = sqlite3_column_int(st, 5) != 0;
-	u->disabled = sqlite3_column_int(st, 6) != 0;
-	quota = sqlite3_column_int64(st, 7);
+	u->pop3 = dirdb_col_int(st, 3) != 0;
+	u->imap = dirdb_col_int(st, 4) != 0;
+	u->submission = dirdb_col_int(st, 5) != 0;
+	u->disabled = dirdb_col_int(st, 6) != 0;
+	quota = dirdb_col_int(st, 7);
 	u->quota_bytes = quota > 0 ? (uint64_t)quota : 0;
-	u->created = sqlite3_column_int64(st, 8);
-	u->reject_mail = sqlite3_column_int(st, 9) != 0;
+	u->created = dirdb_col_int(st, 8);
+	u->reject_mail = dirdb_col_int(st, 9) != 0;
 }
 
 /* Looks up a normalised address.  1 found, 0 not, -1 error. */
 static int
 dir_user_get_norm(struct directory *d, const char *addr, struct dir_user *u_out, const char **error_out)
 {
-	sqlite3_stmt *st = dir_prepare(d, error_out, "SELECT " USER_COLUMNS " FROM users WHERE address = ?", addr,
+	struct dirdb_stmt *st = dir_prepare(d, error_out, "SELECT " USER_COLUMNS " FROM users WHERE address = ?", addr,
 	                               NULL);
 	int rc;
 
 	if (st == NULL)
 		return -1;
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
+	rc = dirdb_step(st);
+	if (rc == 1) {
 		if (u_out != NULL)
 			dir_row_to_user(st, u_out);
-		sqlite3_finalize(st);
+		dirdb_finish(&st);
 		return 1;
 	}
-	if (rc != SQLITE_DONE) {
+	if (rc < 0) {
 		dir_sql_fail(d, error_out, "user lookup");
-		sqlite3_finalize(st);
+		dirdb_finish(&st);
 		return -1;
 	}
-	sqlite3_finalize(st);
+	dirdb_finish(&st);
 	return 0;
 }
 
@@ -734,7 +720,7 @@ directory_user_list(struct directory *d, const char *domain_or_null,
 {
 	char name[DOMAIN_MAX + 1];
 	struct dir_user u;
-	sqlite3_stmt *st;
+	struct dirdb_stmt *st;
 	int rc;
 
 	if (domain_or_null != NULL) {
@@ -752,17 +738,17 @@ directory_user_list(struct directory *d, const char *domain_or_null,
 	}
 	if (st == NULL)
 		return -1;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+	while ((rc = dirdb_step(st)) == 1) {
 		dir_row_to_user(st, &u);
 		fn(&u, arg);
 	}
 	str_wipe(&u, sizeof(u));
-	if (rc != SQLITE_DONE) {
+	if (rc < 0) {
 		dir_sql_fail(d, error_out, "user list");
-		sqlite3_finalize(st);
+		dirdb_finish(&st);
 		return -1;
 	}
-	sqlite3_finalize(st);
+	dirdb_finish(&st);
 	return 0;
 }
 
@@ -810,7 +796,8 @@ directory_alias_add(struct directory *d, const char *alias_address, const char *
 		goto fail;
 	}
 	r = dir_step_done(d,
-	                  dir_prepare(d, error_out, "INSERT OR IGNORE INTO aliases(alias, target, domain) VALUES (?, ?, ?)",
+	                  dir_prepare(d, error_out, "INSERT INTO aliases(alias, target, domain) VALUES (?, ?, ?) "
+					      "ON CONFLICT DO NOTHING",
 	                              a.address, t.address, a.domain, NULL),
 	                  error_out, "alias add");
 	if (r < 0)
@@ -856,20 +843,20 @@ int
 directory_alias_list(struct directory *d, void (*fn)(const char *alias, const char *target, void *arg),
                      void *arg, const char **error_out)
 {
-	sqlite3_stmt *st = dir_prepare(d, error_out, "SELECT alias, target FROM aliases ORDER BY alias, target",
+	struct dirdb_stmt *st = dir_prepare(d, error_out, "SELECT alias, target FROM aliases ORDER BY alias, target",
 	                               NULL);
 	int rc;
 
 	if (st == NULL)
 		return -1;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-		fn((const char *)sqlite3_column_text(st, 0), (const char *)sqlite3_column_text(st, 1), arg);
-	if (rc != SQLITE_DONE) {
+	while ((rc = dirdb_step(st)) == 1)
+		fn(dirdb_col_text(st, 0), dirdb_col_text(st, 1), arg);
+	if (rc < 0) {
 		dir_sql_fail(d, error_out, "alias list");
-		sqlite3_finalize(st);
+		dirdb_finish(&st);
 		return -1;
 	}
-	sqlite3_finalize(st);
+	dirdb_finish(&st);
 	return 0;
 }
 
@@ -878,7 +865,7 @@ directory_alias_targeting(struct directory *d, const char *target_address,
                           void (*fn)(const char *alias, void *arg), void *arg, const char **error_out)
 {
 	struct dir_addr a;
-	sqlite3_stmt *st;
+	struct dirdb_stmt *st;
 	int rc;
 
 	if (dir_addr_parse(target_address, &a) != 0)
@@ -886,14 +873,14 @@ directory_alias_targeting(struct directory *d, const char *target_address,
 	st = dir_prepare(d, error_out, "SELECT alias FROM aliases WHERE target = ? ORDER BY alias", a.address, NULL);
 	if (st == NULL)
 		return -1;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-		fn((const char *)sqlite3_column_text(st, 0), arg);
-	if (rc != SQLITE_DONE) {
+	while ((rc = dirdb_step(st)) == 1)
+		fn(dirdb_col_text(st, 0), arg);
+	if (rc < 0) {
 		dir_sql_fail(d, error_out, "alias targeting");
-		sqlite3_finalize(st);
+		dirdb_finish(&st);
 		return -1;
 	}
-	sqlite3_finalize(st);
+	dirdb_finish(&st);
 	return 0;
 }
 
@@ -911,9 +898,9 @@ directory_alias_target_dangling(struct directory *d, const char *target_address,
 		return r;
 	n = dir_query_int(d,
 	                  dir_prepare(d, error_out,
-	                              "SELECT (SELECT count(*) FROM users WHERE address = ?1) +"
-	                              " (SELECT count(*) FROM aliases WHERE alias = ?1)",
-	                              a.address, NULL),
+	                              "SELECT (SELECT count(*) FROM users WHERE address = ?) +"
+	                              " (SELECT count(*) FROM aliases WHERE alias = ?)",
+	                              a.address, a.address, NULL),
 	                  error_out, "alias target");
 	if (n < 0)
 		return -1;
@@ -927,24 +914,24 @@ static int
 dir_alias_targets(struct directory *d, const char *alias, char (*targets)[ADDRESS_MAX + 1], int max,
                   const char **error_out)
 {
-	sqlite3_stmt *st = dir_prepare(d, error_out, "SELECT target FROM aliases WHERE alias = ? ORDER BY target",
+	struct dirdb_stmt *st = dir_prepare(d, error_out, "SELECT target FROM aliases WHERE alias = ? ORDER BY target",
 	                               alias, NULL);
 	int rc, n = 0;
 
 	if (st == NULL)
 		return -1;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		const char *t = (const char *)sqlite3_column_text(st, 0);
+	while ((rc = dirdb_step(st)) == 1) {
+		const char *t = dirdb_col_text(st, 0);
 
 		if (n < max && t != NULL)
 			str_lcpy(targets[n++], t, ADDRESS_MAX + 1);
 	}
-	if (rc != SQLITE_DONE) {
+	if (rc < 0) {
 		dir_sql_fail(d, error_out, "alias lookup");
-		sqlite3_finalize(st);
+		dirdb_finish(&st);
 		return -1;
 	}
-	sqlite3_finalize(st);
+	dirdb_finish(&st);
 	return n;
 }
 
@@ -1108,20 +1095,20 @@ dir_postmaster_fallback(struct directory *d, const char *domain, struct rcpt_res
 	};
 
 	for (size_t q = 0; q < sizeof(queries) / sizeof(queries[0]) && out->n_local == 0; q++) {
-		sqlite3_stmt *st = dir_prepare(d, error_out, queries[q].sql, queries[q].by_domain ? domain : NULL,
+		struct dirdb_stmt *st = dir_prepare(d, error_out, queries[q].sql, queries[q].by_domain ? domain : NULL,
 		                               NULL);
 		int rc;
 
 		if (st == NULL)
 			return -1;
-		while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-			const char *addr = (const char *)sqlite3_column_text(st, 0);
+		while ((rc = dirdb_step(st)) == 1) {
+			const char *addr = dirdb_col_text(st, 0);
 
 			if (addr != NULL)
 				res_add(out->local, &out->n_local, addr);
 		}
-		sqlite3_finalize(st);
-		if (rc != SQLITE_DONE)
+		dirdb_finish(&st);
+		if (rc < 0)
 			return dir_sql_fail(d, error_out, "postmaster lookup");
 	}
 	if (out->n_local > 0)

@@ -1,6 +1,8 @@
-/* The directory: domains, users, aliases.  Backed by SQLite
- * (data_dir/directory.db, WAL).  A handle is one SQLite connection: use one
- * handle per thread (directory_for_thread gives each thread its own).
+/* The directory: domains, users, aliases, app passwords.  Backed by
+ * SQLite (data_dir/directory.db, WAL; the default) or by PostgreSQL
+ * ([directory] backend = postgresql, dsn = ...).  A handle is one
+ * database connection: use one handle per thread (directory_for_thread
+ * gives each thread its own).
  * All functions return 0 on success or -1 with a static or handle-owned
  * message in *error_out, unless they say otherwise. */
 #ifndef TERN_DIRECTORY_H
@@ -29,7 +31,17 @@ struct dir_user {
 	bool reject_mail;                        /* refuse mail for it (even when not disabled) */
 };
 
-/* Opens (creating if needed, with the schema) data_dir/directory.db. */
+enum directory_backend { DIRECTORY_SQLITE, DIRECTORY_POSTGRESQL };
+
+/* Chooses where directory_open goes: SQLite in data_dir (the default) or
+ * PostgreSQL at dsn (a libpq URI, copied).  Call once at start-up, before
+ * any thread opens the directory. */
+void directory_configure(enum directory_backend backend, const char *dsn);
+/* What directory_configure set; *dsn_out (may be NULL) gets the dsn. */
+enum directory_backend directory_backend_configured(const char **dsn_out);
+
+/* Opens (creating if needed, with the schema) the directory:
+ * data_dir/directory.db, or the PostgreSQL database when configured. */
 int directory_open(const char *data_dir, struct directory **dir_out, const char **error_out);
 void directory_close(struct directory **dir);
 /* The calling thread's own handle for data_dir, opened on first use and

@@ -136,7 +136,7 @@ directory_app_password_add(struct directory *d, const char *address, const char 
                            unsigned protocols, const char **error_out)
 {
 	struct dir_addr a;
-	sqlite3_stmt *st;
+	struct dirdb_stmt *st;
 	long long n;
 	int r;
 
@@ -165,7 +165,7 @@ directory_app_password_add(struct directory *d, const char *address, const char 
 		goto fail;
 	}
 	n = dir_query_int(d, dir_prepare(d, error_out,
-	                                 "SELECT count(*) FROM app_passwords WHERE address = ? AND name = ?",
+	                                 "SELECT count(*) FROM app_passwords WHERE address = ? AND lower(name) = lower(?)",
 	                                 a.address, name, NULL),
 	                  error_out, "app password lookup");
 	if (n < 0)
@@ -179,12 +179,8 @@ directory_app_password_add(struct directory *d, const char *address, const char 
 	                 a.address, name, hash, NULL);
 	if (st == NULL)
 		goto fail;
-	if (sqlite3_bind_int(st, 4, (int)protocols) != SQLITE_OK ||
-	    sqlite3_bind_int64(st, 5, (sqlite3_int64)time(NULL)) != SQLITE_OK) {
-		dir_sql_fail(d, error_out, "bind");
-		sqlite3_finalize(st);
-		goto fail;
-	}
+	dirdb_bind_int(st, 4, protocols);
+	dirdb_bind_int(st, 5, (int64_t)time(NULL));
 	if (dir_step_done(d, st, error_out, "app password add") < 0)
 		goto fail;
 	return dir_commit(d, error_out);
@@ -221,21 +217,21 @@ out:
 }
 
 static void
-apw_row(sqlite3_stmt *st, struct dir_app_password *p)
+apw_row(struct dirdb_stmt *st, struct dir_app_password *p)
 {
 	const char *s;
 	int protocols;
 
 	memset(p, 0, sizeof(*p));
-	s = (const char *)sqlite3_column_text(st, 0);
+	s = dirdb_col_text(st, 0);
 	str_lcpy(p->name, s != NULL ? s : "", sizeof(p->name));
-	s = (const char *)sqlite3_column_text(st, 1);
+	s = dirdb_col_text(st, 1);
 	str_lcpy(p->hash, s != NULL ? s : "", sizeof(p->hash));
-	protocols = sqlite3_column_int(st, 2);
+	protocols = dirdb_col_int(st, 2);
 	p->protocols = (unsigned)protocols & DIR_PROTO_ALL;
-	p->created = sqlite3_column_int64(st, 3);
-	p->last_used = sqlite3_column_int64(st, 4);
-	s = (const char *)sqlite3_column_text(st, 5);
+	p->created = dirdb_col_int(st, 3);
+	p->last_used = dirdb_col_int(st, 4);
+	s = dirdb_col_text(st, 5);
 	str_lcpy(p->last_addr, s != NULL ? s : "", sizeof(p->last_addr));
 }
 
@@ -246,7 +242,7 @@ directory_app_password_list(struct directory *d, const char *address,
 {
 	struct dir_app_password p;
 	struct dir_addr a;
-	sqlite3_stmt *st;
+	struct dirdb_stmt *st;
 	int rc;
 
 	rc = apw_user(d, address, &a, error_out);
@@ -257,17 +253,17 @@ directory_app_password_list(struct directory *d, const char *address,
 	                 a.address, NULL);
 	if (st == NULL)
 		return -1;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+	while ((rc = dirdb_step(st)) == 1) {
 		apw_row(st, &p);
 		fn(&p, arg);
 	}
 	str_wipe(&p, sizeof(p));
-	if (rc != SQLITE_DONE) {
+	if (rc < 0) {
 		dir_sql_fail(d, error_out, "app password list");
-		sqlite3_finalize(st);
+		dirdb_finish(&st);
 		return -1;
 	}
-	sqlite3_finalize(st);
+	dirdb_finish(&st);
 	return 0;
 }
 
@@ -296,7 +292,7 @@ directory_app_password_revoke(struct directory *d, const char *address, const ch
 	if (n <= 0)
 		goto fail;
 	n = dir_step_done(d,
-	                  dir_prepare(d, error_out, "DELETE FROM app_passwords WHERE address = ? AND name = ?",
+	                  dir_prepare(d, error_out, "DELETE FROM app_passwords WHERE address = ? AND lower(name) = lower(?)",
 	                              a.address, name, NULL),
 	                  error_out, "app password revoke");
 	if (n < 0)
@@ -330,21 +326,17 @@ static void
 apw_record_use(struct directory *d, const char *address, const char *name, const char *peer_addr)
 {
 	const char *error;
-	sqlite3_stmt *st;
+	struct dirdb_stmt *st;
 
 	st = dir_prepare(d, &error,
 	                 "UPDATE app_passwords SET last_used = ?, last_addr = ? WHERE address = ? AND name = ?",
 	                 NULL);
 	if (st == NULL)
 		goto fail;
-	if (sqlite3_bind_int64(st, 1, (sqlite3_int64)time(NULL)) != SQLITE_OK ||
-	    sqlite3_bind_text(st, 2, apw_peer(peer_addr), -1, SQLITE_TRANSIENT) != SQLITE_OK ||
-	    sqlite3_bind_text(st, 3, address, -1, SQLITE_TRANSIENT) != SQLITE_OK ||
-	    sqlite3_bind_text(st, 4, name, -1, SQLITE_TRANSIENT) != SQLITE_OK) {
-		dir_sql_fail(d, &error, "bind");
-		sqlite3_finalize(st);
-		goto fail;
-	}
+	dirdb_bind_int(st, 1, (int64_t)time(NULL));
+	dirdb_bind_text(st, 2, apw_peer(peer_addr));
+	dirdb_bind_text(st, 3, address);
+	dirdb_bind_text(st, 4, name);
 	if (dir_step_done(d, st, &error, "app password last use") >= 0)
 		return;
 fail:
@@ -368,7 +360,7 @@ directory_app_password_check(struct directory *d, const char *address, const cha
 	struct apw_candidate *c = NULL;
 	struct dir_app_password p;
 	struct dir_addr a;
-	sqlite3_stmt *st;
+	struct dirdb_stmt *st;
 	int rc, n = 0, i, ret = 0;
 
 	if (name_out != NULL && name_size > 0)
@@ -385,28 +377,23 @@ directory_app_password_check(struct directory *d, const char *address, const cha
 		ret = -1;
 		goto out;
 	}
-	if (sqlite3_bind_int(st, 2, (int)protocol_bits) != SQLITE_OK ||
-	    sqlite3_bind_int(st, 3, DIRECTORY_APP_PASSWORDS_MAX) != SQLITE_OK) {
-		dir_sql_fail(d, error_out, "bind");
-		sqlite3_finalize(st);
-		ret = -1;
-		goto out;
-	}
+	dirdb_bind_int(st, 2, protocol_bits);
+	dirdb_bind_int(st, 3, DIRECTORY_APP_PASSWORDS_MAX);
 	c = xmalloc(DIRECTORY_APP_PASSWORDS_MAX * sizeof(*c));
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW && n < DIRECTORY_APP_PASSWORDS_MAX) {
+	while ((rc = dirdb_step(st)) == 1 && n < DIRECTORY_APP_PASSWORDS_MAX) {
 		apw_row(st, &p);
 		memcpy(c[n].name, p.name, sizeof(c[n].name));
 		memcpy(c[n].hash, p.hash, sizeof(c[n].hash));
 		n++;
 	}
 	str_wipe(&p, sizeof(p));
-	if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
+	if (rc < 0) {
 		dir_sql_fail(d, error_out, "app password check");
-		sqlite3_finalize(st);
+		dirdb_finish(&st);
 		ret = -1;
 		goto out;
 	}
-	sqlite3_finalize(st);
+	dirdb_finish(&st);
 	for (i = 0; i < n && ret == 0; i++) {
 		if (!password_verify(plain, c[i].hash))
 			continue;

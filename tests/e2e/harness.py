@@ -21,6 +21,19 @@ TERN = os.environ.get("TERN_BIN", os.path.join(ROOT, "build", "tern"))
 SERVICES = ["pop3", "pop3s", "smtp", "submission", "submissions", "imap", "imaps", "http", "https"]
 TLS_SERVICES = ("pop3s", "submissions", "imaps", "https")
 PASSWORD = "correct horse battery"
+# TERN_TEST_DIRECTORY=postgresql: every Server keeps its directory in a
+# database of its own on one PostgreSQL that this process starts.
+DIRECTORY = os.environ.get("TERN_TEST_DIRECTORY", "sqlite")
+_pg = None
+
+
+def shared_pg():
+    """The PostgreSQL of this test process, started on first use."""
+    global _pg
+    if _pg is None:
+        from pgserver import PgServer
+        _pg = PgServer().start()
+    return _pg
 
 
 def free_ports(n):
@@ -93,9 +106,17 @@ def certificate():
 class Server:
     """One tern instance with its own data directory."""
 
-    def __init__(self, allow_plaintext="loopback", max_message_size="50M", extra="", tls=True, listen=None):
+    def __init__(self, allow_plaintext="loopback", max_message_size="50M", extra="", tls=True, listen=None,
+                 dsn=None, add_domains=True):
         """listen: {service: (host, port)} for listeners that must sit at a
-        given address, such as a destination MX on 127.0.0.x."""
+        given address, such as a destination MX on 127.0.0.x.  dsn: a
+        PostgreSQL directory (default: none, unless TERN_TEST_DIRECTORY
+        says postgresql: then a fresh database on shared_pg(); "": SQLite
+        whatever it says).
+        add_domains=False: a second server on a directory that has them."""
+        if dsn is None and DIRECTORY == "postgresql":
+            dsn = shared_pg().create_database()
+        self.dsn = dsn
         self.dir = tempfile.mkdtemp(prefix="tern-e2e-")
         self.data = os.path.join(self.dir, "data")
         self.conf = os.path.join(self.dir, "tern.conf")
@@ -109,8 +130,9 @@ class Server:
         self.proc = None
         self.settings = (allow_plaintext, max_message_size, extra, tls)
         self.write_config()
-        self.cli("domain", "add", "example.test")
-        self.cli("domain", "add", "example.org")
+        if add_domains:
+            self.cli("domain", "add", "example.test")
+            self.cli("domain", "add", "example.org")
 
     def write_config(self):
         allow_plaintext, max_message_size, extra, tls = self.settings
@@ -129,6 +151,8 @@ class Server:
             lines += ["[inbound]", "checks = no"]
         if "[delivery]" not in extra:
             lines += ["[delivery]", "relay = 127.0.0.1:9"]
+        if self.dsn:
+            lines += ["[directory]", "backend = postgresql", "dsn = " + self.dsn]
         # [limits] stays last: some tests add keys to it with no header
         lines += ["[auth]", "allow_plaintext = " + allow_plaintext,
                   "[limits]", "max_message_size = " + max_message_size]
@@ -141,6 +165,15 @@ class Server:
         if check and r.returncode != 0:
             raise AssertionError("tern %s failed: %s" % (" ".join(args), r.stderr))
         return r
+
+    def db(self):
+        """A connection to the directory's database: sqlite3 on
+        directory.db, or pgserver.PgConnection on PostgreSQL."""
+        if self.dsn:
+            from pgserver import PgConnection
+            return PgConnection(self.dsn)
+        import sqlite3
+        return sqlite3.connect(os.path.join(self.data, "directory.db"))
 
     def add_user(self, address, password=PASSWORD, role="user"):
         self.cli("user", "add", address, "--password-stdin", "--role", role, input=password + "\n")

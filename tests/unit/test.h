@@ -6,7 +6,9 @@
 
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static const char *test_name_;
 static bool test_ok_;
@@ -48,6 +50,24 @@ static inline void test_end(void)
 	fflush(stdout);
 	if (!test_ok_)
 		test_failures_++;
+}
+
+/* For a test that also runs on PostgreSQL: the dsn of an empty database
+ * (TERN_TEST_PG_DSN).  Without one, runs this test again under
+ * tests/e2e/pgserver.py, which starts a throw-away PostgreSQL and sets it
+ * (from the repository's top, as tests/run.sh runs): does not return,
+ * unless that cannot start (then exits 1). */
+static inline const char *test_pg_dsn(const char *argv0)
+{
+	const char *dsn = getenv("TERN_TEST_PG_DSN");
+
+	if (dsn == NULL && getenv("TERN_TEST_PG_WRAPPED") == NULL) {
+		fflush(stdout);
+		execlp("python3", "python3", "tests/e2e/pgserver.py", "run", argv0, (char *)NULL);
+		perror("python3 tests/e2e/pgserver.py");
+		exit(1);
+	}
+	return dsn;
 }
 
 static inline int test_done(void)

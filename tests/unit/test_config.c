@@ -306,6 +306,43 @@ test_listen(void)
 }
 
 static void
+test_directory(void)
+{
+	char *error = NULL, *printed = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	test_begin("config: [directory] backend and dsn");
+	test_assert_inteq(parse("[server]\nhostname = x\n", &error), 0);
+	test_assert(!cfg.directory.postgresql);
+	test_assert_streq(cfg.directory.dsn, "");
+	test_assert_inteq(parse("[directory]\nbackend = postgresql\n"
+	                        "dsn = postgresql://tern:s3cret@db.example:5433/tern?sslmode=require\n",
+	                        &error), 0);
+	test_assert(cfg.directory.postgresql);
+	test_assert_streq(cfg.directory.dsn, "postgresql://tern:s3cret@db.example:5433/tern?sslmode=require");
+	/* tern config check never shows the password. */
+	f = open_memstream(&printed, &len);
+	config_print(&cfg, f);
+	fclose(f);
+	test_assert(strstr(printed, "\n[directory]\nbackend = postgresql\n"
+	                            "dsn = postgresql://tern:********@db.example:5433/tern?sslmode=require\n") != NULL);
+	test_assert(strstr(printed, "s3cret") == NULL);
+	free(printed);
+	test_assert_inteq(parse("[directory]\nbackend = sqlite\ndsn = postgres://db/t?password=pw&x=1\n", &error), 0);
+	test_assert(!cfg.directory.postgresql);
+	f = open_memstream(&printed, &len);
+	config_print(&cfg, f);
+	fclose(f);
+	test_assert(strstr(printed, "dsn = postgres://db/t?password=********&x=1\n") != NULL);
+	free(printed);
+	expect_error("[directory]\nbackend = mysql\n", 2, "sqlite or postgresql");
+	expect_error("[directory]\n\nbackend = postgresql\n", 3, "needs a dsn");
+	expect_error("[directory]\ndsn = host=db dbname=tern\n", 2, "postgresql://");
+	test_end();
+}
+
+static void
 test_errors(void)
 {
 	char text[1024];
@@ -516,6 +553,7 @@ main(void)
 	test_sizes();
 	test_listen();
 	test_errors();
+	test_directory();
 	test_tls_ok();
 	test_print_roundtrip();
 	test_load_file();

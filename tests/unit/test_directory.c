@@ -1,9 +1,12 @@
-/* Tests for src/directory: a real SQLite file in a mkdtemp() directory. */
+/* Tests for src/directory: a real SQLite file in a mkdtemp() directory,
+ * then the same operations on a real PostgreSQL (the test runs itself
+ * again under tests/e2e/pgserver.py, which starts one). */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "directory/directory.h"
 #include "directory/directory_addr.h"
@@ -549,12 +552,38 @@ test_for_thread(void)
 	test_end();
 }
 
+/* The operations again on PostgreSQL (TERN_TEST_PG_DSN: an empty database). */
+static void
+test_on_pg(const char *dsn)
+{
+	struct directory *d = NULL;
+	const char *error = NULL;
+
+	printf("# the same operations on PostgreSQL\n");
+	directory_configure(DIRECTORY_POSTGRESQL, dsn);
+	test_begin("directory postgresql: open creates the schema");
+	test_assert_inteq(directory_open(datadir, &d, &error), 0);
+	test_end();
+	if (d == NULL) {
+		printf("# %s\n", error);
+		return;
+	}
+	test_domains(d);
+	test_users(d);
+	test_aliases(d);
+	test_resolve(d);
+	test_sender(d);
+	directory_close(&d);
+	directory_configure(DIRECTORY_SQLITE, NULL);
+}
+
 int
-main(void)
+main(int argc, char **argv)
 {
 	struct directory *d = NULL;
 	const char *error = NULL;
 	char cmd[128];
+	const char *dsn = test_pg_dsn(argv[0]);
 
 	snprintf(tmpdir, sizeof(tmpdir), "/tmp/tern-test-dir-XXXXXX");
 	if (mkdtemp(tmpdir) == NULL)
@@ -581,6 +610,8 @@ main(void)
 	test_persistence();
 	test_newer_schema();
 	test_for_thread();
+	if (dsn != NULL)
+		test_on_pg(dsn);
 
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
 	if (system(cmd) != 0)

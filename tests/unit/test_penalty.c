@@ -2,7 +2,9 @@
  * address and from a network, the real user never locked out, the allow
  * list, expiry, the sliding window, restarts, unblocking from a second
  * handle (as the CLI does), bounded memory under a flood, and threads.
- * Real SQLite files in a mkdtemp() directory; time is passed in. */
+ * Real SQLite files in a mkdtemp() directory; time is passed in.  Then
+ * two servers sharing blocks through PostgreSQL (the test runs itself
+ * again under tests/e2e/pgserver.py, which starts one), in real time. */
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -11,6 +13,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "auth/penalty.h"
@@ -711,9 +714,63 @@ test_full_disk(void)
 	test_end();
 }
 
-int
-main(void)
+/* Waits up to 8 s (the poller reads every PENALTY_POLL_SEC) for
+ * blocked(p, addr) to become want. */
+static bool
+becomes_blocked(struct penalty *p, const char *addr, bool want)
 {
+	for (int i = 0; i < 80; i++) {
+		if (blocked(p, addr, time(NULL)) == want)
+			return true;
+		usleep(100000);
+	}
+	return false;
+}
+
+static void
+test_shared_on_pg(const char *dsn)
+{
+	struct penalty_config cfg;
+	struct penalty *a, *b, *c;
+	const char *error = NULL;
+	time_t now = time(NULL);
+
+	penalty_config_default(&cfg);
+	cfg.state_path = dsn;
+	test_begin("penalty postgresql: a block made by one server is refused by the other");
+	a = open_cfg(&cfg);
+	b = open_cfg(&cfg);
+	for (int i = 0; i < 25; i++)
+		penalty_record(a, "192.0.2.80", "alice@example.org", false, now);
+	test_assert(blocked(a, "192.0.2.80", now));
+	test_assert(becomes_blocked(b, "192.0.2.80", true));
+	test_assert(listed(b, time(NULL), "192.0.2.80"));
+	/* A third, started now, loads it. */
+	c = open_cfg(&cfg);
+	test_assert(blocked(c, "192.0.2.80", time(NULL)));
+	penalty_free(&c);
+	test_end();
+
+	test_begin("penalty postgresql: unblocked on one server, lifted on the other, and stays lifted");
+	test_assert_inteq(penalty_unblock(b, "192.0.2.80", time(NULL), &error), 1);
+	test_assert(!blocked(b, "192.0.2.80", time(NULL)));
+	/* A flushes its dirty entries now: it must not write the block back. */
+	penalty_flush(a, time(NULL));
+	test_assert(becomes_blocked(a, "192.0.2.80", false));
+	c = open_cfg(&cfg);
+	test_assert(!blocked(c, "192.0.2.80", time(NULL)));
+	test_assert(!listed(c, time(NULL), "192.0.2.80"));
+	penalty_free(&c);
+	penalty_free(&b);
+	penalty_free(&a);
+	test_end();
+}
+
+int
+main(int argc, char **argv)
+{
+	const char *dsn = test_pg_dsn(argv[0]);
+
 	snprintf(dir, sizeof(dir), "/tmp/tern-penalty-XXXXXX");
 	if (mkdtemp(dir) == NULL) {
 		perror("mkdtemp");
@@ -735,6 +792,8 @@ main(void)
 	test_threads();
 	test_flood();
 	test_full_disk();
+	if (dsn != NULL)
+		test_shared_on_pg(dsn);
 	cleanup();
 	return test_done();
 }
