@@ -47,6 +47,7 @@ struct http_session {
 	size_t head_len;                /* 0 until the head is complete */
 	bool continue_sent;             /* 100 Continue for this request */
 	bool output_paused;
+	bool http10;                    /* the current request is HTTP/1.0 */
 	unsigned requests;
 	/* the settings page's request running on a worker, then its reply
 	 * waiting out a failed sign-in's delay (input paused meanwhile) */
@@ -85,7 +86,9 @@ send_reply(struct http_session *s, struct http_reply *r, bool head)
 	else if (r->status == 200)
 		conn_puts(s->c, "Cache-Control: no-store\r\n");
 	conn_puts(s->c, r->extra);
-	conn_puts(s->c, r->close ? "Connection: close\r\n\r\n" : "\r\n");
+	/* An HTTP/1.0 client keeps the connection only when the reply says
+	 * so (RFC 7230 A.1.2, RFC 2068 19.7.1): ab -k, older proxies. */
+	conn_puts(s->c, r->close ? "Connection: close\r\n\r\n" : s->http10 ? "Connection: keep-alive\r\n\r\n" : "\r\n");
 	if (!head && r->body.len > 0)
 		conn_write(s->c, r->body.data, r->body.len);
 }
@@ -387,6 +390,7 @@ next_request(struct http_session *s)
 		fail(s, status, error);
 		goto done;
 	}
+	s->http10 = req->version == 10;
 	if (in->len - s->head_len < req->content_length) {
 		/* RFC 9110 10.1.1: the client waits for this before the body */
 		if (req->expect_continue && req->version == 11 && !s->continue_sent) {

@@ -283,6 +283,34 @@ def bad_requests(srv):
 
 
 @suite.case
+def http10_keep_alive(srv):
+    """RFC 7230 6.3 and A.1.2: an HTTP/1.0 request keeps the connection
+    only with "Connection: keep-alive", and the reply must say so, or an
+    HTTP/1.0 client (ApacheBench -k, old proxies) waits for the close
+    that never comes; without it the connection closes after the reply."""
+    r = Raw(srv.port("http"))
+    try:
+        for _ in range(2):
+            r.send("GET /healthz HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
+            head = []
+            while True:
+                line = r.line()
+                if line == "":
+                    break
+                head.append(line.lower())
+            assert head[0].startswith("http/1.1 200") and "connection: keep-alive" in head, head
+            length = int([h for h in head if h.startswith("content-length:")][0].split(":")[1])
+            while len(r.buf) < length:
+                r.buf += r.sock.recv(4096)
+            r.buf = r.buf[length:]
+        assert not r.closed(1)
+    finally:
+        r.close()
+    st, closed, buf = raw_status(srv.port("http"), "GET /healthz HTTP/1.0\r\n\r\n")
+    assert st == 200 and closed and b"keep-alive" not in buf.lower(), buf
+
+
+@suite.case
 def switched_off_service_disappears(_):
     srv = Server(extra="[pop3]\nenabled = no\n")
     ports = dict(srv.ports)
