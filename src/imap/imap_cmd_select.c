@@ -107,6 +107,13 @@ select_work(void *arg)
 	buf_printf(&j->out, "* OK [UIDNEXT %u] Predicted next UID\r\n", info.uidnext);
 	imap_view_flags_write(&j->view, &j->out);
 	buf_printf(&j->out, "* OK [HIGHESTMODSEQ %llu] Highest\r\n", (unsigned long long)info.highestmodseq);
+	{
+		char id[STORE_MAILBOXID_MAX + 1];
+
+		/* RFC 8474 4.2 */
+		store_imap_mailboxid(info.uidvalidity, info.id, id);
+		buf_printf(&j->out, "* OK [MAILBOXID (%s)] Ok\r\n", id);
+	}
 	if (s->imap4rev2) {
 		/* RFC 9051 6.3.2: the mailbox's name as LIST would show it. */
 		buf_puts(&j->out, "* LIST () \"/\" ");

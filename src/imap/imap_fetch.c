@@ -34,6 +34,8 @@ static const struct {
 	{ "RFC822.HEADER", IMAP_FI_RFC822_HEADER },
 	{ "RFC822.TEXT", IMAP_FI_RFC822_TEXT },
 	{ "PREVIEW", IMAP_FI_PREVIEW },
+	{ "EMAILID", IMAP_FI_EMAILID },
+	{ "THREADID", IMAP_FI_THREADID },
 };
 
 static void
@@ -263,6 +265,9 @@ imap_fetch_parse(struct imap_ctx *ctx, const struct imap_arg *items, const struc
 		switch (it->kind) {
 		case IMAP_FI_MODSEQ:
 			spec->modseq = true;
+			break;
+		case IMAP_FI_EMAILID:
+			spec->emailid = true;
 			break;
 		case IMAP_FI_ENVELOPE:
 		case IMAP_FI_BODY:

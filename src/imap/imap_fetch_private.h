@@ -42,6 +42,8 @@ enum imap_fetch_kind {
 	IMAP_FI_BINARY,            /* BINARY[...] / BINARY.PEEK[...] */
 	IMAP_FI_BINARY_SIZE,       /* BINARY.SIZE[...] */
 	IMAP_FI_PREVIEW,           /* PREVIEW [(LAZY)] (RFC 8970) */
+	IMAP_FI_EMAILID,           /* RFC 8474 */
+	IMAP_FI_THREADID,
 };
 
 /* RFC 8970 3.1: a preview is at most 256 characters. */
@@ -89,6 +91,7 @@ struct imap_fetch_spec {
 	bool need_cache;           /* ENVELOPE / BODY / BODYSTRUCTURE */
 	bool need_header;          /* a top-level header-only section */
 	bool need_file;            /* anything else that reads the message */
+	bool emailid;              /* EMAILID asked */
 	uint64_t changedsince;
 	bool vanished;
 };
@@ -104,6 +107,7 @@ struct imap_fetch_msg {
 	int64_t internal_date;
 	int64_t save_date;         /* 0: not known (SAVEDATE NIL) */
 	const char *keywords;      /* space-separated, NULL or "" for none */
+	const char *emailid;       /* RFC 8474 EMAILID, or NULL */
 	const char *envelope;      /* cached ENVELOPE, BODYSTRUCTURE, BODY; when */
 	const char *bodystructure; /* NULL and data is set they are computed */
 	const char *body;

@@ -538,6 +538,16 @@ put_item(struct render *r, const struct imap_fetch_item *it)
 	case IMAP_FI_PREVIEW:
 		put_preview(r);
 		break;
+	case IMAP_FI_EMAILID:
+		/* RFC 8474 7: "EMAILID" SP "(" objectid ")" */
+		buf_puts(out, "EMAILID (");
+		buf_puts(out, msg->emailid != NULL ? msg->emailid : "");
+		buf_puts(out, ")");
+		break;
+	case IMAP_FI_THREADID:
+		/* no thread ids are kept: RFC 8474 5.2 and 7 allow NIL */
+		buf_puts(out, "THREADID NIL");
+		break;
 	}
 	return 0;
 }
@@ -681,6 +691,7 @@ imap_fetch_render(struct imap_ctx *ctx, const struct imap_fetch_spec *spec, uint
 	void *map = NULL;
 	size_t map_len = 0;
 	char *head = NULL;
+	char emailid[STORE_EMAILID_MAX + 1];
 	int fd = -1, rc, ret = -1;
 
 	memset(&msg, 0, sizeof(msg));
@@ -692,6 +703,10 @@ imap_fetch_render(struct imap_ctx *ctx, const struct imap_fetch_spec *spec, uint
 	msg.internal_date = m->internal_date;
 	msg.save_date = m->save_date;
 	msg.keywords = m->keywords;
+	if (spec->emailid) {
+		store_imap_emailid(m, emailid);
+		msg.emailid = emailid;
+	}
 	if (ctx->view == NULL) {
 		set_result(res, IMAP_BAD, "", "No mailbox selected");
 		return -1;

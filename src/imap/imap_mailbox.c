@@ -225,6 +225,17 @@ imap_create_run(struct imap_ctx *ctx, const struct imap_arg *args, struct buf *o
 	}
 	r = store_mailbox_create(ctx->st, name, use, &error);
 	imap_result_store(res, r, name, error);
+	if (r == STORE_OK) {
+		struct store_mailbox_status st;
+		char id[STORE_MAILBOXID_MAX + 1];
+
+		/* RFC 8474 4.1: the new mailbox's id in the tagged OK */
+		if (store_mailbox_status(ctx->st, name, &st, &error) == STORE_OK) {
+			store_imap_mailboxid(st.uidvalidity, st.id, id);
+			imap_result_set(res, IMAP_OK, NULL, "%s", "");
+			snprintf(res->code, sizeof(res->code), "MAILBOXID (%s)", id);
+		}
+	}
 }
 
 /* DELETE mailbox */

@@ -4,6 +4,7 @@
  * Evaluation is imap_search_eval.c, the responses imap_search_result.c. */
 #include "imap/imap_search.h"
 
+#include <ctype.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -19,6 +20,7 @@ enum key_kind {
 	KD_PLAIN,         /* nothing: ALL, OLD, NEW, RECENT */
 	KD_FLAG,          /* nothing: a system flag set or clear */
 	KD_KEYWORD,       /* flag-keyword */
+	KD_OBJECTID,      /* objectid (RFC 8474 7) */
 	KD_SIZE,          /* number64 */
 	KD_DATE,          /* date */
 	KD_FIELD,         /* astring, matched in a fixed header field */
@@ -54,6 +56,7 @@ static const struct key_def key_defs[] = {
 	{ "CC", KD_FIELD, ISK_HEADER, 0, false, "Cc" },
 	{ "DELETED", KD_FLAG, ISK_FLAG, STORE_FLAG_DELETED, true, NULL },
 	{ "DRAFT", KD_FLAG, ISK_FLAG, STORE_FLAG_DRAFT, true, NULL },
+	{ "EMAILID", KD_OBJECTID, ISK_EMAILID, 0, true, NULL },
 	{ "FLAGGED", KD_FLAG, ISK_FLAG, STORE_FLAG_FLAGGED, true, NULL },
 	{ "FROM", KD_FIELD, ISK_HEADER, 0, false, "From" },
 	{ "HEADER", KD_HEADER, ISK_HEADER, 0, false, NULL },
@@ -79,6 +82,7 @@ static const struct key_def key_defs[] = {
 	{ "SMALLER", KD_SIZE, ISK_SMALLER, 0, false, NULL },
 	{ "SUBJECT", KD_FIELD, ISK_HEADER, 0, false, "Subject" },
 	{ "TEXT", KD_FTS, ISK_TEXT, 0, false, NULL },
+	{ "THREADID", KD_OBJECTID, ISK_THREADID, 0, true, NULL },
 	{ "TO", KD_FIELD, ISK_HEADER, 0, false, "To" },
 	{ "UID", KD_UID, ISK_UIDSET, 0, false, NULL },
 	{ "UNANSWERED", KD_FLAG, ISK_FLAG, STORE_FLAG_ANSWERED, false, NULL },
@@ -296,6 +300,16 @@ parse_key(struct parse *p, const struct imap_arg **argp, struct imap_search_key 
 		arg = *argp = arg->next;
 		if (arg == NULL || (arg->type != IMAP_ARG_ATOM && arg->type != IMAP_ARG_NIL))
 			return bad(p, "Search key needs a keyword");  /* NIL is an atom too */
+		k->str = arena_strndup(p->arena, arg->str, arg->len);
+		k->len = arg->len;
+		return 0;
+	case KD_OBJECTID:
+		arg = *argp = arg->next;
+		if (arg == NULL || arg->type != IMAP_ARG_ATOM || arg->len == 0 || arg->len > 255)
+			return bad(p, "Search key needs an object id");
+		for (size_t i = 0; i < arg->len; i++)
+			if (!isalnum((unsigned char)arg->str[i]) && arg->str[i] != '_' && arg->str[i] != '-')
+				return bad(p, "An object id is letters, digits, _ and -");
 		k->str = arena_strndup(p->arena, arg->str, arg->len);
 		k->len = arg->len;
 		return 0;

@@ -359,6 +359,14 @@ match(struct eval *e, struct imap_search_key *k)
 		return imap_view_recent(e->ctx->view, m->uid) == k->want;
 	case ISK_KEYWORD:
 		return has_keyword(m->keywords, k->str, k->len) == k->want;
+	case ISK_EMAILID: {
+		char id[STORE_EMAILID_MAX + 1];
+
+		store_imap_emailid(m, id);
+		return strlen(id) == k->len && memcmp(id, k->str, k->len) == 0;
+	}
+	case ISK_THREADID:
+		return false;
 	case ISK_LARGER:
 		return m->size > k->num;
 	case ISK_SMALLER:

@@ -59,6 +59,8 @@ enum imap_search_op {
 	ISK_UIDSET,       /* UIDs in set */
 	ISK_SAVED,        /* "$", as a sequence set or UID set: the saved UIDs */
 	ISK_MODSEQ,       /* MODSEQ >= num (RFC 7162 3.1.5) */
+	ISK_EMAILID,      /* EMAILID is str (RFC 8474 6) */
+	ISK_THREADID,     /* THREADID is str: no message has one here */
 	ISK_HEADER,       /* field str contains needle (FROM, TO, CC, BCC, SUBJECT, HEADER) */
 	ISK_BODY,         /* full-text index, body only */
 	ISK_TEXT,         /* full-text index, header and body */

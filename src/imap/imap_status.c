@@ -20,6 +20,7 @@ static const char *const item_names[IMAP_STATUS_ITEM_COUNT] = {
 	[IMAP_STATUS_HIGHESTMODSEQ] = "HIGHESTMODSEQ",
 	[IMAP_STATUS_APPENDLIMIT] = "APPENDLIMIT",
 	[IMAP_STATUS_RECENT] = "RECENT",
+	[IMAP_STATUS_MAILBOXID] = "MAILBOXID",
 };
 
 int
@@ -85,6 +86,14 @@ imap_status_write(struct imap_ctx *ctx, const char *name, const struct imap_stat
 		case IMAP_STATUS_UIDVALIDITY:
 			buf_printf(out, " %u", st.uidvalidity);
 			break;
+		case IMAP_STATUS_MAILBOXID: {
+			char id[STORE_MAILBOXID_MAX + 1];
+
+			/* RFC 8474 4.3: "MAILBOXID" SP "(" objectid ")" */
+			store_imap_mailboxid(st.uidvalidity, st.id, id);
+			buf_printf(out, " (%s)", id);
+			break;
+		}
 		case IMAP_STATUS_UNSEEN:
 			buf_printf(out, " %u", st.unseen);
 			break;

@@ -75,6 +75,7 @@ struct store;
 #define STORE_UIDL_MAX 70
 
 struct store_mailbox_info {
+	int64_t id;              /* the mailbox's row: with uidvalidity, its MAILBOXID */
 	uint32_t uidvalidity;
 	uint32_t uidnext;
 	uint64_t highestmodseq;

@@ -73,6 +73,7 @@ void store_mailbox_entries_free(struct store_mailbox_entry *e, size_t n);
 
 /* STATUS data (RFC 9051 6.3.11, RFC 7162, RFC 8438). */
 struct store_mailbox_status {
+	int64_t id;                    /* the mailbox's row: with uidvalidity, its MAILBOXID */
 	uint32_t messages;
 	uint32_t unseen;               /* messages without \Seen */
 	uint32_t deleted;              /* messages with \Deleted */
@@ -147,8 +148,22 @@ struct store_imap_msg {
 	int64_t save_date;             /* when saved into the mailbox (RFC 8514); 0: not known (stored
 	                                * before Tern kept it) */
 	char *keywords;                /* space-separated, "" when none; malloc'd by the list functions */
+	char *emailid;                 /* the row's EMAILID (a copy's: its original's), malloc'd; NULL:
+	                                * made from file (store_imap_emailid) */
 	char file[64];
 };
+
+/* RFC 8474 EMAILID of m, NUL-terminated in out (STORE_EMAILID_MAX + 1
+ * octets): the one its row keeps, else "E" and its file name with '.' as
+ * '-' (a file name is unique and never given again).  COPY gives the new
+ * row the original's, MOVE keeps the row: the same message keeps its id
+ * in every mailbox. */
+#define STORE_EMAILID_MAX 80
+void store_imap_emailid(const struct store_imap_msg *m, char *out);
+/* RFC 8474 MAILBOXID: "M", the mailbox's UIDVALIDITY and its row id
+ * (UIDVALIDITY is never given twice to one user and RENAME keeps both). */
+#define STORE_MAILBOXID_MAX 40
+void store_imap_mailboxid(uint32_t uidvalidity, int64_t id, char *out);
 
 /* Every message of mailbox in UID order, with info.  *out malloc'd; free
  * with store_imap_msgs_free.  Returns STORE_OK, STORE_IMAP_NONEXISTENT or

@@ -110,6 +110,7 @@ store_imap_changes(struct store *st, const char *mailbox, uint64_t modseq, struc
 		goto fail;
 	store_exec(st, "COMMIT");
 	if (info_out != NULL) {
+		info_out->id = mb.id;
 		info_out->uidvalidity = mb.uidvalidity;
 		info_out->uidnext = mb.uidnext;
 		info_out->highestmodseq = mb.highestmodseq;

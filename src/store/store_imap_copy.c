@@ -185,6 +185,7 @@ copy_row(struct store *st, const struct store_mailbox_row *from, const struct st
          const struct store_imap_msg *m, uint32_t uid, uint64_t modseq, const char *file)
 {
 	sqlite3_stmt *s = store_stmt(st, STMT_MSG_INSERT);
+	char emailid[STORE_EMAILID_MAX + 1];
 
 	if (s == NULL)
 		return -1;
@@ -196,6 +197,8 @@ copy_row(struct store *st, const struct store_mailbox_row *from, const struct st
 	sqlite3_bind_text(s, 6, file, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(s, 7, m->flags);
 	sqlite3_bind_text(s, 8, m->keywords, -1, SQLITE_STATIC);
+	store_imap_emailid(m, emailid);
+	sqlite3_bind_text(s, 10, emailid, -1, SQLITE_STATIC);
 	if (step_done(st, s, "copy") == -1)
 		return -1;
 	if ((s = store_stmt(st, STMT_CACHE_COPY)) == NULL)

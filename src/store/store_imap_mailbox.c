@@ -344,6 +344,7 @@ store_mailbox_status(struct store *st, const char *name, struct store_mailbox_st
 	store_exec(st, "COMMIT");
 	out->messages = mb.messages;
 	out->uidnext = mb.uidnext;
+	out->id = mb.id;
 	out->uidvalidity = mb.uidvalidity;
 	out->highestmodseq = mb.highestmodseq;
 	out->size = mb.bytes;

@@ -5,6 +5,8 @@
  * array sized from the trigger-kept message count, and no allocation per
  * row except for messages that carry keywords (the rest point at
  * store_no_keywords). */
+#include <ctype.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -42,6 +44,7 @@ store_imap_msgs_free(struct store_imap_msg *m, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		if (m[i].keywords != store_no_keywords)
 			free(m[i].keywords);
+		free(m[i].emailid);
 	}
 	free(m);
 }
@@ -99,10 +102,41 @@ store_imsg_push(struct store *st, struct store_imsg_vec *v, sqlite3_stmt *s)
 			return -1;
 		}
 	}
+	m->emailid = NULL;
+	if (sqlite3_column_type(s, 8) != SQLITE_NULL) {
+		const char *id = (const char *)sqlite3_column_text(s, 8);
+
+		if (id != NULL && strlen(id) <= STORE_EMAILID_MAX && (m->emailid = strdup(id)) == NULL) {
+			store_errorf(st, "out of memory");
+			return -1;
+		}
+	}
 	memcpy(m->file, file, flen);
 	m->file[flen] = '\0';
 	v->n++;
 	return 0;
+}
+
+void
+store_imap_emailid(const struct store_imap_msg *m, char *out)
+{
+	size_t i, n;
+
+	if (m->emailid != NULL) {
+		snprintf(out, STORE_EMAILID_MAX + 1, "%s", m->emailid);
+		return;
+	}
+	/* objectid = 1*255(ALPHA / DIGIT / "_" / "-") (RFC 8474 7) */
+	out[0] = 'E';
+	for (i = 0, n = 1; m->file[i] != '\0' && n < STORE_EMAILID_MAX; i++)
+		out[n++] = isalnum((unsigned char)m->file[i]) || m->file[i] == '_' ? m->file[i] : '-';
+	out[n] = '\0';
+}
+
+void
+store_imap_mailboxid(uint32_t uidvalidity, int64_t id, char *out)
+{
+	snprintf(out, STORE_MAILBOXID_MAX + 1, "M%08x-%llx", uidvalidity, (unsigned long long)id);
 }
 
 static bool
@@ -266,6 +300,7 @@ store_imap_list(struct store *st, const char *mailbox, struct store_mailbox_info
 	}
 	store_exec(st, "COMMIT");
 	if (info_out != NULL) {
+		info_out->id = mb.id;
 		info_out->uidvalidity = mb.uidvalidity;
 		info_out->uidnext = mb.uidnext;
 		info_out->highestmodseq = mb.highestmodseq;

@@ -221,6 +221,7 @@ store_imap_view(struct store *st, const char *mailbox, struct store_mailbox_info
 	ret = STORE_OK;
 done:
 	if (info_out != NULL) {
+		info_out->id = mb.id;
 		info_out->uidvalidity = mb.uidvalidity;
 		info_out->uidnext = mb.uidnext;
 		info_out->highestmodseq = mb.highestmodseq;

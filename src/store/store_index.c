@@ -35,7 +35,8 @@
  * mailboxes.first_recent_uid (\Recent), version 6 messages.pop3_uidl,
  * version 7 makes messages a WITHOUT ROWID table (migrate_6_to_7),
  * version 8 adds the metadata table (RFC 5464, store_metadata.c),
- * version 9 messages.save_date (SAVEDATE, RFC 8514).
+ * version 9 messages.save_date (SAVEDATE, RFC 8514), version 10
+ * messages.emailid (OBJECTID, RFC 8474: set by COPY only).
  *
  * auto_vacuum=INCREMENTAL: a new index is created so, and an older one
  * becomes so at the VACUUM after its migration to version 3, so that
@@ -194,8 +195,14 @@ static const char migrate_8_to_9[] =
 	"ALTER TABLE messages ADD COLUMN save_date INTEGER;";
 #define SAVE_DATE_NOW "CAST(strftime('%s', 'now') AS INTEGER)"
 
+/* Version 10: a message's EMAILID (RFC 8474) when it is not made from its
+ * own file name, i.e. a copy's: COPY writes the original's there, so the
+ * same message has the same EMAILID in every mailbox.  NULL otherwise. */
+static const char migrate_9_to_10[] =
+	"ALTER TABLE messages ADD COLUMN emailid TEXT;";
+
 /* The columns store_imsg_push reads, in its order. */
-#define IMSG_COLS "uid, flags, modseq, size, internal_date, keywords, file, save_date"
+#define IMSG_COLS "uid, flags, modseq, size, internal_date, keywords, file, save_date, emailid"
 
 static const char *const stmt_sql[STMT_COUNT] = {
 	[STMT_MAILBOX_GET] =
@@ -214,7 +221,7 @@ static const char *const stmt_sql[STMT_COUNT] = {
 		" ON CONFLICT(name) DO UPDATE SET uidvalidity = excluded.uidvalidity",
 	[STMT_MSG_INSERT] =
 		"INSERT INTO messages(mailbox_id, uid, modseq, flags, internal_date, size, file, keywords, pop3_uidl,"
-		" save_date) VALUES(?1, ?2, ?3, ?7, ?4, ?5, ?6, coalesce(?8, ''), ?9, " SAVE_DATE_NOW ")",
+		" save_date, emailid) VALUES(?1, ?2, ?3, ?7, ?4, ?5, ?6, coalesce(?8, ''), ?9, " SAVE_DATE_NOW ", ?10)",
 	[STMT_MSG_LIST] =
 		"SELECT uid, flags, modseq, size, internal_date, file, pop3_uidl FROM messages"
 		" WHERE mailbox_id = ?1 ORDER BY uid",
@@ -730,6 +737,11 @@ schema_ensure(struct store *st, enum store_error *err_out)
 		if ((rc = add_column(st, "messages", "save_date", migrate_8_to_9, 9)) != SQLITE_OK)
 			goto fail;
 		version = 9;
+	}
+	if (version == 9) {
+		if ((rc = add_column(st, "messages", "emailid", migrate_9_to_10, 10)) != SQLITE_OK)
+			goto fail;
+		version = 10;
 	}
 	if ((rc = store_exec(st, "COMMIT")) != SQLITE_OK)
 		goto fail;

@@ -22,7 +22,7 @@
 
 /* PRAGMA user_version of the index schema this code writes (store_index.c
  * migrates older versions in place). */
-#define STORE_SCHEMA_VERSION 9
+#define STORE_SCHEMA_VERSION 10
 /* SQLite page cache per open index, in KiB (PRAGMA cache_size=-N): one
  * handle per user per worker thread, so keep it small. */
 #define STORE_CACHE_KIB 256
