@@ -493,6 +493,16 @@ catenate_parse(struct imap_session *s, const struct imap_arg *list, struct appen
 	return 0;
 }
 
+/* RFC 6855 4: append-data =/ "UTF8" SP "(" literal8 ")" */
+static bool
+is_utf8_data(const struct imap_arg *x)
+{
+	const struct imap_arg *l = x != NULL ? x->next : NULL;
+
+	return imap_arg_atom_is(x, "UTF8") && l != NULL && l->type == IMAP_ARG_LIST && l->count == 1 &&
+	       (l->list->type == IMAP_ARG_LITERAL || l->list->type == IMAP_ARG_LITERAL_STREAM);
+}
+
 size_t
 imap_append_messages(const struct imap_arg *args)
 {
@@ -501,7 +511,8 @@ imap_append_messages(const struct imap_arg *args)
 	/* The first argument is the mailbox, which may be a literal too. */
 	for (const struct imap_arg *x = args != NULL ? args->next : NULL; x != NULL; x = x->next)
 		if (x->type == IMAP_ARG_LITERAL || x->type == IMAP_ARG_LITERAL_STREAM ||
-		    (imap_arg_atom_is(x, "CATENATE") && x->next != NULL && x->next->type == IMAP_ARG_LIST))
+		    (imap_arg_atom_is(x, "CATENATE") && x->next != NULL && x->next->type == IMAP_ARG_LIST) ||
+		    is_utf8_data(x))
 			n++;
 	return n;
 }
@@ -621,6 +632,7 @@ append_start(struct imap_session *s, const struct imap_arg *args, uint32_t repla
 	x = args->next;
 	for (size_t i = 0; i < n; i++) {
 		struct append_item *it = &j->items[i];
+		const struct imap_arg *after;
 		const char *error = NULL;
 
 		it->internal_date = (int64_t)time(NULL);
@@ -645,6 +657,15 @@ append_start(struct imap_session *s, const struct imap_arg *args, uint32_t repla
 			x = x->next;
 			continue;
 		}
+		after = NULL;
+		if (is_utf8_data(x)) {
+			if (!s->utf8_accept) {
+				error = "UTF8 message data needs ENABLE UTF8=ACCEPT (RFC 6855 4)";
+				goto bad;
+			}
+			after = x->next->next;  /* the argument after "UTF8 (...)" */
+			x = x->next->list;      /* the literal8 inside */
+		}
 		if (x == NULL || (x->type != IMAP_ARG_LITERAL && x->type != IMAP_ARG_LITERAL_STREAM)) {
 			error = "APPEND expects [flags] [date-time] and a message literal";
 			goto bad;
@@ -667,7 +688,7 @@ append_start(struct imap_session *s, const struct imap_arg *args, uint32_t repla
 			}
 			it->spool = &a->spools[next_spool++];
 		}
-		x = x->next;
+		x = after != NULL ? after : x->next;
 		continue;
 bad:
 		free(j->items);

@@ -84,6 +84,7 @@ struct imap_ctx {
 	const struct imap_view *view;  /* NULL when no mailbox is selected */
 	bool imap4rev2;                /* ENABLE IMAP4rev2 was done (RFC 9051) */
 	bool utf8;                     /* mailbox names are UTF-8 on the wire (rev2 or UTF8=ACCEPT) */
+	bool utf8_accept;              /* UTF8=ACCEPT enabled: no SEARCH CHARSET (RFC 6855 3) */
 	bool condstore;                /* CONDSTORE enabled (ENABLE, or a command using it) */
 	bool qresync;                  /* QRESYNC enabled */
 	uint64_t quota_bytes;          /* the user's storage limit, 0: none */

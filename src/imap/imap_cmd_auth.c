@@ -55,7 +55,7 @@ imap_capabilities(struct imap_session *s, struct buf *out)
 	buf_puts(out, " NAMESPACE UNSELECT UIDPLUS MOVE CHILDREN SPECIAL-USE CREATE-SPECIAL-USE OBJECTID"
 	              " LIST-EXTENDED LIST-STATUS ESEARCH SEARCHRES CONDSTORE QRESYNC BINARY MULTIAPPEND"
 	              " STATUS=SIZE QUOTA QUOTA=RES-STORAGE QUOTA=RES-MESSAGE PREVIEW"
-	              " ACL RIGHTS=texk LIST-MYRIGHTS CATENATE URLAUTH URLAUTH=BINARY");
+	              " ACL RIGHTS=texk LIST-MYRIGHTS CATENATE URLAUTH URLAUTH=BINARY UTF8=ACCEPT");
 	buf_printf(out, " APPENDLIMIT=%llu", (unsigned long long)s->cfg->max_message_size);
 	buf_puts(out, " NOTIFY METADATA METADATA-SERVER");
 	/* RFC 5267, RFC 5032, RFC 8514, RFC 8508 (docs/IMAP.md) */
@@ -178,8 +178,9 @@ imap_cmd_starttls(struct imap_session *s, const struct imap_arg *args, bool uid)
 	imap_complete_written(s);
 }
 
-/* ENABLE (RFC 5161): IMAP4rev2 (RFC 9051), CONDSTORE and QRESYNC (RFC
- * 7162: QRESYNC implies CONDSTORE).  Unknown names are ignored. */
+/* ENABLE (RFC 5161): IMAP4rev2 (RFC 9051), UTF8=ACCEPT (RFC 6855),
+ * CONDSTORE and QRESYNC (RFC 7162: QRESYNC implies CONDSTORE).  Unknown
+ * names are ignored. */
 void
 imap_cmd_enable(struct imap_session *s, const struct imap_arg *args, bool uid)
 {
@@ -204,6 +205,12 @@ imap_cmd_enable(struct imap_session *s, const struct imap_arg *args, bool uid)
 			s->view.recent = NULL;
 			s->view.n_recent = 0;
 			buf_puts(&b, " IMAP4rev2");
+		} else if (imap_arg_atom_is(a, "UTF8=ACCEPT") && !s->utf8_accept) {
+			/* RFC 6855 3: UTF-8 in mailbox names and quoted strings,
+			 * APPEND's UTF8 (literal8) data */
+			s->utf8_accept = true;
+			s->utf8 = true;
+			buf_puts(&b, " UTF8=ACCEPT");
 		} else if (imap_arg_atom_is(a, "CONDSTORE") && !s->condstore) {
 			s->condstore = true;
 			buf_puts(&b, " CONDSTORE");

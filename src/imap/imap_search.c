@@ -537,6 +537,15 @@ imap_search_parse(const struct imap_arg *args, struct arena *a, struct imap_sear
 	return 0;
 }
 
+/* Whether a search program starts with CHARSET (after RETURN (...)). */
+static bool
+has_charset(const struct imap_arg *args)
+{
+	if (imap_arg_atom_is(args, "RETURN") && args->next != NULL)
+		args = args->next->next;
+	return imap_arg_atom_is(args, "CHARSET");
+}
+
 void
 imap_search_run(struct imap_ctx *ctx, const struct imap_arg *args, struct buf *out, struct imap_result *res)
 {
@@ -550,6 +559,13 @@ imap_search_run(struct imap_ctx *ctx, const struct imap_arg *args, struct buf *o
 		res->status = IMAP_BAD;
 		str_lcpy(res->text, "No mailbox selected", sizeof(res->text));
 		return;
+	}
+	if (ctx->utf8_accept && has_charset(args)) {
+		/* RFC 6855 3 (and erratum 4029): after ENABLE UTF8=ACCEPT a
+		 * client sends no CHARSET; the server SHOULD answer BAD */
+		res->status = IMAP_BAD;
+		str_lcpy(res->text, "No CHARSET after ENABLE UTF8=ACCEPT (RFC 6855 3)", sizeof(res->text));
+		goto fail;
 	}
 	if (imap_search_parse(args, ctx->arena, &prog, res) == -1)
 		goto fail;

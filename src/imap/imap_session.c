@@ -383,6 +383,7 @@ imap_ctx_init(struct imap_session *s, struct imap_ctx *ctx, struct arena *arena)
 	ctx->view = s->state == IMAP_STATE_SELECTED ? &s->view : NULL;
 	ctx->imap4rev2 = s->imap4rev2;
 	ctx->utf8 = s->utf8;
+	ctx->utf8_accept = s->utf8_accept;
 	ctx->condstore = s->condstore;
 	ctx->qresync = s->qresync;
 	ctx->quota_bytes = s->quota_bytes;

@@ -102,6 +102,7 @@ struct imap_session {
 
 	/* What the client enabled (RFC 5161). */
 	bool imap4rev2, condstore, qresync, utf8;
+	bool utf8_accept;              /* ENABLE UTF8=ACCEPT (RFC 6855) */
 	bool condstore_at_start;       /* condstore when the running command began */
 
 	/* Authenticated. */
