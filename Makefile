@@ -69,7 +69,8 @@ $(BUILD)/tests/%: tests/unit/%.c tests/unit/test.h $(BUILD)/libtern.a
 deps:
 	@scripts/deps.sh
 
-run: deps
+run:
+	@scripts/deps.sh run
 	$(MAKE) -j$(JOBS) all
 	@scripts/run.sh
 

@@ -1,9 +1,12 @@
 #!/bin/sh
-# Installs the Debian packages Tern needs to build and test, and only those
-# that are missing.  Says what it installs.  Safe to run again.
+# Installs the Debian packages Tern needs, and only those that are
+# missing.  Says what it installs.  Safe to run again.
+#   scripts/deps.sh run    to build and run (make run)
+#   scripts/deps.sh        also everything the tests use (make test)
 set -eu
 
-PACKAGES="
+# Building and running.
+RUN_PACKAGES="
 make gcc libc6-dev
 libssl-dev openssl
 libsqlite3-dev
@@ -12,13 +15,16 @@ libcrypt-dev
 libjansson-dev
 libcurl4-openssl-dev zlib1g-dev
 libunbound-dev dns-root-data
+ca-certificates
+publicsuffix
+curl
+"
+# The tests: the fuzzers' compiler, real clients and peers, reference servers.
+TEST_PACKAGES="
 clang libclang-rt-14-dev
 python3 python3-dnslib
-curl
 isync
 python3-dkim
-publicsuffix
-ca-certificates
 postfix
 nsd ldnsutils
 mandoc
@@ -28,6 +34,8 @@ dovecot-core dovecot-imapd dovecot-pop3d
 postgresql
 "
 # Why each one: README.md, section "Dependencies".
+PACKAGES=$RUN_PACKAGES
+[ "${1:-test}" = run ] || PACKAGES="$RUN_PACKAGES $TEST_PACKAGES"
 
 missing=""
 for p in $PACKAGES; do
