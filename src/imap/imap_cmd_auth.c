@@ -56,6 +56,7 @@ imap_capabilities(struct imap_session *s, struct buf *out)
 	              " LIST-EXTENDED LIST-STATUS ESEARCH SEARCHRES CONDSTORE QRESYNC BINARY MULTIAPPEND"
 	              " STATUS=SIZE QUOTA QUOTA=RES-STORAGE QUOTA=RES-MESSAGE");
 	buf_printf(out, " APPENDLIMIT=%llu", (unsigned long long)s->cfg->max_message_size);
+	buf_puts(out, " SORT SORT=DISPLAY ESORT THREAD=ORDEREDSUBJECT THREAD=REFERENCES");  /* imap_sort.h */
 	if (!s->compressed)
 		buf_puts(out, " COMPRESS=DEFLATE");
 }

@@ -9,6 +9,7 @@
 #include "imap/imap_mailbox.h"
 #include "imap/imap_search.h"
 #include "imap/imap_session.h"
+#include "imap/imap_sort.h"
 #include "lib/arena.h"
 #include "lib/xalloc.h"
 #include "store/store_imap.h"
@@ -31,6 +32,8 @@ static const struct {
 	{ "GETQUOTA", imap_getquota_run },
 	{ "GETQUOTAROOT", imap_getquotaroot_run },
 	{ "SEARCH", imap_search_run },
+	{ "SORT", imap_sort_run },
+	{ "THREAD", imap_thread_run },
 };
 
 struct worker_job {

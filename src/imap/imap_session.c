@@ -60,6 +60,8 @@ static const struct imap_cmd_def cmd_table[] = {
 	{ "UNSELECT", imap_cmd_unselect, ST_SELECTED, false, false },
 	{ "EXPUNGE", imap_cmd_expunge, ST_SELECTED, true, false },
 	{ "SEARCH", imap_cmd_worker, ST_SELECTED, true, true },
+	{ "SORT", imap_cmd_worker, ST_SELECTED, true, true },
+	{ "THREAD", imap_cmd_worker, ST_SELECTED, true, true },
 	{ "FETCH", imap_cmd_fetch, ST_SELECTED, true, true },
 	{ "STORE", imap_cmd_store, ST_SELECTED, true, true },
 	{ "COPY", imap_cmd_copy, ST_SELECTED, true, false },
