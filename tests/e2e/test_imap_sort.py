@@ -4,7 +4,13 @@ ESORT (RFC 5267 3) and THREAD=ORDEREDSUBJECT / THREAD=REFERENCES (RFC
 from the RFCs (the reasoning is next to each): base subjects (2.1), sent
 dates in UTC with the internal date for a message without Date (2.2),
 the first address's mailbox or display name, i;ascii-casemap ("a" < "B" <
-"[" < "_" < any 8-bit octet), ties by sequence number."""
+"[" < "_" < any 8-bit octet), ties by sequence number.
+
+Cross-checked against Dovecot 2.3.19 (its imap binary fed the same
+messages and commands): every answer is the same except DISPLAYFROM, where
+Dovecot, which announces I18NLEVEL=1 and so sorts with i;unicode-casemap
+(RFC 5255), folds "\u00c9ve" to "EVE" and answers 2 4 3 1; without I18NLEVEL
+RFC 5256's i;ascii-casemap applies and 8-bit octets sort last."""
 
 import os
 import re
