@@ -171,8 +171,9 @@ imap_sort_sent_date(const struct store_sort_msg *m)
 }
 
 int
-imap_sort_matches(struct imap_ctx *ctx, struct imap_search_program *prog, struct store_sort_list *list,
-                  struct imap_sort_item **items_out, size_t *n_out, struct imap_result *res)
+imap_sort_matches(struct imap_ctx *ctx, struct imap_search_program *prog, bool threading,
+                  struct store_sort_list *list, struct imap_sort_item **items_out, size_t *n_out,
+                  struct imap_result *res)
 {
 	struct imap_search_match m;
 	struct imap_sort_item *items;
@@ -185,7 +186,7 @@ imap_sort_matches(struct imap_ctx *ctx, struct imap_search_program *prog, struct
 	memset(list, 0, sizeof(*list));
 	if (imap_search_eval(ctx, prog, &m, res) == -1)
 		return -1;
-	r = store_sort_get(ctx->st, ctx->view->mailbox, m.uids, m.n, list, &error);
+	r = store_sort_get(ctx->st, ctx->view->mailbox, m.uids, m.n, threading, list, &error);
 	if (r != STORE_OK) {
 		imap_search_match_free(&m);
 		res->status = IMAP_NO;
@@ -330,7 +331,7 @@ imap_sort_run(struct imap_ctx *ctx, const struct imap_arg *args, struct buf *out
 		return;
 	if (prog.search.modseq)
 		ctx->condstore_used = true;  /* RFC 7162 3.1 */
-	if (imap_sort_matches(ctx, &prog.search, &list, &items, &n, res) == -1)
+	if (imap_sort_matches(ctx, &prog.search, false, &list, &items, &n, res) == -1)
 		return;
 	imap_sort_items(items, n, prog.crit, prog.n_crit);
 	respond(ctx, &prog, items, n, out);

@@ -519,7 +519,7 @@ imap_thread_run(struct imap_ctx *ctx, const struct imap_arg *args, struct buf *o
 		return;
 	if (prog.modseq)
 		ctx->condstore_used = true;  /* RFC 7162 3.1 */
-	if (imap_sort_matches(ctx, &prog, &list, &items, &n, res) == -1)
+	if (imap_sort_matches(ctx, &prog, algo == IMAP_THREAD_REFERENCES, &list, &items, &n, res) == -1)
 		return;
 	memset(&t, 0, sizeof(t));
 	if (algo == IMAP_THREAD_REFERENCES)

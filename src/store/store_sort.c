@@ -176,8 +176,8 @@ col(struct arena *a, sqlite3_stmt *s, int i)
 /* Reads the rows: the messages in uids that exist, with their cached keys
  * or, for those without, their file in *miss. */
 static int
-read_rows(struct store *st, int64_t mailbox_id, const uint32_t *uids, size_t n, struct store_sort_list *out,
-          struct missing **miss, size_t *n_miss)
+read_rows(struct store *st, int64_t mailbox_id, const uint32_t *uids, size_t n, bool threading,
+          struct store_sort_list *out, struct missing *miss, size_t *n_miss)
 {
 	static const char sql[] =
 		"SELECT m.uid, m.size, m.internal_date, m.file, s.id IS NOT NULL, s.sent_date, s.reply, s.subject,"
@@ -218,8 +218,8 @@ read_rows(struct store *st, int64_t mailbox_id, const uint32_t *uids, size_t n, 
 				sqlite3_finalize(s);
 				return -1;
 			}
-			(*miss)[*n_miss].idx = out->n - 1;
-			memcpy((*miss)[*n_miss].file, f, flen + 1);
+			miss[*n_miss].idx = out->n - 1;
+			memcpy(miss[*n_miss].file, f, flen + 1);
 			(*n_miss)++;
 			continue;
 		}
@@ -231,8 +231,8 @@ read_rows(struct store *st, int64_t mailbox_id, const uint32_t *uids, size_t n, 
 		m->k.cc = col(out->arena, s, 10);
 		m->k.display_from = col(out->arena, s, 11);
 		m->k.display_to = col(out->arena, s, 12);
-		m->k.message_id = col(out->arena, s, 13);
-		m->k.references = col(out->arena, s, 14);
+		m->k.message_id = threading ? col(out->arena, s, 13) : "";
+		m->k.references = threading ? col(out->arena, s, 14) : "";
 	}
 	sqlite3_finalize(s);
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
@@ -243,7 +243,7 @@ read_rows(struct store *st, int64_t mailbox_id, const uint32_t *uids, size_t n, 
 }
 
 static void
-keys_copy(struct arena *a, struct store_sort_keys *to, const struct store_sort_keys *from)
+keys_copy(struct arena *a, struct store_sort_keys *to, const struct store_sort_keys *from, bool threading)
 {
 	*to = *from;
 	to->subject = arena_strdup(a, from->subject);
@@ -252,8 +252,8 @@ keys_copy(struct arena *a, struct store_sort_keys *to, const struct store_sort_k
 	to->cc = arena_strdup(a, from->cc);
 	to->display_from = arena_strdup(a, from->display_from);
 	to->display_to = arena_strdup(a, from->display_to);
-	to->message_id = arena_strdup(a, from->message_id);
-	to->references = arena_strdup(a, from->references);
+	to->message_id = threading ? arena_strdup(a, from->message_id) : "";
+	to->references = threading ? arena_strdup(a, from->references) : "";
 }
 
 /* Parses the messages without a row and writes their rows (with their
@@ -262,7 +262,8 @@ keys_copy(struct arena *a, struct store_sort_keys *to, const struct store_sort_k
  * error for the caller, and synchronous=NORMAL as for the cache fill.  A
  * file gone meanwhile (expunged) leaves the message with empty keys. */
 static void
-fill(struct store *st, int64_t mailbox_id, struct store_sort_list *out, const struct missing *miss, size_t n)
+fill(struct store *st, int64_t mailbox_id, bool threading, struct store_sort_list *out, const struct missing *miss,
+     size_t n)
 {
 	size_t i = 0;
 
@@ -281,7 +282,7 @@ fill(struct store *st, int64_t mailbox_id, struct store_sort_list *out, const st
 				m->k = empty;
 				continue;
 			}
-			keys_copy(out->arena, &m->k, &p.sort);
+			keys_copy(out->arena, &m->k, &p.sort, threading);
 			if (ok)
 				ok = store_cache_put(st, mailbox_id, m->uid, &p) == 0;
 			store_parsed_free(&p);
@@ -293,7 +294,7 @@ fill(struct store *st, int64_t mailbox_id, struct store_sort_list *out, const st
 }
 
 int
-store_sort_get(struct store *st, const char *mailbox, const uint32_t *uids, size_t n,
+store_sort_get(struct store *st, const char *mailbox, const uint32_t *uids, size_t n, bool threading,
                struct store_sort_list *out, const char **error_out)
 {
 	char canon[STORE_MAILBOX_NAME_MAX + 1];
@@ -318,11 +319,11 @@ store_sort_get(struct store *st, const char *mailbox, const uint32_t *uids, size
 		}
 		goto fail;
 	}
-	if (read_rows(st, mb.id, uids, n, out, &miss, &n_miss) == -1)
+	if (read_rows(st, mb.id, uids, n, threading, out, miss, &n_miss) == -1)
 		goto fail;
 	store_exec(st, "COMMIT");
 	if (n_miss > 0)
-		fill(st, mb.id, out, miss, n_miss);
+		fill(st, mb.id, threading, out, miss, n_miss);
 	free(miss);
 	return STORE_OK;
 fail:

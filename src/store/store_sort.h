@@ -58,10 +58,13 @@ struct store_sort_list {
 
 /* The keys of the messages of mailbox whose UID is in uids (ascending, n
  * of them) that still exist, in UID order; missing cache rows are filled
- * (parsing those messages) and written back.  Free with
- * store_sort_list_free.  Returns STORE_OK, STORE_IMAP_NONEXISTENT or
+ * (parsing those messages) and written back.  Without threading,
+ * message_id and references are left "" (SORT needs neither, and the
+ * References list is most of a row).  Memory: about the rows' size, at
+ * most ~1.5 KB a message plus STORE_SORT_REFS_MAX with threading.  Free
+ * with store_sort_list_free.  Returns STORE_OK, STORE_IMAP_NONEXISTENT or
  * STORE_ERR_TEMP. */
-int store_sort_get(struct store *st, const char *mailbox, const uint32_t *uids, size_t n,
+int store_sort_get(struct store *st, const char *mailbox, const uint32_t *uids, size_t n, bool threading,
                    struct store_sort_list *out, const char **error_out);
 void store_sort_list_free(struct store_sort_list *l);
 
