@@ -220,18 +220,34 @@ link_message(struct tree *t, const struct imap_sort_item *it, struct arena *a)
 	}
 }
 
-/* Step 4 on the children of p (the root when p is the root's index):
- * dummies without children go, dummies with children give them to
- * their parent, except at the top with more than one. */
+/* Every node under root (root first), each before its descendants
+ * (breadth first): walking it backwards visits children before parents
+ * without recursion, whose depth a long thread would set.  malloc'd. */
+static uint32_t *
+below(const struct tree *t, uint32_t root, size_t *n_out)
+{
+	uint32_t *v = xmalloc((t->count + 1) * sizeof(*v));
+	size_t n = 0;
+
+	v[n++] = root;
+	for (size_t i = 0; i < n; i++)
+		for (uint32_t c = t->n[v[i]].first; c != NONE; c = t->n[c].next)
+			v[n++] = c;
+	*n_out = n;
+	return v;
+}
+
+/* Step 4 on the children of p: dummies without children go, dummies with
+ * children give them to p, except at the top (p the root) with more than
+ * one.  Their own children are pruned already. */
 static void
-prune(struct tree *t, uint32_t p, bool top)
+prune_children(struct tree *t, uint32_t p, bool top)
 {
 	uint32_t c = t->n[p].first;
 
 	while (c != NONE) {
 		uint32_t next = t->n[c].next;
 
-		prune(t, c, false);
 		if (t->n[c].item == NULL && (t->n[c].first == NONE || !top || t->n[t->n[c].first].next == NONE)) {
 			/* splice c's children in where c is */
 			uint32_t *pp, prev = NONE, g, last = NONE;
@@ -243,17 +259,27 @@ prune(struct tree *t, uint32_t p, bool top)
 				t->n[g].parent = p;
 				last = g;
 			}
-			if (last != NONE) {
+			if (last != NONE)
 				t->n[last].next = next;
-			} else {
+			else
 				last = prev;
-			}
 			if (t->n[p].last == c)
 				t->n[p].last = last;
 			t->n[c].parent = t->n[c].first = t->n[c].last = t->n[c].next = NONE;
 		}
 		c = next;
 	}
+}
+
+static void
+prune(struct tree *t, uint32_t root)
+{
+	size_t n;
+	uint32_t *v = below(t, root, &n);
+
+	while (n-- > 0)
+		prune_children(t, v[n], v[n] == root);
+	free(v);
 }
 
 /* The thread subject of a top-level node (5.B.a): its own, or its first
@@ -383,70 +409,106 @@ sort_level(struct tree *t, uint32_t p, size_t n, uint32_t **buf, size_t *cap)
 }
 
 /* Step 6: every set of siblings by sent date (a dummy: its first child's,
- * after its children are sorted), then sequence number. */
+ * after its children are sorted), then sequence number; children before
+ * parents (below()). */
 static void
-sort_children(struct tree *t, uint32_t p, uint32_t **buf, size_t *cap)
+sort_all(struct tree *t, uint32_t root)
 {
-	uint32_t c;
-	size_t n = 0;
+	uint32_t *buf = NULL, *v;
+	size_t cap = 0, n;
 
-	for (c = t->n[p].first; c != NONE; c = t->n[c].next) {
-		sort_children(t, c, buf, cap);
-		if (t->n[c].item != NULL) {
-			t->n[c].date = imap_sort_sent_date(t->n[c].item->msg);
-			t->n[c].seq = t->n[c].item->seq;
-		} else if (t->n[c].first != NONE) {
-			t->n[c].date = t->n[t->n[c].first].date;
-			t->n[c].seq = t->n[t->n[c].first].seq;
+	v = below(t, root, &n);
+	while (n-- > 0) {
+		uint32_t x = v[n], c;
+		size_t k = 0;
+
+		for (c = t->n[x].first; c != NONE; c = t->n[c].next)
+			k++;
+		sort_level(t, x, k, &buf, &cap);
+		if (t->n[x].item != NULL) {
+			t->n[x].date = imap_sort_sent_date(t->n[x].item->msg);
+			t->n[x].seq = t->n[x].item->seq;
+		} else if (t->n[x].first != NONE) {
+			t->n[x].date = t->n[t->n[x].first].date;
+			t->n[x].seq = t->n[t->n[x].first].seq;
 		}
-		n++;
 	}
-	sort_level(t, p, n, buf, cap);
+	free(v);
+	free(buf);
 }
 
-/* thread-members / thread-nested (RFC 5256 4, "thread-list"). */
-static void
-write_members(const struct tree *t, uint32_t x, bool uid, struct buf *out)
+/* Writes x's numbers down its chain of only children; returns the node
+ * where the chain branches (its children to be written as a
+ * thread-nested), or NONE at a leaf. */
+static uint32_t
+write_chain(const struct tree *t, uint32_t x, bool uid, struct buf *out)
 {
-	const struct node *n = &t->n[x];
-
 	for (;;) {
+		const struct node *n = &t->n[x];
+
 		if (n->item != NULL)
 			buf_printf(out, "%" PRIu32, uid ? n->item->msg->uid : n->item->seq);
 		if (n->first == NONE)
-			return;
-		if (t->n[n->first].next != NONE)
-			break;
+			return NONE;
 		if (n->item != NULL)
 			buf_puts(out, " ");
-		n = &t->n[n->first];   /* one child: on the same level */
+		if (t->n[n->first].next != NONE)
+			return x;
+		x = n->first;   /* one child: on the same level */
 	}
-	if (n->item != NULL)
-		buf_puts(out, " ");
-	for (uint32_t c = n->first; c != NONE; c = t->n[c].next) {
+}
+
+/* "(" thread-members / thread-nested ")" of the thread under x (RFC 5256
+ * 4, "thread-list"), with a stack of the branches being written instead
+ * of recursion.  stack: room for t->count entries. */
+static void
+write_thread(const struct tree *t, uint32_t x, bool uid, struct buf *out, uint32_t *stack)
+{
+	size_t depth = 0;
+
+	buf_puts(out, "(");
+	for (;;) {
+		uint32_t b = write_chain(t, x, uid, out);
+
+		if (b != NONE) {
+			x = stack[depth++] = t->n[b].first;
+			buf_puts(out, "(");
+			continue;
+		}
+		/* a leaf: close branches until one has a next sibling */
+		while (depth > 0) {
+			uint32_t next = t->n[stack[depth - 1]].next;
+
+			buf_puts(out, ")");
+			if (next != NONE)
+				break;
+			depth--;
+		}
+		if (depth == 0)
+			break;
+		x = stack[depth - 1] = t->n[stack[depth - 1]].next;
 		buf_puts(out, "(");
-		write_members(t, c, uid, out);
-		buf_puts(out, ")");
 	}
+	buf_puts(out, ")");
 }
 
 static void
 write_threads(const struct tree *t, uint32_t root, bool uid, struct buf *out)
 {
+	uint32_t *stack = xmalloc((t->count + 1) * sizeof(*stack));
+
 	buf_puts(out, "* THREAD ");
-	for (uint32_t c = t->n[root].first; c != NONE; c = t->n[c].next) {
-		buf_puts(out, "(");
-		write_members(t, c, uid, out);
-		buf_puts(out, ")");
-	}
+	for (uint32_t c = t->n[root].first; c != NONE; c = t->n[c].next)
+		write_thread(t, c, uid, out, stack);
 	buf_puts(out, "\r\n");
+	free(stack);
 }
 
 static void
 references(struct tree *t, struct imap_sort_item *items, size_t n, struct arena *a, uint32_t *root_out)
 {
-	uint32_t root, i, *buf = NULL;
-	size_t cap = 0, count;
+	uint32_t root, i;
+	size_t count;
 
 	table_init(t, n * 2 + 16);
 	for (i = 0; i < n; i++)
@@ -457,10 +519,9 @@ references(struct tree *t, struct imap_sort_item *items, size_t n, struct arena 
 	for (i = 0; i < count; i++)
 		if (t->n[i].parent == NONE)
 			add_child(t, root, i);
-	prune(t, root, true);         /* 4 */
+	prune(t, root);               /* 4 */
 	merge_subjects(t, root);      /* 5 */
-	sort_children(t, root, &buf, &cap); /* 6 */
-	free(buf);
+	sort_all(t, root);            /* 6 */
 	*root_out = root;
 }
 

@@ -244,4 +244,21 @@ def thread_loops_and_duplicates(f):
     c.logout()
 
 
+@t
+def thread_deep_chain(f):
+    c = f.conn(f.user())
+    # 600 messages, each a reply to the one before: one thread 600 deep,
+    # written as one chain of only children (and built without recursion)
+    pieces = ["APPEND INBOX"]
+    for k in range(1, 601):
+        msg = "Message-ID: <%d@c>\r\n%s\r\nb\r\n" % (k, "In-Reply-To: <%d@c>\r\n" % (k - 1) if k > 1 else "")
+        pieces += [' "01-Jan-2024 00:00:00 +0000" ', Lit(msg.encode(), sync=False)]
+    u, tagged, sent = c.cmd_literals(pieces)
+    assert re.match(r"t\d+ OK", tagged), tagged
+    select(c)
+    assert thread(c, "REFERENCES UTF-8 ALL") == "(" + " ".join(str(k) for k in range(1, 601)) + ")"
+    assert sort(c, "(REVERSE ARRIVAL) UTF-8 ALL") == list(range(1, 601))
+    c.logout()
+
+
 run()
