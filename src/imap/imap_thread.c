@@ -243,32 +243,35 @@ below(const struct tree *t, uint32_t root, size_t *n_out)
 static void
 prune_children(struct tree *t, uint32_t p, bool top)
 {
-	uint32_t c = t->n[p].first;
+	uint32_t *pp = &t->n[p].first, prev = NONE;
 
-	while (c != NONE) {
-		uint32_t next = t->n[c].next;
+	t->n[p].last = NONE;
+	while (*pp != NONE) {
+		uint32_t c = *pp, next = t->n[c].next;
 
 		if (t->n[c].item == NULL && (t->n[c].first == NONE || !top || t->n[t->n[c].first].next == NONE)) {
-			/* splice c's children in where c is */
-			uint32_t *pp, prev = NONE, g, last = NONE;
+			/* splice c's children in where c is; they are looked
+			 * at next (their own children are pruned already, and
+			 * they are no dummies unless at the top) */
+			uint32_t g, last = NONE;
 
-			for (pp = &t->n[p].first; *pp != c; pp = &t->n[*pp].next)
-				prev = *pp;
-			*pp = t->n[c].first != NONE ? t->n[c].first : next;
 			for (g = t->n[c].first; g != NONE; g = t->n[g].next) {
 				t->n[g].parent = p;
 				last = g;
 			}
-			if (last != NONE)
+			if (last != NONE) {
+				*pp = t->n[c].first;
 				t->n[last].next = next;
-			else
-				last = prev;
-			if (t->n[p].last == c)
-				t->n[p].last = last;
+			} else {
+				*pp = next;
+			}
 			t->n[c].parent = t->n[c].first = t->n[c].last = t->n[c].next = NONE;
+			continue;
 		}
-		c = next;
+		prev = c;
+		pp = &t->n[c].next;
 	}
+	t->n[p].last = prev;
 }
 
 static void
@@ -315,7 +318,7 @@ static void
 merge_subjects(struct tree *t, uint32_t root)
 {
 	uint32_t c, *s, *top;
-	size_t n = 0, i;
+	size_t n = 0, i, added = 0;
 
 	for (c = t->n[root].first; c != NONE; c = t->n[c].next)
 		n++;
@@ -332,9 +335,11 @@ merge_subjects(struct tree *t, uint32_t root)
 		else if (t->n[*s - 1].item != NULL && (t->n[c].item == NULL || (is_reply(t, *s - 1) && !is_reply(t, c))))
 			*s = c + 1;
 	}
-	/* 5.C: merge the others into it (over a copy of the list: merging
-	 * moves nodes that are further on) */
-	top = xmalloc((n + 1) * sizeof(*top));
+	/* 5.C: merge the others into it.  The top level is walked as an
+	 * array and rebuilt at the end: a node merged away is only marked
+	 * (parent no longer root), since unlinking each from a list of
+	 * 100,000 would cost a walk of the list every time. */
+	top = xmalloc((2 * n + 1) * sizeof(*top));
 	for (i = 0, c = t->n[root].first; c != NONE; c = t->n[c].next)
 		top[i++] = c;
 	for (i = 0; i < n; i++) {
@@ -348,7 +353,7 @@ merge_subjects(struct tree *t, uint32_t root)
 		o = *s - 1;
 		if (o == c)
 			continue;
-		unlink_node(t, c);
+		t->n[c].parent = NONE;
 		if (t->n[o].item == NULL && t->n[c].item == NULL) {
 			uint32_t g, gn;
 
@@ -362,13 +367,18 @@ merge_subjects(struct tree *t, uint32_t root)
 		} else {
 			uint32_t d = node_new(t, NULL, NULL);
 
-			/* node_new may have moved t->n; o sits where it was */
-			unlink_node(t, o);
-			add_child(t, d, o);
+			add_child(t, d, o);   /* o leaves the top level */
 			add_child(t, d, c);
-			add_child(t, root, d);
+			t->n[d].parent = root;
+			top[n + added++] = d;
 			*s = d + 1;
 		}
+	}
+	t->n[root].first = t->n[root].last = NONE;
+	for (i = 0; i < n + added; i++) {
+		c = top[i];
+		if (t->n[c].parent == root)
+			add_child(t, root, c);
 	}
 	free(top);
 }
