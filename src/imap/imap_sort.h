@@ -87,6 +87,13 @@ int64_t imap_sort_sent_date(const struct store_sort_msg *m);
 void imap_sort_items(struct imap_sort_item *items, size_t n, const struct imap_sort_criterion *crit,
                      size_t n_crit);
 
+/* Threads items (n of them, sequence order; reordered) with algo and
+ * appends "* THREAD ..." to out, with UIDs when uid.  Scratch in a.  Time
+ * about n log n plus, for REFERENCES, the references and the depth of the
+ * threads; no recursion. */
+void imap_thread_write(struct imap_sort_item *items, size_t n, enum imap_thread_algorithm algo, bool uid,
+                       struct arena *a, struct buf *out);
+
 void imap_sort_run(struct imap_ctx *ctx, const struct imap_arg *args, struct buf *out, struct imap_result *res);
 void imap_thread_run(struct imap_ctx *ctx, const struct imap_arg *args, struct buf *out,
                      struct imap_result *res);

@@ -568,14 +568,29 @@ ordered_subject(struct tree *t, struct imap_sort_item *items, size_t n, uint32_t
 }
 
 void
+imap_thread_write(struct imap_sort_item *items, size_t n, enum imap_thread_algorithm algo, bool uid,
+                  struct arena *a, struct buf *out)
+{
+	struct tree t;
+	uint32_t root;
+
+	memset(&t, 0, sizeof(t));
+	if (algo == IMAP_THREAD_REFERENCES)
+		references(&t, items, n, a, &root);
+	else
+		ordered_subject(&t, items, n, &root);
+	write_threads(&t, root, uid, out);
+	free(t.n);
+	free(t.slots);
+}
+
+void
 imap_thread_run(struct imap_ctx *ctx, const struct imap_arg *args, struct buf *out, struct imap_result *res)
 {
 	enum imap_thread_algorithm algo;
 	struct imap_search_program prog;
 	struct store_sort_list list;
 	struct imap_sort_item *items;
-	struct tree t;
-	uint32_t root;
 	size_t n;
 
 	res->status = IMAP_OK;
@@ -592,14 +607,7 @@ imap_thread_run(struct imap_ctx *ctx, const struct imap_arg *args, struct buf *o
 		ctx->condstore_used = true;  /* RFC 7162 3.1 */
 	if (imap_sort_matches(ctx, &prog, algo == IMAP_THREAD_REFERENCES, &list, &items, &n, res) == -1)
 		return;
-	memset(&t, 0, sizeof(t));
-	if (algo == IMAP_THREAD_REFERENCES)
-		references(&t, items, n, ctx->arena, &root);
-	else
-		ordered_subject(&t, items, n, &root);
-	write_threads(&t, root, ctx->uid, out);
-	free(t.n);
-	free(t.slots);
+	imap_thread_write(items, n, algo, ctx->uid, ctx->arena, out);
 	free(items);
 	store_sort_list_free(&list);
 }
