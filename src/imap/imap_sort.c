@@ -1,7 +1,9 @@
 /* SORT and UID SORT (RFC 5256 3), SORT=DISPLAY (RFC 5957), ESORT (RFC
  * 5267 3), and what THREAD shares with them: parsing the charset and
  * search criteria (handed to imap_search_parse as "CHARSET c keys..."),
- * evaluating them and reading the sort keys (imap_sort_matches). */
+ * evaluating them and reading the sort keys (imap_sort_matches).  The
+ * cached string keys are already case-folded (store_sort.h), so strcmp
+ * is the i;ascii-casemap comparison. */
 #include "imap/imap_sort.h"
 
 #include <inttypes.h>
@@ -227,21 +229,21 @@ cmp_key(const struct store_sort_msg *x, const struct store_sort_msg *y, enum ima
 	case IMAP_SORT_ARRIVAL:
 		return cmp_int(x->internal_date, y->internal_date);
 	case IMAP_SORT_CC:
-		return mime_casemap_cmp(x->k.cc, y->k.cc);
+		return strcmp(x->k.cc, y->k.cc);
 	case IMAP_SORT_DATE:
 		return cmp_int(imap_sort_sent_date(x), imap_sort_sent_date(y));
 	case IMAP_SORT_FROM:
-		return mime_casemap_cmp(x->k.from, y->k.from);
+		return strcmp(x->k.from, y->k.from);
 	case IMAP_SORT_SIZE:
 		return x->size < y->size ? -1 : x->size > y->size;
 	case IMAP_SORT_SUBJECT:
-		return mime_casemap_cmp(x->k.subject, y->k.subject);
+		return strcmp(x->k.subject, y->k.subject);
 	case IMAP_SORT_TO:
-		return mime_casemap_cmp(x->k.to, y->k.to);
+		return strcmp(x->k.to, y->k.to);
 	case IMAP_SORT_DISPLAYFROM:
-		return mime_casemap_cmp(x->k.display_from, y->k.display_from);
+		return strcmp(x->k.display_from, y->k.display_from);
 	case IMAP_SORT_DISPLAYTO:
-		return mime_casemap_cmp(x->k.display_to, y->k.display_to);
+		return strcmp(x->k.display_to, y->k.display_to);
 	}
 	return 0;
 }

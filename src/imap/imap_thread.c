@@ -60,16 +60,12 @@ node_new(struct tree *t, const struct imap_sort_item *item, const char *id)
 /* --- a string-keyed table of node indices (open addressing) --- */
 
 static uint64_t
-hash(const char *s, bool fold)
+hash(const char *s)
 {
 	uint64_t h = 14695981039346656037ull;
 
 	for (; *s != '\0'; s++) {
-		unsigned char c = (unsigned char)*s;
-
-		if (fold && c >= 'a' && c <= 'z')
-			c -= 32;
-		h = (h ^ c) * 1099511628211ull;
+		h = (h ^ (unsigned char)*s) * 1099511628211ull;
 	}
 	return h;
 }
@@ -88,16 +84,16 @@ table_init(struct tree *t, size_t want)
 
 /* The slot for key: holding a node whose key() equals it, or empty. */
 static uint32_t *
-table_slot(struct tree *t, const char *key, bool fold, const char *(*key_of)(const struct tree *, uint32_t))
+table_slot(struct tree *t, const char *key, const char *(*key_of)(const struct tree *, uint32_t))
 {
-	size_t i = (size_t)hash(key, fold) & (t->n_slots - 1);
+	size_t i = (size_t)hash(key) & (t->n_slots - 1);
 
 	for (;; i = (i + 1) & (t->n_slots - 1)) {
 		uint32_t *s = &t->slots[i];
 
 		if (*s == 0)
 			return s;
-		if (fold ? mime_casemap_cmp(key_of(t, *s - 1), key) == 0 : strcmp(key_of(t, *s - 1), key) == 0)
+		if (strcmp(key_of(t, *s - 1), key) == 0)
 			return s;
 	}
 }
@@ -113,7 +109,7 @@ id_room(struct tree *t)
 	table_init(t, t->count + 1);
 	for (uint32_t j = 0; j < t->count; j++)
 		if (t->n[j].id != NULL)
-			*table_slot(t, t->n[j].id, false, id_of) = j + 1;
+			*table_slot(t, t->n[j].id, id_of) = j + 1;
 }
 
 /* --- links --- */
@@ -175,7 +171,7 @@ node_for_id(struct tree *t, const char *id)
 	uint32_t *s;
 
 	id_room(t);
-	s = table_slot(t, id, false, id_of);
+	s = table_slot(t, id, id_of);
 
 	if (*s == 0)
 		*s = node_new(t, NULL, id) + 1;
@@ -192,7 +188,7 @@ link_message(struct tree *t, const struct imap_sort_item *it, struct arena *a)
 
 	id_room(t);
 	if (k->message_id[0] != '\0') {
-		s = table_slot(t, k->message_id, false, id_of);
+		s = table_slot(t, k->message_id, id_of);
 		if (*s == 0)
 			*s = node_new(t, it, k->message_id) + 1;
 		else if (t->n[*s - 1].item == NULL)
@@ -329,7 +325,7 @@ merge_subjects(struct tree *t, uint32_t root)
 
 		if (subj == NULL)
 			continue;
-		s = table_slot(t, subj, true, subject_of);
+		s = table_slot(t, subj, subject_of);
 		if (*s == 0)
 			*s = c + 1;
 		else if (t->n[*s - 1].item != NULL && (t->n[c].item == NULL || (is_reply(t, *s - 1) && !is_reply(t, c))))
@@ -349,7 +345,7 @@ merge_subjects(struct tree *t, uint32_t root)
 		c = top[i];
 		if (t->n[c].parent != root || (subj = thread_subject(t, c)) == NULL)
 			continue;
-		s = table_slot(t, subj, true, subject_of);
+		s = table_slot(t, subj, subject_of);
 		o = *s - 1;
 		if (o == c)
 			continue;
@@ -550,7 +546,7 @@ ordered_subject(struct tree *t, struct imap_sort_item *items, size_t n, uint32_t
 	for (i = 0; i < n; i++) {
 		uint32_t x = node_new(t, &items[i], NULL);
 
-		if (parent != NONE && mime_casemap_cmp(items[i].msg->k.subject, t->n[parent].item->msg->k.subject) == 0) {
+		if (parent != NONE && strcmp(items[i].msg->k.subject, t->n[parent].item->msg->k.subject) == 0) {
 			add_child(t, parent, x);
 		} else {
 			add_child(t, root, x);

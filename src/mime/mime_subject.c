@@ -187,3 +187,11 @@ mime_casemap_cmp(const char *a, const char *b)
 			return (int)cx - (int)cy;
 	}
 }
+
+void
+mime_casemap_fold(char *s)
+{
+	for (; *s != '\0'; s++)
+		if (*s >= 'a' && *s <= 'z')
+			*s = (char)(*s - 32);
+}

@@ -36,5 +36,8 @@ const char *mime_sort_display(const struct mime_address *list, struct arena *a);
 /* i;ascii-casemap (RFC 4790 9.2): a and b compared octet by octet with
  * a-z taken as A-Z.  Returns <0, 0 or >0 as strcmp. */
 int mime_casemap_cmp(const char *a, const char *b);
+/* Turns s, in place, into i;ascii-casemap's canonical form (a-z to A-Z):
+ * strcmp then orders two folded strings as mime_casemap_cmp does. */
+void mime_casemap_fold(char *s);
 
 #endif

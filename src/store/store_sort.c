@@ -99,6 +99,8 @@ store_sort_keys_make(const struct mime_envelope *env, int64_t sent_date, struct 
 		off[i] = b.len;
 		put_cut(&b, v[i], i == K_REFS ? STORE_SORT_REFS_MAX : STORE_SORT_KEY_MAX);
 	}
+	for (i = K_SUBJECT; i <= K_DTO; i++)
+		mime_casemap_fold(b.data + off[i]);
 	k->sent_date = sent_date;
 	k->reply = reply;
 	k->subject = b.data + off[K_SUBJECT];

@@ -25,7 +25,10 @@ struct store;
 #define STORE_SORT_KEY_MAX 256
 #define STORE_SORT_REFS_MAX 4096
 
-/* One message's keys.  Strings are never NULL ("" for none). */
+/* One message's keys.  Strings are never NULL ("" for none).  The sort
+ * strings (subject to display_to) are kept in i;ascii-casemap's canonical
+ * form, a-z as A-Z (mime_casemap_fold): they are compared, never shown,
+ * and strcmp on them is RFC 5256's comparison. */
 struct store_sort_keys {
 	int64_t sent_date;             /* the Date header as unix time (UTC), 0: none usable */
 	bool reply;                    /* the subject had a reply/forward marker (RFC 5256 2.1) */

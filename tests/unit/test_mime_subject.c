@@ -121,6 +121,29 @@ test_casemap(void)
 	test_assert(mime_casemap_cmp("b (a)", "babylon") < 0);
 	test_assert(mime_casemap_cmp("\xc3\xa9", "\xc3\x89") != 0);  /* ASCII only */
 	test_end();
+
+	test_begin("mime_casemap_fold: strcmp on folded strings is mime_casemap_cmp");
+	{
+		const char *w[] = { "", "a", "B", "ab", "[x", "_", "z", "Zz", "\xc3\xa9", "b (a)", "babylon" };
+		char x[16], y[16];
+
+		for (size_t i = 0; i < sizeof(w) / sizeof(w[0]); i++) {
+			for (size_t j = 0; j < sizeof(w) / sizeof(w[0]); j++) {
+				int c1 = mime_casemap_cmp(w[i], w[j]), c2;
+
+				strcpy(x, w[i]);
+				strcpy(y, w[j]);
+				mime_casemap_fold(x);
+				mime_casemap_fold(y);
+				c2 = strcmp(x, y);
+				test_assert((c1 < 0) == (c2 < 0) && (c1 > 0) == (c2 > 0));
+			}
+		}
+		strcpy(x, "Re: \xc3\xa9t\xc3\xa9");
+		mime_casemap_fold(x);
+		test_assert_streq(x, "RE: \xc3\xa9T\xc3\xa9");
+	}
+	test_end();
 }
 
 int

@@ -84,14 +84,14 @@ static const char msg2[] =
 static void
 check_msg1(const struct store_sort_msg *m)
 {
-	test_assert_streq(m->k.subject, "Lunch");
+	test_assert_streq(m->k.subject, "LUNCH");  /* kept folded (i;ascii-casemap) */
 	test_assert(m->k.reply);
-	test_assert_streq(m->k.from, "ann");
-	test_assert_streq(m->k.display_from, "Ann Example");
-	test_assert_streq(m->k.to, "team");            /* the group's name */
-	test_assert_streq(m->k.display_to, "team");
-	test_assert_streq(m->k.cc, "jorg");
-	test_assert_streq(m->k.message_id, "m1@example.org");
+	test_assert_streq(m->k.from, "ANN");
+	test_assert_streq(m->k.display_from, "ANN EXAMPLE");
+	test_assert_streq(m->k.to, "TEAM");            /* the group's name */
+	test_assert_streq(m->k.display_to, "TEAM");
+	test_assert_streq(m->k.cc, "JORG");
+	test_assert_streq(m->k.message_id, "m1@example.org");  /* not folded */
 	test_assert_streq(m->k.references, "r1@x r2@x");  /* In-Reply-To only without References */
 	test_assert_inteq(m->k.sent_date, 1203638400);    /* 2008-02-22 00:00 UTC */
 	test_assert_inteq(m->size, strlen(msg1));
@@ -103,8 +103,8 @@ check_msg2(const struct store_sort_msg *m)
 {
 	test_assert_streq(m->k.subject, "");
 	test_assert(!m->k.reply);
-	test_assert_streq(m->k.from, "erin");
-	test_assert_streq(m->k.display_from, "erin@example.org");
+	test_assert_streq(m->k.from, "ERIN");
+	test_assert_streq(m->k.display_from, "ERIN@EXAMPLE.ORG");
 	test_assert_streq(m->k.to, "");
 	test_assert_streq(m->k.message_id, "");
 	test_assert_streq(m->k.references, "m1@example.org");
@@ -182,7 +182,7 @@ test_cache(void)
 	test_assert_inteq(store_sort_get(st, "Dst", uids, 1, false, &l, &error), STORE_OK);
 	test_assert_inteq(l.n, 1);
 	if (l.n == 1) {
-		test_assert_streq(l.msgs[0].k.subject, "Lunch");
+		test_assert_streq(l.msgs[0].k.subject, "LUNCH");
 		test_assert_streq(l.msgs[0].k.message_id, "");
 		test_assert_streq(l.msgs[0].k.references, "");
 	}
