@@ -18,7 +18,7 @@
 #include <stdint.h>
 
 #include "imap/imap_cmd.h"
-#include "imap/imap_search_private.h"
+#include "imap/imap_search_private.h"  /* SORT and THREAD run SEARCH's program */
 
 struct arena;
 struct store_sort_list;
@@ -94,6 +94,9 @@ void imap_sort_items(struct imap_sort_item *items, size_t n, const struct imap_s
 void imap_thread_write(struct imap_sort_item *items, size_t n, enum imap_thread_algorithm algo, bool uid,
                        struct arena *a, struct buf *out);
 
+/* The commands, as imap_cmd.h describes: "* SORT ..." / "* ESEARCH ..."
+ * and "* THREAD ...", or res filled with BAD (syntax, no mailbox
+ * selected), NO [BADCHARSET ...], NO [LIMIT] or NO on a store error. */
 void imap_sort_run(struct imap_ctx *ctx, const struct imap_arg *args, struct buf *out, struct imap_result *res);
 void imap_thread_run(struct imap_ctx *ctx, const struct imap_arg *args, struct buf *out,
                      struct imap_result *res);
