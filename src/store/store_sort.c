@@ -3,7 +3,7 @@
  * of its own rather than columns of msg_cache: a SORT reads every row of
  * the mailbox, and msg_cache rows carry ~1.5 KB of ENVELOPE and
  * BODYSTRUCTURE each (100,000 of them are 150 MB to page through; the
- * sort rows are under 10 MB).  Triggers (store_index.c, schema 7) delete
+ * sort rows are under 10 MB).  Triggers (store_index.c, the migration that added msg_sort) delete
  * a row with its message and carry it along a MOVE; COPY copies it. */
 #include "store/store_sort.h"
 

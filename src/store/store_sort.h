@@ -1,8 +1,8 @@
 /* The sort keys of SORT and THREAD (RFC 5256, RFC 5957), cached per
- * message in the index (table msg_sort, schema 7): computed from the
+ * message in the index (table msg_sort, store_index.c): computed from the
  * header when a message is delivered, appended or first parsed for the
  * message cache (store_imap_cache.c), and for messages stored before
- * schema 7 the first time a SORT or THREAD asks for them.  A SORT over
+ * msg_sort the first time a SORT or THREAD asks for them.  A SORT over
  * 100,000 messages then reads one small row per message and parses none.
  *
  * As store_imap.h: call from worker jobs, one thread at a time per st. */
