@@ -173,7 +173,7 @@ imap_sort_sent_date(const struct store_sort_msg *m)
 }
 
 int
-imap_sort_matches(struct imap_ctx *ctx, struct imap_search_program *prog, bool threading,
+imap_sort_matches(struct imap_ctx *ctx, struct imap_search_program *prog, unsigned want,
                   struct store_sort_list *list, struct imap_sort_item **items_out, size_t *n_out,
                   struct imap_result *res)
 {
@@ -188,7 +188,7 @@ imap_sort_matches(struct imap_ctx *ctx, struct imap_search_program *prog, bool t
 	memset(list, 0, sizeof(*list));
 	if (imap_search_eval(ctx, prog, &m, res) == -1)
 		return -1;
-	r = store_sort_get(ctx->st, ctx->view->mailbox, m.uids, m.n, threading, list, &error);
+	r = store_sort_get(ctx->st, ctx->view->mailbox, m.uids, m.n, want, list, &error);
 	if (r != STORE_OK) {
 		imap_search_match_free(&m);
 		res->status = IMAP_NO;
@@ -314,6 +314,28 @@ respond(struct imap_ctx *ctx, const struct imap_sort_program *prog, const struct
 	imap_search_match_free(&m);
 }
 
+/* The string keys prog's criteria compare. */
+static unsigned
+wanted(const struct imap_sort_program *prog)
+{
+	static const unsigned bits[] = {
+		[IMAP_SORT_ARRIVAL] = 0,
+		[IMAP_SORT_CC] = STORE_SORT_CC,
+		[IMAP_SORT_DATE] = 0,
+		[IMAP_SORT_FROM] = STORE_SORT_FROM,
+		[IMAP_SORT_SIZE] = 0,
+		[IMAP_SORT_SUBJECT] = STORE_SORT_SUBJECT,
+		[IMAP_SORT_TO] = STORE_SORT_TO,
+		[IMAP_SORT_DISPLAYFROM] = STORE_SORT_DISPLAY_FROM,
+		[IMAP_SORT_DISPLAYTO] = STORE_SORT_DISPLAY_TO,
+	};
+	unsigned want = 0;
+
+	for (size_t i = 0; i < prog->n_crit; i++)
+		want |= bits[prog->crit[i].key];
+	return want;
+}
+
 void
 imap_sort_run(struct imap_ctx *ctx, const struct imap_arg *args, struct buf *out, struct imap_result *res)
 {
@@ -333,7 +355,7 @@ imap_sort_run(struct imap_ctx *ctx, const struct imap_arg *args, struct buf *out
 		return;
 	if (prog.search.modseq)
 		ctx->condstore_used = true;  /* RFC 7162 3.1 */
-	if (imap_sort_matches(ctx, &prog.search, false, &list, &items, &n, res) == -1)
+	if (imap_sort_matches(ctx, &prog.search, wanted(&prog), &list, &items, &n, res) == -1)
 		return;
 	imap_sort_items(items, n, prog.crit, prog.n_crit);
 	respond(ctx, &prog, items, n, out);

@@ -72,10 +72,10 @@ struct imap_sort_item {
 };
 
 /* Evaluates prog against the selected mailbox and reads the sort keys of
- * the messages that matched (threading: Message-ID and References too):
+ * the messages that matched (the string keys in want, STORE_SORT_*):
  * *items_out (malloc'd, sequence order) point into *list (free with
  * store_sort_list_free).  Returns 0, or -1 with res filled. */
-int imap_sort_matches(struct imap_ctx *ctx, struct imap_search_program *prog, bool threading,
+int imap_sort_matches(struct imap_ctx *ctx, struct imap_search_program *prog, unsigned want,
                       struct store_sort_list *list, struct imap_sort_item **items_out, size_t *n_out,
                       struct imap_result *res);
 

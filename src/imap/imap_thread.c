@@ -601,7 +601,9 @@ imap_thread_run(struct imap_ctx *ctx, const struct imap_arg *args, struct buf *o
 		return;
 	if (prog.modseq)
 		ctx->condstore_used = true;  /* RFC 7162 3.1 */
-	if (imap_sort_matches(ctx, &prog, algo == IMAP_THREAD_REFERENCES, &list, &items, &n, res) == -1)
+	if (imap_sort_matches(ctx, &prog,
+	                      STORE_SORT_SUBJECT | (algo == IMAP_THREAD_REFERENCES ? STORE_SORT_IDS : 0), &list,
+	                      &items, &n, res) == -1)
 		return;
 	imap_thread_write(items, n, algo, ctx->uid, ctx->arena, out);
 	free(items);

@@ -167,39 +167,57 @@ struct missing {
 	char file[STORE_FILE_NAME_MAX + 1];
 };
 
+/* Column i of s in the arena when want has bit, else "". */
 static const char *
-col(struct arena *a, sqlite3_stmt *s, int i)
+col(struct arena *a, sqlite3_stmt *s, int i, unsigned want, unsigned bit)
 {
-	const char *t = (const char *)sqlite3_column_text(s, i);
+	const char *t;
 
-	return t != NULL ? arena_strdup(a, t) : "";
+	if ((want & bit) == 0 || (t = (const char *)sqlite3_column_text(s, i)) == NULL)
+		return "";
+	return arena_strdup(a, t);
 }
 
-/* Reads the rows: the messages in uids that exist, with their cached keys
- * or, for those without, their file in *miss. */
-static int
-read_rows(struct store *st, int64_t mailbox_id, const uint32_t *uids, size_t n, bool threading,
-          struct store_sort_list *out, struct missing *miss, size_t *n_miss)
+static sqlite3_stmt *
+prepare(struct store *st, const char *sql)
 {
-	static const char sql[] =
-		"SELECT m.uid, m.size, m.internal_date, m.file, s.id IS NOT NULL, s.sent_date, s.reply, s.subject,"
-		" s.from_mbox, s.to_mbox, s.cc_mbox, s.from_display, s.to_display, s.message_id, s.refs"
-		" FROM messages m LEFT JOIN msg_sort s ON s.id = ((m.mailbox_id << 32) | m.uid)"
-		" WHERE m.mailbox_id = ?1 AND m.uid BETWEEN ?2 AND ?3 ORDER BY m.uid";
 	sqlite3_stmt *s;
-	size_t j = 0;
-	int rc;
 
 	if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK) {
 		store_errorf(st, "sort: %s", sqlite3_errmsg(st->db));
-		return -1;
+		return NULL;
 	}
-	sqlite3_bind_int64(s, 1, mailbox_id);
-	sqlite3_bind_int64(s, 2, uids[0]);
-	sqlite3_bind_int64(s, 3, uids[n - 1]);
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		uint32_t uid = (uint32_t)sqlite3_column_int64(s, 0);
-		struct store_sort_msg *m;
+	return s;
+}
+
+/* Reads the rows: the messages in uids that exist, with their cached keys
+ * or, for those without, their file in miss.  The messages and their
+ * sort rows are two range scans merged here, both in UID order: a join
+ * would look each sort row up on its own (100,000 B-tree searches). */
+static int
+read_rows(struct store *st, int64_t mailbox_id, const uint32_t *uids, size_t n, unsigned want,
+          struct store_sort_list *out, struct missing *miss, size_t *n_miss)
+{
+	sqlite3_stmt *m = prepare(st, "SELECT uid, size, internal_date, file FROM messages"
+	                              " WHERE mailbox_id = ?1 AND uid BETWEEN ?2 AND ?3 ORDER BY uid");
+	sqlite3_stmt *k = prepare(st, "SELECT id & 4294967295, sent_date, reply, subject, from_mbox, to_mbox, cc_mbox,"
+	                              " from_display, to_display, message_id, refs FROM msg_sort"
+	                              " WHERE id BETWEEN ?1 AND ?2 ORDER BY id");
+	int64_t k_uid = -1;             /* the sort row k is on; INT64_MAX past the last */
+	size_t j = 0;
+	int rc = SQLITE_ERROR, krc;
+	bool said = m == NULL || k == NULL;  /* the error is in errbuf already */
+
+	if (said)
+		goto done;
+	sqlite3_bind_int64(m, 1, mailbox_id);
+	sqlite3_bind_int64(m, 2, uids[0]);
+	sqlite3_bind_int64(m, 3, uids[n - 1]);
+	sqlite3_bind_int64(k, 1, STORE_CACHE_KEY(mailbox_id, uids[0]));
+	sqlite3_bind_int64(k, 2, STORE_CACHE_KEY(mailbox_id, uids[n - 1]));
+	while ((rc = sqlite3_step(m)) == SQLITE_ROW) {
+		uint32_t uid = (uint32_t)sqlite3_column_int64(m, 0);
+		struct store_sort_msg *x;
 
 		while (j < n && uids[j] < uid)
 			j++;
@@ -207,55 +225,74 @@ read_rows(struct store *st, int64_t mailbox_id, const uint32_t *uids, size_t n, 
 			break;
 		if (uids[j] != uid)
 			continue;
-		m = &out->msgs[out->n++];
-		m->uid = uid;
-		m->size = (uint64_t)sqlite3_column_int64(s, 1);
-		m->internal_date = sqlite3_column_int64(s, 2);
-		if (!sqlite3_column_int(s, 4)) {
-			const char *f = (const char *)sqlite3_column_text(s, 3);
-			size_t flen = (size_t)sqlite3_column_bytes(s, 3);
+		x = &out->msgs[out->n++];
+		x->uid = uid;
+		x->size = (uint64_t)sqlite3_column_int64(m, 1);
+		x->internal_date = sqlite3_column_int64(m, 2);
+		while (k_uid < uid) {
+			if ((krc = sqlite3_step(k)) == SQLITE_ROW) {
+				k_uid = sqlite3_column_int64(k, 0);
+			} else if (krc == SQLITE_DONE) {
+				k_uid = INT64_MAX;
+			} else {
+				rc = krc;
+				goto done;
+			}
+		}
+		if (k_uid != uid) {
+			const char *f = (const char *)sqlite3_column_text(m, 3);
+			size_t flen = (size_t)sqlite3_column_bytes(m, 3);
 
 			if (f == NULL || !store_file_name_ok(f, flen)) {
 				store_errorf(st, "%s/index.db: bad file name for UID %u", st->dir, uid);
-				sqlite3_finalize(s);
-				return -1;
+				rc = SQLITE_ERROR;
+				said = true;
+				goto done;
 			}
 			miss[*n_miss].idx = out->n - 1;
 			memcpy(miss[*n_miss].file, f, flen + 1);
 			(*n_miss)++;
 			continue;
 		}
-		m->k.sent_date = sqlite3_column_int64(s, 5);
-		m->k.reply = sqlite3_column_int(s, 6) != 0;
-		m->k.subject = col(out->arena, s, 7);
-		m->k.from = col(out->arena, s, 8);
-		m->k.to = col(out->arena, s, 9);
-		m->k.cc = col(out->arena, s, 10);
-		m->k.display_from = col(out->arena, s, 11);
-		m->k.display_to = col(out->arena, s, 12);
-		m->k.message_id = threading ? col(out->arena, s, 13) : "";
-		m->k.references = threading ? col(out->arena, s, 14) : "";
+		x->k.sent_date = sqlite3_column_int64(k, 1);
+		x->k.reply = sqlite3_column_int(k, 2) != 0;
+		x->k.subject = col(out->arena, k, 3, want, STORE_SORT_SUBJECT);
+		x->k.from = col(out->arena, k, 4, want, STORE_SORT_FROM);
+		x->k.to = col(out->arena, k, 5, want, STORE_SORT_TO);
+		x->k.cc = col(out->arena, k, 6, want, STORE_SORT_CC);
+		x->k.display_from = col(out->arena, k, 7, want, STORE_SORT_DISPLAY_FROM);
+		x->k.display_to = col(out->arena, k, 8, want, STORE_SORT_DISPLAY_TO);
+		x->k.message_id = col(out->arena, k, 9, want, STORE_SORT_IDS);
+		x->k.references = col(out->arena, k, 10, want, STORE_SORT_IDS);
 	}
-	sqlite3_finalize(s);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+	if (rc == SQLITE_ROW)
+		rc = SQLITE_DONE;       /* stopped after the last UID asked for */
+done:
+	if (rc != SQLITE_DONE && !said)
 		store_errorf(st, "sort: %s", sqlite3_errmsg(st->db));
-		return -1;
-	}
-	return 0;
+	sqlite3_finalize(m);
+	sqlite3_finalize(k);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+static const char *
+dup_if(struct arena *a, const char *s, unsigned want, unsigned bit)
+{
+	return (want & bit) != 0 ? arena_strdup(a, s) : "";
 }
 
 static void
-keys_copy(struct arena *a, struct store_sort_keys *to, const struct store_sort_keys *from, bool threading)
+keys_copy(struct arena *a, struct store_sort_keys *to, const struct store_sort_keys *from, unsigned want)
 {
 	*to = *from;
-	to->subject = arena_strdup(a, from->subject);
-	to->from = arena_strdup(a, from->from);
-	to->to = arena_strdup(a, from->to);
-	to->cc = arena_strdup(a, from->cc);
-	to->display_from = arena_strdup(a, from->display_from);
-	to->display_to = arena_strdup(a, from->display_to);
-	to->message_id = threading ? arena_strdup(a, from->message_id) : "";
-	to->references = threading ? arena_strdup(a, from->references) : "";
+	to->subject = dup_if(a, from->subject, want, STORE_SORT_SUBJECT);
+	to->from = dup_if(a, from->from, want, STORE_SORT_FROM);
+	to->to = dup_if(a, from->to, want, STORE_SORT_TO);
+	to->cc = dup_if(a, from->cc, want, STORE_SORT_CC);
+	to->display_from = dup_if(a, from->display_from, want, STORE_SORT_DISPLAY_FROM);
+	to->display_to = dup_if(a, from->display_to, want, STORE_SORT_DISPLAY_TO);
+	to->message_id = dup_if(a, from->message_id, want, STORE_SORT_IDS);
+	to->references = dup_if(a, from->references, want, STORE_SORT_IDS);
 }
 
 /* Parses the messages without a row and writes their rows (with their
@@ -264,7 +301,7 @@ keys_copy(struct arena *a, struct store_sort_keys *to, const struct store_sort_k
  * error for the caller, and synchronous=NORMAL as for the cache fill.  A
  * file gone meanwhile (expunged) leaves the message with empty keys. */
 static void
-fill(struct store *st, int64_t mailbox_id, bool threading, struct store_sort_list *out, const struct missing *miss,
+fill(struct store *st, int64_t mailbox_id, unsigned want, struct store_sort_list *out, const struct missing *miss,
      size_t n)
 {
 	size_t i = 0;
@@ -284,7 +321,7 @@ fill(struct store *st, int64_t mailbox_id, bool threading, struct store_sort_lis
 				m->k = empty;
 				continue;
 			}
-			keys_copy(out->arena, &m->k, &p.sort, threading);
+			keys_copy(out->arena, &m->k, &p.sort, want);
 			if (ok)
 				ok = store_cache_put(st, mailbox_id, m->uid, &p) == 0;
 			store_parsed_free(&p);
@@ -296,7 +333,7 @@ fill(struct store *st, int64_t mailbox_id, bool threading, struct store_sort_lis
 }
 
 int
-store_sort_get(struct store *st, const char *mailbox, const uint32_t *uids, size_t n, bool threading,
+store_sort_get(struct store *st, const char *mailbox, const uint32_t *uids, size_t n, unsigned want,
                struct store_sort_list *out, const char **error_out)
 {
 	char canon[STORE_MAILBOX_NAME_MAX + 1];
@@ -321,11 +358,11 @@ store_sort_get(struct store *st, const char *mailbox, const uint32_t *uids, size
 		}
 		goto fail;
 	}
-	if (read_rows(st, mb.id, uids, n, threading, out, miss, &n_miss) == -1)
+	if (read_rows(st, mb.id, uids, n, want, out, miss, &n_miss) == -1)
 		goto fail;
 	store_exec(st, "COMMIT");
 	if (n_miss > 0)
-		fill(st, mb.id, threading, out, miss, n_miss);
+		fill(st, mb.id, want, out, miss, n_miss);
 	free(miss);
 	return STORE_OK;
 fail:

@@ -59,15 +59,27 @@ struct store_sort_list {
 	struct arena *arena;           /* holds the strings */
 };
 
+/* The string keys store_sort_get copies out; the others are left "". */
+enum {
+	STORE_SORT_SUBJECT = 1 << 0,
+	STORE_SORT_FROM = 1 << 1,
+	STORE_SORT_TO = 1 << 2,
+	STORE_SORT_CC = 1 << 3,
+	STORE_SORT_DISPLAY_FROM = 1 << 4,
+	STORE_SORT_DISPLAY_TO = 1 << 5,
+	STORE_SORT_IDS = 1 << 6,       /* message_id and references */
+	STORE_SORT_ALL = (1 << 7) - 1,
+};
+
 /* The keys of the messages of mailbox whose UID is in uids (ascending, n
- * of them) that still exist, in UID order; missing cache rows are filled
- * (parsing those messages) and written back.  Without threading,
- * message_id and references are left "" (SORT needs neither, and the
- * References list is most of a row).  Memory: about the rows' size, at
- * most ~1.5 KB a message plus STORE_SORT_REFS_MAX with threading.  Free
- * with store_sort_list_free.  Returns STORE_OK, STORE_IMAP_NONEXISTENT or
+ * of them) that still exist, in UID order, with the string keys in want
+ * (STORE_SORT_*: a SORT by date needs none, and the References list is
+ * most of a row); missing cache rows are filled (parsing those messages)
+ * and written back.  Memory: the keys asked for, at most ~1.5 KB a
+ * message plus STORE_SORT_REFS_MAX with STORE_SORT_IDS.  Free with
+ * store_sort_list_free.  Returns STORE_OK, STORE_IMAP_NONEXISTENT or
  * STORE_ERR_TEMP. */
-int store_sort_get(struct store *st, const char *mailbox, const uint32_t *uids, size_t n, bool threading,
+int store_sort_get(struct store *st, const char *mailbox, const uint32_t *uids, size_t n, unsigned want,
                    struct store_sort_list *out, const char **error_out);
 void store_sort_list_free(struct store_sort_list *l);
 

@@ -129,7 +129,7 @@ test_cache(void)
 	test_assert(deliver(dd, user, msg2) == 0);
 	test_assert_inteq(sql_int(dd, user, "SELECT count(*) FROM msg_sort"), 2);
 	test_assert(store_open(dd, user, &st, &error) == 0);
-	test_assert_inteq(store_sort_get(st, "inbox", uids, 3, true, &l, &error), STORE_OK);
+	test_assert_inteq(store_sort_get(st, "inbox", uids, 3, STORE_SORT_ALL, &l, &error), STORE_OK);
 	test_assert_inteq(l.n, 2);  /* UID 3 does not exist */
 	if (l.n == 2) {
 		check_msg1(&l.msgs[0]);
@@ -140,13 +140,13 @@ test_cache(void)
 
 	test_begin("store_sort: rows missing (older index) are filled on demand");
 	test_assert_inteq(sql_int(dd, user, "DELETE FROM msg_sort"), 0);
-	test_assert_inteq(store_sort_get(st, "INBOX", uids + 1, 1, true, &l, &error), STORE_OK);
+	test_assert_inteq(store_sort_get(st, "INBOX", uids + 1, 1, STORE_SORT_ALL, &l, &error), STORE_OK);
 	test_assert_inteq(l.n, 1);
 	if (l.n == 1)
 		check_msg2(&l.msgs[0]);
 	store_sort_list_free(&l);
 	test_assert_inteq(sql_int(dd, user, "SELECT count(*) FROM msg_sort"), 1);
-	test_assert_inteq(store_sort_get(st, "INBOX", uids, 2, true, &l, &error), STORE_OK);
+	test_assert_inteq(store_sort_get(st, "INBOX", uids, 2, STORE_SORT_ALL, &l, &error), STORE_OK);
 	test_assert_inteq(l.n, 2);
 	if (l.n == 2) {
 		check_msg1(&l.msgs[0]);
@@ -154,7 +154,7 @@ test_cache(void)
 	}
 	store_sort_list_free(&l);
 	test_assert_inteq(sql_int(dd, user, "SELECT count(*) FROM msg_sort"), 2);
-	test_assert_inteq(store_sort_get(st, "Nope", uids, 2, true, &l, &error), STORE_IMAP_NONEXISTENT);
+	test_assert_inteq(store_sort_get(st, "Nope", uids, 2, STORE_SORT_ALL, &l, &error), STORE_IMAP_NONEXISTENT);
 	test_end();
 
 	test_begin("store_sort: COPY copies the row, MOVE carries it, EXPUNGE drops it");
@@ -171,7 +171,7 @@ test_cache(void)
 	test_assert_inteq(sql_int(dd, user, "SELECT count(*) FROM msg_sort"), 3);
 	test_assert_inteq(sql_int(dd, user, "SELECT count(*) FROM msg_sort s WHERE NOT EXISTS (SELECT 1 FROM"
 	                                    " messages m WHERE s.id = ((m.mailbox_id << 32) | m.uid))"), 0);
-	test_assert_inteq(store_sort_get(st, "Dst", uids, 2, true, &l, &error), STORE_OK);
+	test_assert_inteq(store_sort_get(st, "Dst", uids, 2, STORE_SORT_ALL, &l, &error), STORE_OK);
 	test_assert_inteq(l.n, 2);
 	if (l.n == 2) {
 		check_msg1(&l.msgs[0]);
@@ -179,12 +179,14 @@ test_cache(void)
 	}
 	store_sort_list_free(&l);
 	/* for SORT: no Message-ID or References */
-	test_assert_inteq(store_sort_get(st, "Dst", uids, 1, false, &l, &error), STORE_OK);
+	test_assert_inteq(store_sort_get(st, "Dst", uids, 1, STORE_SORT_SUBJECT, &l, &error), STORE_OK);
 	test_assert_inteq(l.n, 1);
 	if (l.n == 1) {
 		test_assert_streq(l.msgs[0].k.subject, "LUNCH");
 		test_assert_streq(l.msgs[0].k.message_id, "");
 		test_assert_streq(l.msgs[0].k.references, "");
+		test_assert_streq(l.msgs[0].k.from, "");
+		test_assert_inteq(l.msgs[0].k.sent_date, 1203638400);
 	}
 	store_sort_list_free(&l);
 	test_assert_inteq(sql_int(dd, user, "SELECT count(*) FROM msg_sort WHERE message_id = ''"), 1);
