@@ -172,6 +172,31 @@ imap_sort_sent_date(const struct store_sort_msg *m)
 	return m->k.sent_date != 0 ? m->k.sent_date : m->internal_date;
 }
 
+/* The criteria are "ALL" alone, what clients send most: every message of
+ * the view matches, and reading them all through SEARCH first (a third of
+ * a SORT's time over 100,000 messages) tells nothing store_sort_get does
+ * not (it leaves out messages expunged meanwhile). */
+static bool
+all_only(const struct imap_search_program *prog)
+{
+	const struct imap_search_key *c = prog->root != NULL ? prog->root->child : NULL;
+
+	return c != NULL && c->next == NULL && c->op == ISK_ALL;
+}
+
+static void
+match_view(const struct imap_view *v, struct imap_search_match *m)
+{
+	m->n = v->count;
+	m->uids = xmalloc((v->count + 1) * sizeof(*m->uids));
+	m->seqs = xmalloc((v->count + 1) * sizeof(*m->seqs));
+	m->modseqs = xcalloc(v->count + 1, sizeof(*m->modseqs));  /* no MODSEQ key: not shown */
+	for (size_t i = 0; i < v->count; i++) {
+		m->uids[i] = v->uids[i];
+		m->seqs[i] = (uint32_t)(i + 1);
+	}
+}
+
 int
 imap_sort_matches(struct imap_ctx *ctx, struct imap_search_program *prog, unsigned want,
                   struct store_sort_list *list, struct imap_sort_item **items_out, size_t *n_out,
@@ -186,7 +211,9 @@ imap_sort_matches(struct imap_ctx *ctx, struct imap_search_program *prog, unsign
 	*items_out = NULL;
 	*n_out = 0;
 	memset(list, 0, sizeof(*list));
-	if (imap_search_eval(ctx, prog, &m, res) == -1)
+	if (all_only(prog))
+		match_view(ctx->view, &m);
+	else if (imap_search_eval(ctx, prog, &m, res) == -1)
 		return -1;
 	r = store_sort_get(ctx->st, ctx->view->mailbox, m.uids, m.n, want, list, &error);
 	if (r != STORE_OK) {

@@ -74,8 +74,8 @@ SORT_MSGS = [
 ]
 
 
-def sort_box(f):
-    c = f.conn(f.user())
+def sort_box(f, user=None):
+    c = f.conn(user or f.user())
     gone_first(c)
     for msg, date in SORT_MSGS:
         append(c, msg, date)
@@ -136,6 +136,25 @@ def sort_search_criteria(f):
         u, tagged = c.cmd(bad)
         assert re.match(r"t\d+ BAD", tagged), (bad, tagged)
         assert not [r for r in u if r.startswith(b"* SORT") or r.startswith(b"* THREAD")], (bad, u)
+    c.logout()
+
+
+@t
+def sort_expunged_elsewhere(f):
+    user = f.user()
+    c = sort_box(f, user)
+    other = f.conn(user)
+    select(other)
+    other.ok("STORE 2 +FLAGS.SILENT (\\Deleted)")
+    other.ok("EXPUNGE")
+    other.logout()
+    # c has not been told yet (no EXPUNGE during SORT, RFC 9051 7.5.1):
+    # message 2 is gone from the answers, the others keep their numbers
+    assert sort(c, "(ARRIVAL) UTF-8 ALL") == [3, 4, 1]
+    assert thread(c, "ORDEREDSUBJECT UTF-8 ALL") == "(3)(4)(1)"  # by sent date: Jan 1 00:00, Jan 1 17:00, Jan 2
+    assert sort(c, "(ARRIVAL) UTF-8 ALL", uid=True) == [4, 5, 2]
+    c.ok("NOOP")
+    assert sort(c, "(ARRIVAL) UTF-8 ALL") == [2, 3, 1]
     c.logout()
 
 
