@@ -11,6 +11,7 @@
 #include "imap/imap_metadata.h"
 #include "imap/imap_search.h"
 #include "imap/imap_session.h"
+#include "imap/imap_sort.h"
 #include "imap/imap_urlauth.h"
 #include "lib/arena.h"
 #include "lib/xalloc.h"
@@ -44,6 +45,8 @@ static const struct {
 	{ "GENURLAUTH", imap_genurlauth_run },
 	{ "URLFETCH", imap_urlfetch_run },
 	{ "RESETKEY", imap_resetkey_run },
+	{ "SORT", imap_sort_run },
+	{ "THREAD", imap_thread_run },
 };
 
 struct worker_job {

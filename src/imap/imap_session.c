@@ -74,6 +74,8 @@ static const struct imap_cmd_def cmd_table[] = {
 	{ "EXPUNGE", imap_cmd_expunge, ST_SELECTED, true, false },
 	{ "SEARCH", imap_cmd_worker, ST_SELECTED, true, true },
 	{ "CANCELUPDATE", imap_cmd_cancelupdate, ST_SELECTED, false, false },
+	{ "SORT", imap_cmd_worker, ST_SELECTED, true, true },
+	{ "THREAD", imap_cmd_worker, ST_SELECTED, true, true },
 	{ "FETCH", imap_cmd_fetch, ST_SELECTED, true, true },
 	{ "STORE", imap_cmd_store, ST_SELECTED, true, true },
 	{ "COPY", imap_cmd_copy, ST_SELECTED, true, false },

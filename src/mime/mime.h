@@ -68,6 +68,7 @@ struct mime_envelope {
 	struct mime_address *from, *sender, *reply_to, *to, *cc, *bcc;
 	const char *in_reply_to;
 	const char *message_id;
+	const char *references;  /* not in the ENVELOPE structure: THREAD (RFC 5256) */
 };
 
 struct mime_part {

@@ -17,14 +17,14 @@ struct mime_ctx {
 enum field {
 	F_CONTENT_TYPE, F_ENCODING, F_ID, F_DESCRIPTION, F_DISPOSITION, F_LANGUAGE,
 	F_LOCATION, F_MD5, F_DATE, F_SUBJECT, F_FROM, F_SENDER, F_REPLY_TO, F_TO,
-	F_CC, F_BCC, F_IN_REPLY_TO, F_MESSAGE_ID, F_COUNT
+	F_CC, F_BCC, F_IN_REPLY_TO, F_MESSAGE_ID, F_REFERENCES, F_COUNT
 };
 
 static const char *const field_names[F_COUNT] = {
 	"content-type", "content-transfer-encoding", "content-id", "content-description",
 	"content-disposition", "content-language", "content-location", "content-md5",
 	"date", "subject", "from", "sender", "reply-to", "to", "cc", "bcc",
-	"in-reply-to", "message-id",
+	"in-reply-to", "message-id", "references",
 };
 
 struct fields {
@@ -191,6 +191,7 @@ envelope_make(struct mime_ctx *c, const struct fields *f)
 	e->subject = f->value[F_SUBJECT];
 	e->in_reply_to = f->value[F_IN_REPLY_TO];
 	e->message_id = f->value[F_MESSAGE_ID];
+	e->references = f->value[F_REFERENCES];
 #define ADDR(x, i) e->x = f->value[i] ? mime_address_parse(f->value[i], c->arena) : NULL
 	ADDR(from, F_FROM);
 	ADDR(sender, F_SENDER);

@@ -226,6 +226,7 @@ store_parsed_free(struct store_parsed *p)
 	if (p->map != NULL && p->len > 0)
 		munmap((void *)p->map, p->len);
 	free(p->strings);
+	free(p->sort_strings);
 	memset(p, 0, sizeof(*p));
 }
 
@@ -287,6 +288,7 @@ store_parse_file(struct store *st, const char *path, const char *file, struct st
 	buf_append(&b, "", 1);
 	p->header_size = root->header_size;
 	p->sent_date = root->envelope != NULL ? store_date_parse_zone(root->envelope->date, &p->sent_zone) : 0;
+	store_sort_keys_make(root->envelope, p->sent_date, &p->sort, &p->sort_strings);
 	arena_free(&arena);
 
 	p->strings = b.data;     /* the buffer's storage is ours now */
@@ -318,7 +320,7 @@ store_cache_put(struct store *st, int64_t mailbox_id, uint32_t uid, const struct
 		store_errorf(st, "cache: %s", sqlite3_errmsg(st->db));
 		return -1;
 	}
-	return 0;
+	return p->sort_strings != NULL ? store_sort_put(st, mailbox_id, uid, &p->sort) : 0;
 }
 
 /* --- store_msg_cached --- */

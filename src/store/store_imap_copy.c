@@ -207,6 +207,8 @@ copy_row(struct store *st, const struct store_mailbox_row *from, const struct st
 	sqlite3_bind_int64(s, 2, STORE_CACHE_KEY(to->id, uid));
 	if (step_done(st, s, "copy cache") == -1)
 		return -1;
+	if (store_sort_copy(st, STORE_CACHE_KEY(from->id, m->uid), STORE_CACHE_KEY(to->id, uid)) == -1)
+		return -1;
 	return store_fts_copy(st, from->id, m->uid, to->id, uid);
 }
 

@@ -37,6 +37,7 @@
  * version 8 adds the metadata table (RFC 5464, store_metadata.c),
  * version 9 messages.save_date (SAVEDATE, RFC 8514), version 10
  * messages.emailid (OBJECTID, RFC 8474: set by COPY only).
+ * Version 11 msg_sort (the SORT and THREAD keys, store_sort.c).
  *
  * auto_vacuum=INCREMENTAL: a new index is created so, and an older one
  * becomes so at the VACUUM after its migration to version 3, so that
@@ -201,6 +202,31 @@ static const char migrate_8_to_9[] =
 static const char migrate_9_to_10[] =
 	"ALTER TABLE messages ADD COLUMN emailid TEXT;";
 
+/* Version 11: the SORT and THREAD keys (store_sort.c), filled at delivery
+ * and APPEND, and for older messages by the first SORT or THREAD that
+ * needs them.  The triggers drop a row with its message and carry it
+ * along a MOVE (an UPDATE of the message's mailbox and UID). */
+static const char migrate_10_to_11[] =
+	"CREATE TABLE IF NOT EXISTS msg_sort("
+	" id INTEGER PRIMARY KEY,"        /* STORE_CACHE_KEY(mailbox_id, uid) */
+	" sent_date INTEGER NOT NULL,"
+	" reply INTEGER NOT NULL,"
+	" subject TEXT NOT NULL,"
+	" from_mbox TEXT NOT NULL,"
+	" to_mbox TEXT NOT NULL,"
+	" cc_mbox TEXT NOT NULL,"
+	" from_display TEXT NOT NULL,"
+	" to_display TEXT NOT NULL,"
+	" message_id TEXT NOT NULL,"
+	" refs TEXT NOT NULL);"
+	"CREATE TRIGGER IF NOT EXISTS messages_sort_delete AFTER DELETE ON messages BEGIN"
+	" DELETE FROM msg_sort WHERE id = ((OLD.mailbox_id << 32) | OLD.uid); END;"
+	"CREATE TRIGGER IF NOT EXISTS messages_sort_move AFTER UPDATE OF mailbox_id, uid ON messages BEGIN"
+	" DELETE FROM msg_sort WHERE id = ((NEW.mailbox_id << 32) | NEW.uid);"
+	" UPDATE msg_sort SET id = ((NEW.mailbox_id << 32) | NEW.uid)"
+	" WHERE id = ((OLD.mailbox_id << 32) | OLD.uid); END;"
+	"PRAGMA user_version = 11;";
+
 /* The columns store_imsg_push reads, in its order. */
 #define IMSG_COLS "uid, flags, modseq, size, internal_date, keywords, file, save_date, emailid"
 
@@ -331,6 +357,17 @@ static const char *const stmt_sql[STMT_COUNT] = {
 		" SELECT ?2, header_size, sent_date, envelope, bodystructure, body, sent_zone FROM msg_cache WHERE id = ?1",
 	[STMT_CACHE_MOVE] =
 		"UPDATE msg_cache SET id = ?2 WHERE id = ?1",
+	/* Only while the message exists, as STMT_CACHE_PUT. */
+	[STMT_SORT_PUT] =
+		"INSERT OR REPLACE INTO msg_sort(id, sent_date, reply, subject, from_mbox, to_mbox, cc_mbox,"
+		" from_display, to_display, message_id, refs)"
+		" SELECT (?1 << 32) | ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12"
+		" WHERE EXISTS (SELECT 1 FROM messages WHERE mailbox_id = ?1 AND uid = ?2)",
+	[STMT_SORT_COPY] =
+		"INSERT OR REPLACE INTO msg_sort(id, sent_date, reply, subject, from_mbox, to_mbox, cc_mbox,"
+		" from_display, to_display, message_id, refs)"
+		" SELECT ?2, sent_date, reply, subject, from_mbox, to_mbox, cc_mbox, from_display, to_display,"
+		" message_id, refs FROM msg_sort WHERE id = ?1",
 };
 
 enum store_error
@@ -742,6 +779,11 @@ schema_ensure(struct store *st, enum store_error *err_out)
 		if ((rc = add_column(st, "messages", "emailid", migrate_9_to_10, 10)) != SQLITE_OK)
 			goto fail;
 		version = 10;
+	}
+	if (version == 10) {
+		if ((rc = store_exec(st, migrate_10_to_11)) != SQLITE_OK)
+			goto fail;
+		version = 11;
 	}
 	if ((rc = store_exec(st, "COMMIT")) != SQLITE_OK)
 		goto fail;

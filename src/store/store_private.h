@@ -19,10 +19,11 @@
 #include "lib/limits.h"
 #include "store/store.h"
 #include "store/store_imap.h"
+#include "store/store_sort.h"
 
 /* PRAGMA user_version of the index schema this code writes (store_index.c
  * migrates older versions in place). */
-#define STORE_SCHEMA_VERSION 10
+#define STORE_SCHEMA_VERSION 11
 /* SQLite page cache per open index, in KiB (PRAGMA cache_size=-N): one
  * handle per user per worker thread, so keep it small. */
 #define STORE_CACHE_KIB 256
@@ -96,6 +97,8 @@ enum store_stmt {
 	STMT_CACHE_PUT,
 	STMT_CACHE_COPY,
 	STMT_CACHE_MOVE,
+	STMT_SORT_PUT,
+	STMT_SORT_COPY,
 	STMT_COUNT
 };
 
@@ -138,6 +141,8 @@ struct store_parsed {
 	uint64_t header_size;
 	int64_t sent_date;
 	int32_t sent_zone;             /* seconds east of UTC */
+	struct store_sort_keys sort;   /* SORT/THREAD keys (store_sort.h), into sort_strings */
+	char *sort_strings;            /* malloc'd */
 	const char *map;               /* the message, mmap'd (or "" when empty) */
 	size_t len;
 };
@@ -330,6 +335,11 @@ int store_parse_file(struct store *st, const char *path, const char *file, struc
 void store_parsed_free(struct store_parsed *p);
 /* Writes p as the cache row of (mailbox_id, uid).  Returns 0 or -1. */
 int store_cache_put(struct store *st, int64_t mailbox_id, uint32_t uid, const struct store_parsed *p);
+/* store_sort.c: writes k as the msg_sort row of (mailbox_id, uid) while
+ * the message exists; copies the row of one STORE_CACHE_KEY to another
+ * (COPY).  Return 0 or -1. */
+int store_sort_put(struct store *st, int64_t mailbox_id, uint32_t uid, const struct store_sort_keys *k);
+int store_sort_copy(struct store *st, int64_t from_key, int64_t to_key);
 /* An RFC 5322 date-time (obsolete forms too) as unix time; 0 when it
  * does not parse.  store_date_parse_zone also gives the zone it was
  * written in, as seconds east of UTC (0 when it does not parse, or for
