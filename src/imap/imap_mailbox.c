@@ -229,7 +229,12 @@ imap_create_run(struct imap_ctx *ctx, const struct imap_arg *args, struct buf *o
 		struct store_mailbox_status st;
 		char id[STORE_MAILBOXID_MAX + 1];
 
-		/* RFC 8474 4.1: the new mailbox's id in the tagged OK */
+		size_t len = strlen(name);
+
+		/* RFC 8474 4.1: the new mailbox's id in the tagged OK (of the
+		 * name as made: one trailing delimiter is not part of it) */
+		if (len > 1 && name[len - 1] == '/')
+			name[len - 1] = '\0';
 		if (store_mailbox_status(ctx->st, name, &st, &error) == STORE_OK) {
 			store_imap_mailboxid(st.uidvalidity, st.id, id);
 			imap_result_set(res, IMAP_OK, NULL, "%s", "");
