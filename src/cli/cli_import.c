@@ -651,7 +651,9 @@ import_folder(struct store *st, const char *data_dir, const char *dir, const cha
 		}
 		if (nb == 0 || (nb < IMPORT_BATCH && m != NULL))
 			continue;
-		r = store_imap_import(st, mailbox, f.uidvalidity, f.uidnext, batch, nb, quota, 0, &error);
+		/* UIDNEXT is raised to Dovecot's after the last batch (below):
+		 * raised now, it would make the next batches look imported */
+		r = store_imap_import(st, mailbox, f.uidvalidity, 0, batch, nb, quota, 0, &error);
 		if (r != STORE_OK) {
 			if (r == STORE_ERR_QUOTA)
 				cli_error("%s: refused: %s; nothing more imported (raise the quota with "
@@ -672,6 +674,15 @@ import_folder(struct store *st, const char *data_dir, const char *dir, const cha
 	}
 	if (shown)
 		fputs("\n", stderr);
+	/* Dovecot's UIDNEXT (its expunged UIDs stay given out), and its
+	 * UIDVALIDITY for a folder with nothing to add */
+	r = f.uidnext > 0 ? store_imap_import(st, mailbox, f.uidvalidity, f.uidnext, NULL, 0, quota, 0, &error)
+	                  : STORE_OK;
+	if (r != STORE_OK) {
+		cli_error("%s: %s", mailbox, error);
+		ret = r == STORE_IMAP_UIDVALIDITY ? 1 : -1;
+		goto done;
+	}
 	printf("%s: %zu added, %zu already there (UIDVALIDITY %" PRIu32 ")", mailbox, added, skipped, f.uidvalidity);
 	if (unlisted > 0)
 		printf(", %zu not in dovecot-uidlist given UIDs from %" PRIu32, unlisted, f.uidnext - (uint32_t)unlisted);

@@ -303,7 +303,8 @@ insert_batch(struct store *st, const char *mailbox, struct store_delivery *d, si
 		store_errorf(st, "mailbox %s: UID space exhausted", mailbox);
 		goto fail;
 	}
-	mb.highestmodseq++;
+	if (n > 0)
+		mb.highestmodseq++;     /* an import's final UIDNEXT alone changes no message */
 	if (insert_rows(st, &mb, mb.highestmodseq, d, n) == -1)
 		goto sqlfail;
 	if (imp == NULL) {

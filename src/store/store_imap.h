@@ -288,7 +288,10 @@ struct store_import {
  * STORE_IMAP_UIDVALIDITY, and nothing changes.  A message whose UID is
  * below the mailbox's UIDNEXT was imported already (or its UID given out):
  * it is skipped (skipped_out), so importing again adds nothing.  UIDNEXT
- * becomes at least uidnext and above every UID added.  Quota as for
+ * becomes above every UID added, and at least uidnext (0: no bound).  A
+ * folder imported in several batches gives uidnext 0 to each and its
+ * final UIDNEXT after them, with n 0: a batch that raised UIDNEXT to the
+ * folder's end would make every later batch look imported already.  Quota as for
  * append (the messages added only).  Otherwise as store_imap_append: the
  * change hook, the cache, the full-text index.  Returns STORE_OK,
  * STORE_IMAP_NONEXISTENT, STORE_IMAP_UIDVALIDITY, STORE_IMAP_BADNAME (a

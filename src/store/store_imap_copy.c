@@ -74,7 +74,7 @@ store_imap_append(struct store *st, const char *mailbox, struct store_append *a,
 		*error_out = store_errorf(st, "nothing to append");
 		return STORE_ERR_TEMP;
 	}
-	if ((d = calloc(n, sizeof(*d))) == NULL) {
+	if ((d = calloc(n > 0 ? n : 1, sizeof(*d))) == NULL) {
 		*error_out = store_errorf(st, "out of memory");
 		return STORE_ERR_TEMP;
 	}
@@ -123,7 +123,7 @@ store_imap_import(struct store *st, const char *mailbox, uint32_t uidvalidity, u
 	size_t i;
 	int r = STORE_ERR_TEMP;
 
-	if (n == 0) {
+	if (n == 0 && uidnext == 0) {
 		*error_out = store_errorf(st, "nothing to import");
 		return STORE_ERR_TEMP;
 	}

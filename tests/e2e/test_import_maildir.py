@@ -246,6 +246,43 @@ def import_keeps_uids_flags_dates_bodies_and_uidls(fx):
 
 
 @suite.case
+def large_folder_in_several_batches(fx):
+    """A folder of more messages than one import transaction holds (64):
+    every message comes over with its UID, UIDNEXT ends at Dovecot's, and
+    a second run adds nothing.  (Each batch raised UIDNEXT to the folder's
+    end, so only the first 64 were imported and the rest reported as
+    already there.)"""
+    srv, dc = fx
+    imap = imaplib.IMAP4("127.0.0.1", dc.imap)
+    imap.login(DOVECOT_USER, PASSWORD)
+    for i in range(1, 151):
+        assert imap.append("INBOX", None, None, message(i, "bulk %d" % i))[0] == "OK"
+    imap.select("INBOX")
+    imap.uid("STORE", "150", "+FLAGS", "(\\Deleted)")
+    imap.expunge()
+    uidvalidity, want = snapshot(imap, "INBOX")
+    imap.logout()
+    assert sorted(want) == list(range(1, 150))
+    dc.stop()
+    user = "bulk@example.test"
+    srv.add_user(user)
+    maildir = os.path.join(dc.mail, DOVECOT_USER)
+    r = srv.cli("import", "maildir", user, maildir, check=False)
+    assert r.returncode == 0 and "INBOX: 149 added, 0 already there" in r.stdout, r.stdout + r.stderr
+    imap = imaplib.IMAP4("127.0.0.1", srv.port("imap"))
+    imap.login(user, PASSWORD)
+    got_uv, got = snapshot(imap, "INBOX")
+    assert got_uv == uidvalidity and sorted(got) == sorted(want), (got_uv, sorted(got)[-3:])
+    for uid in (1, 64, 65, 149):
+        assert got[uid][2] == want[uid][2], uid
+    typ, data = imap.status("INBOX", "(UIDNEXT MESSAGES)")
+    assert b"UIDNEXT 151" in data[0] and b"MESSAGES 149" in data[0], data
+    imap.logout()
+    r = srv.cli("import", "maildir", user, maildir, check=False)
+    assert r.returncode == 0 and "INBOX: 0 added, 149 already there" in r.stdout, r.stdout + r.stderr
+
+
+@suite.case
 def folder_with_other_uidvalidity_is_left_alone(fx):
     srv, dc = fx
     fill_dovecot(dc)
