@@ -60,7 +60,7 @@ imap_capabilities(struct imap_session *s, struct buf *out)
 	buf_puts(out, " NOTIFY METADATA METADATA-SERVER");
 	/* RFC 5267, RFC 5032, RFC 8514, RFC 8508 (docs/IMAP.md) */
 	buf_puts(out, " CONTEXT=SEARCH WITHIN SAVEDATE REPLACE");
-	buf_puts(out, " SORT SORT=DISPLAY ESORT THREAD=ORDEREDSUBJECT THREAD=REFERENCES");  /* imap_sort.h */
+	buf_puts(out, " SORT SORT=DISPLAY ESORT CONTEXT=SORT THREAD=ORDEREDSUBJECT THREAD=REFERENCES");  /* imap_sort.h */
 	if (!s->compressed)
 		buf_puts(out, " COMPRESS=DEFLATE");
 }

@@ -459,6 +459,14 @@ parse_partial(struct parse *p, const struct imap_arg *arg)
 	return 0;
 }
 
+int
+imap_search_partial_parse(const struct imap_arg *arg, struct imap_search_program *prog, struct imap_result *res)
+{
+	struct parse p = { NULL, prog, res };
+
+	return parse_partial(&p, arg);
+}
+
 /* search-return-opts = SP "RETURN" SP "(" [search-return-opt *(SP
  * search-return-opt)] ")" (RFC 4731 3.1, RFC 5182 SAVE, RFC 5267 4:
  * CONTEXT, UPDATE, PARTIAL range); unknown options are BAD.  One PARTIAL

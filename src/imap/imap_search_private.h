@@ -189,4 +189,9 @@ bool imap_search_header_match(struct imap_search_header *h, const char *name, si
 bool imap_search_address_match(struct imap_search_header *h, const char *name, size_t len, const char *needle,
                                size_t needle_len, struct arena *a);
 
+/* PARTIAL's range (RFC 5267 4.4, RFC 9394 3.1) into prog's partial_*,
+ * for SORT's RETURN too.  Returns 0, or -1 with res BAD. */
+int imap_search_partial_parse(const struct imap_arg *arg, struct imap_search_program *prog,
+                              struct imap_result *res);
+
 #endif

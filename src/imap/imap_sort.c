@@ -9,6 +9,7 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "imap/imap_parse.h"
 #include "lib/arena.h"
@@ -94,11 +95,16 @@ parse_sort_criteria(const struct imap_arg *list, struct imap_sort_program *prog,
 	return 0;
 }
 
-/* RFC 5267 3: sort-return-opts, as ESEARCH's search-return-opts (RFC 4731
- * 3.1) without SAVE: "$" holds UIDs in ascending order, which a sorted
- * result is not.  RETURN () means RETURN (ALL). */
+/* RFC 5267 3 and 4 (ESORT, CONTEXT=SORT): sort-return-opts, as
+ * ESEARCH's search-return-opts (RFC 4731 3.1) without SAVE ("$" holds
+ * UIDs in ascending order, which a sorted result is not), with PARTIAL
+ * (a window of the sorted result), CONTEXT (a hint) and UPDATE, which is
+ * always declined with NOUPDATE (RFC 5267 4.3.1: the server may be
+ * unwilling; the result is answered all the same).  RETURN () means
+ * RETURN (ALL). */
 static int
-parse_return(const struct imap_arg *list, struct imap_search_program *search, struct imap_result *res)
+parse_return(const struct imap_arg *list, struct imap_search_program *search, bool *update_out,
+             struct imap_result *res)
 {
 	static const struct {
 		const char *name;
@@ -106,6 +112,8 @@ parse_return(const struct imap_arg *list, struct imap_search_program *search, st
 	} opts[] = {
 		{ "MIN", IMAP_SEARCH_RET_MIN }, { "MAX", IMAP_SEARCH_RET_MAX },
 		{ "ALL", IMAP_SEARCH_RET_ALL }, { "COUNT", IMAP_SEARCH_RET_COUNT },
+		{ "PARTIAL", IMAP_SEARCH_RET_PARTIAL }, { "UPDATE", IMAP_SEARCH_RET_UPDATE },
+		{ "CONTEXT", 0 },
 	};
 	const struct imap_arg *a;
 	unsigned ret = 0;
@@ -117,8 +125,19 @@ parse_return(const struct imap_arg *list, struct imap_search_program *search, st
 				break;
 		if (i == sizeof(opts) / sizeof(opts[0]))
 			return bad(res, "Unknown SORT return option");
+		if ((ret & opts[i].bit) != 0 && (opts[i].bit & (IMAP_SEARCH_RET_PARTIAL | IMAP_SEARCH_RET_UPDATE)))
+			return bad(res, "SORT return option given twice");
+		if (opts[i].bit == IMAP_SEARCH_RET_PARTIAL) {
+			if (imap_search_partial_parse(a->next, search, res) == -1)
+				return -1;
+			a = a->next;
+		}
 		ret |= opts[i].bit;
 	}
+	if ((ret & IMAP_SEARCH_RET_PARTIAL) && (ret & IMAP_SEARCH_RET_ALL))
+		return bad(res, "PARTIAL and ALL cannot be used together");
+	*update_out = (ret & IMAP_SEARCH_RET_UPDATE) != 0;
+	ret &= ~(unsigned)IMAP_SEARCH_RET_UPDATE;
 	search->esearch = true;
 	search->ret = ret != 0 ? ret : IMAP_SEARCH_RET_ALL;
 	return 0;
@@ -128,19 +147,21 @@ int
 imap_sort_parse(const struct imap_arg *args, struct arena *a, struct imap_sort_program *prog,
                 struct imap_result *res)
 {
-	bool esearch = false;
+	bool esearch = false, update = false;
+	struct imap_search_program returned;
 	unsigned ret = 0;
 
 	memset(prog, 0, sizeof(*prog));
 	if (imap_arg_atom_is(args, "RETURN")) {
 		if (args->next == NULL || args->next->type != IMAP_ARG_LIST)
 			return bad(res, "RETURN needs a list of options");
-		if (parse_return(args->next->list, &prog->search, res) == -1)
+		if (parse_return(args->next->list, &prog->search, &update, res) == -1)
 			return -1;
 		esearch = true;
 		ret = prog->search.ret;
 		args = args->next->next;
 	}
+	returned = prog->search;
 	if (args == NULL || args->type != IMAP_ARG_LIST)
 		return bad(res, "Missing sort criteria");
 	if (parse_sort_criteria(args->list, prog, res) == -1)
@@ -150,6 +171,10 @@ imap_sort_parse(const struct imap_arg *args, struct arena *a, struct imap_sort_p
 	/* imap_search_parse reset these: ours are RETURN's */
 	prog->search.esearch = esearch;
 	prog->search.ret = esearch ? ret : IMAP_SEARCH_RET_ALL;
+	prog->search.partial_lo = returned.partial_lo;
+	prog->search.partial_hi = returned.partial_hi;
+	prog->search.partial_from_end = returned.partial_from_end;
+	prog->update = update;
 	return 0;
 }
 
@@ -339,6 +364,16 @@ respond(struct imap_ctx *ctx, const struct imap_sort_program *prog, const struct
 	}
 	imap_search_respond(ctx, &prog->search, &m, out);
 	imap_search_match_free(&m);
+	if (prog->update) {
+		/* RFC 5267 4.3.1: answered, but not kept up to date */
+		buf_puts(out, "* NO [NOUPDATE \"");
+		for (const char *t = ctx->tag; t != NULL && *t != '\0'; t++) {
+			if (*t == '"' || *t == '\\')
+				buf_puts(out, "\\");
+			buf_append(out, t, 1);
+		}
+		buf_puts(out, "\"] SORT results are not updated\r\n");
+	}
 }
 
 /* The string keys prog's criteria compare. */
@@ -363,6 +398,16 @@ wanted(const struct imap_sort_program *prog)
 	return want;
 }
 
+bool
+imap_sort_charset_refused(const struct imap_ctx *ctx, const struct imap_arg *charset)
+{
+	const char *cs;
+	size_t len;
+
+	return ctx->utf8_accept && imap_arg_astring(charset, &cs, &len) &&
+	       !(len == 5 && strncasecmp(cs, "UTF-8", 5) == 0);
+}
+
 void
 imap_sort_run(struct imap_ctx *ctx, const struct imap_arg *args, struct buf *out, struct imap_result *res)
 {
@@ -380,6 +425,14 @@ imap_sort_run(struct imap_ctx *ctx, const struct imap_arg *args, struct buf *out
 	}
 	if (imap_sort_parse(args, ctx->arena, &prog, res) == -1)
 		return;
+	{
+		const struct imap_arg *crit = imap_arg_atom_is(args, "RETURN") ? args->next->next : args;
+
+		if (imap_sort_charset_refused(ctx, crit->next)) {
+			bad(res, "Only UTF-8 after ENABLE UTF8=ACCEPT (RFC 6855)");
+			return;
+		}
+	}
 	if (prog.search.modseq)
 		ctx->condstore_used = true;  /* RFC 7162 3.1 */
 	if (imap_sort_matches(ctx, &prog.search, wanted(&prog), &list, &items, &n, res) == -1)

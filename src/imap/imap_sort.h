@@ -48,10 +48,16 @@ struct imap_sort_criterion {
 struct imap_sort_program {
 	struct imap_sort_criterion crit[IMAP_SORT_CRITERIA_MAX];
 	size_t n_crit;
-	struct imap_search_program search; /* search.esearch/ret: ESORT's RETURN */
+	struct imap_search_program search; /* search.esearch/ret/partial_*: ESORT's RETURN */
+	bool update;                       /* RETURN (UPDATE): declined with NOUPDATE */
 };
 
-/* Parses SORT's arguments: [RETURN (MIN MAX COUNT ALL)] (sort-criteria)
+/* RFC 6855 erratum 4029: after ENABLE UTF8=ACCEPT, SORT's and THREAD's
+ * charset other than UTF-8 is BAD. */
+bool imap_sort_charset_refused(const struct imap_ctx *ctx, const struct imap_arg *charset);
+
+/* Parses SORT's arguments: [RETURN (MIN MAX COUNT ALL PARTIAL x:y UPDATE
+ * CONTEXT)] (sort-criteria)
  * charset search-key... into *prog (in a).  Returns 0, or -1 with res
  * filled (BAD for syntax; as imap_search_parse for the criteria). */
 int imap_sort_parse(const struct imap_arg *args, struct arena *a, struct imap_sort_program *prog,

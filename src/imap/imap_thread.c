@@ -597,6 +597,11 @@ imap_thread_run(struct imap_ctx *ctx, const struct imap_arg *args, struct buf *o
 		str_lcpy(res->text, "No mailbox selected", sizeof(res->text));
 		return;
 	}
+	if (args != NULL && imap_sort_charset_refused(ctx, args->next)) {
+		res->status = IMAP_BAD;
+		str_lcpy(res->text, "Only UTF-8 after ENABLE UTF8=ACCEPT (RFC 6855)", sizeof(res->text));
+		return;
+	}
 	if (imap_thread_parse(args, ctx->arena, &algo, &prog, res) == -1)
 		return;
 	if (prog.modseq)

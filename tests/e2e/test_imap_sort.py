@@ -186,6 +186,41 @@ def esort(f):
     c.logout()
 
 
+@t
+def context_sort(f):
+    """CONTEXT=SORT (RFC 5267 4): PARTIAL is a window of the sorted result
+    (4.4, RFC 9394 3.1: the range as asked, then the results in it or NIL;
+    "-1:-2" counts from the end); CONTEXT is a hint; UPDATE may be declined
+    with NOUPDATE, the result answered all the same (4.3.1).  After ENABLE
+    UTF8=ACCEPT a charset other than UTF-8 is BAD (RFC 6855 erratum 4029)."""
+    c = sort_box(f)
+    assert "CONTEXT=SORT" in c.ok("CAPABILITY")[0].decode().split()
+    # sort order by DATE is 3 4 2 1
+    r = answer(c, "SORT RETURN (PARTIAL 2:3) (DATE) UTF-8 ALL", "ESEARCH")
+    assert re.match(r'\* ESEARCH \(TAG "t\d+"\) PARTIAL \(2:3 4,2\)$', r), r
+    r = answer(c, "SORT RETURN (PARTIAL 3:2 COUNT) (DATE) UTF-8 ALL", "ESEARCH")
+    assert re.match(r'\* ESEARCH \(TAG "t\d+"\) COUNT 4 PARTIAL \(2:3 4,2\)$', r), r
+    r = answer(c, "SORT RETURN (PARTIAL -1:-2) (DATE) UTF-8 ALL", "ESEARCH")
+    assert re.match(r'\* ESEARCH \(TAG "t\d+"\) PARTIAL \(-1:-2 2,1\)$', r), r
+    r = answer(c, "SORT RETURN (PARTIAL 5:9) (DATE) UTF-8 ALL", "ESEARCH")
+    assert re.match(r'\* ESEARCH \(TAG "t\d+"\) PARTIAL \(5:9 NIL\)$', r), r
+    r = answer(c, "SORT RETURN (CONTEXT MIN) (DATE) UTF-8 ALL", "ESEARCH")
+    assert re.match(r'\* ESEARCH \(TAG "t\d+"\) MIN 3$', r), r
+    untagged, tagged = c.cmd("SORT RETURN (UPDATE COUNT) (DATE) UTF-8 ALL", tag="U1")
+    assert tagged.startswith("U1 OK"), tagged
+    assert untagged[0] == b'* ESEARCH (TAG "U1") COUNT 4' and untagged[1].startswith(b'* NO [NOUPDATE "U1"]'), untagged
+    for bad in ("SORT RETURN (PARTIAL 1:2 ALL) (DATE) UTF-8 ALL", "SORT RETURN (PARTIAL 1) (DATE) UTF-8 ALL",
+                "SORT RETURN (PARTIAL 1:*) (DATE) UTF-8 ALL", "SORT RETURN (PARTIAL) (DATE) UTF-8 ALL"):
+        untagged, tagged = c.cmd(bad)
+        assert re.match(r"t\d+ BAD", tagged), (bad, tagged)
+    c.ok("ENABLE UTF8=ACCEPT")
+    for bad in ("SORT (DATE) US-ASCII ALL", "THREAD REFERENCES US-ASCII ALL"):
+        untagged, tagged = c.cmd(bad)
+        assert re.match(r"t\d+ BAD", tagged), (bad, tagged)
+    assert sort(c, "(DATE) UTF-8 ALL") == [3, 4, 2, 1]
+    c.logout()
+
+
 # Threading: Message-ID, References / In-Reply-To, Subject, Date (day n
 # of January 2024).
 THREAD_MSGS = [
