@@ -3,6 +3,7 @@
 #include <strings.h>
 
 #include "http/http_parse.h"
+#include "lib/str.h"
 
 /* RFC 9110 5.6.2: tchar */
 static bool
@@ -309,18 +310,6 @@ http_header_get(const struct http_request *req, const char *name)
 	return NULL;
 }
 
-static int
-hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 int
 http_query_get(const char *query, const char *name, char *out, size_t outsize)
 {
@@ -339,8 +328,8 @@ http_query_get(const char *query, const char *name, char *out, size_t outsize)
 				if (c == '+') {
 					c = ' ';
 					v++;
-				} else if (c == '%' && vend - v >= 3 && hexval(v[1]) >= 0 && hexval(v[2]) >= 0) {
-					c = hexval(v[1]) * 16 + hexval(v[2]);
+				} else if (c == '%' && vend - v >= 3 && str_hexval(v[1]) >= 0 && str_hexval(v[2]) >= 0) {
+					c = str_hexval(v[1]) * 16 + str_hexval(v[2]);
 					v += 3;
 				} else {
 					v++;

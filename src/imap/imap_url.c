@@ -6,18 +6,7 @@
 #include "imap/imap_cmd.h"
 #include "imap/imap_url.h"
 #include "lib/arena.h"
-
-static int
-hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
+#include "lib/str.h"
 
 /* %-decodes s[0..len) into the arena; NULL for a bad escape or a NUL. */
 static char *
@@ -33,7 +22,7 @@ pct_decode(const char *s, size_t len, struct arena *a, size_t *len_out)
 		}
 		if (i + 2 >= len)
 			return NULL;
-		int hi = hexval(s[i + 1]), lo = hexval(s[i + 2]);
+		int hi = str_hexval(s[i + 1]), lo = str_hexval(s[i + 2]);
 
 		if (hi < 0 || lo < 0 || (hi == 0 && lo == 0))
 			return NULL;
@@ -278,7 +267,7 @@ verifier_parse(const char *s, size_t len, struct arena *a, struct imap_url *out)
 			return -1;
 	}
 	for (size_t i = m + 1; i < len; i++)
-		if (hexval(s[i]) < 0)
+		if (str_hexval(s[i]) < 0)
 			return -1;
 	mech = arena_alloc(a, m);
 	memcpy(mech, s + 1, m - 1);

@@ -19,6 +19,7 @@
 #include "imap/imap_urlauth.h"
 #include "lib/arena.h"
 #include "lib/buf.h"
+#include "lib/str.h"
 #include "store/store_imap.h"
 
 #define TOKEN_LEN 32               /* octets of HMAC-SHA256 */
@@ -40,18 +41,6 @@ token_of(const uint8_t *key, const char *rump, size_t len, uint8_t *md)
 	    mdlen != TOKEN_LEN)
 		return -1;
 	return 0;
-}
-
-static int
-hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
 }
 
 bool
@@ -84,7 +73,7 @@ imap_urlauth_check(struct store *st, const char *text, const struct imap_url *u,
 	if (store_urlauth_key(st, u->mailbox, NULL, key, &error) != STORE_OK)
 		return false;
 	for (size_t i = 0; i < TOKEN_LEN; i++)
-		got[i] = (uint8_t)(hexval(u->token[2 * i]) << 4 | hexval(u->token[2 * i + 1]));
+		got[i] = (uint8_t)(str_hexval(u->token[2 * i]) << 4 | str_hexval(u->token[2 * i + 1]));
 	ok = token_of(key, text, u->rump_len, want) == 0 && CRYPTO_memcmp(want, got, TOKEN_LEN) == 0;
 	OPENSSL_cleanse(key, sizeof(key));
 	return ok;

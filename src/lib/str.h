@@ -15,6 +15,8 @@ bool str_has_prefix_ci(const char *s, const char *prefix);
 char *str_trim(char *s);
 /* ASCII lower-casing in place; returns s. */
 char *str_lower(char *s);
+/* The value of hexadecimal digit c (either case), or -1. */
+int str_hexval(int c);
 /* Parses a size with optional K/M/G suffix (powers of 1024): "50M". */
 int str_parse_size(const char *s, uint64_t *out);
 /* Parses a decimal unsigned integer that must fill the whole string. */

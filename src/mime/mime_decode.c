@@ -17,6 +17,7 @@
 
 #include "lib/arena.h"
 #include "lib/buf.h"
+#include "lib/str.h"
 #include "mime/mime_decode.h"
 
 /* Longest charset name passed to iconv; IANA names are at most 40. */
@@ -27,18 +28,6 @@
 static const char replacement[] = "\xEF\xBF\xBD";   /* U+FFFD in UTF-8 */
 
 /* ---- transfer encodings ---- */
-
-static int
-hexval(unsigned char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
 
 static int
 b64val(unsigned char c)
@@ -207,14 +196,14 @@ qp_feed(struct mime_decoder *d, const char *in, size_t len, struct buf *out)
 			d->space[d->nspace++] = c;
 			break;
 		default:
-			h = hexval((unsigned char)c);
+			h = str_hexval((unsigned char)c);
 			if (d->eq == 1 && d->nspace == 0 && h >= 0) {
 				d->eq = 2;
 				d->hex = c;
 				break;
 			}
 			if (d->eq == 2 && h >= 0) {
-				qp_put(o, &k, (char)(hexval((unsigned char)d->hex) << 4 | h));
+				qp_put(o, &k, (char)(str_hexval((unsigned char)d->hex) << 4 | h));
 				d->eq = 0;
 				break;
 			}
@@ -645,8 +634,8 @@ eword_octets(const struct eword *w, struct buf *raw)
 		char c = *t;
 		if (c == '_') {
 			c = ' ';
-		} else if (c == '=' && i + 2 < w->text_len && (h = hexval((unsigned char)t[1])) >= 0 &&
-			   (l = hexval((unsigned char)t[2])) >= 0) {
+		} else if (c == '=' && i + 2 < w->text_len && (h = str_hexval((unsigned char)t[1])) >= 0 &&
+			   (l = str_hexval((unsigned char)t[2])) >= 0) {
 			c = (char)(h << 4 | l);
 			i += 2;
 		}

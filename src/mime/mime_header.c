@@ -8,6 +8,7 @@
 
 #include "lib/arena.h"
 #include "lib/buf.h"
+#include "lib/str.h"
 #include "mime/mime.h"
 
 char *
@@ -132,24 +133,13 @@ struct raw_param {
 	bool used;
 };
 
-static int
-hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	c = tolower(c);
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
-
 static void
 percent_decode(struct buf *b, const char *s)
 {
 	for (; *s != '\0'; s++) {
 		int h, l;
-		if (*s == '%' && (h = hexval((unsigned char)s[1])) >= 0 &&
-		    (l = hexval((unsigned char)s[2])) >= 0) {
+		if (*s == '%' && (h = str_hexval((unsigned char)s[1])) >= 0 &&
+		    (l = str_hexval((unsigned char)s[2])) >= 0) {
 			char c = (char)(h * 16 + l);
 			if (c != '\0')
 				buf_append(b, &c, 1);
