@@ -76,9 +76,4 @@ def list_return_myrights(f):
         c.logout()
 
 
-@t
-def shared_server_stops_cleanly(f):
-    f.shared.stop()
-
-
 run()

@@ -96,9 +96,4 @@ def emailid_and_threadid(f):
         c.logout()
 
 
-@t
-def shared_server_stops_cleanly(f):
-    f.shared.stop()
-
-
 run()

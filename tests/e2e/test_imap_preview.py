@@ -63,9 +63,4 @@ def preview_of_plain_html_and_attachments(f):
         c.logout()
 
 
-@t
-def shared_server_stops_cleanly(f):
-    f.shared.stop()
-
-
 run()

@@ -55,9 +55,4 @@ def utf8_accept(f):
         c.logout()
 
 
-@t
-def shared_server_stops_cleanly(f):
-    f.shared.stop()
-
-
 run()
