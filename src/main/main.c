@@ -53,6 +53,7 @@ static const struct cli_cmd commands[] = {
 	{ "serve", cli_serve },
 	{ "domain", cli_domain },
 	{ "user", cli_user },
+	{ "backend", cli_backend },
 	{ "alias", cli_alias },
 	{ "config", cli_config },
 	{ "queue", cli_queue },
