@@ -1422,6 +1422,12 @@ conn_authenticated(const struct conn *c)
 }
 
 void
+conn_kick(struct conn *c)
+{
+	settle(c);
+}
+
+void
 conn_close(struct conn *c)
 {
 	c->closing = true;

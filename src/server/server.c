@@ -596,6 +596,10 @@ server_run(const struct tern_config *cfg)
 			log_error("%s; SRS is off: forwarded mail keeps its sender, bounces to SRS addresses wait",
 			          kerr);
 	}
+	if (auth_proxy_start(cfg, &error) == -1) {
+		log_error("proxy: %s", error);
+		goto fail;
+	}
 	if (auth_penalty_start(cfg, &error) == -1) {
 		log_error("bruteforce: %s", error);
 		goto fail;

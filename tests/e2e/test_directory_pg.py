@@ -103,7 +103,7 @@ def smtp_auth(srv, user, password):
 def cli_operations_land_in_postgresql(srv):
     # Nothing in data_dir: the directory is the database.
     assert not os.path.exists(os.path.join(srv.data, "directory.db"))
-    assert sql(srv, "SELECT max(version) FROM schema_version") == "2"
+    assert sql(srv, "SELECT max(version) FROM schema_version") == "3"
     assert sql(srv, "SELECT address FROM users ORDER BY address") == "alice@example.test\nbob@example.test"
     ok(srv.cli("domain", "add", "example.net"))
     fails(srv.cli("domain", "add", "EXAMPLE.NET", check=False), "already exists")
