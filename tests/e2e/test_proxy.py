@@ -417,5 +417,85 @@ def imap_back_end_logout_ends_the_client(t):
     r.close()
 
 
+def pop3_from(t, source=None):
+    class From(poplib.POP3):
+        def _create_socket(self, timeout):
+            return socket.create_connection((self.host, self.port), timeout,
+                                            source_address=(source, 0) if source else None)
+    return From("127.0.0.1", t.proxy.port("pop3"), timeout=30)
+
+
+@suite.case
+def pop3_login_lands_on_the_users_back_end(t):
+    deliver(t.be[0], "alice@example.test", "pop for alice", "alice's body\r\n")
+    deliver(t.be[1], "bob@example.test", "pop for bob", "bob's body\r\n")
+    p = pop3_from(t, source="127.0.0.9")
+    p.user("alice@example.test")
+    assert p.pass_(PASSWORD).startswith(b"+OK")
+    port = p.sock.getsockname()[1]
+    assert p.stat()[0] == 1
+    assert b"alice's body" in b"\r\n".join(p.retr(1)[1])
+    p.quit()
+    # AUTH PLAIN (RFC 5034) through the proxy, to the other back end
+    r = Raw("127.0.0.1", t.proxy.port("pop3"))
+    assert r.line().startswith("+OK")
+    r.send("AUTH PLAIN %s\r\n" % plain("", "bob@example.test", PASSWORD))
+    assert r.line().startswith("+OK"), "AUTH PLAIN through the proxy"
+    r.send("RETR 1\r\n")
+    lines = [r.line()]
+    while lines[-1] != ".":
+        lines.append(r.line())
+    assert lines[0].startswith("+OK") and "bob's body" in lines, lines
+    r.send("QUIT\r\n")
+    assert r.line().startswith("+OK")
+    r.close()
+    log = t.log(t.be[0])
+    assert re.search(r'pop3 \S+ login user="alice@example.test" peer=127\.0\.0\.9 port=%d proxy=127\.0\.0\.1 .*result=ok'
+                     % port, log), log[-2000:]
+
+
+@suite.case
+def pop3_xclient_and_proxied_login_need_a_trusted_peer(t):
+    port = t.be[0].port("pop3")
+    r = Raw("127.0.0.2", port, source="127.0.0.5")
+    r.line()
+    r.send("XCLIENT ADDR=192.0.2.7 PORT=4000\r\n")
+    assert r.line().startswith("-ERR"), "XCLIENT from an untrusted peer"
+    r.send("AUTH PLAIN %s\r\n" % plain("alice@example.test", IDENTITY, SECRET))
+    assert r.line().startswith("-ERR [AUTH]"), "proxied login from an untrusted peer"
+    r.close()
+    r = Raw("127.0.0.2", port, source="127.0.0.1")
+    r.line()
+    r.send("XCLIENT ADDR=192.0.2.7 PORT=4000\r\n")
+    assert r.line().startswith("+OK")
+    r.send("XCLIENT ADDR=not-an-address\r\n")
+    assert r.line().startswith("-ERR")
+    r.send("AUTH PLAIN %s\r\n" % plain("alice@example.test", IDENTITY, "wrong-secret-wrong-secret"))
+    assert r.line().startswith("-ERR [AUTH]"), "wrong secret"
+    r.close()
+    log = t.log(t.be[0])
+    assert "192.0.2.7" in log and "wrong secret" in log and "not in trusted_proxies" in log
+
+
+@suite.case
+def pop3_back_end_down_answers_sys_temp(t):
+    p = pop3_from(t)
+    p.user("dora@example.test")
+    start = time.time()
+    try:
+        p.pass_(PASSWORD)
+        raise AssertionError("logged in to a back end that is down")
+    except poplib.error_proto as e:
+        assert b"[SYS/TEMP]" in e.args[0], e
+    assert time.time() - start < 6
+    p.user("local@example.test")
+    try:
+        p.pass_(PASSWORD)
+        raise AssertionError("a proxy served a local user")
+    except poplib.error_proto as e:
+        assert b"[SYS/TEMP]" in e.args[0], e
+    p.quit()
+
+
 if __name__ == "__main__":
     suite.run(setup, teardown)
