@@ -20,6 +20,7 @@ import poplib
 import re
 import smtplib
 import socket
+import subprocess
 import sys
 import tempfile
 import time
@@ -55,8 +56,19 @@ def backend_ports():
     raise AssertionError("no common free ports")
 
 
+def make_cert(directory, name, san):
+    cert, key = os.path.join(directory, name + ".pem"), os.path.join(directory, name + ".key")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                    "-subj", "/CN=" + name, "-addext", "subjectAltName=" + san,
+                    "-keyout", key, "-out", cert], check=True, capture_output=True)
+    return cert, key
+
+
 class Tiers:
-    def __init__(self):
+    def __init__(self, hop_tls=None):
+        """hop_tls: None (a plain hop), or "starttls": each back end gets
+        a certificate of its own, be1's valid for 127.0.0.2 and be2's for
+        127.0.0.2 too (so wrong for 127.0.0.3), and the proxy trusts both."""
         self.tmp = tempfile.mkdtemp(prefix="tern-proxy-")
         self.secret_file = os.path.join(self.tmp, "secret")
         with open(self.secret_file, "w") as f:
@@ -67,12 +79,24 @@ class Tiers:
         dsn = shared_pg().create_database() if DIRECTORY == "postgresql" else ""
         proxy_extra = ("[server]\nrole = proxy\n[proxy]\nimap_port = %d\npop3_port = %d\nsecret_file = %s\n"
                        % (imap_port, pop3_port, self.secret_file))
+        certs = []
+        if hop_tls:
+            certs = [make_cert(self.tmp, "be1", "IP:127.0.0.2"), make_cert(self.tmp, "be2", "IP:127.0.0.2")]
+            ca = os.path.join(self.tmp, "ca.pem")
+            with open(ca, "w") as out:
+                for cert, _ in certs:
+                    with open(cert) as f:
+                        out.write(f.read())
+            proxy_extra += "tls = %s\nca_file = %s\n" % (hop_tls, ca)
         backend_extra = ("[server]\nrole = backend\n[proxy]\nsecret_file = %s\n"
                          "[backend]\ntrusted_proxies = 127.0.0.1/32\n" % self.secret_file)
         self.proxy = Server(extra=proxy_extra, dsn=dsn)
         self.be = []
-        for host in ("127.0.0.2", "127.0.0.3"):
-            srv = Server(extra=backend_extra, dsn=dsn, add_domains=False,
+        for i, host in enumerate(("127.0.0.2", "127.0.0.3")):
+            extra = backend_extra
+            if certs:
+                extra += "[tls]\ncert = %s\nkey = %s\n" % certs[i]
+            srv = Server(extra=extra, dsn=dsn, add_domains=False, tls=not certs,
                          listen={"imap": (host, imap_port), "pop3": (host, pop3_port)})
             if not dsn:
                 os.makedirs(srv.data, exist_ok=True)
@@ -500,6 +524,33 @@ def pop3_back_end_down_answers_sys_temp(t):
     except poplib.error_proto as e:
         assert b"[SYS/TEMP]" in e.args[0], e
     p.quit()
+
+
+@suite.case
+def hop_over_starttls_checks_the_back_ends_certificate(t):
+    t.stop()                       # this case needs tiers of its own
+    t.__init__(hop_tls="starttls")
+    deliver(t.be[0], "alice@example.test", "over tls")
+    c = imap_proxy(t)
+    assert c.login("alice@example.test", PASSWORD)[0] == "OK"
+    typ, data = c.select("INBOX")
+    assert typ == "OK" and data == [b"1"], data
+    c.logout()
+    p = pop3_from(t)
+    p.user("alice@example.test")
+    assert p.pass_(PASSWORD).startswith(b"+OK"), "POP3 over STLS on the hop"
+    assert p.stat()[0] == 1
+    p.quit()
+    # be2's certificate names 127.0.0.2, not its own address: refused
+    c = imap_proxy(t)
+    try:
+        c.login("bob@example.test", PASSWORD)
+        raise AssertionError("a back end with a wrong certificate was used")
+    except imaplib.IMAP4.error as e:
+        assert "[UNAVAILABLE]" in str(e), e
+    c.logout()
+    assert re.search(r"backend=be2 .*unavailable reason=\"TLS with the back end failed: .*mismatch", t.log(t.proxy)), \
+        t.log(t.proxy)[-1500:]
 
 
 if __name__ == "__main__":
