@@ -207,7 +207,8 @@ unsigned conn_unauthenticated_count(void);
 /* For code running in another connection's callbacks on the same loop
  * (a proxy relaying between two connections): what it did to c (output
  * queued, conn_resume, conn_close) takes effect now, as at the end of c's
- * own callbacks; inside c's callbacks it waits for their end as usual.
+ * own callbacks; inside c's callbacks it waits for their end as usual,
+ * and during conn_close_idle's sweep (which ends or keeps c itself).
  * c may be freed by this call (its handler's close runs): do not use it
  * afterwards. */
 void conn_kick(struct conn *c);
