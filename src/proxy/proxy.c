@@ -19,6 +19,7 @@
 #include "lib/str.h"
 #include "lib/xalloc.h"
 #include "mta/mta.h"
+#include "mta/mta_reply.h"
 #include "proxy/proxy.h"
 
 #define AUTH_PROXY_SECRET_BUF (AUTH_PROXY_SECRET_MAX + 1)
@@ -44,6 +45,11 @@ struct proxy {
 	enum proxy_tls tls;
 	bool client_paused, be_paused;    /* stopped for backpressure */
 	unsigned pop3_replies;            /* POP3 login: replies seen */
+	/* Submission: the step of the login whose reply is awaited, and
+	 * the reply parser (multi-line replies, mta_reply.h). */
+	enum { SM_GREETING, SM_EHLO_TLS, SM_STARTTLS, SM_XCLIENT, SM_EHLO, SM_AUTH } smtp_step;
+	struct mta_reply_parser smtp_parser;
+	char helo[256];
 	const struct proxy_callbacks *cb;
 	void *arg;
 	uint64_t started_ms;
@@ -108,9 +114,14 @@ px_send_login(struct proxy *px)
 		proxy_imap_quote(px->client_addr, q, sizeof(q));
 		buf_printf(&b, "P1 ID (\"x-originating-ip\" %s \"x-originating-port\" \"%u\")\r\n", q, px->client_port);
 		buf_printf(&b, "P2 AUTHENTICATE PLAIN %s\r\n", b64);
-	} else {
+	} else if (px->proto == PROXY_POP3) {
 		buf_printf(&b, "XCLIENT ADDR=%s PORT=%u\r\n", px->client_addr, px->client_port);
 		buf_printf(&b, "AUTH PLAIN %s\r\n", b64);
+	} else {
+		/* Submission: XCLIENT, then EHLO and AUTH once it is answered
+		 * (XCLIENT starts the session anew, Postfix's XCLIENT_README). */
+		buf_printf(&b, "XCLIENT ADDR=%s PORT=%u\r\n", px->client_addr, px->client_port);
+		px->smtp_step = SM_XCLIENT;
 	}
 	conn_write(px->be, b.data, b.len);
 	str_wipe(b.data, b.len);
@@ -149,12 +160,86 @@ px_ready(struct proxy *px)
 	}
 }
 
+static void
+px_smtp_auth(struct proxy *px)
+{
+	unsigned char raw[ADDRESS_MAX + sizeof(AUTH_PROXY_IDENTITY) + AUTH_PROXY_SECRET_BUF + 2];
+	char b64[sizeof(raw) * 4 / 3 + 8];
+	size_t ul = strlen(px->user), il = strlen(AUTH_PROXY_IDENTITY), sl = strlen(px->secret);
+
+	memcpy(raw, px->user, ul);
+	raw[ul] = '\0';
+	memcpy(raw + ul + 1, AUTH_PROXY_IDENTITY, il);
+	raw[ul + 1 + il] = '\0';
+	memcpy(raw + ul + 2 + il, px->secret, sl);
+	base64_encode(raw, ul + il + sl + 2, b64);
+	conn_printf(px->be, "AUTH PLAIN %s\r\n", b64);
+	str_wipe(raw, sizeof(raw));
+	str_wipe(b64, sizeof(b64));
+	px->smtp_step = SM_AUTH;
+}
+
+/* A whole reply of a submission back end during login. */
+static void
+px_smtp_reply(struct proxy *px, const struct mta_reply *r)
+{
+	static const int want[] = { [SM_GREETING] = 220, [SM_EHLO_TLS] = 250, [SM_STARTTLS] = 220,
+	                            [SM_XCLIENT] = 220, [SM_EHLO] = 250, [SM_AUTH] = 235 };
+	char why[MTA_REPLY_TEXT_MAX + 64];
+
+	if (r->code != want[px->smtp_step]) {
+		snprintf(why, sizeof(why), "the back end answered %d %s", r->code, r->text);
+		px_fail(px, px->smtp_step == SM_AUTH ? "the back end refused the proxied login" : why);
+		return;
+	}
+	switch (px->smtp_step) {
+	case SM_GREETING:
+		px->state = PX_LOGIN;
+		if (px->tls == PROXY_TLS_STARTTLS) {
+			conn_printf(px->be, "EHLO %s\r\n", px->helo);
+			px->smtp_step = SM_EHLO_TLS;
+		} else {
+			px_send_login(px);
+		}
+		return;
+	case SM_EHLO_TLS:
+		conn_puts(px->be, "STARTTLS\r\n");
+		px->smtp_step = SM_STARTTLS;
+		return;
+	case SM_STARTTLS:
+		px_start_tls(px);
+		return;
+	case SM_XCLIENT:
+		conn_printf(px->be, "EHLO %s\r\n", px->helo);
+		px->smtp_step = SM_EHLO;
+		return;
+	case SM_EHLO:
+		px_smtp_auth(px);
+		return;
+	case SM_AUTH:
+		px_ready(px);
+		return;
+	}
+}
+
 /* One line of the back end's during login. */
 static void
 px_login_line(struct proxy *px, const char *line, size_t len)
 {
 	bool ok = false;
 	int r;
+
+	if (px->proto == PROXY_SUBMISSION) {
+		struct mta_reply reply;
+		const char *error = NULL;
+
+		r = mta_reply_feed(&px->smtp_parser, line, len, &reply, &error);
+		if (r < 0)
+			px_fail(px, error != NULL ? error : "a malformed reply");
+		else if (r == 1)
+			px_smtp_reply(px, &reply);
+		return;
+	}
 
 	switch (px->state) {
 	case PX_GREETING:
@@ -272,10 +357,14 @@ be_tls_ready(void *arg, bool ok)
 		px_fail(px, why);
 		return;
 	}
-	if (px->state == PX_TLS)
+	if (px->state == PX_TLS) {
 		px->state = PX_GREETING;   /* implicit: the greeting comes over TLS */
-	else
+	} else if (px->proto == PROXY_SUBMISSION) {
+		px->state = PX_LOGIN;      /* RFC 3207 4.2: start again without a greeting */
+		px_send_login(px);
+	} else {
 		px_send_login(px);         /* after STARTTLS no new greeting */
+	}
 }
 
 static void
@@ -388,6 +477,8 @@ proxy_start(struct conn *client, const struct proxy_params *p, const struct prox
 	px->client_port = p->client_port;
 	str_lcpy(px->ca_file, p->ca_file != NULL ? p->ca_file : "", sizeof(px->ca_file));
 	str_lcpy(px->secret, p->secret != NULL ? p->secret : "", sizeof(px->secret));
+	str_lcpy(px->helo, p->helo != NULL ? p->helo : "localhost", sizeof(px->helo));
+	mta_reply_parser_init(&px->smtp_parser);
 	px->be = conn_connect(conn_loop(client), (const struct sockaddr *)&px->target.addr, px->target.addrlen,
 	                      &be_handler, px, PROXY_CONNECT_TIMEOUT_SEC);
 	if (px->be == NULL) {

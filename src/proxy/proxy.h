@@ -29,7 +29,7 @@
 /* A back end's line during login (its capability list included). */
 #define PROXY_LINE_MAX            8192
 
-enum proxy_protocol { PROXY_IMAP, PROXY_POP3 };
+enum proxy_protocol { PROXY_IMAP, PROXY_POP3, PROXY_SUBMISSION };
 
 /* Where a user's mail is: the back end's address, found by proxy_route. */
 struct proxy_target {
@@ -66,6 +66,7 @@ struct proxy_params {
 	const char *ca_file;              /* [proxy] ca_file, or "" */
 	const char *secret;               /* auth_proxy_secret() */
 	const char *log_id;               /* the client session's id, for log lines */
+	const char *helo;                 /* submission: our name in EHLO */
 };
 
 struct proxy;

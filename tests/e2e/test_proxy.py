@@ -43,7 +43,7 @@ def backend_ports():
     """Ports free on 127.0.0.2 and 127.0.0.3 alike (the proxy reaches
     every back end at the same port)."""
     for _ in range(20):
-        ports = free_ports(2)
+        ports = free_ports(3)
         try:
             for host in ("127.0.0.2", "127.0.0.3"):
                 for p in ports:
@@ -74,11 +74,11 @@ class Tiers:
         with open(self.secret_file, "w") as f:
             f.write(SECRET + "\n")
         os.chmod(self.secret_file, 0o600)
-        imap_port, pop3_port = backend_ports()
-        self.imap_port, self.pop3_port = imap_port, pop3_port
+        imap_port, pop3_port, sub_port = backend_ports()
+        self.imap_port, self.pop3_port, self.sub_port = imap_port, pop3_port, sub_port
         dsn = shared_pg().create_database() if DIRECTORY == "postgresql" else ""
-        proxy_extra = ("[server]\nrole = proxy\n[proxy]\nimap_port = %d\npop3_port = %d\nsecret_file = %s\n"
-                       % (imap_port, pop3_port, self.secret_file))
+        proxy_extra = ("[server]\nrole = proxy\n[proxy]\nimap_port = %d\npop3_port = %d\nsubmission_port = %d\n"
+                       "secret_file = %s\n" % (imap_port, pop3_port, sub_port, self.secret_file))
         certs = []
         if hop_tls:
             certs = [make_cert(self.tmp, "be1", "IP:127.0.0.2"), make_cert(self.tmp, "be2", "IP:127.0.0.2")]
@@ -97,7 +97,8 @@ class Tiers:
             if certs:
                 extra += "[tls]\ncert = %s\nkey = %s\n" % certs[i]
             srv = Server(extra=extra, dsn=dsn, add_domains=False, tls=not certs,
-                         listen={"imap": (host, imap_port), "pop3": (host, pop3_port)})
+                         listen={"imap": (host, imap_port), "pop3": (host, pop3_port),
+                                 "submission": (host, sub_port)})
             if not dsn:
                 os.makedirs(srv.data, exist_ok=True)
                 os.symlink(os.path.join(self.proxy.data, "directory.db"), os.path.join(srv.data, "directory.db"))
@@ -578,6 +579,79 @@ def back_end_killed_mid_session_closes_the_client(t):
 
 
 @suite.case
+def submission_through_the_proxy(t):
+    class From(smtplib.SMTP):
+        def _get_socket(self, host, port, timeout):
+            return socket.create_connection((host, port), timeout, source_address=("127.0.0.9", 0))
+    s = From("127.0.0.1", t.proxy.port("submission"), timeout=30)
+    s.ehlo("client.example")
+    code, _ = s.login("alice@example.test", PASSWORD)
+    assert code == 235
+    port = s.sock.getsockname()[1]
+    s.sendmail("alice@example.test", ["alice@example.test"],
+               b"From: alice@example.test\r\nTo: alice@example.test\r\nSubject: sent via the proxy\r\n\r\nhi\r\n")
+    s.quit()
+    # submitted by the back end as alice, delivered into her mailbox there
+    deadline = time.time() + 10
+    while True:
+        c = imap_proxy(t)
+        c.login("alice@example.test", PASSWORD)
+        typ, data = c.select("INBOX")
+        c.logout()
+        if data == [b"1"] or time.time() > deadline:
+            break
+        time.sleep(0.2)
+    assert data == [b"1"], data
+    log = t.log(t.be[0])
+    assert re.search(r"smtp \S+ auth user=alice@example\.test peer=127\.0\.0\.9 port=%d proxy=127\.0\.0\.1 "
+                     r".*result=ok" % port, log), log[-2000:]
+    # a wrong password is refused at the proxy; a back end that is down: 454
+    s = smtplib.SMTP("127.0.0.1", t.proxy.port("submission"), timeout=30)
+    s.ehlo("client.example")
+    try:
+        s.login("alice@example.test", "wrong")
+        raise AssertionError("a wrong password was taken")
+    except smtplib.SMTPAuthenticationError as e:
+        assert e.smtp_code == 535, e
+    s.quit()
+    s = smtplib.SMTP("127.0.0.1", t.proxy.port("submission"), timeout=30)
+    s.ehlo("client.example")
+    try:
+        s.login("dora@example.test", PASSWORD)
+        raise AssertionError("logged in to a back end that is down")
+    except smtplib.SMTPAuthenticationError as e:
+        assert e.smtp_code == 454, e
+    s.quit()
+
+
+@suite.case
+def submission_xclient_needs_a_trusted_peer(t):
+    port = t.be[0].port("submission")
+    r = Raw("127.0.0.2", port, source="127.0.0.5")
+    assert r.line().startswith("220 ")
+    r.send("EHLO x\r\nXCLIENT ADDR=192.0.2.8\r\n")
+    while not r.line().startswith("250 "):
+        pass
+    assert r.line().startswith("550 5.7.0"), "XCLIENT from an untrusted peer"
+    r.send("AUTH PLAIN %s\r\n" % plain("alice@example.test", IDENTITY, SECRET))
+    assert r.line().startswith("535"), "proxied AUTH from an untrusted peer"
+    r.close()
+    r = Raw("127.0.0.2", port, source="127.0.0.1")
+    r.line()
+    r.send("XCLIENT ADDR=192.0.2.8 PORT=5\r\n")
+    assert r.line().startswith("220 "), "XCLIENT answered with a new greeting"
+    r.send("AUTH PLAIN %s\r\n" % plain("alice@example.test", IDENTITY, SECRET))
+    assert r.line().startswith("503"), "EHLO again first"
+    r.send("EHLO x\r\n")
+    while not r.line().startswith("250 "):
+        pass
+    r.send("AUTH PLAIN %s\r\n" % plain("alice@example.test", IDENTITY, SECRET))
+    assert r.line().startswith("235"), "trusted proxy with the secret"
+    r.close()
+    assert "192.0.2.8" in t.log(t.be[0])
+
+
+@suite.case
 def hop_over_starttls_checks_the_back_ends_certificate(t):
     t.stop()                       # this case needs tiers of its own
     t.__init__(hop_tls="starttls")
@@ -592,6 +666,10 @@ def hop_over_starttls_checks_the_back_ends_certificate(t):
     assert p.pass_(PASSWORD).startswith(b"+OK"), "POP3 over STLS on the hop"
     assert p.stat()[0] == 1
     p.quit()
+    s = smtplib.SMTP("127.0.0.1", t.proxy.port("submission"), timeout=30)
+    s.ehlo("client.example")
+    assert s.login("alice@example.test", PASSWORD)[0] == 235, "submission over STARTTLS on the hop"
+    s.quit()
     # be2's certificate names 127.0.0.2, not its own address: refused
     c = imap_proxy(t)
     try:
