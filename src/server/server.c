@@ -36,6 +36,7 @@
 #include "lib/str.h"
 #include "lib/tls.h"
 #include "lib/xalloc.h"
+#include "mta/mta.h"
 #include "mailauth/mailauth.h"
 #include "pop3/pop3.h"
 #include "server/listener.h"
@@ -299,6 +300,8 @@ loop_main(void *arg)
 	struct loop_thread *lt = arg;
 
 	evloop_run(lt->loop);
+	/* A proxy's hops to its back ends made TLS contexts on this loop. */
+	mta_tls_thread_end();
 	return NULL;
 }
 

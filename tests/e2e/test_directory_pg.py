@@ -256,7 +256,7 @@ def schema_version_newer_than_tern_is_refused(srv):
     srv.stop()
     sql(srv, "UPDATE schema_version SET version = 99")
     fails(srv.cli("user", "list", check=False), "schema version 99 is newer than this tern")
-    sql(srv, "UPDATE schema_version SET version = 2")
+    sql(srv, "UPDATE schema_version SET version = 3")
     assert "alice@example.test" in ok(srv.cli("user", "list")).stdout
     srv.start()
 
