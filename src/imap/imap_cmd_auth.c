@@ -378,7 +378,7 @@ userip_take(struct imap_session *s, const char *user, unsigned *count_out)
 {
 	char key[ADDRESS_MAX + 64];
 
-	snprintf(key, sizeof(key), "%s\n%s", user, conn_peer_addr(s->c));
+	snprintf(key, sizeof(key), "%s\n%s", user, imap_client_addr(s));
 	s->userip_slot = name_count_acquire(&imap_userip_count, key, s->cfg->max_imap_connections_per_user_ip,
 	                                    count_out);
 	return s->userip_slot != NULL;

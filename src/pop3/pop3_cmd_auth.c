@@ -227,7 +227,7 @@ login_done(void *arg)
 		/* [limits] max_pop3_connections_per_user_ip, keyed "user\naddress" */
 		char key[ADDRESS_MAX + 64];
 
-		snprintf(key, sizeof(key), "%s\n%s", job->res.user, conn_peer_addr(s->c));
+		snprintf(key, sizeof(key), "%s\n%s", job->res.user, pop3_client_addr(s));
 		s->userip_slot = name_count_acquire(&pop3_userip_count, key, s->cfg->max_pop3_connections_per_user_ip,
 		                                    &held);
 		userip_full = s->userip_slot == NULL;

@@ -528,6 +528,30 @@ def pop3_back_end_down_answers_sys_temp(t):
 
 
 @suite.case
+def back_end_counts_sessions_per_client_address_not_per_proxy(t):
+    # [limits] max_imap_connections_per_user_ip (10): eleven clients on
+    # eleven addresses share one proxy address at the back end
+    clients = []
+    for i in range(11):
+        c = imap_proxy(t, source="127.0.0.%d" % (20 + i))
+        assert c.login("alice@example.test", PASSWORD)[0] == "OK", i
+        clients.append(c)
+    # the eleventh from one address is refused, at the proxy
+    same = [imap_proxy(t, source="127.0.0.40") for _ in range(11)]
+    for c in same[:10]:
+        assert c.login("alice@example.test", PASSWORD)[0] == "OK"
+    try:
+        same[10].login("alice@example.test", PASSWORD)
+        raise AssertionError("an eleventh session from one address")
+    except (imaplib.IMAP4.abort, imaplib.IMAP4.error, EOFError, OSError) as e:
+        assert "LIMIT" in str(e) or isinstance(e, (EOFError, OSError)), e
+    for c in clients + same[:10]:
+        c.logout()
+    assert "reason=max_imap_connections_per_user_ip" in t.log(t.proxy)
+    assert "max_imap_connections_per_user_ip" not in t.log(t.be[0])
+
+
+@suite.case
 def imap_commands_pipelined_after_login_reach_the_back_end(t):
     deliver(t.be[0], "alice@example.test", "pipelined")
     r = Raw("127.0.0.1", t.proxy.port("imap"))
