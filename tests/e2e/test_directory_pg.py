@@ -256,8 +256,17 @@ def schema_version_newer_than_tern_is_refused(srv):
     srv.stop()
     sql(srv, "UPDATE schema_version SET version = 99")
     fails(srv.cli("user", "list", check=False), "schema version 99 is newer than this tern")
-    sql(srv, "UPDATE schema_version SET version = 3")
+    # a version-2 database (before back ends) is brought up to version 3
+    sql(srv, "DROP INDEX users_backend; ALTER TABLE users DROP COLUMN backend; DROP TABLE backends; "
+             "UPDATE schema_version SET version = 2")
     assert "alice@example.test" in ok(srv.cli("user", "list")).stdout
+    assert sql(srv, "SELECT max(version) FROM schema_version") == "3"
+    ok(srv.cli("backend", "add", "b1", "192.0.2.1"))
+    ok(srv.cli("user", "set", "alice@example.test", "--backend", "b1"))
+    assert sql(srv, "SELECT backend FROM users WHERE address = 'alice@example.test'") == "b1"
+    fails(srv.cli("backend", "del", "b1", check=False), "still holds 1 user")
+    ok(srv.cli("user", "set", "alice@example.test", "--backend", "none"))
+    ok(srv.cli("backend", "del", "b1"))
     srv.start()
 
 
