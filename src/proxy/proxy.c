@@ -48,8 +48,6 @@ struct proxy {
 	/* Submission: the step of the login whose reply is awaited, and
 	 * the reply parser (multi-line replies, mta_reply.h). */
 	enum { SM_GREETING, SM_EHLO_TLS, SM_STARTTLS, SM_XCLIENT, SM_EHLO, SM_AUTH } smtp_step;
-	struct mta_reply_parser smtp_parser;
-	char helo[256];
 	const struct proxy_callbacks *cb;
 	void *arg;
 	uint64_t started_ms;
@@ -57,10 +55,16 @@ struct proxy {
 	char user[ADDRESS_MAX + 1];
 	char client_addr[64];
 	unsigned client_port;
-	char ca_file[PATH_MAX];
-	char secret[AUTH_PROXY_SECRET_BUF];
+	const char *ca_file;              /* the config's, or NULL */
+	const char *secret;               /* auth_proxy_secret()'s */
+	const char *helo;                 /* the config's */
 	struct proxy_target target;
-	char caps[PROXY_LINE_MAX];
+	/* What only the login needs, freed when it ends: an idle relayed
+	 * session keeps two connections and this struct. */
+	struct px_login {
+		struct mta_reply_parser smtp_parser;
+		char caps[PROXY_LINE_MAX];
+	} *login;
 };
 
 static const struct conn_handler be_handler;
@@ -70,7 +74,7 @@ px_unref(struct proxy *px)
 {
 	if (--px->refs > 0)
 		return;
-	str_wipe(px->secret, sizeof(px->secret));
+	free(px->login);
 	free(px);
 }
 
@@ -94,21 +98,32 @@ px_fail(struct proxy *px, const char *why)
 	}
 }
 
+/* The proxy's SASL PLAIN response for its user, in base64 (RFC 4616:
+ * authzid NUL authcid NUL passwd; auth_proxy.c checks it). */
+#define PX_PLAIN_RAW_MAX (ADDRESS_MAX + sizeof(AUTH_PROXY_IDENTITY) + AUTH_PROXY_SECRET_BUF + 2)
+#define PX_PLAIN_B64_MAX (PX_PLAIN_RAW_MAX * 4 / 3 + 8)
 static void
-px_send_login(struct proxy *px)
+px_plain_b64(const struct proxy *px, char *b64)
 {
-	unsigned char raw[ADDRESS_MAX + sizeof(AUTH_PROXY_IDENTITY) + AUTH_PROXY_SECRET_BUF + 2];
-	char b64[sizeof(raw) * 4 / 3 + 8], q[80];
+	unsigned char raw[PX_PLAIN_RAW_MAX];
 	size_t ul = strlen(px->user), il = strlen(AUTH_PROXY_IDENTITY), sl = strlen(px->secret);
-	struct buf b = BUF_INIT;
 
-	/* RFC 4616: authzid NUL authcid NUL passwd */
 	memcpy(raw, px->user, ul);
 	raw[ul] = '\0';
 	memcpy(raw + ul + 1, AUTH_PROXY_IDENTITY, il);
 	raw[ul + 1 + il] = '\0';
 	memcpy(raw + ul + 2 + il, px->secret, sl);
 	base64_encode(raw, ul + il + sl + 2, b64);
+	str_wipe(raw, sizeof(raw));
+}
+
+static void
+px_send_login(struct proxy *px)
+{
+	char b64[PX_PLAIN_B64_MAX], q[80];
+	struct buf b = BUF_INIT;
+
+	px_plain_b64(px, b64);
 	/* Pipelined: the client's address, then the login, one round trip. */
 	if (px->proto == PROXY_IMAP) {
 		proxy_imap_quote(px->client_addr, q, sizeof(q));
@@ -126,7 +141,6 @@ px_send_login(struct proxy *px)
 	conn_write(px->be, b.data, b.len);
 	str_wipe(b.data, b.len);
 	buf_free(&b);
-	str_wipe(raw, sizeof(raw));
 	str_wipe(b64, sizeof(b64));
 	px->state = PX_LOGIN;
 }
@@ -135,7 +149,7 @@ static void
 px_start_tls(struct proxy *px)
 {
 	const char *error = NULL;
-	SSL *ssl = mta_tls_client_ssl(px->target.host, px->ca_file[0] != '\0' ? px->ca_file : NULL, true, &error);
+	SSL *ssl = mta_tls_client_ssl(px->target.host, px->ca_file, true, &error);
 
 	if (ssl == NULL) {
 		px_fail(px, error != NULL ? error : "TLS setup failed");
@@ -155,26 +169,20 @@ px_ready(struct proxy *px)
 	         px->target.host, px->user,
 	         (unsigned long long)(evloop_now_ms(conn_loop(px->be)) - px->started_ms));
 	if (px->cb != NULL && client != NULL) {
-		px->cb->ready(px->arg, px->caps);
+		px->cb->ready(px->arg, px->login->caps);
 		conn_kick(client);
 	}
+	free(px->login);
+	px->login = NULL;
 }
 
 static void
 px_smtp_auth(struct proxy *px)
 {
-	unsigned char raw[ADDRESS_MAX + sizeof(AUTH_PROXY_IDENTITY) + AUTH_PROXY_SECRET_BUF + 2];
-	char b64[sizeof(raw) * 4 / 3 + 8];
-	size_t ul = strlen(px->user), il = strlen(AUTH_PROXY_IDENTITY), sl = strlen(px->secret);
+	char b64[PX_PLAIN_B64_MAX];
 
-	memcpy(raw, px->user, ul);
-	raw[ul] = '\0';
-	memcpy(raw + ul + 1, AUTH_PROXY_IDENTITY, il);
-	raw[ul + 1 + il] = '\0';
-	memcpy(raw + ul + 2 + il, px->secret, sl);
-	base64_encode(raw, ul + il + sl + 2, b64);
+	px_plain_b64(px, b64);
 	conn_printf(px->be, "AUTH PLAIN %s\r\n", b64);
-	str_wipe(raw, sizeof(raw));
 	str_wipe(b64, sizeof(b64));
 	px->smtp_step = SM_AUTH;
 }
@@ -233,7 +241,7 @@ px_login_line(struct proxy *px, const char *line, size_t len)
 		struct mta_reply reply;
 		const char *error = NULL;
 
-		r = mta_reply_feed(&px->smtp_parser, line, len, &reply, &error);
+		r = mta_reply_feed(&px->login->smtp_parser, line, len, &reply, &error);
 		if (r < 0)
 			px_fail(px, error != NULL ? error : "a malformed reply");
 		else if (r == 1)
@@ -281,7 +289,7 @@ px_login_line(struct proxy *px, const char *line, size_t len)
 			px_ready(px);
 			return;
 		}
-		r = proxy_imap_reply(line, len, "P2", &ok, px->caps, sizeof(px->caps));
+		r = proxy_imap_reply(line, len, "P2", &ok, px->login->caps, sizeof(px->login->caps));
 		if (r != 1)
 			return;
 		if (!ok) {
@@ -475,15 +483,16 @@ proxy_start(struct conn *client, const struct proxy_params *p, const struct prox
 	str_lcpy(px->user, p->user, sizeof(px->user));
 	str_lcpy(px->client_addr, p->client_addr, sizeof(px->client_addr));
 	px->client_port = p->client_port;
-	str_lcpy(px->ca_file, p->ca_file != NULL ? p->ca_file : "", sizeof(px->ca_file));
-	str_lcpy(px->secret, p->secret != NULL ? p->secret : "", sizeof(px->secret));
-	str_lcpy(px->helo, p->helo != NULL ? p->helo : "localhost", sizeof(px->helo));
-	mta_reply_parser_init(&px->smtp_parser);
+	px->ca_file = p->ca_file != NULL && p->ca_file[0] != '\0' ? p->ca_file : NULL;
+	px->secret = p->secret != NULL ? p->secret : "";
+	px->helo = p->helo != NULL ? p->helo : "localhost";
+	px->login = xcalloc(1, sizeof(*px->login));
+	mta_reply_parser_init(&px->login->smtp_parser);
 	px->be = conn_connect(conn_loop(client), (const struct sockaddr *)&px->target.addr, px->target.addrlen,
 	                      &be_handler, px, PROXY_CONNECT_TIMEOUT_SEC);
 	if (px->be == NULL) {
 		log_warn("proxy %s backend=%s socket", px->id, px->target.backend);
-		str_wipe(px->secret, sizeof(px->secret));
+		free(px->login);
 		free(px);
 		return NULL;
 	}

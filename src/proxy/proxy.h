@@ -63,10 +63,12 @@ struct proxy_params {
 	const char *client_addr;          /* the client's address and port, passed on */
 	unsigned client_port;
 	enum proxy_tls tls;               /* [proxy] tls */
+	/* These three are kept by pointer: they must live as long as the
+	 * proxy (the configuration's, and auth_proxy_secret()'s do). */
 	const char *ca_file;              /* [proxy] ca_file, or "" */
 	const char *secret;               /* auth_proxy_secret() */
-	const char *log_id;               /* the client session's id, for log lines */
 	const char *helo;                 /* submission: our name in EHLO */
+	const char *log_id;               /* the client session's id, for log lines */
 };
 
 struct proxy;
