@@ -96,9 +96,12 @@ class Tiers:
             extra = backend_extra
             if certs:
                 extra += "[tls]\ncert = %s\nkey = %s\n" % certs[i]
+            # implicit TLS: the back ends' imaps, pop3s and submissions
+            # stand at the ports the proxy connects to
+            names = ("imaps", "pop3s", "submissions") if hop_tls == "implicit" else ("imap", "pop3", "submission")
             srv = Server(extra=extra, dsn=dsn, add_domains=False, tls=not certs,
-                         listen={"imap": (host, imap_port), "pop3": (host, pop3_port),
-                                 "submission": (host, sub_port)})
+                         listen={names[0]: (host, imap_port), names[1]: (host, pop3_port),
+                                 names[2]: (host, sub_port)})
             if not dsn:
                 os.makedirs(srv.data, exist_ok=True)
                 os.symlink(os.path.join(self.proxy.data, "directory.db"), os.path.join(srv.data, "directory.db"))
@@ -675,10 +678,9 @@ def submission_xclient_needs_a_trusted_peer(t):
     assert "192.0.2.8" in t.log(t.be[0])
 
 
-@suite.case
-def hop_over_starttls_checks_the_back_ends_certificate(t):
+def hop_over_tls(t, mode):
     t.stop()                       # this case needs tiers of its own
-    t.__init__(hop_tls="starttls")
+    t.__init__(hop_tls=mode)
     deliver(t.be[0], "alice@example.test", "over tls")
     c = imap_proxy(t)
     assert c.login("alice@example.test", PASSWORD)[0] == "OK"
@@ -704,6 +706,16 @@ def hop_over_starttls_checks_the_back_ends_certificate(t):
     c.logout()
     assert re.search(r"backend=be2 .*unavailable reason=\"TLS with the back end failed: .*mismatch", t.log(t.proxy)), \
         t.log(t.proxy)[-1500:]
+
+
+@suite.case
+def hop_over_starttls_checks_the_back_ends_certificate(t):
+    hop_over_tls(t, "starttls")
+
+
+@suite.case
+def hop_over_implicit_tls_checks_the_back_ends_certificate(t):
+    hop_over_tls(t, "implicit")
 
 
 if __name__ == "__main__":
