@@ -1347,14 +1347,22 @@ config_check_whole(const struct conf *conf, struct tern_config *cfg, const unsig
 		                          service_names[s]);
 		return -1;
 	}
-	if (cfg->role != SERVER_ROLE_STANDALONE && cfg->proxy.secret_file[0] == '\0') {
-		*error_out = config_error(path, 0, "[server] role = %s needs [proxy] secret_file",
-		                          cfg->role == SERVER_ROLE_PROXY ? "proxy" : "backend");
-		return -1;
-	}
-	if (cfg->role == SERVER_ROLE_BACKEND && cfg->backend.trusted_proxies[0] == '\0') {
-		*error_out = config_error(path, 0, "[server] role = backend needs [backend] trusted_proxies");
-		return -1;
+	if (cfg->role != SERVER_ROLE_STANDALONE) {
+		unsigned line = 0;
+
+		for (i = 0; i < CONFIG_NKEYS; i++) {
+			if (strcmp(config_keys[i].section, "server") == 0 && strcmp(config_keys[i].key, "role") == 0)
+				line = key_lines[i];
+		}
+		if (cfg->proxy.secret_file[0] == '\0') {
+			*error_out = config_error(path, line, "[server] role = %s needs [proxy] secret_file",
+			                          cfg->role == SERVER_ROLE_PROXY ? "proxy" : "backend");
+			return -1;
+		}
+		if (cfg->role == SERVER_ROLE_BACKEND && cfg->backend.trusted_proxies[0] == '\0') {
+			*error_out = config_error(path, line, "[server] role = backend needs [backend] trusted_proxies");
+			return -1;
+		}
 	}
 	if (cfg->directory.postgresql && cfg->directory.dsn[0] == '\0') {
 		unsigned line = 0;
