@@ -85,8 +85,9 @@ void auth_check_password(struct directory *d, const struct auth_request *req, st
 #define AUTH_PROXY_IDENTITY "tern-proxy"
 #define AUTH_PROXY_SECRET_MIN 16
 #define AUTH_PROXY_SECRET_MAX 256
-/* At start: reads [proxy] secret_file (role proxy or backend) and keeps
- * [backend] trusted_proxies.  0, or -1 with a static message. */
+/* At start, before privileges are dropped: reads [proxy] secret_file
+ * (role proxy or backend) and keeps [backend] trusted_proxies.  0, or -1
+ * with a message the caller frees. */
 int auth_proxy_start(const struct tern_config *cfg, char **error_out);
 /* The secret read by auth_proxy_start, or NULL (standalone). */
 const char *auth_proxy_secret(void);
@@ -94,7 +95,8 @@ const char *auth_proxy_secret(void);
  * are a proxied login and the client address it passes on believed. */
 bool auth_proxy_trusted(const char *peer);
 /* Reads a secret file: one line of AUTH_PROXY_SECRET_MIN..MAX printable
- * bytes (a final newline dropped) into out (size bytes).  0 or -1. */
+ * bytes (a final newline dropped) into out (size bytes).  0, or -1 with a
+ * message the caller frees. */
 int auth_proxy_read_secret(const char *path, char *out, size_t size, size_t *len_out, char **error_out);
 
 /* OAuth 2.0 (OAUTHBEARER, XOAUTH2).  The server sets up one verifier from

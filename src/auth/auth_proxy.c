@@ -23,6 +23,7 @@
 #include "auth/penalty.h"
 #include "directory/directory.h"
 #include "lib/str.h"
+#include "lib/xalloc.h"
 
 /* Set once at start (auth_proxy_start), read by any thread after. */
 static char proxy_secret[AUTH_PROXY_SECRET_MAX + 1];
@@ -33,21 +34,21 @@ static bool backend_role;
 int
 auth_proxy_read_secret(const char *path, char *out, size_t size, size_t *len_out, char **error_out)
 {
-	static __thread char why[PATH_MAX + 128];
+	char why[PATH_MAX + 128];
 	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	ssize_t n;
 	size_t len;
 
 	if (fd == -1) {
 		snprintf(why, sizeof(why), "cannot open %s: %s", path, strerror(errno));
-		*error_out = why;
+		*error_out = xstrdup(why);
 		return -1;
 	}
 	n = read(fd, out, size - 1);
 	close(fd);
 	if (n < 0) {
 		snprintf(why, sizeof(why), "cannot read %s: %s", path, strerror(errno));
-		*error_out = why;
+		*error_out = xstrdup(why);
 		return -1;
 	}
 	len = (size_t)n;
@@ -57,14 +58,14 @@ auth_proxy_read_secret(const char *path, char *out, size_t size, size_t *len_out
 	if (len < AUTH_PROXY_SECRET_MIN || len > AUTH_PROXY_SECRET_MAX || (size_t)n == size - 1) {
 		snprintf(why, sizeof(why), "%s: the secret must be one line of %d to %d bytes", path,
 		         AUTH_PROXY_SECRET_MIN, AUTH_PROXY_SECRET_MAX);
-		*error_out = why;
+		*error_out = xstrdup(why);
 		str_wipe(out, size);
 		return -1;
 	}
 	for (size_t i = 0; i < len; i++) {
 		if ((unsigned char)out[i] <= 0x20 || (unsigned char)out[i] >= 0x7f) {
 			snprintf(why, sizeof(why), "%s: the secret must be printable ASCII without spaces", path);
-			*error_out = why;
+			*error_out = xstrdup(why);
 			str_wipe(out, size);
 			return -1;
 		}

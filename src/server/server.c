@@ -569,6 +569,11 @@ server_run(const struct tern_config *cfg)
 	 * unprivileged user before opening any data file. */
 	if (cfg->tls_cert[0] != '\0' && tls_start(&srv, &error) == -1)
 		goto fail;
+	/* The secret proxies and back ends share is one of the keys. */
+	if (auth_proxy_start(cfg, &error) == -1) {
+		log_error("proxy: %s", error);
+		goto fail;
+	}
 	if (open_listeners(&srv) == -1 || ensure_data_dir(cfg) == -1 || drop_privileges(cfg) == -1 ||
 	    check_data_writable(cfg) == -1)
 		goto fail;
@@ -598,10 +603,6 @@ server_run(const struct tern_config *cfg)
 		if (srs_key_start(cfg->data_dir, &kerr) == -1)
 			log_error("%s; SRS is off: forwarded mail keeps its sender, bounces to SRS addresses wait",
 			          kerr);
-	}
-	if (auth_proxy_start(cfg, &error) == -1) {
-		log_error("proxy: %s", error);
-		goto fail;
 	}
 	if (auth_penalty_start(cfg, &error) == -1) {
 		log_error("bruteforce: %s", error);

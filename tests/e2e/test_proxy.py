@@ -678,6 +678,24 @@ def submission_xclient_needs_a_trusted_peer(t):
     assert "192.0.2.8" in t.log(t.be[0])
 
 
+@suite.case
+def a_bad_secret_file_stops_the_server(t):
+    short = os.path.join(t.tmp, "short")
+    with open(short, "w") as f:
+        f.write("too short\n")
+    srv = Server(extra="[server]\nrole = proxy\n[proxy]\nsecret_file = %s\n" % short)
+    try:
+        try:
+            srv.start()
+            raise AssertionError("started with a 9-byte secret")
+        except AssertionError as e:
+            assert "the secret must be one line of 16 to 256 bytes" in str(e), e
+        assert "AddressSanitizer" not in srv.tail(60), srv.tail(60)
+    finally:
+        srv.stop()                 # it has exited: this only reaps it
+        srv.cleanup()
+
+
 def hop_over_tls(t, mode):
     t.stop()                       # this case needs tiers of its own
     t.__init__(hop_tls=mode)
