@@ -279,12 +279,14 @@ def moving_a_sqlite_directory_as_operations_md_says(srv):
         ok(old.cli("alias", "add", "d@example.test", "dave@example.test"))
         out = ok(old.cli("user", "app-password", "add", "dave@example.test", "Phone")).stdout
         apw = SHOWN.search(out).group(1)
+        ok(old.cli("backend", "add", "b1", "192.0.2.1"))
+        ok(old.cli("backend", "add", "b2", "192.0.2.2"))
         dsn = PG.create_database()
         old.dsn = dsn
         old.write_config()
         ok(old.cli("domain", "list"))   # creates the tables, empty
         dump = ""
-        for t in ("domains", "users", "aliases", "app_passwords"):
+        for t in ("domains", "backends", "users", "aliases", "app_passwords"):
             r = subprocess.run(["sqlite3", "-header", "-cmd", ".mode insert " + t,
                                 os.path.join(old.data, "directory.db"), "SELECT * FROM %s ORDER BY rowid" % t],
                                capture_output=True, text=True, check=True)
@@ -293,6 +295,7 @@ def moving_a_sqlite_directory_as_operations_md_says(srv):
                             "--single-transaction", "-d", dsn], input=dump, capture_output=True, text=True)
         assert r.returncode == 0, r.stderr
         assert "d@example.test -> dave@example.test" in ok(old.cli("alias", "list")).stdout
+        assert ok(old.cli("backend", "list")).stdout == "b1 192.0.2.1 0\nb2 192.0.2.2 0\n"
         old.start()
         typ, text = imap_login(old, "dave@example.test", PASSWORD)
         assert typ == "OK", text
