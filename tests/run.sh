@@ -65,6 +65,8 @@ echo "--- directory tests on PostgreSQL"
 for t in test_cli test_cli_apppw test_cli_auth test_auth_modes test_quota test_bruteforce test_pop3; do
 	run_one "e2e-pg/$t" env TERN_TEST_DIRECTORY=postgresql "$PYTHON" "tests/e2e/$t.py"
 done
+# A proxy and two back ends on one PostgreSQL directory: the logins only.
+run_one "e2e-pg/test_proxy" env TERN_TEST_DIRECTORY=postgresql TERN_TEST_ONLY=login_lands "$PYTHON" tests/e2e/test_proxy.py
 
 echo "--- imaptest compliance (when IMAPTEST is set)"
 run_one "imaptest-compliance" "$PYTHON" tests/imaptest_compliance.py

@@ -3,6 +3,7 @@
  * one when there is no user), and all of them give the same status, so
  * neither the answer nor its timing tells whether a user exists. */
 #include "auth/auth.h"
+#include "auth/auth_private.h"
 
 #include <limits.h>
 #include <stdio.h>
@@ -50,6 +51,9 @@ auth_plaintext_allowed(enum allow_plaintext policy, bool tls_active, bool peer_l
 	return false;
 }
 
+static bool refuse_blocked(const char *peer, struct auth_result *out);
+static void record_outcome(const char *peer, const char *account, struct auth_result *out);
+
 void
 auth_check_login(const char *data_dir, const struct auth_login *login, struct auth_result *out)
 {
@@ -59,6 +63,13 @@ auth_check_login(const char *data_dir, const struct auth_login *login, struct au
 		memset(out, 0, sizeof(*out));
 		out->status = AUTH_TEMPFAIL;
 		out->reason = "directory unavailable";
+	} else if (login->proxy_for != NULL) {
+		memset(out, 0, sizeof(*out));
+		if (!refuse_blocked(login->peer, out) &&
+		    (login->client_addr == NULL || !refuse_blocked(login->client_addr, out))) {
+			auth_check_proxied(d, login, out);
+			record_outcome(login->peer, login->username, out);
+		}
 	} else if (login->token != NULL) {
 		struct auth_token_request req = { .proto = login->proto, .peer = login->peer,
 		                                  .username = login->username, .token = login->token };
@@ -113,8 +124,8 @@ protocol_bit(enum auth_protocol proto)
 }
 
 /* The account's own switches, once the credentials are known right. */
-static void
-apply_policy(const struct dir_user *u, enum auth_protocol proto, struct auth_result *out)
+void
+auth_apply_policy(const struct dir_user *u, enum auth_protocol proto, struct auth_result *out)
 {
 	str_lcpy(out->user, u->address, sizeof(out->user));
 	if (u->disabled) {
@@ -324,7 +335,7 @@ check_password(struct directory *d, const struct auth_request *req, struct auth_
 		out->reason = req->basic == BASIC_ON ? "wrong password" : "not an app password (app-passwords-only)";
 		goto out;
 	}
-	apply_policy(&u, req->proto, out);
+	auth_apply_policy(&u, req->proto, out);
 out:
 	str_wipe(u.password_hash, sizeof(u.password_hash));
 }
@@ -412,6 +423,6 @@ check_token(struct directory *d, const struct auth_token_request *req, struct au
 		out->reason = "no mailbox for the token's user";
 		return;
 	}
-	apply_policy(&u, req->proto, out);
+	auth_apply_policy(&u, req->proto, out);
 	str_wipe(u.password_hash, sizeof(u.password_hash));
 }

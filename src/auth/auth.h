@@ -58,6 +58,13 @@ struct auth_login {
 	const char *username;         /* "" allowed for tokens */
 	const char *password;         /* unused with a token */
 	const char *token;            /* NULL: a password login */
+	/* Not NULL: a proxy logs in for this user (SASL PLAIN's authzid);
+	 * username and password are then the proxy's identity and secret
+	 * (auth_proxy.c). */
+	const char *proxy_for;
+	/* With proxy_for: the client's address the proxy passed on (NULL if
+	 * none); a block on it refuses the login as on the proxy. */
+	const char *client_addr;
 };
 /* Checks login with this thread's directory handle (directory_for_thread):
  * auth_check_token or auth_check_password, or AUTH_TEMPFAIL when the
@@ -71,6 +78,26 @@ void auth_check_login(const char *data_dir, const struct auth_login *login, stru
  * AUTH_BASIC_DISABLED for everyone.  Fills *out; logs nothing (the caller
  * logs one line). */
 void auth_check_password(struct directory *d, const struct auth_request *req, struct auth_result *out);
+
+/* Proxies and back ends (auth_proxy.c, docs/SECURITY.md).  A proxy logs
+ * in to a back end as AUTH_PROXY_IDENTITY with the shared secret and the
+ * user as authorization identity. */
+#define AUTH_PROXY_IDENTITY "tern-proxy"
+#define AUTH_PROXY_SECRET_MIN 16
+#define AUTH_PROXY_SECRET_MAX 256
+/* At start, before privileges are dropped: reads [proxy] secret_file
+ * (role proxy or backend) and keeps [backend] trusted_proxies.  0, or -1
+ * with a message the caller frees. */
+int auth_proxy_start(const struct tern_config *cfg, char **error_out);
+/* The secret read by auth_proxy_start, or NULL (standalone). */
+const char *auth_proxy_secret(void);
+/* true on a back end when peer is in [backend] trusted_proxies: only then
+ * are a proxied login and the client address it passes on believed. */
+bool auth_proxy_trusted(const char *peer);
+/* Reads a secret file: one line of AUTH_PROXY_SECRET_MIN..MAX printable
+ * bytes (a final newline dropped) into out (size bytes).  0, or -1 with a
+ * message the caller frees. */
+int auth_proxy_read_secret(const char *path, char *out, size_t size, size_t *len_out, char **error_out);
 
 /* OAuth 2.0 (OAUTHBEARER, XOAUTH2).  The server sets up one verifier from
  * [oauth] at start (auth_oauth_start); sessions ask auth_oauth_enabled()

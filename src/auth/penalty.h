@@ -158,5 +158,9 @@ size_t penalty_tracked(struct penalty *p);
  * into a 16-byte IPv6 form (IPv4 mapped) and a prefix length in that form
  * (IPv4 /24 is 120).  Host bits are cleared.  Returns 0 or -1. */
 int penalty_parse_cidr(const char *s, unsigned char addr_out[16], unsigned *prefix_out);
+/* Whether addr (an address as text) lies in one of the networks of list
+ * ("127.0.0.1/8, ::1", separated by commas or blanks; entries that do not
+ * parse are skipped).  [http] metrics_allow, [backend] trusted_proxies. */
+bool penalty_addr_in_list(const char *list, const char *addr);
 
 #endif

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "auth/penalty_private.h"
+#include "lib/str.h"
 #include "lib/limits.h"
 
 #define ROTL(x, b) (uint64_t)(((x) << (b)) | ((x) >> (64 - (b))))
@@ -263,4 +264,31 @@ pen_why_parse(const char *s)
 			return i;
 	}
 	return WHY_OTHER;
+}
+
+/* Whether peer (an address as text) lies in one of the networks of list
+ * ("127.0.0.1/8, ::1"; checked when the configuration was read). */
+bool
+penalty_addr_in_list(const char *list, const char *peer)
+{
+	char copy[1024], *tok, *save = NULL;
+	unsigned char addr[16], net[16];
+	unsigned prefix, peer_prefix;
+
+	if (penalty_parse_cidr(peer, addr, &peer_prefix) != 0)
+		return false;
+	str_lcpy(copy, list, sizeof(copy));
+	for (tok = strtok_r(copy, ", \t", &save); tok != NULL; tok = strtok_r(NULL, ", \t", &save)) {
+		unsigned full, rest;
+
+		if (penalty_parse_cidr(tok, net, &prefix) != 0 || prefix > 128)
+			continue;
+		full = prefix / 8;
+		rest = prefix % 8;
+		if (memcmp(addr, net, full) != 0)
+			continue;
+		if (rest == 0 || ((addr[full] ^ net[full]) & (0xff << (8 - rest))) == 0)
+			return true;
+	}
+	return false;
 }

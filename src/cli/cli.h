@@ -93,6 +93,7 @@ void cli_format_size(uint64_t v, char *out, size_t outsize);
 /* Command groups: argv[0] is the group name ("user"). */
 int cli_serve(struct cli_ctx *ctx, int argc, char **argv);
 int cli_domain(struct cli_ctx *ctx, int argc, char **argv);
+int cli_backend(struct cli_ctx *ctx, int argc, char **argv);
 int cli_user(struct cli_ctx *ctx, int argc, char **argv);
 int cli_alias(struct cli_ctx *ctx, int argc, char **argv);
 int cli_config(struct cli_ctx *ctx, int argc, char **argv);

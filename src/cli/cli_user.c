@@ -24,13 +24,14 @@
 
 static const char user_usage[] =
 	"usage: tern user add ADDRESS [--password-stdin] [--role user|admin] [--quota SIZE]\n"
+	"                     [--backend NAME]\n"
 	"       tern user del ADDRESS [--yes | --keep-mail]\n"
 	"       tern user show ADDRESS\n"
 	"       tern user list [DOMAIN]\n"
 	"       tern user passwd ADDRESS [--password-stdin]\n"
 	"       tern user set ADDRESS [--imap on|off] [--pop3 on|off] [--submission on|off]\n"
 	"                     [--disabled|--enabled] [--reject-mail on|off]\n"
-	"                     [--role user|admin] [--quota SIZE]\n"
+	"                     [--role user|admin] [--quota SIZE] [--backend NAME|none]\n"
 	"       tern user import-passwd FILE [--domain DOMAIN] [--create-domains]\n"
 	"       tern user app-password add|list|revoke ...   (tern user app-password --help)\n"
 	"       tern user export ADDRESS FILE [--no-app-passwords]\n"
@@ -55,6 +56,10 @@ static const char user_usage[] =
 	"user has open keep working on the old files until they log out; mail to\n"
 	"the address is refused (550 5.1.1) from then on.  add gives a new user an\n"
 	"empty mailbox: a folder left at its path is moved to data_dir/deleted/.\n"
+	"\n"
+	"--backend puts the user on a back end (tern backend add); a proxy sends\n"
+	"its logins there.  none (the default) serves it on the server it logs\n"
+	"in to.  Moving the mail is not done by this: copy the folder first.\n"
 	"\n"
 	"--smtp is accepted as another name for --submission, as in\n"
 	"app-password --protocols: the protocol is called submission everywhere.\n";
@@ -192,7 +197,7 @@ static int
 user_add(struct cli_ctx *ctx, int argc, char **argv)
 {
 	struct directory *dir = NULL;
-	const char *pos[1], *role_s = NULL, *quota_s = NULL, *error;
+	const char *pos[1], *role_s = NULL, *quota_s = NULL, *backend_s = NULL, *error;
 	char hash[PASSWORD_HASH_MAX + 1], plain[PASSWORD_LEN_MAX + 2];
 	bool from_stdin = false;
 	enum user_role role = ROLE_USER;
@@ -203,6 +208,7 @@ user_add(struct cli_ctx *ctx, int argc, char **argv)
 		{ "--password-stdin", NULL, &from_stdin },
 		{ "--role", &role_s, NULL },
 		{ "--quota", &quota_s, NULL },
+		{ "--backend", &backend_s, NULL },
 		{ NULL, NULL, NULL },
 	};
 
@@ -213,8 +219,19 @@ user_add(struct cli_ctx *ctx, int argc, char **argv)
 		return cli_usage_error(user_usage, "--role must be user or admin");
 	if (quota_s != NULL && cli_parse_quota(quota_s, &quota) != 0)
 		return cli_usage_error(user_usage, "bad --quota \"%s\"", quota_s);
+	if (backend_s != NULL && strcmp(backend_s, "none") == 0)
+		backend_s = NULL;
+	if (backend_s != NULL && !directory_backend_name_valid(backend_s))
+		return cli_usage_error(user_usage, "bad --backend \"%s\"", backend_s);
 	if (cli_open_directory(ctx, &dir) != 0)
 		return CLI_EXIT_ERROR;
+	if (backend_s != NULL && (r = directory_backend_get(dir, backend_s, NULL, &error)) <= 0) {
+		if (r < 0)
+			cli_error("%s", error);
+		else
+			cli_error("no such back end: %s (tern backend add)", backend_s);
+		goto out;
+	}
 	if (new_password_hash(from_stdin, hash, sizeof(hash), plain, sizeof(plain)) != 0)
 		goto out;
 	/* A new account starts empty, whatever an earlier deletion (or an
@@ -238,12 +255,14 @@ user_add(struct cli_ctx *ctx, int argc, char **argv)
 		cli_error("%s", error);
 		goto out;
 	}
-	if (quota != 0) {
+	if (quota != 0 || backend_s != NULL) {
 		if (directory_user_get(dir, pos[0], &u, &error) != 1) {
 			cli_error("user %s vanished while setting its quota", pos[0]);
 			goto out;
 		}
 		u.quota_bytes = quota;
+		if (backend_s != NULL)
+			str_lcpy(u.backend, backend_s, sizeof(u.backend));
 		if (directory_user_update(dir, &u, &error) != 0) {
 			cli_error("%s", error);
 			goto out;
@@ -393,6 +412,7 @@ user_show(struct cli_ctx *ctx, int argc, char **argv)
 	printf("reject-mail: %s\n", onoff(u.reject_mail));
 	printf("app-passwords: %d\n", napw);
 	printf("quota: %s\n", quota);
+	printf("backend: %s\n", u.backend[0] != '\0' ? u.backend : "none");
 	printf("created: %s\n", created);
 	str_wipe(&u, sizeof(u));
 	return CLI_EXIT_OK;
@@ -474,7 +494,7 @@ user_set(struct cli_ctx *ctx, int argc, char **argv)
 	struct directory *dir = NULL;
 	const char *pos[1], *error;
 	const char *imap_s = NULL, *pop3_s = NULL, *sub_s = NULL, *role_s = NULL, *quota_s = NULL;
-	const char *reject_s = NULL;
+	const char *reject_s = NULL, *backend_s = NULL;
 	bool disabled = false, enabled = false, imap = false, pop3 = false, sub = false, reject = false;
 	enum user_role role = ROLE_USER;
 	uint64_t quota = 0;
@@ -490,12 +510,15 @@ user_set(struct cli_ctx *ctx, int argc, char **argv)
 		{ "--reject-mail", &reject_s, NULL },
 		{ "--role", &role_s, NULL },
 		{ "--quota", &quota_s, NULL },
+		{ "--backend", &backend_s, NULL },
 		{ NULL, NULL, NULL },
 	};
 
 	r = cli_parse(ctx, argc, argv, opts, pos, 1, 1, NULL, user_usage);
 	if (r != CLI_CONTINUE)
 		return r;
+	if (backend_s != NULL && strcmp(backend_s, "none") != 0 && !directory_backend_name_valid(backend_s))
+		return cli_usage_error(user_usage, "bad --backend \"%s\"", backend_s);
 	if (disabled && enabled)
 		return cli_usage_error(user_usage, "--disabled and --enabled contradict each other");
 	if (imap_s != NULL && cli_parse_onoff(imap_s, &imap) != 0)
@@ -511,7 +534,7 @@ user_set(struct cli_ctx *ctx, int argc, char **argv)
 	if (quota_s != NULL && cli_parse_quota(quota_s, &quota) != 0)
 		return cli_usage_error(user_usage, "bad --quota \"%s\"", quota_s);
 	if (imap_s == NULL && pop3_s == NULL && sub_s == NULL && role_s == NULL && quota_s == NULL &&
-	    reject_s == NULL && !disabled && !enabled)
+	    reject_s == NULL && backend_s == NULL && !disabled && !enabled)
 		return cli_usage_error(user_usage, "user set: nothing to change");
 	if (cli_open_directory(ctx, &dir) != 0)
 		return CLI_EXIT_ERROR;
@@ -537,6 +560,8 @@ user_set(struct cli_ctx *ctx, int argc, char **argv)
 		u.role = role;
 	if (quota_s != NULL)
 		u.quota_bytes = quota;
+	if (backend_s != NULL)
+		str_lcpy(u.backend, strcmp(backend_s, "none") == 0 ? "" : backend_s, sizeof(u.backend));
 	if (directory_user_update(dir, &u, &error) != 0) {
 		cli_error("%s", error);
 		goto out;

@@ -202,6 +202,9 @@ config_defaults(struct tern_config *cfg, const char *path)
 	cfg->orphan_scan_interval = CONFIG_DEFAULT_ORPHAN_SCAN;
 	cfg->orphan_min_age = CONFIG_DEFAULT_ORPHAN_AGE;
 	cfg->delivery.mx_port = 25;
+	cfg->proxy.imap_port = 143;
+	cfg->proxy.pop3_port = 110;
+	cfg->proxy.submission_port = 587;
 	cfg->delivery.mta_sts_port = 443;
 	cfg->delivery.tls = DELIVERY_TLS_OPPORTUNISTIC;
 	cfg->delivery.connections_per_domain = 10;
@@ -1117,6 +1120,76 @@ set_directory_dsn(struct tern_config *cfg, const char *key, const char *value, c
 	return set_string(cfg->directory.dsn, sizeof(cfg->directory.dsn), key, value, msg, msgsize);
 }
 
+static int
+set_role(struct tern_config *cfg, const char *key, const char *value, char *msg, size_t msgsize)
+{
+	if (strcmp(value, "standalone") == 0)
+		cfg->role = SERVER_ROLE_STANDALONE;
+	else if (strcmp(value, "proxy") == 0)
+		cfg->role = SERVER_ROLE_PROXY;
+	else if (strcmp(value, "backend") == 0)
+		cfg->role = SERVER_ROLE_BACKEND;
+	else {
+		snprintf(msg, msgsize, "%s must be standalone, proxy or backend", key);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+set_proxy_imap_port(struct tern_config *cfg, const char *key, const char *value, char *msg, size_t msgsize)
+{
+	return set_unsigned(&cfg->proxy.imap_port, key, value, 1, 65535, msg, msgsize);
+}
+
+static int
+set_proxy_pop3_port(struct tern_config *cfg, const char *key, const char *value, char *msg, size_t msgsize)
+{
+	return set_unsigned(&cfg->proxy.pop3_port, key, value, 1, 65535, msg, msgsize);
+}
+
+static int
+set_proxy_submission_port(struct tern_config *cfg, const char *key, const char *value, char *msg, size_t msgsize)
+{
+	return set_unsigned(&cfg->proxy.submission_port, key, value, 1, 65535, msg, msgsize);
+}
+
+static int
+set_proxy_tls(struct tern_config *cfg, const char *key, const char *value, char *msg, size_t msgsize)
+{
+	if (strcmp(value, "none") == 0)
+		cfg->proxy.tls = PROXY_TLS_NONE;
+	else if (strcmp(value, "starttls") == 0)
+		cfg->proxy.tls = PROXY_TLS_STARTTLS;
+	else if (strcmp(value, "implicit") == 0)
+		cfg->proxy.tls = PROXY_TLS_IMPLICIT;
+	else {
+		snprintf(msg, msgsize, "%s must be none, starttls or implicit", key);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+set_proxy_ca_file(struct tern_config *cfg, const char *key, const char *value, char *msg, size_t msgsize)
+{
+	return set_path(cfg->proxy.ca_file, sizeof(cfg->proxy.ca_file), key, value, msg, msgsize);
+}
+
+static int
+set_proxy_secret_file(struct tern_config *cfg, const char *key, const char *value, char *msg, size_t msgsize)
+{
+	return set_path(cfg->proxy.secret_file, sizeof(cfg->proxy.secret_file), key, value, msg, msgsize);
+}
+
+static int
+set_backend_trusted_proxies(struct tern_config *cfg, const char *key, const char *value, char *msg,
+                            size_t msgsize)
+{
+	return set_networks(cfg->backend.trusted_proxies, sizeof(cfg->backend.trusted_proxies), key, value, msg,
+	                    msgsize);
+}
+
 static const struct config_key config_keys[] = {
 	{ "server", "hostname", set_hostname },
 	{ "server", "external_hostname", set_external_hostname },
@@ -1126,6 +1199,14 @@ static const struct config_key config_keys[] = {
 	{ "server", "log_level", set_log_level },
 	{ "server", "user", set_user },
 	{ "server", "disk_reserve", set_disk_reserve },
+	{ "server", "role", set_role },
+	{ "proxy", "imap_port", set_proxy_imap_port },
+	{ "proxy", "pop3_port", set_proxy_pop3_port },
+	{ "proxy", "submission_port", set_proxy_submission_port },
+	{ "proxy", "tls", set_proxy_tls },
+	{ "proxy", "ca_file", set_proxy_ca_file },
+	{ "proxy", "secret_file", set_proxy_secret_file },
+	{ "backend", "trusted_proxies", set_backend_trusted_proxies },
 	{ "directory", "backend", set_directory_backend },
 	{ "directory", "dsn", set_directory_dsn },
 	{ "tls", "cert", set_tls_cert },
@@ -1265,6 +1346,23 @@ config_check_whole(const struct conf *conf, struct tern_config *cfg, const unsig
 		*error_out = config_error(path, line, "%s is a TLS listener but [tls] has no cert and key",
 		                          service_names[s]);
 		return -1;
+	}
+	if (cfg->role != SERVER_ROLE_STANDALONE) {
+		unsigned line = 0;
+
+		for (i = 0; i < CONFIG_NKEYS; i++) {
+			if (strcmp(config_keys[i].section, "server") == 0 && strcmp(config_keys[i].key, "role") == 0)
+				line = key_lines[i];
+		}
+		if (cfg->proxy.secret_file[0] == '\0') {
+			*error_out = config_error(path, line, "[server] role = %s needs [proxy] secret_file",
+			                          cfg->role == SERVER_ROLE_PROXY ? "proxy" : "backend");
+			return -1;
+		}
+		if (cfg->role == SERVER_ROLE_BACKEND && cfg->backend.trusted_proxies[0] == '\0') {
+			*error_out = config_error(path, line, "[server] role = backend needs [backend] trusted_proxies");
+			return -1;
+		}
 	}
 	if (cfg->directory.postgresql && cfg->directory.dsn[0] == '\0') {
 		unsigned line = 0;
@@ -1487,6 +1585,23 @@ config_print(const struct tern_config *cfg, FILE *out)
 	fprintf(out, "log_level = %s\n", level_names[level]);
 	print_value(out, "user", cfg->user);
 	print_size(out, "disk_reserve", cfg->disk_reserve);
+
+	fprintf(out, "role = %s\n", cfg->role == SERVER_ROLE_PROXY     ? "proxy"
+	                            : cfg->role == SERVER_ROLE_BACKEND ? "backend"
+	                                                               : "standalone");
+
+	fprintf(out, "\n[proxy]\n");
+	fprintf(out, "imap_port = %u\n", cfg->proxy.imap_port);
+	fprintf(out, "pop3_port = %u\n", cfg->proxy.pop3_port);
+	fprintf(out, "submission_port = %u\n", cfg->proxy.submission_port);
+	fprintf(out, "tls = %s\n", cfg->proxy.tls == PROXY_TLS_STARTTLS   ? "starttls"
+	                           : cfg->proxy.tls == PROXY_TLS_IMPLICIT ? "implicit"
+	                                                                  : "none");
+	print_value(out, "ca_file", cfg->proxy.ca_file);
+	print_value(out, "secret_file", cfg->proxy.secret_file);
+
+	fprintf(out, "\n[backend]\n");
+	print_value(out, "trusted_proxies", cfg->backend.trusted_proxies);
 
 	fprintf(out, "\n[directory]\n");
 	fprintf(out, "backend = %s\n", cfg->directory.postgresql ? "postgresql" : "sqlite");

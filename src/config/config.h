@@ -53,6 +53,25 @@ struct tern_config {
 	int log_level;                  /* enum log_level; default info */
 	char user[64];                  /* started as root: drop to this user after binding; "" = stay */
 	uint64_t disk_reserve;          /* bytes kept free for deletes on a full disk; default 32M, 0 = off */
+	/* standalone (default): serves every user itself; proxy: logs users
+	 * in and relays them to their back end (src/proxy); backend: also
+	 * accepts logins that trusted proxies make for their users */
+	enum server_role { SERVER_ROLE_STANDALONE, SERVER_ROLE_PROXY, SERVER_ROLE_BACKEND } role;
+
+	/* [proxy]: the hop from a proxy to a back end (issue 11) */
+	struct {
+		unsigned imap_port;            /* default 143 */
+		unsigned pop3_port;            /* default 110 */
+		unsigned submission_port;      /* default 587 */
+		enum proxy_tls { PROXY_TLS_NONE, PROXY_TLS_STARTTLS, PROXY_TLS_IMPLICIT } tls; /* default none */
+		char ca_file[PATH_MAX];        /* verifies the back end's certificate; "" = the system's */
+		char secret_file[PATH_MAX];    /* the secret proxies and back ends share (proxy, backend) */
+	} proxy;
+
+	/* [backend] */
+	struct {
+		char trusted_proxies[1024];    /* CIDRs/addresses whose proxied logins are accepted */
+	} backend;
 
 	/* [directory]: where domains, users, aliases, app passwords and the
 	 * brute-force state live (src/directory/directory.h) */

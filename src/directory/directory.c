@@ -617,6 +617,7 @@ directory_user_set_password(struct directory *d, const char *address, const char
 int
 directory_user_update(struct directory *d, const struct dir_user *u, const char **error_out)
 {
+	struct dir_backend be;
 	struct dir_addr a;
 	struct dirdb_stmt *st;
 	int n;
@@ -629,9 +630,19 @@ directory_user_update(struct directory *d, const struct dir_user *u, const char 
 		return dir_fail(d, error_out, "invalid role");
 	if (u->quota_bytes > (uint64_t)INT64_MAX)
 		return dir_fail(d, error_out, "quota too large");
+	be.name[0] = '\0';
+	if (u->backend[0] != '\0') {
+		int r = directory_backend_get(d, u->backend, &be, error_out);
+
+		if (r < 0)
+			return -1;
+		if (r == 0)
+			return dir_fail(d, error_out, "no such back end: %s (add it first: tern backend add)",
+			                u->backend);
+	}
 	st = dir_prepare(d, error_out,
 	                 "UPDATE users SET password_hash = ?, role = ?, pop3 = ?, imap = ?, submission = ?, "
-	                 "disabled = ?, quota_bytes = ?, reject_mail = ? WHERE address = ?",
+	                 "disabled = ?, quota_bytes = ?, reject_mail = ?, backend = NULLIF(?, '') WHERE address = ?",
 	                 NULL);
 	if (st == NULL)
 		return -1;
@@ -643,7 +654,8 @@ directory_user_update(struct directory *d, const struct dir_user *u, const char 
 	dirdb_bind_int(st, 6, u->disabled);
 	dirdb_bind_int(st, 7, (int64_t)u->quota_bytes);
 	dirdb_bind_int(st, 8, u->reject_mail);
-	dirdb_bind_text(st, 9, a.address);
+	dirdb_bind_text(st, 9, be.name);      /* as the table spells it */
+	dirdb_bind_text(st, 10, a.address);
 	n = dir_step_done(d, st, error_out, "user update");
 	if (n < 0)
 		return -1;
@@ -653,7 +665,7 @@ directory_user_update(struct directory *d, const struct dir_user *u, const char 
 }
 
 #define USER_COLUMNS \
-	"address, password_hash, role, pop3, imap, submission, disabled, quota_bytes, created, reject_mail"
+	"address, password_hash, role, pop3, imap, submission, disabled, quota_bytes, created, reject_mail, backend"
 
 static void
 dir_row_to_user(struct dirdb_stmt *st, struct dir_user *u)
@@ -676,6 +688,7 @@ dir_row_to_user(struct dirdb_stmt *st, struct dir_user *u)
 	u->quota_bytes = quota > 0 ? (uint64_t)quota : 0;
 	u->created = dirdb_col_int(st, 8);
 	u->reject_mail = dirdb_col_int(st, 9) != 0;
+	str_lcpy(u->backend, dirdb_col_text(st, 10), sizeof(u->backend));
 }
 
 /* Looks up a normalised address.  1 found, 0 not, -1 error. */

@@ -18,6 +18,12 @@ struct directory;
 
 enum user_role { ROLE_USER, ROLE_ADMIN };
 
+/* A back end's name: 1..DIRECTORY_BACKEND_NAME_MAX of [a-z0-9._-],
+ * starting with a letter or digit (upper case is folded). */
+#define DIRECTORY_BACKEND_NAME_MAX 63
+/* Its host: a DNS name or an IP address (IPv6 without brackets). */
+#define DIRECTORY_BACKEND_HOST_MAX 253
+
 struct dir_user {
 	char address[ADDRESS_MAX + 1];          /* lower-case local@domain */
 	char password_hash[PASSWORD_HASH_MAX + 1];
@@ -29,6 +35,7 @@ struct dir_user {
 	uint64_t quota_bytes;                    /* 0 = unlimited */
 	int64_t created;                         /* unix time */
 	bool reject_mail;                        /* refuse mail for it (even when not disabled) */
+	char backend[DIRECTORY_BACKEND_NAME_MAX + 1]; /* its back end's name; "" = served here */
 };
 
 enum directory_backend { DIRECTORY_SQLITE, DIRECTORY_POSTGRESQL };
@@ -63,13 +70,35 @@ int directory_user_add(struct directory *d, const char *address, const char *pas
 int directory_user_del(struct directory *d, const char *address, const char **error_out);
 int directory_user_set_password(struct directory *d, const char *address, const char *password_hash,
                                 const char **error_out);
-/* Writes every field of u except created (matched by u->address). */
+/* Writes every field of u except created (matched by u->address).  A
+ * backend that names no back end is refused. */
 int directory_user_update(struct directory *d, const struct dir_user *u, const char **error_out);
 /* 1 found (filled in), 0 no such user, -1 error. */
 int directory_user_get(struct directory *d, const char *address, struct dir_user *u_out,
                        const char **error_out);
 int directory_user_list(struct directory *d, const char *domain_or_null,
                         void (*fn)(const struct dir_user *u, void *arg), void *arg, const char **error_out);
+
+/* ---- back ends (directory_backend.c, issue 11) ----
+ * The servers that hold mailboxes behind a proxy.  A user's backend field
+ * names one of them, or is "" (served by whatever server it logs in to). */
+struct dir_backend {
+	char name[DIRECTORY_BACKEND_NAME_MAX + 1];
+	char host[DIRECTORY_BACKEND_HOST_MAX + 1];
+	long long users;                          /* users on it (list only) */
+};
+/* true if name is a valid back-end name (see above; "none" is reserved:
+ * tern user set --backend none means no back end). */
+bool directory_backend_name_valid(const char *name);
+int directory_backend_add(struct directory *d, const char *name, const char *host, const char **error_out);
+/* Refused while users point at it. */
+int directory_backend_del(struct directory *d, const char *name, const char **error_out);
+/* 1 found (filled in, users not counted), 0 no such back end, -1 error. */
+int directory_backend_get(struct directory *d, const char *name, struct dir_backend *b_out,
+                          const char **error_out);
+/* Calls fn for each back end in name order, with its user count. */
+int directory_backend_list(struct directory *d, void (*fn)(const struct dir_backend *b, void *arg), void *arg,
+                           const char **error_out);
 
 /* An alias delivers mail for alias_address to target_address (a user or an
  * address elsewhere); several rows for one alias fan out. */

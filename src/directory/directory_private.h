@@ -14,7 +14,7 @@
  * schema_version on PostgreSQL.  A newer database is refused rather than
  * misread; an older one is brought up to date one version at a time,
  * inside one transaction. */
-#define DIRECTORY_SCHEMA_VERSION 2
+#define DIRECTORY_SCHEMA_VERSION 3
 
 struct directory {
 	struct dirdb *db;

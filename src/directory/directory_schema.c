@@ -50,6 +50,15 @@ static const char *const sqlite_migrations[] = {
 	"  last_addr TEXT NOT NULL DEFAULT '',"
 	"  PRIMARY KEY (address, name)"
 	");",
+	/* 3: back ends (issue 11).  A user whose backend is NULL is served
+	 * by the server it logs in to; the others are proxied to the host of
+	 * their back end.  A back end with users cannot be deleted. */
+	"CREATE TABLE backends ("
+	"  name TEXT PRIMARY KEY NOT NULL,"
+	"  host TEXT NOT NULL"
+	");"
+	"ALTER TABLE users ADD COLUMN backend TEXT REFERENCES backends(name);"
+	"CREATE INDEX users_backend ON users(backend);",
 };
 
 /* PostgreSQL, version 2, frozen: the directory came to PostgreSQL at
@@ -102,10 +111,21 @@ _Static_assert(1 + sizeof(sqlite_migrations) / sizeof(sqlite_migrations[0]) == D
                "SQLite: one migration per schema version after the first");
 
 static const struct dir_schema sqlite_schema = { sqlite_base, 1, sqlite_migrations };
-/* No migrations yet: version 3 will add one to each list. */
-static const struct dir_schema pg_schema = { pg_base, 2, NULL };
+/* pg_migrations[n] takes a database from version n + 2 to n + 3. */
+static const char *const pg_migrations[] = {
+	/* 3: back ends, as SQLite's 3. */
+	"CREATE TABLE backends ("
+	"  name TEXT PRIMARY KEY NOT NULL,"
+	"  host TEXT NOT NULL"
+	");"
+	"ALTER TABLE users ADD COLUMN backend TEXT REFERENCES backends(name);"
+	"CREATE INDEX users_backend ON users(backend);",
+};
 
-_Static_assert(DIRECTORY_SCHEMA_VERSION == 2, "PostgreSQL: add the migration to pg_schema");
+static const struct dir_schema pg_schema = { pg_base, 2, pg_migrations };
+
+_Static_assert(2 + sizeof(pg_migrations) / sizeof(pg_migrations[0]) == DIRECTORY_SCHEMA_VERSION,
+               "PostgreSQL: one migration per schema version after the second");
 
 const struct dir_schema *
 dir_schema_for(enum dirdb_backend backend)

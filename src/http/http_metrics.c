@@ -11,32 +11,6 @@
 #include "lib/metrics.h"
 #include "lib/str.h"
 
-/* Whether peer (an address as text) lies in one of the networks of list
- * ("127.0.0.1/8, ::1"; checked when the configuration was read). */
-static bool
-peer_in(const char *list, const char *peer)
-{
-	char copy[1024], *tok, *save = NULL;
-	unsigned char addr[16], net[16];
-	unsigned prefix, peer_prefix;
-
-	if (penalty_parse_cidr(peer, addr, &peer_prefix) != 0)
-		return false;
-	str_lcpy(copy, list, sizeof(copy));
-	for (tok = strtok_r(copy, ", \t", &save); tok != NULL; tok = strtok_r(NULL, ", \t", &save)) {
-		unsigned full, rest;
-
-		if (penalty_parse_cidr(tok, net, &prefix) != 0 || prefix > 128)
-			continue;
-		full = prefix / 8;
-		rest = prefix % 8;
-		if (memcmp(addr, net, full) != 0)
-			continue;
-		if (rest == 0 || ((addr[full] ^ net[full]) & (0xff << (8 - rest))) == 0)
-			return true;
-	}
-	return false;
-}
 
 /* "Bearer TOKEN" (RFC 6750 2.1; the scheme is case-insensitive) equal to
  * token, compared in constant time. */
@@ -57,7 +31,7 @@ bearer_ok(const char *authorization, const char *token)
 int
 http_metrics_access(const struct tern_config *cfg, const char *peer, const char *authorization)
 {
-	if (peer_in(cfg->http.metrics_allow, peer))
+	if (penalty_addr_in_list(cfg->http.metrics_allow, peer))
 		return 200;
 	if (cfg->http.metrics_token[0] == '\0')
 		return 403;

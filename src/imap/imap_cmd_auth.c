@@ -7,6 +7,7 @@
  * refusal and the brute-force penalties), reads the user's quota, and
  * opens the store (creating INBOX and, the first time, the special-use
  * mailboxes) off the event loop. */
+#include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +26,7 @@
 #include "lib/name_count.h"
 #include "lib/str.h"
 #include "lib/xalloc.h"
+#include "proxy/proxy.h"
 #include "store/store_imap.h"
 #include "store/store_private.h"
 
@@ -113,6 +115,26 @@ imap_cmd_logout(struct imap_session *s, const struct imap_arg *args, bool uid)
 	imap_complete_written(s);
 }
 
+/* Dovecot's ID fields for a proxied client ("x-originating-ip",
+ * "x-originating-port"), believed from a trusted proxy only. */
+static void
+id_originating(struct imap_session *s, const char *k, const char *v)
+{
+	unsigned char bin[16];
+
+	if (strcasecmp(k, "x-originating-ip") == 0) {
+		if ((inet_pton(AF_INET, v, bin) == 1 || inet_pton(AF_INET6, v, bin) == 1) &&
+		    strlen(v) < sizeof(s->orig_addr))
+			snprintf(s->orig_addr, sizeof(s->orig_addr), "%s", v);
+	} else if (strcasecmp(k, "x-originating-port") == 0) {
+		char *end;
+		unsigned long n = strtoul(v, &end, 10);
+
+		if (*v >= '0' && *v <= '9' && *end == '\0' && n <= 65535)
+			s->orig_port = (unsigned)n;
+	}
+}
+
 void
 imap_cmd_id(struct imap_session *s, const struct imap_arg *args, bool uid)
 {
@@ -141,6 +163,8 @@ imap_cmd_id(struct imap_session *s, const struct imap_arg *args, bool uid)
 				imap_complete_bad(s, "ID fields are strings");
 				return;
 			}
+			if (v != NULL && s->state == IMAP_STATE_NOT_AUTH && auth_proxy_trusted(conn_peer_addr(s->c)))
+				id_originating(s, k, v);
 			if (v != NULL && (strcasecmp(k, "name") == 0 || strcasecmp(k, "version") == 0)) {
 				size_t used = strlen(client);
 
@@ -254,8 +278,15 @@ struct login_job {
 	char *token;                        /* bearer token or NULL */
 	char user[AUTH_USER_MAX + 1];
 	char pass[AUTH_PASS_MAX + 1];       /* wiped by the worker */
+	char proxy_for[AUTH_USER_MAX + 1];  /* a proxy's login for this user ("" if not) */
+	char client_addr[64];               /* what a trusted proxy passed on, or "" */
+	enum server_role role;
+	unsigned backend_port;              /* [proxy] imap_port */
 
 	struct auth_result res;
+	int routed;                         /* proxy_route: 1 on a back end, 0 here, -1 error */
+	const char *route_error;
+	struct proxy_target target;
 	uint64_t quota_bytes;
 	bool store_failed;
 	char store_error[256];
@@ -272,9 +303,14 @@ log_attempt(struct imap_session *s, const char *mech, const char *user, const ch
 		          ? '?' : user[i];
 	safe[i] = '\0';
 	metrics_login(METRICS_PROTO_IMAP, strcmp(result, "ok") == 0);
-	log_info("imap %s login user=\"%s\" peer=%s mech=%s tls=%s result=%s reason=\"%s\"", conn_id(s->c), safe,
-	         conn_peer_addr(s->c), mech, conn_tls_active(s->c) ? "yes" : "no", result,
-	         reason != NULL ? reason : "");
+	if (s->orig_addr[0] != '\0')
+		log_info("imap %s login user=\"%s\" peer=%s port=%u proxy=%s mech=%s result=%s reason=\"%s\"",
+		         conn_id(s->c), safe, s->orig_addr, s->orig_port, conn_peer_addr(s->c), mech, result,
+		         reason != NULL ? reason : "");
+	else
+		log_info("imap %s login user=\"%s\" peer=%s mech=%s tls=%s result=%s reason=\"%s\"", conn_id(s->c),
+		         safe, conn_peer_addr(s->c), mech, conn_tls_active(s->c) ? "yes" : "no", result,
+		         reason != NULL ? reason : "");
 }
 
 static void
@@ -290,13 +326,27 @@ login_work(void *arg)
 		job->res.reason = "authorization identity differs from authentication identity";
 	} else {
 		struct auth_login login = { .proto = AUTH_PROTO_IMAP, .basic = job->basic, .peer = job->peer,
-		                            .username = job->user, .password = job->pass, .token = job->token };
+		                            .username = job->user, .password = job->pass, .token = job->token,
+		                            .proxy_for = job->proxy_for[0] != '\0' ? job->proxy_for : NULL,
+		                            .client_addr = job->client_addr[0] != '\0' ? job->client_addr : NULL };
 
 		auth_check_login(job->data_dir, &login, &job->res);
 	}
 	str_wipe(job->pass, sizeof(job->pass));
 	if (job->res.status != AUTH_OK)
 		return;
+	/* A proxy sends the user on to its back end and opens no store; a
+	 * user without one is served here only by a standalone server or a
+	 * back end. */
+	if (job->role == SERVER_ROLE_PROXY) {
+		dir = directory_for_thread(job->data_dir);
+		job->routed = dir == NULL ? -1
+		                          : proxy_route(dir, job->res.user, job->backend_port, &job->target,
+		                                        &job->route_error);
+		if (dir == NULL)
+			job->route_error = "directory unavailable";
+		return;
+	}
 
 	{
 		struct dir_user u;
@@ -336,7 +386,7 @@ userip_take(struct imap_session *s, const char *user, unsigned *count_out)
 {
 	char key[ADDRESS_MAX + 64];
 
-	snprintf(key, sizeof(key), "%s\n%s", user, conn_peer_addr(s->c));
+	snprintf(key, sizeof(key), "%s\n%s", user, imap_client_addr(s));
 	s->userip_slot = name_count_acquire(&imap_userip_count, key, s->cfg->max_imap_connections_per_user_ip,
 	                                    count_out);
 	return s->userip_slot != NULL;
@@ -383,9 +433,18 @@ login_done(void *arg)
 		default: result = "?"; break;
 		}
 	}
-	log_attempt(s, job->mech, job->user, result, job->res.reason);
+	log_attempt(s, job->mech, job->proxy_for[0] != '\0' ? job->proxy_for : job->user, result, job->res.reason);
 	if (conn_closing(s->c))
 		goto out;
+	if (job->res.status == AUTH_OK && job->role == SERVER_ROLE_PROXY && job->routed != 1) {
+		if (job->routed == 0)
+			log_warnx("imap %s user=%s has no back end: not served on a proxy", conn_id(s->c), job->res.user);
+		else
+			log_warnx("imap %s user=%s no route to its back end: %s", conn_id(s->c), job->res.user,
+			          job->route_error != NULL ? job->route_error : "?");
+		imap_complete(s, IMAP_NO, "UNAVAILABLE", "Your mailbox server cannot be reached now, try again later.");
+		goto out;
+	}
 	if (job->res.status == AUTH_OK && !job->store_failed) {
 		unsigned held = 0;
 
@@ -400,7 +459,10 @@ login_done(void *arg)
 			imap_close(s, "max-userip");
 			goto out;
 		}
-		login_ok(s, job);
+		if (job->role == SERVER_ROLE_PROXY)
+			imap_proxy_start(s, job->res.user, &job->target);
+		else
+			login_ok(s, job);
 		goto out;
 	}
 	if (job->store_failed) {
@@ -459,13 +521,16 @@ out:
 	free(job);
 }
 
-static void
-login_start(struct imap_session *s, const char *mech, const char *user, size_t user_len, const char *pass,
-            size_t pass_len, bool refuse, const char *token)
+static struct login_job *
+login_new(struct imap_session *s, const char *mech, const char *user, size_t user_len, const char *pass,
+          size_t pass_len, bool refuse, const char *token)
 {
 	struct login_job *job = xcalloc(1, sizeof(*job));
 
 	job->s = s;
+	job->role = s->cfg->role;
+	job->backend_port = s->cfg->proxy.imap_port;
+	snprintf(job->client_addr, sizeof(job->client_addr), "%s", s->orig_addr);
 	job->data_dir = s->cfg->data_dir;
 	job->basic = s->cfg->basic;
 	snprintf(job->peer, sizeof(job->peer), "%s", conn_peer_addr(s->c));
@@ -475,7 +540,14 @@ login_start(struct imap_session *s, const char *mech, const char *user, size_t u
 	memcpy(job->pass, pass, pass_len < AUTH_PASS_MAX ? pass_len : AUTH_PASS_MAX);
 	if (token != NULL)
 		job->token = xstrdup(token);
-	imap_job(s, login_work, login_done, job);
+	return job;
+}
+
+static void
+login_start(struct imap_session *s, const char *mech, const char *user, size_t user_len, const char *pass,
+            size_t pass_len, bool refuse, const char *token)
+{
+	imap_job(s, login_work, login_done, login_new(s, mech, user, user_len, pass, pass_len, refuse, token));
 }
 
 static bool
@@ -532,7 +604,17 @@ auth_plain(struct imap_session *s, const char *b64, size_t len)
 		return;
 	}
 	refuse = cr.authzid[0] != '\0' && strcasecmp(cr.authzid, cr.authcid) != 0;
-	login_start(s, "PLAIN", cr.authcid, strlen(cr.authcid), cr.password, strlen(cr.password), refuse, NULL);
+	if (refuse && strcmp(cr.authcid, AUTH_PROXY_IDENTITY) == 0) {
+		/* A proxy logging in for a user (auth_proxy.c decides). */
+		struct login_job *job = login_new(s, "PLAIN", cr.authcid, strlen(cr.authcid), cr.password,
+		                                  strlen(cr.password), false, NULL);
+
+		snprintf(job->proxy_for, sizeof(job->proxy_for), "%s", cr.authzid);
+		imap_job(s, login_work, login_done, job);
+	} else {
+		login_start(s, "PLAIN", cr.authcid, strlen(cr.authcid), cr.password, strlen(cr.password), refuse,
+		            NULL);
+	}
 	str_wipe(&cr, sizeof(cr));
 }
 

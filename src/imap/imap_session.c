@@ -11,6 +11,7 @@
 #include "imap/imap.h"
 #include "imap/imap_metadata.h"
 #include "imap/imap_session.h"
+#include "proxy/proxy.h"
 #include "lib/arena.h"
 #include "lib/log.h"
 #include "lib/metrics.h"
@@ -731,7 +732,12 @@ imap_limit(void *arg, enum conn_limit what)
 static void
 imap_input(void *arg)
 {
-	imap_run(arg);
+	struct imap_session *s = arg;
+
+	if (s->proxied)
+		imap_proxy_input(s);
+	else
+		imap_run(s);
 }
 
 static void
@@ -739,6 +745,10 @@ imap_drained(void *arg)
 {
 	struct imap_session *s = arg;
 
+	if (s->proxied) {
+		imap_proxy_drained(s);
+		return;
+	}
 	if (s->fetch != NULL)
 		imap_fetch_continue(s);
 	if (s->output_paused) {
@@ -756,6 +766,12 @@ imap_timeout(void *arg)
 		conn_set_timeout(s->c, IMAP_TIMEOUT_SEC);
 		return;
 	}
+	if (s->proxied) {
+		/* Neither side said a word for the whole timeout; a BYE
+		 * could land inside a literal the back end is sending. */
+		imap_close(s, "timeout");
+		return;
+	}
 	/* RFC 9051 7.1.5: BYE before an autologout. */
 	conn_puts(s->c, "* BYE Autologout; idle for too long\r\n");
 	imap_close(s, "timeout");
@@ -768,7 +784,7 @@ imap_stopping(void *arg)
 
 	/* A FETCH waiting for its client may have stopped inside a literal:
 	 * a BYE there would read as message data. */
-	if (s->state != IMAP_STATE_LOGOUT && s->fetch == NULL)
+	if (s->state != IMAP_STATE_LOGOUT && s->fetch == NULL && !s->proxied)
 		conn_puts(s->c, "* BYE Server shutting down, reconnect in a moment\r\n");
 }
 
@@ -785,8 +801,10 @@ imap_session_close(void *arg)
 {
 	struct imap_session *s = arg;
 
-	log_info("imap %s disconnect peer=%s user=%s reason=%s", conn_id(s->c), conn_peer_addr(s->c),
-	         s->user != NULL ? s->user : "-", s->end_reason != NULL ? s->end_reason : "peer");
+	log_info("imap %s disconnect peer=%s user=%s reason=%s%s", conn_id(s->c), imap_client_addr(s),
+	         s->user != NULL ? s->user : "-", s->end_reason != NULL ? s->end_reason : "peer",
+	         s->proxied ? " proxied=yes" : "");
+	proxy_free(&s->proxy);
 	imap_fetch_free(s);
 	imap_append_free(s);
 	imap_view_clear(s);
@@ -799,6 +817,12 @@ imap_session_close(void *arg)
 	name_count_release(&imap_userip_count, &s->userip_slot);
 	free(s->user);
 	free(s);
+}
+
+const char *
+imap_client_addr(const struct imap_session *s)
+{
+	return s->orig_addr[0] != '\0' ? s->orig_addr : conn_peer_addr(s->c);
 }
 
 /* Refused at accept (server.c): RFC 9051 7.1.5 lets the server greet

@@ -126,7 +126,31 @@ struct imap_session {
 	struct imap_notify *notify;    /* NOTIFY SET in force (imap_notify.c), or NULL */
 	struct imap_fetch_job *fetch;  /* a FETCH streaming its responses */
 	struct imap_append_state *append;
+
+	/* The proxy role (imap_proxy.c): the hop to the user's back end
+	 * while it is made, then the relay (proxied: every byte goes
+	 * through src/proxy, nothing is parsed here any more). */
+	struct proxy *proxy;
+	bool proxied;
+	/* On a back end: the client's address as a trusted proxy passed it
+	 * on (ID "x-originating-ip"/"-port"), for logs and penalties; "" if
+	 * none. */
+	char orig_addr[64];
+	unsigned orig_port;
 };
+
+/* The client's address for logs: the one a trusted proxy passed on, or
+ * the connection's peer. */
+const char *imap_client_addr(const struct imap_session *s);
+
+/* imap_proxy.c: the login of a user whose mailbox is on a back end
+ * (target: a struct proxy_target) goes on there; the running LOGIN or
+ * AUTHENTICATE gets its answer when the hop is made or has failed. */
+struct proxy_target;
+void imap_proxy_start(struct imap_session *s, const char *user, const struct proxy_target *target);
+/* The session's connection handlers while relaying. */
+void imap_proxy_input(struct imap_session *s);
+void imap_proxy_drained(struct imap_session *s);
 
 /* The running command's tag, or "*" when there is none (a reply to a
  * line whose tag could not be read).  Valid until the command ends. */

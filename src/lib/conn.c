@@ -337,12 +337,17 @@ finish(struct conn *c)
 	free(c);
 }
 
+/* conn_close_idle is walking this thread's list: conn_kick must not free
+ * another connection under it (the walk finishes or keeps each itself). */
+static __thread bool sweeping;
+
 unsigned
 conn_close_idle(bool force)
 {
 	struct conn *c, *next;
 	unsigned left = 0;
 
+	sweeping = true;
 	for (c = thread_conns; c != NULL; c = next) {
 		next = c->next;
 		if (c->jobs > 0 || c->depth > 0 ||
@@ -359,6 +364,7 @@ conn_close_idle(bool force)
 		c->dead = true;
 		finish(c);
 	}
+	sweeping = false;
 	return left;
 }
 
@@ -1419,6 +1425,13 @@ bool
 conn_authenticated(const struct conn *c)
 {
 	return c->authenticated;
+}
+
+void
+conn_kick(struct conn *c)
+{
+	if (!sweeping)
+		settle(c);
 }
 
 void

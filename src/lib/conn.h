@@ -204,6 +204,14 @@ bool conn_authenticated(const struct conn *c);
  * whole process. */
 unsigned conn_unauthenticated_count(void);
 
+/* For code running in another connection's callbacks on the same loop
+ * (a proxy relaying between two connections): what it did to c (output
+ * queued, conn_resume, conn_close) takes effect now, as at the end of c's
+ * own callbacks; inside c's callbacks it waits for their end as usual,
+ * and during conn_close_idle's sweep (which ends or keeps c itself).
+ * c may be freed by this call (its handler's close runs): do not use it
+ * afterwards. */
+void conn_kick(struct conn *c);
 /* Flushes queued output, then closes.  No more input is delivered. */
 void conn_close(struct conn *c);
 bool conn_closing(const struct conn *c);

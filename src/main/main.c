@@ -22,6 +22,7 @@ const char cli_main_usage[] =
 	"                             a user's per-client passwords, each limited to\n"
 	"                             some protocols (imap, pop3, submission)\n"
 	"  alias add|del|list         manage aliases\n"
+	"  backend add|del|list       the back ends that hold mailboxes behind proxies\n"
 	"  import maildir USER PATH   a Dovecot Maildir, keeping UIDs and POP3 UIDLs\n"
 	"  import mbox USER FILE|DIR  mbox files (Gmail Takeout, Thunderbird, Outlook)\n"
 	"  export maildir|mbox USER PATH\n"
@@ -53,6 +54,7 @@ static const struct cli_cmd commands[] = {
 	{ "serve", cli_serve },
 	{ "domain", cli_domain },
 	{ "user", cli_user },
+	{ "backend", cli_backend },
 	{ "alias", cli_alias },
 	{ "config", cli_config },
 	{ "queue", cli_queue },

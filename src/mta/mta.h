@@ -118,6 +118,13 @@ const char *mta_session_tls_description(const struct mta_session *s);
 const char *mta_session_peer(const struct mta_session *s);
 /* "none", "opportunistic", "required", "dane", "encrypt": for log lines. */
 const char *mta_tls_policy_name(enum mta_tls tls);
+/* An SSL for a client connection to host (a name or an IP address) from
+ * this thread's cached contexts: with verify, the chain (ca_file, or the
+ * system store when NULL) and host are checked as for MTA_TLS_REQUIRED;
+ * without, any certificate is taken.  The proxy's hop to a back end uses
+ * it (src/proxy).  NULL with *error_out on failure; the caller frees it
+ * (or hands it to conn_starttls_client). */
+struct ssl_st *mta_tls_client_ssl(const char *host, const char *ca_file, bool verify, const char **error_out);
 /* The peer's last EHLO listed this keyword ("SMTPUTF8", "8BITMIME",
  * "SIZE", "DSN", "PIPELINING", "CHUNKING", "STARTTLS", "AUTH"). */
 bool mta_session_has(const struct mta_session *s, const char *ext);

@@ -5,6 +5,7 @@
  * and no name check for DANE-EE; DANE-TA checks the MX host name and
  * the next-hop domain, RFC 7672 3.2.2), or encrypt (STARTTLS that must
  * happen, certificate not checked). */
+#include <arpa/inet.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -153,6 +154,42 @@ mta_tls_new_ssl(const struct mta_session *s, const char **error_out)
 fail:
 	SSL_free(ssl);
 	SSL_CTX_free(ctx);
+	ERR_clear_error();
+	return NULL;
+}
+
+SSL *
+mta_tls_client_ssl(const char *host, const char *ca_file, bool verify, const char **error_out)
+{
+	struct mta_params p = { .tls = verify ? MTA_TLS_REQUIRED : MTA_TLS_ENCRYPT, .ca_file = ca_file,
+	                        .tls_name = host };
+	unsigned char ip[16];
+	bool is_ip = inet_pton(AF_INET, host, ip) == 1 || inet_pton(AF_INET6, host, ip) == 1;
+	SSL_CTX *ctx;
+	SSL *ssl;
+
+	if ((ctx = ctx_get(&p, error_out)) == NULL)
+		return NULL;
+	ssl = SSL_new(ctx);
+	SSL_CTX_free(ctx);    /* the SSL holds its own reference */
+	if (ssl == NULL) {
+		*error_out = "SSL_new failed";
+		goto fail;
+	}
+	/* RFC 6066 3: no SNI for an address; RFC 6125: an address is checked
+	 * against the certificate's iPAddress names */
+	if (!is_ip && SSL_set_tlsext_host_name(ssl, host) != 1) {
+		*error_out = "bad SNI name";
+		goto fail;
+	}
+	if (verify && (is_ip ? X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), host) != 1
+	                     : SSL_set1_host(ssl, host) != 1)) {
+		*error_out = "bad name to verify";
+		goto fail;
+	}
+	return ssl;
+fail:
+	SSL_free(ssl);
 	ERR_clear_error();
 	return NULL;
 }

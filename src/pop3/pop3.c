@@ -23,6 +23,7 @@
 #include "pop3/pop3.h"
 #include "pop3/pop3_lock.h"
 #include "pop3/pop3_session.h"
+#include "proxy/proxy.h"
 #include "server/listener.h"
 
 #define ST_AUTH  (1u << POP3_STATE_AUTHORIZATION)
@@ -48,6 +49,7 @@ static const struct pop3_cmd_def cmd_table[POP3_VERB_COUNT] = {
 	[POP3_VERB_TOP]  = { pop3_cmd_top, ST_TRANS },
 	[POP3_VERB_DELE] = { pop3_cmd_dele, ST_TRANS },
 	[POP3_VERB_RSET] = { pop3_cmd_rset, ST_TRANS },
+	[POP3_VERB_XCLIENT] = { pop3_cmd_xclient, ST_AUTH },
 };
 
 static void
@@ -305,7 +307,10 @@ pop3_input(void *arg)
 {
 	struct pop3_session *s = arg;
 
-	pop3_run(s);
+	if (s->proxied)
+		pop3_proxy_input(s);
+	else
+		pop3_run(s);
 }
 
 static void
@@ -313,6 +318,10 @@ pop3_drained(void *arg)
 {
 	struct pop3_session *s = arg;
 
+	if (s->proxied) {
+		pop3_proxy_drained(s);
+		return;
+	}
 	if (s->stream != NULL) {
 		pop3_stream_continue(s);
 		return;
@@ -338,7 +347,7 @@ pop3_timeout(void *arg)
 		conn_set_timeout(s->c, secs);
 		return;
 	}
-	if (s->stream == NULL)
+	if (s->stream == NULL && !s->proxied)
 		conn_puts(s->c, "-ERR [SYS/TEMP] Disconnected for inactivity.\r\n");
 	pop3_close(s, "timeout");
 }
@@ -384,10 +393,11 @@ pop3_session_close(void *arg)
 
 	if (s->mailbox_user != NULL)
 		pop3_log_safe(s->mailbox_user, strlen(s->mailbox_user), safe, sizeof(safe));
-	log_info("pop3 %s disconnect peer=%s user=%s reason=%s retr=%u top=%u bytes=%llu deleted=%zu",
-	         conn_id(s->c), conn_peer_addr(s->c), safe[0] != '\0' ? safe : "-",
+	log_info("pop3 %s disconnect peer=%s user=%s reason=%s retr=%u top=%u bytes=%llu deleted=%zu%s",
+	         conn_id(s->c), pop3_client_addr(s), safe[0] != '\0' ? safe : "-",
 	         s->end_reason != NULL ? s->end_reason : "peer", s->retr_count, s->top_count,
-	         (unsigned long long)s->retr_bytes, s->expunged);
+	         (unsigned long long)s->retr_bytes, s->expunged, s->proxied ? " proxied=yes" : "");
+	proxy_free(&s->proxy);
 	pop3_stream_free(&s->stream);
 	/* A dropped connection deletes nothing (RFC 1939 section 6: only
 	 * QUIT enters the UPDATE state). */

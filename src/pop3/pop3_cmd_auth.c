@@ -19,6 +19,7 @@
 #include "lib/xalloc.h"
 #include "pop3/pop3_lock.h"
 #include "pop3/pop3_session.h"
+#include "proxy/proxy.h"
 
 struct pop3_login_job {
 	struct pop3_session *s;
@@ -31,8 +32,15 @@ struct pop3_login_job {
 	char *token;                        /* a bearer token (OAUTHBEARER, XOAUTH2), or NULL */
 	char user[AUTH_USER_MAX + 1];       /* as the client gave it */
 	char pass[AUTH_PASS_MAX + 1];       /* wiped by the worker */
+	char proxy_for[AUTH_USER_MAX + 1];  /* a proxy's login for this user ("" if not) */
+	char client_addr[64];               /* what a trusted proxy passed on (XCLIENT), or "" */
+	enum server_role role;
+	unsigned backend_port;              /* [proxy] pop3_port */
 
 	struct auth_result res;
+	int routed;                         /* proxy_route: 1 on a back end, 0 here, -1 error */
+	const char *route_error;
+	struct proxy_target target;
 	bool in_use;
 	bool took_over;                     /* an older session of the user was displaced */
 	struct pop3_lock *lock;             /* the claim, until the session takes it */
@@ -64,9 +72,14 @@ log_attempt(struct pop3_session *s, const char *mech, const char *user, const ch
 
 	pop3_log_safe(user, strlen(user), safe, sizeof(safe));
 	metrics_login(METRICS_PROTO_POP3, strcmp(result, "ok") == 0);
-	log_info("pop3 %s login user=\"%s\" peer=%s mech=%s tls=%s result=%s reason=\"%s\"", conn_id(s->c),
-	         safe, conn_peer_addr(s->c), mech, conn_tls_active(s->c) ? "yes" : "no", result,
-	         reason != NULL ? reason : "");
+	if (s->orig_addr[0] != '\0')
+		log_info("pop3 %s login user=\"%s\" peer=%s port=%u proxy=%s mech=%s result=%s reason=\"%s\"",
+		         conn_id(s->c), safe, s->orig_addr, s->orig_port, conn_peer_addr(s->c), mech, result,
+		         reason != NULL ? reason : "");
+	else
+		log_info("pop3 %s login user=\"%s\" peer=%s mech=%s tls=%s result=%s reason=\"%s\"", conn_id(s->c),
+		         safe, conn_peer_addr(s->c), mech, conn_tls_active(s->c) ? "yes" : "no", result,
+		         reason != NULL ? reason : "");
 }
 
 /* Runs on a worker thread: touches no loop or session state. */
@@ -84,13 +97,26 @@ login_work(void *arg)
 		job->res.reason = "authorization identity differs from authentication identity";
 	} else {
 		struct auth_login login = { .proto = AUTH_PROTO_POP3, .basic = job->basic, .peer = job->peer,
-		                            .username = job->user, .password = job->pass, .token = job->token };
+		                            .username = job->user, .password = job->pass, .token = job->token,
+		                            .proxy_for = job->proxy_for[0] != '\0' ? job->proxy_for : NULL,
+		                            .client_addr = job->client_addr[0] != '\0' ? job->client_addr : NULL };
 
 		auth_check_login(job->data_dir, &login, &job->res);
 	}
 	str_wipe(job->pass, sizeof(job->pass));
 	if (job->res.status != AUTH_OK)
 		return;
+	/* A proxy sends the user on to its back end: no lock, no store. */
+	if (job->role == SERVER_ROLE_PROXY) {
+		struct directory *dir = directory_for_thread(job->data_dir);
+
+		job->routed = dir == NULL ? -1
+		                          : proxy_route(dir, job->res.user, job->backend_port, &job->target,
+		                                        &job->route_error);
+		if (dir == NULL)
+			job->route_error = "directory unavailable";
+		return;
+	}
 
 	/* Only now, with the password known to be right, may the answer
 	 * say that the mailbox is in use.  A session of the user that is not
@@ -151,6 +177,32 @@ login_take(struct pop3_session *s, struct pop3_login_job *job)
 
 struct name_count pop3_userip_count = NAME_COUNT_INIT;
 
+/* On a proxy, the password was right: on to the back end, or a
+ * temporary failure when there is none to go to. */
+static void
+proxy_login_done(struct pop3_session *s, struct pop3_login_job *job)
+{
+	char key[ADDRESS_MAX + 64];
+	unsigned held = 0;
+
+	log_attempt(s, job->mech, job->user, job->routed == 1 ? "ok" : "no-backend",
+	            job->routed == 1 ? job->res.reason : job->route_error != NULL ? job->route_error : "no back end");
+	if (conn_closing(s->c))
+		return;
+	if (job->routed != 1) {
+		pop3_err(s, "[SYS/TEMP] Your mailbox server cannot be reached now, try again later.");
+		return;
+	}
+	snprintf(key, sizeof(key), "%s\n%s", job->res.user, conn_peer_addr(s->c));
+	s->userip_slot = name_count_acquire(&pop3_userip_count, key, s->cfg->max_pop3_connections_per_user_ip, &held);
+	if (s->userip_slot == NULL) {
+		pop3_err(s, "[IN-USE] Too many POP3 sessions of this user from your address (%u).",
+		         s->cfg->max_pop3_connections_per_user_ip);
+		return;
+	}
+	pop3_proxy_start(s, job->res.user, &job->target);
+}
+
 static void
 login_done(void *arg)
 {
@@ -161,6 +213,10 @@ login_done(void *arg)
 	unsigned held = 0;
 
 	s->busy = false;
+	if (job->res.status == AUTH_OK && job->role == SERVER_ROLE_PROXY) {
+		proxy_login_done(s, job);
+		goto out;
+	}
 	if (job->lock != NULL && !pop3_lock_held(job->lock)) {
 		/* An even newer login took the mailbox over while this one
 		 * was listing it: that one wins, this one is in use. */
@@ -171,7 +227,7 @@ login_done(void *arg)
 		/* [limits] max_pop3_connections_per_user_ip, keyed "user\naddress" */
 		char key[ADDRESS_MAX + 64];
 
-		snprintf(key, sizeof(key), "%s\n%s", job->res.user, conn_peer_addr(s->c));
+		snprintf(key, sizeof(key), "%s\n%s", job->res.user, pop3_client_addr(s));
 		s->userip_slot = name_count_acquire(&pop3_userip_count, key, s->cfg->max_pop3_connections_per_user_ip,
 		                                    &held);
 		userip_full = s->userip_slot == NULL;
@@ -199,7 +255,7 @@ login_done(void *arg)
 		default: result = "?"; break;
 		}
 	}
-	log_attempt(s, job->mech, job->user, result,
+	log_attempt(s, job->mech, job->proxy_for[0] != '\0' ? job->proxy_for : job->user, result,
 	            job->took_over && s->mailbox_user != NULL ? "took over from an older session" : job->res.reason);
 	if (job->n_dropped > 0)
 		log_warnx("pop3 %s %s has more than %u messages: %zu left out of this session", conn_id(s->c),
@@ -281,11 +337,14 @@ out:
 /* Starts the password check for user/pass (lengths already bounded). */
 static void
 login_start(struct pop3_session *s, const char *mech, const char *user, size_t user_len, const char *pass,
-            size_t pass_len, bool refuse)
+            size_t pass_len, bool refuse, const char *proxy_for)
 {
 	struct pop3_login_job *job = xcalloc(1, sizeof(*job));
 
 	job->s = s;
+	job->role = s->cfg->role;
+	job->backend_port = s->cfg->proxy.pop3_port;
+	snprintf(job->client_addr, sizeof(job->client_addr), "%s", s->orig_addr);
 	job->loop = conn_loop(s->c);
 	job->data_dir = s->cfg->data_dir;
 	job->basic = s->cfg->basic;
@@ -294,6 +353,8 @@ login_start(struct pop3_session *s, const char *mech, const char *user, size_t u
 	job->refuse = refuse;
 	memcpy(job->user, user, user_len);
 	memcpy(job->pass, pass, pass_len);
+	if (proxy_for != NULL)
+		snprintf(job->proxy_for, sizeof(job->proxy_for), "%s", proxy_for);
 	s->busy = true;
 	conn_defer(s->c, login_work, login_done, job);
 }
@@ -365,7 +426,7 @@ pop3_cmd_pass(struct pop3_session *s, const struct pop3_command *cmd)
 	}
 	/* RFC 1939 section 7: the whole rest of the line is the password,
 	 * spaces included. */
-	login_start(s, "USER", user, strlen(user), cmd->args, cmd->args_len, false);
+	login_start(s, "USER", user, strlen(user), cmd->args, cmd->args_len, false, NULL);
 	free(user);
 }
 
@@ -386,9 +447,15 @@ auth_plain(struct pop3_session *s, const char *b64, size_t len)
 		pop3_client_error(s, "[AUTH] Invalid SASL PLAIN response.");
 		return;
 	}
-	/* No proxy authorization: an authzid must name the same user. */
+	/* An authzid must name the same user, except in a proxy's login
+	 * for its user (auth_proxy.c decides whether it is one). */
 	refuse = cr.authzid[0] != '\0' && strcasecmp(cr.authzid, cr.authcid) != 0;
-	login_start(s, "PLAIN", cr.authcid, strlen(cr.authcid), cr.password, strlen(cr.password), refuse);
+	if (refuse && strcmp(cr.authcid, AUTH_PROXY_IDENTITY) == 0)
+		login_start(s, "PLAIN", cr.authcid, strlen(cr.authcid), cr.password, strlen(cr.password), false,
+		            cr.authzid);
+	else
+		login_start(s, "PLAIN", cr.authcid, strlen(cr.authcid), cr.password, strlen(cr.password), refuse,
+		            NULL);
 	str_wipe(&cr, sizeof(cr));
 }
 
@@ -417,6 +484,9 @@ auth_bearer(struct pop3_session *s, const char *b64, size_t len)
 	}
 	job = xcalloc(1, sizeof(*job));
 	job->s = s;
+	job->role = s->cfg->role;
+	job->backend_port = s->cfg->proxy.pop3_port;
+	snprintf(job->client_addr, sizeof(job->client_addr), "%s", s->orig_addr);
 	job->loop = conn_loop(s->c);
 	job->data_dir = s->cfg->data_dir;
 	snprintf(job->peer, sizeof(job->peer), "%s", conn_peer_addr(s->c));

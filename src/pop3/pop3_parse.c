@@ -22,6 +22,7 @@ static const char *const verb_names[POP3_VERB_COUNT] = {
 	[POP3_VERB_RSET] = "RSET",
 	[POP3_VERB_NOOP] = "NOOP",
 	[POP3_VERB_QUIT] = "QUIT",
+	[POP3_VERB_XCLIENT] = "XCLIENT",
 };
 
 const char *
@@ -46,8 +47,9 @@ pop3_parse_command(const char *line, size_t len, struct pop3_command *cmd_out, c
 	}
 	while (klen < len && line[klen] != ' ')
 		klen++;
-	/* Keywords are 3 or 4 characters (RFC 1939 section 3). */
-	if (klen < 3 || klen > 4) {
+	/* Keywords are 3 or 4 characters (RFC 1939 section 3); XCLIENT, an
+	 * extension between proxy and back end, is the one longer name. */
+	if (klen < 3 || klen > 7) {
 		*error_out = "Unknown command";
 		return -1;
 	}

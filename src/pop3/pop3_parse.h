@@ -30,6 +30,7 @@ enum pop3_verb {
 	POP3_VERB_RSET,
 	POP3_VERB_NOOP,
 	POP3_VERB_QUIT,
+	POP3_VERB_XCLIENT,     /* a trusted proxy's client address (issue 11, as Dovecot's) */
 	POP3_VERB_COUNT
 };
 

@@ -90,6 +90,15 @@ struct pop3_session {
 	size_t n_deleted;
 	uint64_t total_size, deleted_size;
 
+	/* The proxy role (pop3_proxy.c): the hop to the user's back end,
+	 * then the relay (proxied: every byte goes through src/proxy).  On a
+	 * back end: the client's address a trusted proxy passed on with
+	 * XCLIENT ("" if none). */
+	struct proxy *proxy;
+	bool proxied;
+	char orig_addr[64];
+	unsigned orig_port;
+
 	struct pop3_stream *stream;
 	unsigned retr_count, top_count;
 	uint64_t retr_bytes;
@@ -117,6 +126,18 @@ void pop3_client_error(struct pop3_session *s, const char *fmt, ...) __attribute
  * pop3_unbusy, which resumes input.  Jobs started with conn_defer set
  * s->busy themselves (conn_defer holds the pause). */
 void pop3_busy(struct pop3_session *s);
+/* pop3_proxy.c: the login goes on at the user's back end (target: a
+ * struct proxy_target); "+OK" or "-ERR [SYS/TEMP]" when the hop is made
+ * or has failed.  Then the connection's events go to the relay. */
+struct proxy_target;
+void pop3_proxy_start(struct pop3_session *s, const char *user, const struct proxy_target *target);
+void pop3_proxy_input(struct pop3_session *s);
+void pop3_proxy_drained(struct pop3_session *s);
+/* XCLIENT ADDR=... PORT=... (pop3_proxy.c): believed from a trusted proxy
+ * only, before login. */
+void pop3_cmd_xclient(struct pop3_session *s, const struct pop3_command *cmd);
+/* The client's address for logs: XCLIENT's, or the connection's peer. */
+const char *pop3_client_addr(const struct pop3_session *s);
 void pop3_unbusy(struct pop3_session *s);
 
 /* Closes the connection after the queued output, noting why. */

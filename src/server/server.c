@@ -36,6 +36,7 @@
 #include "lib/str.h"
 #include "lib/tls.h"
 #include "lib/xalloc.h"
+#include "mta/mta.h"
 #include "mailauth/mailauth.h"
 #include "pop3/pop3.h"
 #include "server/listener.h"
@@ -299,6 +300,8 @@ loop_main(void *arg)
 	struct loop_thread *lt = arg;
 
 	evloop_run(lt->loop);
+	/* A proxy's hops to its back ends made TLS contexts on this loop. */
+	mta_tls_thread_end();
 	return NULL;
 }
 
@@ -566,6 +569,11 @@ server_run(const struct tern_config *cfg)
 	 * unprivileged user before opening any data file. */
 	if (cfg->tls_cert[0] != '\0' && tls_start(&srv, &error) == -1)
 		goto fail;
+	/* The secret proxies and back ends share is one of the keys. */
+	if (auth_proxy_start(cfg, &error) == -1) {
+		log_error("proxy: %s", error);
+		goto fail;
+	}
 	if (open_listeners(&srv) == -1 || ensure_data_dir(cfg) == -1 || drop_privileges(cfg) == -1 ||
 	    check_data_writable(cfg) == -1)
 		goto fail;

@@ -25,6 +25,7 @@
 #include "lib/str.h"
 #include "lib/xalloc.h"
 #include "smtp/smtp_session.h"
+#include "proxy/proxy.h"
 
 #define SMTP_AUTH_ARENA_CHUNK 4096
 
@@ -57,6 +58,13 @@ struct smtp_auth {
 	enum auth_basic basic;
 	char peer[64];                  /* client address (app passwords record it) */
 	struct auth_result result;
+	char proxy_for[AUTH_USER_MAX + 1]; /* a proxy's login for this user ("" if not) */
+	char client_addr[64];           /* what a trusted proxy passed on (XCLIENT), or "" */
+	enum server_role role;
+	unsigned backend_port;          /* [proxy] submission_port */
+	int routed;                     /* proxy_route: 1 on a back end, 0 here, -1 error */
+	const char *route_error;
+	struct proxy_target target;
 };
 
 static const char *
@@ -89,9 +97,16 @@ log_attempt(struct smtp_session *s, const char *result, const char *reason)
 	char user[64];
 
 	metrics_login(METRICS_PROTO_SUBMISSION, strcmp(result, "ok") == 0);
-	log_info("smtp %s auth user=%s peer=%s mech=%s result=%s reason=\"%s\"", conn_id(s->c),
-	         s->auth->user[0] != '\0' ? smtp_log_safe(s->auth->user, user, sizeof(user)) : "-",
-	         conn_peer_addr(s->c), mech_name(s->auth), result, reason);
+	const char *shown = s->auth->proxy_for[0] != '\0' ? s->auth->proxy_for : s->auth->user;
+
+	if (s->orig_addr[0] != '\0')
+		log_info("smtp %s auth user=%s peer=%s port=%u proxy=%s mech=%s result=%s reason=\"%s\"",
+		         conn_id(s->c), shown[0] != '\0' ? smtp_log_safe(shown, user, sizeof(user)) : "-", s->orig_addr,
+		         s->orig_port, conn_peer_addr(s->c), mech_name(s->auth), result, reason);
+	else
+		log_info("smtp %s auth user=%s peer=%s mech=%s result=%s reason=\"%s\"", conn_id(s->c),
+		         shown[0] != '\0' ? smtp_log_safe(shown, user, sizeof(user)) : "-", conn_peer_addr(s->c),
+		         mech_name(s->auth), result, reason);
 }
 
 /* A malformed client response ends the exchange. */
@@ -120,12 +135,23 @@ auth_work(void *arg)
 	struct smtp_auth *a = arg;
 	struct auth_login login = { .proto = AUTH_PROTO_SMTP, .basic = a->basic, .peer = a->peer,
 	                            .username = a->user, .password = a->password,
-	                            .token = a->bearer ? a->token : NULL };
+	                            .token = a->bearer ? a->token : NULL,
+	                            .proxy_for = a->proxy_for[0] != '\0' ? a->proxy_for : NULL,
+	                            .client_addr = a->client_addr[0] != '\0' ? a->client_addr : NULL };
 
 	auth_check_login(a->data_dir, &login, &a->result);
 	if (a->bearer)
 		str_wipe(a->token, strlen(a->token));
 	str_wipe(a->password, sizeof(a->password));
+	/* A proxy sends the user on to its back end. */
+	if (a->result.status == AUTH_OK && !a->authz_mismatch && a->role == SERVER_ROLE_PROXY) {
+		struct directory *dir = directory_for_thread(a->data_dir);
+
+		a->routed = dir == NULL ? -1
+		                        : proxy_route(dir, a->result.user, a->backend_port, &a->target, &a->route_error);
+		if (dir == NULL)
+			a->route_error = "directory unavailable";
+	}
 }
 
 static void
@@ -143,6 +169,24 @@ auth_done(void *arg)
 	if (conn_closing(s->c)) {
 		smtp_auth_free(s);
 		smtp_session_unbusy(s);
+		return;
+	}
+	if (st == AUTH_OK && a->role == SERVER_ROLE_PROXY) {
+		char user[ADDRESS_MAX + 1];
+		struct proxy_target target = a->target;
+
+		if (a->routed != 1) {
+			log_attempt(s, "no-backend", a->route_error != NULL ? a->route_error : "no back end");
+			smtp_auth_free(s);
+			smtp_session_unbusy(s);
+			smtp_reply(s, 454, "4.7.0", "Your mailbox server cannot be reached now, try again later");
+			return;
+		}
+		log_attempt(s, "ok", reason);
+		str_lcpy(user, a->result.user, sizeof(user));
+		smtp_auth_free(s);
+		smtp_session_unbusy(s);
+		smtp_proxy_start(s, user, &target);
 		return;
 	}
 	switch (st) {
@@ -208,6 +252,9 @@ start_check(struct smtp_session *s)
 	a->s = s;
 	a->data_dir = s->cfg->data_dir;
 	a->basic = s->cfg->basic;
+	a->role = s->cfg->role;
+	a->backend_port = s->cfg->proxy.submission_port;
+	snprintf(a->client_addr, sizeof(a->client_addr), "%s", s->orig_addr);
 	snprintf(a->peer, sizeof(a->peer), "%s", conn_peer_addr(s->c));
 	smtp_session_busy(s);
 	conn_defer(s->c, auth_work, auth_done, a);
@@ -228,8 +275,13 @@ plain_response(struct smtp_session *s, const char *b64, size_t len)
 	str_lcpy(a->password, cr->password, sizeof(a->password));
 	/* We act only as the authenticated user (RFC 4616 2: an authzid
 	 * that is not the user itself is refused). */
-	if (cr->authzid[0] != '\0' && strcasecmp(cr->authzid, cr->authcid) != 0)
-		a->authz_mismatch = true;
+	if (cr->authzid[0] != '\0' && strcasecmp(cr->authzid, cr->authcid) != 0) {
+		/* ... except a proxy's login for its user (auth_proxy.c). */
+		if (strcmp(cr->authcid, AUTH_PROXY_IDENTITY) == 0)
+			str_lcpy(a->proxy_for, cr->authzid, sizeof(a->proxy_for));
+		else
+			a->authz_mismatch = true;
+	}
 	str_wipe(cr, sizeof(*cr));
 	start_check(s);
 }

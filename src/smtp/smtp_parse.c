@@ -30,6 +30,7 @@ static const struct {
 	{ "HELP", SMTP_VERB_HELP },
 	{ "STARTTLS", SMTP_VERB_STARTTLS },
 	{ "AUTH", SMTP_VERB_AUTH },
+	{ "XCLIENT", SMTP_VERB_XCLIENT },
 	/* Postfix's smtpd_forbidden_commands: a browser or a proxy
 	 * request sent to the SMTP port. */
 	{ "GET", SMTP_VERB_HTTP },

@@ -32,6 +32,7 @@ enum smtp_verb {
 	SMTP_VERB_HELP,
 	SMTP_VERB_STARTTLS,
 	SMTP_VERB_AUTH,
+	SMTP_VERB_XCLIENT,     /* a trusted proxy's client address (Postfix's XCLIENT; issue 11) */
 	SMTP_VERB_HTTP,        /* GET, POST, CONNECT...: a web client or a
 	                          cross-protocol attack; the session hangs up */
 	SMTP_VERB_COUNT

@@ -27,6 +27,7 @@
 #include "server/listener.h"
 #include "smtp/smtp.h"
 #include "smtp/smtp_session.h"
+#include "proxy/proxy.h"
 
 #define SMTP_TX_ARENA_CHUNK 2048
 
@@ -55,6 +56,7 @@ static const struct smtp_cmd_def smtp_cmds[SMTP_VERB_COUNT] = {
 	[SMTP_VERB_HELP] = { smtp_cmd_help, SMTP_CMD_JUNK },
 	[SMTP_VERB_STARTTLS] = { smtp_cmd_starttls, SMTP_CMD_NEED_HELO },
 	[SMTP_VERB_AUTH] = { smtp_cmd_auth, SMTP_CMD_NEED_HELO },
+	[SMTP_VERB_XCLIENT] = { smtp_cmd_xclient, 0 },
 };
 
 static void vreply(struct smtp_session *s, int code, const char *enh, const char *fmt, va_list ap)
@@ -361,6 +363,10 @@ smtp_input(void *arg)
 {
 	struct smtp_session *s = arg;
 
+	if (s->proxied) {
+		smtp_proxy_input(s);
+		return;
+	}
 	if (s->rearm_timeout) {
 		s->rearm_timeout = false;
 		conn_set_timeout(s->c, SMTP_TIMEOUT_SEC);
@@ -397,6 +403,10 @@ smtp_drained(void *arg)
 {
 	struct smtp_session *s = arg;
 
+	if (s->proxied) {
+		smtp_proxy_drained(s);
+		return;
+	}
 	if (s->output_paused) {
 		s->output_paused = false;
 		conn_resume(s->c);
@@ -409,6 +419,10 @@ smtp_timeout(void *arg)
 	struct smtp_session *s = arg;
 
 	log_info("smtp %s timeout peer=%s state=%d", conn_id(s->c), conn_peer_addr(s->c), (int)s->state);
+	if (s->proxied) {
+		conn_close(s->c);          /* a reply could land inside the back end's */
+		return;
+	}
 	conn_printf(s->c, "421 4.4.2 %s Error: timeout exceeded\r\n", s->cfg->hostname);
 	conn_close(s->c);
 }
@@ -498,9 +512,10 @@ smtp_close(void *arg)
 	struct smtp_session *s = arg;
 	char user[64];
 
-	log_info("smtp %s disconnect peer=%s user=%s messages=%u errors=%u", conn_id(s->c), conn_peer_addr(s->c),
+	log_info("smtp %s disconnect peer=%s user=%s messages=%u errors=%u%s", conn_id(s->c), smtp_client_addr(s),
 	         s->auth_user != NULL ? smtp_log_safe(s->auth_user, user, sizeof(user)) : "-", s->n_msgs,
-	         s->errors);
+	         s->errors, s->proxied ? " proxied=yes" : "");
+	proxy_free(&s->proxy);
 	smtp_auth_free(s);
 	smtp_tx_free(s);
 	free(s->helo);

@@ -103,6 +103,14 @@ struct smtp_session {
 	 * been read, the reply below goes out (code 0: already replied) */
 	bool bdat_discard;
 	bool bdat_reject_counts;        /* ... and counts as a client error */
+	/* The proxy role (smtp_proxy.c): the hop to the user's back end,
+	 * then the relay (proxied: every byte goes through src/proxy).  On a
+	 * back end: the client's address a trusted proxy passed on with
+	 * XCLIENT ("" if none). */
+	struct proxy *proxy;
+	bool proxied;
+	char orig_addr[64];
+	unsigned orig_port;
 	int bdat_reject_code;
 	const char *bdat_reject_enh;    /* static */
 	const char *bdat_reject_text;   /* static */
@@ -207,6 +215,20 @@ int smtp_submit_check(struct smtp_session *s);
 
 /* smtp_cmd_auth.c */
 int smtp_cmd_auth(struct smtp_session *s, const char *args);
+
+/* smtp_proxy.c: a submission login on a proxy goes on at the user's
+ * back end (target: a struct proxy_target): 235 when the hop is made,
+ * 454 4.7.0 when it failed.  Then the connection's events go to the
+ * relay. */
+struct proxy_target;
+void smtp_proxy_start(struct smtp_session *s, const char *user, const struct proxy_target *target);
+void smtp_proxy_input(struct smtp_session *s);
+void smtp_proxy_drained(struct smtp_session *s);
+/* XCLIENT ADDR=... PORT=... on a back end's submission port, from a
+ * trusted proxy only (Postfix's reply: 220 and a new session). */
+int smtp_cmd_xclient(struct smtp_session *s, const char *args);
+/* The client's address for logs: XCLIENT's, or the connection's peer. */
+const char *smtp_client_addr(const struct smtp_session *s);
 /* Handles one AUTH continuation line (state SMTP_ST_AUTH). */
 void smtp_auth_line(struct smtp_session *s, char *line, size_t len);
 /* Reports an overlong AUTH line and ends the exchange. */

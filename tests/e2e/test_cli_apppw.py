@@ -266,7 +266,7 @@ def upgrade_from_version_1(f):
     assert (s["pop3"], s["imap"], s["reject-mail"], s["app-passwords"]) == ("off", "on", "off", "0"), s
     assert s["created"].startswith("2017-07-14"), s
     with db(srv) as c2:
-        assert c2.execute("PRAGMA user_version").fetchone()[0] == 2
+        assert c2.execute("PRAGMA user_version").fetchone()[0] == 3
     add(srv, "old@example.test", "phone")
     ok(srv.cli("user", "set", "old@example.test", "--reject-mail", "on", check=False))
     assert show(srv, "old@example.test")["reject-mail"] == "on"

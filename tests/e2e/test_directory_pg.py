@@ -103,7 +103,7 @@ def smtp_auth(srv, user, password):
 def cli_operations_land_in_postgresql(srv):
     # Nothing in data_dir: the directory is the database.
     assert not os.path.exists(os.path.join(srv.data, "directory.db"))
-    assert sql(srv, "SELECT max(version) FROM schema_version") == "2"
+    assert sql(srv, "SELECT max(version) FROM schema_version") == "3"
     assert sql(srv, "SELECT address FROM users ORDER BY address") == "alice@example.test\nbob@example.test"
     ok(srv.cli("domain", "add", "example.net"))
     fails(srv.cli("domain", "add", "EXAMPLE.NET", check=False), "already exists")
@@ -256,8 +256,17 @@ def schema_version_newer_than_tern_is_refused(srv):
     srv.stop()
     sql(srv, "UPDATE schema_version SET version = 99")
     fails(srv.cli("user", "list", check=False), "schema version 99 is newer than this tern")
-    sql(srv, "UPDATE schema_version SET version = 2")
+    # a version-2 database (before back ends) is brought up to version 3
+    sql(srv, "DROP INDEX users_backend; ALTER TABLE users DROP COLUMN backend; DROP TABLE backends; "
+             "UPDATE schema_version SET version = 2")
     assert "alice@example.test" in ok(srv.cli("user", "list")).stdout
+    assert sql(srv, "SELECT max(version) FROM schema_version") == "3"
+    ok(srv.cli("backend", "add", "b1", "192.0.2.1"))
+    ok(srv.cli("user", "set", "alice@example.test", "--backend", "b1"))
+    assert sql(srv, "SELECT backend FROM users WHERE address = 'alice@example.test'") == "b1"
+    fails(srv.cli("backend", "del", "b1", check=False), "still holds 1 user")
+    ok(srv.cli("user", "set", "alice@example.test", "--backend", "none"))
+    ok(srv.cli("backend", "del", "b1"))
     srv.start()
 
 
@@ -270,12 +279,14 @@ def moving_a_sqlite_directory_as_operations_md_says(srv):
         ok(old.cli("alias", "add", "d@example.test", "dave@example.test"))
         out = ok(old.cli("user", "app-password", "add", "dave@example.test", "Phone")).stdout
         apw = SHOWN.search(out).group(1)
+        ok(old.cli("backend", "add", "b1", "192.0.2.1"))
+        ok(old.cli("backend", "add", "b2", "192.0.2.2"))
         dsn = PG.create_database()
         old.dsn = dsn
         old.write_config()
         ok(old.cli("domain", "list"))   # creates the tables, empty
         dump = ""
-        for t in ("domains", "users", "aliases", "app_passwords"):
+        for t in ("domains", "backends", "users", "aliases", "app_passwords"):
             r = subprocess.run(["sqlite3", "-header", "-cmd", ".mode insert " + t,
                                 os.path.join(old.data, "directory.db"), "SELECT * FROM %s ORDER BY rowid" % t],
                                capture_output=True, text=True, check=True)
@@ -284,6 +295,7 @@ def moving_a_sqlite_directory_as_operations_md_says(srv):
                             "--single-transaction", "-d", dsn], input=dump, capture_output=True, text=True)
         assert r.returncode == 0, r.stderr
         assert "d@example.test -> dave@example.test" in ok(old.cli("alias", "list")).stdout
+        assert ok(old.cli("backend", "list")).stdout == "b1 192.0.2.1 0\nb2 192.0.2.2 0\n"
         old.start()
         typ, text = imap_login(old, "dave@example.test", PASSWORD)
         assert typ == "OK", text

@@ -342,6 +342,53 @@ test_directory(void)
 	test_end();
 }
 
+/* [server] role, [proxy], [backend] (issue 11).  Paths must exist: the
+ * test certificate stands in for the secret and the CA file. */
+static void
+test_roles(void)
+{
+	char *error = NULL, *printed = NULL;
+	char text[1024];
+	size_t len = 0;
+	FILE *f;
+
+	test_begin("config: role, [proxy], [backend]");
+	test_assert_inteq(parse("[server]\nhostname = x\n", &error), 0);
+	test_assert_inteq(cfg.role, SERVER_ROLE_STANDALONE);
+	test_assert_inteq(cfg.proxy.imap_port, 143);
+	test_assert_inteq(cfg.proxy.pop3_port, 110);
+	test_assert_inteq(cfg.proxy.submission_port, 587);
+	test_assert_inteq(cfg.proxy.tls, PROXY_TLS_NONE);
+	snprintf(text, sizeof(text), "[server]\nrole = proxy\n[proxy]\nsecret_file = %s\nimap_port = 993\n"
+	         "tls = implicit\nca_file = %s\n", key_path, cert_path);
+	test_assert_inteq(parse(text, &error), 0);
+	test_assert_inteq(cfg.role, SERVER_ROLE_PROXY);
+	test_assert_inteq(cfg.proxy.imap_port, 993);
+	test_assert_inteq(cfg.proxy.tls, PROXY_TLS_IMPLICIT);
+	test_assert_streq(cfg.proxy.ca_file, cert_path);
+	f = open_memstream(&printed, &len);
+	config_print(&cfg, f);
+	fclose(f);
+	test_assert(strstr(printed, "role = proxy\n") != NULL);
+	test_assert(strstr(printed, "\n[proxy]\nimap_port = 993\npop3_port = 110\nsubmission_port = 587\n"
+	                            "tls = implicit\n") != NULL);
+	free(printed);
+	snprintf(text, sizeof(text), "[server]\nrole = backend\n[proxy]\nsecret_file = %s\ntls = starttls\n"
+	         "[backend]\ntrusted_proxies = 10.0.0.0/24, 2001:db8::7\n", key_path);
+	test_assert_inteq(parse(text, &error), 0);
+	test_assert_inteq(cfg.role, SERVER_ROLE_BACKEND);
+	test_assert_inteq(cfg.proxy.tls, PROXY_TLS_STARTTLS);
+	test_assert_streq(cfg.backend.trusted_proxies, "10.0.0.0/24, 2001:db8::7");
+	expect_error("[server]\nrole = front\n", 2, "standalone, proxy or backend");
+	expect_error("[server]\n\nrole = proxy\n", 3, "needs [proxy] secret_file");
+	snprintf(text, sizeof(text), "[server]\nrole = backend\n[proxy]\nsecret_file = %s\n", key_path);
+	expect_error(text, 2, "needs [backend] trusted_proxies");
+	expect_error("[backend]\ntrusted_proxies = 10.0.0.0/33\n", 2, "not an address or network");
+	expect_error("[proxy]\ntls = yes\n", 2, "none, starttls or implicit");
+	expect_error("[proxy]\npop3_port = 0\n", 2, "between 1 and 65535");
+	test_end();
+}
+
 static void
 test_errors(void)
 {
@@ -554,6 +601,7 @@ main(void)
 	test_listen();
 	test_errors();
 	test_directory();
+	test_roles();
 	test_tls_ok();
 	test_print_roundtrip();
 	test_load_file();

@@ -422,6 +422,64 @@ test_sender(struct directory *d)
 }
 
 static void
+count_backend(const struct dir_backend *b, void *arg)
+{
+	char *out = arg;
+	size_t n = strlen(out);
+
+	snprintf(out + n, 256 - n, "%s=%s/%lld;", b->name, b->host, b->users);
+}
+
+/* Back ends (issue 11): names, hosts, a user's back end, deletion. */
+static void
+test_backends(struct directory *d)
+{
+	struct dir_backend b;
+	struct dir_user u;
+	const char *error = NULL;
+	char list[256] = "";
+
+	test_begin("directory: back ends");
+	test_assert_inteq(directory_backend_add(d, "Mbox1", "192.0.2.11", &error), 0);
+	test_assert_inteq(directory_backend_add(d, "mbox2", "Mbox2.Internal.Example", &error), 0);
+	test_assert_inteq(directory_backend_add(d, "mbox3", "2001:db8::3", &error), 0);
+	test_assert_inteq(directory_backend_add(d, "MBOX1", "192.0.2.12", &error), -1);
+	test_assert(error != NULL && strstr(error, "already exists") != NULL);
+	test_assert_inteq(directory_backend_add(d, "none", "192.0.2.1", &error), -1);
+	test_assert_inteq(directory_backend_add(d, "-x", "192.0.2.1", &error), -1);
+	test_assert_inteq(directory_backend_add(d, "a b", "192.0.2.1", &error), -1);
+	test_assert_inteq(directory_backend_add(d, "x", "host:143", &error), -1);
+	test_assert_inteq(directory_backend_add(d, "x", "", &error), -1);
+	test_assert_inteq(directory_backend_get(d, "MBOX2", &b, &error), 1);
+	test_assert_streq(b.name, "mbox2");
+	test_assert_streq(b.host, "mbox2.internal.example");
+	test_assert_inteq(directory_backend_get(d, "nope", &b, &error), 0);
+
+	/* a new user is on no back end; one that names a missing one is refused */
+	test_assert_inteq(directory_user_get(d, "bob@example.com", &u, &error), 1);
+	test_assert_streq(u.backend, "");
+	snprintf(u.backend, sizeof(u.backend), "%s", "nope");
+	test_assert_inteq(directory_user_update(d, &u, &error), -1);
+	test_assert(error != NULL && strstr(error, "no such back end") != NULL);
+	snprintf(u.backend, sizeof(u.backend), "%s", "MBOX1");
+	test_assert_inteq(directory_user_update(d, &u, &error), 0);
+	test_assert_inteq(directory_user_get(d, "bob@example.com", &u, &error), 1);
+	test_assert_streq(u.backend, "mbox1");
+	test_assert_inteq(directory_backend_list(d, count_backend, list, &error), 0);
+	test_assert_streq(list, "mbox1=192.0.2.11/1;mbox2=mbox2.internal.example/0;mbox3=2001:db8::3/0;");
+	test_assert_inteq(directory_backend_del(d, "mbox1", &error), -1);
+	test_assert(error != NULL && strstr(error, "still holds 1 user") != NULL);
+	u.backend[0] = '\0';
+	test_assert_inteq(directory_user_update(d, &u, &error), 0);
+	test_assert_inteq(directory_user_get(d, "bob@example.com", &u, &error), 1);
+	test_assert_streq(u.backend, "");
+	test_assert_inteq(directory_backend_del(d, "mbox1", &error), 0);
+	test_assert_inteq(directory_backend_del(d, "mbox1", &error), -1);
+	test_assert(error != NULL && strstr(error, "no such back end") != NULL);
+	test_end();
+}
+
+static void
 test_postmaster(void)
 {
 	struct rcpt_resolution *pm = calloc(1, sizeof(*pm));
@@ -573,6 +631,7 @@ test_on_pg(const char *dsn)
 	test_aliases(d);
 	test_resolve(d);
 	test_sender(d);
+	test_backends(d);
 	directory_close(&d);
 	directory_configure(DIRECTORY_SQLITE, NULL);
 }
@@ -605,6 +664,7 @@ main(int argc, char **argv)
 	test_aliases(d);
 	test_resolve(d);
 	test_sender(d);
+	test_backends(d);
 	directory_close(&d);
 	test_postmaster();
 	test_persistence();
