@@ -10,6 +10,7 @@
 
 #include "auth/password.h"
 #include "directory/directory.h"
+#include "directory/directory_private.h"
 #include "test.h"
 
 static char tmpdir[64];
@@ -564,7 +565,7 @@ test_migration(void)
 		test_end();
 		return;
 	}
-	test_assert_inteq(file_version(dir), 2);
+	test_assert_inteq(file_version(dir), DIRECTORY_SCHEMA_VERSION);
 	test_assert_inteq(directory_user_get(d, "dave@old.example", &u, &error), 1);
 	test_assert_streq(u.password_hash, OLD_HASH);
 	test_assert_inteq(u.role, ROLE_ADMIN);
@@ -589,7 +590,7 @@ test_migration(void)
 	directory_close(&d);
 	/* opening again changes nothing */
 	test_assert_inteq(directory_open(dir, &d, &error), 0);
-	test_assert_inteq(file_version(dir), 2);
+	test_assert_inteq(file_version(dir), DIRECTORY_SCHEMA_VERSION);
 	test_assert_inteq(directory_user_get(d, "dave@old.example", &u, &error), 1);
 	test_assert(u.reject_mail);
 	test_assert_inteq(list(d, "dave@old.example", &l), 0);
@@ -625,7 +626,7 @@ test_migration(void)
 	mkdata("fresh", dir, sizeof(dir));
 	test_assert_inteq(directory_open(dir, &d, &error), 0);
 	directory_close(&d);
-	test_assert_inteq(file_version(dir), 2);
+	test_assert_inteq(file_version(dir), DIRECTORY_SCHEMA_VERSION);
 	{
 		char path_a[300], path_b[300], cmd[800];
 
