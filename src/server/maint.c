@@ -142,6 +142,15 @@ run_pass(enum pass_kind kind)
 	         (long long)((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000));
 }
 
+static bool
+before(const struct timespec *a, const struct timespec *b)
+{
+	return a->tv_sec < b->tv_sec || (a->tv_sec == b->tv_sec && a->tv_nsec < b->tv_nsec);
+}
+
+/* Between orphan passes the thread wakes every STORE_CACHE_IDLE_SEC to
+ * close the open indexes no job has used for that long (store_cache.c):
+ * an idle server keeps none. */
 static void *
 maint_main(void *arg)
 {
@@ -149,17 +158,25 @@ maint_main(void *arg)
 	run_pass(PASS_STARTUP);
 	for (;;) {
 		unsigned interval = maint_cfg->orphan_scan_interval;
-		struct timespec until;
-		bool stop;
+		struct timespec until, now, wake;
+		bool stop, due = false;
 
 		clock_gettime(CLOCK_MONOTONIC, &until);
 		until.tv_sec += interval > 0 ? (time_t)interval : 0;
 		pthread_mutex_lock(&maint_lock);
-		while (!maint_stopping) {
-			if (interval > 0 && pthread_cond_timedwait(&maint_cond, &maint_lock, &until) == ETIMEDOUT)
-				break;
-			if (interval == 0)
-				pthread_cond_wait(&maint_cond, &maint_lock);
+		while (!maint_stopping && !due) {
+			clock_gettime(CLOCK_MONOTONIC, &now);
+			wake = now;
+			wake.tv_sec += STORE_CACHE_IDLE_SEC;
+			if (interval > 0 && before(&until, &wake))
+				wake = until;
+			if (pthread_cond_timedwait(&maint_cond, &maint_lock, &wake) != ETIMEDOUT)
+				continue;
+			clock_gettime(CLOCK_MONOTONIC, &now);
+			due = interval > 0 && !before(&now, &until);
+			pthread_mutex_unlock(&maint_lock);
+			store_cache_sweep();
+			pthread_mutex_lock(&maint_lock);
 		}
 		stop = maint_stopping;
 		pthread_mutex_unlock(&maint_lock);

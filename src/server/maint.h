@@ -1,6 +1,8 @@
 /* The maintenance thread of `tern serve`: removes what crashes and failed
  * writes leave behind (store_maint.h, queue_cleanup), off the event loops
- * and the worker pool, one user at a time. */
+ * and the worker pool, one user at a time; and every
+ * STORE_CACHE_IDLE_SEC closes the open indexes no job has used for that
+ * long (store_cache_sweep). */
 #ifndef TERN_SERVER_MAINT_H
 #define TERN_SERVER_MAINT_H
 

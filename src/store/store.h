@@ -99,6 +99,10 @@ void store_sqlite_setup(void);
 /* Closes the open indexes the pool keeps for jobs (store_cache.c) that
  * no thread uses: at shutdown once the workers stopped (and at exit). */
 void store_cache_close_all(void);
+/* Closes those no job has used for STORE_CACHE_IDLE_SEC (the maintenance
+ * thread, between jobs): an idle server keeps no SQLite handle. */
+#define STORE_CACHE_IDLE_SEC 10
+void store_cache_sweep(void);
 
 /* Opens user's store, creating the folder, index and INBOX if missing. */
 int store_open(const char *data_dir, const char *user, struct store **st_out, const char **error_out);

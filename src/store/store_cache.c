@@ -8,8 +8,11 @@
  * many threads at once, and a server with many distinct idle users kept
  * up to 256 indexes open, each with its own page cache and schema
  * (about 40 KiB per idle IMAP session at 1,000 users, issue 14).  Here at
- * most STORE_CACHE_HANDLES are kept, least recently used goes first, and
- * a user's handle serves whichever worker runs their next job.
+ * most STORE_CACHE_HANDLES are kept, least recently used goes first, a
+ * user's handle serves whichever worker runs their next job, and handles
+ * unused for STORE_CACHE_IDLE_SEC are closed by store_cache_sweep: many
+ * active users keep many open (200 clients over 100 users thrashed a pool
+ * of 64: each job paid an open and a checkpoint), idle ones none.
  *
  * A handle is used by one thread at a time (SQLite's multi-thread mode,
  * SQLITE_OPEN_NOMUTEX: a connection may move between threads, never be
@@ -21,22 +24,25 @@
  * after it. */
 #include <pthread.h>
 #include <stdio.h>
+#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "lib/limits.h"
 #include "store/store_private.h"
 
 /* Handles kept open, in all: enough for every worker's job plus the
- * users they come back to; each is about 50 KiB of SQLite memory. */
-#define STORE_CACHE_HANDLES 64
+ * users active at once; each is about 50 KiB of SQLite memory while open. */
+#define STORE_CACHE_HANDLES 256
 
 struct cache_slot {
 	char data_dir[PATH_MAX];
 	char user[ADDRESS_MAX + 1];
 	struct store *st;
 	uint64_t used;
+	time_t last_used;              /* CLOCK_MONOTONIC seconds, for store_cache_sweep */
 	pthread_t owner;               /* while busy */
 	unsigned busy;                 /* opens not yet released (nested opens by the owner) */
 };
@@ -45,6 +51,15 @@ static struct cache_slot slots[STORE_CACHE_HANDLES];
 static uint64_t tick;
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_once_t exit_once = PTHREAD_ONCE_INIT;
+
+static time_t
+now_sec(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec;
+}
 
 /* A cached handle is stale when the user's folder was deleted or moved
  * aside (tern user del) since it was opened: its msg directory is not the
@@ -182,6 +197,7 @@ store_cache_release(struct store **stp, bool failed)
 		*stp = NULL;
 		if (--s->busy == 0) {
 			s->used = ++tick;
+			s->last_used = now_sec();
 			/* after a failure, start afresh next time */
 			if (failed) {
 				doomed = s->st;
@@ -194,6 +210,33 @@ store_cache_release(struct store **stp, bool failed)
 	}
 	pthread_mutex_unlock(&lock);
 	store_close(stp);     /* it was never cached */
+}
+
+void
+store_cache_sweep(void)
+{
+	time_t cutoff = now_sec() - STORE_CACHE_IDLE_SEC;
+	unsigned closed = 0;
+
+	/* one at a time, closed outside the lock: a close checkpoints */
+	for (int i = 0; i < STORE_CACHE_HANDLES; i++) {
+		struct store *doomed = NULL;
+
+		pthread_mutex_lock(&lock);
+		if (slots[i].st != NULL && slots[i].busy == 0 && slots[i].last_used <= cutoff) {
+			doomed = slots[i].st;
+			slots[i].st = NULL;
+		}
+		pthread_mutex_unlock(&lock);
+		if (doomed != NULL) {
+			store_close(&doomed);
+			closed++;
+		}
+	}
+	/* a closed index's page cache and schema were many small blocks:
+	 * give the emptied heap back, or an idle server keeps its peak */
+	if (closed > 0)
+		malloc_trim(0);
 }
 
 void
