@@ -95,6 +95,7 @@ cat <<TABLE
                  https://localhost:8443/.well-known/autoconfig/mail/config-v1.1.xml
     Outlook      https://localhost:8443/autodiscover/autodiscover.xml (POST)
     Health       https://localhost:8443/healthz
+  The users' settings page (sign in as $USER_ADDR): https://localhost:8443/settings
   Try: curl --cacert $RUN/cert.pem "https://localhost:8443/.well-known/autoconfig/mail/config-v1.1.xml?emailaddress=$USER_ADDR"
 
   The certificate is self-signed for $HOST: accept it in your client, or
