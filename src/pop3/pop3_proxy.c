@@ -50,18 +50,9 @@ static const struct proxy_callbacks hop_callbacks = {
 void
 pop3_proxy_start(struct pop3_session *s, const char *user, const struct proxy_target *target)
 {
-	const struct tern_config *cfg = s->cfg;
-	struct proxy_params p = {
-		.proto = PROXY_POP3,
-		.target = target,
-		.user = user,
-		.client_addr = conn_peer_addr(s->c),
-		.client_port = conn_peer_port(s->c),
-		.tls = cfg->proxy.tls,
-		.ca_file = cfg->proxy.ca_file,
-		.secret = auth_proxy_secret(),
-		.log_id = conn_id(s->c),
-	};
+	struct proxy_params p;
+
+	proxy_params_init(&p, PROXY_POP3, s->cfg, s->c, user, target);
 
 	free(s->mailbox_user);
 	s->mailbox_user = xstrdup(user);

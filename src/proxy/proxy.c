@@ -466,6 +466,24 @@ static const struct conn_handler be_handler = {
 
 /* ---- the session's side ---- */
 
+void
+proxy_params_init(struct proxy_params *p, enum proxy_protocol proto, const struct tern_config *cfg,
+                  struct conn *c, const char *user, const struct proxy_target *target)
+{
+	*p = (struct proxy_params){
+		.proto = proto,
+		.target = target,
+		.user = user,
+		.client_addr = conn_peer_addr(c),
+		.client_port = conn_peer_port(c),
+		.tls = cfg->proxy.tls,
+		.ca_file = cfg->proxy.ca_file,
+		.secret = auth_proxy_secret(),
+		.helo = cfg->hostname,
+		.log_id = conn_id(c),
+	};
+}
+
 struct proxy *
 proxy_start(struct conn *client, const struct proxy_params *p, const struct proxy_callbacks *cb, void *arg)
 {

@@ -73,6 +73,12 @@ struct proxy_params {
 
 struct proxy;
 
+/* The parameters of the hop for the client session on c, all taken from
+ * the configuration ([proxy], hostname), the connection (the client's
+ * address, the log id) and auth_proxy_secret(). */
+void proxy_params_init(struct proxy_params *p, enum proxy_protocol proto, const struct tern_config *cfg,
+                       struct conn *c, const char *user, const struct proxy_target *target);
+
 /* Starts connecting for the session of client; copies what it needs of
  * p.  The callbacks run later, never inside this call.  NULL (logged)
  * when no socket could be made: the session answers as for failed.  Input from the
